@@ -1,0 +1,19 @@
+// Lint rules: typescript-eslint's recommended set, plus "no console in lib/ outside the CLI" (keys must never reach a log).
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["dist/**", "node_modules/**", "coverage/**", "test/package/fixtures/**", "example-server/public/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+    },
+  },
+  { files: ["lib/**/*.ts"], ignores: ["lib/cli/**"], rules: { "no-console": "error" } },
+  {
+    files: ["**/*.mjs", "**/*.cjs", "**/*.js"],
+    languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly", setTimeout: "readonly", clearTimeout: "readonly", fetch: "readonly", document: "readonly", window: "readonly", TextDecoder: "readonly", FormData: "readonly", AbortController: "readonly" } },
+  },
+);

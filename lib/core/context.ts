@@ -1,0 +1,59 @@
+// What the BYOK instance shares with the clients it makes: store, vault, providers, events.
+import { debuglog } from "node:util";
+import { ByokError } from "../errors.js";
+import type { Vault } from "../vault/vault.js";
+import type { EventSink } from "./events.js";
+import type { KeyInfo, KeyRecord, KeyStore, Provider } from "./types.js";
+
+const debug = debuglog("byok");
+
+/** The wiring a BYOK instance hands to its AiClients and to rotation. */
+export interface CoreContext {
+  readonly store: KeyStore;
+  readonly vault: Vault;
+  readonly providers: ReadonlyMap<string, Provider>;
+  readonly defaultProvider: string;
+  readonly emit: EventSink;
+}
+
+/** Default upstream limit per call when a provider sets none. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
+/**
+ * Runs a store call; anything but a ByokError from a custom store becomes STORE_UNAVAILABLE, so a
+ * broken backend never surfaces as an unexplained 500.
+ */
+export async function storeCall<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (ByokError.is(error)) throw error;
+    debug("store %s failed: %s", operation, error instanceof Error ? error.name : typeof error);
+    throw new ByokError("STORE_UNAVAILABLE", `The key store failed during ${operation}; check that it is reachable, then try again.`, {
+      cause: { type: error instanceof Error ? error.name : typeof error },
+    });
+  }
+}
+
+/** The public view of a stored record: never the ciphertext. */
+export function toKeyInfo(record: KeyRecord): KeyInfo {
+  const info: KeyInfo = { provider: record.provider, hint: record.hint, createdAt: record.createdAt, updatedAt: record.updatedAt };
+  if (record.lastUsedAt !== undefined) info.lastUsedAt = record.lastUsedAt;
+  return info;
+}
+
+/** `…` plus the key's last 4 characters. */
+export function hintFor(apiKey: string): string {
+  return `\u2026${apiKey.slice(-4)}`;
+}
+
+/** @throws ByokError UNKNOWN_PROVIDER unless `id` is configured */
+export function providerFor(context: CoreContext, id: string): Provider {
+  const provider = context.providers.get(id);
+  if (!provider) {
+    throw new ByokError("UNKNOWN_PROVIDER", `Provider "${id}" is not configured; configured providers: ${[...context.providers.keys()].join(", ")}.`, {
+      details: { fields: ["provider"] },
+    });
+  }
+  return provider;
+}

@@ -1,0 +1,53 @@
+// One AbortSignal per provider call that fires on the caller's abort or on timeoutMs, and leaves no timer behind.
+import { ByokError } from "../errors.js";
+
+/** A provider call's signal plus how to tell why it fired. */
+export interface Deadline {
+  readonly signal: AbortSignal;
+  /** Restarts the timer (streams: `timeoutMs` is the longest silence between two parts). */
+  refresh(): void;
+  /** Turns whatever the call threw into what the caller should see. */
+  translate(error: unknown, provider: string): unknown;
+  /** Clears the timer and the listener on the caller's signal, and aborts the signal if still live. Always call it. */
+  dispose(): void;
+}
+
+/** @param timeoutMs - limit for the call; @param callerSignal - the request's own signal, if any */
+export function startDeadline(timeoutMs: number, callerSignal: AbortSignal | undefined): Deadline {
+  const controller = new AbortController();
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new ByokError("PROVIDER_TIMEOUT", "timeout"));
+    }, timeoutMs);
+  };
+  const onCallerAbort = () => controller.abort(callerSignal?.reason);
+  if (callerSignal?.aborted) controller.abort(callerSignal.reason);
+  else {
+    callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
+    arm();
+  }
+  return {
+    signal: controller.signal,
+    refresh: () => {
+      if (!controller.signal.aborted) arm();
+    },
+    translate(error, provider) {
+      if (callerSignal?.aborted) return callerSignal.reason;
+      if (timedOut) {
+        return new ByokError("PROVIDER_TIMEOUT", `The ${provider} provider did not answer within ${timeoutMs} ms; try again, or raise providers.${provider}.timeoutMs.`, { provider });
+      }
+      if (ByokError.is(error)) return error;
+      return new ByokError("PROVIDER_ERROR", `The ${provider} provider failed unexpectedly; try again later.`, { provider, cause: { type: error instanceof Error ? error.name : typeof error } });
+    },
+    dispose() {
+      clearTimeout(timer);
+      // Cancels the upstream request if the call is left early (a stream the consumer stopped reading).
+      if (!controller.signal.aborted) controller.abort(new DOMException("The call is over.", "AbortError"));
+      callerSignal?.removeEventListener("abort", onCallerAbort);
+    },
+  };
+}

@@ -1,0 +1,79 @@
+// Shared option-checking helpers: drop undefined, reject unknown keys with a "did you mean", type checks.
+import { ByokError } from "../errors.js";
+
+/** A list of every key of T, checked by the compiler so it cannot fall behind the type (express-rate-limit's KeysEnum). */
+export type KeysEnum<T> = { [K in keyof Required<T>]: true };
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The known name closest to `name`, if one is close enough to be a typo. */
+export function didYouMean(name: string, known: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const k of known) {
+    const d = k.toLowerCase() === lower ? 0 : distance(lower, k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
+/** Thrown for a bad option, from a constructor. */
+export function configError(message: string): ByokError {
+  return new ByokError("CONFIG_INVALID", message);
+}
+
+/**
+ * Checks that `input` is a plain object with only known keys, and returns a copy without the
+ * undefined values (so `{ store: undefined }` means "use the default").
+ */
+export function checkOptionsObject<T extends object>(input: unknown, known: KeysEnum<T>, where: string): Partial<T> {
+  if (input === undefined) return {};
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw configError(`${where}: options must be an object (got ${Array.isArray(input) ? "an array" : input === null ? "null" : `a ${typeof input}`}).`);
+  }
+  const names = Object.keys(known);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (!Object.hasOwn(known, key)) {
+      const guess = didYouMean(key, names);
+      throw configError(`${where}: unknown option \`${key}\`.${guess ? ` Did you mean \`${guess}\`?` : ""} Known options: ${names.join(", ")}.`);
+    }
+    if (value !== undefined) out[key] = value;
+  }
+  return out as Partial<T>;
+}
+
+/** A positive whole number of milliseconds, at most `max`. */
+export function checkDuration(value: unknown, label: string, max: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0 || value > max) {
+    throw configError(`${label} must be a whole number of milliseconds from 1 to ${max} (got ${typeof value === "number" ? value : `a ${typeof value}`}).`);
+  }
+  return value;
+}
+
+/** An absolute http(s) URL without credentials, query or fragment; returned without a trailing slash. */
+export function checkBaseUrl(value: unknown, label: string): string {
+  let url: URL | undefined;
+  try {
+    url = typeof value === "string" ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.username || url.password || url.search || url.hash) {
+    throw configError(`${label} must be an absolute http(s) URL with no credentials, query or fragment, e.g. "https://api.example.com/v1".`);
+  }
+  return url.href.replace(/\/+$/, "");
+}

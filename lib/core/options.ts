@@ -1,0 +1,118 @@
+// Checks `new BYOK(options)` once, at construction: unknown keys, types, master keys, store shape, providers.
+import { parseMasterKey } from "../vault/master-key.js";
+import { checkBaseUrl, checkDuration, checkOptionsObject, configError, type KeysEnum } from "./option-checks.js";
+import type { ByokEvent, KeyStore, Provider, ProviderOptions } from "./types.js";
+import { PROVIDER_ID } from "./validate.js";
+
+/** Options of `new BYOK()`. */
+export interface ByokOptions {
+  /** 32 bytes as base64 (44 chars), hex (64 chars) or a Buffer. Generate one with `npx byok-ai keygen`. */
+  masterKey: string | Buffer;
+  /** Older master keys that still decrypt; `byok.rotate()` re-encrypts their records. Defaults to none. */
+  previousMasterKeys?: (string | Buffer)[];
+  /** Where encrypted keys live. Defaults to a `MemoryStore` (with one warning when NODE_ENV=production). */
+  store?: KeyStore;
+  /** Settings per provider id, or your own {@link Provider}. Defaults to the built-ins with their defaults. */
+  providers?: { gemini?: ProviderOptions; openai?: ProviderOptions; anthropic?: ProviderOptions; [id: string]: ProviderOptions | Provider | undefined };
+  /** Provider used when a request names none and the user has a key for it. Defaults to `"gemini"`. */
+  defaultProvider?: string;
+  /** Audit and usage events; never carry a key. Not awaited; a throwing listener cannot break a request. */
+  onEvent?: (event: ByokEvent) => void;
+}
+
+/** The checked, frozen result of {@link parseByokOptions}. */
+export interface ParsedByokOptions {
+  masterKeys: readonly Buffer[];
+  store?: KeyStore;
+  /** Every configured provider id → its settings (built-ins filled in) or a custom Provider. */
+  providers: Readonly<Record<string, Readonly<ProviderOptions> | Provider>>;
+  defaultProvider: string;
+  onEvent?: (event: ByokEvent) => void;
+}
+
+const KNOWN: KeysEnum<ByokOptions> = { masterKey: true, previousMasterKeys: true, store: true, providers: true, defaultProvider: true, onEvent: true };
+const PROVIDER_KNOWN: KeysEnum<ProviderOptions> = { kind: true, baseUrl: true, defaultModel: true, timeoutMs: true };
+const KINDS = ["gemini", "openai", "anthropic", "openai-compatible"] as const;
+const STORE_METHODS = ["get", "list", "put", "delete", "deleteUser", "touch", "scan", "compareAndSwap"] as const;
+const MAX_TIMEOUT_MS = 10 * 60_000;
+
+/** True for an object implementing the {@link Provider} spec (rather than ProviderOptions). */
+export function isProvider(value: unknown): value is Provider {
+  const p = value as Partial<Provider> | null;
+  return typeof p === "object" && p !== null && p.specificationVersion === "v1";
+}
+
+function checkProvider(id: string, value: unknown): Provider {
+  const p = value as Partial<Provider>;
+  const missing = (["validateKey", "doChat", "doStream"] as const).filter((m) => typeof p[m] !== "function");
+  if (missing.length || typeof p.defaultModel !== "string" || p.defaultModel.length === 0) {
+    throw configError(`providers.${id}: a custom Provider needs defaultModel (string), validateKey(), doChat() and doStream()${missing.length ? `; missing ${missing.join(", ")}` : ""}. See the Provider interface in the README.`);
+  }
+  if (p.timeoutMs !== undefined) checkDuration(p.timeoutMs, `providers.${id}.timeoutMs`, MAX_TIMEOUT_MS);
+  return value as Provider;
+}
+
+function checkProviderOptions(id: string, value: unknown, builtIns: readonly string[]): Readonly<ProviderOptions> {
+  const o = checkOptionsObject<ProviderOptions>(value, PROVIDER_KNOWN, `providers.${id}`);
+  const kind = o.kind ?? (builtIns.includes(id) ? (id as ProviderOptions["kind"]) : undefined);
+  if (kind === undefined || !KINDS.includes(kind)) {
+    throw configError(`providers.${id}.kind must be one of ${KINDS.join(", ")}${builtIns.includes(id) ? "" : ` (required for a provider id that is not built in: ${builtIns.join(", ")})`}.`);
+  }
+  const out: ProviderOptions = { kind };
+  if (o.baseUrl !== undefined) out.baseUrl = checkBaseUrl(o.baseUrl, `providers.${id}.baseUrl`);
+  if (o.defaultModel !== undefined) {
+    if (typeof o.defaultModel !== "string" || o.defaultModel.length === 0) throw configError(`providers.${id}.defaultModel must be a non-empty string, e.g. a model name.`);
+    out.defaultModel = o.defaultModel;
+  }
+  if (o.timeoutMs !== undefined) out.timeoutMs = checkDuration(o.timeoutMs, `providers.${id}.timeoutMs`, MAX_TIMEOUT_MS);
+  if (kind === "openai-compatible" && (out.baseUrl === undefined || out.defaultModel === undefined)) {
+    throw configError(`providers.${id}: kind "openai-compatible" needs baseUrl and defaultModel, e.g. { kind: "openai-compatible", baseUrl: "https://api.groq.com/openai/v1", defaultModel: "llama-3.1-8b-instant" }.`);
+  }
+  return Object.freeze(out);
+}
+
+/**
+ * Checks BYOK options: unknown keys (with a "did you mean"), master keys, store shape, providers.
+ * @param builtIns - provider ids configured by default
+ * @throws ByokError CONFIG_INVALID with a message that names the fix
+ */
+export function parseByokOptions(input: unknown, builtIns: readonly string[]): ParsedByokOptions {
+  if (input === undefined) throw configError("new BYOK() needs options: at least { masterKey }. Generate a master key with `npx byok-ai keygen`.");
+  const o = checkOptionsObject<ByokOptions>(input, KNOWN, "BYOK");
+  const current = parseMasterKey(o.masterKey, "masterKey");
+  if (o.previousMasterKeys !== undefined && !Array.isArray(o.previousMasterKeys)) {
+    throw configError("previousMasterKeys must be an array of master keys (base64, hex or Buffer), e.g. from BYOK_PREVIOUS_MASTER_KEYS split on commas.");
+  }
+  const previous = (o.previousMasterKeys ?? []).map((k, i) => parseMasterKey(k, `previousMasterKeys[${i}]`));
+
+  if (o.store !== undefined) {
+    const store = o.store as unknown as Record<string, unknown> | null;
+    const missing = typeof store === "object" && store !== null ? STORE_METHODS.filter((m) => typeof store[m] !== "function") : [...STORE_METHODS];
+    if (missing.length) {
+      throw configError(`store must implement the KeyStore interface (missing: ${missing.join(", ")}); use MemoryStore, RedisStore or PostgresStore, or see "Writing a store" in the README.`);
+    }
+  }
+
+  const providersInput = o.providers ?? {};
+  if (typeof providersInput !== "object" || providersInput === null || Array.isArray(providersInput)) {
+    throw configError("providers must be an object keyed by provider id, e.g. { gemini: { defaultModel: \"gemini-2.5-flash\" } }.");
+  }
+  const providers: Record<string, Readonly<ProviderOptions> | Provider> = {};
+  for (const id of builtIns) providers[id] = Object.freeze({ kind: id as ProviderOptions["kind"] });
+  for (const [id, value] of Object.entries(providersInput)) {
+    if (value === undefined) continue;
+    if (!PROVIDER_ID.test(id)) throw configError(`providers: "${id.slice(0, 40)}" is not a valid provider id (lower-case letter first, then a-z, 0-9, "-" or "_", at most 32 characters).`);
+    providers[id] = isProvider(value) ? checkProvider(id, value) : checkProviderOptions(id, value, builtIns);
+  }
+
+  const defaultProvider = o.defaultProvider ?? "gemini";
+  if (typeof defaultProvider !== "string" || !Object.hasOwn(providers, defaultProvider)) {
+    throw configError(`defaultProvider must name a configured provider (${Object.keys(providers).join(", ")}).`);
+  }
+  if (o.onEvent !== undefined && typeof o.onEvent !== "function") throw configError("onEvent must be a function (event) => void.");
+
+  const parsed: ParsedByokOptions = { masterKeys: [current, ...previous], providers: Object.freeze(providers), defaultProvider };
+  if (o.store !== undefined) parsed.store = o.store;
+  if (o.onEvent !== undefined) parsed.onEvent = o.onEvent;
+  return Object.freeze(parsed);
+}

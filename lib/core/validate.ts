@@ -1,0 +1,94 @@
+// Input limits shared by the BYOK methods and the router: user ids, provider ids, API keys and chat requests.
+import { ByokError } from "../errors.js";
+import type { ChatMessage, ChatRequest } from "./types.js";
+
+/** Provider ids: lower-case letter first, then up to 31 of `a-z 0-9 _ -`. */
+export const PROVIDER_ID = /^[a-z][a-z0-9_-]{0,31}$/;
+/** API keys: 8–512 printable ASCII characters, no whitespace. */
+export const API_KEY = /^[\x21-\x7e]{8,512}$/;
+/** Model names: letters, digits and `. _ - : / @`, at most 128 characters, no `..`. */
+export const MODEL = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/;
+export const MAX_USER_ID = 256;
+export const MAX_MESSAGES = 200;
+
+const invalid = (message: string, fields: string[]) => new ByokError("INVALID_REQUEST", message, { details: { fields } });
+
+/** @throws ByokError INVALID_REQUEST unless a string of 1–256 characters. */
+export function checkUserId(userId: unknown): string {
+  if (typeof userId !== "string" || userId.length === 0 || userId.length > MAX_USER_ID) {
+    throw invalid(`userId must be a string of 1 to ${MAX_USER_ID} characters.`, ["userId"]);
+  }
+  return userId;
+}
+
+/** @throws ByokError INVALID_REQUEST unless a well-formed provider id. */
+export function checkProviderId(provider: unknown, field = "provider"): string {
+  if (typeof provider !== "string" || !PROVIDER_ID.test(provider)) {
+    throw invalid(`${field} must be a provider id such as "gemini", "openai" or "anthropic" (lower-case letters, digits, "-" or "_", at most 32 characters).`, [field]);
+  }
+  return provider;
+}
+
+/** @throws ByokError INVALID_REQUEST unless 8–512 printable ASCII characters without whitespace. */
+export function checkApiKey(apiKey: unknown): string {
+  if (typeof apiKey !== "string" || !API_KEY.test(apiKey)) {
+    const what = typeof apiKey !== "string" ? `a ${apiKey === null ? "null" : typeof apiKey}` : `${apiKey.length} characters`;
+    throw invalid(`apiKey must be 8 to 512 printable ASCII characters with no spaces or control characters (got ${what}). Paste the key exactly as the provider shows it.`, ["apiKey"]);
+  }
+  return apiKey;
+}
+
+const CHAT_FIELDS = new Set(["prompt", "messages", "system", "provider", "model", "temperature", "maxTokens", "signal"]);
+const ROLES = new Set(["system", "user", "assistant"]);
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v) && [Object.prototype, null].includes(Object.getPrototypeOf(v));
+
+/**
+ * Checks a ChatRequest's shape and limits, field by field.
+ * @throws ByokError INVALID_REQUEST with `details.fields` naming every bad field (never values)
+ */
+export function checkChatRequest(input: unknown): ChatRequest {
+  if (!isPlainObject(input)) throw invalid("The chat request must be an object with `prompt` or `messages`.", []);
+  const bad: string[] = [];
+  for (const key of Object.keys(input)) if (!CHAT_FIELDS.has(key)) bad.push(key);
+  if (bad.length) {
+    throw invalid(`Unknown field(s) in the chat request: ${bad.join(", ")}. Allowed: ${[...CHAT_FIELDS].join(", ")}.`, bad);
+  }
+  const { prompt, messages, system, provider, model, temperature, maxTokens, signal } = input;
+  if ((prompt === undefined) === (messages === undefined)) {
+    throw invalid("Give exactly one of `prompt` (a string) or `messages` (an array).", ["prompt", "messages"]);
+  }
+  if (prompt !== undefined && (typeof prompt !== "string" || prompt.length === 0)) bad.push("prompt");
+  if (messages !== undefined) {
+    if (!Array.isArray(messages) || messages.length === 0 || messages.length > MAX_MESSAGES) bad.push("messages");
+    else
+      messages.forEach((m: unknown, i) => {
+        const ok = isPlainObject(m) && Object.keys(m).every((k) => k === "role" || k === "content");
+        if (!ok || typeof m.role !== "string" || !ROLES.has(m.role)) bad.push(`messages[${i}].role`);
+        if (!ok || typeof m.content !== "string") bad.push(`messages[${i}].content`);
+      });
+    if (!bad.length && (messages as ChatMessage[]).every((m) => m.role === "system")) bad.push("messages");
+  }
+  if (system !== undefined && typeof system !== "string") bad.push("system");
+  if (provider !== undefined && (typeof provider !== "string" || !PROVIDER_ID.test(provider))) bad.push("provider");
+  if (model !== undefined && (typeof model !== "string" || !MODEL.test(model))) bad.push("model");
+  if (temperature !== undefined && (typeof temperature !== "number" || !Number.isFinite(temperature) || temperature < 0 || temperature > 2)) bad.push("temperature");
+  if (maxTokens !== undefined && (typeof maxTokens !== "number" || !Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 1_000_000)) bad.push("maxTokens");
+  if (signal !== undefined && !(signal instanceof AbortSignal)) bad.push("signal");
+  if (bad.length) {
+    throw invalid(
+      `Invalid chat request field(s): ${bad.join(", ")}. prompt: non-empty string; messages: 1-${MAX_MESSAGES} items of { role: "system" | "user" | "assistant", content: string }; temperature: 0-2; maxTokens: whole number >= 1; model: a model name.`,
+      bad,
+    );
+  }
+  return input as ChatRequest;
+}
+
+/** Splits system messages out of a conversation; a plain prompt becomes one user message. */
+export function toConversation(request: ChatRequest): { system?: string; messages: { role: "user" | "assistant"; content: string }[] } {
+  const all: ChatMessage[] = request.messages ?? [{ role: "user", content: request.prompt ?? "" }];
+  const systems = [request.system, ...all.filter((m) => m.role === "system").map((m) => m.content)].filter((s): s is string => typeof s === "string" && s.length > 0);
+  const messages = all.filter((m): m is { role: "user" | "assistant"; content: string } => m.role !== "system");
+  return systems.length ? { system: systems.join("\n\n"), messages } : { messages };
+}

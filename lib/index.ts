@@ -1,0 +1,28 @@
+// byok-ai: the public entry point. Re-exports the contract, nothing else.
+export { BYOK } from "./byok.js";
+export type { ByokOptions } from "./core/options.js";
+export type { RegisterKeyInput } from "./core/keys.js";
+export { ByokError, ERROR_STATUS, type ByokErrorCode, type ByokErrorOptions } from "./errors.js";
+export type {
+  AiClient,
+  ByokEvent,
+  ChatMessage,
+  ChatRequest,
+  ChatResponse,
+  ChatStream,
+  FinishReason,
+  KeyInfo,
+  KeyRecord,
+  KeyStore,
+  Provider,
+  ProviderCallContext,
+  ProviderChatRequest,
+  ProviderChatResult,
+  ProviderOptions,
+  ProviderStreamPart,
+  PutResult,
+  Usage,
+} from "./core/types.js";
+export { MemoryStore } from "./stores/memory-store.js";
+export { generateMasterKey } from "./vault/master-key.js";
+export { upstreamError, cleanUpstreamMessage, type UpstreamFailure } from "./providers/upstream-error.js";

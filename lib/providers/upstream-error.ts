@@ -1,0 +1,84 @@
+// The one place that turns upstream HTTP statuses and failures into ByokErrors, and cleans upstream text of anything key-like.
+import { ByokError } from "../errors.js";
+
+/** What a provider knows about a failed upstream call. */
+export interface UpstreamFailure {
+  /** HTTP status, when the upstream answered. */
+  status?: number;
+  /** `Retry-After` (seconds or HTTP date) or a number of seconds. */
+  retryAfter?: string | number | null;
+  /** The upstream's own error message, passed on (cleaned) for PROVIDER_BAD_REQUEST only. */
+  message?: string;
+  /** The upstream's error type/reason, kept in `cause` for debugging. */
+  type?: string;
+  /** Set when the upstream says the key is invalid whatever the status (Gemini answers 400 API_KEY_INVALID). */
+  keyRejected?: boolean;
+}
+
+// Patterns that look like credentials: vendor prefixes, masked keys ("sk-abc***…wjh3"), bearer tokens, long random tokens.
+const KEY_LIKE = [
+  /\b(?:sk|pk|rk|sess)-[A-Za-z0-9_\-*.\u2026]{3,}/g,
+  /\bAIza[0-9A-Za-z_\-*.\u2026]{3,}/g,
+  /\b(?:gsk|xai|key|api[-_]?key|token)[-_][A-Za-z0-9_\-*.\u2026]{6,}/gi,
+  /\bBearer\s+\S+/gi,
+  /\S*(?:\*{2,}|\u2026)\S*/g,
+  /\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{24,}\b/g,
+];
+
+/**
+ * Removes the key itself and anything key-like from an upstream message, and bounds its length.
+ * @param apiKey - the key used for the call, removed verbatim (and its 8-character prefixes/suffixes)
+ */
+export function cleanUpstreamMessage(message: string, apiKey?: string): string {
+  let out = message;
+  if (apiKey) {
+    out = out.split(apiKey).join("[redacted]");
+    for (const piece of [apiKey.slice(0, 8), apiKey.slice(-8)]) if (piece.length === 8) out = out.split(piece).join("[redacted]");
+  }
+  for (const pattern of KEY_LIKE) out = out.replace(pattern, "[redacted]");
+  out = out.replace(/\s+/g, " ").trim();
+  return out.length > 300 ? `${out.slice(0, 297)}...` : out;
+}
+
+/** Seconds from a Retry-After value (delta-seconds or HTTP date); undefined when absent or unparsable. */
+export function parseRetryAfter(value: string | number | null | undefined): number | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? Math.ceil(value) : undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?s?$/.test(trimmed)) return Math.ceil(Number.parseFloat(trimmed));
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+/**
+ * Maps an upstream failure onto the contract: 401/403 (or `keyRejected`) → KEY_REJECTED,
+ * 429 → PROVIDER_RATE_LIMITED (+ retryAfter), other 4xx → PROVIDER_BAD_REQUEST (cleaned message),
+ * 408/504 → PROVIDER_TIMEOUT, anything else (5xx, no answer, garbage) → PROVIDER_ERROR.
+ *
+ * @param provider - the provider id, named in the message
+ * @param apiKey - the key used, so it can be scrubbed from any upstream text
+ */
+export function upstreamError(provider: string, failure: UpstreamFailure, apiKey?: string): ByokError {
+  const { status } = failure;
+  const cause = { status, type: failure.type };
+  if (failure.keyRejected || status === 401 || status === 403) {
+    return new ByokError("KEY_REJECTED", `The ${provider} provider rejected the API key; ask the user to check it and add it again.`, { provider, cause });
+  }
+  if (status === 429) {
+    const retryAfter = parseRetryAfter(failure.retryAfter);
+    return new ByokError("PROVIDER_RATE_LIMITED", `The ${provider} provider is rate limiting this key${retryAfter === undefined ? "" : `; retry after ${retryAfter} s`}.`, {
+      provider,
+      cause,
+      ...(retryAfter === undefined ? {} : { retryAfter }),
+    });
+  }
+  if (status === 408 || status === 504) {
+    return new ByokError("PROVIDER_TIMEOUT", `The ${provider} provider timed out; try again.`, { provider, cause });
+  }
+  if (status !== undefined && status >= 400 && status < 500) {
+    const detail = failure.message ? `: ${cleanUpstreamMessage(failure.message, apiKey)}` : "";
+    return new ByokError("PROVIDER_BAD_REQUEST", `The ${provider} provider refused the request (HTTP ${status})${detail}`, { provider, cause });
+  }
+  const what = status === undefined ? "could not be reached or answered with something unreadable" : `failed (HTTP ${status})`;
+  return new ByokError("PROVIDER_ERROR", `The ${provider} provider ${what}; try again later.`, { provider, cause });
+}

@@ -1,0 +1,86 @@
+// MemoryStore: a KeyStore in process memory, for development and tests (keys are lost on restart).
+import type { KeyRecord, KeyStore, PutResult } from "../core/types.js";
+
+const copy = (record: KeyRecord): KeyRecord => ({ ...record });
+
+/**
+ * Keeps encrypted keys in a Map. Fine for development, tests and single-process demos; use
+ * `RedisStore` or `PostgresStore` in production, where keys must survive restarts and be shared
+ * by every instance.
+ *
+ * @example
+ * ```ts
+ * const byok = new BYOK({ masterKey, store: new MemoryStore() });
+ * ```
+ */
+export class MemoryStore implements KeyStore {
+  // Nested maps, so no user id can collide with another's (no joined string keys).
+  readonly #users = new Map<string, Map<string, KeyRecord>>();
+
+  async get(userId: string, provider: string): Promise<KeyRecord | undefined> {
+    const record = this.#users.get(userId)?.get(provider);
+    return record && copy(record);
+  }
+
+  async list(userId: string): Promise<KeyRecord[]> {
+    return [...(this.#users.get(userId)?.values() ?? [])].map(copy);
+  }
+
+  async put(record: KeyRecord): Promise<PutResult> {
+    let keys = this.#users.get(record.userId);
+    if (!keys) this.#users.set(record.userId, (keys = new Map()));
+    const existing = keys.get(record.provider);
+    const stored: KeyRecord = {
+      userId: record.userId,
+      provider: record.provider,
+      ciphertext: record.ciphertext,
+      hint: record.hint,
+      createdAt: existing?.createdAt ?? record.createdAt,
+      updatedAt: record.updatedAt,
+    };
+    keys.set(record.provider, stored);
+    return { record: copy(stored), replaced: existing !== undefined };
+  }
+
+  async delete(userId: string, provider: string): Promise<boolean> {
+    const keys = this.#users.get(userId);
+    const removed = keys?.delete(provider) ?? false;
+    if (keys?.size === 0) this.#users.delete(userId);
+    return removed;
+  }
+
+  async deleteUser(userId: string): Promise<number> {
+    const count = this.#users.get(userId)?.size ?? 0;
+    this.#users.delete(userId);
+    return count;
+  }
+
+  async touch(userId: string, provider: string, lastUsedAt: string): Promise<void> {
+    const record = this.#users.get(userId)?.get(provider);
+    if (record) record.lastUsedAt = lastUsedAt;
+  }
+
+  async *scan(options: { batchSize?: number } = {}): AsyncIterable<KeyRecord[]> {
+    const batchSize = Math.max(1, options.batchSize ?? 500);
+    let batch: KeyRecord[] = [];
+    for (const keys of this.#users.values()) {
+      for (const record of keys.values()) {
+        batch.push(copy(record));
+        if (batch.length >= batchSize) {
+          yield batch;
+          batch = [];
+        }
+      }
+    }
+    if (batch.length) yield batch;
+  }
+
+  async compareAndSwap(userId: string, provider: string, expectedCiphertext: string, ciphertext: string): Promise<boolean> {
+    const record = this.#users.get(userId)?.get(provider);
+    if (!record || record.ciphertext !== expectedCiphertext) return false;
+    record.ciphertext = ciphertext;
+    return true;
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,239 @@
+// A real node:http server that plays an AI provider's API for tests: scripted replies, recorded requests, faults.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import type { FinishReason, Usage } from "../core/types.js";
+
+/**
+ * What the fake answers to one call. Everything is optional: `{}` is a normal answer that echoes
+ * the last user message (`"Echo: <message>"`).
+ */
+export interface FakeReply {
+  /** Answer text. Defaults to `"Echo: " + the last user message`. */
+  text?: string;
+  /** Stream deltas. Defaults to `text` split after each space. */
+  chunks?: string[];
+  /** Defaults to `"stop"`. */
+  finishReason?: FinishReason;
+  /** Token counts. Default: input = words in the request's last user message, output = number of chunks. */
+  usage?: Partial<Usage>;
+  /** Model named in the answer. Defaults to the requested model. */
+  model?: string;
+  /** Answer with this HTTP status and the vendor's error body instead. */
+  status?: number;
+  /** Error message for `status` (and for `errorAfterChunks`). */
+  message?: string;
+  /** `Retry-After` seconds sent with `status` (429). */
+  retryAfter?: number;
+  /** Wait this long before answering. */
+  delayMs?: number;
+  /** Streams: wait this long between chunks. */
+  chunkDelayMs?: number;
+  /** Answer 200 with a body that is not JSON. */
+  garbage?: boolean;
+  /** Never answer (until the client gives up). */
+  hang?: boolean;
+  /** Destroy the connection without answering. */
+  reset?: boolean;
+  /** Streams: cut the connection after this many chunks. */
+  dropAfterChunks?: number;
+  /** Streams: send the vendor's in-stream error event after this many chunks. */
+  errorAfterChunks?: number;
+}
+
+/** One request the fake received. */
+export interface FakeRequest {
+  method: string;
+  /** Path and query. */
+  path: string;
+  /** What the call was: key validation, chat, stream, or anything else. */
+  op: "validate" | "chat" | "stream" | "other";
+  /** The API key the request carried (the fake's view of the auth header). */
+  apiKey: string | undefined;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+  /** Set when the client went away before the answer ended (an aborted request). */
+  aborted: boolean;
+  /** `performance.now()` when the client went away. */
+  abortedAt?: number;
+}
+
+/** The final answer once defaults are filled in. */
+export interface ResolvedReply {
+  text: string;
+  chunks: string[];
+  finishReason: FinishReason;
+  usage: Usage;
+  model: string;
+}
+
+/** How one vendor's HTTP API looks; the fake server does the rest. */
+export interface FakeProtocol {
+  /** Which call a request is, and for which model; `undefined`: 404. */
+  route(method: string, url: URL, body: unknown): { op: FakeRequest["op"]; model: string } | undefined;
+  /** The key a request carries. */
+  apiKey(request: IncomingMessage, url: URL): string | undefined;
+  /** The last user message of a chat body, for the default echo. */
+  lastUserText(body: unknown): string;
+  /** Status and body of the vendor's "invalid key" answer. */
+  rejectedKey(): { status: number; body: unknown };
+  /** The vendor's error body for a status. */
+  errorBody(status: number, message: string, retryAfter?: number): unknown;
+  /** Success body of a validation call. */
+  validateBody(model: string): unknown;
+  /** Success body of a chat call. */
+  chatBody(reply: ResolvedReply): unknown;
+  /** SSE frames: one per chunk, the closing frame(s), and an in-stream error. */
+  streamFrames(reply: ResolvedReply): { chunk(text: string, index: number): string; end(): string; error(message: string): string };
+}
+
+/** Options shared by every fake. */
+export interface FakeUpstreamOptions {
+  /**
+   * Which keys the fake accepts. Defaults to every key except those that start with `bad` or
+   * `invalid` (case-insensitive), which get the vendor's "invalid key" answer.
+   */
+  acceptKey?: (apiKey: string) => boolean;
+  /** Answer used when no reply is queued. Defaults to `{}` (echo). */
+  defaultReply?: FakeReply;
+}
+
+/** A running fake provider. */
+export interface FakeUpstream {
+  /** Base URL to put in the provider's `baseUrl` option. */
+  readonly url: string;
+  /** Every request received, in order. */
+  readonly requests: FakeRequest[];
+  /** Queues replies for the next calls (validation calls included), first in first out. */
+  enqueue(...replies: FakeReply[]): void;
+  /** Forgets queued replies and recorded requests. */
+  reset(): void;
+  /** Stops the server and cuts open connections. */
+  close(): Promise<void>;
+}
+
+/** Keys starting with `bad` or `invalid` are refused; everything else is accepted. */
+export const defaultAcceptKey = (apiKey: string): boolean => !/^(bad|invalid)/i.test(apiKey);
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function resolveReply(reply: FakeReply, protocol: FakeProtocol, body: unknown, model: string): ResolvedReply {
+  const prompt = protocol.lastUserText(body);
+  const text = reply.text ?? (reply.chunks ? reply.chunks.join("") : `Echo: ${prompt}`);
+  const chunks = reply.chunks ?? (text.match(/\S+\s*|\s+/g) ?? [""]);
+  const inputTokens = reply.usage?.inputTokens ?? (prompt.match(/\S+/g)?.length ?? 0);
+  const outputTokens = reply.usage?.outputTokens ?? chunks.length;
+  return {
+    text,
+    chunks,
+    finishReason: reply.finishReason ?? "stop",
+    model: reply.model ?? model,
+    usage: { inputTokens, outputTokens, totalTokens: reply.usage?.totalTokens ?? inputTokens + outputTokens },
+  };
+}
+
+async function readBody(request: IncomingMessage): Promise<unknown> {
+  const parts: Buffer[] = [];
+  for await (const part of request) parts.push(part as Buffer);
+  const raw = Buffer.concat(parts).toString("utf8");
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { "content-type": "application/json", ...headers });
+  response.end(JSON.stringify(body));
+}
+
+/** Starts a fake for `protocol` on 127.0.0.1 with a free port. */
+export async function startFakeUpstream(protocol: FakeProtocol, options: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
+  const acceptKey = options.acceptKey ?? defaultAcceptKey;
+  const queue: FakeReply[] = [];
+  const requests: FakeRequest[] = [];
+  const sockets = new Set<Socket>();
+
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    const url = new URL(request.url ?? "/", "http://127.0.0.1");
+    const body = await readBody(request);
+    const route = protocol.route(request.method ?? "GET", url, body);
+    const record: FakeRequest = {
+      method: request.method ?? "GET",
+      path: url.pathname + url.search,
+      op: route?.op ?? "other",
+      apiKey: protocol.apiKey(request, url),
+      headers: { ...request.headers },
+      body,
+      aborted: false,
+    };
+    requests.push(record);
+    let finished = false;
+    response.on("close", () => {
+      if (!finished) [record.aborted, record.abortedAt] = [true, performance.now()];
+    });
+    const done = () => {
+      finished = true;
+    };
+    if (!route) return sendJson(response, 404, protocol.errorBody(404, "Not found"), {}), done();
+    if (!record.apiKey || !acceptKey(record.apiKey)) {
+      const rejected = protocol.rejectedKey();
+      return sendJson(response, rejected.status, rejected.body), done();
+    }
+    const reply = queue.shift() ?? options.defaultReply ?? {};
+    if (reply.delayMs) await sleep(reply.delayMs);
+    if (response.destroyed) return;
+    if (reply.hang) return; // answered never; the socket closes when the client aborts or the fake closes
+    if (reply.reset) return void request.socket.destroy();
+    if (reply.status) {
+      const headers: Record<string, string> = reply.retryAfter === undefined ? {} : { "retry-after": String(reply.retryAfter) };
+      return sendJson(response, reply.status, protocol.errorBody(reply.status, reply.message ?? `Fake error ${reply.status}`, reply.retryAfter), headers), done();
+    }
+    if (reply.garbage) {
+      response.writeHead(200, { "content-type": route.op === "stream" ? "text/event-stream" : "application/json" });
+      return response.end(route.op === "stream" ? "data: {not json\n\n" : "<html>definitely not json"), done();
+    }
+    const resolved = resolveReply(reply, protocol, body, route.model);
+    if (route.op === "validate") return sendJson(response, 200, protocol.validateBody(route.model)), done();
+    if (route.op !== "stream") return sendJson(response, 200, protocol.chatBody(resolved)), done();
+
+    const frames = protocol.streamFrames(resolved);
+    response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    for (const [index, chunk] of resolved.chunks.entries()) {
+      if (reply.dropAfterChunks === index) return void request.socket.destroy();
+      if (reply.errorAfterChunks === index) return response.end(frames.error(reply.message ?? "Fake stream failure")), done();
+      if (index > 0 && reply.chunkDelayMs) await sleep(reply.chunkDelayMs);
+      if (response.destroyed) return;
+      response.write(frames.chunk(chunk, index));
+    }
+    if (reply.dropAfterChunks !== undefined) return void request.socket.destroy();
+    response.end(frames.end());
+    done();
+  };
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch(() => response.destroy());
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    enqueue: (...replies) => void queue.push(...replies),
+    reset: () => {
+      queue.length = 0;
+      requests.length = 0;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

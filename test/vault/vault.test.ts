@@ -1,0 +1,133 @@
+import { ByokError } from "../../lib/errors";
+import { generateMasterKey, parseMasterKey } from "../../lib/vault/master-key";
+import { keyIdOf, parseSealed } from "../../lib/vault/format";
+import { associatedData, keyIdFor, Vault } from "../../lib/vault/vault";
+
+const KEY_A = Buffer.alloc(32, 1);
+const KEY_B = Buffer.alloc(32, 2);
+const ctx = { userId: "user-1", provider: "gemini" };
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return ByokError.is(e) ? e.code : "not a ByokError";
+  }
+  return undefined;
+}
+
+describe("Vault", () => {
+  it("produces the known answer for a fixed key, IV and plaintext", () => {
+    // Computed independently with raw node:crypto (HKDF-SHA256 + AES-256-GCM) when the format was fixed.
+    const vault = new Vault([KEY_A]);
+    const sealed = vault.sealWithIv("sk-test-known-answer", ctx, Buffer.alloc(12, 9));
+    expect(sealed).toBe("v1.F0XXGU3AAXY.CQkJCQkJCQkJCQkJ.qmk1WGIDP2eI9EkFrNqwTuSKTuk.ug2jZw5JT1FKMLM8I6dumg");
+    expect(vault.open(sealed, ctx)).toBe("sk-test-known-answer");
+  });
+
+  it("round-trips with a fresh IV on every seal", () => {
+    const vault = new Vault([KEY_A]);
+    const one = vault.seal("AIza-secret", ctx);
+    const two = vault.seal("AIza-secret", ctx);
+    expect(one).not.toBe(two);
+    expect(parseSealed(one)?.iv).not.toEqual(parseSealed(two)?.iv);
+    expect(vault.open(one, ctx)).toBe("AIza-secret");
+    expect(one.startsWith(`v1.${keyIdFor(KEY_A)}.`)).toBe(true);
+    expect(one).not.toContain("AIza-secret");
+  });
+
+  it.each([
+    ["version", 0],
+    ["key id", 1],
+    ["iv", 2],
+    ["ciphertext", 3],
+    ["tag", 4],
+  ])("answers KEY_UNREADABLE when the %s part is tampered with", (_name, part) => {
+    const vault = new Vault([KEY_A]);
+    const parts = vault.seal("AIza-secret", ctx).split(".");
+    const target = parts[part]!;
+    // flip one character at every position class: first, middle, last
+    for (const at of [0, Math.floor(target.length / 2), target.length - 1]) {
+      const flipped = [...parts];
+      const ch = target[at] === "A" ? "B" : "A";
+      flipped[part] = target.slice(0, at) + ch + target.slice(at + 1);
+      expect(code(() => vault.open(flipped.join("."), ctx))).toBe("KEY_UNREADABLE");
+    }
+  });
+
+  it.each([
+    ["another user", { userId: "user-2", provider: "gemini" }],
+    ["another provider", { userId: "user-1", provider: "openai" }],
+    ["an ambiguous split of the same characters", { userId: "user-1g", provider: "emini" }],
+  ])("answers KEY_UNREADABLE for a ciphertext moved to %s", (_name, other) => {
+    const vault = new Vault([KEY_A]);
+    expect(code(() => vault.open(vault.seal("AIza-secret", ctx), other))).toBe("KEY_UNREADABLE");
+  });
+
+  it("encodes associated data unambiguously", () => {
+    expect(associatedData({ userId: "a:b", provider: "c" })).not.toEqual(associatedData({ userId: "a", provider: "b:c" }));
+  });
+
+  it.each([
+    ["an empty string", ""],
+    ["a missing part", "v1.abc.def.ghi"],
+    ["another version", "v2.F0XXGU3AAXY.CQkJCQkJCQkJCQkJ.qmk1WGIDP2eI9EkFrNqwTuSKTuk.5Ozr94xnGvy8exV-R_8i1g"],
+    ["a short tag", "v1.F0XXGU3AAXY.CQkJCQkJCQkJCQkJ.-QM6rBsHAgYdqm2UYxL5jx9Ka98.5Ozr94xnGvy8"],
+    ["padding", "v1.F0XXGU3AAXY.CQkJCQkJCQkJCQkJ.-QM6rBsHAgYdqm2UYxL5jx9Ka98=.5Ozr94xnGvy8exV-R_8i1g"],
+    ["non-string input", 42 as unknown as string],
+  ])("answers KEY_UNREADABLE for a malformed string (%s), never a crash", (_name, sealed) => {
+    expect(code(() => new Vault([KEY_A]).open(sealed, ctx))).toBe("KEY_UNREADABLE");
+  });
+
+  it("answers KEY_UNREADABLE under a wrong master key", () => {
+    const sealed = new Vault([KEY_A]).seal("AIza-secret", ctx);
+    expect(code(() => new Vault([KEY_B]).open(sealed, ctx))).toBe("KEY_UNREADABLE");
+  });
+
+  it("still decrypts with a previous master key, and seals under the current one", () => {
+    const old = new Vault([KEY_A]).seal("AIza-secret", ctx);
+    const ring = new Vault([KEY_B, KEY_A]);
+    expect(ring.open(old, ctx)).toBe("AIza-secret");
+    expect(ring.isCurrent(old)).toBe(false);
+    expect(keyIdOf(ring.seal("x1234567", ctx))).toBe(keyIdFor(KEY_B));
+    expect(ring.keyIds).toEqual([keyIdFor(KEY_B), keyIdFor(KEY_A)]);
+  });
+
+  it("derives a key id that reveals nothing of the key and differs per key", () => {
+    expect(keyIdFor(KEY_A)).toMatch(/^[A-Za-z0-9_-]{11}$/);
+    expect(keyIdFor(KEY_A)).not.toBe(keyIdFor(KEY_B));
+  });
+});
+
+describe("parseMasterKey", () => {
+  const b64 = KEY_A.toString("base64");
+  it.each([
+    ["base64", b64],
+    ["hex", KEY_A.toString("hex")],
+    ["a Buffer", KEY_A],
+  ])("accepts %s", (_name, input) => {
+    expect(parseMasterKey(input)).toEqual(KEY_A);
+  });
+
+  it.each([
+    ["undefined", undefined],
+    ["a number", 42],
+    ["a short Buffer", Buffer.alloc(16)],
+    ["a short base64 string", Buffer.alloc(24).toString("base64")],
+    ["63 hex characters", "a".repeat(63)],
+    ["a passphrase", "correct horse battery staple"],
+  ])("rejects %s with CONFIG_INVALID that says how to generate a key", (_name, input) => {
+    try {
+      parseMasterKey(input);
+      throw new Error("no throw");
+    } catch (e) {
+      expect(ByokError.is(e) && e.code).toBe("CONFIG_INVALID");
+      expect((e as Error).message).toContain("npx byok-ai keygen");
+      if (typeof input === "string") expect((e as Error).message).not.toContain(input);
+    }
+  });
+
+  it("generates keys that parse", () => {
+    expect(parseMasterKey(generateMasterKey())).toHaveLength(32);
+  });
+});
