@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { version as typescriptVersion } from "typescript";
 
 const root = resolve(__dirname, "../..");
 const KEY = "AIza-package-test-key-0001";
@@ -38,7 +39,7 @@ describe("the packed byok-ai package", () => {
     execFileSync("npm", ["pack", "--pack-destination", dir, "--silent"], { cwd: root, stdio: "pipe" });
     const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"))!;
     writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "app", private: true }));
-    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(dir, tarball), `typescript@${require("typescript/package.json").version}`, "@types/node@20"], {
+    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(dir, tarball), `typescript@${typescriptVersion}`, "@types/node@20"], {
       cwd: dir,
       stdio: "pipe",
     });
