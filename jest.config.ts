@@ -11,6 +11,7 @@ const config: Config = {
   testTimeout: 30_000,
   // Store tests share one Redis and one PostgreSQL; each file uses its own prefix/table, so files may run in parallel.
   maxWorkers: 2,
+  reporters: ["default", "<rootDir>/test/helpers/summary-reporter.cjs"],
 };
 
 export default config;
