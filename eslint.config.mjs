@@ -14,6 +14,6 @@ export default tseslint.config(
   { files: ["lib/**/*.ts"], ignores: ["lib/cli/**"], rules: { "no-console": "error" } },
   {
     files: ["**/*.mjs", "**/*.cjs", "**/*.js"],
-    languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly", setTimeout: "readonly", clearTimeout: "readonly", fetch: "readonly", document: "readonly", window: "readonly", TextDecoder: "readonly", FormData: "readonly", AbortController: "readonly" } },
+    languageOptions: { globals: { module: "writable", require: "readonly", __dirname: "readonly", process: "readonly", console: "readonly", URL: "readonly", setTimeout: "readonly", clearTimeout: "readonly", fetch: "readonly", document: "readonly", window: "readonly", TextDecoder: "readonly", FormData: "readonly", AbortController: "readonly" } },
   },
 );

@@ -10,6 +10,7 @@ import { createGeminiProvider } from "./providers/gemini.js";
 import { MemoryStore } from "./stores/memory-store.js";
 import { Vault } from "./vault/vault.js";
 import { configError } from "./core/option-checks.js";
+import { rotate, type RotateOptions, type RotateResult } from "./core/rotate.js";
 
 /** Provider ids configured by default. */
 export const BUILT_IN_PROVIDERS = ["gemini"] as const;
@@ -96,6 +97,16 @@ export class BYOK {
   /** AI calls with `userId`'s own keys. Cheap: touches the store only when a method is called. */
   use(userId: string): AiClient {
     return createAiClient(coreContextOf(this), userId);
+  }
+
+  /**
+   * Re-encrypts every record that is not under the current master key (records under a
+   * `previousMasterKeys` entry), in batches, streaming through the store. Safe to run with live
+   * traffic (compare-and-set per record) and to run again after an interruption.
+   * @returns `{ scanned, rotated, skipped, failed }`; `failed` records are unreadable by every known key and left untouched
+   */
+  rotate(options: RotateOptions = {}): Promise<RotateResult> {
+    return rotate(coreContextOf(this), options);
   }
 
   /** Closes the store (which closes only connections it opened itself). */

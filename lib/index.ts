@@ -2,6 +2,7 @@
 export { BYOK } from "./byok.js";
 export type { ByokOptions } from "./core/options.js";
 export type { RegisterKeyInput } from "./core/keys.js";
+export type { RotateOptions, RotateResult, VerifyResult } from "./core/rotate.js";
 export { ByokError, ERROR_STATUS, type ByokErrorCode, type ByokErrorOptions } from "./errors.js";
 export type {
   AiClient,
