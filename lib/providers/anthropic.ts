@@ -73,8 +73,7 @@ export function createAnthropicProvider(settings: AnthropicProviderSettings = {}
       timeout: SDK_TIMEOUT_MS,
       logLevel: "off",
       openTelemetry: false,
-      // Cancel the server's ANTHROPIC_CUSTOM_HEADERS, then re-assert our auth in case it named X-Api-Key.
-      defaultHeaders: { ...cancelEnvHeaders("ANTHROPIC_CUSTOM_HEADERS"), "X-Api-Key": apiKey },
+      defaultHeaders: cancelEnvHeaders("ANTHROPIC_CUSTOM_HEADERS", { authorization: `Bearer ${apiKey}`, "x-api-key": apiKey }),
     });
 
   // Messages pass through as given: Anthropic itself answers a bad turn order with a 400.

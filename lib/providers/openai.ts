@@ -80,8 +80,7 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
       maxRetries: SDK_MAX_RETRIES,
       timeout: SDK_TIMEOUT_MS,
       logLevel: "off",
-      // Cancel the server's OPENAI_CUSTOM_HEADERS, then re-assert our auth in case it named Authorization.
-      defaultHeaders: { ...cancelEnvHeaders("OPENAI_CUSTOM_HEADERS"), Authorization: `Bearer ${apiKey}` },
+      defaultHeaders: cancelEnvHeaders("OPENAI_CUSTOM_HEADERS", { authorization: `Bearer ${apiKey}` }),
     });
 
   const body = (request: ProviderChatRequest): ChatCompletionCreateParamsBase => {

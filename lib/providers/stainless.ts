@@ -16,15 +16,18 @@ export const SDK_TIMEOUT_MS = 15 * 60_000;
 export const SDK_MAX_RETRIES = 0;
 
 /**
- * `{ name: null }` for every header the SDK would take from `variable` (`OPENAI_CUSTOM_HEADERS`,
- * `ANTHROPIC_CUSTOM_HEADERS`). Passed in `defaultHeaders`, a `null` removes the header, so the
- * server's own headers never travel with a user's key. Parsed exactly as the SDKs parse it.
+ * Headers that undo the SDK's `variable` (`OPENAI_CUSTOM_HEADERS`, `ANTHROPIC_CUSTOM_HEADERS`), for
+ * `defaultHeaders`: each header it names becomes `null` (which removes it), or, for an auth header
+ * in `auth` (lower-case name → value), the user's own credential again. So the server's own
+ * headers and keys never travel with a user's key. Parsed exactly as the SDKs parse it.
  */
-export function cancelEnvHeaders(variable: string): Record<string, null> {
-  const out: Record<string, null> = {};
+export function cancelEnvHeaders(variable: string, auth: Record<string, string>): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
   for (const line of (process.env[variable] ?? "").split("\n")) {
     const colon = line.indexOf(":");
-    if (colon >= 0) out[line.slice(0, colon).trim()] = null;
+    if (colon < 0) continue;
+    const name = line.slice(0, colon).trim();
+    out[name] = auth[name.toLowerCase()] ?? null;
   }
   return out;
 }

@@ -37,7 +37,8 @@ export const anthropicProtocol: FakeProtocol = {
     }
     return undefined;
   },
-  apiKey: (request) => (request.headers["x-api-key"] as string | undefined) || undefined,
+  // The API takes `x-api-key`; @anthropic-ai/sdk 1.x sends the key as `Authorization: Bearer` instead.
+  apiKey: (request) => (request.headers["x-api-key"] as string | undefined) || /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1],
   lastUserText(body) {
     const messages = (body as { messages?: { role?: string; content?: unknown }[] } | undefined)?.messages ?? [];
     const last = [...messages].reverse().find((m) => m.role === "user");
