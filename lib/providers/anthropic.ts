@@ -1,9 +1,9 @@
 // Anthropic through the official @anthropic-ai/sdk (an optional peer): validation, chat, stream, and error mapping.
 import type * as AnthropicSdk from "@anthropic-ai/sdk";
 import type { MessageCreateParamsBase } from "@anthropic-ai/sdk/resources/messages/messages";
-import type { FinishReason, Provider, ProviderCallContext, ProviderChatRequest, ProviderChatResult, Usage } from "../core/types.js";
+import type { FinishReason, Provider, ProviderChatRequest, ProviderChatResult, Usage } from "../core/types.js";
 import { upstreamError } from "./upstream-error.js";
-import { cancelEnvHeaders, lazyPeer, mapStainlessError, SDK_MAX_RETRIES, SDK_TIMEOUT_MS } from "./stainless.js";
+import { cancelEnvHeaders, lazyPeer, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
 
 /** Settings of the Anthropic provider (server configuration only). */
 export interface AnthropicProviderSettings {
@@ -63,8 +63,8 @@ export function createAnthropicProvider(settings: AnthropicProviderSettings = {}
   const baseURL = settings.baseUrl ?? ANTHROPIC_BASE_URL;
   const defaultModel = settings.defaultModel ?? ANTHROPIC_DEFAULT_MODEL;
 
-  const client = (sdk: Sdk, apiKey: string) =>
-    new sdk.Anthropic({
+  const client = (anthropic: Sdk, apiKey: string) =>
+    new anthropic.Anthropic({
       apiKey,
       baseURL,
       authToken: null,
@@ -89,14 +89,7 @@ export function createAnthropicProvider(settings: AnthropicProviderSettings = {}
     return out;
   };
 
-  const withClient = async <T>(context: ProviderCallContext, call: (c: AnthropicSdk.Anthropic) => Promise<T>): Promise<T> => {
-    const sdk = await loadSdk();
-    try {
-      return await call(client(sdk, context.apiKey));
-    } catch (error) {
-      throw mapStainlessError(id, error, context.apiKey, context.signal, sdk);
-    }
-  };
+  const sdk = sdkCaller(id, loadSdk, client);
 
   return {
     specificationVersion: "v1",
@@ -105,40 +98,32 @@ export function createAnthropicProvider(settings: AnthropicProviderSettings = {}
 
     async validateKey(context): Promise<void> {
       // GET /v1/models?limit=1: free, and it needs a valid key.
-      await withClient(context, (c) => c.models.list({ limit: 1 }, { signal: context.signal }));
+      await sdk.call(context, (c) => c.models.list({ limit: 1 }, { signal: context.signal }));
     },
 
     async doChat(request, context): Promise<ProviderChatResult> {
-      const message = await withClient(context, (c) => c.messages.create({ ...body(request), stream: false }, { signal: context.signal }));
+      const message = await sdk.call(context, (c) => c.messages.create({ ...body(request), stream: false }, { signal: context.signal }));
       if (typeof message !== "object" || message === null || !Array.isArray(message.content)) throw upstreamError(id, { type: "malformed reply" });
       const text = message.content.map((block) => (block.type === "text" ? block.text : "")).join("");
       return { text, model: message.model || request.model, finishReason: mapAnthropicStopReason(message.stop_reason), usage: usageOf(message.usage) };
     },
 
     async *doStream(request, context) {
-      const sdk = await loadSdk();
       let stop: string | null | undefined;
       let usage: RawUsage = {};
       let model = request.model;
-      try {
-        const stream = await client(sdk, context.apiKey).messages.create({ ...body(request), stream: true }, { signal: context.signal });
-        for await (const event of stream) {
-          if (event.type === "message_start") {
-            if (event.message.model) model = event.message.model;
-            usage = { ...event.message.usage };
-          } else if (event.type === "content_block_delta" && event.delta.type === "text_delta") {
-            if (event.delta.text) yield { type: "text", text: event.delta.text };
-          } else if (event.type === "message_delta") {
-            stop = event.delta.stop_reason ?? stop;
-            // Counts in message_delta are cumulative; input counts appear here on some servers only.
-            for (const [k, v] of Object.entries(event.usage ?? {})) if (typeof v === "number") (usage as Record<string, number>)[k] = v;
-          }
+      for await (const event of sdk.events(context, (c) => c.messages.create({ ...body(request), stream: true }, { signal: context.signal }))) {
+        if (event.type === "message_start") {
+          if (event.message.model) model = event.message.model;
+          usage = { ...event.message.usage };
+        } else if (event.type === "content_block_delta" && event.delta.type === "text_delta") {
+          if (event.delta.text) yield { type: "text", text: event.delta.text };
+        } else if (event.type === "message_delta") {
+          stop = event.delta.stop_reason ?? stop;
+          // Counts in message_delta are cumulative; input counts appear here on some servers only.
+          for (const [k, v] of Object.entries(event.usage ?? {})) if (typeof v === "number") (usage as Record<string, number>)[k] = v;
         }
-      } catch (error) {
-        throw mapStainlessError(id, error, context.apiKey, context.signal, sdk);
       }
-      // The SDK ends the iteration quietly on abort; report the abort, not a short stream.
-      if (context.signal.aborted) throw context.signal.reason;
       if (!stop) throw upstreamError(id, { type: "incomplete stream" });
       yield { type: "finish", model, finishReason: mapAnthropicStopReason(stop), usage: usageOf(usage) };
     },

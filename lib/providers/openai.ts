@@ -1,9 +1,9 @@
 // OpenAI and OpenAI-compatible servers through the official openai SDK (an optional peer): validation, chat, stream.
 import type * as OpenAISdk from "openai";
 import type { ChatCompletion, ChatCompletionCreateParamsBase, ChatCompletionMessageParam } from "openai/resources/chat/completions";
-import type { FinishReason, Provider, ProviderCallContext, ProviderChatRequest, ProviderChatResult, Usage } from "../core/types.js";
+import type { FinishReason, Provider, ProviderChatRequest, ProviderChatResult, Usage } from "../core/types.js";
 import { upstreamError } from "./upstream-error.js";
-import { cancelEnvHeaders, lazyPeer, mapStainlessError, SDK_MAX_RETRIES, SDK_TIMEOUT_MS } from "./stainless.js";
+import { cancelEnvHeaders, lazyPeer, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
 
 /** Settings of the OpenAI provider (server configuration only). */
 export interface OpenAIProviderSettings {
@@ -69,8 +69,8 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
   const defaultModel = settings.defaultModel ?? OPENAI_DEFAULT_MODEL;
   const compatible = settings.compatible === true;
 
-  const client = (sdk: Sdk, apiKey: string) =>
-    new sdk.OpenAI({
+  const client = (openai: Sdk, apiKey: string) =>
+    new openai.OpenAI({
       apiKey,
       baseURL,
       adminAPIKey: null,
@@ -95,15 +95,7 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
     return out;
   };
 
-  // Runs `call` with a fresh client; every failure goes through the one mapping.
-  const withClient = async <T>(context: ProviderCallContext, call: (c: OpenAISdk.OpenAI) => Promise<T>): Promise<T> => {
-    const sdk = await loadSdk();
-    try {
-      return await call(client(sdk, context.apiKey));
-    } catch (error) {
-      throw mapStainlessError(id, error, context.apiKey, context.signal, sdk);
-    }
-  };
+  const sdk = sdkCaller(id, loadSdk, client);
 
   return {
     specificationVersion: "v1",
@@ -112,11 +104,11 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
 
     async validateKey(context): Promise<void> {
       // GET /models, first page only: free, and it needs a valid key.
-      await withClient(context, (c) => c.models.list({ signal: context.signal }));
+      await sdk.call(context, (c) => c.models.list({ signal: context.signal }));
     },
 
     async doChat(request, context): Promise<ProviderChatResult> {
-      const completion = await withClient(context, (c) => c.chat.completions.create({ ...body(request), stream: false }, { signal: context.signal }));
+      const completion = await sdk.call(context, (c) => c.chat.completions.create({ ...body(request), stream: false }, { signal: context.signal }));
       if (typeof completion !== "object" || completion === null || !Array.isArray(completion.choices)) throw upstreamError(id, { type: "malformed reply" });
       const choice = completion.choices[0];
       return {
@@ -128,28 +120,18 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
     },
 
     async *doStream(request, context) {
-      const sdk = await loadSdk();
       let finish: string | null | undefined;
       let usage: ChatCompletion["usage"] | undefined;
       let model = request.model;
-      try {
-        const stream = await client(sdk, context.apiKey).chat.completions.create(
-          { ...body(request), stream: true, stream_options: { include_usage: true } },
-          { signal: context.signal },
-        );
-        for await (const chunk of stream) {
-          if (chunk.model) model = chunk.model;
-          if (chunk.usage) usage = chunk.usage;
-          const choice = chunk.choices?.[0];
-          if (choice?.finish_reason) finish = choice.finish_reason;
-          const text = choice?.delta?.content;
-          if (text) yield { type: "text", text };
-        }
-      } catch (error) {
-        throw mapStainlessError(id, error, context.apiKey, context.signal, sdk);
+      const chunks = sdk.events(context, (c) => c.chat.completions.create({ ...body(request), stream: true, stream_options: { include_usage: true } }, { signal: context.signal }));
+      for await (const chunk of chunks) {
+        if (chunk.model) model = chunk.model;
+        if (chunk.usage) usage = chunk.usage;
+        const choice = chunk.choices?.[0];
+        if (choice?.finish_reason) finish = choice.finish_reason;
+        const text = choice?.delta?.content;
+        if (text) yield { type: "text", text };
       }
-      // The SDK ends the iteration quietly on abort; report the abort, not a short stream.
-      if (context.signal.aborted) throw context.signal.reason;
       if (!finish) throw upstreamError(id, { type: "incomplete stream" });
       yield { type: "finish", model, finishReason: mapOpenAIFinishReason(finish), usage: usageOf(usage) };
     },
