@@ -6,18 +6,24 @@ import { createEventSink } from "./core/events.js";
 import { deleteKey, deleteUser, listKeys, registerKey, type RegisterKeyInput } from "./core/keys.js";
 import { type ByokOptions, isProvider, parseByokOptions } from "./core/options.js";
 import type { AiClient, KeyInfo, Provider, ProviderOptions } from "./core/types.js";
+import { createAnthropicProvider } from "./providers/anthropic.js";
 import { createGeminiProvider } from "./providers/gemini.js";
+import { createOpenAIProvider } from "./providers/openai.js";
 import { MemoryStore } from "./stores/memory-store.js";
 import { Vault } from "./vault/vault.js";
 import { configError } from "./core/option-checks.js";
 import { rotate, type RotateOptions, type RotateResult } from "./core/rotate.js";
 
 /** Provider ids configured by default. */
-export const BUILT_IN_PROVIDERS = ["gemini"] as const;
+export const BUILT_IN_PROVIDERS = ["gemini", "openai", "anthropic"] as const;
 
 type Factory = (id: string, options: Readonly<ProviderOptions>) => Provider;
 const FACTORIES: Partial<Record<NonNullable<ProviderOptions["kind"]>, Factory>> = {
   gemini: (id, o) => createGeminiProvider({ id, ...o }),
+  // Creating these loads no SDK: openai and @anthropic-ai/sdk are optional peers, imported on the first call.
+  openai: (id, o) => createOpenAIProvider({ id, ...o }),
+  anthropic: (id, o) => createAnthropicProvider({ id, ...o }),
+  "openai-compatible": (id, o) => createOpenAIProvider({ id, ...o, compatible: true }),
 };
 
 let memoryStoreWarned = false;

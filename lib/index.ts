@@ -27,3 +27,6 @@ export type {
 export { MemoryStore } from "./stores/memory-store.js";
 export { generateMasterKey } from "./vault/master-key.js";
 export { upstreamError, cleanUpstreamMessage, type UpstreamFailure } from "./providers/upstream-error.js";
+export { createGeminiProvider, type GeminiProviderSettings } from "./providers/gemini.js";
+export { createOpenAIProvider, type OpenAIProviderSettings } from "./providers/openai.js";
+export { createAnthropicProvider, type AnthropicProviderSettings } from "./providers/anthropic.js";

@@ -13,6 +13,8 @@ export interface UpstreamFailure {
   type?: string;
   /** Set when the upstream says the key is invalid whatever the status (Gemini answers 400 API_KEY_INVALID). */
   keyRejected?: boolean;
+  /** Set when the SDK's own timer fired (not the core's): maps to PROVIDER_TIMEOUT. */
+  timedOut?: boolean;
 }
 
 // Patterns that look like credentials: vendor prefixes, masked keys ("sk-abc***…wjh3"), bearer tokens, long random tokens.
@@ -53,7 +55,7 @@ export function parseRetryAfter(value: string | number | null | undefined): numb
 /**
  * Maps an upstream failure onto the contract: 401/403 (or `keyRejected`) → KEY_REJECTED,
  * 429 → PROVIDER_RATE_LIMITED (+ retryAfter), other 4xx → PROVIDER_BAD_REQUEST (cleaned message),
- * 408/504 → PROVIDER_TIMEOUT, anything else (5xx, no answer, garbage) → PROVIDER_ERROR.
+ * 408/504 (or `timedOut`) → PROVIDER_TIMEOUT, anything else (5xx, no answer, garbage) → PROVIDER_ERROR.
  *
  * @param provider - the provider id, named in the message
  * @param apiKey - the key used, so it can be scrubbed from any upstream text
@@ -72,7 +74,7 @@ export function upstreamError(provider: string, failure: UpstreamFailure, apiKey
       ...(retryAfter === undefined ? {} : { retryAfter }),
     });
   }
-  if (status === 408 || status === 504) {
+  if (failure.timedOut || status === 408 || status === 504) {
     return new ByokError("PROVIDER_TIMEOUT", `The ${provider} provider timed out; try again.`, { provider, cause });
   }
   if (status !== undefined && status >= 400 && status < 500) {

@@ -38,6 +38,8 @@ export interface FakeReply {
   dropAfterChunks?: number;
   /** Streams: send the vendor's in-stream error event after this many chunks. */
   errorAfterChunks?: number;
+  /** The vendor's error type for `errorAfterChunks` (e.g. Anthropic's `"rate_limit_error"`). Defaults to a server error. */
+  errorType?: string;
 }
 
 /** One request the fake received. */
@@ -74,8 +76,8 @@ export interface FakeProtocol {
   apiKey(request: IncomingMessage, url: URL): string | undefined;
   /** The last user message of a chat body, for the default echo. */
   lastUserText(body: unknown): string;
-  /** Status and body of the vendor's "invalid key" answer. */
-  rejectedKey(): { status: number; body: unknown };
+  /** Status and body of the vendor's "invalid key" answer (some vendors echo part of the key). */
+  rejectedKey(apiKey: string | undefined): { status: number; body: unknown };
   /** The vendor's error body for a status. */
   errorBody(status: number, message: string, retryAfter?: number): unknown;
   /** Success body of a validation call. */
@@ -83,7 +85,7 @@ export interface FakeProtocol {
   /** Success body of a chat call. */
   chatBody(reply: ResolvedReply): unknown;
   /** SSE frames: one per chunk, the closing frame(s), and an in-stream error. */
-  streamFrames(reply: ResolvedReply): { chunk(text: string, index: number): string; end(): string; error(message: string): string };
+  streamFrames(reply: ResolvedReply): { chunk(text: string, index: number): string; end(): string; error(message: string, type?: string): string };
 }
 
 /** Options shared by every fake. */
@@ -178,7 +180,7 @@ export async function startFakeUpstream(protocol: FakeProtocol, options: FakeUps
     };
     if (!route) return sendJson(response, 404, protocol.errorBody(404, "Not found"), {}), done();
     if (!record.apiKey || !acceptKey(record.apiKey)) {
-      const rejected = protocol.rejectedKey();
+      const rejected = protocol.rejectedKey(record.apiKey);
       return sendJson(response, rejected.status, rejected.body), done();
     }
     const reply = queue.shift() ?? options.defaultReply ?? {};
@@ -202,7 +204,7 @@ export async function startFakeUpstream(protocol: FakeProtocol, options: FakeUps
     response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     for (const [index, chunk] of resolved.chunks.entries()) {
       if (reply.dropAfterChunks === index) return void request.socket.destroy();
-      if (reply.errorAfterChunks === index) return response.end(frames.error(reply.message ?? "Fake stream failure")), done();
+      if (reply.errorAfterChunks === index) return response.end(frames.error(reply.message ?? "Fake stream failure", reply.errorType)), done();
       if (index > 0 && reply.chunkDelayMs) await sleep(reply.chunkDelayMs);
       if (response.destroyed) return;
       response.write(frames.chunk(chunk, index));

@@ -1,0 +1,131 @@
+// Anthropic through the official @anthropic-ai/sdk (an optional peer): validation, chat, stream, and error mapping.
+import type * as AnthropicSdk from "@anthropic-ai/sdk";
+import type { MessageCreateParamsBase } from "@anthropic-ai/sdk/resources/messages/messages";
+import type { FinishReason, Provider, ProviderChatRequest, ProviderChatResult, Usage } from "../core/types.js";
+import { upstreamError } from "./upstream-error.js";
+import { cancelEnvHeaders, lazyPeer, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
+
+/** Settings of the Anthropic provider (server configuration only). */
+export interface AnthropicProviderSettings {
+  /** The provider id the app uses (named in errors). Defaults to `"anthropic"`. */
+  id?: string;
+  /** API root without the version path: the SDK appends `/v1/messages`. Defaults to `https://api.anthropic.com` (never `ANTHROPIC_BASE_URL`). */
+  baseUrl?: string;
+  /** Defaults to `"claude-haiku-4-5"`. */
+  defaultModel?: string;
+  /** Defaults to 60 000. */
+  timeoutMs?: number;
+}
+
+/** Anthropic's current small, fast model (an alias that follows its latest snapshot); override with `defaultModel`. */
+export const ANTHROPIC_DEFAULT_MODEL = "claude-haiku-4-5";
+/** Anthropic requires `max_tokens`; this is sent when the request sets no `maxTokens`. */
+export const ANTHROPIC_DEFAULT_MAX_TOKENS = 1024;
+const ANTHROPIC_BASE_URL = "https://api.anthropic.com";
+
+/** Anthropic's stop reasons → the contract's four. */
+export function mapAnthropicStopReason(reason: string | null | undefined): FinishReason {
+  switch (reason) {
+    case "end_turn":
+    case "stop_sequence":
+      return "stop";
+    case "max_tokens":
+      return "length";
+    case "refusal":
+      return "content_filter";
+    default:
+      return "other";
+  }
+}
+
+type Sdk = typeof AnthropicSdk;
+const loadSdk = lazyPeer<Sdk>("@anthropic-ai/sdk", "The anthropic provider");
+
+type RawUsage = { input_tokens?: number | null; output_tokens?: number | null; cache_creation_input_tokens?: number | null; cache_read_input_tokens?: number | null };
+
+/** Cache reads and writes are input the key pays for, so they count as input tokens. */
+function usageOf(u: RawUsage | undefined): Usage {
+  const inputTokens = (u?.input_tokens ?? 0) + (u?.cache_creation_input_tokens ?? 0) + (u?.cache_read_input_tokens ?? 0);
+  const outputTokens = u?.output_tokens ?? 0;
+  return { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens };
+}
+
+/**
+ * The Anthropic provider. The SDK is loaded on the first call, not when the provider is created.
+ * Each call builds its own SDK client around the user's key (about 12 µs, measured), so a key never
+ * outlives its call. Environment fallbacks are neutralised: `apiKey`, `baseURL`, `authToken: null`
+ * and `webhookKey: null` are always passed (so `ANTHROPIC_API_KEY`, `ANTHROPIC_AUTH_TOKEN`,
+ * `ANTHROPIC_BASE_URL`, profiles and the credential chain are never read), `ANTHROPIC_CUSTOM_HEADERS`
+ * is cancelled, `ANTHROPIC_LOG` and the `ANTHROPIC_OPEN_TELEMETRY*` variables are overridden.
+ */
+export function createAnthropicProvider(settings: AnthropicProviderSettings = {}): Provider {
+  const id = settings.id ?? "anthropic";
+  const baseURL = settings.baseUrl ?? ANTHROPIC_BASE_URL;
+  const defaultModel = settings.defaultModel ?? ANTHROPIC_DEFAULT_MODEL;
+
+  const client = (anthropic: Sdk, apiKey: string) =>
+    new anthropic.Anthropic({
+      apiKey,
+      baseURL,
+      authToken: null,
+      webhookKey: null,
+      maxRetries: SDK_MAX_RETRIES,
+      timeout: SDK_TIMEOUT_MS,
+      logLevel: "off",
+      openTelemetry: false,
+      defaultHeaders: cancelEnvHeaders("ANTHROPIC_CUSTOM_HEADERS", { authorization: `Bearer ${apiKey}`, "x-api-key": apiKey }),
+    });
+
+  // Messages pass through as given: Anthropic itself answers a bad turn order with a 400.
+  const body = (request: ProviderChatRequest): MessageCreateParamsBase => {
+    const out: MessageCreateParamsBase = {
+      model: request.model,
+      max_tokens: request.maxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
+      messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+    };
+    if (request.system) out.system = request.system;
+    // The SDK's types dropped `temperature` (deprecated upstream); sent as given, a model that refuses it answers 400.
+    if (request.temperature !== undefined) Object.assign(out, { temperature: request.temperature });
+    return out;
+  };
+
+  const sdk = sdkCaller(id, loadSdk, client);
+
+  return {
+    specificationVersion: "v1",
+    defaultModel,
+    ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
+
+    async validateKey(context): Promise<void> {
+      // GET /v1/models?limit=1: free, and it needs a valid key.
+      await sdk.call(context, (c) => c.models.list({ limit: 1 }, { signal: context.signal }));
+    },
+
+    async doChat(request, context): Promise<ProviderChatResult> {
+      const message = await sdk.call(context, (c) => c.messages.create({ ...body(request), stream: false }, { signal: context.signal }));
+      if (typeof message !== "object" || message === null || !Array.isArray(message.content)) throw upstreamError(id, { type: "malformed reply" });
+      const text = message.content.map((block) => (block.type === "text" ? block.text : "")).join("");
+      return { text, model: message.model || request.model, finishReason: mapAnthropicStopReason(message.stop_reason), usage: usageOf(message.usage) };
+    },
+
+    async *doStream(request, context) {
+      let stop: string | null | undefined;
+      let usage: RawUsage = {};
+      let model = request.model;
+      for await (const event of sdk.events(context, (c) => c.messages.create({ ...body(request), stream: true }, { signal: context.signal }))) {
+        if (event.type === "message_start") {
+          if (event.message.model) model = event.message.model;
+          usage = { ...event.message.usage };
+        } else if (event.type === "content_block_delta" && event.delta.type === "text_delta") {
+          if (event.delta.text) yield { type: "text", text: event.delta.text };
+        } else if (event.type === "message_delta") {
+          stop = event.delta.stop_reason ?? stop;
+          // Counts in message_delta are cumulative; input counts appear here on some servers only.
+          for (const [k, v] of Object.entries(event.usage ?? {})) if (typeof v === "number") (usage as Record<string, number>)[k] = v;
+        }
+      }
+      if (!stop) throw upstreamError(id, { type: "incomplete stream" });
+      yield { type: "finish", model, finishReason: mapAnthropicStopReason(stop), usage: usageOf(usage) };
+    },
+  };
+}

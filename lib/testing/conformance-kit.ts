@@ -1,0 +1,161 @@
+// Shared pieces of the provider conformance suite: options, a BYOK wired to a fake, chat readers, leak checks.
+import assert from "node:assert/strict";
+import { randomBytes, randomUUID } from "node:crypto";
+import { inspect } from "node:util";
+import { BYOK } from "../byok.js";
+import type { ByokEvent, Provider, ProviderOptions } from "../core/types.js";
+import { ByokError } from "../errors.js";
+import type { FakeRequest, FakeUpstream } from "./fake-upstream.js";
+
+/** The two functions jest, vitest and `node:test` share. */
+export interface ConformanceRunner {
+  describe(name: string, fn: () => void): unknown;
+  it(name: string, fn: () => Promise<void>): unknown;
+}
+
+/** A chat request as the fake upstream saw it, in the contract's terms. */
+export interface SeenChat {
+  model: string;
+  system?: string;
+  messages: { role: "user" | "assistant"; content: string }[];
+  temperature?: number;
+  maxTokens?: number;
+}
+
+/** What {@link runProviderConformance} needs to know about one provider. */
+export interface ProviderConformanceOptions {
+  /** Shown in the test names. */
+  name: string;
+  /** The provider id in BYOK's `providers`. Defaults to `name`. */
+  id?: string;
+  /** Starts a fresh fake upstream for this provider (each test starts and closes its own). */
+  startFake(): Promise<FakeUpstream>;
+  /** The provider pointed at the fake: ProviderOptions (e.g. `{ baseUrl: url, ...extra }`) or your own Provider. */
+  providerOptions(fakeUrl: string, extra: { timeoutMs?: number }): ProviderOptions | Provider;
+  /** Reads a chat request the fake received; see {@link chatReaders}. */
+  readChat(request: FakeRequest): SeenChat;
+}
+
+type Body = Record<string, unknown> | undefined;
+const text = (content: unknown): string =>
+  typeof content === "string" ? content : Array.isArray(content) ? content.map((p: { text?: string }) => p.text ?? "").join("") : "";
+
+/** Readers for the built-in protocols (an OpenAI-compatible provider uses `openai`). */
+export const chatReaders = {
+  gemini(request: FakeRequest): SeenChat {
+    const body = request.body as Body;
+    const config = (body?.generationConfig ?? {}) as { temperature?: number; maxOutputTokens?: number };
+    const system = (body?.systemInstruction as { parts?: unknown } | undefined)?.parts;
+    return {
+      model: decodeURIComponent(/\/models\/([^/:]+)/.exec(request.path)?.[1] ?? ""),
+      ...(system ? { system: text(system) } : {}),
+      messages: ((body?.contents ?? []) as { role: string; parts: unknown }[]).map((c) => ({ role: c.role === "model" ? "assistant" : "user", content: text(c.parts) })),
+      ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
+      ...(config.maxOutputTokens !== undefined ? { maxTokens: config.maxOutputTokens } : {}),
+    };
+  },
+  openai(request: FakeRequest): SeenChat {
+    const body = request.body as Body;
+    const all = (body?.messages ?? []) as { role: string; content: unknown }[];
+    const system = all.filter((m) => m.role === "system" || m.role === "developer").map((m) => text(m.content));
+    const maxTokens = (body?.max_completion_tokens ?? body?.max_tokens) as number | undefined;
+    return {
+      model: String(body?.model ?? ""),
+      ...(system.length ? { system: system.join("\n\n") } : {}),
+      messages: all.filter((m) => m.role === "user" || m.role === "assistant").map((m) => ({ role: m.role as "user" | "assistant", content: text(m.content) })),
+      ...(body?.temperature !== undefined ? { temperature: body.temperature as number } : {}),
+      ...(maxTokens !== undefined ? { maxTokens } : {}),
+    };
+  },
+  anthropic(request: FakeRequest): SeenChat {
+    const body = request.body as Body;
+    return {
+      model: String(body?.model ?? ""),
+      ...(body?.system !== undefined ? { system: text(body.system) } : {}),
+      messages: ((body?.messages ?? []) as { role: "user" | "assistant"; content: unknown }[]).map((m) => ({ role: m.role, content: text(m.content) })),
+      ...(body?.temperature !== undefined ? { temperature: body.temperature as number } : {}),
+      ...(body?.max_tokens !== undefined ? { maxTokens: body.max_tokens as number } : {}),
+    };
+  },
+};
+
+/** A BYOK wired to one fresh fake, recording events, with a random user and a canary key. */
+export interface Harness {
+  byok: BYOK;
+  fake: FakeUpstream;
+  events: ByokEvent[];
+  id: string;
+  userId: string;
+  apiKey: string;
+  close(): Promise<void>;
+}
+
+/** Starts a fake and a BYOK whose only key-holding provider points at it (default provider included). */
+export async function startHarness(options: ProviderConformanceOptions, extra: { timeoutMs?: number } = {}): Promise<Harness> {
+  const id = options.id ?? options.name;
+  const fake = await options.startFake();
+  const events: ByokEvent[] = [];
+  try {
+    const byok = new BYOK({ masterKey: randomBytes(32), providers: { [id]: options.providerOptions(fake.url, extra) }, defaultProvider: id, onEvent: (e) => void events.push(e) });
+    const apiKey = `canary-${randomUUID()}-KEY`;
+    return { byok, fake, events, id, userId: `conformance-${randomUUID()}`, apiKey, close: async () => (await byok.close(), await fake.close()) };
+  } catch (error) {
+    await fake.close();
+    throw error;
+  }
+}
+
+/** Runs `fn` with a harness whose user already has a registered key, and closes everything after. */
+export async function withKey(options: ProviderConformanceOptions, fn: (h: Harness) => Promise<void>, extra: { timeoutMs?: number } = {}): Promise<void> {
+  const h = await startHarness(options, extra);
+  try {
+    await h.byok.registerKey({ userId: h.userId, provider: h.id, apiKey: h.apiKey });
+    h.fake.reset();
+    await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
+/** What a promise rejected with (fails when it resolves). */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  assert.fail("expected a rejection, got a result");
+}
+
+/** Drains a stream; resolves to the chunks and whatever it threw. */
+export async function drain(stream: AsyncIterable<{ text: string }>): Promise<{ chunks: string[]; error?: unknown }> {
+  const chunks: string[] = [];
+  try {
+    for await (const chunk of stream) chunks.push(chunk.text);
+    return { chunks };
+  } catch (error) {
+    return { chunks, error };
+  }
+}
+
+/** Asserts `error` is a ByokError with `code` (and the provider id), and that no rendering of it shows the key. */
+export function assertByokError(error: unknown, code: string, h: Pick<Harness, "id" | "apiKey">): ByokError {
+  assert.ok(ByokError.is(error), `expected a ByokError ${code}, got ${inspect(error)}`);
+  assert.equal(error.code, code);
+  assert.equal(error.provider, h.id);
+  assertNoKey(error, h.apiKey);
+  return error;
+}
+
+/** Asserts that neither the key nor its random middle or tail appear in any rendering of `value`. */
+export function assertNoKey(value: unknown, apiKey: string): void {
+  const parts = [inspect(value, { depth: 10, showHidden: true }), String(value)];
+  try {
+    parts.push(JSON.stringify(value) ?? "");
+  } catch {
+    /* circular: inspect covers it */
+  }
+  if (value instanceof Error) parts.push(value.stack ?? "", inspect(value.cause, { depth: 10 }));
+  const all = parts.join("\n");
+  for (const piece of [apiKey, apiKey.slice(7, 19), apiKey.slice(-12)]) assert.ok(!all.includes(piece), "the API key (or part of it) leaked");
+}

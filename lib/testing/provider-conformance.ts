@@ -1,0 +1,116 @@
+// The provider conformance suite: runs any Provider against its fake upstream through a real BYOK instance.
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { assertByokError, type ConformanceRunner, type ProviderConformanceOptions, rejection, startHarness, withKey } from "./conformance-kit.js";
+import { failureTests, streamTests } from "./provider-conformance-failures.js";
+
+export { chatReaders, type ConformanceRunner, type ProviderConformanceOptions, type SeenChat } from "./conformance-kit.js";
+
+function keyTests(it: ConformanceRunner["it"], options: ProviderConformanceOptions): void {
+  it("registerKey() proves the key with one upstream call carrying exactly that key", async () => {
+    const h = await startHarness(options);
+    try {
+      const info = await h.byok.registerKey({ userId: h.userId, provider: h.id, apiKey: h.apiKey });
+      assert.equal(info.provider, h.id);
+      assert.deepEqual(h.fake.requests.map((r) => [r.op, r.apiKey]), [["validate", h.apiKey]]);
+      assert.deepEqual(h.events.map((e) => e.type), ["key.registered"]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("registerKey() rejects a refused key with KEY_REJECTED, emits key.rejected and stores nothing", async () => {
+    const h = await startHarness(options);
+    const apiKey = `bad-${randomUUID()}-KEY`;
+    try {
+      const error = await rejection(h.byok.registerKey({ userId: h.userId, provider: h.id, apiKey }));
+      assertByokError(error, "KEY_REJECTED", { id: h.id, apiKey });
+      assert.equal(h.fake.requests.at(-1)?.apiKey, apiKey);
+      assert.deepEqual(h.events.map((e) => e.type), ["key.rejected"]);
+      assert.deepEqual(await h.byok.listKeys(h.userId), []);
+    } finally {
+      await h.close();
+    }
+  });
+}
+
+function chatTests(it: ConformanceRunner["it"], options: ProviderConformanceOptions): void {
+  it("chat() sends a prompt as one user message and answers a normalized response", () =>
+    withKey(options, async (h) => {
+      const response = await h.byok.use(h.userId).chat({ prompt: "hello there" });
+      const call = h.fake.requests.at(-1)!;
+      const seen = options.readChat(call);
+      assert.equal(call.op, "chat");
+      assert.equal(call.apiKey, h.apiKey);
+      assert.deepEqual(seen.messages, [{ role: "user", content: "hello there" }]);
+      assert.deepEqual(response, {
+        text: "Echo: hello there",
+        provider: h.id,
+        model: seen.model,
+        finishReason: "stop",
+        usage: { inputTokens: 2, outputTokens: 3, totalTokens: 5 },
+      });
+      assert.deepEqual(h.events.at(-1), { type: "chat.completed", userId: h.userId, provider: h.id, model: seen.model, usage: response.usage, at: h.events.at(-1)?.at });
+    }));
+
+  it("chat() maps system, messages, temperature, maxTokens and model onto the upstream request", () =>
+    withKey(options, async (h) => {
+      await h.byok.use(h.userId).chat({
+        messages: [
+          { role: "user", content: "hi" },
+          { role: "assistant", content: "hello" },
+          { role: "user", content: "again" },
+        ],
+        system: "be brief",
+        temperature: 0.25,
+        maxTokens: 42,
+        model: "conformance-model-1",
+      });
+      assert.deepEqual(options.readChat(h.fake.requests.at(-1)!), {
+        model: "conformance-model-1",
+        system: "be brief",
+        messages: [
+          { role: "user", content: "hi" },
+          { role: "assistant", content: "hello" },
+          { role: "user", content: "again" },
+        ],
+        temperature: 0.25,
+        maxTokens: 42,
+      });
+    }));
+
+  it("chat() maps every finish reason and passes on the usage the upstream reports", () =>
+    withKey(options, async (h) => {
+      for (const finishReason of ["stop", "length", "content_filter", "other"] as const) {
+        h.fake.enqueue({ finishReason, usage: { inputTokens: 11, outputTokens: 7 } });
+        const response = await h.byok.use(h.userId).chat({ prompt: "x" });
+        assert.equal(response.finishReason, finishReason);
+        assert.deepEqual(response.usage, { inputTokens: 11, outputTokens: 7, totalTokens: 18 });
+      }
+    }));
+}
+
+/**
+ * Runs the provider conformance suite: key validation, chat mapping, normalized responses, every
+ * error class, timeouts, aborts, streaming, and that the key reaches only the configured host and
+ * appears in no error. Assertions use `node:assert/strict` only; every test starts and closes its
+ * own fake, so the suite runs under jest, vitest or `node:test`.
+ *
+ * @param runner - `{ describe, it }` from your test runner
+ * @example
+ * ```ts
+ * import { runProviderConformance, startFakeOpenAI, chatReaders } from "byok-ai/testing";
+ * runProviderConformance({ describe, it }, {
+ *   name: "groq", startFake: () => startFakeOpenAI(), readChat: chatReaders.openai,
+ *   providerOptions: (url, extra) => ({ kind: "openai-compatible", baseUrl: url, defaultModel: "llama-3.1-8b-instant", ...extra }),
+ * });
+ * ```
+ */
+export function runProviderConformance(runner: ConformanceRunner, options: ProviderConformanceOptions): void {
+  runner.describe(`Provider conformance: ${options.name}`, () => {
+    keyTests(runner.it, options);
+    chatTests(runner.it, options);
+    failureTests(runner.it, options);
+    streamTests(runner.it, options);
+  });
+}
