@@ -26,3 +26,4 @@ export type {
 export { MemoryStore } from "./stores/memory-store.js";
 export { generateMasterKey } from "./vault/master-key.js";
 export { upstreamError, cleanUpstreamMessage, type UpstreamFailure } from "./providers/upstream-error.js";
+export { byokRouter, type RouterOptions, type RateLimitWindow } from "./router/byok-router.js";
