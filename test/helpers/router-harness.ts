@@ -24,15 +24,15 @@ export function loadKit(version: ExpressVersion): Kit {
   if (cached) return cached;
   let kit: Kit;
   if (version === "express5") {
-    kit = { version, express: jest.requireActual("express"), lib: jest.requireActual("../../lib") };
+    kit = { version, express: jest.requireActual<typeof import("express")>("express"), lib: jest.requireActual<typeof Lib>("../../lib") };
   } else {
     let lib: typeof Lib | undefined;
     jest.isolateModules(() => {
       jest.doMock("express", () => jest.requireActual("express4"));
-      lib = jest.requireActual("../../lib");
+      lib = jest.requireActual<typeof Lib>("../../lib");
     });
     jest.dontMock("express");
-    kit = { version, express: jest.requireActual("express4"), lib: lib! };
+    kit = { version, express: jest.requireActual<typeof import("express")>("express4"), lib: lib! };
   }
   expect((kit.express as unknown as { Router: unknown }).Router).toBeDefined();
   kits.set(version, kit);
