@@ -30,3 +30,4 @@ export { upstreamError, cleanUpstreamMessage, type UpstreamFailure } from "./pro
 export { createGeminiProvider, type GeminiProviderSettings } from "./providers/gemini.js";
 export { createOpenAIProvider, type OpenAIProviderSettings } from "./providers/openai.js";
 export { createAnthropicProvider, type AnthropicProviderSettings } from "./providers/anthropic.js";
+export { byokRouter, type RouterOptions, type RateLimitWindow } from "./router/byok-router.js";

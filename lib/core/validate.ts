@@ -10,6 +10,12 @@ export const API_KEY = /^[\x21-\x7e]{8,512}$/;
 export const MODEL = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/;
 export const MAX_USER_ID = 256;
 export const MAX_MESSAGES = 200;
+/** Highest `temperature` accepted (lowest is 0). */
+export const MAX_TEMPERATURE = 2;
+/** Highest `maxTokens` accepted (lowest is 1). */
+export const MAX_OUTPUT_TOKENS = 1_000_000;
+/** Roles a chat message may have. */
+export const CHAT_ROLES: ReadonlySet<string> = new Set(["system", "user", "assistant"]);
 
 const invalid = (message: string, fields: string[]) => new ByokError("INVALID_REQUEST", message, { details: { fields } });
 
@@ -39,7 +45,7 @@ export function checkApiKey(apiKey: unknown): string {
 }
 
 const CHAT_FIELDS = new Set(["prompt", "messages", "system", "provider", "model", "temperature", "maxTokens", "signal"]);
-const ROLES = new Set(["system", "user", "assistant"]);
+const ROLES = CHAT_ROLES;
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v) && [Object.prototype, null].includes(Object.getPrototypeOf(v));
@@ -73,8 +79,8 @@ export function checkChatRequest(input: unknown): ChatRequest {
   if (system !== undefined && typeof system !== "string") bad.push("system");
   if (provider !== undefined && (typeof provider !== "string" || !PROVIDER_ID.test(provider))) bad.push("provider");
   if (model !== undefined && (typeof model !== "string" || !MODEL.test(model))) bad.push("model");
-  if (temperature !== undefined && (typeof temperature !== "number" || !Number.isFinite(temperature) || temperature < 0 || temperature > 2)) bad.push("temperature");
-  if (maxTokens !== undefined && (typeof maxTokens !== "number" || !Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 1_000_000)) bad.push("maxTokens");
+  if (temperature !== undefined && (typeof temperature !== "number" || !Number.isFinite(temperature) || temperature < 0 || temperature > MAX_TEMPERATURE)) bad.push("temperature");
+  if (maxTokens !== undefined && (typeof maxTokens !== "number" || !Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > MAX_OUTPUT_TOKENS)) bad.push("maxTokens");
   if (signal !== undefined && !(signal instanceof AbortSignal)) bad.push("signal");
   if (bad.length) {
     throw invalid(

@@ -1,0 +1,44 @@
+// Handlers of the key-settings routes: register (201/200), list, delete (204/404).
+import type { Request, Response } from "express";
+import type { CoreContext } from "../core/context.js";
+import { deleteKey, listKeys, registerKey } from "../core/keys.js";
+import { checkProviderId } from "../core/validate.js";
+import { ByokError } from "../errors.js";
+import { asyncRoute } from "./async-route.js";
+import { userIdOf } from "./request-user.js";
+
+/** The provider to delete: from the body or `?provider=`; both and different is a 400. */
+function providerToDelete(req: Request): string {
+  const fromBody = (req.body as { provider?: unknown } | undefined)?.provider;
+  const fromQuery = req.query.provider;
+  if (fromQuery !== undefined && typeof fromQuery !== "string") {
+    throw new ByokError("INVALID_REQUEST", "Give ?provider= once, as a provider id.", { details: { fields: ["provider"] } });
+  }
+  if (fromBody !== undefined && fromQuery !== undefined && fromBody !== fromQuery) {
+    throw new ByokError("INVALID_REQUEST", "The provider in the body and in the query differ; give it once.", { details: { fields: ["provider"] } });
+  }
+  const provider = fromBody ?? fromQuery;
+  if (provider === undefined) throw new ByokError("INVALID_REQUEST", "Name the key to delete: { \"provider\": … } in the body or ?provider=.", { details: { fields: ["provider"] } });
+  return checkProviderId(provider);
+}
+
+/** `POST`, `GET` and `DELETE {basePath}/keys` for the signed-in user. */
+export function keysRoutes(context: CoreContext) {
+  return {
+    register: asyncRoute(async (req, res: Response) => {
+      const { provider, apiKey } = req.body as { provider: string; apiKey: string };
+      const { info, replaced } = await registerKey(context, { userId: userIdOf(req), provider, apiKey });
+      res.status(replaced ? 200 : 201).json(info);
+    }),
+    list: asyncRoute(async (req, res) => {
+      res.status(200).json({ keys: await listKeys(context, userIdOf(req)) });
+    }),
+    remove: asyncRoute(async (req, res) => {
+      const provider = providerToDelete(req);
+      if (!(await deleteKey(context, { userId: userIdOf(req), provider }))) {
+        throw new ByokError("KEY_NOT_FOUND", `There is no ${provider} key to delete for this user.`, { provider, details: { fields: ["provider"] } });
+      }
+      res.status(204).end();
+    }),
+  };
+}

@@ -1,0 +1,120 @@
+// Checks `byokRouter(options)` once, at construction: unknown keys, types, basePath, limits, helmet and rate-limit settings.
+import type { Request } from "express";
+import type { HelmetOptions } from "helmet";
+import { type BYOK, coreContextOf } from "../byok.js";
+import { checkDuration, checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
+
+/** One rate-limit window: at most `limit` requests per user every `windowMs` milliseconds. */
+export interface RateLimitWindow {
+  /** Length of the window in ms. Defaults to 10 minutes for the keys routes, 1 minute for chat. */
+  windowMs?: number;
+  /** Requests allowed per user and window. Defaults to 30 for the keys routes, 60 for chat. */
+  limit?: number;
+}
+
+/** Options of {@link byokRouter}. */
+export interface RouterOptions {
+  /** The BYOK instance whose keys and providers the routes use. Required. */
+  byok: BYOK;
+  /** Where the routes are mounted: starts with "/", does not end with "/". Defaults to `"/byok"`. */
+  basePath?: string;
+  /**
+   * Who the signed-in user is. Return `undefined` (or `""`) when nobody is signed in; numbers are
+   * stringified. Never read it from the body or query. Defaults to `req.user?.id`.
+   */
+  getUserId?: (req: Request) => string | undefined;
+  /**
+   * Per-user limits, counted separately for the keys routes and chat; `false` turns them off.
+   * Defaults to keys 30 per 10 minutes and chat 60 per minute.
+   */
+  rateLimit?: boolean | { keys?: RateLimitWindow; chat?: RateLimitWindow };
+  /** Largest JSON body accepted, as bytes or a string like `"16kb"`. Defaults to `"16kb"`. */
+  bodyLimit?: string | number;
+  /** helmet's headers on the byok routes only: `true`/undefined defaults, `false` off, an object configures helmet. Defaults to `true`. */
+  helmet?: boolean | HelmetOptions;
+}
+
+/** The checked, frozen result of {@link parseRouterOptions}. */
+export interface ParsedRouterOptions {
+  byok: BYOK;
+  basePath: string;
+  getUserId: (req: Request) => unknown;
+  rateLimit: false | { keys: Required<RateLimitWindow>; chat: Required<RateLimitWindow> };
+  bodyLimit: string | number;
+  helmet: false | HelmetOptions;
+}
+
+const KNOWN: KeysEnum<RouterOptions> = { byok: true, basePath: true, getUserId: true, rateLimit: true, bodyLimit: true, helmet: true };
+const WINDOW_KNOWN: KeysEnum<RateLimitWindow> = { windowMs: true, limit: true };
+const LIMITS_KNOWN: KeysEnum<{ keys: unknown; chat: unknown }> = { keys: true, chat: true };
+/** Default per-user limits. */
+export const DEFAULT_RATE_LIMITS = Object.freeze({ keys: { windowMs: 10 * 60_000, limit: 30 }, chat: { windowMs: 60_000, limit: 60 } });
+const BASE_PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
+const BYTES = /^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i;
+const MAX_WINDOW_MS = 24 * 60 * 60_000;
+const W = "byokRouter";
+
+const defaultGetUserId = (req: Request): unknown => (req as { user?: { id?: unknown } }).user?.id;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function checkWindow(value: unknown, name: "keys" | "chat"): Required<RateLimitWindow> {
+  const window = checkOptionsObject<RateLimitWindow>(value, WINDOW_KNOWN, `${W}: rateLimit.${name}`);
+  const limit = window.limit ?? DEFAULT_RATE_LIMITS[name].limit;
+  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1) {
+    throw configError(`${W}: rateLimit.${name}.limit must be a whole number of requests >= 1; use rateLimit: false to turn limiting off.`);
+  }
+  return { windowMs: checkDuration(window.windowMs ?? DEFAULT_RATE_LIMITS[name].windowMs, `${W}: rateLimit.${name}.windowMs`, MAX_WINDOW_MS), limit };
+}
+
+function checkRateLimit(value: unknown): ParsedRouterOptions["rateLimit"] {
+  if (value === false) return false;
+  if (value === undefined || value === true) return { keys: { ...DEFAULT_RATE_LIMITS.keys }, chat: { ...DEFAULT_RATE_LIMITS.chat } };
+  if (!isPlainObject(value)) throw configError(`${W}: rateLimit must be false, true or { keys?: { windowMs, limit }, chat?: { windowMs, limit } }.`);
+  const limits = checkOptionsObject<{ keys: unknown; chat: unknown }>(value, LIMITS_KNOWN, `${W}: rateLimit`);
+  return { keys: checkWindow(limits.keys, "keys"), chat: checkWindow(limits.chat, "chat") };
+}
+
+function checkBodyLimit(value: unknown): string | number {
+  if (typeof value === "number" && Number.isInteger(value) && value > 0) return value;
+  if (typeof value === "string" && BYTES.test(value.trim())) return value.trim();
+  throw configError(`${W}: bodyLimit must be a positive number of bytes or a size string such as "16kb" or "1mb".`);
+}
+
+function checkHelmet(value: unknown): false | HelmetOptions {
+  if (value === false) return false;
+  if (value === undefined || value === true) return {};
+  if (!isPlainObject(value)) throw configError(`${W}: helmet must be true, false or helmet's options object.`);
+  return value as HelmetOptions;
+}
+
+/**
+ * Checks the router options: unknown keys (with a "did you mean"), types, then defaults; frozen.
+ * @throws ByokError CONFIG_INVALID naming the option and the fix
+ */
+export function parseRouterOptions(input: unknown): Readonly<ParsedRouterOptions> {
+  if (input === undefined) throw configError(`${W}: pass options with a BYOK instance: byokRouter({ byok }).`);
+  const options = checkOptionsObject<RouterOptions>(input, KNOWN, W);
+  try {
+    coreContextOf(options.byok as BYOK);
+  } catch {
+    throw configError(`${W}: byok must be a BYOK instance: byokRouter({ byok: new BYOK({ masterKey }) }).`);
+  }
+  const basePath = options.basePath ?? "/byok";
+  if (typeof basePath !== "string" || !BASE_PATH.test(basePath)) {
+    throw configError(`${W}: basePath must start with "/" and not end with "/", using letters, digits, ".", "_", "~" or "-" (e.g. "/byok" or "/api/byok").`);
+  }
+  if (options.getUserId !== undefined && typeof options.getUserId !== "function") {
+    throw configError(`${W}: getUserId must be a function (req) => string | undefined that returns the signed-in user's id.`);
+  }
+  return Object.freeze({
+    byok: options.byok as BYOK,
+    basePath,
+    getUserId: options.getUserId ?? defaultGetUserId,
+    rateLimit: checkRateLimit(options.rateLimit),
+    bodyLimit: checkBodyLimit(options.bodyLimit ?? "16kb"),
+    helmet: checkHelmet(options.helmet),
+  });
+}

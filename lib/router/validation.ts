@@ -1,0 +1,94 @@
+// Request-shape checks for the byok routes with express-validator: JSON only, allowed fields only, types and limits from core/validate.
+import type { NextFunction, Request, Response } from "express";
+import { body, checkExact, type ValidationChain, validationResult } from "express-validator";
+import { API_KEY, CHAT_ROLES, MAX_MESSAGES, MAX_OUTPUT_TOKENS, MAX_TEMPERATURE, MODEL, PROVIDER_ID } from "../core/validate.js";
+import { ByokError } from "../errors.js";
+
+const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+const invalid = (message: string, fields: string[]) => new ByokError("INVALID_REQUEST", message, { details: { fields } });
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isString = (v: unknown): v is string => typeof v === "string";
+const isProviderId = (v: unknown) => isString(v) && PROVIDER_ID.test(v);
+
+/** Names of keys anywhere in the body that could reach an object's prototype. */
+function forbiddenKeys(value: unknown, path: string, found: string[]): string[] {
+  if (typeof value !== "object" || value === null) return found;
+  for (const key of Object.keys(value)) {
+    const here = Array.isArray(value) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+    if (FORBIDDEN_KEYS.has(key)) found.push(here);
+    else forbiddenKeys((value as Record<string, unknown>)[key], here, found);
+  }
+  return found;
+}
+
+/** 400 INVALID_REQUEST unless the body, if any, is declared as JSON (checked before parsing). */
+export function requireJson(req: Request, _res: Response, next: NextFunction): void {
+  const length = req.headers["content-length"];
+  const hasBody = req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
+  if (hasBody && !req.is("application/json")) {
+    throw new ByokError("INVALID_REQUEST", "Send the body as JSON with Content-Type: application/json.");
+  }
+  next();
+}
+
+/**
+ * Runs `chains` and rejects unknown body fields; every problem becomes one INVALID_REQUEST whose
+ * `details.fields` names the fields (never their values). `containers` check arrays as a whole
+ * (length) without making their items' unknown fields count as known.
+ */
+export function validateBody(chains: ValidationChain[], { bodyRequired, containers = [] }: { bodyRequired: boolean; containers?: ValidationChain[] }) {
+  const exact = checkExact(chains, { locations: ["body"] });
+  const run = async (req: Request): Promise<void> => {
+    if (req.body === undefined || (bodyRequired && req.body === null)) req.body = {};
+    if (!isPlainObject(req.body)) throw invalid("The request body must be a JSON object.", []);
+    const dangerous = forbiddenKeys(req.body, "", []);
+    if (dangerous.length) throw invalid(`Field names not allowed: ${dangerous.join(", ")}.`, dangerous);
+    await exact.run(req);
+    // Run after checkExact: a chain on a whole array would mark everything inside it as known.
+    for (const chain of containers) await chain.run(req);
+    const errors = validationResult(req).array();
+    if (errors.length) {
+      const fields = [...new Set(errors.flatMap((e) => (e.type === "unknown_fields" ? e.fields.map((f) => f.path) : e.type === "field" ? [e.path] : [])))];
+      const unknown = errors.some((e) => e.type === "unknown_fields");
+      throw invalid(`${unknown ? "Unknown or invalid" : "Invalid"} field(s): ${fields.join(", ")}. See the byok-ai README for each route's fields.`, fields);
+    }
+  };
+  return function validateBodyMiddleware(req: Request, _res: Response, next: NextFunction): void {
+    run(req).then(() => next(), next);
+  };
+}
+
+/** `POST /keys`: `{ provider, apiKey }`. */
+export const registerKeyRules: ValidationChain[] = [
+  body("provider").custom(isProviderId),
+  body("apiKey").custom((v) => isString(v) && API_KEY.test(v)),
+];
+
+/** `DELETE /keys`: `{ provider }` in the body, or nothing (then `?provider=`). */
+export const deleteKeyRules: ValidationChain[] = [body("provider").optional().custom(isProviderId)];
+
+/** `POST /chat`: ChatRequest fields (no `signal`) plus `stream`; limits as in core/validate. */
+export const chatRules: ValidationChain[] = [
+  body("prompt").optional().custom((v) => isString(v) && v.length > 0),
+  body("messages.*.role").if(body("messages").isArray()).custom((v) => isString(v) && CHAT_ROLES.has(v)),
+  body("messages.*.content").if(body("messages").isArray()).custom(isString),
+  body("system").optional().custom(isString),
+  body("provider").optional().custom(isProviderId),
+  body("model").optional().custom((v) => isString(v) && MODEL.test(v)),
+  body("temperature").optional().custom((v) => typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= MAX_TEMPERATURE),
+  body("maxTokens").optional().custom((v) => Number.isInteger(v) && v >= 1 && v <= MAX_OUTPUT_TOKENS),
+  body("stream").optional().custom((v) => typeof v === "boolean"),
+];
+
+/** `POST /chat`, whole-array checks: 1 to MAX_MESSAGES messages. */
+export const chatContainerRules: ValidationChain[] = [
+  body("messages").optional().custom((v) => Array.isArray(v) && v.length >= 1 && v.length <= MAX_MESSAGES),
+];
+
+/** Exactly one of `prompt` / `messages` (after {@link chatRules}). */
+export function requireOneOf(req: Request, _res: Response, next: NextFunction): void {
+  const { prompt, messages } = req.body as Record<string, unknown>;
+  if ((prompt === undefined) === (messages === undefined)) throw invalid("Give exactly one of `prompt` (a string) or `messages` (an array).", ["prompt", "messages"]);
+  next();
+}

@@ -1,0 +1,81 @@
+import { randomUUID } from "node:crypto";
+import Redis from "ioredis";
+import request from "supertest";
+import { MemoryStore, type KeyStore } from "../../lib";
+import { type AppFixture, EXPRESS_VERSIONS, appFixture, loadKit } from "../helpers/router-harness";
+
+describe.each(EXPRESS_VERSIONS)("byokRouter rate limits on %s", (version) => {
+  const kit = loadKit(version);
+  let f: AppFixture;
+  afterEach(() => f.close());
+
+  it("answers 429 RATE_LIMITED with Retry-After once a user passes the keys limit, per user", async () => {
+    f = await appFixture(kit, { router: { rateLimit: { keys: { windowMs: 60_000, limit: 2 } } } });
+    expect((await request(f.app).get("/byok/keys").set("x-user", "u1")).status).toBe(200);
+    expect((await request(f.app).delete("/byok/keys?provider=gemini").set("x-user", "u1")).status).toBe(404);
+    const res = await request(f.app).get("/byok/keys").set("x-user", "u1");
+    expect([res.status, res.body.error.code]).toEqual([429, "RATE_LIMITED"]);
+    expect(Number(res.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    expect(Number(res.headers["retry-after"])).toBeLessThanOrEqual(60);
+    expect(res.headers["cache-control"]).toBe("no-store");
+    expect((await request(f.app).get("/byok/keys").set("x-user", "u2")).status).toBe(200);
+  });
+
+  it("counts chat separately from the keys routes, with its own limit", async () => {
+    f = await appFixture(kit, { router: { rateLimit: { keys: { limit: 1 }, chat: { limit: 1 } } } });
+    expect((await request(f.app).get("/byok/keys").set("x-user", "u1")).status).toBe(200);
+    expect((await request(f.app).post("/byok/chat").set("x-user", "u1").send({ prompt: "a" })).status).toBe(404);
+    const chat = await request(f.app).post("/byok/chat").set("x-user", "u1").send({ prompt: "b" });
+    expect([chat.status, chat.body.error.code]).toEqual([429, "RATE_LIMITED"]);
+  });
+
+  it("answers 401 before counting anything for requests without a user", async () => {
+    f = await appFixture(kit, { router: { rateLimit: { keys: { limit: 1 } } } });
+    for (let i = 0; i < 3; i++) expect((await request(f.app).get("/byok/keys")).status).toBe(401);
+  });
+
+  it("is off with rateLimit: false", async () => {
+    f = await appFixture(kit, { router: { rateLimit: false } });
+    for (let i = 0; i < 35; i++) expect((await request(f.app).get("/byok/keys").set("x-user", "u1")).status).toBe(200);
+  });
+
+  it("defaults to 30 requests per user on the keys routes", async () => {
+    f = await appFixture(kit);
+    const res = await request(f.app).get("/byok/keys").set("x-user", "u1");
+    expect(res.headers["ratelimit-policy"]).toBe("30;w=600");
+    const chat = await request(f.app).post("/byok/chat").set("x-user", "u1").send({ prompt: "a" });
+    expect(chat.headers["ratelimit-policy"]).toBe("60;w=60");
+  });
+});
+
+describe("byokRouter rate limits with a Redis-backed key store", () => {
+  const kit = loadKit("express5");
+  let client: Redis;
+  let prefix: string;
+  beforeAll(() => {
+    client = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
+  });
+  afterAll(async () => {
+    const keys = await client.keys(`byok-rl:${prefix}*`);
+    if (keys.length) await client.del(...keys);
+    await client.quit();
+  });
+
+  it("counts in Redis through the store's client, so every instance shares the limit", async () => {
+    prefix = `byok-router-test-${randomUUID()}:`;
+    // A stand-in for RedisStore: a working key store that exposes its ioredis client and prefix.
+    const store = Object.assign(new MemoryStore(), { client, prefix }) as KeyStore;
+    const first = await appFixture(kit, { store, router: { rateLimit: { keys: { limit: 2 } } } });
+    const second = await appFixture(kit, { store, router: { rateLimit: { keys: { limit: 2 } } } });
+    try {
+      expect((await request(first.app).get("/byok/keys").set("x-user", "u1")).status).toBe(200);
+      expect((await request(second.app).get("/byok/keys").set("x-user", "u1")).status).toBe(200);
+      const res = await request(first.app).get("/byok/keys").set("x-user", "u1");
+      expect([res.status, res.body.error.code]).toEqual([429, "RATE_LIMITED"]);
+      expect(await client.keys(`byok-rl:${prefix}keys:*`)).toHaveLength(1);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+});
