@@ -1,11 +1,11 @@
-// Handler of POST {basePath}/chat: one JSON ChatResponse, aborted upstream when the client goes away. SSE slots in at `wantsStream`.
+// Handler of POST {basePath}/chat: one JSON ChatResponse or an SSE stream, aborted upstream when the client goes away.
 import type { Request, Response } from "express";
 import { createAiClient } from "../core/ai-client.js";
 import type { CoreContext } from "../core/context.js";
 import type { AiClient, ChatRequest } from "../core/types.js";
-import { ByokError } from "../errors.js";
 import { asyncRoute } from "./async-route.js";
 import { userIdOf } from "./request-user.js";
+import { sendChatStream } from "./sse.js";
 
 /** `stream: true`, or no `stream` field and `Accept: text/event-stream`. */
 function wantsStream(req: Request, stream: boolean | undefined): boolean {
@@ -31,11 +31,15 @@ async function sendJsonChat(ai: AiClient, request: ChatRequest, res: Response): 
   }
 }
 
-/** Placeholder until SSE lands: answers a clear 400 instead of pretending to stream. */
-async function sendStreamChat(): Promise<void> {
-  throw new ByokError("INVALID_REQUEST", "Streaming is not available yet; omit `stream` (or send false) and do not ask for text/event-stream.", {
-    details: { fields: ["stream"] },
-  });
+/** Server-Sent Events; errors before the first chunk propagate to the JSON error handler with their status. */
+async function sendStreamChat(ai: AiClient, request: ChatRequest, res: Response): Promise<void> {
+  const signal = abortOnDisconnect(res);
+  try {
+    await sendChatStream(res, ai.stream({ ...request, signal }));
+  } catch (error) {
+    if (signal.aborted) return; // nobody is left to answer
+    throw error;
+  }
 }
 
 /** `POST {basePath}/chat` for the signed-in user. */
@@ -43,7 +47,6 @@ export function chatRoute(context: CoreContext) {
   return asyncRoute(async (req, res) => {
     const { stream, ...request } = req.body as ChatRequest & { stream?: boolean };
     const ai = createAiClient(context, userIdOf(req));
-    if (wantsStream(req, stream)) return sendStreamChat();
-    await sendJsonChat(ai, request, res);
+    await (wantsStream(req, stream) ? sendStreamChat : sendJsonChat)(ai, request, res);
   });
 }

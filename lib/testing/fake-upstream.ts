@@ -203,9 +203,9 @@ export async function startFakeUpstream(protocol: FakeProtocol, options: FakeUps
     const frames = protocol.streamFrames(resolved);
     response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     for (const [index, chunk] of resolved.chunks.entries()) {
+      if (index > 0 && reply.chunkDelayMs) await sleep(reply.chunkDelayMs);
       if (reply.dropAfterChunks === index) return void request.socket.destroy();
       if (reply.errorAfterChunks === index) return response.end(frames.error(reply.message ?? "Fake stream failure", reply.errorType)), done();
-      if (index > 0 && reply.chunkDelayMs) await sleep(reply.chunkDelayMs);
       if (response.destroyed) return;
       response.write(frames.chunk(chunk, index));
     }

@@ -64,7 +64,7 @@ describe.each(EXPRESS_VERSIONS)("key routes on %s", (version) => {
     });
 
     it("answers 400 UNKNOWN_PROVIDER for a provider that is not configured", async () => {
-      const res = await request(f.app).post("/byok/keys").set("x-user", "u1").send({ provider: "openai", apiKey: CANARY_KEY });
+      const res = await request(f.app).post("/byok/keys").set("x-user", "u1").send({ provider: "nope", apiKey: CANARY_KEY });
       expect([res.status, res.body.error.code]).toEqual([400, "UNKNOWN_PROVIDER"]);
       expect(res.body.error.details).toEqual({ fields: ["provider"] });
     });
