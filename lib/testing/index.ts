@@ -10,3 +10,4 @@ export {
   type FakeUpstreamOptions,
   type ResolvedReply,
 } from "./fake-upstream.js";
+export { runKeyStoreConformance, type ConformanceRunner, type KeyStoreConformanceOptions } from "./store-conformance.js";
