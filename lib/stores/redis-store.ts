@@ -209,7 +209,8 @@ export class RedisStore implements KeyStore {
 
   #open(): Promise<Client> {
     this.#opening ??= loadOptionalPeer<typeof import("ioredis")>("ioredis", "RedisStore").then((m) => {
-      const RedisClass = m.Redis ?? (m as unknown as { default: typeof m.Redis }).default;
+      // ESM import() of this CommonJS package may expose Redis only on the default export.
+      const RedisClass = m.Redis ?? (m as unknown as { default: typeof m }).default.Redis;
       const client = new RedisClass(this.#url!, OWN_CONNECTION);
       client.on("error", (error: { code?: string }) => debug("RedisStore connection error: %s", error.code ?? "unknown"));
       this.#client = client;

@@ -6,6 +6,7 @@ const debug = debuglog("byok");
 
 // A lone surrogate cannot be encoded as UTF-8 (it would become U+FFFD and collide with another id),
 // and PostgreSQL text cannot hold NUL: refuse both rather than store under a different id.
+// eslint-disable-next-line no-control-regex -- NUL is exactly what must be refused
 const UNSTORABLE = /[\p{Cs}\u0000]/u;
 
 /**

@@ -51,6 +51,16 @@ describe("RedisStore", () => {
     await expect(store.list("u1")).rejects.toMatchObject({ code: "STORE_UNAVAILABLE" });
   });
 
+  it.each([["NUL", "a\u0000b"], ["a lone surrogate", "a\ud800b"]])("rejects INVALID_REQUEST for a user id with %s, which UTF-8 cannot keep apart", async (_name, userId) => {
+    const store = new RedisStore({ url: REDIS_URL, prefix: `${uniqueName("odd")}:` });
+    try {
+      await expect(store.put({ userId, provider: "gemini", ciphertext: "v1.a.b.c.d", hint: "\u2026abcd", createdAt: "", updatedAt: "" })).rejects.toMatchObject({ code: "INVALID_REQUEST" });
+      await expect(store.list(userId)).rejects.toMatchObject({ code: "INVALID_REQUEST" });
+    } finally {
+      await store.close();
+    }
+  });
+
   it("leaves a given client open on close()", async () => {
     const client = new Redis(REDIS_URL);
     try {
