@@ -6,7 +6,8 @@ import { checkOptionsObject, configError, type KeysEnum } from "../core/option-c
 import { loadOptionalPeer } from "../core/optional-peer.js";
 import type { KeyRecord, KeyStore, PutResult } from "../core/types.js";
 import { COMPARE_AND_SWAP, DELETE_USER, PUT, runScript, TOUCH } from "./redis-scripts.js";
-import { checkStorableUserId, storeUnavailable, withTimeLimit } from "./store-support.js";
+import { type RecordJson, toRecord, userIdOf, userKey } from "./redis-layout.js";
+import { storeUnavailable, withTimeLimit } from "./store-support.js";
 
 const debug = debuglog("byok");
 
@@ -34,7 +35,6 @@ const OWN_CONNECTION: RedisOptions = {
 };
 
 type Client = Redis | Cluster;
-type RecordJson = Omit<KeyRecord, "userId" | "provider">;
 
 function waitUntilReady(client: Client, ms: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -148,7 +148,7 @@ export class RedisStore implements KeyStore {
       do {
         const [next, keys] = await this.#run("scan", () => node.scan(cursor, "MATCH", `${this.#prefix}{*`, "COUNT", size));
         cursor = next;
-        const users = keys.map((key) => [key, this.#userIdOf(key)] as const).filter((u): u is [string, string] => u[1] !== undefined);
+        const users = keys.map((key) => [key, userIdOf(this.#prefix, key)] as const).filter((u): u is [string, string] => u[1] !== undefined);
         const hashes = await this.#run("scan", (c) => Promise.all(users.map(([key]) => c.hgetall(key))));
         users.forEach(([, userId], i) => {
           for (const [provider, json] of Object.entries(hashes[i]!)) batch.push(toRecord(userId, provider, json));
@@ -170,16 +170,7 @@ export class RedisStore implements KeyStore {
   }
 
   #key(userId: string): string {
-    return `${this.#prefix}{${Buffer.from(checkStorableUserId(userId), "utf8").toString("base64url")}}`;
-  }
-
-  #userIdOf(key: string): string | undefined {
-    const head = `${this.#prefix}{`;
-    if (!key.startsWith(head) || !key.endsWith("}")) return undefined;
-    const encoded = key.slice(head.length, -1);
-    const userId = Buffer.from(encoded, "base64url").toString("utf8");
-    // Only canonical encodings are ours (anything else matching the pattern is someone else's key).
-    return Buffer.from(userId, "utf8").toString("base64url") === encoded && userId.length > 0 ? userId : undefined;
+    return userKey(this.#prefix, userId);
   }
 
   async #run<T>(operation: string, call: (client: Client) => Promise<T>): Promise<T> {
@@ -218,19 +209,4 @@ export class RedisStore implements KeyStore {
     });
     return this.#opening;
   }
-}
-
-function toRecord(userId: string, provider: string, json: string): KeyRecord {
-  let v: Partial<RecordJson> = {};
-  try {
-    v = JSON.parse(json) as Partial<RecordJson>;
-  } catch {
-    // reported below
-  }
-  if ([v.ciphertext, v.hint, v.createdAt, v.updatedAt].some((f) => typeof f !== "string")) {
-    throw new ByokError("STORE_UNAVAILABLE", "RedisStore: a stored record is not in RedisStore's format; check that no other program writes under this prefix.");
-  }
-  const record: KeyRecord = { userId, provider, ciphertext: v.ciphertext!, hint: v.hint!, createdAt: v.createdAt!, updatedAt: v.updatedAt! };
-  if (typeof v.lastUsedAt === "string") record.lastUsedAt = v.lastUsedAt;
-  return record;
 }

@@ -2,20 +2,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { ByokError, RedisStore } from "../../lib";
+import { RedisStore } from "../../lib";
 import { CANARY_KEY } from "../helpers/canary";
+import { failure, thrownBy } from "../helpers/errors";
 import { geminiFixture } from "../helpers/gemini-fixture";
 import { freePort, startRedisServer } from "../helpers/redis-server";
 import { REDIS_URL, uniqueName, whenReady } from "../helpers/services";
-
-async function failure(promise: Promise<unknown>): Promise<{ code: string; ms: number }> {
-  const started = performance.now();
-  const code = await promise.then(
-    () => "resolved",
-    (e: unknown) => (ByokError.is(e) ? e.code : `not a ByokError: ${String(e)}`),
-  );
-  return { code, ms: performance.now() - started };
-}
 
 describe("new RedisStore", () => {
   it.each([
@@ -27,14 +19,7 @@ describe("new RedisStore", () => {
     ["a prefix with a glob", () => ({ url: REDIS_URL, prefix: "byok*" }), "glob"],
     ["a misspelt option", () => ({ url: REDIS_URL, prefx: "x:" }), "Did you mean `prefix`?"],
   ])("throws CONFIG_INVALID for %s, naming the fix", (_name, options, fix) => {
-    let error: unknown;
-    try {
-      new RedisStore(options() as never);
-    } catch (e) {
-      error = e;
-    }
-    expect(ByokError.is(error) && error.code).toBe("CONFIG_INVALID");
-    expect((error as Error).message).toContain(fix);
+    expect(thrownBy(() => new RedisStore(options() as never))).toMatchObject({ code: "CONFIG_INVALID", message: expect.stringContaining(fix) });
   });
 });
 
