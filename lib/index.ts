@@ -25,6 +25,8 @@ export type {
   Usage,
 } from "./core/types.js";
 export { MemoryStore } from "./stores/memory-store.js";
+export { RedisStore, type RedisStoreOptions } from "./stores/redis-store.js";
+export { PostgresStore, type PostgresStoreOptions } from "./stores/postgres-store.js";
 export { generateMasterKey } from "./vault/master-key.js";
 export { upstreamError, cleanUpstreamMessage, type UpstreamFailure } from "./providers/upstream-error.js";
 export { createGeminiProvider, type GeminiProviderSettings } from "./providers/gemini.js";

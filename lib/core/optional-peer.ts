@@ -2,9 +2,18 @@
 import { ByokError } from "../errors.js";
 
 // CommonJS builds (and ts-jest) have `require`; the ESM build uses import(). Either way the app's own copy loads.
-const load: (name: string) => Promise<unknown> =
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  typeof require === "function" ? (name) => Promise.resolve().then(() => require(name) as unknown) : (name) => import(name);
+// In the ESM build, tsup turns `require` into a shim that throws "Dynamic require of … is not supported".
+async function load(name: string): Promise<unknown> {
+  if (typeof require === "function") {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return require(name) as unknown;
+    } catch (error) {
+      if (!String((error as Error | undefined)?.message).startsWith("Dynamic require of")) throw error;
+    }
+  }
+  return import(name);
+}
 
 /**
  * Loads an optional peer (ioredis, pg, openai, @anthropic-ai/sdk) the first time it is needed.

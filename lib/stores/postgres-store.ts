@@ -1,0 +1,218 @@
+// PostgresStore: a KeyStore on PostgreSQL (pg): one row per (user, provider), parameterised SQL, keyset-paginated scan.
+import { debuglog } from "node:util";
+import type { Pool, PoolClient, QueryResultRow } from "pg";
+import { checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
+import { loadOptionalPeer } from "../core/optional-peer.js";
+import type { KeyRecord, KeyStore, PutResult } from "../core/types.js";
+import { checkStorableUserId, storeUnavailable, withTimeLimit } from "./store-support.js";
+
+const debug = debuglog("byok");
+
+/** Options of `new PostgresStore()`: exactly one of `pool` / `connectionString`. */
+export interface PostgresStoreOptions {
+  /** Your `pg` Pool. The store never ends it. */
+  pool?: Pool;
+  /** e.g. `"postgres://user@localhost/app"`: the store creates (and on `close()` ends) its own pool. */
+  connectionString?: string;
+  /** Table name, optionally schema-qualified (`schema.table`), lower-case identifiers. Defaults to `"byok_keys"`. */
+  table?: string;
+}
+
+const KNOWN: KeysEnum<PostgresStoreOptions> = { pool: true, connectionString: true, table: true };
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+/** Longest one query may take before it rejects STORE_UNAVAILABLE (a given pool may have no timeouts of its own). */
+const QUERY_LIMIT_MS = 2000;
+const MIGRATE_LIMIT_MS = 15_000;
+/** First key of the migration's advisory lock, so it cannot clash with the application's own locks ("byk"). */
+const LOCK_NAMESPACE = 0x62796b;
+const guardedPools = new WeakSet<Pool>();
+const FIX = "check that PostgreSQL is reachable, then try again";
+const MISSING_TABLE = "the table does not exist; run `await store.migrate()` once at start-up";
+
+// Timestamps come back as the ISO strings that were stored (millisecond precision), whatever type parsers the pool has.
+const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+const COLUMNS = `user_id, provider, ciphertext, hint, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at, ${iso("last_used_at")} AS last_used_at`;
+
+interface Row extends QueryResultRow {
+  user_id: string;
+  provider: string;
+  ciphertext: string;
+  hint: string;
+  created_at: string;
+  updated_at: string;
+  last_used_at: string | null;
+}
+
+function toRecord(row: Row): KeyRecord {
+  const record: KeyRecord = { userId: row.user_id, provider: row.provider, ciphertext: row.ciphertext, hint: row.hint, createdAt: row.created_at, updatedAt: row.updated_at };
+  if (row.last_used_at !== null) record.lastUsedAt = row.last_used_at;
+  return record;
+}
+
+/**
+ * Keeps encrypted keys in a PostgreSQL table (ciphertext and metadata only), one row per
+ * (user_id, provider). Call `await store.migrate()` once at start-up; it is idempotent and safe
+ * from several processes at once. A database that cannot be reached makes every call reject
+ * `STORE_UNAVAILABLE` quickly.
+ *
+ * @example
+ * ```ts
+ * const store = new PostgresStore({ connectionString: process.env.DATABASE_URL });  // or { pool }
+ * await store.migrate();
+ * const byok = new BYOK({ masterKey: process.env.BYOK_MASTER_KEY!, store });
+ * ```
+ * @throws ByokError CONFIG_INVALID for bad options (both or neither of pool/connectionString, a bad table name)
+ */
+export class PostgresStore implements KeyStore {
+  readonly #table: string;
+  readonly #connectionString?: string;
+  #pool?: Promise<Pool>;
+  #ownPool = false;
+
+  constructor(options: PostgresStoreOptions) {
+    const o = checkOptionsObject<PostgresStoreOptions>(options, KNOWN, "PostgresStore");
+    if (o.pool !== undefined && o.connectionString !== undefined) throw configError("PostgresStore: pass pool or connectionString, not both.");
+    if (o.pool === undefined && o.connectionString === undefined) throw configError('PostgresStore: pass pool (a pg Pool) or connectionString (e.g. "postgres://localhost/app").');
+    if (o.connectionString !== undefined && (typeof o.connectionString !== "string" || o.connectionString.length === 0)) throw configError("PostgresStore: connectionString must be a non-empty string.");
+    if (o.pool !== undefined && (typeof o.pool !== "object" || o.pool === null || typeof (o.pool as Partial<Pool>).query !== "function" || typeof (o.pool as Partial<Pool>).connect !== "function")) {
+      throw configError("PostgresStore: pool must be a pg Pool.");
+    }
+    const table = o.table ?? "byok_keys";
+    const parts = typeof table === "string" ? table.split(".") : [];
+    if (parts.length < 1 || parts.length > 2 || !parts.every((p) => IDENTIFIER.test(p))) {
+      throw configError('PostgresStore: table must be a lower-case identifier (letters, digits, "_", at most 63), optionally "schema.table", e.g. "byok_keys".');
+    }
+    this.#table = parts.map((p) => `"${p}"`).join(".");
+    this.#connectionString = o.connectionString;
+    if (o.pool) {
+      // A pool emits "error" when an idle backend dies; unhandled, that would crash the process.
+      if (!guardedPools.has(o.pool)) o.pool.on("error", onPoolError);
+      guardedPools.add(o.pool);
+      this.#pool = Promise.resolve(o.pool);
+    }
+  }
+
+  /** Creates the table if it does not exist. Idempotent; concurrent calls serialise on an advisory lock. */
+  async migrate(): Promise<void> {
+    let client: PoolClient | undefined;
+    let failed = false;
+    try {
+      const pool = await this.#getPool();
+      client = await withTimeLimit(pool.connect(), QUERY_LIMIT_MS, timeout);
+      await withTimeLimit(this.#createTable(client), MIGRATE_LIMIT_MS, timeout);
+    } catch (error) {
+      failed = true;
+      await client?.query("ROLLBACK").catch(() => undefined);
+      throw storeUnavailable("PostgresStore", "migrate", error, `${FIX} (and that the schema exists)`);
+    } finally {
+      client?.release(failed);
+    }
+  }
+
+  async get(userId: string, provider: string): Promise<KeyRecord | undefined> {
+    const rows = await this.#query("get", `SELECT ${COLUMNS} FROM ${this.#table} WHERE user_id = $1 AND provider = $2`, [checkStorableUserId(userId), provider]);
+    return rows[0] && toRecord(rows[0]);
+  }
+
+  async list(userId: string): Promise<KeyRecord[]> {
+    return (await this.#query("list", `SELECT ${COLUMNS} FROM ${this.#table} WHERE user_id = $1`, [checkStorableUserId(userId)])).map(toRecord);
+  }
+
+  async put(record: KeyRecord): Promise<PutResult> {
+    const { userId, provider, ciphertext, hint, createdAt, updatedAt } = record;
+    const [row] = await this.#query<{ created_at: string; replaced: boolean }>(
+      "put",
+      `INSERT INTO ${this.#table} (user_id, provider, ciphertext, hint, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (user_id, provider) DO UPDATE SET ciphertext = EXCLUDED.ciphertext, hint = EXCLUDED.hint, updated_at = EXCLUDED.updated_at, last_used_at = NULL
+       RETURNING ${iso("created_at")} AS created_at, (xmax <> 0) AS replaced`,
+      [checkStorableUserId(userId), provider, ciphertext, hint, createdAt, updatedAt],
+    );
+    return { record: { userId, provider, ciphertext, hint, createdAt: row!.created_at, updatedAt }, replaced: row!.replaced };
+  }
+
+  async delete(userId: string, provider: string): Promise<boolean> {
+    const rows = await this.#query("delete", `DELETE FROM ${this.#table} WHERE user_id = $1 AND provider = $2 RETURNING 1`, [checkStorableUserId(userId), provider]);
+    return rows.length > 0;
+  }
+
+  async deleteUser(userId: string): Promise<number> {
+    return (await this.#query("deleteUser", `DELETE FROM ${this.#table} WHERE user_id = $1 RETURNING 1`, [checkStorableUserId(userId)])).length;
+  }
+
+  async touch(userId: string, provider: string, lastUsedAt: string): Promise<void> {
+    await this.#query("touch", `UPDATE ${this.#table} SET last_used_at = $3 WHERE user_id = $1 AND provider = $2`, [checkStorableUserId(userId), provider, lastUsedAt]);
+  }
+
+  async compareAndSwap(userId: string, provider: string, expectedCiphertext: string, ciphertext: string): Promise<boolean> {
+    const rows = await this.#query(
+      "compareAndSwap",
+      `UPDATE ${this.#table} SET ciphertext = $4 WHERE user_id = $1 AND provider = $2 AND ciphertext = $3 RETURNING 1`,
+      [checkStorableUserId(userId), provider, expectedCiphertext, ciphertext],
+    );
+    return rows.length > 0;
+  }
+
+  /** Keyset pagination on the primary key: each batch is one indexed query, memory stays flat. */
+  async *scan(options: { batchSize?: number } = {}): AsyncIterable<KeyRecord[]> {
+    const size = Math.max(1, Math.floor(options.batchSize ?? 500));
+    let rows = await this.#query("scan", `SELECT ${COLUMNS} FROM ${this.#table} ORDER BY user_id, provider LIMIT $1`, [size]);
+    while (rows.length > 0) {
+      yield rows.map(toRecord);
+      if (rows.length < size) return;
+      const last = rows[rows.length - 1]!;
+      rows = await this.#query("scan", `SELECT ${COLUMNS} FROM ${this.#table} WHERE (user_id, provider) > ($1, $2) ORDER BY user_id, provider LIMIT $3`, [last.user_id, last.provider, size]);
+    }
+  }
+
+  /** Ends the pool the store created from `connectionString`; a given `pool` is left open. */
+  async close(): Promise<void> {
+    if (!this.#ownPool || !this.#pool) return;
+    const pool = this.#pool;
+    this.#ownPool = false;
+    await (await pool.catch(() => undefined))?.end();
+  }
+
+  async #createTable(client: PoolClient): Promise<void> {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [LOCK_NAMESPACE, this.#table]);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${this.#table} (
+      user_id text COLLATE "C" NOT NULL,
+      provider text COLLATE "C" NOT NULL,
+      ciphertext text NOT NULL,
+      hint text NOT NULL,
+      created_at timestamptz NOT NULL,
+      updated_at timestamptz NOT NULL,
+      last_used_at timestamptz,
+      PRIMARY KEY (user_id, provider)
+    )`);
+    await client.query("COMMIT");
+  }
+
+  async #query<R extends QueryResultRow = Row>(operation: string, text: string, values: unknown[]): Promise<R[]> {
+    try {
+      const pool = await this.#getPool();
+      return (await withTimeLimit(pool.query<R>(text, values), QUERY_LIMIT_MS, timeout)).rows;
+    } catch (error) {
+      throw storeUnavailable("PostgresStore", operation, error, (error as { code?: string }).code === "42P01" ? MISSING_TABLE : FIX);
+    }
+  }
+
+  #getPool(): Promise<Pool> {
+    this.#pool ??= loadOptionalPeer<typeof import("pg")>("pg", "PostgresStore").then((m) => {
+      const PoolClass = m.Pool ?? (m as unknown as { default: typeof m }).default.Pool;
+      const pool = new PoolClass({ connectionString: this.#connectionString, connectionTimeoutMillis: 1000, query_timeout: QUERY_LIMIT_MS });
+      pool.on("error", onPoolError);
+      this.#ownPool = true;
+      return pool;
+    });
+    return this.#pool;
+  }
+}
+
+function onPoolError(error: Error): void {
+  debug("PostgresStore pool error: %s", (error as { code?: string }).code ?? "unknown");
+}
+
+function timeout(): Error {
+  return Object.assign(new Error("timed out"), { code: "TIMEOUT" });
+}

@@ -1,0 +1,38 @@
+// How RedisStore lays records out: the per-user hash key (hash-tagged, base64url user id) and the JSON of one record.
+import { ByokError } from "../errors.js";
+import type { KeyRecord } from "../core/types.js";
+import { checkStorableUserId } from "./store-support.js";
+
+/** What one hash field holds: the record without the user id and provider (those are the key and the field). */
+export type RecordJson = Omit<KeyRecord, "userId" | "provider">;
+
+/** `<prefix>{<base64url of the UTF-8 user id>}`: no id can reach another's hash or break the cluster hash tag. */
+export function userKey(prefix: string, userId: string): string {
+  return `${prefix}{${Buffer.from(checkStorableUserId(userId), "utf8").toString("base64url")}}`;
+}
+
+/** The user id of a key written by {@link userKey}, or `undefined` for any other key. */
+export function userIdOf(prefix: string, key: string): string | undefined {
+  const head = `${prefix}{`;
+  if (!key.startsWith(head) || !key.endsWith("}")) return undefined;
+  const encoded = key.slice(head.length, -1);
+  const userId = Buffer.from(encoded, "base64url").toString("utf8");
+  // Only canonical encodings are ours (anything else matching the pattern is someone else's key).
+  return Buffer.from(userId, "utf8").toString("base64url") === encoded && userId.length > 0 ? userId : undefined;
+}
+
+/** Parses one hash field's JSON. @throws ByokError STORE_UNAVAILABLE when it is not RedisStore's format */
+export function toRecord(userId: string, provider: string, json: string): KeyRecord {
+  let v: Partial<RecordJson> = {};
+  try {
+    v = JSON.parse(json) as Partial<RecordJson>;
+  } catch {
+    // reported below
+  }
+  if ([v.ciphertext, v.hint, v.createdAt, v.updatedAt].some((f) => typeof f !== "string")) {
+    throw new ByokError("STORE_UNAVAILABLE", "RedisStore: a stored record is not in RedisStore's format; check that no other program writes under this prefix.");
+  }
+  const record: KeyRecord = { userId, provider, ciphertext: v.ciphertext!, hint: v.hint!, createdAt: v.createdAt!, updatedAt: v.updatedAt! };
+  if (typeof v.lastUsedAt === "string") record.lastUsedAt = v.lastUsedAt;
+  return record;
+}

@@ -1,0 +1,42 @@
+// Helpers shared by the networked stores: user-id checks, the STORE_UNAVAILABLE error, and a time limit per call.
+import { debuglog } from "node:util";
+import { ByokError } from "../errors.js";
+
+const debug = debuglog("byok");
+
+// A lone surrogate cannot be encoded as UTF-8 (it would become U+FFFD and collide with another id),
+// and PostgreSQL text cannot hold NUL: refuse both rather than store under a different id.
+// eslint-disable-next-line no-control-regex -- NUL is exactly what must be refused
+const UNSTORABLE = /[\p{Cs}\u0000]/u;
+
+/**
+ * @throws ByokError INVALID_REQUEST when a user id contains NUL or a lone surrogate, which no
+ * networked store can keep apart from other ids
+ */
+export function checkStorableUserId(userId: string): string {
+  if (UNSTORABLE.test(userId)) {
+    throw new ByokError("INVALID_REQUEST", "userId must be well-formed Unicode without NUL characters.", { details: { fields: ["userId"] } });
+  }
+  return userId;
+}
+
+/** The error every store method rejects with when its backend cannot be reached; never carries the backend's message. */
+export function storeUnavailable(store: string, operation: string, error: unknown, hint = "check that it is reachable, then try again"): ByokError {
+  if (ByokError.is(error)) return error;
+  const type = (error as { code?: unknown } | undefined)?.code ?? (error instanceof Error ? error.name : typeof error);
+  debug("%s %s failed: %s", store, operation, String(type));
+  return new ByokError("STORE_UNAVAILABLE", `${store}: ${operation} failed; ${hint}.`, { cause: { type: String(type) } });
+}
+
+/**
+ * Settles like `work`, or rejects with `onTimeout()` after `ms`, whichever is first; the timer is
+ * always cleared and a late rejection of `work` is swallowed.
+ */
+export function withTimeLimit<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}

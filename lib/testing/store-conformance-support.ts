@@ -1,0 +1,75 @@
+// Shared pieces of the KeyStore conformance suite: its options, the per-test store lifecycle and record builders.
+import { randomUUID } from "node:crypto";
+import type { KeyRecord, KeyStore } from "../core/types.js";
+
+/** The two functions jest, vitest and `node:test` share; pass your runner's globals or imports. */
+export interface ConformanceRunner {
+  describe(name: string, fn: () => void): unknown;
+  it(name: string, fn: () => Promise<void>): unknown;
+}
+
+/** What {@link runKeyStoreConformance} needs to know about your store. */
+export interface KeyStoreConformanceOptions {
+  /** Shown in the outer `describe`, e.g. `"RedisStore"`. */
+  name: string;
+  /** A ready store over the backend under test (migrated, connected). Called once per test. */
+  create(): KeyStore | Promise<KeyStore>;
+  /**
+   * Releases a store the suite created (also the isolated and unreachable ones). The suite has
+   * already deleted the records it wrote. Defaults to `store.close()`.
+   */
+  destroy?(store: KeyStore): void | Promise<void>;
+  /**
+   * A store over the same backend that must not see `create()`'s records (another prefix, table
+   * or schema). When given, the suite checks that the two are isolated.
+   */
+  createIsolated?(): KeyStore | Promise<KeyStore>;
+  /**
+   * A store whose backend cannot be reached (e.g. a closed port). When given, the suite checks that
+   * every method rejects `STORE_UNAVAILABLE` in under a second.
+   */
+  unreachable?(): KeyStore | Promise<KeyStore>;
+}
+
+/** Hands out user ids that the test's cleanup will delete. */
+export type UserIds = (id?: string) => string;
+
+/**
+ * Runs `test` with a store from `factory`, then deletes every user it handed out and releases the
+ * store, whatever happened.
+ */
+export async function withStore(
+  options: KeyStoreConformanceOptions,
+  test: (store: KeyStore, user: UserIds) => Promise<void>,
+  factory: () => KeyStore | Promise<KeyStore> = options.create,
+): Promise<void> {
+  const store = await factory();
+  const users = new Set<string>();
+  try {
+    await test(store, (id = randomUUID()) => (users.add(id), id));
+  } finally {
+    for (const userId of users) await store.deleteUser(userId).catch(() => undefined);
+    await (options.destroy ? options.destroy(store) : store.close?.());
+  }
+}
+
+/** A record as BYOK would write it; the ciphertext is random (stores never decrypt it). */
+export function makeRecord(userId: string, provider = "gemini", at = new Date()): KeyRecord {
+  const ciphertext = `v1.conformance.${randomUUID()}`;
+  const iso = at.toISOString();
+  return { userId, provider, ciphertext, hint: `\u2026${ciphertext.slice(-4)}`, createdAt: iso, updatedAt: iso };
+}
+
+/** Every record `scan()` yields, plus the batch sizes. */
+export async function scanAll(store: KeyStore, batchSize?: number): Promise<{ records: KeyRecord[]; sizes: number[] }> {
+  const records: KeyRecord[] = [];
+  const sizes: number[] = [];
+  for await (const batch of store.scan(batchSize === undefined ? {} : { batchSize })) {
+    sizes.push(batch.length);
+    records.push(...batch);
+  }
+  return { records, sizes };
+}
+
+/** Sorts records by provider, for order-free comparisons of `list()`. */
+export const byProvider = (records: KeyRecord[]): KeyRecord[] => [...records].sort((a, b) => (a.provider < b.provider ? -1 : a.provider > b.provider ? 1 : 0));
