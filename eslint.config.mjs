@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", "test/package/fixtures/**", "example-server/public/**"] },
+  { ignores: ["dist/**", "node_modules/**", "coverage/**", ".tmp/**", "test/package/fixtures/**", "example-server/public/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -7,7 +7,7 @@ import type { ByokEvent, Provider, ProviderOptions } from "../core/types.js";
 import { ByokError } from "../errors.js";
 import type { FakeRequest, FakeUpstream } from "./fake-upstream.js";
 
-/** The two functions jest, vitest and `node:test` share. */
+/** The two functions jest, vitest and `node:test` share; pass your runner's globals or imports. */
 export interface ConformanceRunner {
   describe(name: string, fn: () => void): unknown;
   it(name: string, fn: () => Promise<void>): unknown;

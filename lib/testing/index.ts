@@ -14,4 +14,4 @@ export {
   type FakeUpstreamOptions,
   type ResolvedReply,
 } from "./fake-upstream.js";
-export { runKeyStoreConformance, type ConformanceRunner, type KeyStoreConformanceOptions } from "./store-conformance.js";
+export { runKeyStoreConformance, type KeyStoreConformanceOptions } from "./store-conformance.js";

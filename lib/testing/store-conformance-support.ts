@@ -2,11 +2,9 @@
 import { randomUUID } from "node:crypto";
 import type { KeyRecord, KeyStore } from "../core/types.js";
 
-/** The two functions jest, vitest and `node:test` share; pass your runner's globals or imports. */
-export interface ConformanceRunner {
-  describe(name: string, fn: () => void): unknown;
-  it(name: string, fn: () => Promise<void>): unknown;
-}
+import type { ConformanceRunner } from "./conformance-kit.js";
+
+export type { ConformanceRunner };
 
 /** What {@link runKeyStoreConformance} needs to know about your store. */
 export interface KeyStoreConformanceOptions {

@@ -39,7 +39,7 @@ describe("the packed byok-ai package", () => {
     execFileSync("npm", ["pack", "--pack-destination", dir, "--silent"], { cwd: root, stdio: "pipe" });
     const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"))!;
     writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "app", private: true }));
-    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(dir, tarball), `typescript@${typescriptVersion}`, "@types/node@20"], {
+    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(dir, tarball), `typescript@${typescriptVersion}`, "@types/node@20", "@types/express@5", "ioredis@6", "pg@8", "@types/pg@8"], {
       cwd: dir,
       stdio: "pipe",
     });
@@ -58,6 +58,8 @@ describe("the packed byok-ai package", () => {
     expect(run("app.cjs")).toEqual({ text: "Echo: hello package", keys: [KEY, KEY], isError: "function" });
   });
 
+  // The declarations name the peers' types (express, and ioredis/pg for the store options), as a
+  // TypeScript app that uses them has installed; skipLibCheck stays off so our .d.ts are checked.
   it("ships types that check under TypeScript's node16 resolution, for ESM and CommonJS", () => {
     writeFileSync(join(dir, "check.mts"), typed);
     writeFileSync(join(dir, "check.cts"), typed);
