@@ -1,0 +1,48 @@
+// The rotate and verify commands: run on the configured store, print a summary, return the exit status.
+import { coreContextOf } from "../byok.js";
+import { verify } from "../core/rotate.js";
+import { openByok, type StoreFlags } from "./open-byok.js";
+import { createProgress } from "./progress.js";
+
+type Print = (line: string) => void;
+
+/** `byok-ai rotate`: 0 when nothing failed, 1 when some record is unreadable by every key. */
+export async function rotateCommand(flags: StoreFlags, print: Print, env = process.env): Promise<number> {
+  const { byok, label, batchSize } = openByok(env, flags);
+  const progress = createProgress("Rotating", { json: flags.json === true });
+  try {
+    const result = await byok.rotate({ batchSize, onProgress: (p) => progress.update({ ...p }) });
+    progress.stop();
+    if (flags.json) print(JSON.stringify({ store: label, ...result }));
+    else {
+      print(`Rotated ${result.rotated} of ${result.scanned} records in ${label} (${result.skipped} skipped: already current or changed meanwhile; ${result.failed} failed).`);
+      if (result.failed) print("Some records could not be decrypted by any known master key; run `byok-ai verify` to list them.");
+    }
+    return result.failed ? 1 : 0;
+  } finally {
+    progress.stop();
+    await byok.close();
+  }
+}
+
+/** `byok-ai verify`: 0 when every record decrypts, 1 otherwise. */
+export async function verifyCommand(flags: StoreFlags, print: Print, env = process.env): Promise<number> {
+  const { byok, label, batchSize } = openByok(env, flags);
+  const progress = createProgress("Verifying", { json: flags.json === true });
+  try {
+    const result = await verify(coreContextOf(byok), { batchSize, onProgress: (scanned) => progress.update({ scanned }) });
+    progress.stop();
+    if (flags.json) print(JSON.stringify({ store: label, ...result }));
+    else {
+      print(`Verified ${result.scanned} records in ${label}.`);
+      result.keyIds.forEach((id, i) => print(`  ${id} (${i === 0 ? "current" : `previous #${i}`}): ${result.byKeyId[id] ?? 0} records`));
+      print(`  unreadable: ${result.unreadable.length} records`);
+      // JSON-quoted so an odd user id cannot inject terminal control sequences.
+      for (const r of result.unreadable) print(`    user ${JSON.stringify(r.userId)} provider ${r.provider}${r.keyId ? ` (key id ${r.keyId})` : ""}`);
+    }
+    return result.unreadable.length ? 1 : 0;
+  } finally {
+    progress.stop();
+    await byok.close();
+  }
+}
