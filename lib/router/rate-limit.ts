@@ -7,17 +7,32 @@ import { ByokError } from "../errors.js";
 import type { ParsedRouterOptions, RateLimitWindow } from "./options.js";
 import { userIdOf } from "./request-user.js";
 
-type RedisLike = { call?: (command: string, ...args: string[]) => Promise<unknown>; sendCommand?: (args: string[]) => Promise<unknown> };
+type RedisLike = {
+  call?: (command: string, ...args: string[]) => Promise<unknown>;
+  sendCommand?: (args: string[]) => Promise<unknown>;
+  isCluster?: boolean;
+};
 
 /**
- * The counter store: Redis when the BYOK store exposes a Redis client (`client.call`, as ioredis
- * has, or node-redis's `sendCommand`), so every instance shares the limits; else process memory.
- * Its prefix stays outside the key store's own prefix so key scans never see counters.
+ * The counter store: Redis when the BYOK store is backed by a single Redis node (a `RedisStore`, which
+ * connects on first use, or any store exposing an ioredis `client.call` / node-redis `sendCommand`),
+ * so every instance shares the limits; else process memory. A Redis Cluster falls back to memory:
+ * rate-limit-redis's single-connection mode loads its script on one node only. The counters' prefix
+ * stays outside the key store's own prefix so key scans never see them.
  */
 export function limiterStore(keyStore: KeyStore, name: "keys" | "chat"): Store | undefined {
-  const { client, prefix } = keyStore as { client?: RedisLike; prefix?: unknown };
-  if (typeof client !== "object" || client === null) return undefined;
+  const { client, prefix, connect } = keyStore as { client?: RedisLike; prefix?: unknown; connect?: () => Promise<RedisLike> };
   const rlPrefix = `byok-rl:${typeof prefix === "string" ? prefix : ""}${name}:`;
+  if (client?.isCluster) return undefined;
+  if (typeof connect === "function") {
+    // RedisStore opens its connection on first use; so does this.
+    const send = async (command: string, ...args: string[]) => {
+      const redis = await connect.call(keyStore);
+      return redis.call!(command, ...args) as Promise<RedisReply>;
+    };
+    return new RedisStore({ prefix: rlPrefix, sendCommand: (command, ...args) => send(command!, ...args) });
+  }
+  if (typeof client !== "object" || client === null) return undefined;
   const { call, sendCommand } = client;
   if (typeof call === "function") {
     return new RedisStore({ prefix: rlPrefix, sendCommand: (command, ...args) => call.call(client, command!, ...args) as Promise<RedisReply> });

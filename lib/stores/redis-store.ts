@@ -98,6 +98,11 @@ export class RedisStore implements KeyStore {
     return this.#client;
   }
 
+  /** The key prefix (e.g. `"byok:"`); the router's rate-limit counters live under `byok-rl:<prefix>`. */
+  get prefix(): string {
+    return this.#prefix;
+  }
+
   /** Opens the connection now (a url store otherwise connects on first use) and resolves to the client. */
   connect(): Promise<Redis | Cluster> {
     return this.#run("connect", async (c) => c);

@@ -52,17 +52,21 @@ describe("byokRouter rate limits with a Redis-backed key store", () => {
   const kit = loadKit("express5");
   let client: Redis;
   let prefix: string;
+  const prefixes: string[] = [];
   beforeAll(() => {
     client = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
   });
   afterAll(async () => {
-    const keys = await client.keys(`byok-rl:${prefix}*`);
-    if (keys.length) await client.del(...keys);
+    for (const used of prefixes) {
+      const keys = await client.keys(`byok-rl:${used}*`);
+      if (keys.length) await client.del(...keys);
+    }
     await client.quit();
   });
 
   it("counts in Redis through the store's client, so every instance shares the limit", async () => {
     prefix = `byok-router-test-${randomUUID()}:`;
+    prefixes.push(prefix);
     // A stand-in for RedisStore: a working key store that exposes its ioredis client and prefix.
     const store = Object.assign(new MemoryStore(), { client, prefix }) as KeyStore;
     const first = await appFixture(kit, { store, router: { rateLimit: { keys: { limit: 2 } } } });
@@ -76,6 +80,22 @@ describe("byokRouter rate limits with a Redis-backed key store", () => {
     } finally {
       await first.close();
       await second.close();
+    }
+  });
+
+  it("counts in the Redis of a RedisStore opened from a url, shared by two instances", async () => {
+    prefix = `byok-router-url-${randomUUID()}:`;
+    prefixes.push(prefix);
+    const stores = [new kit.lib.RedisStore({ url: "redis://127.0.0.1:6379", prefix }), new kit.lib.RedisStore({ url: "redis://127.0.0.1:6379", prefix })];
+    const [first, second] = await Promise.all(stores.map((store) => appFixture(kit, { store, router: { rateLimit: { chat: { limit: 1 } } } })));
+    try {
+      expect((await request(first!.app).post("/byok/chat").set("x-user", "u1").send({ prompt: "x" })).status).toBe(404);
+      const res = await request(second!.app).post("/byok/chat").set("x-user", "u1").send({ prompt: "x" });
+      expect([res.status, res.body.error.code]).toEqual([429, "RATE_LIMITED"]);
+      expect(await client.keys(`byok-rl:${prefix}chat:*`)).toHaveLength(1);
+    } finally {
+      await first!.close();
+      await second!.close();
     }
   });
 });
