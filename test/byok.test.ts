@@ -401,3 +401,19 @@ describe("AiClient.stream", () => {
     expect(ByokError.is(error) && error.code).toBe("KEY_NOT_FOUND");
   });
 });
+
+describe("user ids", () => {
+  it.each([
+    ["a NUL character", "user\u0000one"],
+    ["a lone surrogate", "user\uD800"],
+  ])("rejects an id with %s with INVALID_REQUEST, whatever the store", async (_name, userId) => {
+    const error = await f.byok.registerKey({ userId, provider: "gemini", apiKey: CANARY_KEY }).catch((e: unknown) => e);
+    expect(ByokError.is(error) && error.code).toBe("INVALID_REQUEST");
+    expect(await codeOf(f.byok.use(userId).chat({ prompt: "x" }))).toBe("INVALID_REQUEST");
+  });
+
+  it("accepts any other Unicode id, emoji included", async () => {
+    await f.byok.registerKey({ userId: "ünï©ødé 🔑 {a}:*%", provider: "gemini", apiKey: CANARY_KEY });
+    expect((await f.byok.use("ünï©ødé 🔑 {a}:*%").chat({ prompt: "x" })).text).toBe("Echo: x");
+  });
+});

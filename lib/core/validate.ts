@@ -19,11 +19,20 @@ export const CHAT_ROLES: ReadonlySet<string> = new Set(["system", "user", "assis
 
 const invalid = (message: string, fields: string[]) => new ByokError("INVALID_REQUEST", message, { details: { fields } });
 
-/** @throws ByokError INVALID_REQUEST unless a string of 1–256 characters. */
+// A lone surrogate cannot be encoded as UTF-8 (it would become U+FFFD and collide with another id),
+// and PostgreSQL text cannot hold NUL: refuse both everywhere, so every store accepts the same ids.
+// eslint-disable-next-line no-control-regex -- NUL is exactly what must be refused
+const UNSTORABLE = /[\p{Cs}\u0000]/u;
+
+/**
+ * @throws ByokError INVALID_REQUEST unless a string of 1–256 characters of well-formed Unicode
+ * without NUL (no store could keep such ids apart from others)
+ */
 export function checkUserId(userId: unknown): string {
   if (typeof userId !== "string" || userId.length === 0 || userId.length > MAX_USER_ID) {
     throw invalid(`userId must be a string of 1 to ${MAX_USER_ID} characters.`, ["userId"]);
   }
+  if (UNSTORABLE.test(userId)) throw invalid("userId must be well-formed Unicode without NUL characters.", ["userId"]);
   return userId;
 }
 

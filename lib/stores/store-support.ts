@@ -4,21 +4,12 @@ import { ByokError } from "../errors.js";
 
 const debug = debuglog("byok");
 
-// A lone surrogate cannot be encoded as UTF-8 (it would become U+FFFD and collide with another id),
-// and PostgreSQL text cannot hold NUL: refuse both rather than store under a different id.
-// eslint-disable-next-line no-control-regex -- NUL is exactly what must be refused
-const UNSTORABLE = /[\p{Cs}\u0000]/u;
-
 /**
+ * The core's user-id check, repeated at the store for apps that call a store directly.
  * @throws ByokError INVALID_REQUEST when a user id contains NUL or a lone surrogate, which no
  * networked store can keep apart from other ids
  */
-export function checkStorableUserId(userId: string): string {
-  if (UNSTORABLE.test(userId)) {
-    throw new ByokError("INVALID_REQUEST", "userId must be well-formed Unicode without NUL characters.", { details: { fields: ["userId"] } });
-  }
-  return userId;
-}
+export { checkUserId as checkStorableUserId } from "../core/validate.js";
 
 /** The error every store method rejects with when its backend cannot be reached; never carries the backend's message. */
 export function storeUnavailable(store: string, operation: string, error: unknown, hint = "check that it is reachable, then try again"): ByokError {
