@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", ".tmp/**", "test/package/fixtures/**", "example-server/public/**"] },
+  { ignores: ["dist/**", "node_modules/**", "coverage/**", ".tmp/**", "test/package/fixtures/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -15,5 +15,13 @@ export default tseslint.config(
   {
     files: ["**/*.mjs", "**/*.cjs", "**/*.js"],
     languageOptions: { globals: { module: "writable", require: "readonly", __dirname: "readonly", process: "readonly", console: "readonly", URL: "readonly", setTimeout: "readonly", clearTimeout: "readonly", fetch: "readonly", document: "readonly", window: "readonly", TextDecoder: "readonly", FormData: "readonly", AbortController: "readonly" } },
+  },
+  {
+    // The example's browser scripts: ES modules running in the page.
+    files: ["example-server/public/**/*.js"],
+    languageOptions: {
+      sourceType: "module",
+      globals: { document: "readonly", window: "readonly", fetch: "readonly", Option: "readonly", URLSearchParams: "readonly", AbortController: "readonly", TextDecoder: "readonly" },
+    },
   },
 );

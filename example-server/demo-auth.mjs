@@ -1,0 +1,44 @@
+// DEMO AUTH ONLY: "log in" by typing any user name. Replace with your real login (passport, OIDC, ...).
+// It shows the one thing byok-ai needs from your auth: `req.user = { id }` on every signed-in request.
+import cookieSession from "cookie-session";
+import express from "express";
+
+/** User names the demo accepts: they become byok-ai user ids. */
+const USER_NAME = /^[A-Za-z0-9_.-]{1,40}$/;
+
+/**
+ * Demo login/logout and `req.user`, from a signed session cookie (cookie-session: HMAC-signed,
+ * httpOnly, SameSite=Strict). Anyone can sign in as anyone: this is NOT authentication.
+ * @param {{ secret: string, secure: boolean }} options
+ */
+export function demoAuth({ secret, secure }) {
+  const router = express.Router();
+  router.use(cookieSession({ name: "byok_demo", keys: [secret], httpOnly: true, sameSite: "strict", secure, maxAge: 8 * 60 * 60 * 1000 }));
+  router.use((req, _res, next) => {
+    const id = req.session?.userId;
+    if (typeof id === "string" && USER_NAME.test(id)) req.user = { id };
+    next();
+  });
+  router.post("/login", express.urlencoded({ extended: false, limit: "1kb" }), (req, res) => {
+    const name = typeof req.body?.name === "string" ? req.body.name.trim() : "";
+    if (!USER_NAME.test(name)) return res.redirect(303, "/?error=name");
+    req.session = { userId: name };
+    res.redirect(303, "/keys");
+  });
+  router.post("/logout", (req, res) => {
+    req.session = null;
+    res.redirect(303, "/");
+  });
+  router.get("/api/me", (req, res) => {
+    res.set("Cache-Control", "no-store");
+    if (!req.user) return res.status(401).json({ error: { code: "UNAUTHENTICATED", message: "Sign in first." } });
+    res.json({ user: req.user, demoAuth: true });
+  });
+  return router;
+}
+
+/** Pages that need a signed-in user send everyone else to the login page. */
+export function requireLogin(req, res, next) {
+  if (!req.user) return res.redirect(303, "/");
+  next();
+}

@@ -1,0 +1,73 @@
+// Chat page: streams the answer from POST /byok/chat (fetch + SSE reader), and calls the app's own POST /summarize.
+import { api, errorFrom, friendlyError, loadUser, PROVIDERS, showError } from "./api.js";
+import { readSse } from "./sse.js";
+
+const $ = (id) => document.getElementById(id);
+const [form, select, prompt, send, stop, status, error, answer, meta] =
+  ["chat-form", "provider", "prompt", "send", "stop", "chat-status", "chat-error", "answer", "answer-meta"].map($);
+let controller;
+
+/** Sends the prompt and appends each streamed chunk as it arrives. */
+async function chat(provider, text) {
+  controller = new AbortController();
+  const response = await fetch("/byok/chat", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+    body: JSON.stringify({ provider, prompt: text, stream: true }),
+    signal: controller.signal,
+  });
+  if (!response.ok) throw await errorFrom(response); // failures before the stream starts are plain JSON errors
+  for await (const { event, data } of readSse(response)) {
+    if (event === "chunk") answer.append(Object.assign(document.createElement("span"), { className: "chunk", textContent: data.text }));
+    else if (event === "done") meta.textContent = `${data.provider} · ${data.model} · ${data.usage.totalTokens} tokens · ${data.finishReason}`;
+    else if (event === "error") throw Object.assign(new Error(data.message), { code: data.code });
+  }
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = prompt.value.trim();
+  if (!text) return showError(error, "Type a prompt first.");
+  showError(error, "");
+  answer.replaceChildren();
+  meta.textContent = "";
+  [send.disabled, stop.hidden, status.textContent] = [true, false, "Answering…"];
+  document.body.dataset.chat = "streaming";
+  try {
+    await chat(select.value, text);
+    status.textContent = "";
+  } catch (failure) {
+    status.textContent = "";
+    if (failure?.name === "AbortError") status.textContent = "Stopped.";
+    else showError(error, failure?.code ? friendlyError(failure) : "The connection was interrupted. Please try again.");
+  } finally {
+    [send.disabled, stop.hidden] = [false, true];
+    document.body.dataset.chat = "idle";
+  }
+});
+stop.addEventListener("click", () => controller?.abort());
+
+$("summarize-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const out = $("summary");
+  showError($("summarize-error"), "");
+  out.hidden = true;
+  try {
+    const { summary } = await api("/summarize", { method: "POST", body: { text: $("summarize-text").value, provider: select.value || undefined } });
+    [out.textContent, out.hidden] = [summary, false];
+  } catch (failure) {
+    showError($("summarize-error"), friendlyError(failure));
+  }
+});
+
+async function main() {
+  await loadUser();
+  const { keys } = await api("/byok/keys");
+  const names = new Map(PROVIDERS.map((p) => [p.id, p.name]));
+  select.replaceChildren(...keys.map((k) => new Option(`${names.get(k.provider) ?? k.provider} (key ${k.hint})`, k.provider)));
+  $("no-keys").hidden = keys.length > 0;
+  send.disabled = keys.length === 0;
+  document.body.dataset.ready = "true";
+}
+
+main().catch((failure) => showError(error, friendlyError(failure)));

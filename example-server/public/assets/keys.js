@@ -1,0 +1,91 @@
+// Key settings page: per provider, add / replace / delete the user's key and show its hint and dates (never the key).
+import { api, el, friendlyError, loadUser, PROVIDERS, showError } from "./api.js";
+
+const list = document.getElementById("providers");
+const when = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "never");
+
+function card(provider) {
+  const input = el("input", {
+    id: `key-${provider.id}`, name: "apiKey", type: "password", autocomplete: "off", spellcheck: "false",
+    autocapitalize: "off", required: true, minlength: 8, maxlength: 512, placeholder: "Paste your API key",
+    "aria-describedby": `error-${provider.id}`,
+  });
+  const error = el("p", { class: "field-error", id: `error-${provider.id}`, role: "alert", hidden: true });
+  const status = el("p", { class: "ok", role: "status", hidden: true });
+  const save = el("button", { type: "submit" }, "Save key");
+  const remove = el("button", { type: "button", class: "danger", hidden: true }, "Delete key");
+  const info = el("div", { class: "key-info" });
+  const form = el("form", { class: "stack", novalidate: true },
+    el("label", { for: input.id }, "API key"), input, error, el("div", { class: "row" }, save, remove), status);
+  const section = el("section", { class: "card provider", "data-provider": provider.id },
+    el("h2", {}, provider.name), info, form, el("p", { class: "muted small" }, `Where to find it: ${provider.where}`));
+
+  const render = (key) => {
+    info.replaceChildren(key
+      ? el("dl", {},
+          el("dt", {}, "Saved key"), el("dd", { class: "hint", "data-field": "hint" }, key.hint),
+          el("dt", {}, "Added"), el("dd", {}, when(key.createdAt)),
+          el("dt", {}, "Updated"), el("dd", {}, when(key.updatedAt)),
+          el("dt", {}, "Last used"), el("dd", {}, when(key.lastUsedAt)))
+      : el("p", { class: "muted", "data-field": "none" }, "No key saved."));
+    save.textContent = key ? "Replace key" : "Save key";
+    remove.hidden = !key;
+  };
+  const busy = (on) => {
+    save.disabled = on;
+    remove.disabled = on;
+  };
+  const done = (text) => {
+    status.textContent = text;
+    status.hidden = false;
+  };
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const apiKey = input.value.trim();
+    input.value = ""; // the key leaves the page's memory as soon as it is sent
+    showError(error, "");
+    status.hidden = true;
+    if (!apiKey) return showError(error, "Paste a key first.");
+    busy(true);
+    try {
+      const key = await api("/byok/keys", { method: "POST", body: { provider: provider.id, apiKey } });
+      render(key);
+      done(`Key ending ${key.hint.replace(/^…/, "")} checked with ${provider.name} and saved.`);
+    } catch (failure) {
+      showError(error, friendlyError(failure, "key"));
+    } finally {
+      busy(false);
+    }
+  });
+  remove.addEventListener("click", async () => {
+    showError(error, "");
+    status.hidden = true;
+    busy(true);
+    try {
+      await api("/byok/keys", { method: "DELETE", body: { provider: provider.id } });
+      render(undefined);
+      done("Key deleted.");
+    } catch (failure) {
+      showError(error, friendlyError(failure, "key"));
+    } finally {
+      busy(false);
+    }
+  });
+  return { section, render };
+}
+
+async function main() {
+  await loadUser();
+  const cards = new Map(PROVIDERS.map((p) => [p.id, card(p)]));
+  list.replaceChildren(...[...cards.values()].map((c) => c.section));
+  try {
+    const { keys } = await api("/byok/keys");
+    for (const [id, c] of cards) c.render(keys.find((k) => k.provider === id));
+  } catch (failure) {
+    showError(document.getElementById("page-error"), friendlyError(failure));
+  }
+  document.body.dataset.ready = "true";
+}
+
+main().catch(() => {});

@@ -1,0 +1,142 @@
+// Drives the example's pages in a real Chromium (playwright-core, Debian's /usr/bin/chromium): login, keys, streamed chat.
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { type NodeProcess, ROOT, startNode } from "../helpers/node-process";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = join(ROOT, "test-artifacts");
+const KEY = "AIza-browser-test-key-7Qa9";
+const PROMPT = "please stream these seven words back";
+
+/** The DOM this test reads inside the page (the test's tsconfig has no DOM types). */
+type PageDocument = { body: { dataset: Record<string, string | undefined> }; querySelectorAll(selector: string): { length: number } };
+/** Runs in the page: true once two chunks are shown while the answer is still streaming. */
+const streamingWithChunks = () => {
+  const doc = (globalThis as unknown as { document: PageDocument }).document;
+  return doc.body.dataset.chat === "streaming" && doc.querySelectorAll("#answer .chunk").length >= 2;
+};
+
+describe("example-server pages in Chromium", () => {
+  let example: NodeProcess;
+  let browser: Browser;
+  let page: Page;
+  let url: string;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y --no-install-recommends chromium); .ci/run does this.`);
+    }
+    if (!existsSync(join(ROOT, "dist/index.mjs"))) throw new Error("dist/ is missing: run `npm run build` first (the example imports byok-ai by name).");
+    example = startNode("test/example/serve-example.mjs", ["150"]);
+    url = JSON.parse((await example.waitFor(/^\{.*\}$/m))[0]).url;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
+    });
+    page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+    page.setDefaultTimeout(10_000);
+    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    page.on("console", (message) => {
+      // A 4xx answer logs "Failed to load resource"; that is expected for the rejected key. Anything else is a bug (CSP included).
+      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) problems.push(message.text());
+    });
+    mkdirSync(ARTIFACTS, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await example?.stop();
+  });
+
+  const card = (provider: string) => page.locator(`section[data-provider="${provider}"]`);
+
+  it("signs in with the demo login and lands on the key settings page", async () => {
+    await page.goto(url);
+    await page.getByText("Demo login.").waitFor();
+    await page.fill("#name", "alice");
+    await page.click("button[type=submit]");
+    await page.waitForURL(`${url}/keys`);
+    await page.waitForSelector("body[data-ready=true]");
+    expect(await page.textContent("#who")).toBe("Signed in as alice");
+    expect(await card("gemini").locator("[data-field=none]").textContent()).toBe("No key saved.");
+  });
+
+  it("saves a key, shows only its hint and dates, and clears the password field", async () => {
+    const input = card("gemini").locator("input");
+    expect(await input.getAttribute("type")).toBe("password");
+    expect(await input.getAttribute("autocomplete")).toBe("off");
+    await input.fill(KEY);
+    await card("gemini").getByRole("button", { name: "Save key" }).click();
+    await card("gemini").locator("dd.hint").waitFor();
+    expect(await card("gemini").locator("dd.hint").textContent()).toBe("…7Qa9");
+    expect(await card("gemini").locator("dl").textContent()).toMatch(/Added.*Updated.*Last used\s*never/s);
+    expect(await input.inputValue()).toBe("");
+    expect(await page.content()).not.toContain(KEY);
+    await page.screenshot({ path: join(ARTIFACTS, "example-keys.png"), fullPage: true });
+  });
+
+  it("streams the chat answer into the page chunk by chunk", async () => {
+    await page.click("nav >> text=Chat");
+    await page.waitForURL(`${url}/chat`);
+    await page.waitForSelector("body[data-ready=true]");
+    expect(await page.locator("#provider option").allTextContents()).toEqual(["Google Gemini (key …7Qa9)"]);
+    await page.fill("#prompt", PROMPT);
+    await page.click("#send");
+    // While the answer is still streaming, part of it is already on the page...
+    await page.waitForFunction(streamingWithChunks); // a function, not a string: the page's CSP forbids eval
+    const partial = (await page.textContent("#answer")) ?? "";
+    // ...and then the rest arrives.
+    await page.waitForSelector("body[data-chat=idle]");
+    const full = await page.textContent("#answer");
+    expect(full).toBe(`Echo: ${PROMPT}`);
+    expect(partial.length).toBeLessThan(full!.length);
+    expect(full!.startsWith(partial)).toBe(true);
+    expect(await page.locator("#answer .chunk").count()).toBe(7);
+    expect(await page.textContent("#answer-meta")).toMatch(/^gemini · .+ · \d+ tokens · stop$/);
+    expect(await page.isHidden("#chat-error")).toBe(true);
+  });
+
+  it("summarizes through the app's own POST /summarize route", async () => {
+    await page.fill("#summarize-text", "Keys are encrypted per user.");
+    await page.click("#summarize-form button[type=submit]");
+    await page.waitForSelector("#summary:not([hidden])");
+    expect(await page.textContent("#summary")).toContain("Keys are encrypted per user.");
+    await page.screenshot({ path: join(ARTIFACTS, "example-chat.png"), fullPage: true });
+  });
+
+  it("deletes the key and shows the card empty again", async () => {
+    await page.click("nav >> text=API keys");
+    await page.waitForSelector("body[data-ready=true]");
+    expect(await card("gemini").locator("dt:has-text('Last used') + dd").textContent()).not.toBe("never");
+    await card("gemini").getByRole("button", { name: "Delete key" }).click();
+    await card("gemini").locator("[data-field=none]").waitFor();
+    expect(await card("gemini").getByRole("status").textContent()).toBe("Key deleted.");
+    expect(await card("gemini").getByRole("button", { name: "Delete key" }).isHidden()).toBe(true);
+  });
+
+  it("shows a rejected key's error in plain words next to the field", async () => {
+    const input = card("openai").locator("input");
+    await input.fill("bad-key-0000-1111");
+    await card("openai").getByRole("button", { name: "Save key" }).click();
+    const error = page.locator("#error-openai");
+    await error.waitFor();
+    expect(await error.textContent()).toMatch(/^The provider refused this key\./);
+    expect(await input.inputValue()).toBe("");
+    expect(await card("openai").locator("[data-field=none]").isVisible()).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, "example-keys-error.png"), fullPage: true });
+  });
+
+  it("tells a user with no key to add one on the chat page", async () => {
+    await page.click("nav >> text=Chat");
+    await page.waitForSelector("body[data-ready=true]");
+    expect(await page.isVisible("#no-keys")).toBe(true);
+    expect(await page.isDisabled("#send")).toBe(true);
+  });
+
+  it("logs no script errors and no CSP violations", () => {
+    expect(problems).toEqual([]);
+  });
+});

@@ -1,0 +1,111 @@
+// Runs example-server/server.mjs as `npm run example` does, and walks the README's curl flow with fetch.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { startFakeProviders, type FakeProviders } from "../../lib/testing";
+import { type NodeProcess, ROOT, startNode } from "../helpers/node-process";
+import { REDIS_URL } from "../helpers/services";
+
+const SERVER = "example-server/server.mjs";
+type ErrorBody = { error: { code: string; message: string } };
+const LISTENING = /byok-ai example on (http:\/\/localhost:\d+)/;
+
+/** A tiny cookie-carrying client for one demo user. */
+function client(base: string) {
+  let cookie = "";
+  const call = async (path: string, init: RequestInit = {}) => {
+    const response = await fetch(`${base}${path}`, { redirect: "manual", ...init, headers: { cookie, ...(init.headers as Record<string, string>) } });
+    const set = response.headers.getSetCookie();
+    if (set.length > 0) cookie = set.map((c) => c.split(";")[0]).join("; ");
+    return response;
+  };
+  const json = (path: string, body: unknown, method = "POST") => call(path, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const login = (name: string) => call("/login", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `name=${encodeURIComponent(name)}` });
+  return { call, json, login, cookie: () => cookie, setCookie: (value: string) => void (cookie = value) };
+}
+
+describe("example-server (npm run example)", () => {
+  const running: NodeProcess[] = [];
+  const start = (env: Record<string, string | undefined> = {}) => {
+    const child = startNode(SERVER, [], { PORT: "0", NODE_ENV: "development", BYOK_MASTER_KEY: "", SESSION_SECRET: "", REDIS_URL: "", GEMINI_BASE_URL: "", OPENAI_BASE_URL: "", ANTHROPIC_BASE_URL: "", ...env });
+    running.push(child);
+    return child;
+  };
+  beforeAll(() => {
+    if (!existsSync(join(ROOT, "dist/index.mjs"))) throw new Error("dist/ is missing: run `npm run build` first (the example imports byok-ai by name).");
+  });
+  afterAll(async () => void (await Promise.all(running.map((c) => c.stop()))));
+
+  it("starts offline with fakes and a generated master key, and says both", async () => {
+    const server = start();
+    await server.waitFor(LISTENING);
+    expect(server.output()).toMatch(/Offline mode: fake gemini, openai, anthropic/);
+    expect(server.output()).toMatch(/No BYOK_MASTER_KEY set: .*will NOT survive a restart/);
+    expect(server.output()).toMatch(/MemoryStore/);
+  });
+
+  it("signs in with a signed cookie, saves a key, summarizes, signs out, and ignores a forged cookie", async () => {
+    const server = start();
+    const http = client((await server.waitFor(LISTENING))[1]!);
+    expect((await http.call("/keys")).headers.get("location")).toBe("/");
+    const login = await http.login("carol");
+    expect([login.status, login.headers.get("location")]).toEqual([303, "/keys"]);
+    expect(await (await http.call("/api/me")).json()).toEqual({ user: { id: "carol" }, demoAuth: true });
+    const page = await http.call("/keys");
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
+
+    const saved = await http.json("/byok/keys", { provider: "anthropic", apiKey: "sk-ant-example-key-Zz42" });
+    expect([saved.status, ((await saved.json()) as { hint: string }).hint]).toEqual([201, "…Zz42"]);
+    const summary = await http.json("/summarize", { text: "Three short facts." });
+    expect(await summary.json()).toEqual({ summary: expect.stringContaining("Three short facts."), provider: "anthropic", model: expect.any(String) });
+
+    const forged = http.cookie().replace(/byok_demo=[^;]+/, `byok_demo=${Buffer.from('{"userId":"mallory"}').toString("base64")}`);
+    const logout = await http.call("/logout", { method: "POST" });
+    expect([logout.status, logout.headers.get("location")]).toEqual([303, "/"]);
+    expect((await http.call("/api/me")).status).toBe(401);
+    http.setCookie(forged); // a cookie edited to name another user fails its signature check
+    expect((await http.call("/api/me")).status).toBe(401);
+  });
+
+  it("answers /summarize errors as { error: { code, message } } with the byok status", async () => {
+    const server = start();
+    const http = client((await server.waitFor(LISTENING))[1]!);
+    expect((await http.json("/summarize", { text: "x" })).status).toBe(401);
+    await http.login("dave");
+    const noKey = await http.json("/summarize", { text: "x" });
+    expect([noKey.status, ((await noKey.json()) as ErrorBody).error.code]).toEqual([404, "KEY_NOT_FOUND"]);
+    const empty = await http.json("/summarize", { text: "" });
+    expect([empty.status, ((await empty.json()) as ErrorBody).error.code]).toEqual([400, "INVALID_REQUEST"]);
+    expect((await http.login("not a valid name!")).headers.get("location")).toBe("/?error=name");
+  });
+
+  it("refuses to start in production without BYOK_MASTER_KEY, naming the fix", async () => {
+    const server = start({ NODE_ENV: "production" });
+    expect(await server.exited).toBe(1);
+    expect(server.output()).toMatch(/BYOK_MASTER_KEY is required when NODE_ENV=production: generate one with `npx byok-ai keygen`/);
+  });
+
+  describe("with every provider base URL set", () => {
+    let fakes: FakeProviders;
+    beforeAll(async () => void (fakes = await startFakeProviders()));
+    afterAll(async () => fakes.close());
+
+    it("starts no fakes of its own and sends keys to the configured URLs", async () => {
+      const server = start({ GEMINI_BASE_URL: fakes.gemini.url, OPENAI_BASE_URL: fakes.openai.url, ANTHROPIC_BASE_URL: fakes.anthropic.url, BYOK_MASTER_KEY: "A".repeat(43) + "=" });
+      const http = client((await server.waitFor(LISTENING))[1]!);
+      expect(server.output()).not.toMatch(/Offline mode|BYOK_MASTER_KEY/);
+      await http.login("erin");
+      expect((await http.json("/byok/keys", { provider: "openai", apiKey: "sk-configured-url-0001" })).status).toBe(201);
+      expect(fakes.openai.requests.map((r) => r.apiKey)).toEqual(["sk-configured-url-0001"]);
+    });
+  });
+
+  it("stores keys in Redis when REDIS_URL is set", async () => {
+    const server = start({ REDIS_URL });
+    const http = client((await server.waitFor(LISTENING))[1]!);
+    expect(server.output()).toMatch(/stored encrypted in Redis/);
+    await http.login(`redis-user-${process.pid}`);
+    expect((await http.json("/byok/keys", { provider: "gemini", apiKey: "AIza-redis-example-0001" })).status).toBe(201);
+    expect((await http.json("/byok/keys", { provider: "gemini" }, "DELETE")).status).toBe(204); // leaves the shared Redis clean
+  });
+});
