@@ -2,7 +2,7 @@
 import { ByokError } from "../errors.js";
 import { keyIdOf } from "../vault/format.js";
 import { type CoreContext, storeCall } from "./context.js";
-import type { KeyRecord } from "./types.js";
+import type { CompareAndSwap, KeyRecord, KeyStore } from "./types.js";
 
 /** Counts reported by `byok.rotate()` (and to `onProgress` after each batch). */
 export interface RotateResult {
@@ -43,17 +43,31 @@ function checkBatchSize(value: unknown): number {
   return value;
 }
 
+/** The store's batches, reading one ahead: the store fetches the next batch while the CPU works on this one. */
 async function* batches(context: CoreContext, batchSize: number): AsyncGenerator<KeyRecord[]> {
   const iterator = context.store.scan({ batchSize })[Symbol.asyncIterator]();
+  const pull = () => storeCall("scan", () => iterator.next());
+  let ahead = pull();
   try {
     for (;;) {
-      const next = await storeCall("scan", () => iterator.next());
+      const next = await ahead;
       if (next.done) return;
+      ahead = pull();
+      // Stopped early (interrupted), this read is dropped: never an unhandled rejection.
+      ahead.catch(() => undefined);
       yield next.value;
     }
   } finally {
+    await ahead.catch(() => undefined);
     await iterator.return?.();
   }
+}
+
+/** One batch of compare-and-sets: `compareAndSwapMany` when the store has it, else one call per record. */
+function swapAll(store: KeyStore, swaps: CompareAndSwap[]): Promise<boolean[]> {
+  if (swaps.length === 0) return Promise.resolve([]);
+  if (store.compareAndSwapMany) return storeCall("compareAndSwap", () => store.compareAndSwapMany!(swaps));
+  return Promise.all(swaps.map((s) => storeCall("compareAndSwap", () => store.compareAndSwap(s.userId, s.provider, s.expectedCiphertext, s.ciphertext))));
 }
 
 /**
@@ -65,22 +79,24 @@ export async function rotate(context: CoreContext, options: RotateOptions = {}):
   const batchSize = checkBatchSize(options.batchSize);
   const result: RotateResult = { scanned: 0, rotated: 0, skipped: 0, failed: 0 };
   for await (const batch of batches(context, batchSize)) {
-    await Promise.all(
-      batch.map(async (record) => {
-        result.scanned++;
-        if (context.vault.isCurrent(record.ciphertext)) return void result.skipped++;
-        const where = { userId: record.userId, provider: record.provider };
-        let sealed: string;
-        try {
-          sealed = context.vault.seal(context.vault.open(record.ciphertext, where), where);
-        } catch {
-          return void result.failed++;
-        }
-        const swapped = await storeCall("compareAndSwap", () => context.store.compareAndSwap(record.userId, record.provider, record.ciphertext, sealed));
-        if (swapped) result.rotated++;
-        else result.skipped++;
-      }),
-    );
+    const swaps: CompareAndSwap[] = [];
+    for (const { userId, provider, ciphertext } of batch) {
+      result.scanned++;
+      if (context.vault.isCurrent(ciphertext)) {
+        result.skipped++;
+        continue;
+      }
+      try {
+        const where = { userId, provider };
+        swaps.push({ userId, provider, expectedCiphertext: ciphertext, ciphertext: context.vault.seal(context.vault.open(ciphertext, where), where) });
+      } catch {
+        result.failed++;
+      }
+    }
+    for (const swapped of await swapAll(context.store, swaps)) {
+      if (swapped) result.rotated++;
+      else result.skipped++;
+    }
     options.onProgress?.({ ...result });
   }
   return result;

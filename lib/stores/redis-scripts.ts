@@ -56,3 +56,22 @@ export async function runScript(client: Redis | Cluster, s: RedisScript, key: st
     return client.eval(s.source, 1, key, ...args);
   }
 }
+
+/**
+ * Runs one script for many keys in a single pipeline (EVALSHA; calls the server does not know the
+ * script for yet are sent again with EVAL). Resolves the results in order.
+ * @throws the first error other than NOSCRIPT
+ */
+export async function runScriptPipelined(client: Redis, s: RedisScript, calls: readonly (readonly [key: string, ...args: string[]])[]): Promise<unknown[]> {
+  const replies = (await client.pipeline(calls.map(([key, ...args]) => ["evalsha", s.sha, "1", key, ...args])).exec()) ?? [];
+  const unknown = calls.map((_, i) => i).filter((i) => String(replies[i]?.[0]?.message).startsWith("NOSCRIPT"));
+  if (unknown.length) {
+    const again = (await client.pipeline(unknown.map((i) => ["eval", s.source, "1", ...calls[i]!])).exec()) ?? [];
+    unknown.forEach((i, j) => (replies[i] = again[j]!));
+  }
+  return calls.map((_, i) => {
+    const [error, result] = replies[i] ?? [new Error("no reply")];
+    if (error) throw error;
+    return result;
+  });
+}
