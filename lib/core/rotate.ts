@@ -70,35 +70,50 @@ function swapAll(store: KeyStore, swaps: CompareAndSwap[]): Promise<boolean[]> {
   return Promise.all(swaps.map((s) => storeCall("compareAndSwap", () => store.compareAndSwap(s.userId, s.provider, s.expectedCiphertext, s.ciphertext))));
 }
 
+/** Decrypts and re-encrypts one batch (CPU only): the swaps to make, and the counts so far. */
+function reseal(context: CoreContext, batch: KeyRecord[]): { swaps: CompareAndSwap[]; counts: RotateResult } {
+  const counts: RotateResult = { scanned: batch.length, rotated: 0, skipped: 0, failed: 0 };
+  const swaps: CompareAndSwap[] = [];
+  for (const { userId, provider, ciphertext } of batch) {
+    if (context.vault.isCurrent(ciphertext)) {
+      counts.skipped++;
+      continue;
+    }
+    try {
+      const where = { userId, provider };
+      swaps.push({ userId, provider, expectedCiphertext: ciphertext, ciphertext: context.vault.seal(context.vault.open(ciphertext, where), where) });
+    } catch {
+      counts.failed++;
+    }
+  }
+  return { swaps, counts };
+}
+
 /**
  * Re-encrypts every record not under the current master key. Safe with live traffic: each write is a
  * compare-and-set on the ciphertext that was read, so a key a user replaces or deletes meanwhile is
  * never overwritten or resurrected. Resumable: records already current are skipped.
+ *
+ * Three stages overlap: while batch n is re-encrypted, batch n+1 is being read and batch n-1's
+ * compare-and-sets are in flight. At most one batch of writes is outstanding, and progress is
+ * reported batch by batch, in order, once its writes are done.
  */
 export async function rotate(context: CoreContext, options: RotateOptions = {}): Promise<RotateResult> {
   const batchSize = checkBatchSize(options.batchSize);
   const result: RotateResult = { scanned: 0, rotated: 0, skipped: 0, failed: 0 };
+  let writing: Promise<void> = Promise.resolve();
   for await (const batch of batches(context, batchSize)) {
-    const swaps: CompareAndSwap[] = [];
-    for (const { userId, provider, ciphertext } of batch) {
-      result.scanned++;
-      if (context.vault.isCurrent(ciphertext)) {
-        result.skipped++;
-        continue;
-      }
-      try {
-        const where = { userId, provider };
-        swaps.push({ userId, provider, expectedCiphertext: ciphertext, ciphertext: context.vault.seal(context.vault.open(ciphertext, where), where) });
-      } catch {
-        result.failed++;
-      }
-    }
-    for (const swapped of await swapAll(context.store, swaps)) {
-      if (swapped) result.rotated++;
-      else result.skipped++;
-    }
-    options.onProgress?.({ ...result });
+    const { swaps, counts } = reseal(context, batch);
+    await writing;
+    writing = swapAll(context.store, swaps).then((swapped) => {
+      for (const ok of swapped) counts[ok ? "rotated" : "skipped"]++;
+      for (const k of ["scanned", "rotated", "skipped", "failed"] as const) result[k] += counts[k];
+      options.onProgress?.({ ...result });
+    });
+    // Awaited on the next turn (or below); until then a failure must not count as unhandled.
+    writing.catch(() => undefined);
   }
+  await writing;
   return result;
 }
 

@@ -5,8 +5,9 @@ import { ByokError } from "../errors.js";
 import { checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { loadOptionalPeer } from "../core/optional-peer.js";
 import type { CompareAndSwap, KeyRecord, KeyStore, PutResult } from "../core/types.js";
-import { COMPARE_AND_SWAP, DELETE_USER, PUT, runScript, runScriptPipelined, TOUCH } from "./redis-scripts.js";
+import { COMPARE_AND_SWAP, compareAndSwapAll, DELETE_USER, PUT, runScript, TOUCH } from "./redis-scripts.js";
 import { type RecordJson, toRecord, userIdOf, userKey } from "./redis-layout.js";
+import { hgetallMany, waitUntilReady } from "./redis-client.js";
 import { storeUnavailable, withTimeLimit } from "./store-support.js";
 
 const debug = debuglog("byok");
@@ -38,31 +39,6 @@ const OWN_CONNECTION: RedisOptions = {
 };
 
 type Client = Redis | Cluster;
-
-/** HGETALL of many keys: one pipeline on a single node; on a Cluster, per key (ioredis routes each to its slot). */
-async function hgetallMany(client: Client, keys: string[]): Promise<Record<string, string>[]> {
-  if (client.isCluster) return Promise.all(keys.map((key) => client.hgetall(key)));
-  const replies = (await (client as Redis).pipeline(keys.map((key) => ["hgetall", key])).exec()) ?? [];
-  return keys.map((_, i) => {
-    const [error, hash] = replies[i] ?? [new Error("no reply")];
-    if (error) throw error;
-    return hash as Record<string, string>;
-  });
-}
-
-function waitUntilReady(client: Client, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (error?: Error) => {
-      clearTimeout(timer);
-      for (const [event, fn] of listeners) client.off(event, fn);
-      if (error) reject(error);
-      else resolve();
-    };
-    const listeners: [string, (e?: Error) => void][] = [["ready", () => done()], ["error", (e) => done(e ?? new Error("error"))], ["end", () => done(new Error("end"))]];
-    for (const [event, fn] of listeners) client.on(event, fn);
-    const timer = setTimeout(() => done(Object.assign(new Error("not ready"), { code: "NOT_READY" })), ms);
-  });
-}
 
 /**
  * Keeps encrypted keys in Redis or Redis Cluster: one hash per user, `<prefix>{<base64url user id>}`,
@@ -156,16 +132,14 @@ export class RedisStore implements KeyStore {
     return (await this.#run("compareAndSwap", (c) => runScript(c, COMPARE_AND_SWAP, this.#key(userId), provider, expectedCiphertext, ciphertext))) === 1;
   }
 
-  /** Compare-and-sets a whole batch in one pipeline (one round trip; per key on a Cluster). */
+  /**
+   * Compare-and-sets a whole batch: on one node, one script call per 250 records (sent together);
+   * on a Cluster, where a script cannot span slots, one call per record.
+   */
   async compareAndSwapMany(swaps: readonly CompareAndSwap[]): Promise<boolean[]> {
     if (swaps.length === 0) return [];
-    const calls = swaps.map((s) => [this.#key(s.userId), s.provider, s.expectedCiphertext, s.ciphertext] as const);
-    const replies = await this.#run(
-      "compareAndSwap",
-      (c) => (c.isCluster ? Promise.all(calls.map((call) => runScript(c, COMPARE_AND_SWAP, ...call))) : runScriptPipelined(c as Redis, COMPARE_AND_SWAP, calls)),
-      swaps.length,
-    );
-    return replies.map((reply) => reply === 1);
+    const keys = swaps.map((s) => this.#key(s.userId));
+    return this.#run("compareAndSwap", (c) => compareAndSwapAll(c, keys, swaps), swaps.length);
   }
 
   /**

@@ -1,12 +1,12 @@
 // The rotation suite (live traffic, resume, failed records, exact verify counts) on the real stores: Redis, Redis Cluster, PostgreSQL.
-import { Cluster, Redis } from "ioredis";
+import { Redis } from "ioredis";
 import { Pool } from "pg";
 import { BYOK, generateMasterKey, type KeyStore, PostgresStore, RedisStore } from "../../lib";
 import { coreContextOf } from "../../lib/byok";
 import { verify } from "../../lib/core/rotate";
-import { type RedisCluster, startRedisCluster } from "../helpers/redis-server";
+import { useRedisCluster } from "../helpers/redis-server";
 import { rotationSuite } from "../helpers/rotation-suite";
-import { DATABASE_URL, REDIS_URL, uniqueName, whenReady } from "../helpers/services";
+import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";
 
 /** Deletes every user the store holds, through the store itself (works for any prefix, node or cluster). */
 async function emptyAndClose(store: KeyStore): Promise<void> {
@@ -19,19 +19,8 @@ async function emptyAndClose(store: KeyStore): Promise<void> {
 rotationSuite("RedisStore (single node)", async () => new RedisStore({ url: REDIS_URL, prefix: `${uniqueName("rot")}:` }), emptyAndClose);
 
 describe("rotation on a 3-master Redis Cluster", () => {
-  let cluster: RedisCluster;
-  let client: Cluster;
-  beforeAll(async () => {
-    cluster = await startRedisCluster();
-    client = new Cluster(cluster.ports.map((port) => ({ host: "127.0.0.1", port })));
-    await whenReady(client);
-  });
-  afterAll(async () => {
-    await client?.quit();
-    await cluster?.stop();
-  });
-
-  rotationSuite("RedisStore (cluster)", async () => new RedisStore({ client, prefix: `${uniqueName("rot")}:` }), emptyAndClose);
+  const cluster = useRedisCluster();
+  rotationSuite("RedisStore (cluster)", async () => new RedisStore({ client: cluster(), prefix: `${uniqueName("rot")}:` }), emptyAndClose);
 });
 
 describe("rotation on PostgreSQL", () => {
