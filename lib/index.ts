@@ -11,6 +11,7 @@ export type {
   ChatRequest,
   ChatResponse,
   ChatStream,
+  CompareAndSwap,
   FinishReason,
   KeyInfo,
   KeyRecord,

@@ -6,6 +6,8 @@ import { createProgress } from "./progress.js";
 
 type Print = (line: string) => void;
 
+const EMPTY = "No records found: check that --prefix / --table name the store your app uses.";
+
 /** `byok-ai rotate`: 0 when nothing failed, 1 when some record is unreadable by every key. */
 export async function rotateCommand(flags: StoreFlags, print: Print, env = process.env): Promise<number> {
   const { byok, label, batchSize } = openByok(env, flags);
@@ -17,6 +19,7 @@ export async function rotateCommand(flags: StoreFlags, print: Print, env = proce
     else {
       print(`Rotated ${result.rotated} of ${result.scanned} records in ${label} (${result.skipped} skipped: already current or changed meanwhile; ${result.failed} failed).`);
       if (result.failed) print("Some records could not be decrypted by any known master key; run `byok-ai verify` to list them.");
+      if (!result.scanned) print(EMPTY);
     }
     return result.failed ? 1 : 0;
   } finally {
@@ -37,6 +40,7 @@ export async function verifyCommand(flags: StoreFlags, print: Print, env = proce
       print(`Verified ${result.scanned} records in ${label}.`);
       result.keyIds.forEach((id, i) => print(`  ${id} (${i === 0 ? "current" : `previous #${i}`}): ${result.byKeyId[id] ?? 0} records`));
       print(`  unreadable: ${result.unreadable.length} records`);
+      if (!result.scanned) print(EMPTY);
       // JSON-quoted so an odd user id cannot inject terminal control sequences.
       for (const r of result.unreadable) print(`    user ${JSON.stringify(r.userId)} provider ${r.provider}${r.keyId ? ` (key id ${r.keyId})` : ""}`);
     }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The byok-ai command line: keygen, rotate and verify (commander). Exit status: 0 good, 1 records failed, 2 usage.
+// The byok-ai command line: keygen, rotate and verify (commander). Exit status: 0 good, 1 records failed, 2 could not run.
 import { Command, CommanderError, Option } from "commander";
 import { ByokError } from "../errors.js";
 import { generateMasterKey } from "../vault/master-key.js";
@@ -17,8 +17,15 @@ Rotating the master key, with no downtime:
   4. Run  npx byok-ai verify : when the old key id shows 0 records and nothing is unreadable
      (exit status 0), remove the old key from BYOK_PREVIOUS_MASTER_KEYS and redeploy.
 
-Environment: REDIS_URL or DATABASE_URL names the store; BYOK_MASTER_KEY; BYOK_PREVIOUS_MASTER_KEYS
-(comma-separated). Exit status: 0 all good, 1 some record failed or is unreadable, 2 usage error.`;
+Environment: REDIS_URL (with --prefix) or DATABASE_URL (with --table) names the store; BYOK_MASTER_KEY;
+BYOK_PREVIOUS_MASTER_KEYS (comma-separated). Progress goes to stderr (a live line on a terminal);
+the summary to stdout (one JSON object with --json).
+
+Exit status:
+  0  done, and every record is readable (rotate: nothing failed; verify: nothing unreadable)
+  1  done, but some records are unreadable by every known master key (verify lists them)
+  2  could not run: usage or configuration error, or the store cannot be reached
+     (STORE_UNAVAILABLE; nothing was changed or checked, fix it and run again)`;
 
 const print = (line: string) => void process.stdout.write(`${line}\n`);
 
@@ -41,7 +48,7 @@ async function main(argv: string[]): Promise<void> {
     .description("byok-ai command line: master keys and stored-key maintenance")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .showHelpAfterError();
+    .showHelpAfterError("(run `byok-ai --help` for usage)");
   program.command("keygen").description("print a new random master key (base64, 32 bytes)").action(() => print(generateMasterKey()));
   storeCommand(program, "rotate", "re-encrypt every stored key that is not under the current master key", (flags) => rotateCommand(flags, print));
   storeCommand(program, "verify", "decrypt every stored key; count records per master key id; list unreadable ones", (flags) => verifyCommand(flags, print));
@@ -53,13 +60,16 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = error.exitCode === 0 ? 0 : 2;
       return;
     }
+    process.exitCode = 2;
     if (error instanceof UsageError || (ByokError.is(error) && error.code === "CONFIG_INVALID")) {
       process.stderr.write(`byok-ai: ${error.message}\n`);
-      process.exitCode = 2;
-      return;
+    } else if (ByokError.is(error)) {
+      const hint = error.code === "STORE_UNAVAILABLE" ? " Check REDIS_URL / DATABASE_URL and --prefix / --table." : "";
+      process.stderr.write(`byok-ai: ${error.code}: ${error.message}${hint}\n`);
+    } else {
+      // Never the error's message: it could carry a value. Its type is enough to report a bug.
+      process.stderr.write(`byok-ai: unexpected failure (${error instanceof Error ? error.name : typeof error}); nothing more was done.\n`);
     }
-    process.stderr.write(`byok-ai: ${ByokError.is(error) ? `${error.code}: ${error.message}` : "unexpected failure"}\n`);
-    process.exitCode = 1;
   }
 }
 

@@ -10,11 +10,13 @@ export function storeFromEnv(env: NodeJS.ProcessEnv, options: { prefix?: string;
   if (redisUrl && databaseUrl) throw new UsageError("Both REDIS_URL and DATABASE_URL are set; set only the one whose store you want to work on.");
   if (redisUrl) {
     if (options.table !== undefined) throw new UsageError("--table is for PostgreSQL (DATABASE_URL); with REDIS_URL use --prefix.");
-    return { store: new RedisStore({ url: redisUrl, ...(options.prefix !== undefined ? { prefix: options.prefix } : {}) }), label: "Redis" };
+    const store = new RedisStore({ url: redisUrl, ...(options.prefix !== undefined ? { prefix: options.prefix } : {}) });
+    return { store, label: `Redis (prefix ${JSON.stringify(store.prefix)})` };
   }
   if (databaseUrl) {
     if (options.prefix !== undefined) throw new UsageError("--prefix is for Redis (REDIS_URL); with DATABASE_URL use --table.");
-    return { store: new PostgresStore({ connectionString: databaseUrl, ...(options.table !== undefined ? { table: options.table } : {}) }), label: "PostgreSQL" };
+    const store = new PostgresStore({ connectionString: databaseUrl, ...(options.table !== undefined ? { table: options.table } : {}) });
+    return { store, label: `PostgreSQL (table ${JSON.stringify(options.table ?? "byok_keys")})` };
   }
   throw new UsageError("Set REDIS_URL (RedisStore) or DATABASE_URL (PostgresStore) to name the store to work on.");
 }

@@ -2,7 +2,7 @@
 import { ByokError } from "../errors.js";
 import { keyIdOf } from "../vault/format.js";
 import { type CoreContext, storeCall } from "./context.js";
-import type { KeyRecord } from "./types.js";
+import type { CompareAndSwap, KeyRecord, KeyStore } from "./types.js";
 
 /** Counts reported by `byok.rotate()` (and to `onProgress` after each batch). */
 export interface RotateResult {
@@ -43,46 +43,77 @@ function checkBatchSize(value: unknown): number {
   return value;
 }
 
+/** The store's batches, reading one ahead: the store fetches the next batch while the CPU works on this one. */
 async function* batches(context: CoreContext, batchSize: number): AsyncGenerator<KeyRecord[]> {
   const iterator = context.store.scan({ batchSize })[Symbol.asyncIterator]();
+  const pull = () => storeCall("scan", () => iterator.next());
+  let ahead = pull();
   try {
     for (;;) {
-      const next = await storeCall("scan", () => iterator.next());
+      const next = await ahead;
       if (next.done) return;
+      ahead = pull();
+      // Stopped early (interrupted), this read is dropped: never an unhandled rejection.
+      ahead.catch(() => undefined);
       yield next.value;
     }
   } finally {
+    await ahead.catch(() => undefined);
     await iterator.return?.();
   }
+}
+
+/** One batch of compare-and-sets: `compareAndSwapMany` when the store has it, else one call per record. */
+function swapAll(store: KeyStore, swaps: CompareAndSwap[]): Promise<boolean[]> {
+  if (swaps.length === 0) return Promise.resolve([]);
+  if (store.compareAndSwapMany) return storeCall("compareAndSwap", () => store.compareAndSwapMany!(swaps));
+  return Promise.all(swaps.map((s) => storeCall("compareAndSwap", () => store.compareAndSwap(s.userId, s.provider, s.expectedCiphertext, s.ciphertext))));
+}
+
+/** Decrypts and re-encrypts one batch (CPU only): the swaps to make, and the counts so far. */
+function reseal(context: CoreContext, batch: KeyRecord[]): { swaps: CompareAndSwap[]; counts: RotateResult } {
+  const counts: RotateResult = { scanned: batch.length, rotated: 0, skipped: 0, failed: 0 };
+  const swaps: CompareAndSwap[] = [];
+  for (const { userId, provider, ciphertext } of batch) {
+    if (context.vault.isCurrent(ciphertext)) {
+      counts.skipped++;
+      continue;
+    }
+    try {
+      const where = { userId, provider };
+      swaps.push({ userId, provider, expectedCiphertext: ciphertext, ciphertext: context.vault.seal(context.vault.open(ciphertext, where), where) });
+    } catch {
+      counts.failed++;
+    }
+  }
+  return { swaps, counts };
 }
 
 /**
  * Re-encrypts every record not under the current master key. Safe with live traffic: each write is a
  * compare-and-set on the ciphertext that was read, so a key a user replaces or deletes meanwhile is
  * never overwritten or resurrected. Resumable: records already current are skipped.
+ *
+ * Three stages overlap: while batch n is re-encrypted, batch n+1 is being read and batch n-1's
+ * compare-and-sets are in flight. At most one batch of writes is outstanding, and progress is
+ * reported batch by batch, in order, once its writes are done.
  */
 export async function rotate(context: CoreContext, options: RotateOptions = {}): Promise<RotateResult> {
   const batchSize = checkBatchSize(options.batchSize);
   const result: RotateResult = { scanned: 0, rotated: 0, skipped: 0, failed: 0 };
+  let writing: Promise<void> = Promise.resolve();
   for await (const batch of batches(context, batchSize)) {
-    await Promise.all(
-      batch.map(async (record) => {
-        result.scanned++;
-        if (context.vault.isCurrent(record.ciphertext)) return void result.skipped++;
-        const where = { userId: record.userId, provider: record.provider };
-        let sealed: string;
-        try {
-          sealed = context.vault.seal(context.vault.open(record.ciphertext, where), where);
-        } catch {
-          return void result.failed++;
-        }
-        const swapped = await storeCall("compareAndSwap", () => context.store.compareAndSwap(record.userId, record.provider, record.ciphertext, sealed));
-        if (swapped) result.rotated++;
-        else result.skipped++;
-      }),
-    );
-    options.onProgress?.({ ...result });
+    const { swaps, counts } = reseal(context, batch);
+    await writing;
+    writing = swapAll(context.store, swaps).then((swapped) => {
+      for (const ok of swapped) counts[ok ? "rotated" : "skipped"]++;
+      for (const k of ["scanned", "rotated", "skipped", "failed"] as const) result[k] += counts[k];
+      options.onProgress?.({ ...result });
+    });
+    // Awaited on the next turn (or below); until then a failure must not count as unhandled.
+    writing.catch(() => undefined);
   }
+  await writing;
   return result;
 }
 

@@ -26,6 +26,16 @@ export interface KeyRecord {
   lastUsedAt?: string;
 }
 
+/** One compare-and-set of {@link KeyStore.compareAndSwapMany}. */
+export interface CompareAndSwap {
+  userId: string;
+  provider: string;
+  /** Swap only if the stored ciphertext is still this one. */
+  expectedCiphertext: string;
+  /** The new ciphertext. */
+  ciphertext: string;
+}
+
 /** Result of {@link KeyStore.put}. */
 export interface PutResult {
   /** The record as stored (with the `createdAt` that was kept). */
@@ -88,6 +98,13 @@ export interface KeyStore {
    * overwrite a key a user just replaced, nor resurrect one a user deleted.
    */
   compareAndSwap(userId: string, provider: string, expectedCiphertext: string, ciphertext: string): Promise<boolean>;
+
+  /**
+   * **Optional.** Many compare-and-sets at once, each with exactly the semantics of
+   * `compareAndSwap`; resolves one boolean per swap, in order. Rotation calls it once per batch
+   * when a store has it (one round trip instead of one per record), else `compareAndSwap` per record.
+   */
+  compareAndSwapMany?(swaps: readonly CompareAndSwap[]): Promise<boolean[]>;
 
   /**
    * **Optional.** Releases what the store opened itself. A store never closes a client or pool it

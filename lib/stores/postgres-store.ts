@@ -3,7 +3,7 @@ import { debuglog } from "node:util";
 import type { Pool, PoolClient, QueryResultRow } from "pg";
 import { checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { loadOptionalPeer } from "../core/optional-peer.js";
-import type { KeyRecord, KeyStore, PutResult } from "../core/types.js";
+import type { CompareAndSwap, KeyRecord, KeyStore, PutResult } from "../core/types.js";
 import { checkStorableUserId, storeUnavailable, withTimeLimit } from "./store-support.js";
 
 const debug = debuglog("byok");
@@ -150,6 +150,22 @@ export class PostgresStore implements KeyStore {
       [checkStorableUserId(userId), provider, expectedCiphertext, ciphertext],
     );
     return rows.length > 0;
+  }
+
+  /** Compare-and-sets a whole batch in one UPDATE (one round trip). */
+  async compareAndSwapMany(swaps: readonly CompareAndSwap[]): Promise<boolean[]> {
+    if (swaps.length === 0) return [];
+    const columns = [swaps.map((s) => checkStorableUserId(s.userId)), swaps.map((s) => s.provider), swaps.map((s) => s.expectedCiphertext), swaps.map((s) => s.ciphertext)];
+    const rows = await this.#query<{ user_id: string; provider: string }>(
+      "compareAndSwap",
+      `UPDATE ${this.#table} AS t SET ciphertext = s.next
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS s(user_id, provider, expected, next)
+       WHERE t.user_id = s.user_id AND t.provider = s.provider AND t.ciphertext = s.expected
+       RETURNING t.user_id, t.provider`,
+      columns,
+    );
+    const swapped = new Set(rows.map((r) => JSON.stringify([r.user_id, r.provider])));
+    return swaps.map((s) => swapped.has(JSON.stringify([s.userId, s.provider])));
   }
 
   /** Keyset pagination on the primary key: each batch is one indexed query, memory stays flat. */

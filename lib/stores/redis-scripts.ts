@@ -1,6 +1,7 @@
 // The Lua scripts that make RedisStore's read-modify-write operations atomic, and how to run them (EVALSHA, then EVAL).
 import { createHash } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
+import type { CompareAndSwap } from "../core/types.js";
 
 /** A Lua script with its SHA1, for EVALSHA. */
 export interface RedisScript {
@@ -41,6 +42,28 @@ rec['ciphertext'] = ARGV[3]
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
 return 1`);
 
+/**
+ * COMPARE_AND_SWAP for many records in one call (one server round trip and one command to parse):
+ * KEYS[i] user hash, ARGV[3i-2] provider, ARGV[3i-1] expected ciphertext, ARGV[3i] new ciphertext.
+ * Returns a 1 (swapped) or 0 per key. Single node only: a Cluster refuses keys of several slots.
+ */
+export const COMPARE_AND_SWAP_MANY = script(`
+local out = {}
+for i = 1, #KEYS do
+  local j = (i - 1) * 3
+  local old = redis.call('HGET', KEYS[i], ARGV[j + 1])
+  out[i] = 0
+  if old then
+    local rec = cjson.decode(old)
+    if rec['ciphertext'] == ARGV[j + 2] then
+      rec['ciphertext'] = ARGV[j + 3]
+      redis.call('HSET', KEYS[i], ARGV[j + 1], cjson.encode(rec))
+      out[i] = 1
+    end
+  end
+end
+return out`);
+
 /** KEYS[1] user hash. Deletes it and returns how many providers it held, in one step. */
 export const DELETE_USER = script(`
 local n = redis.call('HLEN', KEYS[1])
@@ -48,11 +71,35 @@ redis.call('DEL', KEYS[1])
 return n`);
 
 /** Runs a script by SHA, loading it with EVAL when the server does not know it yet (NOSCRIPT). */
-export async function runScript(client: Redis | Cluster, s: RedisScript, key: string, ...args: string[]): Promise<unknown> {
+export function runScript(client: Redis | Cluster, s: RedisScript, key: string, ...args: string[]): Promise<unknown> {
+  return runScriptOnKeys(client, s, [key], args);
+}
+
+/** {@link runScript} with any number of keys (all in one slot on a Cluster). */
+export async function runScriptOnKeys(client: Redis | Cluster, s: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
   try {
-    return await client.evalsha(s.sha, 1, key, ...args);
+    return await client.evalsha(s.sha, keys.length, ...keys, ...args);
   } catch (error) {
     if (!String((error as Error | undefined)?.message).startsWith("NOSCRIPT")) throw error;
-    return client.eval(s.source, 1, key, ...args);
+    return client.eval(s.source, keys.length, ...keys, ...args);
   }
+}
+
+/** Records per COMPARE_AND_SWAP_MANY call: bounds how long one script holds the (single-threaded) server. */
+const SWAPS_PER_SCRIPT = 250;
+
+/**
+ * Compare-and-sets many records, `keys[i]` being the hash of `swaps[i]`: on one node, one script call
+ * per 250 records (sent together); on a Cluster, where a script cannot span slots, one per record.
+ */
+export async function compareAndSwapAll(client: Redis | Cluster, keys: readonly string[], swaps: readonly CompareAndSwap[]): Promise<boolean[]> {
+  if (client.isCluster) {
+    return Promise.all(swaps.map(async (s, i) => (await runScript(client, COMPARE_AND_SWAP, keys[i]!, s.provider, s.expectedCiphertext, s.ciphertext)) === 1));
+  }
+  const chunks: Promise<unknown>[] = [];
+  for (let at = 0; at < swaps.length; at += SWAPS_PER_SCRIPT) {
+    const args = swaps.slice(at, at + SWAPS_PER_SCRIPT).flatMap((s) => [s.provider, s.expectedCiphertext, s.ciphertext]);
+    chunks.push(runScriptOnKeys(client, COMPARE_AND_SWAP_MANY, keys.slice(at, at + SWAPS_PER_SCRIPT), args));
+  }
+  return (await Promise.all(chunks)).flatMap((replies) => (replies as unknown[]).map((reply) => reply === 1));
 }

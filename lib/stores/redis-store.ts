@@ -4,9 +4,10 @@ import type { Cluster, Redis, RedisOptions } from "ioredis";
 import { ByokError } from "../errors.js";
 import { checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { loadOptionalPeer } from "../core/optional-peer.js";
-import type { KeyRecord, KeyStore, PutResult } from "../core/types.js";
-import { COMPARE_AND_SWAP, DELETE_USER, PUT, runScript, TOUCH } from "./redis-scripts.js";
+import type { CompareAndSwap, KeyRecord, KeyStore, PutResult } from "../core/types.js";
+import { COMPARE_AND_SWAP, compareAndSwapAll, DELETE_USER, PUT, runScript, TOUCH } from "./redis-scripts.js";
 import { type RecordJson, toRecord, userIdOf, userKey } from "./redis-layout.js";
+import { hgetallMany, waitUntilReady } from "./redis-client.js";
 import { storeUnavailable, withTimeLimit } from "./store-support.js";
 
 const debug = debuglog("byok");
@@ -26,29 +27,18 @@ const KNOWN: KeysEnum<RedisStoreOptions> = { client: true, url: true, prefix: tr
 const PREFIX = /^[A-Za-z0-9:_.\-/]{1,64}$/;
 /** Longest any one store call may take before it rejects STORE_UNAVAILABLE. */
 const CALL_LIMIT_MS = 500;
+/** Added to that limit per item of a batched call (scan pages, compareAndSwapMany), which queue behind each other. */
+const PER_ITEM_MS = 1;
 /** The connection a url store opens: no offline queue (fail at once while down), reconnect forever in the background. */
 const OWN_CONNECTION: RedisOptions = {
   enableOfflineQueue: false,
   connectTimeout: 1000,
   maxRetriesPerRequest: 1,
   retryStrategy: (times) => Math.min(50 * times, 500),
+  enableAutoPipelining: true,
 };
 
 type Client = Redis | Cluster;
-
-function waitUntilReady(client: Client, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (error?: Error) => {
-      clearTimeout(timer);
-      for (const [event, fn] of listeners) client.off(event, fn);
-      if (error) reject(error);
-      else resolve();
-    };
-    const listeners: [string, (e?: Error) => void][] = [["ready", () => done()], ["error", (e) => done(e ?? new Error("error"))], ["end", () => done(new Error("end"))]];
-    for (const [event, fn] of listeners) client.on(event, fn);
-    const timer = setTimeout(() => done(Object.assign(new Error("not ready"), { code: "NOT_READY" })), ms);
-  });
-}
 
 /**
  * Keeps encrypted keys in Redis or Redis Cluster: one hash per user, `<prefix>{<base64url user id>}`,
@@ -142,19 +132,41 @@ export class RedisStore implements KeyStore {
     return (await this.#run("compareAndSwap", (c) => runScript(c, COMPARE_AND_SWAP, this.#key(userId), provider, expectedCiphertext, ciphertext))) === 1;
   }
 
-  /** Walks every master with SCAN (never KEYS), one page of about `batchSize` keys at a time. */
+  /**
+   * Compare-and-sets a whole batch: on one node, one script call per 250 records (sent together);
+   * on a Cluster, where a script cannot span slots, one call per record.
+   */
+  async compareAndSwapMany(swaps: readonly CompareAndSwap[]): Promise<boolean[]> {
+    if (swaps.length === 0) return [];
+    const keys = swaps.map((s) => this.#key(s.userId));
+    return this.#run("compareAndSwap", (c) => compareAndSwapAll(c, keys, swaps), swaps.length);
+  }
+
+  /**
+   * Walks every master with SCAN (never KEYS), one page of about `batchSize` keys at a time, each
+   * page's hashes read in one pipeline. SCAN may return a key twice (when Redis shrinks its table
+   * mid-walk), so the walk remembers the hash names it has read and yields every record once:
+   * `verify` counts stay exact. That set is the one thing that grows, by about 100 bytes per user.
+   */
   async *scan(options: { batchSize?: number } = {}): AsyncIterable<KeyRecord[]> {
     const size = Math.max(1, Math.floor(options.batchSize ?? 500));
     const client = await this.connect();
     const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes("master") : [client as Redis];
+    const seen = new Set<string>();
     const batch: KeyRecord[] = [];
     for (const node of nodes) {
       let cursor = "0";
       do {
         const [next, keys] = await this.#run("scan", () => node.scan(cursor, "MATCH", `${this.#prefix}{*`, "COUNT", size));
         cursor = next;
-        const users = keys.map((key) => [key, userIdOf(this.#prefix, key)] as const).filter((u): u is [string, string] => u[1] !== undefined);
-        const hashes = await this.#run("scan", (c) => Promise.all(users.map(([key]) => c.hgetall(key))));
+        const users: [key: string, userId: string][] = [];
+        for (const key of keys) {
+          const userId = userIdOf(this.#prefix, key);
+          if (userId === undefined || seen.has(key)) continue;
+          seen.add(key);
+          users.push([key, userId]);
+        }
+        const hashes = users.length ? await this.#run("scan", (c) => hgetallMany(c, users.map(([key]) => key)), users.length) : [];
         users.forEach(([, userId], i) => {
           for (const [provider, json] of Object.entries(hashes[i]!)) batch.push(toRecord(userId, provider, json));
         });
@@ -178,11 +190,11 @@ export class RedisStore implements KeyStore {
     return userKey(this.#prefix, userId);
   }
 
-  async #run<T>(operation: string, call: (client: Client) => Promise<T>): Promise<T> {
+  async #run<T>(operation: string, call: (client: Client) => Promise<T>, items = 1): Promise<T> {
     try {
       return await withTimeLimit(
         this.#ready().then(call),
-        CALL_LIMIT_MS,
+        CALL_LIMIT_MS + (items - 1) * PER_ITEM_MS,
         () => Object.assign(new Error("timed out"), { code: "TIMEOUT" }),
       );
     } catch (error) {

@@ -40,6 +40,23 @@ export function rotationCases({ it }: ConformanceRunner, o: KeyStoreConformanceO
       assert.deepEqual(await store.list(record.userId), []);
     }));
 
+  it("`compareAndSwapMany()`, when the store has it, swaps exactly the records that still match, in order", () =>
+    withStore(o, async (store, user) => {
+      if (!store.compareAndSwapMany) return;
+      const [kept, changed, gone] = [makeRecord(user()), makeRecord(user(), "openai"), makeRecord(user())];
+      await Promise.all([kept, changed, gone].map((r) => store.put(r)));
+      const replaced = { ...changed, ciphertext: makeRecord(changed.userId).ciphertext };
+      await store.put(replaced);
+      await store.delete(gone.userId, "gemini");
+      const next = [kept, changed, gone].map((r) => makeRecord(r.userId).ciphertext);
+      const swaps = [kept, changed, gone].map((r, i) => ({ userId: r.userId, provider: r.provider, expectedCiphertext: r.ciphertext, ciphertext: next[i]! }));
+      assert.deepEqual(await store.compareAndSwapMany(swaps), [true, false, false]);
+      assert.deepEqual(await store.compareAndSwapMany([]), []);
+      assert.equal((await store.get(kept.userId, "gemini"))?.ciphertext, next[0]);
+      assert.equal((await store.get(changed.userId, "openai"))?.ciphertext, replaced.ciphertext);
+      assert.equal(await store.get(gone.userId, "gemini"), undefined);
+    }));
+
   const { createIsolated, unreachable } = o;
   if (createIsolated) {
     it("keeps two stores with different prefixes or tables apart", () =>
@@ -71,6 +88,10 @@ export function rotationCases({ it }: ConformanceRunner, o: KeyStoreConformanceO
           ["compareAndSwap", (s) => s.compareAndSwap(record.userId, "gemini", record.ciphertext, "v1.x.y.z.w")],
           ["scan", (s) => scanAll(s)],
         ];
+        if (store.compareAndSwapMany) {
+          const swap = { userId: record.userId, provider: "gemini", expectedCiphertext: record.ciphertext, ciphertext: "v1.x.y.z.w" };
+          calls.push(["compareAndSwapMany", (s) => s.compareAndSwapMany!([swap])]);
+        }
         for (const [method, call] of calls) {
           const started = performance.now();
           const error = await call(store).then(() => undefined, (e: unknown) => e);

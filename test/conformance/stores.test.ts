@@ -1,9 +1,8 @@
-import { Cluster } from "ioredis";
 import { Pool } from "pg";
 import { MemoryStore, PostgresStore, RedisStore } from "../../lib";
 import { runKeyStoreConformance } from "../../lib/testing";
-import { type RedisCluster, startRedisCluster } from "../helpers/redis-server";
-import { DATABASE_URL, REDIS_URL, uniqueName, whenReady } from "../helpers/services";
+import { useRedisCluster } from "../helpers/redis-server";
+import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";
 
 const runner = { describe, it };
 const prefix = `${uniqueName("conf")}:`;
@@ -19,22 +18,12 @@ runKeyStoreConformance(runner, {
 });
 
 describe("RedisStore on a 3-master cluster", () => {
-  let cluster: RedisCluster;
-  let client: Cluster;
-  beforeAll(async () => {
-    cluster = await startRedisCluster();
-    client = new Cluster(cluster.ports.map((port) => ({ host: "127.0.0.1", port })));
-    await whenReady(client);
-  });
-  afterAll(async () => {
-    await client?.quit();
-    await cluster?.stop();
-  });
+  const cluster = useRedisCluster();
 
   runKeyStoreConformance(runner, {
     name: "RedisStore (cluster)",
-    create: () => new RedisStore({ client, prefix }),
-    createIsolated: () => new RedisStore({ client, prefix: `${prefix}other:` }),
+    create: () => new RedisStore({ client: cluster(), prefix }),
+    createIsolated: () => new RedisStore({ client: cluster(), prefix: `${prefix}other:` }),
     // Fast failure is covered by the single-node run and test/stores/redis-store.test.ts: an ioredis
     // Cluster that never connected keeps a 2 s timer after disconnect(), which jest reports as a leak.
   });

@@ -5,6 +5,8 @@ import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { Cluster } from "ioredis";
+import { whenReady } from "./services";
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -96,4 +98,23 @@ export async function startRedisCluster(): Promise<RedisCluster> {
     throw error;
   }
   return { ports, stop };
+}
+
+/**
+ * Starts a 3-master cluster and an ioredis Cluster client on it for the enclosing `describe`
+ * (jest `beforeAll`/`afterAll`); call the returned function inside tests to get the client.
+ */
+export function useRedisCluster(): () => Cluster {
+  let cluster: RedisCluster | undefined;
+  let client: Cluster | undefined;
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+    client = new Cluster(cluster.ports.map((port) => ({ host: "127.0.0.1", port })));
+    await whenReady(client);
+  });
+  afterAll(async () => {
+    await client?.quit();
+    await cluster?.stop();
+  });
+  return () => client!;
 }

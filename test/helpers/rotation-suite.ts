@@ -1,5 +1,5 @@
 // Rotation behaviour for any KeyStore: live traffic, resume after interruption, failed records, verify counts.
-import { BYOK, ByokError, type KeyStore } from "../../lib";
+import { BYOK, ByokError, type CompareAndSwap, type KeyStore } from "../../lib";
 import { coreContextOf } from "../../lib/byok";
 import { verify } from "../../lib/core/rotate";
 import { keyIdFor } from "../../lib/vault/vault";
@@ -27,7 +27,7 @@ async function plaintexts(store: KeyStore, users: string[]): Promise<Record<stri
   return out;
 }
 
-/** Wraps a store so that `race` runs between rotation's read and its compare-and-set. */
+/** Wraps a store so that `race` runs between rotation's read and its compare-and-set (one by one or batched). */
 function racing(store: KeyStore, race: (userId: string, provider: string) => Promise<void>): KeyStore {
   return new Proxy(store, {
     get(target, prop, receiver) {
@@ -35,6 +35,12 @@ function racing(store: KeyStore, race: (userId: string, provider: string) => Pro
         return async (userId: string, provider: string, expected: string, next: string) => {
           await race(userId, provider);
           return target.compareAndSwap(userId, provider, expected, next);
+        };
+      }
+      if (prop === "compareAndSwapMany" && target.compareAndSwapMany) {
+        return async (swaps: CompareAndSwap[]) => {
+          for (const s of swaps) await race(s.userId, s.provider);
+          return target.compareAndSwapMany!(swaps);
         };
       }
       const value = Reflect.get(target, prop, receiver);
