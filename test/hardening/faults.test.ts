@@ -66,8 +66,12 @@ describe("RedisStore behind byokRouter when Redis dies under load", () => {
       for (const user of users) await request(app).post("/byok/keys").set("x-user", user).send({ provider: "gemini", apiKey: KEY }).expect(201);
 
       const seen: { status: number; ms: number }[] = [];
-      const load = autocannon({ url: `${server.url}/byok/chat`, method: "POST", connections: 8, duration: 2, headers: { "content-type": "application/json", "x-user": "u1" }, body: JSON.stringify({ prompt: "hi" }) });
-      load.on("response", (_client: unknown, status: number, _bytes: number, ms: number) => void seen.push({ status, ms }));
+      let instance!: autocannon.Instance;
+      const load = new Promise<autocannon.Result>((resolve, reject) => {
+        const options = { url: `${server.url}/byok/chat`, method: "POST" as const, connections: 8, duration: 2, headers: { "content-type": "application/json", "x-user": "u1" }, body: JSON.stringify({ prompt: "hi" }) };
+        instance = autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
+      });
+      instance.on("response", (_client, status, _bytes, ms) => void seen.push({ status, ms }));
       const killed = new Promise<void>((resolve) => setTimeout(() => void redis.kill().then(resolve), 700));
       const result = await load;
       await killed;

@@ -1,6 +1,6 @@
 // The shortcuts taken for speed keep their promises: helmet's exact headers, lastUsedAt at most once a minute, the fast body check no looser than the chains.
 import express from "express";
-import helmet from "helmet";
+import helmet, { type HelmetOptions } from "helmet";
 import request from "supertest";
 import { BYOK, byokRouter, MemoryStore } from "../../lib";
 import { isValidChatBody } from "../../lib/router/validation";
@@ -12,12 +12,12 @@ const KEY = "AIza-overhead-key-0000";
 
 describe("byokRouter helmet headers", () => {
   it.each([
-    ["default options", true],
+    ["default options", {}],
     ["custom options", { frameguard: { action: "sameorigin" as const }, hsts: false }],
-  ])("sets exactly the headers helmet sets, with %s", async (_name, options) => {
+  ] as [string, HelmetOptions][])("sets exactly the headers helmet sets, with %s", async (_name, options) => {
     const byok = new BYOK({ masterKey: TEST_MASTER_KEY });
     const ours = express().use(byokRouter({ byok, helmet: options, getUserId: () => undefined }));
-    const theirs = express().get("/byok/keys", helmet(options === true ? {} : options), (_req, res) => void res.status(401).end());
+    const theirs = express().get("/byok/keys", helmet(options), (_req, res) => void res.status(401).end());
     const a = await request(ours).get("/byok/keys");
     const b = await request(theirs).get("/byok/keys");
     const pick = (h: Record<string, unknown>) => Object.fromEntries(Object.entries(h).filter(([k]) => !["date", "content-length", "content-type", "etag", "cache-control", "connection", "keep-alive"].includes(k)));
