@@ -1,9 +1,9 @@
 // Runs the benchmarks (`npm run bench`, or `npm run bench -- vault overhead`): TypeScript benches are bundled with esbuild first.
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { build } from "esbuild";
 
-const all = ["vault", "overhead", "memory", "rotate"];
+const all = ["vault", "overhead", "memory", "rotate"].filter((name) => existsSync(`bench/${name}.ts`));
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : all;
 mkdirSync(".tmp/bench", { recursive: true });
 console.log(`machine: ${process.platform} ${process.arch}, node ${process.version}, ${(await import("node:os")).cpus().length} cpus (${(await import("node:os")).cpus()[0]?.model ?? "?"})`);

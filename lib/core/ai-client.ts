@@ -47,6 +47,16 @@ function toProviderRequest(request: ChatRequest, provider: Provider): ProviderCh
   return out;
 }
 
+/** `lastUsedAt` is written at most once per this interval per key: a store write on every chat would double the store traffic. */
+export const TOUCH_INTERVAL_MS = 60_000;
+
+/** Whether a record last used at `lastUsedAt` (ISO, or never) needs its `lastUsedAt` written now. */
+export function needsTouch(lastUsedAt: string | undefined, now: number): boolean {
+  if (lastUsedAt === undefined) return true;
+  const last = Date.parse(lastUsedAt);
+  return !(now - last < TOUCH_INTERVAL_MS); // also true for an unparsable date (NaN)
+}
+
 function failureCode(error: unknown): string {
   return ByokError.is(error) ? error.code : "ABORTED";
 }
@@ -68,9 +78,12 @@ export function createAiClient(context: CoreContext, rawUserId: string | undefin
   };
 
   const succeeded = (userId: string, resolved: Resolved, response: ChatResponse) => {
-    void storeCall("touch", () => context.store.touch(userId, resolved.id, new Date().toISOString())).catch((e: unknown) =>
-      debug("lastUsedAt update failed: %s", ByokError.is(e) ? e.code : "error"),
-    );
+    const now = Date.now();
+    if (needsTouch(resolved.record.lastUsedAt, now)) {
+      void storeCall("touch", () => context.store.touch(userId, resolved.id, new Date(now).toISOString())).catch((e: unknown) =>
+        debug("lastUsedAt update failed: %s", ByokError.is(e) ? e.code : "error"),
+      );
+    }
     context.emit("chat.completed", { userId, provider: resolved.id, model: response.model, usage: response.usage });
   };
 
@@ -94,7 +107,7 @@ export function createAiClient(context: CoreContext, rawUserId: string | undefin
         failed(userId, resolved.id, providerRequest.model, translated);
         throw translated;
       } finally {
-        deadline.dispose();
+        deadline.dispose(false); // doChat has settled: nothing upstream is left to cancel
       }
     },
 
@@ -139,7 +152,7 @@ export function createAiClient(context: CoreContext, rawUserId: string | undefin
             // The consumer stopped early (break/return): settle `response` and let dispose() cancel the upstream call.
             settle.reject(new DOMException("The stream was closed before it finished.", "AbortError"));
           }
-          deadline.dispose();
+          deadline.dispose(!done); // cancels the upstream call only when the stream was left early
         }
       }
       let iterated = false;

@@ -8,8 +8,13 @@ export interface Deadline {
   refresh(): void;
   /** Turns whatever the call threw into what the caller should see. */
   translate(error: unknown, provider: string): unknown;
-  /** Clears the timer and the listener on the caller's signal, and aborts the signal if still live. Always call it. */
-  dispose(): void;
+  /**
+   * Clears the timer and the listener on the caller's signal. Always call it. With `cancel` (the
+   * default) it also aborts the signal if still live, which stops an upstream call that was left
+   * early; pass `false` once the provider call has settled: there is nothing left to stop, and an
+   * abort per call (a DOMException and an event through the SDK's listeners) is measurable overhead.
+   */
+  dispose(cancel?: boolean): void;
 }
 
 /** @param timeoutMs - limit for the call; @param callerSignal - the request's own signal, if any */
@@ -43,10 +48,10 @@ export function startDeadline(timeoutMs: number, callerSignal: AbortSignal | und
       if (ByokError.is(error)) return error;
       return new ByokError("PROVIDER_ERROR", `The ${provider} provider failed unexpectedly; try again later.`, { provider, cause: { type: error instanceof Error ? error.name : typeof error } });
     },
-    dispose() {
+    dispose(cancel = true) {
       clearTimeout(timer);
       // Cancels the upstream request if the call is left early (a stream the consumer stopped reading).
-      if (!controller.signal.aborted) controller.abort(new DOMException("The call is over.", "AbortError"));
+      if (cancel && !controller.signal.aborted) controller.abort(new DOMException("The call is over.", "AbortError"));
       callerSignal?.removeEventListener("abort", onCallerAbort);
     },
   };

@@ -9,7 +9,11 @@ export interface KeyInfo {
   createdAt: string;
   /** ISO-8601. */
   updatedAt: string;
-  /** ISO-8601; absent until the key is first used for a chat. */
+  /**
+   * ISO-8601; absent until the key is first used for a chat. Written at most once a minute per key
+   * (a chat within a minute of the recorded time does not write it again), so it is accurate to
+   * about a minute.
+   */
   lastUsedAt?: string;
 }
 
@@ -79,7 +83,9 @@ export interface KeyStore {
   /**
    * **Recommended.** Sets `lastUsedAt` on an existing record; does nothing when the record is gone
    * (it must never re-create a deleted record). Called without being awaited by the caller's
-   * request, so it should be cheap.
+   * request, so it should be cheap. byok-ai calls it after a successful chat only when the record's
+   * `lastUsedAt` is absent or at least a minute old, so a busy key costs one write a minute, not one
+   * per call.
    */
   touch(userId: string, provider: string, lastUsedAt: string): Promise<void>;
 

@@ -10,20 +10,49 @@ import { parseRouterOptions, type RouterOptions } from "./options.js";
 import { createLimiters } from "./rate-limit.js";
 import { attachAi, requireUser } from "./request-user.js";
 import { byokErrorHandler } from "./send-error.js";
-import { chatContainerRules, chatRules, deleteKeyRules, registerKeyRules, requireJson, requireOneOf, validateBody } from "./validation.js";
+import { chatContainerRules, chatRules, deleteKeyRules, isValidChatBody, registerKeyRules, requireJson, requireOneOf, validateBody } from "./validation.js";
 
 function noStore(_req: Request, res: Response, next: NextFunction): void {
   res.set("Cache-Control", "no-store");
   next();
 }
 
+const hasFunction = (value: unknown): boolean =>
+  typeof value === "function" || (typeof value === "object" && value !== null && Object.values(value).some(hasFunction));
+
+/**
+ * The headers helmet sets for `options` when they cannot depend on the request (no function in the
+ * options, e.g. no CSP nonce): recorded once by running helmet on a stand-in response, so each
+ * request sets them in one loop instead of through helmet's dozen middlewares. `undefined` otherwise.
+ */
+function recordHelmet(middleware: RequestHandler, options: object): { set: [string, string][]; remove: string[] } | undefined {
+  if (hasFunction(options)) return undefined;
+  const set: [string, string][] = [];
+  const remove: string[] = [];
+  let nextCalled = false;
+  const res = { setHeader: (name: string, value: unknown) => void set.push([name, String(value)]), removeHeader: (name: string) => void remove.push(name) };
+  middleware({ headers: {}, method: "GET", url: "/" } as Request, res as unknown as Response, (error?: unknown) => (nextCalled = error === undefined));
+  return nextCalled && set.every(([, v]) => typeof v === "string") ? { set, remove } : undefined;
+}
+
 function helmetFor(options: false | Parameters<typeof helmet>[0]): RequestHandler[] {
   if (options === false) return [];
+  let middleware: RequestHandler;
   try {
-    return [helmet(options) as RequestHandler];
+    middleware = helmet(options) as RequestHandler;
   } catch (error) {
     throw configError(`byokRouter: helmet options rejected by helmet: ${error instanceof Error ? error.message : "invalid"}`);
   }
+  const recorded = recordHelmet(middleware, options ?? {});
+  if (!recorded) return [middleware];
+  const { set, remove } = recorded;
+  return [
+    function helmetHeaders(_req: Request, res: Response, next: NextFunction): void {
+      for (const [name, value] of set) res.setHeader(name, value);
+      for (const name of remove) res.removeHeader(name);
+      next();
+    },
+  ];
 }
 
 /**
@@ -54,7 +83,7 @@ export function byokRouter(options: RouterOptions): Router {
   routes.post("/keys", ...common, ...limits.keys, ...json, validateBody(registerKeyRules, { bodyRequired: true }), keys.register);
   routes.get("/keys", ...common, ...limits.keys, keys.list);
   routes.delete("/keys", ...common, ...limits.keys, ...json, validateBody(deleteKeyRules, { bodyRequired: false }), keys.remove);
-  routes.post("/chat", ...common, ...limits.chat, ...json, validateBody(chatRules, { bodyRequired: true, containers: chatContainerRules }), requireOneOf, chatRoute(context));
+  routes.post("/chat", ...common, ...limits.chat, ...json, validateBody(chatRules, { bodyRequired: true, containers: chatContainerRules, accepts: isValidChatBody }), requireOneOf, chatRoute(context));
   // Inside `routes`, after them: only errors from the byok routes get here.
   routes.use(byokErrorHandler);
 

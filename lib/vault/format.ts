@@ -15,11 +15,22 @@ export const KEY_ID_CHARS = 11; // 8 bytes of fingerprint, base64url
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
-/** Decodes canonical unpadded base64url only, so that one ciphertext has exactly one spelling. */
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/**
+ * Decodes canonical unpadded base64url only, so that one ciphertext has exactly one spelling: no
+ * length that no byte count produces (4n+1), and no set bits in the last character's unused low
+ * bits (what a decode-then-re-encode comparison rejects, without the re-encoding).
+ */
 function decodeCanonical(part: string): Buffer | undefined {
   if (!B64URL.test(part)) return undefined;
-  const bytes = Buffer.from(part, "base64url");
-  return bytes.toString("base64url") === part ? bytes : undefined;
+  const rest = part.length % 4;
+  if (rest === 1) return undefined;
+  if (rest !== 0) {
+    const lastBits = ALPHABET.indexOf(part[part.length - 1]!);
+    if ((lastBits & (rest === 2 ? 0x0f : 0x03)) !== 0) return undefined;
+  }
+  return Buffer.from(part, "base64url");
 }
 
 /** Joins the parts into the stored string. */

@@ -1,0 +1,55 @@
+// The apps the benchmarks load: Express + the Gemini SDK called directly, and byokRouter over MemoryStore or RedisStore.
+import { GoogleGenerativeAI } from "@google/generative-ai";
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import { BYOK, byokRouter, MemoryStore, RedisStore, type KeyStore, type RouterOptions } from "../lib";
+
+export type Variant = "memory" | "redis";
+export const BENCH_KEY = "AIzaBENCH-0123456789abcdefghijk";
+export const BENCH_USER = "bench-user";
+export const BENCH_BODY = JSON.stringify({ prompt: "Say hello" });
+const MASTER_KEY = Buffer.alloc(32, 9).toString("base64");
+const MODEL = "gemini-2.5-flash";
+
+/** (a) The baseline: what an app does without byok-ai, one SDK client with a fixed key and base URL. */
+export function bareGeminiApp(upstream: string): Express {
+  const model = new GoogleGenerativeAI(BENCH_KEY).getGenerativeModel({ model: MODEL }, { baseUrl: upstream, timeout: 60_000 });
+  const app = express();
+  app.post("/byok/chat", express.json(), (req: Request, res: Response, next: NextFunction) => {
+    model.generateContent({ contents: [{ role: "user", parts: [{ text: String((req.body as { prompt?: string }).prompt) }] }] }).then((r) => {
+      const u = r.response.usageMetadata;
+      res.json({
+        text: r.response.text(),
+        provider: "gemini",
+        model: MODEL,
+        finishReason: "stop",
+        usage: { inputTokens: u?.promptTokenCount ?? 0, outputTokens: u?.candidatesTokenCount ?? 0, totalTokens: u?.totalTokenCount ?? 0 },
+      });
+    }, next);
+  });
+  return app;
+}
+
+/** (b)/(c) byokRouter with its defaults (helmet, validation, rate limiting with a limit that never triggers). */
+export async function byokApp(variant: Variant, upstream: string, prefix: string, redisUrl: string): Promise<Express> {
+  const store: KeyStore = variant === "memory" ? new MemoryStore() : new RedisStore({ url: redisUrl, prefix });
+  const byok = new BYOK({ masterKey: MASTER_KEY, store, providers: { gemini: { baseUrl: upstream } } });
+  await byok.registerKey({ userId: BENCH_USER, provider: "gemini", apiKey: BENCH_KEY, validate: false });
+  const app = express();
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    (req as Request & { user?: { id: string } }).user = { id: String(req.headers["x-user"] ?? "") };
+    next();
+  });
+  // BENCH_ROUTER (JSON) overrides router options, e.g. '{"rateLimit":false}' to measure a piece's cost.
+  const overrides = JSON.parse(process.env.BENCH_ROUTER ?? "{}") as Partial<RouterOptions>;
+  app.use(byokRouter({ byok, rateLimit: { chat: { windowMs: 60_000, limit: 1e9 } }, ...overrides }));
+  app.locals.close = async () => {
+    await byok.deleteUser(BENCH_USER).catch(() => undefined);
+    if (variant === "redis") {
+      const client = (store as RedisStore).client;
+      const keys = await client?.keys(`byok-rl:${prefix}*`);
+      if (keys?.length) await client!.del(...keys);
+    }
+    await byok.close();
+  };
+  return app;
+}

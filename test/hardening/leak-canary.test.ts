@@ -1,0 +1,151 @@
+// One leak hunt over every route and error path, every store and every built-in provider: canary keys show up only in upstream auth headers.
+import { randomBytes } from "node:crypto";
+import { inspect } from "node:util";
+import express from "express";
+import { Redis } from "ioredis";
+import { Client } from "pg";
+import request from "supertest";
+import { BYOK, byokRouter, MemoryStore, PostgresStore, RedisStore, type ByokEvent, type KeyStore } from "../../lib";
+import { type FakeReply, startFakeProviders } from "../../lib/testing";
+import { captureConsole, renderings } from "../helpers/canary";
+import { freePort } from "../helpers/redis-server";
+import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";
+
+const CANARIES = { gemini: "AIzaCANARYgemini-0123456789abcdQWER", openai: "sk-CANARYopenai-0123456789abcdASDF", anthropic: "sk-ant-CANARYanthropic-0123456789ZXCV" } as const;
+type Id = keyof typeof CANARIES;
+const AUTH_HEADER: Record<Id, (key: string) => [string, string]> = {
+  gemini: (k) => ["x-goog-api-key", k],
+  openai: (k) => ["authorization", `Bearer ${k}`],
+  anthropic: (k) => ["authorization", `Bearer ${k}`], // @anthropic-ai/sdk 1.x sends the key as a bearer token
+};
+const master = randomBytes(32);
+const ERRORS: FakeReply[] = [400, 401, 403, 429, 500, 503].map((status) => ({ status, retryAfter: 1, message: `upstream says no to ${Object.values(CANARIES).join(" ")}` }));
+ERRORS.push({ garbage: true }, { reset: true }, { hang: true });
+
+function appFor(byok: BYOK, rateLimit: Parameters<typeof byokRouter>[0]["rateLimit"] = false) {
+  const app = express();
+  app.use((req, _res, next) => ((req as unknown as { user?: { id: string } }).user = { id: String(req.headers["x-user"]) }, next()));
+  app.use(byokRouter({ byok, rateLimit }));
+  return app;
+}
+
+describe("leak canary across byokRouter, every store and every built-in provider", () => {
+  it("shows the API keys only in the upstream auth headers and the master key nowhere", async () => {
+    const fakes = await startFakeProviders();
+    const prefix = `${uniqueName("leak")}:`;
+    const table = uniqueName("leak");
+    const redis = new Redis(REDIS_URL);
+    const pg = new Client({ connectionString: DATABASE_URL });
+    await pg.connect();
+    const postgres = new PostgresStore({ connectionString: DATABASE_URL, table });
+    await postgres.migrate();
+    const stores: Record<string, KeyStore> = { memory: new MemoryStore(), redis: new RedisStore({ url: REDIS_URL, prefix }), postgres };
+    const providers = Object.fromEntries(Object.entries(fakes.providers).map(([id, o]) => [id, { ...o, timeoutMs: 300 }]));
+    const events: ByokEvent[] = [];
+    const seen: unknown[] = [];
+    const responses: string[] = [];
+    const instances: BYOK[] = [];
+    const record = (res: request.Response) => void responses.push(JSON.stringify({ status: res.status, headers: res.headers, text: res.text, body: res.body }));
+    const newByok = (store: KeyStore) => {
+      const byok = new BYOK({ masterKey: master.toString("base64"), store, providers, onEvent: (e) => void events.push(e) });
+      instances.push(byok);
+      return byok;
+    };
+
+    try {
+      const { output } = await captureConsole(async () => {
+        for (const [storeName, store] of Object.entries(stores)) {
+          const byok = newByok(store);
+          const app = appFor(byok);
+          seen.push(byok, store);
+          for (const id of Object.keys(CANARIES) as Id[]) {
+            const key = CANARIES[id];
+            const user = `${storeName}-${id}`;
+            const call = (method: "post" | "get" | "delete", path: string, body?: object) => {
+              const r = request(app)[method](`/byok${path}`).set("x-user", user);
+              return body ? r.send(body) : r;
+            };
+            const expectStatus = async (pending: PromiseLike<request.Response>, status: number) => {
+              const res = await pending;
+              record(res);
+              expect([storeName, id, res.status, res.status === status ? "" : res.text]).toEqual([storeName, id, status, ""]);
+              return res;
+            };
+            await expectStatus(call("post", "/keys", { provider: id, apiKey: `bad${key}` }), 422);
+            await expectStatus(call("post", "/keys", { provider: id, apiKey: `${key} x` }), 400);
+            await expectStatus(call("post", "/keys", { provider: "nope", apiKey: key }), 400);
+            await expectStatus(call("post", "/keys", { provider: id, apiKey: key }), 201);
+            await expectStatus(call("get", "/keys"), 200);
+            await expectStatus(call("post", "/chat", { provider: id, prompt: "hello" }), 200);
+            for (const reply of ERRORS) {
+              fakes[id].enqueue(reply);
+              record(await call("post", "/chat", { provider: id, prompt: "x" }));
+            }
+            await expectStatus(call("post", "/chat", { provider: id, prompt: "a b c", stream: true }), 200);
+            // Failing mid-stream: an SSE error event, or a JSON 502 when the SDK read the failure before the first chunk.
+            for (const reply of [{ errorAfterChunks: 1, message: `stream broke for ${key}` }, { dropAfterChunks: 1 }]) {
+              fakes[id].enqueue({ chunks: ["a ", "b ", "c"], ...reply });
+              const res = await call("post", "/chat", { provider: id, prompt: "x", stream: true });
+              record(res);
+              expect(res.status === 200 ? res.text : res.body.error.code).toMatch(/event: error|PROVIDER_/);
+            }
+            const ai = byok.use(user);
+            seen.push(ai, await ai.keys());
+            fakes[id].enqueue({ status: 401, message: `Incorrect API key provided: ${key}` });
+            seen.push(await ai.chat({ provider: id, prompt: "x" }).catch((e: unknown) => e));
+            const stored = (await store.get(user, id))!;
+            await store.compareAndSwap(user, id, stored.ciphertext, stored.ciphertext.replace(/\.(.)/, (_m, c: string) => `.${c === "A" ? "B" : "A"}`));
+            const unreadable = await expectStatus(call("post", "/chat", { provider: id, prompt: "x" }), 500);
+            expect(unreadable.body.error.code).toBe("KEY_UNREADABLE");
+            seen.push(await ai.chat({ provider: id, prompt: "x" }).catch((e: unknown) => e));
+            await expectStatus(call("post", "/keys", { provider: id, apiKey: key }), 200);
+          }
+          // byok's own rate limit, counted in this store's backend where it has one
+          const limited = appFor(byok, { chat: { windowMs: 60_000, limit: 1 }, keys: { windowMs: 60_000, limit: 1 } });
+          for (let i = 0; i < 2; i++) record(await request(limited).post("/byok/chat").set("x-user", `${storeName}-gemini`).send({ provider: "gemini", prompt: "x" }));
+          expect(responses.at(-1)).toContain("RATE_LIMITED");
+        }
+        // a store whose backend is down
+        const down = new RedisStore({ url: `redis://127.0.0.1:${await freePort()}`, prefix });
+        const downByok = newByok(down);
+        const downApp = appFor(downByok, {});
+        seen.push(downByok, down);
+        for (const [method, path, body] of [["post", "/keys", { provider: "gemini", apiKey: CANARIES.gemini }], ["get", "/keys"], ["post", "/chat", { prompt: "x" }], ["delete", "/keys", { provider: "gemini" }]] as const) {
+          const res = await request(downApp)[method](`/byok${path}`).set("x-user", "down-user").send(body);
+          record(res);
+          expect([path, res.status, res.body.error.code]).toEqual([path, 503, "STORE_UNAVAILABLE"]);
+        }
+        seen.push(await downByok.registerKey({ userId: "down-user", provider: "openai", apiKey: CANARIES.openai }).catch((e: unknown) => e));
+      });
+
+      const raw: string[] = [];
+      for (const pattern of [`${prefix}*`, `byok-rl:${prefix}*`]) {
+        for (const key of await redis.keys(pattern)) raw.push(JSON.stringify(await redis.hgetall(key).catch(() => redis.get(key))));
+      }
+      raw.push(JSON.stringify((await pg.query(`SELECT * FROM ${table}`)).rows));
+      for await (const batch of stores.memory!.scan()) raw.push(JSON.stringify(batch));
+      expect(raw.join("").length).toBeGreaterThan(1000);
+      expect(events.length).toBeGreaterThan(50);
+      const everything = [output, ...responses, ...raw, ...events.map(renderings), ...seen.map(renderings), inspect(stores, { depth: 5, showHidden: true })].join("\n");
+      for (const secret of [...Object.values(CANARIES), master.toString("base64"), master.toString("hex"), master.toString("base64url")]) {
+        expect(everything.includes(secret) ? secret : "absent").toBe("absent");
+      }
+      for (const id of Object.keys(CANARIES) as Id[]) {
+        const requests = fakes[id].requests;
+        expect(requests.length).toBeGreaterThan(20);
+        const [header, value] = AUTH_HEADER[id](CANARIES[id]);
+        expect([id, requests.some((r) => r.headers[header] === value) ? "sent" : JSON.stringify(requests[0]!.headers)]).toEqual([id, "sent"]);
+        for (const r of requests) expect(JSON.stringify({ path: r.path, body: r.body })).not.toContain("CANARY");
+        for (const r of requests) for (const [name, v] of Object.entries(r.headers)) if (name !== header) expect(`${name}: ${String(v)}`).not.toContain("CANARY");
+      }
+    } finally {
+      for (const byok of instances) await byok.close();
+      const keys = [...(await redis.keys(`${prefix}*`)), ...(await redis.keys(`byok-rl:${prefix}*`))];
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+      await pg.query(`DROP TABLE IF EXISTS ${table}`);
+      await pg.end();
+      await fakes.close();
+    }
+  });
+});
