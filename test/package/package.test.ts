@@ -39,7 +39,7 @@ describe("the packed byok-ai package", () => {
     execFileSync("npm", ["pack", "--pack-destination", dir, "--silent"], { cwd: root, stdio: "pipe" });
     const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"))!;
     writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "app", private: true }));
-    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(dir, tarball), `typescript@${typescriptVersion}`, "@types/node@20", "@types/express@5", "ioredis@6", "pg@8", "@types/pg@8"], {
+    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(dir, tarball), `typescript@${typescriptVersion}`, "@types/node@20"], {
       cwd: dir,
       stdio: "pipe",
     });
@@ -58,9 +58,34 @@ describe("the packed byok-ai package", () => {
     expect(run("app.cjs")).toEqual({ text: "Echo: hello package", keys: [KEY, KEY], isError: "function" });
   });
 
+  it("names the npm install to run when an optional peer (ioredis, pg, openai, @anthropic-ai/sdk) is missing", () => {
+    // The app installed byok-ai alone: every optional peer is absent.
+    writeFileSync(
+      join(dir, "peers.cjs"),
+      `const { BYOK, RedisStore, PostgresStore, generateMasterKey } = require("byok-ai");
+const codeOf = (p) => p.then(() => "resolved", (e) => e.code + " " + e.message);
+(async () => {
+  const byok = new BYOK({ masterKey: generateMasterKey() });
+  console.log(JSON.stringify([
+    await codeOf(new RedisStore({ url: "redis://127.0.0.1:6379" }).list("u")),
+    await codeOf(new PostgresStore({ connectionString: "postgres://127.0.0.1/test" }).list("u")),
+    await codeOf(byok.registerKey({ userId: "u", provider: "openai", apiKey: "sk-test-12345678" })),
+    await codeOf(byok.registerKey({ userId: "u", provider: "anthropic", apiKey: "sk-ant-12345678" })),
+  ]));
+})();
+`,
+    );
+    const [redis, pg, openai, anthropic] = run("peers.cjs") as string[];
+    expect(redis).toMatch(/^CONFIG_INVALID .*npm install ioredis/);
+    expect(pg).toMatch(/^CONFIG_INVALID .*npm install pg/);
+    expect(openai).toMatch(/^CONFIG_INVALID .*npm install openai/);
+    expect(anthropic).toMatch(/^CONFIG_INVALID .*npm install @anthropic-ai\/sdk/);
+  });
+
   // The declarations name the peers' types (express, and ioredis/pg for the store options), as a
   // TypeScript app that uses them has installed; skipLibCheck stays off so our .d.ts are checked.
   it("ships types that check under TypeScript's node16 resolution, for ESM and CommonJS", () => {
+    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "@types/express@5", "ioredis@6", "pg@8", "@types/pg@8"], { cwd: dir, stdio: "pipe" });
     writeFileSync(join(dir, "check.mts"), typed);
     writeFileSync(join(dir, "check.cts"), typed);
     const tsc = join(dir, "node_modules/typescript/bin/tsc");
