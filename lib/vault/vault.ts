@@ -26,6 +26,25 @@ function ringKey(masterKey: Buffer): RingKey {
   return { id: keyIdFor(masterKey), key: createSecretKey(derived) };
 }
 
+/** IVs drawn from the CSPRNG per call to it: one call per 256 seals instead of one per seal (~4 µs each). */
+const IVS_PER_DRAW = 256;
+let ivPool = Buffer.alloc(0);
+let ivAt = 0;
+
+/**
+ * A fresh random 12-byte IV. GCM needs IVs never to repeat under a key, not to be secret (they are
+ * stored in the ciphertext): each slice of a draw is handed out exactly once, and a used draw is
+ * never refilled in place (the next one is a new buffer).
+ */
+function freshIv(): Buffer {
+  if (ivAt + IV_BYTES > ivPool.length) {
+    ivPool = randomBytes(IV_BYTES * IVS_PER_DRAW);
+    ivAt = 0;
+  }
+  ivAt += IV_BYTES;
+  return ivPool.subarray(ivAt - IV_BYTES, ivAt);
+}
+
 const AD_PREFIX = Buffer.from("byok-ai/v1", "latin1");
 
 /**
@@ -75,7 +94,7 @@ export class Vault {
 
   /** Encrypts `plaintext` for (userId, provider) under the current master key. */
   seal(plaintext: string, context: SealContext): string {
-    return this.#seal(Buffer.from(plaintext, "utf8"), associatedData(context), randomBytes(IV_BYTES));
+    return this.#seal(Buffer.from(plaintext, "utf8"), associatedData(context), freshIv());
   }
 
   /** @internal Deterministic variant, for the known-answer test only. */
@@ -106,7 +125,7 @@ export class Vault {
     const aad = associatedData(context);
     const plaintext = this.#open(parts, aad, context.provider);
     try {
-      return this.#seal(plaintext, aad, randomBytes(IV_BYTES));
+      return this.#seal(plaintext, aad, freshIv());
     } finally {
       plaintext.fill(0);
     }
