@@ -75,16 +75,15 @@ function reseal(context: CoreContext, batch: KeyRecord[]): { swaps: CompareAndSw
   const counts: RotateResult = { scanned: batch.length, rotated: 0, skipped: 0, failed: 0 };
   const swaps: CompareAndSwap[] = [];
   for (const { userId, provider, ciphertext } of batch) {
-    if (context.vault.isCurrent(ciphertext)) {
-      counts.skipped++;
-      continue;
-    }
+    let resealed: string | undefined;
     try {
-      const where = { userId, provider };
-      swaps.push({ userId, provider, expectedCiphertext: ciphertext, ciphertext: context.vault.seal(context.vault.open(ciphertext, where), where) });
+      resealed = context.vault.reseal(ciphertext, { userId, provider });
     } catch {
       counts.failed++;
+      continue;
     }
+    if (resealed === undefined) counts.skipped++;
+    else swaps.push({ userId, provider, expectedCiphertext: ciphertext, ciphertext: resealed });
   }
   return { swaps, counts };
 }

@@ -1,5 +1,6 @@
 // Small helpers on an ioredis client for RedisStore: wait until it is ready, read many hashes at once.
 import type { Cluster, Redis } from "ioredis";
+import { HGETALL_MANY, runScriptOnKeys } from "./redis-scripts.js";
 
 type Client = Redis | Cluster;
 
@@ -18,13 +19,24 @@ export function waitUntilReady(client: Client, ms: number): Promise<void> {
   });
 }
 
-/** HGETALL of many keys: one pipeline on a single node; on a Cluster, per key (ioredis routes each to its slot). */
+/** Hashes per HGETALL_MANY call: bounds how long one script holds the (single-threaded) server. */
+const HASHES_PER_SCRIPT = 250;
+
+/**
+ * HGETALL of many keys: on one node, one HGETALL_MANY script call per 250 keys (sent together); on a
+ * Cluster, per key (ioredis routes each to its slot).
+ */
 export async function hgetallMany(client: Client, keys: string[]): Promise<Record<string, string>[]> {
   if (client.isCluster) return Promise.all(keys.map((key) => client.hgetall(key)));
-  const replies = (await (client as Redis).pipeline(keys.map((key) => ["hgetall", key])).exec()) ?? [];
-  return keys.map((_, i) => {
-    const [error, hash] = replies[i] ?? [new Error("no reply")];
-    if (error) throw error;
-    return hash as Record<string, string>;
-  });
+  const chunks: Promise<unknown>[] = [];
+  for (let at = 0; at < keys.length; at += HASHES_PER_SCRIPT) chunks.push(runScriptOnKeys(client, HGETALL_MANY, keys.slice(at, at + HASHES_PER_SCRIPT), []));
+  return (await Promise.all(chunks)).flatMap((replies) => (replies as string[][]).map(toHash));
+}
+
+/** A flat HGETALL reply `[field, value, …]` as an object. */
+function toHash(flat: string[]): Record<string, string> {
+  // No prototype: a field named "__proto__" stays a field.
+  const hash: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
+  return hash;
 }

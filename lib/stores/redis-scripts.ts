@@ -64,6 +64,16 @@ for i = 1, #KEYS do
 end
 return out`);
 
+/**
+ * HGETALL of every KEYS[i] in one call: a flat [field, value, …] array per key. One command and one
+ * reply instead of one per hash, which is most of the client's work when scan reads thousands of
+ * small hashes. Single node only (a Cluster refuses keys of several slots).
+ */
+export const HGETALL_MANY = script(`
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('HGETALL', KEYS[i]) end
+return out`);
+
 /** KEYS[1] user hash. Deletes it and returns how many providers it held, in one step. */
 export const DELETE_USER = script(`
 local n = redis.call('HLEN', KEYS[1])

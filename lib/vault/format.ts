@@ -35,7 +35,7 @@ function decodeCanonical(part: string): Buffer | undefined {
 
 /** Joins the parts into the stored string. */
 export function encodeSealed(parts: SealedParts): string {
-  return [FORMAT_VERSION, parts.keyId, parts.iv.toString("base64url"), parts.ciphertext.toString("base64url"), parts.tag.toString("base64url")].join(".");
+  return `${FORMAT_VERSION}.${parts.keyId}.${parts.iv.toString("base64url")}.${parts.ciphertext.toString("base64url")}.${parts.tag.toString("base64url")}`;
 }
 
 /** Parses a stored string; `undefined` for anything that is not exactly a v1 ciphertext. */

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { RedisStore } from "../../lib";
+import { userKey } from "../../lib/stores/redis-layout";
 import { CANARY_KEY } from "../helpers/canary";
 import { failure, thrownBy } from "../helpers/errors";
 import { geminiFixture } from "../helpers/gemini-fixture";
@@ -69,6 +70,27 @@ describe("RedisStore", () => {
       expect(ms).toBeLessThan(1000);
     } finally {
       client.disconnect();
+    }
+  });
+
+  it("scans more users than one read script takes, yielding every record once, a __proto__ field included", async () => {
+    const prefix = `${uniqueName("scan")}:`;
+    const store = new RedisStore({ url: REDIS_URL, prefix });
+    const writer = new Redis(REDIS_URL);
+    const json = (i: number) => JSON.stringify({ ciphertext: `v1.c${i}`, hint: "\u2026abcd", createdAt: "t", updatedAt: "t" });
+    try {
+      const users = Array.from({ length: 600 }, (_, i) => `scan-user-${i}`);
+      await writer.pipeline(users.map((userId, i) => ["hset", userKey(prefix, userId), "openai", json(i)])).exec();
+      await writer.hset(userKey(prefix, users[0]!), "__proto__", json(-1));
+      const seen: string[] = [];
+      for await (const batch of store.scan({ batchSize: 1000 })) for (const r of batch) seen.push(`${r.userId}/${r.provider}/${r.ciphertext}`);
+      const expected = [...users.map((userId, i) => `${userId}/openai/v1.c${i}`), `${users[0]}/__proto__/v1.c-1`];
+      expect(seen.sort()).toEqual(expected.sort());
+    } finally {
+      const keys = await writer.keys(`${prefix}*`);
+      if (keys.length) await writer.del(...keys);
+      await writer.quit();
+      await store.close();
     }
   });
 

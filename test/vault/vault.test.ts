@@ -93,6 +93,35 @@ describe("Vault", () => {
     expect(ring.keyIds).toEqual([keyIdFor(KEY_B), keyIdFor(KEY_A)]);
   });
 
+  it("encodes associated data as length-prefixed UTF-8 bytes", () => {
+    const u32 = (n: number) => Buffer.from([0, 0, 0, n]);
+    const expected = Buffer.concat([Buffer.from("byok-ai/v1"), u32(5), Buffer.from("üser", "utf8"), u32(6), Buffer.from("openai")]);
+    expect(associatedData({ userId: "üser", provider: "openai" })).toEqual(expected);
+  });
+
+  it("never repeats an IV across several draws of random IVs", () => {
+    const vault = new Vault([KEY_A]);
+    const ivs = new Set(Array.from({ length: 2000 }, () => parseSealed(vault.seal("AIza-secret", ctx))!.iv.toString("hex")));
+    expect(ivs.size).toBe(2000);
+  });
+
+  it("reseals a previous key's ciphertext under the current key, and leaves a current one (undefined)", () => {
+    const old = new Vault([KEY_A]).seal("AIza-secret", ctx);
+    const ring = new Vault([KEY_B, KEY_A]);
+    const resealed = ring.reseal(old, ctx)!;
+    expect(keyIdOf(resealed)).toBe(keyIdFor(KEY_B));
+    expect(ring.open(resealed, ctx)).toBe("AIza-secret");
+    expect(ring.reseal(resealed, ctx)).toBeUndefined();
+  });
+
+  it("answers KEY_UNREADABLE from reseal for a moved, unknown or malformed ciphertext", () => {
+    const ring = new Vault([KEY_B, KEY_A]);
+    const old = new Vault([KEY_A]).seal("AIza-secret", ctx);
+    expect(code(() => ring.reseal(old, { ...ctx, provider: "openai" }))).toBe("KEY_UNREADABLE");
+    expect(code(() => new Vault([KEY_B]).reseal(old, ctx))).toBe("KEY_UNREADABLE");
+    expect(code(() => ring.reseal("v1.abc.def.ghi", ctx))).toBe("KEY_UNREADABLE");
+  });
+
   it("derives a key id that reveals nothing of the key and differs per key", () => {
     expect(keyIdFor(KEY_A)).toMatch(/^[A-Za-z0-9_-]{11}$/);
     expect(keyIdFor(KEY_A)).not.toBe(keyIdFor(KEY_B));
