@@ -10,6 +10,10 @@ import { type FakeReply, startFakeProviders } from "../../lib/testing";
 import { captureConsole, renderings } from "../helpers/canary";
 import { freePort } from "../helpers/redis-server";
 import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";
+// The optional SDKs load on a provider's first call, inside its timeoutMs; load them up front so the
+// short timeout below measures the upstream, not a cold require on a busy machine.
+import "openai";
+import "@anthropic-ai/sdk";
 
 const CANARIES = { gemini: "AIzaCANARYgemini-0123456789abcdQWER", openai: "sk-CANARYopenai-0123456789abcdASDF", anthropic: "sk-ant-CANARYanthropic-0123456789ZXCV" } as const;
 type Id = keyof typeof CANARIES;
@@ -40,7 +44,7 @@ describe("leak canary across byokRouter, every store and every built-in provider
     const postgres = new PostgresStore({ connectionString: DATABASE_URL, table });
     await postgres.migrate();
     const stores: Record<string, KeyStore> = { memory: new MemoryStore(), redis: new RedisStore({ url: REDIS_URL, prefix }), postgres };
-    const providers = Object.fromEntries(Object.entries(fakes.providers).map(([id, o]) => [id, { ...o, timeoutMs: 300 }]));
+    const providers = Object.fromEntries(Object.entries(fakes.providers).map(([id, o]) => [id, { ...o, timeoutMs: 600 }]));
     const events: ByokEvent[] = [];
     const seen: unknown[] = [];
     const responses: string[] = [];
