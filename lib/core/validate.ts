@@ -17,7 +17,11 @@ export const MAX_OUTPUT_TOKENS = 1_000_000;
 /** Roles a chat message may have. */
 export const CHAT_ROLES: ReadonlySet<string> = new Set(["system", "user", "assistant"]);
 
-const invalid = (message: string, fields: string[]) => new ByokError("INVALID_REQUEST", message, { details: { fields } });
+/** An INVALID_REQUEST naming the offending fields (never their values). */
+export const invalid = (message: string, fields: string[]) => new ByokError("INVALID_REQUEST", message, { details: { fields } });
+
+/** A non-null, non-array object (any prototype): the loose shape check for option and body objects. */
+export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 // A lone surrogate cannot be encoded as UTF-8 (it would become U+FFFD and collide with another id),
 // and PostgreSQL text cannot hold NUL: refuse both everywhere, so every store accepts the same ids.

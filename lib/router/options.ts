@@ -3,6 +3,7 @@ import type { Request } from "express";
 import type { HelmetOptions } from "helmet";
 import { type BYOK, coreContextOf } from "../byok.js";
 import { checkDuration, checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
+import { isRecord } from "../core/validate.js";
 
 /** One rate-limit window: at most `limit` requests per user every `windowMs` milliseconds. */
 export interface RateLimitWindow {
@@ -56,10 +57,6 @@ const W = "byokRouter";
 
 const defaultGetUserId = (req: Request): unknown => (req as { user?: { id?: unknown } }).user?.id;
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function checkWindow(value: unknown, name: "keys" | "chat"): Required<RateLimitWindow> {
   const window = checkOptionsObject<RateLimitWindow>(value, WINDOW_KNOWN, `${W}: rateLimit.${name}`);
   const limit = window.limit ?? DEFAULT_RATE_LIMITS[name].limit;
@@ -72,7 +69,7 @@ function checkWindow(value: unknown, name: "keys" | "chat"): Required<RateLimitW
 function checkRateLimit(value: unknown): ParsedRouterOptions["rateLimit"] {
   if (value === false) return false;
   if (value === undefined || value === true) return { keys: { ...DEFAULT_RATE_LIMITS.keys }, chat: { ...DEFAULT_RATE_LIMITS.chat } };
-  if (!isPlainObject(value)) throw configError(`${W}: rateLimit must be false, true or { keys?: { windowMs, limit }, chat?: { windowMs, limit } }.`);
+  if (!isRecord(value)) throw configError(`${W}: rateLimit must be false, true or { keys?: { windowMs, limit }, chat?: { windowMs, limit } }.`);
   const limits = checkOptionsObject<{ keys: unknown; chat: unknown }>(value, LIMITS_KNOWN, `${W}: rateLimit`);
   return { keys: checkWindow(limits.keys, "keys"), chat: checkWindow(limits.chat, "chat") };
 }
@@ -86,7 +83,7 @@ function checkBodyLimit(value: unknown): string | number {
 function checkHelmet(value: unknown): false | HelmetOptions {
   if (value === false) return false;
   if (value === undefined || value === true) return {};
-  if (!isPlainObject(value)) throw configError(`${W}: helmet must be true, false or helmet's options object.`);
+  if (!isRecord(value)) throw configError(`${W}: helmet must be true, false or helmet's options object.`);
   return value as HelmetOptions;
 }
 

@@ -1,13 +1,11 @@
 // Request-shape checks for the byok routes with express-validator: JSON only, allowed fields only, types and limits from core/validate.
 import type { NextFunction, Request, Response } from "express";
 import { body, checkExact, type ValidationChain, validationResult } from "express-validator";
-import { API_KEY, CHAT_ROLES, MAX_MESSAGES, MAX_OUTPUT_TOKENS, MAX_TEMPERATURE, MODEL, PROVIDER_ID } from "../core/validate.js";
+import { API_KEY, CHAT_ROLES, MAX_MESSAGES, MAX_OUTPUT_TOKENS, MAX_TEMPERATURE, MODEL, PROVIDER_ID, invalid, isRecord } from "../core/validate.js";
 import { ByokError } from "../errors.js";
 
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
-const invalid = (message: string, fields: string[]) => new ByokError("INVALID_REQUEST", message, { details: { fields } });
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isString = (v: unknown): v is string => typeof v === "string";
 const isProviderId = (v: unknown) => isString(v) && PROVIDER_ID.test(v);
 
@@ -44,7 +42,7 @@ export function validateBody(
   const exact = checkExact(chains, { locations: ["body"] });
   const run = async (req: Request): Promise<void> => {
     if (req.body === undefined || (bodyRequired && req.body === null)) req.body = {};
-    if (!isPlainObject(req.body)) throw invalid("The request body must be a JSON object.", []);
+    if (!isRecord(req.body)) throw invalid("The request body must be a JSON object.", []);
     const dangerous = forbiddenKeys(req.body, "", []);
     if (dangerous.length) throw invalid(`Field names not allowed: ${dangerous.join(", ")}.`, dangerous);
     await exact.run(req);
@@ -93,7 +91,7 @@ export const chatContainerRules: ValidationChain[] = [
 ];
 
 const CHAT_BODY_FIELDS = new Set(["prompt", "messages", "system", "provider", "model", "temperature", "maxTokens", "stream"]);
-const isPlainJsonObject = (v: unknown): v is Record<string, unknown> => isPlainObject(v) && Object.getPrototypeOf(v) === Object.prototype;
+const isPlainJsonObject = (v: unknown): v is Record<string, unknown> => isRecord(v) && Object.getPrototypeOf(v) === Object.prototype;
 
 function isValidMessage(m: unknown): boolean {
   if (!isPlainJsonObject(m)) return false;
