@@ -262,6 +262,30 @@ describe("AiClient.chat", () => {
     expect(f.fake.requests.at(-1)!.aborted).toBe(true);
   });
 
+  it("sends nothing upstream when the caller aborts while the key is being looked up", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    class SlowListStore extends MemoryStore {
+      override async list(userId: string) {
+        await gate;
+        return super.list(userId);
+      }
+    }
+    const fx = await geminiFixture({ store: new SlowListStore() });
+    try {
+      await fx.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: CANARY_KEY, validate: false });
+      const controller = new AbortController();
+      const pending = fx.byok.use("u1").chat({ prompt: "x", signal: controller.signal });
+      controller.abort();
+      release();
+      expect(((await pending.catch((e: unknown) => e)) as Error).name).toBe("AbortError");
+      await new Promise((r) => setTimeout(r, 30));
+      expect(fx.fake.requests.filter((r) => r.op === "chat")).toEqual([]);
+    } finally {
+      await fx.close();
+    }
+  });
+
   it("answers KEY_UNREADABLE and sends nothing upstream when the stored ciphertext was tampered with", async () => {
     const store = new MemoryStore();
     const fx = await geminiFixture({ store });
