@@ -10,12 +10,9 @@ import { parseRouterOptions, type RouterOptions } from "./options.js";
 import { createLimiters } from "./rate-limit.js";
 import { attachAi, requireUser } from "./request-user.js";
 import { byokErrorHandler } from "./send-error.js";
-import { chatContainerRules, chatRules, deleteKeyRules, isValidChatBody, registerKeyRules, requireJson, requireOneOf, validateBody } from "./validation.js";
+import { bodyCheck, chatContainerRules, chatRules, deleteKeyRules, isValidChatBody, jsonBody, registerKeyRules, requireOneOf } from "./validation.js";
 
-function noStore(_req: Request, res: Response, next: NextFunction): void {
-  res.set("Cache-Control", "no-store");
-  next();
-}
+const NO_STORE: [string, string] = ["Cache-Control", "no-store"];
 
 const hasFunction = (value: unknown): boolean =>
   typeof value === "function" || (typeof value === "object" && value !== null && Object.values(value).some(hasFunction));
@@ -35,22 +32,37 @@ function recordHelmet(middleware: RequestHandler, options: object): { set: [stri
   return nextCalled && set.every(([, v]) => typeof v === "string") ? { set, remove } : undefined;
 }
 
-function helmetFor(options: false | Parameters<typeof helmet>[0]): RequestHandler[] {
-  if (options === false) return [];
+/** helmet's headers as a list to set, or helmet's own middleware when they depend on the request, or nothing with `false`. */
+function helmetFor(options: false | Parameters<typeof helmet>[0]): { set: [string, string][]; remove: string[] } | RequestHandler | undefined {
+  if (options === false) return undefined;
   let middleware: RequestHandler;
   try {
     middleware = helmet(options) as RequestHandler;
   } catch (error) {
     throw configError(`byokRouter: helmet options rejected by helmet: ${error instanceof Error ? error.message : "invalid"}`);
   }
-  const recorded = recordHelmet(middleware, options ?? {});
-  if (!recorded) return [middleware];
-  const { set, remove } = recorded;
+  return recordHelmet(middleware, options ?? {}) ?? middleware;
+}
+
+/**
+ * What runs first on every byok route: `Cache-Control: no-store`, helmet's headers, then the
+ * UNAUTHENTICATED gate. One middleware when helmet's headers could be recorded (the usual case),
+ * since each router layer costs a little on every request.
+ */
+function preamble(helmetOptions: false | Parameters<typeof helmet>[0], getUserId: (req: Request) => unknown): RequestHandler[] {
+  const gate = requireUser(getUserId);
+  const headers = helmetFor(helmetOptions);
+  const set = [NO_STORE, ...(typeof headers === "object" ? headers.set : [])];
+  const remove = typeof headers === "object" ? headers.remove : [];
+  const setHeaders = function byokHeaders(_req: Request, res: Response, next: NextFunction): void {
+    for (const [name, value] of set) res.setHeader(name, value);
+    for (const name of remove) res.removeHeader(name);
+    next();
+  };
+  if (typeof headers === "function") return [setHeaders, headers, gate];
   return [
-    function helmetHeaders(_req: Request, res: Response, next: NextFunction): void {
-      for (const [name, value] of set) res.setHeader(name, value);
-      for (const name of remove) res.removeHeader(name);
-      next();
+    function byokPreamble(req: Request, res: Response, next: NextFunction): void {
+      setHeaders(req, res, () => gate(req, res, next));
     },
   ];
 }
@@ -76,14 +88,15 @@ export function byokRouter(options: RouterOptions): Router {
   const context = coreContextOf(parsed.byok);
   const limits = createLimiters(parsed.rateLimit, context.store);
   const keys = keysRoutes(context);
-  const common = [noStore, ...helmetFor(parsed.helmet), requireUser(parsed.getUserId)];
-  const json = [requireJson, express.json({ limit: parsed.bodyLimit, strict: true, type: "application/json" })];
+  const common = preamble(parsed.helmet, parsed.getUserId);
+  const parse = express.json({ limit: parsed.bodyLimit, strict: true, type: "application/json" });
 
   const routes = express.Router();
-  routes.post("/keys", ...common, ...limits.keys, ...json, validateBody(registerKeyRules, { bodyRequired: true }), keys.register);
+  routes.post("/keys", ...common, ...limits.keys, jsonBody(parse, bodyCheck(registerKeyRules, { bodyRequired: true })), keys.register);
   routes.get("/keys", ...common, ...limits.keys, keys.list);
-  routes.delete("/keys", ...common, ...limits.keys, ...json, validateBody(deleteKeyRules, { bodyRequired: false }), keys.remove);
-  routes.post("/chat", ...common, ...limits.chat, ...json, validateBody(chatRules, { bodyRequired: true, containers: chatContainerRules, accepts: isValidChatBody }), requireOneOf, chatRoute(context));
+  routes.delete("/keys", ...common, ...limits.keys, jsonBody(parse, bodyCheck(deleteKeyRules, { bodyRequired: false })), keys.remove);
+  const chatBody = bodyCheck(chatRules, { bodyRequired: true, containers: chatContainerRules, accepts: isValidChatBody, then: requireOneOf });
+  routes.post("/chat", ...common, ...limits.chat, jsonBody(parse, chatBody), chatRoute(context));
   // Inside `routes`, after them: only errors from the byok routes get here.
   routes.use(byokErrorHandler);
 

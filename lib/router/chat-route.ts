@@ -1,10 +1,12 @@
 // Handler of POST {basePath}/chat: one JSON ChatResponse or an SSE stream, aborted upstream when the client goes away.
 import type { Request, Response } from "express";
-import { createAiClient } from "../core/ai-client.js";
+import { runChat, runStream } from "../core/ai-client.js";
 import type { CoreContext } from "../core/context.js";
-import type { AiClient, ChatRequest } from "../core/types.js";
+import type { AbortLink } from "../core/deadline.js";
+import type { ChatRequest } from "../core/types.js";
 import { asyncRoute } from "./async-route.js";
 import { userIdOf } from "./request-user.js";
+import { sendJson } from "./send-json.js";
 import { sendChatStream } from "./sse.js";
 
 /** `stream: true`, or no `stream` field and `Accept: text/event-stream`. */
@@ -12,41 +14,48 @@ function wantsStream(req: Request, stream: boolean | undefined): boolean {
   return stream ?? (req.headers.accept ?? "").toLowerCase().includes("text/event-stream");
 }
 
-/** An AbortSignal that fires when the client disconnects before the answer was sent. */
-export function abortOnDisconnect(res: Response): AbortSignal {
-  const controller = new AbortController();
+/**
+ * Watches for the client going away before its answer was sent, from now on: `link` hands that to
+ * the provider call's deadline (no AbortSignal of its own), and `gone` tells the route nobody is
+ * left to answer.
+ */
+function clientWatch(res: Response): { link: AbortLink; readonly gone: boolean } {
+  let gone = false;
+  let abort: ((reason: unknown) => void) | undefined;
+  const reason = () => new DOMException("The client disconnected.", "AbortError");
   res.on("close", () => {
-    if (!res.writableFinished) controller.abort(new DOMException("The client disconnected.", "AbortError"));
+    if (res.writableFinished) return;
+    gone = true;
+    abort?.(reason());
   });
-  return controller.signal;
-}
-
-async function sendJsonChat(ai: AiClient, request: ChatRequest, res: Response): Promise<void> {
-  const signal = abortOnDisconnect(res);
-  try {
-    res.status(200).json(await ai.chat({ ...request, signal }));
-  } catch (error) {
-    if (signal.aborted) return; // nobody is left to answer
-    throw error;
-  }
-}
-
-/** Server-Sent Events; errors before the first chunk propagate to the JSON error handler with their status. */
-async function sendStreamChat(ai: AiClient, request: ChatRequest, res: Response): Promise<void> {
-  const signal = abortOnDisconnect(res);
-  try {
-    await sendChatStream(res, ai.stream({ ...request, signal }));
-  } catch (error) {
-    if (signal.aborted) return; // nobody is left to answer
-    throw error;
-  }
+  return {
+    link(fn) {
+      if (gone) fn(reason());
+      else abort = fn;
+      return () => (abort = undefined);
+    },
+    get gone() {
+      return gone;
+    },
+  };
 }
 
 /** `POST {basePath}/chat` for the signed-in user. */
 export function chatRoute(context: CoreContext) {
   return asyncRoute(async (req, res) => {
     const { stream, ...request } = req.body as ChatRequest & { stream?: boolean };
-    const ai = createAiClient(context, userIdOf(req));
-    await (wantsStream(req, stream) ? sendStreamChat : sendJsonChat)(ai, request, res);
+    const userId = userIdOf(req);
+    const client = clientWatch(res);
+    try {
+      if (wantsStream(req, stream)) {
+        // Errors before the first chunk propagate to the JSON error handler with their status.
+        await sendChatStream(res, runStream(context, userId, request, client.link));
+      } else {
+        sendJson(res, 200, await runChat(context, userId, request, client.link));
+      }
+    } catch (error) {
+      if (client.gone) return; // nobody is left to answer
+      throw error;
+    }
   });
 }

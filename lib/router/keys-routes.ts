@@ -1,11 +1,12 @@
 // Handlers of the key-settings routes: register (201/200), list, delete (204/404).
-import type { Request, Response } from "express";
+import type { Request } from "express";
 import type { CoreContext } from "../core/context.js";
 import { deleteKey, listKeys, registerKey } from "../core/keys.js";
 import { checkProviderId } from "../core/validate.js";
 import { ByokError } from "../errors.js";
 import { asyncRoute } from "./async-route.js";
 import { userIdOf } from "./request-user.js";
+import { sendJson } from "./send-json.js";
 
 /** The provider to delete: from the body or `?provider=`; both and different is a 400. */
 function providerToDelete(req: Request): string {
@@ -25,20 +26,21 @@ function providerToDelete(req: Request): string {
 /** `POST`, `GET` and `DELETE {basePath}/keys` for the signed-in user. */
 export function keysRoutes(context: CoreContext) {
   return {
-    register: asyncRoute(async (req, res: Response) => {
+    register: asyncRoute(async (req, res) => {
       const { provider, apiKey } = req.body as { provider: string; apiKey: string };
       const { info, replaced } = await registerKey(context, { userId: userIdOf(req), provider, apiKey });
-      res.status(replaced ? 200 : 201).json(info);
+      sendJson(res, replaced ? 200 : 201, info);
     }),
     list: asyncRoute(async (req, res) => {
-      res.status(200).json({ keys: await listKeys(context, userIdOf(req)) });
+      sendJson(res, 200, { keys: await listKeys(context, userIdOf(req)) });
     }),
     remove: asyncRoute(async (req, res) => {
       const provider = providerToDelete(req);
       if (!(await deleteKey(context, { userId: userIdOf(req), provider }))) {
         throw new ByokError("KEY_NOT_FOUND", `There is no ${provider} key to delete for this user.`, { provider, details: { fields: ["provider"] } });
       }
-      res.status(204).end();
+      res.statusCode = 204;
+      res.end();
     }),
   };
 }

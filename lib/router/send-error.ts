@@ -1,6 +1,7 @@
 // The one place that turns a failure into an HTTP answer: `{ error: { code, message, details? } }` with the contract's status.
 import type { NextFunction, Request, Response } from "express";
 import { ByokError } from "../errors.js";
+import { sendJson } from "./send-json.js";
 
 /** What body-parser (via http-errors) attaches to its errors. */
 interface BodyParserError {
@@ -31,9 +32,9 @@ export function toHttpError(error: unknown): ByokError {
 /** Answers `error` as JSON with its status, `Cache-Control: no-store`, and `Retry-After` on 429s. */
 export function sendError(res: Response, error: unknown): void {
   const e = toHttpError(error);
-  res.set("Cache-Control", "no-store");
-  if (e.status === 429 && e.retryAfter !== undefined) res.set("Retry-After", String(Math.max(1, Math.ceil(e.retryAfter))));
-  res.status(e.status).json({ error: e.toJSON() });
+  res.setHeader("Cache-Control", "no-store");
+  if (e.status === 429 && e.retryAfter !== undefined) res.setHeader("Retry-After", String(Math.max(1, Math.ceil(e.retryAfter))));
+  sendJson(res, e.status, { error: e.toJSON() });
 }
 
 /**

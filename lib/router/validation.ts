@@ -1,5 +1,5 @@
 // Request-shape checks for the byok routes with express-validator: JSON only, allowed fields only, types and limits from core/validate.
-import type { NextFunction, Request, Response } from "express";
+import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { body, checkExact, type ValidationChain, validationResult } from "express-validator";
 import { API_KEY, CHAT_ROLES, MAX_MESSAGES, MAX_OUTPUT_TOKENS, MAX_TEMPERATURE, MODEL, PROVIDER_ID, invalid, isRecord } from "../core/validate.js";
 import { ByokError } from "../errors.js";
@@ -21,24 +21,28 @@ function forbiddenKeys(value: unknown, path: string, found: string[]): string[] 
 }
 
 /** 400 INVALID_REQUEST unless the body, if any, is declared as JSON (checked before parsing). */
-export function requireJson(req: Request, _res: Response, next: NextFunction): void {
+function checkJsonType(req: Request): void {
   const length = req.headers["content-length"];
   const hasBody = req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
   if (hasBody && !req.is("application/json")) {
     throw new ByokError("INVALID_REQUEST", "Send the body as JSON with Content-Type: application/json.");
   }
-  next();
 }
+
+/** Checks a parsed body in place: throws, or settles, with INVALID_REQUEST for a bad one. */
+export type BodyCheck = (req: Request) => void | Promise<void>;
 
 /**
  * Runs `chains` and rejects unknown body fields; every problem becomes one INVALID_REQUEST whose
  * `details.fields` names the fields (never their values). `containers` check arrays as a whole
- * (length) without making their items' unknown fields count as known.
+ * (length) without making their items' unknown fields count as known. `accepts` is a fast path: a
+ * body it accepts skips the chains (express-validator costs ~100 µs a request); anything else,
+ * valid or not, goes through them, which name the bad fields. `then` runs last on a body that passed.
  */
-export function validateBody(
+export function bodyCheck(
   chains: ValidationChain[],
-  { bodyRequired, containers = [], accepts }: { bodyRequired: boolean; containers?: ValidationChain[]; accepts?: (body: unknown) => boolean },
-) {
+  { bodyRequired, containers = [], accepts, then }: { bodyRequired: boolean; containers?: ValidationChain[]; accepts?: (body: unknown) => boolean; then?: (body: Record<string, unknown>) => void },
+): BodyCheck {
   const exact = checkExact(chains, { locations: ["body"] });
   const run = async (req: Request): Promise<void> => {
     if (req.body === undefined || (bodyRequired && req.body === null)) req.body = {};
@@ -54,12 +58,33 @@ export function validateBody(
       const unknown = errors.some((e) => e.type === "unknown_fields");
       throw invalid(`${unknown ? "Unknown or invalid" : "Invalid"} field(s): ${fields.join(", ")}. See the byok-ai README for each route's fields.`, fields);
     }
+    then?.(req.body as Record<string, unknown>);
   };
-  return function validateBodyMiddleware(req: Request, _res: Response, next: NextFunction): void {
-    // Fast path: a body the chains would accept skips them (express-validator costs ~100 µs a request);
-    // anything else, valid or not, goes through the chains, which name the bad fields.
-    if (accepts?.(req.body)) return next();
-    run(req).then(() => next(), next);
+  return (req) => {
+    if (!accepts?.(req.body)) return run(req);
+    then?.(req.body as Record<string, unknown>);
+    return undefined;
+  };
+}
+
+/**
+ * One middleware for a JSON body: the Content-Type check, `parse` (express.json) and `check`, in
+ * place of three router layers on every request.
+ */
+export function jsonBody(parse: RequestHandler, check: BodyCheck): RequestHandler {
+  return function byokJsonBody(req: Request, res: Response, next: NextFunction): void {
+    checkJsonType(req);
+    void parse(req, res, (error?: unknown) => {
+      if (error !== undefined) return next(error);
+      let checked: void | Promise<void>;
+      try {
+        checked = check(req);
+      } catch (e) {
+        return next(e);
+      }
+      if (checked) checked.then(() => next(), next);
+      else next();
+    });
   };
 }
 
@@ -119,8 +144,6 @@ export function isValidChatBody(body: unknown): boolean {
 }
 
 /** Exactly one of `prompt` / `messages` (after {@link chatRules}). */
-export function requireOneOf(req: Request, _res: Response, next: NextFunction): void {
-  const { prompt, messages } = req.body as Record<string, unknown>;
+export function requireOneOf({ prompt, messages }: Record<string, unknown>): void {
   if ((prompt === undefined) === (messages === undefined)) throw invalid("Give exactly one of `prompt` (a string) or `messages` (an array).", ["prompt", "messages"]);
-  next();
 }

@@ -133,6 +133,38 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
     }
   });
 
+  it("does not call the provider at all when the client left while the key was being looked up", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let lookups = 0;
+    class SlowGetStore extends kit.lib.MemoryStore {
+      override async get(userId: string, provider: string) {
+        lookups++;
+        await gate;
+        return super.get(userId, provider);
+      }
+    }
+    await f.close();
+    f = await appFixture(kit, { store: new SlowGetStore() });
+    await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: CANARY_KEY, validate: false });
+    const server = await listen(f.app);
+    try {
+      const req = httpRequest(`${server.url}/byok/chat`, { method: "POST", headers: { "content-type": "application/json", "x-user": "u1" } });
+      const closed = new Promise((resolve) => req.on("close", resolve));
+      req.on("error", () => undefined);
+      req.end(JSON.stringify({ prompt: "Hi", provider: "gemini" }));
+      await until(() => lookups === 1, "the key lookup");
+      req.destroy();
+      await closed;
+      await new Promise((r) => setTimeout(r, 20)); // the server sees the close
+      release();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(f.fake.requests.filter((r) => r.op === "chat" && !r.aborted)).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("never shows the key in a response or in console output, whatever fails", async () => {
     const { result, output } = await captureConsole(async () => {
       await withKey();
