@@ -7,16 +7,25 @@ import { bareGeminiApp, byokApp, BENCH_BODY, BENCH_KEY, BENCH_USER, type Variant
 import { startFakeGemini } from "../lib/testing";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
-const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 3);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const ROLES = (process.env.BENCH_VARIANTS ?? "bare,memory,redis").split(",") as ("bare" | Variant)[];
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 3);
+const ROLES = (process.env.BENCH_VARIANTS ?? "bare,memory,redis").split(",") as Role[];
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+type Role = "bare" | Variant;
+const LABELS: Record<Role, string> = {
+  bare: "(a) express + @google/generative-ai",
+  memory: "(b) byokRouter + MemoryStore",
+  redis: "(c) byokRouter + RedisStore",
+};
 
 interface Figures {
   rps: number;
-  /** CPU time the app process spent per request, in µs (steadier than req/s on a busy machine). */
+  /** CPU time the app process spent per request, in µs. */
   cpuUs: number;
+  /** Latency percentiles in ms with µs precision, from every 2xx response. */
   p50: number;
   p99: number;
   non2xx: number;
@@ -60,21 +69,35 @@ function cpu(proc: ChildProcess): Promise<{ cpuUs: number; served: number }> {
   return new Promise((resolve) => (proc.once("message", (m) => resolve(m as { cpuUs: number; served: number })), proc.send("cpu")));
 }
 
-function load(url: string, seconds: number): Promise<Figures> {
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : NaN;
+}
+
+/** autocannon's own percentiles are whole milliseconds; each response's time (a float, in ms) is recorded here instead. */
+function load(url: string, seconds: number, connections: number): Promise<Figures> {
   return new Promise((resolve, reject) => {
-    autocannon(
-      { url: `${url}/byok/chat`, method: "POST", connections: CONNECTIONS, duration: seconds, headers: { "content-type": "application/json", "x-user": BENCH_USER }, body: BENCH_BODY },
-      (error, r) => (error ? reject(error) : resolve({ cpuUs: 0, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx + r.errors + r.timeouts })),
+    const times: number[] = [];
+    const instance = autocannon(
+      { url: `${url}/byok/chat`, method: "POST", connections, duration: seconds, headers: { "content-type": "application/json", "x-user": BENCH_USER }, body: BENCH_BODY },
+      (error, r) => {
+        if (error) return reject(error);
+        const sorted = Float64Array.from(times).sort();
+        resolve({ cpuUs: 0, rps: r.requests.average, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), non2xx: r.non2xx + r.errors + r.timeouts });
+      },
     );
+    instance.on("response", (_client: unknown, status: number, _bytes: number, ms: number) => {
+      if (status >= 200 && status < 300) times.push(ms);
+    });
   });
 }
 
-async function measure(role: Variant | "bare", upstream: string): Promise<Figures> {
+/** One app process: warm-up at full load (so the JIT has settled), then the measured run with `connections`. */
+async function measure(role: Role, upstream: string, connections: number): Promise<Figures> {
   const { proc, url } = await start(role, { BENCH_UPSTREAM: upstream, BENCH_PREFIX: `bench:${randomUUID().slice(0, 8)}:` });
   try {
-    await load(url, WARMUP_S);
+    await load(url, WARMUP_S, CONNECTIONS);
     const before = await cpu(proc);
-    const figures = await load(url, DURATION_S);
+    const figures = await load(url, DURATION_S, connections);
     const after = await cpu(proc);
     return { ...figures, cpuUs: (after.cpuUs - before.cpuUs) / (after.served - before.served) };
   } finally {
@@ -82,31 +105,72 @@ async function measure(role: Variant | "bare", upstream: string): Promise<Figure
   }
 }
 
-async function main(): Promise<void> {
-  console.log(`overhead: ${CONNECTIONS} connections, ${WARMUP_S} s warm-up + ${DURATION_S} s, ${ROUNDS} round(s), best round per variant; fake Gemini and each app in their own child process`);
-  const fake = await start("fake");
-  const best: Record<string, Figures> = {};
-  try {
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const role of ROLES) {
-        const f = await measure(role, fake.url);
-        console.log(`  round ${round + 1} ${role.padEnd(6)} ${f.rps.toFixed(0).padStart(6)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  cpu ${f.cpuUs.toFixed(0)} µs/req${f.non2xx ? `  (${f.non2xx} non-2xx/errors!)` : ""}`);
-        if (!best[role] || f.rps > best[role].rps) best[role] = f;
-      }
+const signed = (x: number, digits: number): string => `${x < 0 ? "" : "+"}${x.toFixed(digits)}`;
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/**
+ * Runs `rounds` rounds of every role back to back, each in a fresh process, and compares each
+ * variant with the bare app *of the same round*: on a shared machine the speed drifts by ±20 %
+ * within minutes, so a ratio of neighbours is steadier than a ratio of bests.
+ */
+async function phase(name: string, upstream: string, connections: number, rounds: number, show: (role: Role, f: Figures, bare: Figures) => string): Promise<Map<Role, { f: Figures; bare: Figures }[]>> {
+  const results = new Map<Role, { f: Figures; bare: Figures }[]>();
+  for (let round = 1; round <= rounds; round++) {
+    let bare: Figures | undefined;
+    for (const role of ROLES) {
+      const f = await measure(role, upstream, connections);
+      bare ??= role === "bare" ? f : undefined;
+      if (!bare) throw new Error("BENCH_VARIANTS must start with bare");
+      if (!results.has(role)) results.set(role, []);
+      results.get(role)!.push({ f, bare });
+      console.log(`  ${name} round ${round} ${role.padEnd(6)} ${show(role, f, bare)}${f.non2xx ? `  (${f.non2xx} non-2xx/errors!)` : ""}`);
     }
+  }
+  return results;
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `overhead: fake Gemini and each app in their own child process; ${WARMUP_S} s warm-up at ${CONNECTIONS} connections before every measured run\n` +
+      `throughput: ${CONNECTIONS} connections, ${DURATION_S} s, ${ROUNDS} rounds; latency: 1 connection (no queueing), ${DURATION_S} s, ${LATENCY_ROUNDS} rounds`,
+  );
+  const fake = await start("fake");
+  let throughput: Map<Role, { f: Figures; bare: Figures }[]>;
+  let latency: Map<Role, { f: Figures; bare: Figures }[]>;
+  try {
+    throughput = await phase("throughput", fake.url, CONNECTIONS, ROUNDS, (role, f, bare) => {
+      const ratio = role === "bare" ? "" : `  ratio ${(f.rps / bare.rps).toFixed(3)}  cpu ${signed(f.cpuUs - bare.cpuUs, 0)} µs/req`;
+      return `${f.rps.toFixed(0).padStart(6)} req/s  cpu ${f.cpuUs.toFixed(0)} µs/req${ratio}`;
+    });
+    latency = await phase("latency", fake.url, 1, LATENCY_ROUNDS, (role, f, bare) => {
+      const added = role === "bare" ? "" : `  added p50 ${signed(f.p50 - bare.p50, 3)} ms  p99 ${signed(f.p99 - bare.p99, 3)} ms`;
+      return `p50 ${f.p50.toFixed(3)} ms  p99 ${f.p99.toFixed(3)} ms${added}`;
+    });
   } finally {
     fake.proc.kill();
   }
-  const a = best.bare!;
-  const row = (name: string, f: Figures) => `${name.padEnd(34)} ${f.rps.toFixed(0).padStart(7)} ${String(f.p50).padStart(6)} ${String(f.p99).padStart(6)} ${f.cpuUs.toFixed(0).padStart(9)}`;
-  console.log(`\n${"variant".padEnd(34)} ${"req/s".padStart(7)} ${"p50 ms".padStart(6)} ${"p99 ms".padStart(6)} ${"cpu µs/req".padStart(9)}`);
-  console.log(row("(a) express + @google/generative-ai", a));
-  for (const [label, key] of [["(b) byokRouter + MemoryStore", "memory"], ["(c) byokRouter + RedisStore", "redis"]] as const) {
-    const f = best[key];
-    if (!f) continue;
-    console.log(`${row(label, f)}   ratio ${(f.rps / a.rps).toFixed(3)}  added p50 ${(f.p50 - a.p50).toFixed(2)} ms  p99 ${(f.p99 - a.p99).toFixed(2)} ms  added cpu ${(f.cpuUs - a.cpuUs).toFixed(0)} µs/req`);
+
+  console.log(`\nmedians over rounds; each ratio and difference is against the bare app of the same round`);
+  console.log(`${"variant".padEnd(36)} ${"req/s".padStart(6)} ${"ratio".padStart(6)} ${"+cpu µs".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"+p50 ms".padStart(8)} ${"+p99 ms".padStart(8)}`);
+  for (const role of ROLES) {
+    const t = throughput.get(role)!;
+    const l = latency.get(role)!;
+    const cells = [
+      median(t.map((r) => r.f.rps)).toFixed(0).padStart(6),
+      role === "bare" ? "".padStart(6) : median(t.map((r) => r.f.rps / r.bare.rps)).toFixed(3).padStart(6),
+      role === "bare" ? "".padStart(8) : median(t.map((r) => r.f.cpuUs - r.bare.cpuUs)).toFixed(0).padStart(8),
+      median(l.map((r) => r.f.p50)).toFixed(3).padStart(7),
+      median(l.map((r) => r.f.p99)).toFixed(3).padStart(7),
+      role === "bare" ? "".padStart(8) : median(l.map((r) => r.f.p50 - r.bare.p50)).toFixed(3).padStart(8),
+      role === "bare" ? "".padStart(8) : median(l.map((r) => r.f.p99 - r.bare.p99)).toFixed(3).padStart(8),
+    ];
+    console.log(`${LABELS[role].padEnd(36)} ${cells.join(" ")}`);
   }
-  console.log(`(key ${BENCH_KEY.slice(0, 4)}…, one user, rate limiting on with a limit that never triggers)`);
+  console.log(`targets: ratio >= 0.95, +p50 <= 0.3 ms, +p99 <= 1 ms (key ${BENCH_KEY.slice(0, 4)}…, one user, rate limiting on with a limit that never triggers)`);
 }
 
 const role = process.argv[2];
