@@ -3,7 +3,7 @@ import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
 import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, storeCall } from "./context.js";
 import { listKeys } from "./keys.js";
-import { type AbortLink, type Deadline, startDeadline } from "./deadline.js";
+import { type AbortLink, startDeadline } from "./deadline.js";
 import type { AiClient, ChatRequest, ChatResponse, ChatStream, KeyInfo, KeyRecord, Provider, ProviderChatRequest } from "./types.js";
 import { checkChatRequest, checkProviderId, checkUserId, toConversation } from "./validate.js";
 
@@ -92,20 +92,13 @@ function failed(context: CoreContext, userId: string, provider: string, model: s
   context.emit("chat.failed", { userId, provider, model, code });
 }
 
-/**
- * Stops a call whose signal fired before it started (the caller or the client gave up during the key
- * lookup): some SDKs only listen for a *future* abort, and would send the request anyway.
- */
-function notAbortedYet(deadline: Deadline): void {
-  if (deadline.signal.aborted) throw deadline.signal.reason;
-}
-
 /** `AiClient.chat` for `rawUserId`; `link` lets the router cancel it without a signal of its own. */
 export async function runChat(context: CoreContext, rawUserId: string | undefined, input: ChatRequest, link?: AbortLink): Promise<ChatResponse> {
   const { request, userId, resolved, apiKey, providerRequest } = await prepare(context, rawUserId, input);
   const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal, link);
   try {
-    notAbortedYet(deadline);
+    // A signal that fired during the key lookup: some SDKs only listen for a *future* abort and would send the request anyway.
+    deadline.signal.throwIfAborted();
     const result = await resolved.provider.doChat(providerRequest, { apiKey, signal: deadline.signal });
     const response: ChatResponse = { text: result.text, provider: resolved.id, model: result.model, finishReason: result.finishReason, usage: result.usage };
     succeeded(context, userId, resolved, response);
@@ -137,7 +130,7 @@ export function runStream(context: CoreContext, rawUserId: string | undefined, i
     let text = "";
     let done = false;
     try {
-      notAbortedYet(deadline);
+      deadline.signal.throwIfAborted(); // as in runChat
       for await (const part of resolved.provider.doStream(providerRequest, { apiKey, signal: deadline.signal })) {
         deadline.refresh();
         if (part.type === "text") {

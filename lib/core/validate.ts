@@ -67,6 +67,13 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
  * Checks a ChatRequest's shape and limits, field by field.
  * @throws ByokError INVALID_REQUEST with `details.fields` naming every bad field (never values)
  */
+/** @throws ByokError INVALID_REQUEST unless exactly one of `prompt` / `messages` is given. */
+export function checkPromptOrMessages({ prompt, messages }: Record<string, unknown>): void {
+  if ((prompt === undefined) === (messages === undefined)) {
+    throw invalid("Give exactly one of `prompt` (a string) or `messages` (an array).", ["prompt", "messages"]);
+  }
+}
+
 export function checkChatRequest(input: unknown): ChatRequest {
   if (!isPlainObject(input)) throw invalid("The chat request must be an object with `prompt` or `messages`.", []);
   const bad: string[] = [];
@@ -74,10 +81,8 @@ export function checkChatRequest(input: unknown): ChatRequest {
   if (bad.length) {
     throw invalid(`Unknown field(s) in the chat request: ${bad.join(", ")}. Allowed: ${[...CHAT_FIELDS].join(", ")}.`, bad);
   }
+  checkPromptOrMessages(input);
   const { prompt, messages, system, provider, model, temperature, maxTokens, signal } = input;
-  if ((prompt === undefined) === (messages === undefined)) {
-    throw invalid("Give exactly one of `prompt` (a string) or `messages` (an array).", ["prompt", "messages"]);
-  }
   if (prompt !== undefined && (typeof prompt !== "string" || prompt.length === 0)) bad.push("prompt");
   if (messages !== undefined) {
     if (!Array.isArray(messages) || messages.length === 0 || messages.length > MAX_MESSAGES) bad.push("messages");

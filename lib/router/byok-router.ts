@@ -10,7 +10,8 @@ import { parseRouterOptions, type RouterOptions } from "./options.js";
 import { createLimiters } from "./rate-limit.js";
 import { attachAi, requireUser } from "./request-user.js";
 import { byokErrorHandler } from "./send-error.js";
-import { bodyCheck, chatContainerRules, chatRules, deleteKeyRules, isValidChatBody, jsonBody, registerKeyRules, requireOneOf } from "./validation.js";
+import { checkPromptOrMessages } from "../core/validate.js";
+import { bodyCheck, chatContainerRules, chatRules, deleteKeyRules, isValidChatBody, jsonBody, registerKeyRules } from "./validation.js";
 
 const NO_STORE: [string, string] = ["Cache-Control", "no-store"];
 
@@ -54,15 +55,17 @@ function preamble(helmetOptions: false | Parameters<typeof helmet>[0], getUserId
   const headers = helmetFor(helmetOptions);
   const set = [NO_STORE, ...(typeof headers === "object" ? headers.set : [])];
   const remove = typeof headers === "object" ? headers.remove : [];
-  const setHeaders = function byokHeaders(_req: Request, res: Response, next: NextFunction): void {
+  const setHeaders = (res: Response): void => {
     for (const [name, value] of set) res.setHeader(name, value);
     for (const name of remove) res.removeHeader(name);
-    next();
   };
-  if (typeof headers === "function") return [setHeaders, headers, gate];
+  if (typeof headers === "function") {
+    return [(_req: Request, res: Response, next: NextFunction) => (setHeaders(res), next()), headers, gate];
+  }
   return [
     function byokPreamble(req: Request, res: Response, next: NextFunction): void {
-      setHeaders(req, res, () => gate(req, res, next));
+      setHeaders(res);
+      gate(req, res, next);
     },
   ];
 }
@@ -95,7 +98,7 @@ export function byokRouter(options: RouterOptions): Router {
   routes.post("/keys", ...common, ...limits.keys, jsonBody(parse, bodyCheck(registerKeyRules, { bodyRequired: true })), keys.register);
   routes.get("/keys", ...common, ...limits.keys, keys.list);
   routes.delete("/keys", ...common, ...limits.keys, jsonBody(parse, bodyCheck(deleteKeyRules, { bodyRequired: false })), keys.remove);
-  const chatBody = bodyCheck(chatRules, { bodyRequired: true, containers: chatContainerRules, accepts: isValidChatBody, then: requireOneOf });
+  const chatBody = bodyCheck(chatRules, { bodyRequired: true, containers: chatContainerRules, accepts: isValidChatBody, then: checkPromptOrMessages });
   routes.post("/chat", ...common, ...limits.chat, jsonBody(parse, chatBody), chatRoute(context));
   // Inside `routes`, after them: only errors from the byok routes get here.
   routes.use(byokErrorHandler);

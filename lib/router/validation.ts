@@ -142,8 +142,3 @@ export function isValidChatBody(body: unknown): boolean {
   if (maxTokens !== undefined && !(typeof maxTokens === "number" && Number.isInteger(maxTokens) && maxTokens >= 1 && maxTokens <= MAX_OUTPUT_TOKENS)) return false;
   return stream === undefined || typeof stream === "boolean";
 }
-
-/** Exactly one of `prompt` / `messages` (after {@link chatRules}). */
-export function requireOneOf({ prompt, messages }: Record<string, unknown>): void {
-  if ((prompt === undefined) === (messages === undefined)) throw invalid("Give exactly one of `prompt` (a string) or `messages` (an array).", ["prompt", "messages"]);
-}
