@@ -14,14 +14,39 @@ export default tseslint.config(
   { files: ["lib/**/*.ts"], ignores: ["lib/cli/**"], rules: { "no-console": "error" } },
   {
     files: ["**/*.mjs", "**/*.cjs", "**/*.js"],
-    languageOptions: { globals: { module: "writable", require: "readonly", __dirname: "readonly", process: "readonly", console: "readonly", URL: "readonly", setTimeout: "readonly", clearTimeout: "readonly", fetch: "readonly", document: "readonly", window: "readonly", TextDecoder: "readonly", FormData: "readonly", AbortController: "readonly" } },
+    languageOptions: {
+      globals: {
+        module: "writable",
+        require: "readonly",
+        __dirname: "readonly",
+        process: "readonly",
+        console: "readonly",
+        URL: "readonly",
+        setTimeout: "readonly",
+        clearTimeout: "readonly",
+        fetch: "readonly",
+        document: "readonly",
+        window: "readonly",
+        TextDecoder: "readonly",
+        FormData: "readonly",
+        AbortController: "readonly",
+      },
+    },
   },
   {
     // The example's browser scripts: ES modules running in the page.
     files: ["example-server/public/**/*.js"],
     languageOptions: {
       sourceType: "module",
-      globals: { document: "readonly", window: "readonly", fetch: "readonly", Option: "readonly", URLSearchParams: "readonly", AbortController: "readonly", TextDecoder: "readonly" },
+      globals: {
+        document: "readonly",
+        window: "readonly",
+        fetch: "readonly",
+        Option: "readonly",
+        URLSearchParams: "readonly",
+        AbortController: "readonly",
+        TextDecoder: "readonly",
+      },
     },
   },
 );

@@ -34,14 +34,21 @@ interface Figures {
 /** Child process roles: the fake upstream, or one app server; each reports its port over IPC. */
 async function child(role: string): Promise<void> {
   if (role === "fake") {
-    const fake = await startFakeGemini({ defaultReply: { text: "Hello from the fake.", usage: { inputTokens: 3, outputTokens: 4 } } });
+    const fake = await startFakeGemini({
+      defaultReply: { text: "Hello from the fake.", usage: { inputTokens: 3, outputTokens: 4 } },
+    });
     setInterval(() => fake.reset(), 1000).unref(); // the fake records every request; keep its memory flat
     process.send!({ url: fake.url });
     return;
   }
   const upstream = process.env.BENCH_UPSTREAM!;
-  const app = role === "bare" ? bareGeminiApp(upstream) : await byokApp(role as Variant, upstream, process.env.BENCH_PREFIX!, REDIS_URL);
-  const server = app.listen(0, "127.0.0.1", () => process.send!({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+  const app =
+    role === "bare"
+      ? bareGeminiApp(upstream)
+      : await byokApp(role as Variant, upstream, process.env.BENCH_PREFIX!, REDIS_URL);
+  const server = app.listen(0, "127.0.0.1", () =>
+    process.send!({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }),
+  );
   server.keepAliveTimeout = 60_000;
   let served = 0;
   server.on("request", () => served++);
@@ -66,7 +73,9 @@ function start(role: string, env: Record<string, string> = {}): Promise<{ proc: 
 }
 
 function cpu(proc: ChildProcess): Promise<{ cpuUs: number; served: number }> {
-  return new Promise((resolve) => (proc.once("message", (m) => resolve(m as { cpuUs: number; served: number })), proc.send("cpu")));
+  return new Promise(
+    (resolve) => (proc.once("message", (m) => resolve(m as { cpuUs: number; served: number })), proc.send("cpu")),
+  );
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -78,11 +87,24 @@ function load(url: string, seconds: number, connections: number): Promise<Figure
   return new Promise((resolve, reject) => {
     const times: number[] = [];
     const instance = autocannon(
-      { url: `${url}/byok/chat`, method: "POST", connections, duration: seconds, headers: { "content-type": "application/json", "x-user": BENCH_USER }, body: BENCH_BODY },
+      {
+        url: `${url}/byok/chat`,
+        method: "POST",
+        connections,
+        duration: seconds,
+        headers: { "content-type": "application/json", "x-user": BENCH_USER },
+        body: BENCH_BODY,
+      },
       (error, r) => {
         if (error) return reject(error);
         const sorted = Float64Array.from(times).sort();
-        resolve({ cpuUs: 0, rps: r.requests.average, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), non2xx: r.non2xx + r.errors + r.timeouts });
+        resolve({
+          cpuUs: 0,
+          rps: r.requests.average,
+          p50: percentile(sorted, 0.5),
+          p99: percentile(sorted, 0.99),
+          non2xx: r.non2xx + r.errors + r.timeouts,
+        });
       },
     );
     instance.on("response", (_client: unknown, status: number, _bytes: number, ms: number) => {
@@ -93,7 +115,10 @@ function load(url: string, seconds: number, connections: number): Promise<Figure
 
 /** One app process: warm-up at full load (so the JIT has settled), then the measured run with `connections`. */
 async function measure(role: Role, upstream: string, connections: number): Promise<Figures> {
-  const { proc, url } = await start(role, { BENCH_UPSTREAM: upstream, BENCH_PREFIX: `bench:${randomUUID().slice(0, 8)}:` });
+  const { proc, url } = await start(role, {
+    BENCH_UPSTREAM: upstream,
+    BENCH_PREFIX: `bench:${randomUUID().slice(0, 8)}:`,
+  });
   try {
     await load(url, WARMUP_S, CONNECTIONS);
     const before = await cpu(proc);
@@ -117,7 +142,13 @@ const median = (xs: number[]): number => {
  * variant with the bare app *of the same round*: on a shared machine the speed drifts by ±20 %
  * within minutes, so a ratio of neighbours is steadier than a ratio of bests.
  */
-async function phase(name: string, upstream: string, connections: number, rounds: number, show: (role: Role, f: Figures, bare: Figures) => string): Promise<Map<Role, { f: Figures; bare: Figures }[]>> {
+async function phase(
+  name: string,
+  upstream: string,
+  connections: number,
+  rounds: number,
+  show: (role: Role, f: Figures, bare: Figures) => string,
+): Promise<Map<Role, { f: Figures; bare: Figures }[]>> {
   const results = new Map<Role, { f: Figures; bare: Figures }[]>();
   for (let round = 1; round <= rounds; round++) {
     let bare: Figures | undefined;
@@ -127,7 +158,9 @@ async function phase(name: string, upstream: string, connections: number, rounds
       if (!bare) throw new Error("BENCH_VARIANTS must start with bare");
       if (!results.has(role)) results.set(role, []);
       results.get(role)!.push({ f, bare });
-      console.log(`  ${name} round ${round} ${role.padEnd(6)} ${show(role, f, bare)}${f.non2xx ? `  (${f.non2xx} non-2xx/errors!)` : ""}`);
+      console.log(
+        `  ${name} round ${round} ${role.padEnd(6)} ${show(role, f, bare)}${f.non2xx ? `  (${f.non2xx} non-2xx/errors!)` : ""}`,
+      );
     }
   }
   return results;
@@ -143,11 +176,15 @@ async function main(): Promise<void> {
   let latency: Map<Role, { f: Figures; bare: Figures }[]>;
   try {
     throughput = await phase("throughput", fake.url, CONNECTIONS, ROUNDS, (role, f, bare) => {
-      const ratio = role === "bare" ? "" : `  ratio ${(f.rps / bare.rps).toFixed(3)}  cpu ${signed(f.cpuUs - bare.cpuUs, 0)} µs/req`;
+      const ratio =
+        role === "bare"
+          ? ""
+          : `  ratio ${(f.rps / bare.rps).toFixed(3)}  cpu ${signed(f.cpuUs - bare.cpuUs, 0)} µs/req`;
       return `${f.rps.toFixed(0).padStart(6)} req/s  cpu ${f.cpuUs.toFixed(0)} µs/req${ratio}`;
     });
     latency = await phase("latency", fake.url, 1, LATENCY_ROUNDS, (role, f, bare) => {
-      const added = role === "bare" ? "" : `  added p50 ${signed(f.p50 - bare.p50, 3)} ms  p99 ${signed(f.p99 - bare.p99, 3)} ms`;
+      const added =
+        role === "bare" ? "" : `  added p50 ${signed(f.p50 - bare.p50, 3)} ms  p99 ${signed(f.p99 - bare.p99, 3)} ms`;
       return `p50 ${f.p50.toFixed(3)} ms  p99 ${f.p99.toFixed(3)} ms${added}`;
     });
   } finally {
@@ -155,22 +192,48 @@ async function main(): Promise<void> {
   }
 
   console.log(`\nmedians over rounds; each ratio and difference is against the bare app of the same round`);
-  console.log(`${"variant".padEnd(36)} ${"req/s".padStart(6)} ${"ratio".padStart(6)} ${"+cpu µs".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"+p50 ms".padStart(8)} ${"+p99 ms".padStart(8)}`);
+  console.log(
+    `${"variant".padEnd(36)} ${"req/s".padStart(6)} ${"ratio".padStart(6)} ${"+cpu µs".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"+p50 ms".padStart(8)} ${"+p99 ms".padStart(8)}`,
+  );
   for (const role of ROLES) {
     const t = throughput.get(role)!;
     const l = latency.get(role)!;
     const cells = [
-      median(t.map((r) => r.f.rps)).toFixed(0).padStart(6),
-      role === "bare" ? "".padStart(6) : median(t.map((r) => r.f.rps / r.bare.rps)).toFixed(3).padStart(6),
-      role === "bare" ? "".padStart(8) : median(t.map((r) => r.f.cpuUs - r.bare.cpuUs)).toFixed(0).padStart(8),
-      median(l.map((r) => r.f.p50)).toFixed(3).padStart(7),
-      median(l.map((r) => r.f.p99)).toFixed(3).padStart(7),
-      role === "bare" ? "".padStart(8) : median(l.map((r) => r.f.p50 - r.bare.p50)).toFixed(3).padStart(8),
-      role === "bare" ? "".padStart(8) : median(l.map((r) => r.f.p99 - r.bare.p99)).toFixed(3).padStart(8),
+      median(t.map((r) => r.f.rps))
+        .toFixed(0)
+        .padStart(6),
+      role === "bare"
+        ? "".padStart(6)
+        : median(t.map((r) => r.f.rps / r.bare.rps))
+            .toFixed(3)
+            .padStart(6),
+      role === "bare"
+        ? "".padStart(8)
+        : median(t.map((r) => r.f.cpuUs - r.bare.cpuUs))
+            .toFixed(0)
+            .padStart(8),
+      median(l.map((r) => r.f.p50))
+        .toFixed(3)
+        .padStart(7),
+      median(l.map((r) => r.f.p99))
+        .toFixed(3)
+        .padStart(7),
+      role === "bare"
+        ? "".padStart(8)
+        : median(l.map((r) => r.f.p50 - r.bare.p50))
+            .toFixed(3)
+            .padStart(8),
+      role === "bare"
+        ? "".padStart(8)
+        : median(l.map((r) => r.f.p99 - r.bare.p99))
+            .toFixed(3)
+            .padStart(8),
     ];
     console.log(`${LABELS[role].padEnd(36)} ${cells.join(" ")}`);
   }
-  console.log(`targets: ratio >= 0.95, +p50 <= 0.3 ms, +p99 <= 1 ms (key ${BENCH_KEY.slice(0, 4)}…, one user, rate limiting on with a limit that never triggers)`);
+  console.log(
+    `targets: ratio >= 0.95, +p50 <= 0.3 ms, +p99 <= 1 ms (key ${BENCH_KEY.slice(0, 4)}…, one user, rate limiting on with a limit that never triggers)`,
+  );
 }
 
 const role = process.argv[2];

@@ -24,7 +24,12 @@ async function seed(redis: Redis): Promise<void> {
     const pipeline = redis.pipeline();
     for (let i = start; i < Math.min(N, start + CHUNK); i++) {
       const userId = userOf(i);
-      const value: RecordJson = { ciphertext: vault.seal(`sk-bench-${i}-${"x".repeat(40)}`, { userId, provider: "openai" }), hint: "\u2026xxxx", createdAt: at, updatedAt: at };
+      const value: RecordJson = {
+        ciphertext: vault.seal(`sk-bench-${i}-${"x".repeat(40)}`, { userId, provider: "openai" }),
+        hint: "\u2026xxxx",
+        createdAt: at,
+        updatedAt: at,
+      };
       pipeline.hset(userKey(prefix, userId), "openai", JSON.stringify(value));
     }
     await pipeline.exec();
@@ -63,22 +68,31 @@ async function main(): Promise<void> {
     await seed(redis);
     console.log(`seeded in ${Math.round(performance.now() - t)} ms`);
 
-    const byok = new BYOK({ masterKey: NEW, previousMasterKeys: [OLD], store: new RedisStore({ url: REDIS_URL, prefix }) });
+    const byok = new BYOK({
+      masterKey: NEW,
+      previousMasterKeys: [OLD],
+      store: new RedisStore({ url: REDIS_URL, prefix }),
+    });
     t = performance.now();
     const cpu = process.cpuUsage();
     const result = await byok.rotate({ batchSize: BATCH });
     const rotateMs = performance.now() - t;
     const { user, system } = process.cpuUsage(cpu);
     await byok.close();
-    if (result.scanned !== N || result.rotated !== N) throw new Error(`rotate saw ${JSON.stringify(result)}, expected ${N} rotated`);
+    if (result.scanned !== N || result.rotated !== N)
+      throw new Error(`rotate saw ${JSON.stringify(result)}, expected ${N} rotated`);
 
     const rawMs = await baseline(redis);
     const ours = rate(N, rotateMs);
     const raw = rate(N, rawMs);
     console.log(`byok.rotate()                      ${fmt(ours).padStart(9)} keys/s  (${Math.round(rotateMs)} ms)`);
-    console.log(`rotate's CPU in this process: ${((user + system) / N).toFixed(1)} µs per key (less sensitive to a busy machine than keys/s)`);
+    console.log(
+      `rotate's CPU in this process: ${((user + system) / N).toFixed(1)} µs per key (less sensitive to a busy machine than keys/s)`,
+    );
     console.log(`raw pipelined HGET+HSET per key    ${fmt(raw).padStart(9)} keys/s  (${Math.round(rawMs)} ms)`);
-    console.log(`ratio rotate/raw: ${(ours / raw).toFixed(3)}  (rotate also scans, decrypts, re-encrypts and compare-and-sets)`);
+    console.log(
+      `ratio rotate/raw: ${(ours / raw).toFixed(3)}  (rotate also scans, decrypts, re-encrypts and compare-and-sets)`,
+    );
   } finally {
     await cleanup(redis);
     await redis.quit();

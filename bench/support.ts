@@ -12,19 +12,30 @@ const MODEL = "gemini-2.5-flash";
 
 /** (a) The baseline: what an app does without byok-ai, one SDK client with a fixed key and base URL. */
 export function bareGeminiApp(upstream: string): Express {
-  const model = new GoogleGenerativeAI(BENCH_KEY).getGenerativeModel({ model: MODEL }, { baseUrl: upstream, timeout: 60_000 });
+  const model = new GoogleGenerativeAI(BENCH_KEY).getGenerativeModel(
+    { model: MODEL },
+    { baseUrl: upstream, timeout: 60_000 },
+  );
   const app = express();
   app.post("/byok/chat", express.json(), (req: Request, res: Response, next: NextFunction) => {
-    model.generateContent({ contents: [{ role: "user", parts: [{ text: String((req.body as { prompt?: string }).prompt) }] }] }).then((r) => {
-      const u = r.response.usageMetadata;
-      res.json({
-        text: r.response.text(),
-        provider: "gemini",
-        model: MODEL,
-        finishReason: "stop",
-        usage: { inputTokens: u?.promptTokenCount ?? 0, outputTokens: u?.candidatesTokenCount ?? 0, totalTokens: u?.totalTokenCount ?? 0 },
-      });
-    }, next);
+    model
+      .generateContent({
+        contents: [{ role: "user", parts: [{ text: String((req.body as { prompt?: string }).prompt) }] }],
+      })
+      .then((r) => {
+        const u = r.response.usageMetadata;
+        res.json({
+          text: r.response.text(),
+          provider: "gemini",
+          model: MODEL,
+          finishReason: "stop",
+          usage: {
+            inputTokens: u?.promptTokenCount ?? 0,
+            outputTokens: u?.candidatesTokenCount ?? 0,
+            totalTokens: u?.totalTokenCount ?? 0,
+          },
+        });
+      }, next);
   });
   return app;
 }

@@ -15,7 +15,8 @@ function rawRoundTrip(key: Buffer, aad: Buffer): void {
   const decipher = createDecipheriv("aes-256-gcm", key, iv, { authTagLength: 16 });
   decipher.setAAD(aad);
   decipher.setAuthTag(tag);
-  if (Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString("utf8") !== apiKey) throw new Error("raw mismatch");
+  if (Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString("utf8") !== apiKey)
+    throw new Error("raw mismatch");
 }
 
 function measure(label: string, run: () => void): number {
@@ -24,7 +25,9 @@ function measure(label: string, run: () => void): number {
   for (let i = 0; i < N; i++) run();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const opsPerSecond = N / seconds;
-  console.log(`${label.padEnd(34)} ${Math.round(opsPerSecond).toLocaleString("en-US").padStart(10)} seal+open/s  (${((seconds / N) * 1e6).toFixed(2)} µs each)`);
+  console.log(
+    `${label.padEnd(34)} ${Math.round(opsPerSecond).toLocaleString("en-US").padStart(10)} seal+open/s  (${((seconds / N) * 1e6).toFixed(2)} µs each)`,
+  );
   return opsPerSecond;
 }
 

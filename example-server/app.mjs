@@ -16,20 +16,30 @@ const DEMO_FAKE_REPLY = Object.freeze({ chunkDelayMs: 80 });
 async function providerSettings(baseUrls, fakeReply, log) {
   const missing = Object.keys(baseUrls).filter((id) => !baseUrls[id]);
   if (missing.length === 0) {
-    return { providers: Object.fromEntries(Object.entries(baseUrls).map(([id, baseUrl]) => [id, { baseUrl }])), fakes: undefined };
+    return {
+      providers: Object.fromEntries(Object.entries(baseUrls).map(([id, baseUrl]) => [id, { baseUrl }])),
+      fakes: undefined,
+    };
   }
   const fakes = await startFakeProviders({ defaultReply: fakeReply });
   const providers = {};
   for (const [id, baseUrl] of Object.entries(baseUrls)) providers[id] = { baseUrl: baseUrl ?? fakes[id].url };
-  log(`Offline mode: fake ${missing.join(", ")} API(s) from byok-ai/testing answer "Echo: <your prompt>". Keys starting with "bad" or "invalid" are refused.`);
+  log(
+    `Offline mode: fake ${missing.join(", ")} API(s) from byok-ai/testing answer "Echo: <your prompt>". Keys starting with "bad" or "invalid" are refused.`,
+  );
   log(`  Set ${missing.map((id) => `${id.toUpperCase()}_BASE_URL`).join(" / ")} to call a real provider instead.`);
   return { providers, fakes };
 }
 
 function masterKeyFor({ masterKey, production }, warn) {
   if (masterKey) return masterKey;
-  if (production) throw new Error("BYOK_MASTER_KEY is required when NODE_ENV=production: generate one with `npx byok-ai keygen` and keep it secret.");
-  warn("No BYOK_MASTER_KEY set: generated a master key for this run. Saved keys will NOT survive a restart (set BYOK_MASTER_KEY, e.g. from `npx byok-ai keygen`).");
+  if (production)
+    throw new Error(
+      "BYOK_MASTER_KEY is required when NODE_ENV=production: generate one with `npx byok-ai keygen` and keep it secret.",
+    );
+  warn(
+    "No BYOK_MASTER_KEY set: generated a master key for this run. Saved keys will NOT survive a restart (set BYOK_MASTER_KEY, e.g. from `npx byok-ai keygen`).",
+  );
   return generateMasterKey();
 }
 
@@ -61,15 +71,23 @@ export async function createExampleApp(options = {}) {
   const secret = sessionSecretFor(options, warn);
   const baseUrls = { gemini: undefined, openai: undefined, anthropic: undefined, ...options.baseUrls };
   const { providers, fakes } = await providerSettings(baseUrls, options.fakeReply ?? DEMO_FAKE_REPLY, log);
-  const store = options.redisUrl ? new RedisStore({ url: options.redisUrl, prefix: "byok-example:" }) : new MemoryStore();
-  log(options.redisUrl ? "Keys are stored encrypted in Redis (REDIS_URL)." : "Keys are stored encrypted in memory (MemoryStore); set REDIS_URL to keep them in Redis.");
+  const store = options.redisUrl
+    ? new RedisStore({ url: options.redisUrl, prefix: "byok-example:" })
+    : new MemoryStore();
+  log(
+    options.redisUrl
+      ? "Keys are stored encrypted in Redis (REDIS_URL)."
+      : "Keys are stored encrypted in memory (MemoryStore); set REDIS_URL to keep them in Redis.",
+  );
   const byok = new BYOK({ masterKey, store, providers });
 
   const app = express();
   app.disable("x-powered-by");
   // helmet's default CSP (scripts and styles only from this origin: the pages use no inline code), except
   // upgrade-insecure-requests outside production, so http://<LAN IP>:3000 still loads its scripts.
-  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: options.production ? [] : null } } }));
+  app.use(
+    helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: options.production ? [] : null } } }),
+  );
   app.use("/assets", express.static(`${PUBLIC}assets`, { index: false, maxAge: 0 }));
   app.use(demoAuth({ secret, secure: Boolean(options.production) }));
   app.use(byokRouter({ byok })); // POST/GET/DELETE /byok/keys, POST /byok/chat, and req.ai on every request

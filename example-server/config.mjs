@@ -1,6 +1,10 @@
 // Reads the example's own settings from the environment (byok-ai itself never reads env vars).
 /** The provider ids the example offers, and the env var that points each at a real API. */
-export const PROVIDER_ENV = Object.freeze({ gemini: "GEMINI_BASE_URL", openai: "OPENAI_BASE_URL", anthropic: "ANTHROPIC_BASE_URL" });
+export const PROVIDER_ENV = Object.freeze({
+  gemini: "GEMINI_BASE_URL",
+  openai: "OPENAI_BASE_URL",
+  anthropic: "ANTHROPIC_BASE_URL",
+});
 
 /**
  * Turns `process.env` into createExampleApp options. Empty strings count as unset.

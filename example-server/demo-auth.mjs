@@ -13,7 +13,16 @@ const USER_NAME = /^[A-Za-z0-9_.-]{1,40}$/;
  */
 export function demoAuth({ secret, secure }) {
   const router = express.Router();
-  router.use(cookieSession({ name: "byok_demo", keys: [secret], httpOnly: true, sameSite: "strict", secure, maxAge: 8 * 60 * 60 * 1000 }));
+  router.use(
+    cookieSession({
+      name: "byok_demo",
+      keys: [secret],
+      httpOnly: true,
+      sameSite: "strict",
+      secure,
+      maxAge: 8 * 60 * 60 * 1000,
+    }),
+  );
   router.use((req, _res, next) => {
     const id = req.session?.userId;
     if (typeof id === "string" && USER_NAME.test(id)) req.user = { id };

@@ -22,7 +22,10 @@ const stop = () => {
   stopping = true;
   server.close();
   server.closeAllConnections?.();
-  example.close().then(() => process.exit(0), () => process.exit(1));
+  example.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
 };
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);

@@ -40,5 +40,10 @@ export function errorHandler(error, _req, res, next) {
     return res.status(error.status).json({ error: { code: error.code, message: safe } });
   }
   const status = typeof error?.status === "number" && error.status >= 400 && error.status < 500 ? error.status : 500;
-  res.status(status).json({ error: { code: status === 500 ? "INTERNAL" : "INVALID_REQUEST", message: status === 500 ? "Internal error." : "Bad request." } });
+  res.status(status).json({
+    error: {
+      code: status === 500 ? "INTERNAL" : "INVALID_REQUEST",
+      message: status === 500 ? "Internal error." : "Bad request.",
+    },
+  });
 }

@@ -58,14 +58,18 @@ export class BYOK {
         continue;
       }
       const factory = FACTORIES[value.kind!];
-      if (!factory) throw configError(`providers.${id}: kind "${value.kind}" is not available in this version of byok-ai.`);
+      if (!factory)
+        throw configError(`providers.${id}: kind "${value.kind}" is not available in this version of byok-ai.`);
       providers.set(id, factory(id, value));
     }
     if (!parsed.store && process.env.NODE_ENV === "production" && !memoryStoreWarned) {
       memoryStoreWarned = true;
-      process.emitWarning("byok-ai: no store given, using MemoryStore: keys are lost on restart and not shared between instances. Pass store: new RedisStore(...) or new PostgresStore(...).", {
-        code: "BYOK_MEMORY_STORE",
-      });
+      process.emitWarning(
+        "byok-ai: no store given, using MemoryStore: keys are lost on restart and not shared between instances. Pass store: new RedisStore(...) or new PostgresStore(...).",
+        {
+          code: "BYOK_MEMORY_STORE",
+        },
+      );
     }
     contexts.set(this, {
       store: parsed.store ?? new MemoryStore(),

@@ -24,8 +24,16 @@ describe("new BYOK", () => {
     ["an unknown option", { masterKey: TEST_MASTER_KEY, masterkey: "x" }, "Did you mean `masterKey`?"],
     ["a store without the KeyStore methods", { masterKey: TEST_MASTER_KEY, store: {} }, "KeyStore"],
     ["a bad provider id", { masterKey: TEST_MASTER_KEY, providers: { "Bad Id": {} } }, "provider id"],
-    ["a custom id without kind", { masterKey: TEST_MASTER_KEY, providers: { groq: { baseUrl: "https://x.test/v1" } } }, "kind"],
-    ["a relative baseUrl", { masterKey: TEST_MASTER_KEY, providers: { gemini: { baseUrl: "/v1" } } }, "absolute http(s) URL"],
+    [
+      "a custom id without kind",
+      { masterKey: TEST_MASTER_KEY, providers: { groq: { baseUrl: "https://x.test/v1" } } },
+      "kind",
+    ],
+    [
+      "a relative baseUrl",
+      { masterKey: TEST_MASTER_KEY, providers: { gemini: { baseUrl: "/v1" } } },
+      "absolute http(s) URL",
+    ],
     ["a zero timeout", { masterKey: TEST_MASTER_KEY, providers: { gemini: { timeoutMs: 0 } } }, "timeoutMs"],
     ["an unknown default provider", { masterKey: TEST_MASTER_KEY, defaultProvider: "nope" }, "defaultProvider"],
     ["previousMasterKeys not an array", { masterKey: TEST_MASTER_KEY, previousMasterKeys: TEST_MASTER_KEY }, "array"],
@@ -48,7 +56,9 @@ describe("new BYOK", () => {
       new BYOK({ masterKey: TEST_MASTER_KEY });
       new BYOK({ masterKey: TEST_MASTER_KEY });
       new BYOK({ masterKey: TEST_MASTER_KEY, store: new MemoryStore() });
-      const calls = spy.mock.calls.filter(([, options]) => (options as { code?: string } | undefined)?.code === "BYOK_MEMORY_STORE");
+      const calls = spy.mock.calls.filter(
+        ([, options]) => (options as { code?: string } | undefined)?.code === "BYOK_MEMORY_STORE",
+      );
       expect(calls).toHaveLength(1);
     } finally {
       process.env.NODE_ENV = env;
@@ -60,7 +70,12 @@ describe("new BYOK", () => {
 describe("BYOK.registerKey", () => {
   it("validates the key upstream, stores it encrypted and returns its KeyInfo", async () => {
     const info = await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: CANARY_KEY });
-    expect(info).toEqual({ provider: "gemini", hint: "\u2026XYZW", createdAt: expect.any(String), updatedAt: info.createdAt });
+    expect(info).toEqual({
+      provider: "gemini",
+      hint: "\u2026XYZW",
+      createdAt: expect.any(String),
+      updatedAt: info.createdAt,
+    });
     expect(f.fake.requests).toHaveLength(1);
     expect(f.fake.requests[0]).toMatchObject({ op: "validate", apiKey: CANARY_KEY });
     expect(f.events.map((e) => e.type)).toEqual(["key.registered"]);
@@ -83,7 +98,9 @@ describe("BYOK.registerKey", () => {
   });
 
   it("answers KEY_REJECTED (422), emits key.rejected and stores nothing for a key the provider refuses", async () => {
-    const error = await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "bad-key-123456" }).catch((e: unknown) => e);
+    const error = await f.byok
+      .registerKey({ userId: "u1", provider: "gemini", apiKey: "bad-key-123456" })
+      .catch((e: unknown) => e);
     expect(ByokError.is(error) && [error.code, error.status, error.provider]).toEqual(["KEY_REJECTED", 422, "gemini"]);
     expect(await f.byok.listKeys("u1")).toEqual([]);
     expect(f.events.map((e) => e.type)).toEqual(["key.rejected"]);
@@ -91,17 +108,33 @@ describe("BYOK.registerKey", () => {
 
   it.each([
     ["an empty userId", { userId: "", provider: "gemini", apiKey: "AIza-12345678" }, "INVALID_REQUEST"],
-    ["a userId over 256 characters", { userId: "u".repeat(257), provider: "gemini", apiKey: "AIza-12345678" }, "INVALID_REQUEST"],
+    [
+      "a userId over 256 characters",
+      { userId: "u".repeat(257), provider: "gemini", apiKey: "AIza-12345678" },
+      "INVALID_REQUEST",
+    ],
     ["a non-string key", { userId: "u1", provider: "gemini", apiKey: 12345678 }, "INVALID_REQUEST"],
     ["a key over 512 characters", { userId: "u1", provider: "gemini", apiKey: "a".repeat(513) }, "INVALID_REQUEST"],
     ["a key under 8 characters", { userId: "u1", provider: "gemini", apiKey: "short" }, "INVALID_REQUEST"],
     ["a key with a space", { userId: "u1", provider: "gemini", apiKey: "AIza 12345678" }, "INVALID_REQUEST"],
-    ["a key with a control character", { userId: "u1", provider: "gemini", apiKey: "AIza\u000012345678" }, "INVALID_REQUEST"],
+    [
+      "a key with a control character",
+      { userId: "u1", provider: "gemini", apiKey: "AIza\u000012345678" },
+      "INVALID_REQUEST",
+    ],
     ["a key with a newline", { userId: "u1", provider: "gemini", apiKey: "AIza12345678\n" }, "INVALID_REQUEST"],
     ["an unknown provider", { userId: "u1", provider: "nope", apiKey: "AIza-12345678" }, "UNKNOWN_PROVIDER"],
     ["a malformed provider id", { userId: "u1", provider: "Gem ini", apiKey: "AIza-12345678" }, "INVALID_REQUEST"],
-    ["an unknown field", { userId: "u1", provider: "gemini", apiKey: "AIza-12345678", baseUrl: "http://evil.test" }, "INVALID_REQUEST"],
-    ["a non-boolean validate", { userId: "u1", provider: "gemini", apiKey: "AIza-12345678", validate: "no" }, "INVALID_REQUEST"],
+    [
+      "an unknown field",
+      { userId: "u1", provider: "gemini", apiKey: "AIza-12345678", baseUrl: "http://evil.test" },
+      "INVALID_REQUEST",
+    ],
+    [
+      "a non-boolean validate",
+      { userId: "u1", provider: "gemini", apiKey: "AIza-12345678", validate: "no" },
+      "INVALID_REQUEST",
+    ],
   ])("rejects %s before calling anything or storing", async (_name, input, code) => {
     expect(await codeOf(f.byok.registerKey(input as never))).toBe(code);
     expect(f.fake.requests).toHaveLength(0);
@@ -118,7 +151,9 @@ describe("BYOK.deleteKey, listKeys and deleteUser", () => {
   });
 
   it("removes all of a user's keys and returns how many, leaving other users alone", async () => {
-    const fx = await geminiFixture({ providers: { gemini: { baseUrl: f.fake.url }, g2: { kind: "gemini", baseUrl: f.fake.url } } });
+    const fx = await geminiFixture({
+      providers: { gemini: { baseUrl: f.fake.url }, g2: { kind: "gemini", baseUrl: f.fake.url } },
+    });
     try {
       await fx.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-12345678", validate: false });
       await fx.byok.registerKey({ userId: "u1", provider: "g2", apiKey: "AIza-12345678", validate: false });
@@ -146,7 +181,11 @@ describe("AiClient.chat", () => {
       usage: { inputTokens: 2, outputTokens: 3, totalTokens: 5 },
     });
     const call = f.fake.requests.at(-1)!;
-    expect(call).toMatchObject({ op: "chat", apiKey: CANARY_KEY, path: "/v1beta/models/gemini-2.5-flash:generateContent" });
+    expect(call).toMatchObject({
+      op: "chat",
+      apiKey: CANARY_KEY,
+      path: "/v1beta/models/gemini-2.5-flash:generateContent",
+    });
   });
 
   it("maps messages, system, temperature, maxTokens and model onto the Gemini request", async () => {
@@ -214,7 +253,10 @@ describe("AiClient.chat", () => {
     ["a reset connection", { reset: true }, "PROVIDER_ERROR", 502],
   ])("maps %s to %s", async (_name, reply, code, status) => {
     f.fake.enqueue(reply);
-    const error = await f.byok.use("u1").chat({ prompt: "x" }).catch((e: unknown) => e);
+    const error = await f.byok
+      .use("u1")
+      .chat({ prompt: "x" })
+      .catch((e: unknown) => e);
     expect(ByokError.is(error) && [error.code, error.status, error.provider]).toEqual([code, status, "gemini"]);
     expect(f.events.at(-1)).toMatchObject({ type: "chat.failed", code });
     if (code === "PROVIDER_RATE_LIMITED") expect((error as ByokError).retryAfter).toBe(7);
@@ -222,7 +264,10 @@ describe("AiClient.chat", () => {
 
   it("passes on the upstream message of a refused request without anything key-like", async () => {
     f.fake.enqueue({ status: 400, message: `Model foo is not found for key ${CANARY_KEY} (sk-abc***wxyz)` });
-    const error = (await f.byok.use("u1").chat({ prompt: "x" }).catch((e: unknown) => e)) as ByokError;
+    const error = (await f.byok
+      .use("u1")
+      .chat({ prompt: "x" })
+      .catch((e: unknown) => e)) as ByokError;
     expect(error.message).toContain("Model foo is not found");
     expect(error.message).not.toContain(CANARY_KEY);
     expect(error.message).not.toContain("wxyz");
@@ -239,7 +284,10 @@ describe("AiClient.chat", () => {
       await fx.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: CANARY_KEY });
       fx.fake.enqueue({ hang: true });
       const started = performance.now();
-      const error = await fx.byok.use("u1").chat({ prompt: "x" }).catch((e: unknown) => e);
+      const error = await fx.byok
+        .use("u1")
+        .chat({ prompt: "x" })
+        .catch((e: unknown) => e);
       expect(ByokError.is(error) && [error.code, error.status]).toEqual(["PROVIDER_TIMEOUT", 504]);
       expect(performance.now() - started).toBeLessThan(2000);
       await new Promise((r) => setTimeout(r, 50));
@@ -307,7 +355,12 @@ describe("AiClient.chat", () => {
     const fx = await geminiFixture({ store });
     await fx.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: CANARY_KEY });
     const other = new BYOK({ masterKey: Buffer.alloc(32, 9), store, providers: { gemini: { baseUrl: fx.fake.url } } });
-    const withPrevious = new BYOK({ masterKey: Buffer.alloc(32, 9), previousMasterKeys: [TEST_MASTER_KEY], store, providers: { gemini: { baseUrl: fx.fake.url } } });
+    const withPrevious = new BYOK({
+      masterKey: Buffer.alloc(32, 9),
+      previousMasterKeys: [TEST_MASTER_KEY],
+      store,
+      providers: { gemini: { baseUrl: fx.fake.url } },
+    });
     try {
       expect(await codeOf(other.use("u1").chat({ prompt: "x" }))).toBe("KEY_UNREADABLE");
       expect((await withPrevious.use("u1").chat({ prompt: "x" })).text).toBe("Echo: x");
@@ -329,7 +382,10 @@ describe("AiClient.chat", () => {
     ["a model with a path escape", { prompt: "x", model: "../../evil" }],
   ])("rejects %s with INVALID_REQUEST and calls nothing", async (_name, request) => {
     f.fake.reset();
-    const error = await f.byok.use("u1").chat(request as never).catch((e: unknown) => e);
+    const error = await f.byok
+      .use("u1")
+      .chat(request as never)
+      .catch((e: unknown) => e);
     expect(ByokError.is(error) && error.code).toBe("INVALID_REQUEST");
     expect(f.fake.requests).toHaveLength(0);
   });
@@ -339,7 +395,10 @@ describe("AiClient.chat", () => {
   });
 
   it("answers KEY_NOT_FOUND (404) for a user without a key", async () => {
-    const error = await f.byok.use("nobody").chat({ prompt: "x" }).catch((e: unknown) => e);
+    const error = await f.byok
+      .use("nobody")
+      .chat({ prompt: "x" })
+      .catch((e: unknown) => e);
     expect(ByokError.is(error) && [error.code, error.status]).toEqual(["KEY_NOT_FOUND", 404]);
   });
 });
@@ -347,7 +406,13 @@ describe("AiClient.chat", () => {
 describe("provider choice", () => {
   let fx: GeminiFixture;
   beforeEach(async () => {
-    fx = await geminiFixture({ providers: { gemini: { baseUrl: f.fake.url }, alt: { kind: "gemini", baseUrl: f.fake.url }, third: { kind: "gemini", baseUrl: f.fake.url } } });
+    fx = await geminiFixture({
+      providers: {
+        gemini: { baseUrl: f.fake.url },
+        alt: { kind: "gemini", baseUrl: f.fake.url },
+        third: { kind: "gemini", baseUrl: f.fake.url },
+      },
+    });
   });
   afterEach(() => fx.close());
 
@@ -367,7 +432,10 @@ describe("provider choice", () => {
   it("answers KEY_NOT_FOUND when the user has several keys and none for defaultProvider", async () => {
     await fx.byok.registerKey({ userId: "u1", provider: "alt", apiKey: "AIza-alt-key", validate: false });
     await fx.byok.registerKey({ userId: "u1", provider: "third", apiKey: "AIza-3rd-key", validate: false });
-    const error = (await fx.byok.use("u1").chat({ prompt: "x" }).catch((e: unknown) => e)) as ByokError;
+    const error = (await fx.byok
+      .use("u1")
+      .chat({ prompt: "x" })
+      .catch((e: unknown) => e)) as ByokError;
     expect(error.code).toBe("KEY_NOT_FOUND");
     expect(error.message).toContain("pass `provider`");
   });
@@ -394,7 +462,12 @@ describe("AiClient.stream", () => {
     for await (const chunk of stream) chunks.push(chunk.text);
     const response = await stream.response;
     expect(chunks).toEqual(["one ", "two ", "three"]);
-    expect(response).toMatchObject({ text: "one two three", provider: "gemini", finishReason: "stop", usage: { outputTokens: 3 } });
+    expect(response).toMatchObject({
+      text: "one two three",
+      provider: "gemini",
+      finishReason: "stop",
+      usage: { outputTokens: 3 },
+    });
     expect(f.fake.requests.at(-1)).toMatchObject({ op: "stream", apiKey: CANARY_KEY });
     expect(f.events.at(-1)).toMatchObject({ type: "chat.completed", usage: { outputTokens: 3 } });
   });
@@ -421,7 +494,9 @@ describe("AiClient.stream", () => {
 
   it("rejects the first read with KEY_NOT_FOUND before anything streams", async () => {
     const stream = f.byok.use("nobody").stream({ prompt: "x" });
-    const error = await stream[Symbol.asyncIterator]().next().catch((e: unknown) => e);
+    const error = await stream[Symbol.asyncIterator]()
+      .next()
+      .catch((e: unknown) => e);
     expect(ByokError.is(error) && error.code).toBe("KEY_NOT_FOUND");
   });
 });

@@ -8,14 +8,27 @@ describe("leak canary (BYOK with MemoryStore and Gemini)", () => {
     const fake = await startFakeGemini();
     const events: ByokEvent[] = [];
     const store = new MemoryStore();
-    const byok = new BYOK({ masterKey: TEST_MASTER_KEY, store, providers: { gemini: { baseUrl: fake.url, timeoutMs: 200 } }, onEvent: (e) => void events.push(e) });
+    const byok = new BYOK({
+      masterKey: TEST_MASTER_KEY,
+      store,
+      providers: { gemini: { baseUrl: fake.url, timeoutMs: 200 } },
+      onEvent: (e) => void events.push(e),
+    });
     const seen: unknown[] = [byok, store];
     const masterBytes = Buffer.from(TEST_MASTER_KEY, "base64");
     const { output } = await captureConsole(async () => {
       seen.push(await byok.registerKey({ userId: "u1", provider: "gemini", apiKey: CANARY_KEY }));
-      seen.push(await byok.registerKey({ userId: "u1", provider: "gemini", apiKey: `bad${CANARY_KEY}` }).catch((e: unknown) => e));
-      seen.push(await byok.registerKey({ userId: "u1", provider: "gemini", apiKey: `${CANARY_KEY} ` }).catch((e: unknown) => e));
-      seen.push(await byok.registerKey({ userId: "u1", provider: "nope", apiKey: CANARY_KEY }).catch((e: unknown) => e));
+      seen.push(
+        await byok
+          .registerKey({ userId: "u1", provider: "gemini", apiKey: `bad${CANARY_KEY}` })
+          .catch((e: unknown) => e),
+      );
+      seen.push(
+        await byok.registerKey({ userId: "u1", provider: "gemini", apiKey: `${CANARY_KEY} ` }).catch((e: unknown) => e),
+      );
+      seen.push(
+        await byok.registerKey({ userId: "u1", provider: "nope", apiKey: CANARY_KEY }).catch((e: unknown) => e),
+      );
       const ai = byok.use("u1");
       seen.push(ai, await ai.chat({ prompt: "hi" }), await ai.keys(), await byok.listKeys("u1"));
       const replies: FakeReply[] = [
@@ -33,19 +46,36 @@ describe("leak canary (BYOK with MemoryStore and Gemini)", () => {
       }
       fake.enqueue({ chunks: ["a ", "b"], dropAfterChunks: 1 });
       const stream = ai.stream({ prompt: "x" });
-      seen.push(await (async () => {
-        for await (const chunk of stream) seen.push(chunk);
-      })().catch((e: unknown) => e));
+      seen.push(
+        await (async () => {
+          for await (const chunk of stream) seen.push(chunk);
+        })().catch((e: unknown) => e),
+      );
       // a tampered record
       const record = (await store.get("u1", "gemini"))!;
       await store.compareAndSwap("u1", "gemini", record.ciphertext, record.ciphertext.replace(/.$/, "A"));
       seen.push(await ai.chat({ prompt: "x" }).catch((e: unknown) => e));
-      seen.push(await byok.use("").chat({ prompt: "x" }).catch((e: unknown) => e));
+      seen.push(
+        await byok
+          .use("")
+          .chat({ prompt: "x" })
+          .catch((e: unknown) => e),
+      );
     });
     const errors = seen.filter(ByokError.is);
     expect(errors.length).toBeGreaterThanOrEqual(10);
-    const everything = [output, ...seen.map(renderings), ...events.map(renderings), ...[...(await collect(store))].map((r) => JSON.stringify(r))].join("\n");
-    for (const secret of [CANARY_KEY, TEST_MASTER_KEY, masterBytes.toString("hex"), masterBytes.toString("base64url")]) {
+    const everything = [
+      output,
+      ...seen.map(renderings),
+      ...events.map(renderings),
+      ...[...(await collect(store))].map((r) => JSON.stringify(r)),
+    ].join("\n");
+    for (const secret of [
+      CANARY_KEY,
+      TEST_MASTER_KEY,
+      masterBytes.toString("hex"),
+      masterBytes.toString("base64url"),
+    ]) {
       expect(everything).not.toContain(secret);
     }
     // the upstream saw the key only in its auth header

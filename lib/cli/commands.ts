@@ -17,8 +17,11 @@ export async function rotateCommand(flags: StoreFlags, print: Print, env = proce
     progress.stop();
     if (flags.json) print(JSON.stringify({ store: label, ...result }));
     else {
-      print(`Rotated ${result.rotated} of ${result.scanned} records in ${label} (${result.skipped} skipped: already current or changed meanwhile; ${result.failed} failed).`);
-      if (result.failed) print("Some records could not be decrypted by any known master key; run `byok-ai verify` to list them.");
+      print(
+        `Rotated ${result.rotated} of ${result.scanned} records in ${label} (${result.skipped} skipped: already current or changed meanwhile; ${result.failed} failed).`,
+      );
+      if (result.failed)
+        print("Some records could not be decrypted by any known master key; run `byok-ai verify` to list them.");
       if (!result.scanned) print(EMPTY);
     }
     return result.failed ? 1 : 0;
@@ -33,16 +36,22 @@ export async function verifyCommand(flags: StoreFlags, print: Print, env = proce
   const { byok, label, batchSize } = openByok(env, flags);
   const progress = createProgress("Verifying", { json: flags.json === true });
   try {
-    const result = await verify(coreContextOf(byok), { batchSize, onProgress: (scanned) => progress.update({ scanned }) });
+    const result = await verify(coreContextOf(byok), {
+      batchSize,
+      onProgress: (scanned) => progress.update({ scanned }),
+    });
     progress.stop();
     if (flags.json) print(JSON.stringify({ store: label, ...result }));
     else {
       print(`Verified ${result.scanned} records in ${label}.`);
-      result.keyIds.forEach((id, i) => print(`  ${id} (${i === 0 ? "current" : `previous #${i}`}): ${result.byKeyId[id] ?? 0} records`));
+      result.keyIds.forEach((id, i) =>
+        print(`  ${id} (${i === 0 ? "current" : `previous #${i}`}): ${result.byKeyId[id] ?? 0} records`),
+      );
       print(`  unreadable: ${result.unreadable.length} records`);
       if (!result.scanned) print(EMPTY);
       // JSON-quoted so an odd user id cannot inject terminal control sequences.
-      for (const r of result.unreadable) print(`    user ${JSON.stringify(r.userId)} provider ${r.provider}${r.keyId ? ` (key id ${r.keyId})` : ""}`);
+      for (const r of result.unreadable)
+        print(`    user ${JSON.stringify(r.userId)} provider ${r.provider}${r.keyId ? ` (key id ${r.keyId})` : ""}`);
     }
     return result.unreadable.length ? 1 : 0;
   } finally {

@@ -29,12 +29,17 @@ Exit status:
 
 const print = (line: string) => void process.stdout.write(`${line}\n`);
 
-function storeCommand(program: Command, name: string, description: string, run: (flags: StoreFlags) => Promise<number>): void {
+function storeCommand(
+  program: Command,
+  name: string,
+  description: string,
+  run: (flags: StoreFlags) => Promise<number>,
+): void {
   program
     .command(name)
     .description(description)
-    .addOption(new Option("--prefix <prefix>", "Redis key prefix of the RedisStore (default \"byok:\")"))
-    .addOption(new Option("--table <table>", "PostgreSQL table of the PostgresStore (default \"byok_keys\")"))
+    .addOption(new Option("--prefix <prefix>", 'Redis key prefix of the RedisStore (default "byok:")'))
+    .addOption(new Option("--table <table>", 'PostgreSQL table of the PostgresStore (default "byok_keys")'))
     .addOption(new Option("--batch-size <n>", "records per batch").default("500"))
     .option("--json", "print one JSON summary on stdout, no progress")
     .addHelpText("after", ROTATION_STEPS)
@@ -49,9 +54,19 @@ async function main(argv: string[]): Promise<void> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError("(run `byok-ai --help` for usage)");
-  program.command("keygen").description("print a new random master key (base64, 32 bytes)").action(() => print(generateMasterKey()));
-  storeCommand(program, "rotate", "re-encrypt every stored key that is not under the current master key", (flags) => rotateCommand(flags, print));
-  storeCommand(program, "verify", "decrypt every stored key; count records per master key id; list unreadable ones", (flags) => verifyCommand(flags, print));
+  program
+    .command("keygen")
+    .description("print a new random master key (base64, 32 bytes)")
+    .action(() => print(generateMasterKey()));
+  storeCommand(program, "rotate", "re-encrypt every stored key that is not under the current master key", (flags) =>
+    rotateCommand(flags, print),
+  );
+  storeCommand(
+    program,
+    "verify",
+    "decrypt every stored key; count records per master key id; list unreadable ones",
+    (flags) => verifyCommand(flags, print),
+  );
   program.addHelpText("after", ROTATION_STEPS);
   try {
     await program.parseAsync(argv);
@@ -68,7 +83,9 @@ async function main(argv: string[]): Promise<void> {
       process.stderr.write(`byok-ai: ${error.code}: ${error.message}${hint}\n`);
     } else {
       // Never the error's message: it could carry a value. Its type is enough to report a bug.
-      process.stderr.write(`byok-ai: unexpected failure (${error instanceof Error ? error.name : typeof error}); nothing more was done.\n`);
+      process.stderr.write(
+        `byok-ai: unexpected failure (${error instanceof Error ? error.name : typeof error}); nothing more was done.\n`,
+      );
     }
   }
 }

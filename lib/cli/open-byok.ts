@@ -14,16 +14,29 @@ export interface StoreFlags {
 
 /** @throws UsageError for a missing or malformed environment */
 export function openByok(env: NodeJS.ProcessEnv, flags: StoreFlags): { byok: BYOK; label: string; batchSize: number } {
-  if (!env.BYOK_MASTER_KEY) throw new UsageError("Set BYOK_MASTER_KEY to the current master key (generate one with `npx byok-ai keygen`).");
-  const previous = (env.BYOK_PREVIOUS_MASTER_KEYS ?? "").split(",").map((k) => k.trim()).filter(Boolean);
+  if (!env.BYOK_MASTER_KEY)
+    throw new UsageError("Set BYOK_MASTER_KEY to the current master key (generate one with `npx byok-ai keygen`).");
+  const previous = (env.BYOK_PREVIOUS_MASTER_KEYS ?? "")
+    .split(",")
+    .map((k) => k.trim())
+    .filter(Boolean);
   const batchSize = flags.batchSize === undefined ? 500 : Number(flags.batchSize);
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new UsageError("--batch-size must be a whole number from 1 to 10000.");
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
+    throw new UsageError("--batch-size must be a whole number from 1 to 10000.");
   const { store, label } = storeFromEnv(env, flags);
   try {
-    return { byok: new BYOK({ masterKey: env.BYOK_MASTER_KEY, previousMasterKeys: previous, store }), label, batchSize };
+    return {
+      byok: new BYOK({ masterKey: env.BYOK_MASTER_KEY, previousMasterKeys: previous, store }),
+      label,
+      batchSize,
+    };
   } catch (error) {
     if (ByokError.is(error)) {
-      throw new UsageError(error.message.replace("masterKey", "BYOK_MASTER_KEY").replace(/previousMasterKeys\[(\d+)\]/, "BYOK_PREVIOUS_MASTER_KEYS entry $1"));
+      throw new UsageError(
+        error.message
+          .replace("masterKey", "BYOK_MASTER_KEY")
+          .replace(/previousMasterKeys\[(\d+)\]/, "BYOK_PREVIOUS_MASTER_KEYS entry $1"),
+      );
     }
     throw error;
   }

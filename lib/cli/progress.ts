@@ -13,15 +13,31 @@ export function createProgress(what: string, options: { json: boolean; stream?: 
   if (options.json) return { update: () => undefined, stop: () => undefined };
   if (!stream.isTTY) {
     return {
-      update: (counts) => void stream.write(`${what}: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(", ")}\n`),
+      update: (counts) =>
+        void stream.write(
+          `${what}: ${Object.entries(counts)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ")}\n`,
+        ),
       stop: () => undefined,
     };
   }
   // The total is unknown while scanning, so the line shows running counts rather than a bar.
-  const bar = new SingleBar({ stream, format: `${what}: {counts}`, hideCursor: true, clearOnComplete: false, noTTYOutput: false });
+  const bar = new SingleBar({
+    stream,
+    format: `${what}: {counts}`,
+    hideCursor: true,
+    clearOnComplete: false,
+    noTTYOutput: false,
+  });
   bar.start(0, 0, { counts: "starting" });
   return {
-    update: (counts) => bar.update(counts.scanned ?? 0, { counts: Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(", ") }),
+    update: (counts) =>
+      bar.update(counts.scanned ?? 0, {
+        counts: Object.entries(counts)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", "),
+      }),
     stop: () => bar.stop(),
   };
 }

@@ -4,7 +4,16 @@ import { ByokError } from "../errors.js";
 import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, storeCall } from "./context.js";
 import { listKeys } from "./keys.js";
 import { type AbortLink, startDeadline } from "./deadline.js";
-import type { AiClient, ChatRequest, ChatResponse, ChatStream, KeyInfo, KeyRecord, Provider, ProviderChatRequest } from "./types.js";
+import type {
+  AiClient,
+  ChatRequest,
+  ChatResponse,
+  ChatStream,
+  KeyInfo,
+  KeyRecord,
+  Provider,
+  ProviderChatRequest,
+} from "./types.js";
 import { checkChatRequest, checkProviderId, checkUserId, toConversation } from "./validate.js";
 
 const debug = debuglog("byok");
@@ -23,8 +32,11 @@ async function resolveKey(context: CoreContext, userId: string, requested: strin
     if (!record) throw keyNotFound(requested);
     return { id: requested, provider, record };
   }
-  const records = (await storeCall("list", () => context.store.list(userId))).filter((r) => context.providers.has(r.provider));
-  const record = records.find((r) => r.provider === context.defaultProvider) ?? (records.length === 1 ? records[0] : undefined);
+  const records = (await storeCall("list", () => context.store.list(userId))).filter((r) =>
+    context.providers.has(r.provider),
+  );
+  const record =
+    records.find((r) => r.provider === context.defaultProvider) ?? (records.length === 1 ? records[0] : undefined);
   if (!record) {
     throw new ByokError(
       "KEY_NOT_FOUND",
@@ -37,7 +49,11 @@ async function resolveKey(context: CoreContext, userId: string, requested: strin
 }
 
 function keyNotFound(provider: string): ByokError {
-  return new ByokError("KEY_NOT_FOUND", `The user has no ${provider} key; add one first (POST /byok/keys or byok.registerKey).`, { provider });
+  return new ByokError(
+    "KEY_NOT_FOUND",
+    `The user has no ${provider} key; add one first (POST /byok/keys or byok.registerKey).`,
+    { provider },
+  );
 }
 
 function toProviderRequest(request: ChatRequest, provider: Provider): ProviderChatRequest {
@@ -63,7 +79,8 @@ function failureCode(error: unknown): string {
 
 /** The checked user id, or UNAUTHENTICATED when there is none. */
 function userOf(rawUserId: string | undefined): string {
-  if (rawUserId === undefined) throw new ByokError("UNAUTHENTICATED", "No user on this request; sign the user in (getUserId returned nothing).");
+  if (rawUserId === undefined)
+    throw new ByokError("UNAUTHENTICATED", "No user on this request; sign the user in (getUserId returned nothing).");
   return checkUserId(rawUserId);
 }
 
@@ -79,8 +96,8 @@ async function prepare(context: CoreContext, rawUserId: string | undefined, inpu
 function succeeded(context: CoreContext, userId: string, resolved: Resolved, response: ChatResponse): void {
   const now = Date.now();
   if (needsTouch(resolved.record.lastUsedAt, now)) {
-    void storeCall("touch", () => context.store.touch(userId, resolved.id, new Date(now).toISOString())).catch((e: unknown) =>
-      debug("lastUsedAt update failed: %s", ByokError.is(e) ? e.code : "error"),
+    void storeCall("touch", () => context.store.touch(userId, resolved.id, new Date(now).toISOString())).catch(
+      (e: unknown) => debug("lastUsedAt update failed: %s", ByokError.is(e) ? e.code : "error"),
     );
   }
   context.emit("chat.completed", { userId, provider: resolved.id, model: response.model, usage: response.usage });
@@ -93,14 +110,25 @@ function failed(context: CoreContext, userId: string, provider: string, model: s
 }
 
 /** `AiClient.chat` for `rawUserId`; `link` lets the router cancel it without a signal of its own. */
-export async function runChat(context: CoreContext, rawUserId: string | undefined, input: ChatRequest, link?: AbortLink): Promise<ChatResponse> {
+export async function runChat(
+  context: CoreContext,
+  rawUserId: string | undefined,
+  input: ChatRequest,
+  link?: AbortLink,
+): Promise<ChatResponse> {
   const { request, userId, resolved, apiKey, providerRequest } = await prepare(context, rawUserId, input);
   const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal, link);
   try {
     // A signal that fired during the key lookup: some SDKs only listen for a *future* abort and would send the request anyway.
     deadline.signal.throwIfAborted();
     const result = await resolved.provider.doChat(providerRequest, { apiKey, signal: deadline.signal });
-    const response: ChatResponse = { text: result.text, provider: resolved.id, model: result.model, finishReason: result.finishReason, usage: result.usage };
+    const response: ChatResponse = {
+      text: result.text,
+      provider: resolved.id,
+      model: result.model,
+      finishReason: result.finishReason,
+      usage: result.usage,
+    };
     succeeded(context, userId, resolved, response);
     return response;
   } catch (error) {
@@ -113,7 +141,12 @@ export async function runChat(context: CoreContext, rawUserId: string | undefine
 }
 
 /** `AiClient.stream` for `rawUserId`; `link` as in {@link runChat}. */
-export function runStream(context: CoreContext, rawUserId: string | undefined, input: ChatRequest, link?: AbortLink): ChatStream {
+export function runStream(
+  context: CoreContext,
+  rawUserId: string | undefined,
+  input: ChatRequest,
+  link?: AbortLink,
+): ChatStream {
   let settle!: { resolve: (r: ChatResponse) => void; reject: (e: unknown) => void };
   const response = new Promise<ChatResponse>((resolve, reject) => (settle = { resolve, reject }));
   response.catch(() => undefined); // the iterator reports the same error; an unread `response` must not crash the app
@@ -138,13 +171,22 @@ export function runStream(context: CoreContext, rawUserId: string | undefined, i
           text += part.text;
           yield { text: part.text };
         } else {
-          const result: ChatResponse = { text, provider: resolved.id, model: part.model, finishReason: part.finishReason, usage: part.usage };
+          const result: ChatResponse = {
+            text,
+            provider: resolved.id,
+            model: part.model,
+            finishReason: part.finishReason,
+            usage: part.usage,
+          };
           done = true;
           succeeded(context, userId, resolved, result);
           settle.resolve(result);
         }
       }
-      if (!done) throw new ByokError("PROVIDER_ERROR", `The ${resolved.id} stream ended before it finished; try again.`, { provider: resolved.id });
+      if (!done)
+        throw new ByokError("PROVIDER_ERROR", `The ${resolved.id} stream ended before it finished; try again.`, {
+          provider: resolved.id,
+        });
     } catch (error) {
       const translated = deadline.translate(error, resolved.id);
       failed(context, userId, resolved.id, providerRequest.model, translated);
@@ -180,7 +222,10 @@ export function createAiClient(context: CoreContext, rawUserId: string | undefin
 
     async has(provider) {
       const userId = user();
-      if (provider === undefined) return (await storeCall("list", () => context.store.list(userId))).some((r) => context.providers.has(r.provider));
+      if (provider === undefined)
+        return (await storeCall("list", () => context.store.list(userId))).some((r) =>
+          context.providers.has(r.provider),
+        );
       providerFor(context, checkProviderId(provider));
       return (await storeCall("get", () => context.store.get(userId, provider))) !== undefined;
     },

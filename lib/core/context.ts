@@ -29,15 +29,24 @@ export async function storeCall<T>(operation: string, call: () => Promise<T>): P
   } catch (error) {
     if (ByokError.is(error)) throw error;
     debug("store %s failed: %s", operation, error instanceof Error ? error.name : typeof error);
-    throw new ByokError("STORE_UNAVAILABLE", `The key store failed during ${operation}; check that it is reachable, then try again.`, {
-      cause: { type: error instanceof Error ? error.name : typeof error },
-    });
+    throw new ByokError(
+      "STORE_UNAVAILABLE",
+      `The key store failed during ${operation}; check that it is reachable, then try again.`,
+      {
+        cause: { type: error instanceof Error ? error.name : typeof error },
+      },
+    );
   }
 }
 
 /** The public view of a stored record: never the ciphertext. */
 export function toKeyInfo(record: KeyRecord): KeyInfo {
-  const info: KeyInfo = { provider: record.provider, hint: record.hint, createdAt: record.createdAt, updatedAt: record.updatedAt };
+  const info: KeyInfo = {
+    provider: record.provider,
+    hint: record.hint,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
   if (record.lastUsedAt !== undefined) info.lastUsedAt = record.lastUsedAt;
   return info;
 }
@@ -51,9 +60,13 @@ export function hintFor(apiKey: string): string {
 export function providerFor(context: CoreContext, id: string): Provider {
   const provider = context.providers.get(id);
   if (!provider) {
-    throw new ByokError("UNKNOWN_PROVIDER", `Provider "${id}" is not configured; configured providers: ${[...context.providers.keys()].join(", ")}.`, {
-      details: { fields: ["provider"] },
-    });
+    throw new ByokError(
+      "UNKNOWN_PROVIDER",
+      `Provider "${id}" is not configured; configured providers: ${[...context.providers.keys()].join(", ")}.`,
+      {
+        details: { fields: ["provider"] },
+      },
+    );
   }
   return provider;
 }

@@ -61,10 +61,17 @@ export function startDeadline(timeoutMs: number, callerSignal: AbortSignal | und
       if (callerSignal?.aborted) return callerSignal.reason;
       if (linked) return linked.reason;
       if (timedOut) {
-        return new ByokError("PROVIDER_TIMEOUT", `The ${provider} provider did not answer within ${timeoutMs} ms; try again, or raise providers.${provider}.timeoutMs.`, { provider });
+        return new ByokError(
+          "PROVIDER_TIMEOUT",
+          `The ${provider} provider did not answer within ${timeoutMs} ms; try again, or raise providers.${provider}.timeoutMs.`,
+          { provider },
+        );
       }
       if (ByokError.is(error)) return error;
-      return new ByokError("PROVIDER_ERROR", `The ${provider} provider failed unexpectedly; try again later.`, { provider, cause: { type: error instanceof Error ? error.name : typeof error } });
+      return new ByokError("PROVIDER_ERROR", `The ${provider} provider failed unexpectedly; try again later.`, {
+        provider,
+        cause: { type: error instanceof Error ? error.name : typeof error },
+      });
     },
     dispose(cancel = true) {
       clearTimeout(timer);

@@ -18,9 +18,12 @@ export function createEventSink(onEvent: ((event: ByokEvent) => void) | undefine
     debug("onEvent listener failed: %s", error instanceof Error ? error.name : typeof error);
     if (warned) return;
     warned = true;
-    process.emitWarning("byok-ai: the onEvent listener threw; events keep being delivered, the request was not affected.", {
-      code: "BYOK_EVENT_LISTENER_FAILED",
-    });
+    process.emitWarning(
+      "byok-ai: the onEvent listener threw; events keep being delivered, the request was not affected.",
+      {
+        code: "BYOK_EVENT_LISTENER_FAILED",
+      },
+    );
   };
   return (type, fields) => {
     const event: ByokEvent = { type, userId: fields.userId, provider: fields.provider, at: new Date().toISOString() };

@@ -22,7 +22,10 @@ function checkObject(input: unknown, allowed: Set<string>, what: string): Record
     throw new ByokError("INVALID_REQUEST", `${what} takes an object.`);
   }
   const unknown = Object.keys(input).filter((k) => !allowed.has(k));
-  if (unknown.length) throw new ByokError("INVALID_REQUEST", `${what}: unknown field(s) ${unknown.join(", ")}.`, { details: { fields: unknown } });
+  if (unknown.length)
+    throw new ByokError("INVALID_REQUEST", `${what}: unknown field(s) ${unknown.join(", ")}.`, {
+      details: { fields: unknown },
+    });
   return input as Record<string, unknown>;
 }
 
@@ -31,7 +34,10 @@ function checkObject(input: unknown, allowed: Set<string>, what: string): Record
  * provider), and stores it, replacing any previous key (whose `createdAt` is kept).
  * @returns the KeyInfo and whether a key was replaced
  */
-export async function registerKey(context: CoreContext, input: RegisterKeyInput): Promise<{ info: KeyInfo; replaced: boolean }> {
+export async function registerKey(
+  context: CoreContext,
+  input: RegisterKeyInput,
+): Promise<{ info: KeyInfo; replaced: boolean }> {
   const fields = checkObject(input, REGISTER_FIELDS, "registerKey");
   const userId = checkUserId(fields.userId);
   const id = checkProviderId(fields.provider);
@@ -46,7 +52,8 @@ export async function registerKey(context: CoreContext, input: RegisterKeyInput)
       await provider.validateKey({ apiKey, signal: deadline.signal });
     } catch (error) {
       const translated = deadline.translate(error, id);
-      if (ByokError.is(translated) && translated.code === "KEY_REJECTED") context.emit("key.rejected", { userId, provider: id, hint: hintFor(apiKey) });
+      if (ByokError.is(translated) && translated.code === "KEY_REJECTED")
+        context.emit("key.rejected", { userId, provider: id, hint: hintFor(apiKey) });
       throw translated;
     } finally {
       deadline.dispose();
@@ -55,7 +62,9 @@ export async function registerKey(context: CoreContext, input: RegisterKeyInput)
   const now = new Date().toISOString();
   const hint = hintFor(apiKey);
   const ciphertext = context.vault.seal(apiKey, { userId, provider: id });
-  const { record, replaced } = await storeCall("put", () => context.store.put({ userId, provider: id, ciphertext, hint, createdAt: now, updatedAt: now }));
+  const { record, replaced } = await storeCall("put", () =>
+    context.store.put({ userId, provider: id, ciphertext, hint, createdAt: now, updatedAt: now }),
+  );
   context.emit("key.registered", { userId, provider: id, hint });
   return { info: toKeyInfo(record), replaced };
 }

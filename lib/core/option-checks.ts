@@ -42,14 +42,18 @@ export function configError(message: string): ByokError {
 export function checkOptionsObject<T extends object>(input: unknown, known: KeysEnum<T>, where: string): Partial<T> {
   if (input === undefined) return {};
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    throw configError(`${where}: options must be an object (got ${Array.isArray(input) ? "an array" : input === null ? "null" : `a ${typeof input}`}).`);
+    throw configError(
+      `${where}: options must be an object (got ${Array.isArray(input) ? "an array" : input === null ? "null" : `a ${typeof input}`}).`,
+    );
   }
   const names = Object.keys(known);
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(input)) {
     if (!Object.hasOwn(known, key)) {
       const guess = didYouMean(key, names);
-      throw configError(`${where}: unknown option \`${key}\`.${guess ? ` Did you mean \`${guess}\`?` : ""} Known options: ${names.join(", ")}.`);
+      throw configError(
+        `${where}: unknown option \`${key}\`.${guess ? ` Did you mean \`${guess}\`?` : ""} Known options: ${names.join(", ")}.`,
+      );
     }
     if (value !== undefined) out[key] = value;
   }
@@ -59,7 +63,9 @@ export function checkOptionsObject<T extends object>(input: unknown, known: Keys
 /** A positive whole number of milliseconds, at most `max`. */
 export function checkDuration(value: unknown, label: string, max: number): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value <= 0 || value > max) {
-    throw configError(`${label} must be a whole number of milliseconds from 1 to ${max} (got ${typeof value === "number" ? value : `a ${typeof value}`}).`);
+    throw configError(
+      `${label} must be a whole number of milliseconds from 1 to ${max} (got ${typeof value === "number" ? value : `a ${typeof value}`}).`,
+    );
   }
   return value;
 }
@@ -72,8 +78,17 @@ export function checkBaseUrl(value: unknown, label: string): string {
   } catch {
     url = undefined;
   }
-  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.username || url.password || url.search || url.hash) {
-    throw configError(`${label} must be an absolute http(s) URL with no credentials, query or fragment, e.g. "https://api.example.com/v1".`);
+  if (
+    !url ||
+    (url.protocol !== "http:" && url.protocol !== "https:") ||
+    url.username ||
+    url.password ||
+    url.search ||
+    url.hash
+  ) {
+    throw configError(
+      `${label} must be an absolute http(s) URL with no credentials, query or fragment, e.g. "https://api.example.com/v1".`,
+    );
   }
   return url.href.replace(/\/+$/, "");
 }

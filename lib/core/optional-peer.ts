@@ -27,7 +27,10 @@ export async function loadOptionalPeer<T>(name: string, forWhat: string): Promis
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") {
-      throw new ByokError("CONFIG_INVALID", `${forWhat} needs the "${name}" package, which is not installed; run \`npm install ${name}\`.`);
+      throw new ByokError(
+        "CONFIG_INVALID",
+        `${forWhat} needs the "${name}" package, which is not installed; run \`npm install ${name}\`.`,
+      );
     }
     throw error;
   }

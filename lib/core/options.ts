@@ -13,7 +13,12 @@ export interface ByokOptions {
   /** Where encrypted keys live. Defaults to a `MemoryStore` (with one warning when NODE_ENV=production). */
   store?: KeyStore;
   /** Settings per provider id, or your own {@link Provider}. Defaults to the built-ins with their defaults. */
-  providers?: { gemini?: ProviderOptions; openai?: ProviderOptions; anthropic?: ProviderOptions; [id: string]: ProviderOptions | Provider | undefined };
+  providers?: {
+    gemini?: ProviderOptions;
+    openai?: ProviderOptions;
+    anthropic?: ProviderOptions;
+    [id: string]: ProviderOptions | Provider | undefined;
+  };
   /** Provider used when a request names none and the user has a key for it. Defaults to `"gemini"`. */
   defaultProvider?: string;
   /** Audit and usage events; never carry a key. Not awaited; a throwing listener cannot break a request. */
@@ -30,7 +35,14 @@ export interface ParsedByokOptions {
   onEvent?: (event: ByokEvent) => void;
 }
 
-const KNOWN: KeysEnum<ByokOptions> = { masterKey: true, previousMasterKeys: true, store: true, providers: true, defaultProvider: true, onEvent: true };
+const KNOWN: KeysEnum<ByokOptions> = {
+  masterKey: true,
+  previousMasterKeys: true,
+  store: true,
+  providers: true,
+  defaultProvider: true,
+  onEvent: true,
+};
 const PROVIDER_KNOWN: KeysEnum<ProviderOptions> = { kind: true, baseUrl: true, defaultModel: true, timeoutMs: true };
 const KINDS = ["gemini", "openai", "anthropic", "openai-compatible"] as const;
 const STORE_METHODS = ["get", "list", "put", "delete", "deleteUser", "touch", "scan", "compareAndSwap"] as const;
@@ -46,7 +58,9 @@ function checkProvider(id: string, value: unknown): Provider {
   const p = value as Partial<Provider>;
   const missing = (["validateKey", "doChat", "doStream"] as const).filter((m) => typeof p[m] !== "function");
   if (missing.length || typeof p.defaultModel !== "string" || p.defaultModel.length === 0) {
-    throw configError(`providers.${id}: a custom Provider needs defaultModel (string), validateKey(), doChat() and doStream()${missing.length ? `; missing ${missing.join(", ")}` : ""}. See the Provider interface in the README.`);
+    throw configError(
+      `providers.${id}: a custom Provider needs defaultModel (string), validateKey(), doChat() and doStream()${missing.length ? `; missing ${missing.join(", ")}` : ""}. See the Provider interface in the README.`,
+    );
   }
   if (p.timeoutMs !== undefined) checkDuration(p.timeoutMs, `providers.${id}.timeoutMs`, MAX_TIMEOUT_MS);
   return value as Provider;
@@ -56,17 +70,23 @@ function checkProviderOptions(id: string, value: unknown, builtIns: readonly str
   const o = checkOptionsObject<ProviderOptions>(value, PROVIDER_KNOWN, `providers.${id}`);
   const kind = o.kind ?? (builtIns.includes(id) ? (id as ProviderOptions["kind"]) : undefined);
   if (kind === undefined || !KINDS.includes(kind)) {
-    throw configError(`providers.${id}.kind must be one of ${KINDS.join(", ")}${builtIns.includes(id) ? "" : ` (required for a provider id that is not built in: ${builtIns.join(", ")})`}.`);
+    throw configError(
+      `providers.${id}.kind must be one of ${KINDS.join(", ")}${builtIns.includes(id) ? "" : ` (required for a provider id that is not built in: ${builtIns.join(", ")})`}.`,
+    );
   }
   const out: ProviderOptions = { kind };
   if (o.baseUrl !== undefined) out.baseUrl = checkBaseUrl(o.baseUrl, `providers.${id}.baseUrl`);
   if (o.defaultModel !== undefined) {
-    if (typeof o.defaultModel !== "string" || o.defaultModel.length === 0) throw configError(`providers.${id}.defaultModel must be a non-empty string, e.g. a model name.`);
+    if (typeof o.defaultModel !== "string" || o.defaultModel.length === 0)
+      throw configError(`providers.${id}.defaultModel must be a non-empty string, e.g. a model name.`);
     out.defaultModel = o.defaultModel;
   }
-  if (o.timeoutMs !== undefined) out.timeoutMs = checkDuration(o.timeoutMs, `providers.${id}.timeoutMs`, MAX_TIMEOUT_MS);
+  if (o.timeoutMs !== undefined)
+    out.timeoutMs = checkDuration(o.timeoutMs, `providers.${id}.timeoutMs`, MAX_TIMEOUT_MS);
   if (kind === "openai-compatible" && (out.baseUrl === undefined || out.defaultModel === undefined)) {
-    throw configError(`providers.${id}: kind "openai-compatible" needs baseUrl and defaultModel, e.g. { kind: "openai-compatible", baseUrl: "https://api.groq.com/openai/v1", defaultModel: "llama-3.1-8b-instant" }.`);
+    throw configError(
+      `providers.${id}: kind "openai-compatible" needs baseUrl and defaultModel, e.g. { kind: "openai-compatible", baseUrl: "https://api.groq.com/openai/v1", defaultModel: "llama-3.1-8b-instant" }.`,
+    );
   }
   return Object.freeze(out);
 }
@@ -77,31 +97,46 @@ function checkProviderOptions(id: string, value: unknown, builtIns: readonly str
  * @throws ByokError CONFIG_INVALID with a message that names the fix
  */
 export function parseByokOptions(input: unknown, builtIns: readonly string[]): ParsedByokOptions {
-  if (input === undefined) throw configError("new BYOK() needs options: at least { masterKey }. Generate a master key with `npx byok-ai keygen`.");
+  if (input === undefined)
+    throw configError(
+      "new BYOK() needs options: at least { masterKey }. Generate a master key with `npx byok-ai keygen`.",
+    );
   const o = checkOptionsObject<ByokOptions>(input, KNOWN, "BYOK");
   const current = parseMasterKey(o.masterKey, "masterKey");
   if (o.previousMasterKeys !== undefined && !Array.isArray(o.previousMasterKeys)) {
-    throw configError("previousMasterKeys must be an array of master keys (base64, hex or Buffer), e.g. from BYOK_PREVIOUS_MASTER_KEYS split on commas.");
+    throw configError(
+      "previousMasterKeys must be an array of master keys (base64, hex or Buffer), e.g. from BYOK_PREVIOUS_MASTER_KEYS split on commas.",
+    );
   }
   const previous = (o.previousMasterKeys ?? []).map((k, i) => parseMasterKey(k, `previousMasterKeys[${i}]`));
 
   if (o.store !== undefined) {
     const store = o.store as unknown as Record<string, unknown> | null;
-    const missing = typeof store === "object" && store !== null ? STORE_METHODS.filter((m) => typeof store[m] !== "function") : [...STORE_METHODS];
+    const missing =
+      typeof store === "object" && store !== null
+        ? STORE_METHODS.filter((m) => typeof store[m] !== "function")
+        : [...STORE_METHODS];
     if (missing.length) {
-      throw configError(`store must implement the KeyStore interface (missing: ${missing.join(", ")}); use MemoryStore, RedisStore or PostgresStore, or see "Writing a store" in the README.`);
+      throw configError(
+        `store must implement the KeyStore interface (missing: ${missing.join(", ")}); use MemoryStore, RedisStore or PostgresStore, or see "Writing a store" in the README.`,
+      );
     }
   }
 
   const providersInput = o.providers ?? {};
   if (typeof providersInput !== "object" || providersInput === null || Array.isArray(providersInput)) {
-    throw configError("providers must be an object keyed by provider id, e.g. { gemini: { defaultModel: \"gemini-2.5-flash\" } }.");
+    throw configError(
+      'providers must be an object keyed by provider id, e.g. { gemini: { defaultModel: "gemini-2.5-flash" } }.',
+    );
   }
   const providers: Record<string, Readonly<ProviderOptions> | Provider> = {};
   for (const id of builtIns) providers[id] = Object.freeze({ kind: id as ProviderOptions["kind"] });
   for (const [id, value] of Object.entries(providersInput)) {
     if (value === undefined) continue;
-    if (!PROVIDER_ID.test(id)) throw configError(`providers: "${id.slice(0, 40)}" is not a valid provider id (lower-case letter first, then a-z, 0-9, "-" or "_", at most 32 characters).`);
+    if (!PROVIDER_ID.test(id))
+      throw configError(
+        `providers: "${id.slice(0, 40)}" is not a valid provider id (lower-case letter first, then a-z, 0-9, "-" or "_", at most 32 characters).`,
+      );
     providers[id] = isProvider(value) ? checkProvider(id, value) : checkProviderOptions(id, value, builtIns);
   }
 
@@ -109,9 +144,14 @@ export function parseByokOptions(input: unknown, builtIns: readonly string[]): P
   if (typeof defaultProvider !== "string" || !Object.hasOwn(providers, defaultProvider)) {
     throw configError(`defaultProvider must name a configured provider (${Object.keys(providers).join(", ")}).`);
   }
-  if (o.onEvent !== undefined && typeof o.onEvent !== "function") throw configError("onEvent must be a function (event) => void.");
+  if (o.onEvent !== undefined && typeof o.onEvent !== "function")
+    throw configError("onEvent must be a function (event) => void.");
 
-  const parsed: ParsedByokOptions = { masterKeys: [current, ...previous], providers: Object.freeze(providers), defaultProvider };
+  const parsed: ParsedByokOptions = {
+    masterKeys: [current, ...previous],
+    providers: Object.freeze(providers),
+    defaultProvider,
+  };
   if (o.store !== undefined) parsed.store = o.store;
   if (o.onEvent !== undefined) parsed.onEvent = o.onEvent;
   return Object.freeze(parsed);

@@ -38,7 +38,9 @@ export interface VerifyResult {
 function checkBatchSize(value: unknown): number {
   if (value === undefined) return 500;
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 10_000) {
-    throw new ByokError("INVALID_REQUEST", "batchSize must be a whole number from 1 to 10000.", { details: { fields: ["batchSize"] } });
+    throw new ByokError("INVALID_REQUEST", "batchSize must be a whole number from 1 to 10000.", {
+      details: { fields: ["batchSize"] },
+    });
   }
   return value;
 }
@@ -67,7 +69,11 @@ async function* batches(context: CoreContext, batchSize: number): AsyncGenerator
 function swapAll(store: KeyStore, swaps: CompareAndSwap[]): Promise<boolean[]> {
   if (swaps.length === 0) return Promise.resolve([]);
   if (store.compareAndSwapMany) return storeCall("compareAndSwap", () => store.compareAndSwapMany!(swaps));
-  return Promise.all(swaps.map((s) => storeCall("compareAndSwap", () => store.compareAndSwap(s.userId, s.provider, s.expectedCiphertext, s.ciphertext))));
+  return Promise.all(
+    swaps.map((s) =>
+      storeCall("compareAndSwap", () => store.compareAndSwap(s.userId, s.provider, s.expectedCiphertext, s.ciphertext)),
+    ),
+  );
 }
 
 /** Decrypts and re-encrypts one batch (CPU only): the swaps to make, and the counts so far. */
@@ -117,10 +123,18 @@ export async function rotate(context: CoreContext, options: RotateOptions = {}):
 }
 
 /** Decrypts every record and counts them per master-key id; lists the unreadable ones (ids only). */
-export async function verify(context: CoreContext, options: { batchSize?: number; onProgress?: (scanned: number) => void } = {}): Promise<VerifyResult> {
+export async function verify(
+  context: CoreContext,
+  options: { batchSize?: number; onProgress?: (scanned: number) => void } = {},
+): Promise<VerifyResult> {
   const batchSize = checkBatchSize(options.batchSize);
   const keyIds = context.vault.keyIds;
-  const result: VerifyResult = { scanned: 0, byKeyId: Object.fromEntries(keyIds.map((id) => [id, 0])), keyIds, unreadable: [] };
+  const result: VerifyResult = {
+    scanned: 0,
+    byKeyId: Object.fromEntries(keyIds.map((id) => [id, 0])),
+    keyIds,
+    unreadable: [],
+  };
   for await (const batch of batches(context, batchSize)) {
     for (const record of batch) {
       result.scanned++;

@@ -189,8 +189,7 @@ export interface ProviderChatResult {
 
 /** One piece of a provider's stream: text deltas, then exactly one `finish` at the end. */
 export type ProviderStreamPart =
-  | { type: "text"; text: string }
-  | { type: "finish"; model: string; finishReason: FinishReason; usage: Usage };
+  { type: "text"; text: string } | { type: "finish"; model: string; finishReason: FinishReason; usage: Usage };
 
 /** Every provider call gets the user's key and a signal it must pass to its HTTP requests. */
 export interface ProviderCallContext {

@@ -18,10 +18,12 @@ export const MAX_OUTPUT_TOKENS = 1_000_000;
 export const CHAT_ROLES: ReadonlySet<string> = new Set(["system", "user", "assistant"]);
 
 /** An INVALID_REQUEST naming the offending fields (never their values). */
-export const invalid = (message: string, fields: string[]) => new ByokError("INVALID_REQUEST", message, { details: { fields } });
+export const invalid = (message: string, fields: string[]) =>
+  new ByokError("INVALID_REQUEST", message, { details: { fields } });
 
 /** A non-null, non-array object (any prototype): the loose shape check for option and body objects. */
-export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+export const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
 
 // A lone surrogate cannot be encoded as UTF-8 (it would become U+FFFD and collide with another id),
 // and PostgreSQL text cannot hold NUL: refuse both everywhere, so every store accepts the same ids.
@@ -43,7 +45,10 @@ export function checkUserId(userId: unknown): string {
 /** @throws ByokError INVALID_REQUEST unless a well-formed provider id. */
 export function checkProviderId(provider: unknown, field = "provider"): string {
   if (typeof provider !== "string" || !PROVIDER_ID.test(provider)) {
-    throw invalid(`${field} must be a provider id such as "gemini", "openai" or "anthropic" (lower-case letters, digits, "-" or "_", at most 32 characters).`, [field]);
+    throw invalid(
+      `${field} must be a provider id such as "gemini", "openai" or "anthropic" (lower-case letters, digits, "-" or "_", at most 32 characters).`,
+      [field],
+    );
   }
   return provider;
 }
@@ -51,17 +56,33 @@ export function checkProviderId(provider: unknown, field = "provider"): string {
 /** @throws ByokError INVALID_REQUEST unless 8–512 printable ASCII characters without whitespace. */
 export function checkApiKey(apiKey: unknown): string {
   if (typeof apiKey !== "string" || !API_KEY.test(apiKey)) {
-    const what = typeof apiKey !== "string" ? `a ${apiKey === null ? "null" : typeof apiKey}` : `${apiKey.length} characters`;
-    throw invalid(`apiKey must be 8 to 512 printable ASCII characters with no spaces or control characters (got ${what}). Paste the key exactly as the provider shows it.`, ["apiKey"]);
+    const what =
+      typeof apiKey !== "string" ? `a ${apiKey === null ? "null" : typeof apiKey}` : `${apiKey.length} characters`;
+    throw invalid(
+      `apiKey must be 8 to 512 printable ASCII characters with no spaces or control characters (got ${what}). Paste the key exactly as the provider shows it.`,
+      ["apiKey"],
+    );
   }
   return apiKey;
 }
 
-const CHAT_FIELDS = new Set(["prompt", "messages", "system", "provider", "model", "temperature", "maxTokens", "signal"]);
+const CHAT_FIELDS = new Set([
+  "prompt",
+  "messages",
+  "system",
+  "provider",
+  "model",
+  "temperature",
+  "maxTokens",
+  "signal",
+]);
 const ROLES = CHAT_ROLES;
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v) && [Object.prototype, null].includes(Object.getPrototypeOf(v));
+  typeof v === "object" &&
+  v !== null &&
+  !Array.isArray(v) &&
+  [Object.prototype, null].includes(Object.getPrototypeOf(v));
 
 /**
  * Checks a ChatRequest's shape and limits, field by field.
@@ -79,7 +100,10 @@ export function checkChatRequest(input: unknown): ChatRequest {
   const bad: string[] = [];
   for (const key of Object.keys(input)) if (!CHAT_FIELDS.has(key)) bad.push(key);
   if (bad.length) {
-    throw invalid(`Unknown field(s) in the chat request: ${bad.join(", ")}. Allowed: ${[...CHAT_FIELDS].join(", ")}.`, bad);
+    throw invalid(
+      `Unknown field(s) in the chat request: ${bad.join(", ")}. Allowed: ${[...CHAT_FIELDS].join(", ")}.`,
+      bad,
+    );
   }
   checkPromptOrMessages(input);
   const { prompt, messages, system, provider, model, temperature, maxTokens, signal } = input;
@@ -97,8 +121,19 @@ export function checkChatRequest(input: unknown): ChatRequest {
   if (system !== undefined && typeof system !== "string") bad.push("system");
   if (provider !== undefined && (typeof provider !== "string" || !PROVIDER_ID.test(provider))) bad.push("provider");
   if (model !== undefined && (typeof model !== "string" || !MODEL.test(model))) bad.push("model");
-  if (temperature !== undefined && (typeof temperature !== "number" || !Number.isFinite(temperature) || temperature < 0 || temperature > MAX_TEMPERATURE)) bad.push("temperature");
-  if (maxTokens !== undefined && (typeof maxTokens !== "number" || !Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > MAX_OUTPUT_TOKENS)) bad.push("maxTokens");
+  if (
+    temperature !== undefined &&
+    (typeof temperature !== "number" ||
+      !Number.isFinite(temperature) ||
+      temperature < 0 ||
+      temperature > MAX_TEMPERATURE)
+  )
+    bad.push("temperature");
+  if (
+    maxTokens !== undefined &&
+    (typeof maxTokens !== "number" || !Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > MAX_OUTPUT_TOKENS)
+  )
+    bad.push("maxTokens");
   if (signal !== undefined && !(signal instanceof AbortSignal)) bad.push("signal");
   if (bad.length) {
     throw invalid(
@@ -110,9 +145,14 @@ export function checkChatRequest(input: unknown): ChatRequest {
 }
 
 /** Splits system messages out of a conversation; a plain prompt becomes one user message. */
-export function toConversation(request: ChatRequest): { system?: string; messages: { role: "user" | "assistant"; content: string }[] } {
+export function toConversation(request: ChatRequest): {
+  system?: string;
+  messages: { role: "user" | "assistant"; content: string }[];
+} {
   const all: ChatMessage[] = request.messages ?? [{ role: "user", content: request.prompt ?? "" }];
-  const systems = [request.system, ...all.filter((m) => m.role === "system").map((m) => m.content)].filter((s): s is string => typeof s === "string" && s.length > 0);
+  const systems = [request.system, ...all.filter((m) => m.role === "system").map((m) => m.content)].filter(
+    (s): s is string => typeof s === "string" && s.length > 0,
+  );
   const messages = all.filter((m): m is { role: "user" | "assistant"; content: string } => m.role !== "system");
   return systems.length ? { system: systems.join("\n\n"), messages } : { messages };
 }

@@ -41,11 +41,17 @@ export function mapAnthropicStopReason(reason: string | null | undefined): Finis
 type Sdk = typeof AnthropicSdk;
 const loadSdk = lazyPeer<Sdk>("@anthropic-ai/sdk", "The anthropic provider");
 
-type RawUsage = { input_tokens?: number | null; output_tokens?: number | null; cache_creation_input_tokens?: number | null; cache_read_input_tokens?: number | null };
+type RawUsage = {
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+};
 
 /** Cache reads and writes are input the key pays for, so they count as input tokens. */
 function usageOf(u: RawUsage | undefined): Usage {
-  const inputTokens = (u?.input_tokens ?? 0) + (u?.cache_creation_input_tokens ?? 0) + (u?.cache_read_input_tokens ?? 0);
+  const inputTokens =
+    (u?.input_tokens ?? 0) + (u?.cache_creation_input_tokens ?? 0) + (u?.cache_read_input_tokens ?? 0);
   const outputTokens = u?.output_tokens ?? 0;
   return { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens };
 }
@@ -73,7 +79,10 @@ export function createAnthropicProvider(settings: AnthropicProviderSettings = {}
       timeout: SDK_TIMEOUT_MS,
       logLevel: "off",
       openTelemetry: false,
-      defaultHeaders: cancelEnvHeaders("ANTHROPIC_CUSTOM_HEADERS", { authorization: `Bearer ${apiKey}`, "x-api-key": apiKey }),
+      defaultHeaders: cancelEnvHeaders("ANTHROPIC_CUSTOM_HEADERS", {
+        authorization: `Bearer ${apiKey}`,
+        "x-api-key": apiKey,
+      }),
     });
 
   // Messages pass through as given: Anthropic itself answers a bad turn order with a 400.
@@ -102,17 +111,27 @@ export function createAnthropicProvider(settings: AnthropicProviderSettings = {}
     },
 
     async doChat(request, context): Promise<ProviderChatResult> {
-      const message = await sdk.call(context, (c) => c.messages.create({ ...body(request), stream: false }, { signal: context.signal }));
-      if (typeof message !== "object" || message === null || !Array.isArray(message.content)) throw upstreamError(id, { type: "malformed reply" });
+      const message = await sdk.call(context, (c) =>
+        c.messages.create({ ...body(request), stream: false }, { signal: context.signal }),
+      );
+      if (typeof message !== "object" || message === null || !Array.isArray(message.content))
+        throw upstreamError(id, { type: "malformed reply" });
       const text = message.content.map((block) => (block.type === "text" ? block.text : "")).join("");
-      return { text, model: message.model || request.model, finishReason: mapAnthropicStopReason(message.stop_reason), usage: usageOf(message.usage) };
+      return {
+        text,
+        model: message.model || request.model,
+        finishReason: mapAnthropicStopReason(message.stop_reason),
+        usage: usageOf(message.usage),
+      };
     },
 
     async *doStream(request, context) {
       let stop: string | null | undefined;
       let usage: RawUsage = {};
       let model = request.model;
-      for await (const event of sdk.events(context, (c) => c.messages.create({ ...body(request), stream: true }, { signal: context.signal }))) {
+      for await (const event of sdk.events(context, (c) =>
+        c.messages.create({ ...body(request), stream: true }, { signal: context.signal }),
+      )) {
         if (event.type === "message_start") {
           if (event.message.model) model = event.message.model;
           usage = { ...event.message.usage };
@@ -121,7 +140,8 @@ export function createAnthropicProvider(settings: AnthropicProviderSettings = {}
         } else if (event.type === "message_delta") {
           stop = event.delta.stop_reason ?? stop;
           // Counts in message_delta are cumulative; input counts appear here on some servers only.
-          for (const [k, v] of Object.entries(event.usage ?? {})) if (typeof v === "number") (usage as Record<string, number>)[k] = v;
+          for (const [k, v] of Object.entries(event.usage ?? {}))
+            if (typeof v === "number") (usage as Record<string, number>)[k] = v;
         }
       }
       if (!stop) throw upstreamError(id, { type: "incomplete stream" });

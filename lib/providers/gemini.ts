@@ -7,7 +7,14 @@ import {
   GoogleGenerativeAIFetchError,
   type GenerativeModel,
 } from "@google/generative-ai";
-import type { FinishReason, Provider, ProviderCallContext, ProviderChatRequest, ProviderChatResult, Usage } from "../core/types.js";
+import type {
+  FinishReason,
+  Provider,
+  ProviderCallContext,
+  ProviderChatRequest,
+  ProviderChatResult,
+  Usage,
+} from "../core/types.js";
 import { upstreamError } from "./upstream-error.js";
 
 /** Settings of the Gemini provider (server configuration only). */
@@ -45,14 +52,17 @@ export function mapGeminiFinishReason(reason: string | undefined): FinishReason 
 }
 
 function usageOf(response: GenerateContentResponse | undefined): Usage {
-  const u = response?.usageMetadata as (GenerateContentResponse["usageMetadata"] & { thoughtsTokenCount?: number }) | undefined;
+  const u = response?.usageMetadata as
+    (GenerateContentResponse["usageMetadata"] & { thoughtsTokenCount?: number }) | undefined;
   const inputTokens = u?.promptTokenCount ?? 0;
   const outputTokens = (u?.candidatesTokenCount ?? 0) + (u?.thoughtsTokenCount ?? 0);
   return { inputTokens, outputTokens, totalTokens: u?.totalTokenCount ?? inputTokens + outputTokens };
 }
 
 function textOf(response: GenerateContentResponse | undefined): string {
-  return (response?.candidates?.[0]?.content?.parts ?? []).map((p) => (typeof p.text === "string" ? p.text : "")).join("");
+  return (response?.candidates?.[0]?.content?.parts ?? [])
+    .map((p) => (typeof p.text === "string" ? p.text : ""))
+    .join("");
 }
 
 function finishOf(response: GenerateContentResponse | undefined): FinishReason {
@@ -71,7 +81,8 @@ type ErrorDetail = { "@type"?: string; reason?: string; retryDelay?: string };
 
 /** SDK errors → ByokError; aborts pass through untouched (the core knows why it aborted). */
 function mapError(id: string, error: unknown, apiKey: string): unknown {
-  if (error instanceof GoogleGenerativeAIAbortError || (error instanceof Error && error.name === "AbortError")) return error;
+  if (error instanceof GoogleGenerativeAIAbortError || (error instanceof Error && error.name === "AbortError"))
+    return error;
   if (error instanceof GoogleGenerativeAIFetchError) {
     const details = (Array.isArray(error.errorDetails) ? error.errorDetails : []) as ErrorDetail[];
     const reason = details.find((d) => typeof d.reason === "string")?.reason;
@@ -80,7 +91,13 @@ function mapError(id: string, error: unknown, apiKey: string): unknown {
     const upstream = /\[\d{3}[^\]]*\]\s*(.*?)(?:\s\[\{.*)?$/s.exec(error.message)?.[1];
     return upstreamError(
       id,
-      { status: error.status, type: reason ?? error.statusText, retryAfter: retryDelay, message: upstream, keyRejected: reason === "API_KEY_INVALID" },
+      {
+        status: error.status,
+        type: reason ?? error.statusText,
+        retryAfter: retryDelay,
+        message: upstream,
+        keyRejected: reason === "API_KEY_INVALID",
+      },
       apiKey,
     );
   }
@@ -121,7 +138,10 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
     async validateKey({ apiKey, signal }: ProviderCallContext): Promise<void> {
       // countTokens is free and needs a valid key: the cheapest call that proves it.
       try {
-        await modelFor(apiKey, undefined, defaultModel).countTokens({ contents: [{ role: "user", parts: [{ text: "ping" }] }] }, { signal });
+        await modelFor(apiKey, undefined, defaultModel).countTokens(
+          { contents: [{ role: "user", parts: [{ text: "ping" }] }] },
+          { signal },
+        );
       } catch (error) {
         throw mapError(id, error, apiKey);
       }
@@ -129,9 +149,17 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
 
     async doChat(request, { apiKey, signal }): Promise<ProviderChatResult> {
       try {
-        const { response } = await modelFor(apiKey, request, request.model).generateContent({ contents: contents(request) }, { signal });
+        const { response } = await modelFor(apiKey, request, request.model).generateContent(
+          { contents: contents(request) },
+          { signal },
+        );
         if (typeof response !== "object" || response === null) throw new TypeError("malformed reply");
-        return { text: textOf(response), model: modelOf(response, request.model), finishReason: finishOf(response), usage: usageOf(response) };
+        return {
+          text: textOf(response),
+          model: modelOf(response, request.model),
+          finishReason: finishOf(response),
+          usage: usageOf(response),
+        };
       } catch (error) {
         throw mapError(id, error, apiKey);
       }
@@ -140,7 +168,10 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
     async *doStream(request, { apiKey, signal }) {
       let last: GenerateContentResponse | undefined;
       try {
-        const result = await modelFor(apiKey, request, request.model).generateContentStream({ contents: contents(request) }, { signal });
+        const result = await modelFor(apiKey, request, request.model).generateContentStream(
+          { contents: contents(request) },
+          { signal },
+        );
         result.response.catch(() => undefined); // the SDK's aggregate promise; we aggregate ourselves
         for await (const chunk of result.stream) {
           last = chunk;
@@ -151,7 +182,8 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
         throw mapError(id, error, apiKey);
       }
       // Gemini's last chunk always carries a finish reason; without one the connection was cut short.
-      if (!last?.candidates?.[0]?.finishReason && !last?.promptFeedback?.blockReason) throw upstreamError(id, { type: "incomplete stream" });
+      if (!last?.candidates?.[0]?.finishReason && !last?.promptFeedback?.blockReason)
+        throw upstreamError(id, { type: "incomplete stream" });
       yield { type: "finish", model: modelOf(last, request.model), finishReason: finishOf(last), usage: usageOf(last) };
     },
   };

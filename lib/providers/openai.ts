@@ -1,6 +1,10 @@
 // OpenAI and OpenAI-compatible servers through the official openai SDK (an optional peer): validation, chat, stream.
 import type * as OpenAISdk from "openai";
-import type { ChatCompletion, ChatCompletionCreateParamsBase, ChatCompletionMessageParam } from "openai/resources/chat/completions";
+import type {
+  ChatCompletion,
+  ChatCompletionCreateParamsBase,
+  ChatCompletionMessageParam,
+} from "openai/resources/chat/completions";
 import type { FinishReason, Provider, ProviderChatRequest, ProviderChatResult, Usage } from "../core/types.js";
 import { upstreamError } from "./upstream-error.js";
 import { cancelEnvHeaders, lazyPeer, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
@@ -108,8 +112,11 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
     },
 
     async doChat(request, context): Promise<ProviderChatResult> {
-      const completion = await sdk.call(context, (c) => c.chat.completions.create({ ...body(request), stream: false }, { signal: context.signal }));
-      if (typeof completion !== "object" || completion === null || !Array.isArray(completion.choices)) throw upstreamError(id, { type: "malformed reply" });
+      const completion = await sdk.call(context, (c) =>
+        c.chat.completions.create({ ...body(request), stream: false }, { signal: context.signal }),
+      );
+      if (typeof completion !== "object" || completion === null || !Array.isArray(completion.choices))
+        throw upstreamError(id, { type: "malformed reply" });
       const choice = completion.choices[0];
       return {
         text: choice?.message?.content ?? "",
@@ -123,7 +130,12 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
       let finish: string | null | undefined;
       let usage: ChatCompletion["usage"] | undefined;
       let model = request.model;
-      const chunks = sdk.events(context, (c) => c.chat.completions.create({ ...body(request), stream: true, stream_options: { include_usage: true } }, { signal: context.signal }));
+      const chunks = sdk.events(context, (c) =>
+        c.chat.completions.create(
+          { ...body(request), stream: true, stream_options: { include_usage: true } },
+          { signal: context.signal },
+        ),
+      );
       for await (const chunk of chunks) {
         if (chunk.model) model = chunk.model;
         if (chunk.usage) usage = chunk.usage;

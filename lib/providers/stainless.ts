@@ -73,11 +73,27 @@ const str = (value: unknown): string | undefined => (typeof value === "string" &
  * untouched: the core knows whether it was the caller or `timeoutMs`. Only the upstream's own
  * message (cleaned of anything key-like) and error type are read, never the SDK's message.
  */
-export function mapStainlessError(id: string, error: unknown, apiKey: string, signal: AbortSignal, sdk: StainlessErrorClasses): unknown {
-  if (signal.aborted || error instanceof sdk.APIUserAbortError || (error instanceof Error && error.name === "AbortError")) return error;
+export function mapStainlessError(
+  id: string,
+  error: unknown,
+  apiKey: string,
+  signal: AbortSignal,
+  sdk: StainlessErrorClasses,
+): unknown {
+  if (
+    signal.aborted ||
+    error instanceof sdk.APIUserAbortError ||
+    (error instanceof Error && error.name === "AbortError")
+  )
+    return error;
   if (error instanceof sdk.APIConnectionTimeoutError) return upstreamError(id, { timedOut: true, type: "sdk timeout" });
   if (error instanceof sdk.APIError) {
-    const e = error as Error & { status?: number; headers?: { get(name: string): string | null }; error?: ErrorBody; type?: unknown };
+    const e = error as Error & {
+      status?: number;
+      headers?: { get(name: string): string | null };
+      error?: ErrorBody;
+      type?: unknown;
+    };
     // openai hands over the body's `error` object; anthropic the whole body `{ type: "error", error: {…} }`.
     const inner = typeof e.error?.error === "object" && e.error.error !== null ? e.error.error : e.error;
     const type = str(inner?.type) ?? str(e.type) ?? str(inner?.code);
@@ -101,7 +117,11 @@ export interface SdkCaller<C> {
  * @param load - loads the SDK (see {@link lazyPeer})
  * @param build - builds a client around one call's key; the client lives only as long as the call
  */
-export function sdkCaller<S extends StainlessErrorClasses, C>(id: string, load: () => Promise<S>, build: (sdk: S, apiKey: string) => C): SdkCaller<C> {
+export function sdkCaller<S extends StainlessErrorClasses, C>(
+  id: string,
+  load: () => Promise<S>,
+  build: (sdk: S, apiKey: string) => C,
+): SdkCaller<C> {
   return {
     async call(context, run) {
       const sdk = await load();

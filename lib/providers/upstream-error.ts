@@ -35,7 +35,8 @@ export function cleanUpstreamMessage(message: string, apiKey?: string): string {
   let out = message;
   if (apiKey) {
     out = out.split(apiKey).join("[redacted]");
-    for (const piece of [apiKey.slice(0, 8), apiKey.slice(-8)]) if (piece.length === 8) out = out.split(piece).join("[redacted]");
+    for (const piece of [apiKey.slice(0, 8), apiKey.slice(-8)])
+      if (piece.length === 8) out = out.split(piece).join("[redacted]");
   }
   for (const pattern of KEY_LIKE) out = out.replace(pattern, "[redacted]");
   out = out.replace(/\s+/g, " ").trim();
@@ -64,23 +65,36 @@ export function upstreamError(provider: string, failure: UpstreamFailure, apiKey
   const { status } = failure;
   const cause = { status, type: failure.type };
   if (failure.keyRejected || status === 401 || status === 403) {
-    return new ByokError("KEY_REJECTED", `The ${provider} provider rejected the API key; ask the user to check it and add it again.`, { provider, cause });
+    return new ByokError(
+      "KEY_REJECTED",
+      `The ${provider} provider rejected the API key; ask the user to check it and add it again.`,
+      { provider, cause },
+    );
   }
   if (status === 429) {
     const retryAfter = parseRetryAfter(failure.retryAfter);
-    return new ByokError("PROVIDER_RATE_LIMITED", `The ${provider} provider is rate limiting this key${retryAfter === undefined ? "" : `; retry after ${retryAfter} s`}.`, {
-      provider,
-      cause,
-      ...(retryAfter === undefined ? {} : { retryAfter }),
-    });
+    return new ByokError(
+      "PROVIDER_RATE_LIMITED",
+      `The ${provider} provider is rate limiting this key${retryAfter === undefined ? "" : `; retry after ${retryAfter} s`}.`,
+      {
+        provider,
+        cause,
+        ...(retryAfter === undefined ? {} : { retryAfter }),
+      },
+    );
   }
   if (failure.timedOut || status === 408 || status === 504) {
     return new ByokError("PROVIDER_TIMEOUT", `The ${provider} provider timed out; try again.`, { provider, cause });
   }
   if (status !== undefined && status >= 400 && status < 500) {
     const detail = failure.message ? `: ${cleanUpstreamMessage(failure.message, apiKey)}` : "";
-    return new ByokError("PROVIDER_BAD_REQUEST", `The ${provider} provider refused the request (HTTP ${status})${detail}`, { provider, cause });
+    return new ByokError(
+      "PROVIDER_BAD_REQUEST",
+      `The ${provider} provider refused the request (HTTP ${status})${detail}`,
+      { provider, cause },
+    );
   }
-  const what = status === undefined ? "could not be reached or answered with something unreadable" : `failed (HTTP ${status})`;
+  const what =
+    status === undefined ? "could not be reached or answered with something unreadable" : `failed (HTTP ${status})`;
   return new ByokError("PROVIDER_ERROR", `The ${provider} provider ${what}; try again later.`, { provider, cause });
 }

@@ -11,36 +11,59 @@ import { createLimiters } from "./rate-limit.js";
 import { attachAi, requireUser } from "./request-user.js";
 import { byokErrorHandler } from "./send-error.js";
 import { checkPromptOrMessages } from "../core/validate.js";
-import { bodyCheck, chatContainerRules, chatRules, deleteKeyRules, isValidChatBody, jsonBody, registerKeyRules } from "./validation.js";
+import {
+  bodyCheck,
+  chatContainerRules,
+  chatRules,
+  deleteKeyRules,
+  isValidChatBody,
+  jsonBody,
+  registerKeyRules,
+} from "./validation.js";
 
 const NO_STORE: [string, string] = ["Cache-Control", "no-store"];
 
 const hasFunction = (value: unknown): boolean =>
-  typeof value === "function" || (typeof value === "object" && value !== null && Object.values(value).some(hasFunction));
+  typeof value === "function" ||
+  (typeof value === "object" && value !== null && Object.values(value).some(hasFunction));
 
 /**
  * The headers helmet sets for `options` when they cannot depend on the request (no function in the
  * options, e.g. no CSP nonce): recorded once by running helmet on a stand-in response, so each
  * request sets them in one loop instead of through helmet's dozen middlewares. `undefined` otherwise.
  */
-function recordHelmet(middleware: RequestHandler, options: object): { set: [string, string][]; remove: string[] } | undefined {
+function recordHelmet(
+  middleware: RequestHandler,
+  options: object,
+): { set: [string, string][]; remove: string[] } | undefined {
   if (hasFunction(options)) return undefined;
   const set: [string, string][] = [];
   const remove: string[] = [];
   let nextCalled = false;
-  const res = { setHeader: (name: string, value: unknown) => void set.push([name, String(value)]), removeHeader: (name: string) => void remove.push(name) };
-  middleware({ headers: {}, method: "GET", url: "/" } as Request, res as unknown as Response, (error?: unknown) => (nextCalled = error === undefined));
+  const res = {
+    setHeader: (name: string, value: unknown) => void set.push([name, String(value)]),
+    removeHeader: (name: string) => void remove.push(name),
+  };
+  middleware(
+    { headers: {}, method: "GET", url: "/" } as Request,
+    res as unknown as Response,
+    (error?: unknown) => (nextCalled = error === undefined),
+  );
   return nextCalled && set.every(([, v]) => typeof v === "string") ? { set, remove } : undefined;
 }
 
 /** helmet's headers as a list to set, or helmet's own middleware when they depend on the request, or nothing with `false`. */
-function helmetFor(options: false | Parameters<typeof helmet>[0]): { set: [string, string][]; remove: string[] } | RequestHandler | undefined {
+function helmetFor(
+  options: false | Parameters<typeof helmet>[0],
+): { set: [string, string][]; remove: string[] } | RequestHandler | undefined {
   if (options === false) return undefined;
   let middleware: RequestHandler;
   try {
     middleware = helmet(options) as RequestHandler;
   } catch (error) {
-    throw configError(`byokRouter: helmet options rejected by helmet: ${error instanceof Error ? error.message : "invalid"}`);
+    throw configError(
+      `byokRouter: helmet options rejected by helmet: ${error instanceof Error ? error.message : "invalid"}`,
+    );
   }
   return recordHelmet(middleware, options ?? {}) ?? middleware;
 }
@@ -50,7 +73,10 @@ function helmetFor(options: false | Parameters<typeof helmet>[0]): { set: [strin
  * UNAUTHENTICATED gate. One middleware when helmet's headers could be recorded (the usual case),
  * since each router layer costs a little on every request.
  */
-function preamble(helmetOptions: false | Parameters<typeof helmet>[0], getUserId: (req: Request) => unknown): RequestHandler[] {
+function preamble(
+  helmetOptions: false | Parameters<typeof helmet>[0],
+  getUserId: (req: Request) => unknown,
+): RequestHandler[] {
   const gate = requireUser(getUserId);
   const headers = helmetFor(helmetOptions);
   const set = [NO_STORE, ...(typeof headers === "object" ? headers.set : [])];
@@ -95,10 +121,27 @@ export function byokRouter(options: RouterOptions): Router {
   const parse = express.json({ limit: parsed.bodyLimit, strict: true, type: "application/json" });
 
   const routes = express.Router();
-  routes.post("/keys", ...common, ...limits.keys, jsonBody(parse, bodyCheck(registerKeyRules, { bodyRequired: true })), keys.register);
+  routes.post(
+    "/keys",
+    ...common,
+    ...limits.keys,
+    jsonBody(parse, bodyCheck(registerKeyRules, { bodyRequired: true })),
+    keys.register,
+  );
   routes.get("/keys", ...common, ...limits.keys, keys.list);
-  routes.delete("/keys", ...common, ...limits.keys, jsonBody(parse, bodyCheck(deleteKeyRules, { bodyRequired: false })), keys.remove);
-  const chatBody = bodyCheck(chatRules, { bodyRequired: true, containers: chatContainerRules, accepts: isValidChatBody, then: checkPromptOrMessages });
+  routes.delete(
+    "/keys",
+    ...common,
+    ...limits.keys,
+    jsonBody(parse, bodyCheck(deleteKeyRules, { bodyRequired: false })),
+    keys.remove,
+  );
+  const chatBody = bodyCheck(chatRules, {
+    bodyRequired: true,
+    containers: chatContainerRules,
+    accepts: isValidChatBody,
+    then: checkPromptOrMessages,
+  });
   routes.post("/chat", ...common, ...limits.chat, jsonBody(parse, chatBody), chatRoute(context));
   // Inside `routes`, after them: only errors from the byok routes get here.
   routes.use(byokErrorHandler);

@@ -13,13 +13,20 @@ function providerToDelete(req: Request): string {
   const fromBody = (req.body as { provider?: unknown } | undefined)?.provider;
   const fromQuery = req.query.provider;
   if (fromQuery !== undefined && typeof fromQuery !== "string") {
-    throw new ByokError("INVALID_REQUEST", "Give ?provider= once, as a provider id.", { details: { fields: ["provider"] } });
+    throw new ByokError("INVALID_REQUEST", "Give ?provider= once, as a provider id.", {
+      details: { fields: ["provider"] },
+    });
   }
   if (fromBody !== undefined && fromQuery !== undefined && fromBody !== fromQuery) {
-    throw new ByokError("INVALID_REQUEST", "The provider in the body and in the query differ; give it once.", { details: { fields: ["provider"] } });
+    throw new ByokError("INVALID_REQUEST", "The provider in the body and in the query differ; give it once.", {
+      details: { fields: ["provider"] },
+    });
   }
   const provider = fromBody ?? fromQuery;
-  if (provider === undefined) throw new ByokError("INVALID_REQUEST", "Name the key to delete: { \"provider\": … } in the body or ?provider=.", { details: { fields: ["provider"] } });
+  if (provider === undefined)
+    throw new ByokError("INVALID_REQUEST", 'Name the key to delete: { "provider": … } in the body or ?provider=.', {
+      details: { fields: ["provider"] },
+    });
   return checkProviderId(provider);
 }
 
@@ -37,7 +44,10 @@ export function keysRoutes(context: CoreContext) {
     remove: asyncRoute(async (req, res) => {
       const provider = providerToDelete(req);
       if (!(await deleteKey(context, { userId: userIdOf(req), provider }))) {
-        throw new ByokError("KEY_NOT_FOUND", `There is no ${provider} key to delete for this user.`, { provider, details: { fields: ["provider"] } });
+        throw new ByokError("KEY_NOT_FOUND", `There is no ${provider} key to delete for this user.`, {
+          provider,
+          details: { fields: ["provider"] },
+        });
       }
       res.statusCode = 204;
       res.end();

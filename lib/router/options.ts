@@ -45,11 +45,21 @@ export interface ParsedRouterOptions {
   helmet: false | HelmetOptions;
 }
 
-const KNOWN: KeysEnum<RouterOptions> = { byok: true, basePath: true, getUserId: true, rateLimit: true, bodyLimit: true, helmet: true };
+const KNOWN: KeysEnum<RouterOptions> = {
+  byok: true,
+  basePath: true,
+  getUserId: true,
+  rateLimit: true,
+  bodyLimit: true,
+  helmet: true,
+};
 const WINDOW_KNOWN: KeysEnum<RateLimitWindow> = { windowMs: true, limit: true };
 const LIMITS_KNOWN: KeysEnum<{ keys: unknown; chat: unknown }> = { keys: true, chat: true };
 /** Default per-user limits. */
-export const DEFAULT_RATE_LIMITS = Object.freeze({ keys: { windowMs: 10 * 60_000, limit: 30 }, chat: { windowMs: 60_000, limit: 60 } });
+export const DEFAULT_RATE_LIMITS = Object.freeze({
+  keys: { windowMs: 10 * 60_000, limit: 30 },
+  chat: { windowMs: 60_000, limit: 60 },
+});
 const BASE_PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
 const BYTES = /^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i;
 const MAX_WINDOW_MS = 24 * 60 * 60_000;
@@ -61,15 +71,28 @@ function checkWindow(value: unknown, name: "keys" | "chat"): Required<RateLimitW
   const window = checkOptionsObject<RateLimitWindow>(value, WINDOW_KNOWN, `${W}: rateLimit.${name}`);
   const limit = window.limit ?? DEFAULT_RATE_LIMITS[name].limit;
   if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1) {
-    throw configError(`${W}: rateLimit.${name}.limit must be a whole number of requests >= 1; use rateLimit: false to turn limiting off.`);
+    throw configError(
+      `${W}: rateLimit.${name}.limit must be a whole number of requests >= 1; use rateLimit: false to turn limiting off.`,
+    );
   }
-  return { windowMs: checkDuration(window.windowMs ?? DEFAULT_RATE_LIMITS[name].windowMs, `${W}: rateLimit.${name}.windowMs`, MAX_WINDOW_MS), limit };
+  return {
+    windowMs: checkDuration(
+      window.windowMs ?? DEFAULT_RATE_LIMITS[name].windowMs,
+      `${W}: rateLimit.${name}.windowMs`,
+      MAX_WINDOW_MS,
+    ),
+    limit,
+  };
 }
 
 function checkRateLimit(value: unknown): ParsedRouterOptions["rateLimit"] {
   if (value === false) return false;
-  if (value === undefined || value === true) return { keys: { ...DEFAULT_RATE_LIMITS.keys }, chat: { ...DEFAULT_RATE_LIMITS.chat } };
-  if (!isRecord(value)) throw configError(`${W}: rateLimit must be false, true or { keys?: { windowMs, limit }, chat?: { windowMs, limit } }.`);
+  if (value === undefined || value === true)
+    return { keys: { ...DEFAULT_RATE_LIMITS.keys }, chat: { ...DEFAULT_RATE_LIMITS.chat } };
+  if (!isRecord(value))
+    throw configError(
+      `${W}: rateLimit must be false, true or { keys?: { windowMs, limit }, chat?: { windowMs, limit } }.`,
+    );
   const limits = checkOptionsObject<{ keys: unknown; chat: unknown }>(value, LIMITS_KNOWN, `${W}: rateLimit`);
   return { keys: checkWindow(limits.keys, "keys"), chat: checkWindow(limits.chat, "chat") };
 }
@@ -101,10 +124,14 @@ export function parseRouterOptions(input: unknown): Readonly<ParsedRouterOptions
   }
   const basePath = options.basePath ?? "/byok";
   if (typeof basePath !== "string" || !BASE_PATH.test(basePath)) {
-    throw configError(`${W}: basePath must start with "/" and not end with "/", using letters, digits, ".", "_", "~" or "-" (e.g. "/byok" or "/api/byok").`);
+    throw configError(
+      `${W}: basePath must start with "/" and not end with "/", using letters, digits, ".", "_", "~" or "-" (e.g. "/byok" or "/api/byok").`,
+    );
   }
   if (options.getUserId !== undefined && typeof options.getUserId !== "function") {
-    throw configError(`${W}: getUserId must be a function (req) => string | undefined that returns the signed-in user's id.`);
+    throw configError(
+      `${W}: getUserId must be a function (req) => string | undefined that returns the signed-in user's id.`,
+    );
   }
   return Object.freeze({
     byok: options.byok as BYOK,

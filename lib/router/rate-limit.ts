@@ -21,7 +21,11 @@ type RedisLike = {
  * stays outside the key store's own prefix so key scans never see them.
  */
 export function limiterStore(keyStore: KeyStore, name: "keys" | "chat"): Store | undefined {
-  const { client, prefix, connect } = keyStore as { client?: RedisLike; prefix?: unknown; connect?: () => Promise<RedisLike> };
+  const { client, prefix, connect } = keyStore as {
+    client?: RedisLike;
+    prefix?: unknown;
+    connect?: () => Promise<RedisLike>;
+  };
   const rlPrefix = `byok-rl:${typeof prefix === "string" ? prefix : ""}${name}:`;
   if (client?.isCluster) return undefined;
   if (typeof connect === "function") {
@@ -35,10 +39,16 @@ export function limiterStore(keyStore: KeyStore, name: "keys" | "chat"): Store |
   if (typeof client !== "object" || client === null) return undefined;
   const { call, sendCommand } = client;
   if (typeof call === "function") {
-    return new RedisStore({ prefix: rlPrefix, sendCommand: (command, ...args) => call.call(client, command!, ...args) as Promise<RedisReply> });
+    return new RedisStore({
+      prefix: rlPrefix,
+      sendCommand: (command, ...args) => call.call(client, command!, ...args) as Promise<RedisReply>,
+    });
   }
   if (typeof sendCommand === "function") {
-    return new RedisStore({ prefix: rlPrefix, sendCommand: (...args) => sendCommand.call(client, args) as Promise<RedisReply> });
+    return new RedisStore({
+      prefix: rlPrefix,
+      sendCommand: (...args) => sendCommand.call(client, args) as Promise<RedisReply>,
+    });
   }
   return undefined;
 }
@@ -54,24 +64,46 @@ function limiter(window: Required<RateLimitWindow>, keyStore: KeyStore, name: "k
     legacyHeaders: false,
     ...(store ? { store } : {}),
     // Keyed by user, not IP: the IP checks would only warn about settings that do not matter here.
-    validate: { ip: false, trustProxy: false, xForwardedForHeader: false, forwardedHeader: false, keyGeneratorIpFallback: false },
+    validate: {
+      ip: false,
+      trustProxy: false,
+      xForwardedForHeader: false,
+      forwardedHeader: false,
+      keyGeneratorIpFallback: false,
+    },
     handler: (req, _res, next) => {
       const resetTime = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
-      const retryAfter = Math.max(1, Math.ceil(((resetTime?.getTime() ?? Date.now() + window.windowMs) - Date.now()) / 1000));
-      next(new ByokError("RATE_LIMITED", `Too many ${name} requests for this user; wait ${retryAfter} seconds, then try again.`, { retryAfter }));
+      const retryAfter = Math.max(
+        1,
+        Math.ceil(((resetTime?.getTime() ?? Date.now() + window.windowMs) - Date.now()) / 1000),
+      );
+      next(
+        new ByokError(
+          "RATE_LIMITED",
+          `Too many ${name} requests for this user; wait ${retryAfter} seconds, then try again.`,
+          { retryAfter },
+        ),
+      );
     },
   });
   // The counter store failing is a store outage, answered 503 like the key store's.
   return function rateLimitMiddleware(req: Request, res: Response, next: NextFunction): void {
     void limit(req, res, (error?: unknown) => {
       if (error === undefined || ByokError.is(error)) return next(error);
-      next(new ByokError("STORE_UNAVAILABLE", "The rate-limit store failed; check that it is reachable, then try again.", { cause: { type: error instanceof Error ? error.name : typeof error } }));
+      next(
+        new ByokError("STORE_UNAVAILABLE", "The rate-limit store failed; check that it is reachable, then try again.", {
+          cause: { type: error instanceof Error ? error.name : typeof error },
+        }),
+      );
     });
   };
 }
 
 /** The limiters for the keys routes and for chat (empty lists with `rateLimit: false`). */
-export function createLimiters(settings: ParsedRouterOptions["rateLimit"], keyStore: KeyStore): { keys: RequestHandler[]; chat: RequestHandler[] } {
+export function createLimiters(
+  settings: ParsedRouterOptions["rateLimit"],
+  keyStore: KeyStore,
+): { keys: RequestHandler[]; chat: RequestHandler[] } {
   if (settings === false) return { keys: [], chat: [] };
   return { keys: [limiter(settings.keys, keyStore, "keys")], chat: [limiter(settings.chat, keyStore, "chat")] };
 }

@@ -46,7 +46,8 @@ export function attachAi(context: CoreContext, getUserId: (req: Request) => unkn
 export function requireUser(getUserId: (req: Request) => unknown) {
   return function requireUserMiddleware(req: Request, _res: Response, next: NextFunction): void {
     const userId = normalizeUserId(getUserId(req));
-    if (userId === undefined) throw new ByokError("UNAUTHENTICATED", "Sign in first: this route needs a signed-in user.");
+    if (userId === undefined)
+      throw new ByokError("UNAUTHENTICATED", "Sign in first: this route needs a signed-in user.");
     (req as WithUser)[USER] = userId;
     next();
   };

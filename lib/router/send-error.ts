@@ -21,7 +21,10 @@ export function toHttpError(error: unknown): ByokError {
       return new ByokError("INVALID_REQUEST", "The request body is not valid JSON; send a JSON object.");
     case "charset.unsupported":
     case "encoding.unsupported":
-      return new ByokError("INVALID_REQUEST", "Send the body as uncompressed UTF-8 JSON with Content-Type: application/json.");
+      return new ByokError(
+        "INVALID_REQUEST",
+        "Send the body as uncompressed UTF-8 JSON with Content-Type: application/json.",
+      );
   }
   if (parser.expose === true && typeof parser.status === "number" && parser.status >= 400 && parser.status < 500) {
     return new ByokError("INVALID_REQUEST", "The request body could not be read; send a JSON object.");
@@ -33,7 +36,8 @@ export function toHttpError(error: unknown): ByokError {
 export function sendError(res: Response, error: unknown): void {
   const e = toHttpError(error);
   res.setHeader("Cache-Control", "no-store");
-  if (e.status === 429 && e.retryAfter !== undefined) res.setHeader("Retry-After", String(Math.max(1, Math.ceil(e.retryAfter))));
+  if (e.status === 429 && e.retryAfter !== undefined)
+    res.setHeader("Retry-After", String(Math.max(1, Math.ceil(e.retryAfter))));
   sendJson(res, e.status, { error: e.toJSON() });
 }
 

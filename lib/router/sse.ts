@@ -15,7 +15,9 @@ const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.s
 
 /** What the client sees for a failure after the stream started: the code and a safe message only. */
 function errorPayload(error: unknown): { code: string; message: string } {
-  return ByokError.is(error) ? { code: error.code, message: error.message } : { code: "INTERNAL", message: "Internal error." };
+  return ByokError.is(error)
+    ? { code: error.code, message: error.message }
+    : { code: "INTERNAL", message: "Internal error." };
 }
 
 /** Writes one frame; waits for `drain` when the socket's buffer is full, so a slow reader holds back the upstream. */

@@ -1,7 +1,17 @@
 // Request-shape checks for the byok routes with express-validator: JSON only, allowed fields only, types and limits from core/validate.
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { body, checkExact, type ValidationChain, validationResult } from "express-validator";
-import { API_KEY, CHAT_ROLES, MAX_MESSAGES, MAX_OUTPUT_TOKENS, MAX_TEMPERATURE, MODEL, PROVIDER_ID, invalid, isRecord } from "../core/validate.js";
+import {
+  API_KEY,
+  CHAT_ROLES,
+  MAX_MESSAGES,
+  MAX_OUTPUT_TOKENS,
+  MAX_TEMPERATURE,
+  MODEL,
+  PROVIDER_ID,
+  invalid,
+  isRecord,
+} from "../core/validate.js";
 import { ByokError } from "../errors.js";
 
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
@@ -41,7 +51,17 @@ export type BodyCheck = (req: Request) => void | Promise<void>;
  */
 export function bodyCheck(
   chains: ValidationChain[],
-  { bodyRequired, containers = [], accepts, then }: { bodyRequired: boolean; containers?: ValidationChain[]; accepts?: (body: unknown) => boolean; then?: (body: Record<string, unknown>) => void },
+  {
+    bodyRequired,
+    containers = [],
+    accepts,
+    then,
+  }: {
+    bodyRequired: boolean;
+    containers?: ValidationChain[];
+    accepts?: (body: unknown) => boolean;
+    then?: (body: Record<string, unknown>) => void;
+  },
 ): BodyCheck {
   const exact = checkExact(chains, { locations: ["body"] });
   const run = async (req: Request): Promise<void> => {
@@ -54,9 +74,18 @@ export function bodyCheck(
     for (const chain of containers) await chain.run(req);
     const errors = validationResult(req).array();
     if (errors.length) {
-      const fields = [...new Set(errors.flatMap((e) => (e.type === "unknown_fields" ? e.fields.map((f) => f.path) : e.type === "field" ? [e.path] : [])))];
+      const fields = [
+        ...new Set(
+          errors.flatMap((e) =>
+            e.type === "unknown_fields" ? e.fields.map((f) => f.path) : e.type === "field" ? [e.path] : [],
+          ),
+        ),
+      ];
       const unknown = errors.some((e) => e.type === "unknown_fields");
-      throw invalid(`${unknown ? "Unknown or invalid" : "Invalid"} field(s): ${fields.join(", ")}. See the byok-ai README for each route's fields.`, fields);
+      throw invalid(
+        `${unknown ? "Unknown or invalid" : "Invalid"} field(s): ${fields.join(", ")}. See the byok-ai README for each route's fields.`,
+        fields,
+      );
     }
     then?.(req.body as Record<string, unknown>);
   };
@@ -99,24 +128,48 @@ export const deleteKeyRules: ValidationChain[] = [body("provider").optional().cu
 
 /** `POST /chat`: ChatRequest fields (no `signal`) plus `stream`; limits as in core/validate. */
 export const chatRules: ValidationChain[] = [
-  body("prompt").optional().custom((v) => isString(v) && v.length > 0),
-  body("messages.*.role").if(body("messages").isArray()).custom((v) => isString(v) && CHAT_ROLES.has(v)),
+  body("prompt")
+    .optional()
+    .custom((v) => isString(v) && v.length > 0),
+  body("messages.*.role")
+    .if(body("messages").isArray())
+    .custom((v) => isString(v) && CHAT_ROLES.has(v)),
   body("messages.*.content").if(body("messages").isArray()).custom(isString),
   body("system").optional().custom(isString),
   body("provider").optional().custom(isProviderId),
-  body("model").optional().custom((v) => isString(v) && MODEL.test(v)),
-  body("temperature").optional().custom((v) => typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= MAX_TEMPERATURE),
-  body("maxTokens").optional().custom((v) => Number.isInteger(v) && v >= 1 && v <= MAX_OUTPUT_TOKENS),
-  body("stream").optional().custom((v) => typeof v === "boolean"),
+  body("model")
+    .optional()
+    .custom((v) => isString(v) && MODEL.test(v)),
+  body("temperature")
+    .optional()
+    .custom((v) => typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= MAX_TEMPERATURE),
+  body("maxTokens")
+    .optional()
+    .custom((v) => Number.isInteger(v) && v >= 1 && v <= MAX_OUTPUT_TOKENS),
+  body("stream")
+    .optional()
+    .custom((v) => typeof v === "boolean"),
 ];
 
 /** `POST /chat`, whole-array checks: 1 to MAX_MESSAGES messages. */
 export const chatContainerRules: ValidationChain[] = [
-  body("messages").optional().custom((v) => Array.isArray(v) && v.length >= 1 && v.length <= MAX_MESSAGES),
+  body("messages")
+    .optional()
+    .custom((v) => Array.isArray(v) && v.length >= 1 && v.length <= MAX_MESSAGES),
 ];
 
-const CHAT_BODY_FIELDS = new Set(["prompt", "messages", "system", "provider", "model", "temperature", "maxTokens", "stream"]);
-const isPlainJsonObject = (v: unknown): v is Record<string, unknown> => isRecord(v) && Object.getPrototypeOf(v) === Object.prototype;
+const CHAT_BODY_FIELDS = new Set([
+  "prompt",
+  "messages",
+  "system",
+  "provider",
+  "model",
+  "temperature",
+  "maxTokens",
+  "stream",
+]);
+const isPlainJsonObject = (v: unknown): v is Record<string, unknown> =>
+  isRecord(v) && Object.getPrototypeOf(v) === Object.prototype;
 
 function isValidMessage(m: unknown): boolean {
   if (!isPlainJsonObject(m)) return false;
@@ -134,11 +187,33 @@ export function isValidChatBody(body: unknown): boolean {
   for (const key of Object.keys(body)) if (!CHAT_BODY_FIELDS.has(key)) return false;
   const { prompt, messages, system, provider, model, temperature, maxTokens, stream } = body;
   if (prompt !== undefined && !(isString(prompt) && prompt.length > 0)) return false;
-  if (messages !== undefined && !(Array.isArray(messages) && messages.length >= 1 && messages.length <= MAX_MESSAGES && messages.every(isValidMessage))) return false;
+  if (
+    messages !== undefined &&
+    !(
+      Array.isArray(messages) &&
+      messages.length >= 1 &&
+      messages.length <= MAX_MESSAGES &&
+      messages.every(isValidMessage)
+    )
+  )
+    return false;
   if (system !== undefined && !isString(system)) return false;
   if (provider !== undefined && !isProviderId(provider)) return false;
   if (model !== undefined && !(isString(model) && MODEL.test(model))) return false;
-  if (temperature !== undefined && !(typeof temperature === "number" && Number.isFinite(temperature) && temperature >= 0 && temperature <= MAX_TEMPERATURE)) return false;
-  if (maxTokens !== undefined && !(typeof maxTokens === "number" && Number.isInteger(maxTokens) && maxTokens >= 1 && maxTokens <= MAX_OUTPUT_TOKENS)) return false;
+  if (
+    temperature !== undefined &&
+    !(
+      typeof temperature === "number" &&
+      Number.isFinite(temperature) &&
+      temperature >= 0 &&
+      temperature <= MAX_TEMPERATURE
+    )
+  )
+    return false;
+  if (
+    maxTokens !== undefined &&
+    !(typeof maxTokens === "number" && Number.isInteger(maxTokens) && maxTokens >= 1 && maxTokens <= MAX_OUTPUT_TOKENS)
+  )
+    return false;
   return stream === undefined || typeof stream === "boolean";
 }

@@ -75,7 +75,12 @@ export class MemoryStore implements KeyStore {
     if (batch.length) yield batch;
   }
 
-  async compareAndSwap(userId: string, provider: string, expectedCiphertext: string, ciphertext: string): Promise<boolean> {
+  async compareAndSwap(
+    userId: string,
+    provider: string,
+    expectedCiphertext: string,
+    ciphertext: string,
+  ): Promise<boolean> {
     const record = this.#users.get(userId)?.get(provider);
     if (!record || record.ciphertext !== expectedCiphertext) return false;
     record.ciphertext = ciphertext;

@@ -44,7 +44,14 @@ interface Row extends QueryResultRow {
 }
 
 function toRecord(row: Row): KeyRecord {
-  const record: KeyRecord = { userId: row.user_id, provider: row.provider, ciphertext: row.ciphertext, hint: row.hint, createdAt: row.created_at, updatedAt: row.updated_at };
+  const record: KeyRecord = {
+    userId: row.user_id,
+    provider: row.provider,
+    ciphertext: row.ciphertext,
+    hint: row.hint,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
   if (row.last_used_at !== null) record.lastUsedAt = row.last_used_at;
   return record;
 }
@@ -71,16 +78,27 @@ export class PostgresStore implements KeyStore {
 
   constructor(options: PostgresStoreOptions) {
     const o = checkOptionsObject<PostgresStoreOptions>(options, KNOWN, "PostgresStore");
-    if (o.pool !== undefined && o.connectionString !== undefined) throw configError("PostgresStore: pass pool or connectionString, not both.");
-    if (o.pool === undefined && o.connectionString === undefined) throw configError('PostgresStore: pass pool (a pg Pool) or connectionString (e.g. "postgres://localhost/app").');
-    if (o.connectionString !== undefined && (typeof o.connectionString !== "string" || o.connectionString.length === 0)) throw configError("PostgresStore: connectionString must be a non-empty string.");
-    if (o.pool !== undefined && (typeof o.pool !== "object" || o.pool === null || typeof (o.pool as Partial<Pool>).query !== "function" || typeof (o.pool as Partial<Pool>).connect !== "function")) {
+    if (o.pool !== undefined && o.connectionString !== undefined)
+      throw configError("PostgresStore: pass pool or connectionString, not both.");
+    if (o.pool === undefined && o.connectionString === undefined)
+      throw configError('PostgresStore: pass pool (a pg Pool) or connectionString (e.g. "postgres://localhost/app").');
+    if (o.connectionString !== undefined && (typeof o.connectionString !== "string" || o.connectionString.length === 0))
+      throw configError("PostgresStore: connectionString must be a non-empty string.");
+    if (
+      o.pool !== undefined &&
+      (typeof o.pool !== "object" ||
+        o.pool === null ||
+        typeof (o.pool as Partial<Pool>).query !== "function" ||
+        typeof (o.pool as Partial<Pool>).connect !== "function")
+    ) {
       throw configError("PostgresStore: pool must be a pg Pool.");
     }
     const table = o.table ?? "byok_keys";
     const parts = typeof table === "string" ? table.split(".") : [];
     if (parts.length < 1 || parts.length > 2 || !parts.every((p) => IDENTIFIER.test(p))) {
-      throw configError('PostgresStore: table must be a lower-case identifier (letters, digits, "_", at most 63), optionally "schema.table", e.g. "byok_keys".');
+      throw configError(
+        'PostgresStore: table must be a lower-case identifier (letters, digits, "_", at most 63), optionally "schema.table", e.g. "byok_keys".',
+      );
     }
     this.#table = parts.map((p) => `"${p}"`).join(".");
     this.#connectionString = o.connectionString;
@@ -110,12 +128,20 @@ export class PostgresStore implements KeyStore {
   }
 
   async get(userId: string, provider: string): Promise<KeyRecord | undefined> {
-    const rows = await this.#query("get", `SELECT ${COLUMNS} FROM ${this.#table} WHERE user_id = $1 AND provider = $2`, [checkStorableUserId(userId), provider]);
+    const rows = await this.#query(
+      "get",
+      `SELECT ${COLUMNS} FROM ${this.#table} WHERE user_id = $1 AND provider = $2`,
+      [checkStorableUserId(userId), provider],
+    );
     return rows[0] && toRecord(rows[0]);
   }
 
   async list(userId: string): Promise<KeyRecord[]> {
-    return (await this.#query("list", `SELECT ${COLUMNS} FROM ${this.#table} WHERE user_id = $1`, [checkStorableUserId(userId)])).map(toRecord);
+    return (
+      await this.#query("list", `SELECT ${COLUMNS} FROM ${this.#table} WHERE user_id = $1`, [
+        checkStorableUserId(userId),
+      ])
+    ).map(toRecord);
   }
 
   async put(record: KeyRecord): Promise<PutResult> {
@@ -127,23 +153,43 @@ export class PostgresStore implements KeyStore {
        RETURNING ${iso("created_at")} AS created_at, (xmax <> 0) AS replaced`,
       [checkStorableUserId(userId), provider, ciphertext, hint, createdAt, updatedAt],
     );
-    return { record: { userId, provider, ciphertext, hint, createdAt: row!.created_at, updatedAt }, replaced: row!.replaced };
+    return {
+      record: { userId, provider, ciphertext, hint, createdAt: row!.created_at, updatedAt },
+      replaced: row!.replaced,
+    };
   }
 
   async delete(userId: string, provider: string): Promise<boolean> {
-    const rows = await this.#query("delete", `DELETE FROM ${this.#table} WHERE user_id = $1 AND provider = $2 RETURNING 1`, [checkStorableUserId(userId), provider]);
+    const rows = await this.#query(
+      "delete",
+      `DELETE FROM ${this.#table} WHERE user_id = $1 AND provider = $2 RETURNING 1`,
+      [checkStorableUserId(userId), provider],
+    );
     return rows.length > 0;
   }
 
   async deleteUser(userId: string): Promise<number> {
-    return (await this.#query("deleteUser", `DELETE FROM ${this.#table} WHERE user_id = $1 RETURNING 1`, [checkStorableUserId(userId)])).length;
+    return (
+      await this.#query("deleteUser", `DELETE FROM ${this.#table} WHERE user_id = $1 RETURNING 1`, [
+        checkStorableUserId(userId),
+      ])
+    ).length;
   }
 
   async touch(userId: string, provider: string, lastUsedAt: string): Promise<void> {
-    await this.#query("touch", `UPDATE ${this.#table} SET last_used_at = $3 WHERE user_id = $1 AND provider = $2`, [checkStorableUserId(userId), provider, lastUsedAt]);
+    await this.#query("touch", `UPDATE ${this.#table} SET last_used_at = $3 WHERE user_id = $1 AND provider = $2`, [
+      checkStorableUserId(userId),
+      provider,
+      lastUsedAt,
+    ]);
   }
 
-  async compareAndSwap(userId: string, provider: string, expectedCiphertext: string, ciphertext: string): Promise<boolean> {
+  async compareAndSwap(
+    userId: string,
+    provider: string,
+    expectedCiphertext: string,
+    ciphertext: string,
+  ): Promise<boolean> {
     const rows = await this.#query(
       "compareAndSwap",
       `UPDATE ${this.#table} SET ciphertext = $4 WHERE user_id = $1 AND provider = $2 AND ciphertext = $3 RETURNING 1`,
@@ -155,7 +201,12 @@ export class PostgresStore implements KeyStore {
   /** Compare-and-sets a whole batch in one UPDATE (one round trip). */
   async compareAndSwapMany(swaps: readonly CompareAndSwap[]): Promise<boolean[]> {
     if (swaps.length === 0) return [];
-    const columns = [swaps.map((s) => checkStorableUserId(s.userId)), swaps.map((s) => s.provider), swaps.map((s) => s.expectedCiphertext), swaps.map((s) => s.ciphertext)];
+    const columns = [
+      swaps.map((s) => checkStorableUserId(s.userId)),
+      swaps.map((s) => s.provider),
+      swaps.map((s) => s.expectedCiphertext),
+      swaps.map((s) => s.ciphertext),
+    ];
     const rows = await this.#query<{ user_id: string; provider: string }>(
       "compareAndSwap",
       `UPDATE ${this.#table} AS t SET ciphertext = s.next
@@ -171,12 +222,18 @@ export class PostgresStore implements KeyStore {
   /** Keyset pagination on the primary key: each batch is one indexed query, memory stays flat. */
   async *scan(options: { batchSize?: number } = {}): AsyncIterable<KeyRecord[]> {
     const size = Math.max(1, Math.floor(options.batchSize ?? 500));
-    let rows = await this.#query("scan", `SELECT ${COLUMNS} FROM ${this.#table} ORDER BY user_id, provider LIMIT $1`, [size]);
+    let rows = await this.#query("scan", `SELECT ${COLUMNS} FROM ${this.#table} ORDER BY user_id, provider LIMIT $1`, [
+      size,
+    ]);
     while (rows.length > 0) {
       yield rows.map(toRecord);
       if (rows.length < size) return;
       const last = rows[rows.length - 1]!;
-      rows = await this.#query("scan", `SELECT ${COLUMNS} FROM ${this.#table} WHERE (user_id, provider) > ($1, $2) ORDER BY user_id, provider LIMIT $3`, [last.user_id, last.provider, size]);
+      rows = await this.#query(
+        "scan",
+        `SELECT ${COLUMNS} FROM ${this.#table} WHERE (user_id, provider) > ($1, $2) ORDER BY user_id, provider LIMIT $3`,
+        [last.user_id, last.provider, size],
+      );
     }
   }
 
@@ -209,14 +266,23 @@ export class PostgresStore implements KeyStore {
       const pool = await this.#getPool();
       return (await withTimeLimit(pool.query<R>(text, values), QUERY_LIMIT_MS, timeout)).rows;
     } catch (error) {
-      throw storeUnavailable("PostgresStore", operation, error, (error as { code?: string }).code === "42P01" ? MISSING_TABLE : FIX);
+      throw storeUnavailable(
+        "PostgresStore",
+        operation,
+        error,
+        (error as { code?: string }).code === "42P01" ? MISSING_TABLE : FIX,
+      );
     }
   }
 
   #getPool(): Promise<Pool> {
     this.#pool ??= loadOptionalPeer<typeof import("pg")>("pg", "PostgresStore").then((m) => {
       const PoolClass = m.Pool ?? (m as unknown as { default: typeof m }).default.Pool;
-      const pool = new PoolClass({ connectionString: this.#connectionString, connectionTimeoutMillis: 1000, query_timeout: QUERY_LIMIT_MS });
+      const pool = new PoolClass({
+        connectionString: this.#connectionString,
+        connectionTimeoutMillis: 1000,
+        query_timeout: QUERY_LIMIT_MS,
+      });
       pool.on("error", onPoolError);
       this.#ownPool = true;
       return pool;

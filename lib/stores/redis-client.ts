@@ -13,7 +13,11 @@ export function waitUntilReady(client: Client, ms: number): Promise<void> {
       if (error) reject(error);
       else resolve();
     };
-    const listeners: [string, (e?: Error) => void][] = [["ready", () => done()], ["error", (e) => done(e ?? new Error("error"))], ["end", () => done(new Error("end"))]];
+    const listeners: [string, (e?: Error) => void][] = [
+      ["ready", () => done()],
+      ["error", (e) => done(e ?? new Error("error"))],
+      ["end", () => done(new Error("end"))],
+    ];
     for (const [event, fn] of listeners) client.on(event, fn);
     const timer = setTimeout(() => done(Object.assign(new Error("not ready"), { code: "NOT_READY" })), ms);
   });
@@ -29,7 +33,8 @@ const HASHES_PER_SCRIPT = 250;
 export async function hgetallMany(client: Client, keys: string[]): Promise<Record<string, string>[]> {
   if (client.isCluster) return Promise.all(keys.map((key) => client.hgetall(key)));
   const chunks: Promise<unknown>[] = [];
-  for (let at = 0; at < keys.length; at += HASHES_PER_SCRIPT) chunks.push(runScriptOnKeys(client, HGETALL_MANY, keys.slice(at, at + HASHES_PER_SCRIPT), []));
+  for (let at = 0; at < keys.length; at += HASHES_PER_SCRIPT)
+    chunks.push(runScriptOnKeys(client, HGETALL_MANY, keys.slice(at, at + HASHES_PER_SCRIPT), []));
   return (await Promise.all(chunks)).flatMap((replies) => (replies as string[][]).map(toHash));
 }
 

@@ -30,9 +30,19 @@ export function toRecord(userId: string, provider: string, json: string): KeyRec
     // reported below
   }
   if ([v.ciphertext, v.hint, v.createdAt, v.updatedAt].some((f) => typeof f !== "string")) {
-    throw new ByokError("STORE_UNAVAILABLE", "RedisStore: a stored record is not in RedisStore's format; check that no other program writes under this prefix.");
+    throw new ByokError(
+      "STORE_UNAVAILABLE",
+      "RedisStore: a stored record is not in RedisStore's format; check that no other program writes under this prefix.",
+    );
   }
-  const record: KeyRecord = { userId, provider, ciphertext: v.ciphertext!, hint: v.hint!, createdAt: v.createdAt!, updatedAt: v.updatedAt! };
+  const record: KeyRecord = {
+    userId,
+    provider,
+    ciphertext: v.ciphertext!,
+    hint: v.hint!,
+    createdAt: v.createdAt!,
+    updatedAt: v.updatedAt!,
+  };
   if (typeof v.lastUsedAt === "string") record.lastUsedAt = v.lastUsedAt;
   return record;
 }

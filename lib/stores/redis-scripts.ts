@@ -86,7 +86,12 @@ export function runScript(client: Redis | Cluster, s: RedisScript, key: string, 
 }
 
 /** {@link runScript} with any number of keys (all in one slot on a Cluster). */
-export async function runScriptOnKeys(client: Redis | Cluster, s: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+export async function runScriptOnKeys(
+  client: Redis | Cluster,
+  s: RedisScript,
+  keys: readonly string[],
+  args: readonly string[],
+): Promise<unknown> {
   try {
     return await client.evalsha(s.sha, keys.length, ...keys, ...args);
   } catch (error) {
@@ -102,13 +107,24 @@ const SWAPS_PER_SCRIPT = 250;
  * Compare-and-sets many records, `keys[i]` being the hash of `swaps[i]`: on one node, one script call
  * per 250 records (sent together); on a Cluster, where a script cannot span slots, one per record.
  */
-export async function compareAndSwapAll(client: Redis | Cluster, keys: readonly string[], swaps: readonly CompareAndSwap[]): Promise<boolean[]> {
+export async function compareAndSwapAll(
+  client: Redis | Cluster,
+  keys: readonly string[],
+  swaps: readonly CompareAndSwap[],
+): Promise<boolean[]> {
   if (client.isCluster) {
-    return Promise.all(swaps.map(async (s, i) => (await runScript(client, COMPARE_AND_SWAP, keys[i]!, s.provider, s.expectedCiphertext, s.ciphertext)) === 1));
+    return Promise.all(
+      swaps.map(
+        async (s, i) =>
+          (await runScript(client, COMPARE_AND_SWAP, keys[i]!, s.provider, s.expectedCiphertext, s.ciphertext)) === 1,
+      ),
+    );
   }
   const chunks: Promise<unknown>[] = [];
   for (let at = 0; at < swaps.length; at += SWAPS_PER_SCRIPT) {
-    const args = swaps.slice(at, at + SWAPS_PER_SCRIPT).flatMap((s) => [s.provider, s.expectedCiphertext, s.ciphertext]);
+    const args = swaps
+      .slice(at, at + SWAPS_PER_SCRIPT)
+      .flatMap((s) => [s.provider, s.expectedCiphertext, s.ciphertext]);
     chunks.push(runScriptOnKeys(client, COMPARE_AND_SWAP_MANY, keys.slice(at, at + SWAPS_PER_SCRIPT), args));
   }
   return (await Promise.all(chunks)).flatMap((replies) => (replies as unknown[]).map((reply) => reply === 1));

@@ -66,14 +66,23 @@ export class RedisStore implements KeyStore {
   constructor(options: RedisStoreOptions) {
     const o = checkOptionsObject<RedisStoreOptions>(options, KNOWN, "RedisStore");
     if (o.client !== undefined && o.url !== undefined) throw configError("RedisStore: pass client or url, not both.");
-    if (o.client === undefined && o.url === undefined) throw configError('RedisStore: pass client (an ioredis Redis or Cluster) or url (e.g. "redis://localhost:6379").');
-    if (o.url !== undefined && (typeof o.url !== "string" || !/^rediss?:\/\/./.test(o.url))) throw configError('RedisStore: url must be a redis:// or rediss:// URL, e.g. "redis://localhost:6379".');
+    if (o.client === undefined && o.url === undefined)
+      throw configError(
+        'RedisStore: pass client (an ioredis Redis or Cluster) or url (e.g. "redis://localhost:6379").',
+      );
+    if (o.url !== undefined && (typeof o.url !== "string" || !/^rediss?:\/\/./.test(o.url)))
+      throw configError('RedisStore: url must be a redis:// or rediss:// URL, e.g. "redis://localhost:6379".');
     const c = o.client as Partial<Redis> | undefined;
-    if (c !== undefined && (typeof c !== "object" || c === null || typeof c.hget !== "function" || typeof c.evalsha !== "function")) {
+    if (
+      c !== undefined &&
+      (typeof c !== "object" || c === null || typeof c.hget !== "function" || typeof c.evalsha !== "function")
+    ) {
       throw configError("RedisStore: client must be an ioredis Redis or Cluster instance.");
     }
     if (o.prefix !== undefined && (typeof o.prefix !== "string" || !PREFIX.test(o.prefix))) {
-      throw configError('RedisStore: prefix must be 1 to 64 letters, digits or `: _ . - /` (no braces or glob characters), e.g. "byok:".');
+      throw configError(
+        'RedisStore: prefix must be 1 to 64 letters, digits or `: _ . - /` (no braces or glob characters), e.g. "byok:".',
+      );
     }
     this.#prefix = o.prefix ?? "byok:";
     this.#url = o.url;
@@ -113,7 +122,10 @@ export class RedisStore implements KeyStore {
     const value: RecordJson = { ciphertext, hint, createdAt, updatedAt };
     const kept = await this.#run("put", (c) => runScript(c, PUT, this.#key(userId), provider, JSON.stringify(value)));
     const replaced = typeof kept === "string";
-    return { record: { userId, provider, ciphertext, hint, createdAt: replaced ? kept : createdAt, updatedAt }, replaced };
+    return {
+      record: { userId, provider, ciphertext, hint, createdAt: replaced ? kept : createdAt, updatedAt },
+      replaced,
+    };
   }
 
   async delete(userId: string, provider: string): Promise<boolean> {
@@ -128,8 +140,17 @@ export class RedisStore implements KeyStore {
     await this.#run("touch", (c) => runScript(c, TOUCH, this.#key(userId), provider, lastUsedAt));
   }
 
-  async compareAndSwap(userId: string, provider: string, expectedCiphertext: string, ciphertext: string): Promise<boolean> {
-    return (await this.#run("compareAndSwap", (c) => runScript(c, COMPARE_AND_SWAP, this.#key(userId), provider, expectedCiphertext, ciphertext))) === 1;
+  async compareAndSwap(
+    userId: string,
+    provider: string,
+    expectedCiphertext: string,
+    ciphertext: string,
+  ): Promise<boolean> {
+    return (
+      (await this.#run("compareAndSwap", (c) =>
+        runScript(c, COMPARE_AND_SWAP, this.#key(userId), provider, expectedCiphertext, ciphertext),
+      )) === 1
+    );
   }
 
   /**
@@ -157,7 +178,9 @@ export class RedisStore implements KeyStore {
     for (const node of nodes) {
       let cursor = "0";
       do {
-        const [next, keys] = await this.#run("scan", () => node.scan(cursor, "MATCH", `${this.#prefix}{*`, "COUNT", size));
+        const [next, keys] = await this.#run("scan", () =>
+          node.scan(cursor, "MATCH", `${this.#prefix}{*`, "COUNT", size),
+        );
         cursor = next;
         const users: [key: string, userId: string][] = [];
         for (const key of keys) {
@@ -166,7 +189,17 @@ export class RedisStore implements KeyStore {
           seen.add(key);
           users.push([key, userId]);
         }
-        const hashes = users.length ? await this.#run("scan", (c) => hgetallMany(c, users.map(([key]) => key)), users.length) : [];
+        const hashes = users.length
+          ? await this.#run(
+              "scan",
+              (c) =>
+                hgetallMany(
+                  c,
+                  users.map(([key]) => key),
+                ),
+              users.length,
+            )
+          : [];
         users.forEach(([, userId], i) => {
           for (const [provider, json] of Object.entries(hashes[i]!)) batch.push(toRecord(userId, provider, json));
         });
@@ -182,7 +215,8 @@ export class RedisStore implements KeyStore {
     this.#closed = true;
     const client = this.#opening && (await this.#opening.catch(() => undefined));
     if (!client) return;
-    if (client.status === "ready") await withTimeLimit(client.quit(), CALL_LIMIT_MS, () => new Error("quit")).catch(() => client.disconnect());
+    if (client.status === "ready")
+      await withTimeLimit(client.quit(), CALL_LIMIT_MS, () => new Error("quit")).catch(() => client.disconnect());
     else client.disconnect();
   }
 
@@ -192,10 +226,8 @@ export class RedisStore implements KeyStore {
 
   async #run<T>(operation: string, call: (client: Client) => Promise<T>, items = 1): Promise<T> {
     try {
-      return await withTimeLimit(
-        this.#ready().then(call),
-        CALL_LIMIT_MS + (items - 1) * PER_ITEM_MS,
-        () => Object.assign(new Error("timed out"), { code: "TIMEOUT" }),
+      return await withTimeLimit(this.#ready().then(call), CALL_LIMIT_MS + (items - 1) * PER_ITEM_MS, () =>
+        Object.assign(new Error("timed out"), { code: "TIMEOUT" }),
       );
     } catch (error) {
       throw storeUnavailable("RedisStore", operation, error, "check that Redis is reachable, then try again");
@@ -211,7 +243,8 @@ export class RedisStore implements KeyStore {
       await this.#readyWait;
     }
     // Our own connection has no offline queue: while it reconnects, fail now instead of waiting.
-    else if (client.status !== "ready" && this.#url !== undefined) throw Object.assign(new Error("reconnecting"), { code: "NOT_READY" });
+    else if (client.status !== "ready" && this.#url !== undefined)
+      throw Object.assign(new Error("reconnecting"), { code: "NOT_READY" });
     return client;
   }
 
@@ -220,7 +253,9 @@ export class RedisStore implements KeyStore {
       // ESM import() of this CommonJS package may expose Redis only on the default export.
       const RedisClass = m.Redis ?? (m as unknown as { default: typeof m }).default.Redis;
       const client = new RedisClass(this.#url!, OWN_CONNECTION);
-      client.on("error", (error: { code?: string }) => debug("RedisStore connection error: %s", error.code ?? "unknown"));
+      client.on("error", (error: { code?: string }) =>
+        debug("RedisStore connection error: %s", error.code ?? "unknown"),
+      );
       this.#client = client;
       return client;
     });

@@ -12,11 +12,18 @@ const debug = debuglog("byok");
 export { checkUserId as checkStorableUserId } from "../core/validate.js";
 
 /** The error every store method rejects with when its backend cannot be reached; never carries the backend's message. */
-export function storeUnavailable(store: string, operation: string, error: unknown, hint = "check that it is reachable, then try again"): ByokError {
+export function storeUnavailable(
+  store: string,
+  operation: string,
+  error: unknown,
+  hint = "check that it is reachable, then try again",
+): ByokError {
   if (ByokError.is(error)) return error;
   const type = (error as { code?: unknown } | undefined)?.code ?? (error instanceof Error ? error.name : typeof error);
   debug("%s %s failed: %s", store, operation, String(type));
-  return new ByokError("STORE_UNAVAILABLE", `${store}: ${operation} failed; ${hint}.`, { cause: { type: String(type) } });
+  return new ByokError("STORE_UNAVAILABLE", `${store}: ${operation} failed; ${hint}.`, {
+    cause: { type: String(type) },
+  });
 }
 
 /**

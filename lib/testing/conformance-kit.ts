@@ -38,7 +38,11 @@ export interface ProviderConformanceOptions {
 
 type Body = Record<string, unknown> | undefined;
 const text = (content: unknown): string =>
-  typeof content === "string" ? content : Array.isArray(content) ? content.map((p: { text?: string }) => p.text ?? "").join("") : "";
+  typeof content === "string"
+    ? content
+    : Array.isArray(content)
+      ? content.map((p: { text?: string }) => p.text ?? "").join("")
+      : "";
 
 /** Readers for the built-in protocols (an OpenAI-compatible provider uses `openai`). */
 export const chatReaders = {
@@ -49,7 +53,10 @@ export const chatReaders = {
     return {
       model: decodeURIComponent(/\/models\/([^/:]+)/.exec(request.path)?.[1] ?? ""),
       ...(system ? { system: text(system) } : {}),
-      messages: ((body?.contents ?? []) as { role: string; parts: unknown }[]).map((c) => ({ role: c.role === "model" ? "assistant" : "user", content: text(c.parts) })),
+      messages: ((body?.contents ?? []) as { role: string; parts: unknown }[]).map((c) => ({
+        role: c.role === "model" ? "assistant" : "user",
+        content: text(c.parts),
+      })),
       ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
       ...(config.maxOutputTokens !== undefined ? { maxTokens: config.maxOutputTokens } : {}),
     };
@@ -62,7 +69,9 @@ export const chatReaders = {
     return {
       model: String(body?.model ?? ""),
       ...(system.length ? { system: system.join("\n\n") } : {}),
-      messages: all.filter((m) => m.role === "user" || m.role === "assistant").map((m) => ({ role: m.role as "user" | "assistant", content: text(m.content) })),
+      messages: all
+        .filter((m) => m.role === "user" || m.role === "assistant")
+        .map((m) => ({ role: m.role as "user" | "assistant", content: text(m.content) })),
       ...(body?.temperature !== undefined ? { temperature: body.temperature as number } : {}),
       ...(maxTokens !== undefined ? { maxTokens } : {}),
     };
@@ -72,7 +81,10 @@ export const chatReaders = {
     return {
       model: String(body?.model ?? ""),
       ...(body?.system !== undefined ? { system: text(body.system) } : {}),
-      messages: ((body?.messages ?? []) as { role: "user" | "assistant"; content: unknown }[]).map((m) => ({ role: m.role, content: text(m.content) })),
+      messages: ((body?.messages ?? []) as { role: "user" | "assistant"; content: unknown }[]).map((m) => ({
+        role: m.role,
+        content: text(m.content),
+      })),
       ...(body?.temperature !== undefined ? { temperature: body.temperature as number } : {}),
       ...(body?.max_tokens !== undefined ? { maxTokens: body.max_tokens as number } : {}),
     };
@@ -91,14 +103,30 @@ export interface Harness {
 }
 
 /** Starts a fake and a BYOK whose only key-holding provider points at it (default provider included). */
-export async function startHarness(options: ProviderConformanceOptions, extra: { timeoutMs?: number } = {}): Promise<Harness> {
+export async function startHarness(
+  options: ProviderConformanceOptions,
+  extra: { timeoutMs?: number } = {},
+): Promise<Harness> {
   const id = options.id ?? options.name;
   const fake = await options.startFake();
   const events: ByokEvent[] = [];
   try {
-    const byok = new BYOK({ masterKey: randomBytes(32), providers: { [id]: options.providerOptions(fake.url, extra) }, defaultProvider: id, onEvent: (e) => void events.push(e) });
+    const byok = new BYOK({
+      masterKey: randomBytes(32),
+      providers: { [id]: options.providerOptions(fake.url, extra) },
+      defaultProvider: id,
+      onEvent: (e) => void events.push(e),
+    });
     const apiKey = `canary-${randomUUID()}-KEY`;
-    return { byok, fake, events, id, userId: `conformance-${randomUUID()}`, apiKey, close: async () => (await byok.close(), await fake.close()) };
+    return {
+      byok,
+      fake,
+      events,
+      id,
+      userId: `conformance-${randomUUID()}`,
+      apiKey,
+      close: async () => (await byok.close(), await fake.close()),
+    };
   } catch (error) {
     await fake.close();
     throw error;
@@ -106,7 +134,11 @@ export async function startHarness(options: ProviderConformanceOptions, extra: {
 }
 
 /** Runs `fn` with a harness whose user already has a registered key, and closes everything after. */
-export async function withKey(options: ProviderConformanceOptions, fn: (h: Harness) => Promise<void>, extra: { timeoutMs?: number } = {}): Promise<void> {
+export async function withKey(
+  options: ProviderConformanceOptions,
+  fn: (h: Harness) => Promise<void>,
+  extra: { timeoutMs?: number } = {},
+): Promise<void> {
   const h = await startHarness(options, extra);
   try {
     await h.byok.registerKey({ userId: h.userId, provider: h.id, apiKey: h.apiKey });
@@ -157,5 +189,6 @@ export function assertNoKey(value: unknown, apiKey: string): void {
   }
   if (value instanceof Error) parts.push(value.stack ?? "", inspect(value.cause, { depth: 10 }));
   const all = parts.join("\n");
-  for (const piece of [apiKey, apiKey.slice(7, 19), apiKey.slice(-12)]) assert.ok(!all.includes(piece), "the API key (or part of it) leaked");
+  for (const piece of [apiKey, apiKey.slice(7, 19), apiKey.slice(-12)])
+    assert.ok(!all.includes(piece), "the API key (or part of it) leaked");
 }

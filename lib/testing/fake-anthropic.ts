@@ -1,8 +1,19 @@
 // The Anthropic REST protocol for the fake upstream: /v1/models, /v1/messages (JSON or SSE events), x-api-key auth.
 import type { FinishReason } from "../core/types.js";
-import { type FakeProtocol, type FakeUpstream, type FakeUpstreamOptions, type ResolvedReply, startFakeUpstream } from "./fake-upstream.js";
+import {
+  type FakeProtocol,
+  type FakeUpstream,
+  type FakeUpstreamOptions,
+  type ResolvedReply,
+  startFakeUpstream,
+} from "./fake-upstream.js";
 
-const STOP: Record<FinishReason, string> = { stop: "end_turn", length: "max_tokens", content_filter: "refusal", other: "tool_use" };
+const STOP: Record<FinishReason, string> = {
+  stop: "end_turn",
+  length: "max_tokens",
+  content_filter: "refusal",
+  other: "tool_use",
+};
 const ERROR_TYPE: Record<number, string> = {
   400: "invalid_request_error",
   401: "authentication_error",
@@ -33,37 +44,59 @@ export const anthropicProtocol: FakeProtocol = {
     const model = (body as { model?: unknown } | undefined)?.model;
     if (method === "GET" && path === "/v1/models") return { op: "validate", model: "" };
     if (method === "POST" && path === "/v1/messages") {
-      return { op: (body as { stream?: unknown } | undefined)?.stream === true ? "stream" : "chat", model: typeof model === "string" ? model : "" };
+      return {
+        op: (body as { stream?: unknown } | undefined)?.stream === true ? "stream" : "chat",
+        model: typeof model === "string" ? model : "",
+      };
     }
     return undefined;
   },
   // The API takes `x-api-key`; @anthropic-ai/sdk 1.x sends the key as `Authorization: Bearer` instead.
-  apiKey: (request) => (request.headers["x-api-key"] as string | undefined) || /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1],
+  apiKey: (request) =>
+    (request.headers["x-api-key"] as string | undefined) ||
+    /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1],
   lastUserText(body) {
     const messages = (body as { messages?: { role?: string; content?: unknown }[] } | undefined)?.messages ?? [];
     const last = [...messages].reverse().find((m) => m.role === "user");
     return typeof last?.content === "string" ? last.content : "";
   },
-  rejectedKey: () => ({ status: 401, body: { type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } } }),
-  errorBody: (status, text) => ({ type: "error", error: { type: ERROR_TYPE[status] ?? (status >= 500 ? "api_error" : "invalid_request_error"), message: text } }),
+  rejectedKey: () => ({
+    status: 401,
+    body: { type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } },
+  }),
+  errorBody: (status, text) => ({
+    type: "error",
+    error: { type: ERROR_TYPE[status] ?? (status >= 500 ? "api_error" : "invalid_request_error"), message: text },
+  }),
   validateBody: () => ({
-    data: [{ type: "model", id: "claude-haiku-4-5", display_name: "Claude Haiku 4.5", created_at: "2025-10-01T00:00:00Z" }],
+    data: [
+      { type: "model", id: "claude-haiku-4-5", display_name: "Claude Haiku 4.5", created_at: "2025-10-01T00:00:00Z" },
+    ],
     has_more: false,
     first_id: "claude-haiku-4-5",
     last_id: "claude-haiku-4-5",
   }),
-  chatBody: (r) => message(r, [{ type: "text", text: r.text }], STOP[r.finishReason], { input_tokens: r.usage.inputTokens, output_tokens: r.usage.outputTokens }),
+  chatBody: (r) =>
+    message(r, [{ type: "text", text: r.text }], STOP[r.finishReason], {
+      input_tokens: r.usage.inputTokens,
+      output_tokens: r.usage.outputTokens,
+    }),
   streamFrames: (r) => ({
     chunk: (text, index) =>
       (index === 0
-        ? event("message_start", { message: message(r, [], null, { input_tokens: r.usage.inputTokens, output_tokens: 1 }) }) +
-          event("content_block_start", { index: 0, content_block: { type: "text", text: "" } })
+        ? event("message_start", {
+            message: message(r, [], null, { input_tokens: r.usage.inputTokens, output_tokens: 1 }),
+          }) + event("content_block_start", { index: 0, content_block: { type: "text", text: "" } })
         : "") + event("content_block_delta", { index: 0, delta: { type: "text_delta", text } }),
     end: () =>
       event("content_block_stop", { index: 0 }) +
-      event("message_delta", { delta: { stop_reason: STOP[r.finishReason], stop_sequence: null }, usage: { output_tokens: r.usage.outputTokens } }) +
+      event("message_delta", {
+        delta: { stop_reason: STOP[r.finishReason], stop_sequence: null },
+        usage: { output_tokens: r.usage.outputTokens },
+      }) +
       event("message_stop", {}),
-    error: (text, type) => `event: error\ndata: ${JSON.stringify({ type: "error", error: { type: type ?? "overloaded_error", message: text } })}\n\n`,
+    error: (text, type) =>
+      `event: error\ndata: ${JSON.stringify({ type: "error", error: { type: type ?? "overloaded_error", message: text } })}\n\n`,
   }),
 };
 

@@ -1,22 +1,47 @@
 // The Gemini REST protocol for the fake upstream: generateContent, streamGenerateContent (SSE), countTokens, models.
 import type { FinishReason } from "../core/types.js";
-import { type FakeProtocol, type FakeUpstream, type FakeUpstreamOptions, type ResolvedReply, startFakeUpstream } from "./fake-upstream.js";
+import {
+  type FakeProtocol,
+  type FakeUpstream,
+  type FakeUpstreamOptions,
+  type ResolvedReply,
+  startFakeUpstream,
+} from "./fake-upstream.js";
 
-const FINISH: Record<FinishReason, string> = { stop: "STOP", length: "MAX_TOKENS", content_filter: "SAFETY", other: "OTHER" };
-const STATUS_NAME: Record<number, string> = { 400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED" };
+const FINISH: Record<FinishReason, string> = {
+  stop: "STOP",
+  length: "MAX_TOKENS",
+  content_filter: "SAFETY",
+  other: "OTHER",
+};
+const STATUS_NAME: Record<number, string> = {
+  400: "INVALID_ARGUMENT",
+  401: "UNAUTHENTICATED",
+  403: "PERMISSION_DENIED",
+  404: "NOT_FOUND",
+  429: "RESOURCE_EXHAUSTED",
+  500: "INTERNAL",
+  503: "UNAVAILABLE",
+  504: "DEADLINE_EXCEEDED",
+};
 
 const candidate = (text: string, finishReason?: FinishReason) => ({
   content: { parts: [{ text }], role: "model" },
   ...(finishReason ? { finishReason: FINISH[finishReason] } : {}),
   index: 0,
 });
-const usageMetadata = (r: ResolvedReply) => ({ promptTokenCount: r.usage.inputTokens, candidatesTokenCount: r.usage.outputTokens, totalTokenCount: r.usage.totalTokens });
+const usageMetadata = (r: ResolvedReply) => ({
+  promptTokenCount: r.usage.inputTokens,
+  candidatesTokenCount: r.usage.outputTokens,
+  totalTokenCount: r.usage.totalTokens,
+});
 
 /** Gemini's API as the official SDK calls it (`x-goog-api-key` header, `/v1beta/models/{model}:{task}`). */
 export const geminiProtocol: FakeProtocol = {
   route(method, url) {
     const m = /^\/v1(?:beta)?\/models\/([^/:]+)(?::([A-Za-z]+))?$/.exec(url.pathname);
-    if (method === "GET" && url.pathname.replace(/\/$/, "").match(/^\/v1(beta)?\/models$/)) return { op: "validate", model: "" };
+    if (method === "GET" && url.pathname.replace(/\/$/, "").match(/^\/v1(beta)?\/models$/))
+      return { op: "validate", model: "" };
     if (!m) return undefined;
     const model = decodeURIComponent(m[1]!);
     if (method === "GET" && !m[2]) return { op: "validate", model };
@@ -26,9 +51,11 @@ export const geminiProtocol: FakeProtocol = {
     if (m[2] === "countTokens") return { op: "validate", model };
     return undefined;
   },
-  apiKey: (request, url) => (request.headers["x-goog-api-key"] as string | undefined) ?? url.searchParams.get("key") ?? undefined,
+  apiKey: (request, url) =>
+    (request.headers["x-goog-api-key"] as string | undefined) ?? url.searchParams.get("key") ?? undefined,
   lastUserText(body) {
-    const contents = (body as { contents?: { role?: string; parts?: { text?: string }[] }[] } | undefined)?.contents ?? [];
+    const contents =
+      (body as { contents?: { role?: string; parts?: { text?: string }[] }[] } | undefined)?.contents ?? [];
     const last = [...contents].reverse().find((c) => c.role !== "model");
     return (last?.parts ?? []).map((p) => p.text ?? "").join("");
   },
@@ -39,7 +66,9 @@ export const geminiProtocol: FakeProtocol = {
         code: 400,
         message: "API key not valid. Please pass a valid API key.",
         status: "INVALID_ARGUMENT",
-        details: [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "API_KEY_INVALID", domain: "googleapis.com" }],
+        details: [
+          { "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "API_KEY_INVALID", domain: "googleapis.com" },
+        ],
       },
     },
   }),
@@ -48,14 +77,21 @@ export const geminiProtocol: FakeProtocol = {
       code: status,
       message,
       status: STATUS_NAME[status] ?? "UNKNOWN",
-      ...(retryAfter === undefined ? {} : { details: [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: `${retryAfter}s` }] }),
+      ...(retryAfter === undefined
+        ? {}
+        : { details: [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: `${retryAfter}s` }] }),
     },
   }),
   validateBody: (model) => ({ totalTokens: 1, name: `models/${model}` }),
-  chatBody: (r) => ({ candidates: [candidate(r.text, r.finishReason)], usageMetadata: usageMetadata(r), modelVersion: r.model }),
+  chatBody: (r) => ({
+    candidates: [candidate(r.text, r.finishReason)],
+    usageMetadata: usageMetadata(r),
+    modelVersion: r.model,
+  }),
   streamFrames: (r) => ({
     chunk: (text) => `data: ${JSON.stringify({ candidates: [candidate(text)], modelVersion: r.model })}\r\n\r\n`,
-    end: () => `data: ${JSON.stringify({ candidates: [candidate("", r.finishReason)], usageMetadata: usageMetadata(r), modelVersion: r.model })}\r\n\r\n`,
+    end: () =>
+      `data: ${JSON.stringify({ candidates: [candidate("", r.finishReason)], usageMetadata: usageMetadata(r), modelVersion: r.model })}\r\n\r\n`,
     error: (message) => `data: ${JSON.stringify({ error: { code: 500, message, status: "INTERNAL" } })}\r\n\r\n`,
   }),
 };

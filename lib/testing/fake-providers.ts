@@ -27,7 +27,11 @@ export interface FakeProviders {
  * ```
  */
 export async function startFakeProviders(options?: FakeUpstreamOptions): Promise<FakeProviders> {
-  const started = await Promise.allSettled([startFakeGemini(options), startFakeOpenAI(options), startFakeAnthropic(options)]);
+  const started = await Promise.allSettled([
+    startFakeGemini(options),
+    startFakeOpenAI(options),
+    startFakeAnthropic(options),
+  ]);
   const fakes = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   const close = async () => void (await Promise.all(fakes.map((f) => f.close())));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
@@ -40,7 +44,11 @@ export async function startFakeProviders(options?: FakeUpstreamOptions): Promise
     gemini,
     openai,
     anthropic,
-    providers: { gemini: { baseUrl: gemini.url }, openai: { baseUrl: openai.url }, anthropic: { baseUrl: anthropic.url } },
+    providers: {
+      gemini: { baseUrl: gemini.url },
+      openai: { baseUrl: openai.url },
+      anthropic: { baseUrl: anthropic.url },
+    },
     close,
   };
 }

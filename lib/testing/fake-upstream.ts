@@ -85,7 +85,11 @@ export interface FakeProtocol {
   /** Success body of a chat call. */
   chatBody(reply: ResolvedReply): unknown;
   /** SSE frames: one per chunk, the closing frame(s), and an in-stream error. */
-  streamFrames(reply: ResolvedReply): { chunk(text: string, index: number): string; end(): string; error(message: string, type?: string): string };
+  streamFrames(reply: ResolvedReply): {
+    chunk(text: string, index: number): string;
+    end(): string;
+    error(message: string, type?: string): string;
+  };
 }
 
 /** Options shared by every fake. */
@@ -121,8 +125,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 function resolveReply(reply: FakeReply, protocol: FakeProtocol, body: unknown, model: string): ResolvedReply {
   const prompt = protocol.lastUserText(body);
   const text = reply.text ?? (reply.chunks ? reply.chunks.join("") : `Echo: ${prompt}`);
-  const chunks = reply.chunks ?? (text.match(/\S+\s*|\s+/g) ?? [""]);
-  const inputTokens = reply.usage?.inputTokens ?? (prompt.match(/\S+/g)?.length ?? 0);
+  const chunks = reply.chunks ?? text.match(/\S+\s*|\s+/g) ?? [""];
+  const inputTokens = reply.usage?.inputTokens ?? prompt.match(/\S+/g)?.length ?? 0;
   const outputTokens = reply.usage?.outputTokens ?? chunks.length;
   return {
     text,
@@ -151,7 +155,10 @@ function sendJson(response: ServerResponse, status: number, body: unknown, heade
 }
 
 /** Starts a fake for `protocol` on 127.0.0.1 with a free port. */
-export async function startFakeUpstream(protocol: FakeProtocol, options: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
+export async function startFakeUpstream(
+  protocol: FakeProtocol,
+  options: FakeUpstreamOptions = {},
+): Promise<FakeUpstream> {
   const acceptKey = options.acceptKey ?? defaultAcceptKey;
   const queue: FakeReply[] = [];
   const requests: FakeRequest[] = [];
@@ -178,10 +185,10 @@ export async function startFakeUpstream(protocol: FakeProtocol, options: FakeUps
     const done = () => {
       finished = true;
     };
-    if (!route) return sendJson(response, 404, protocol.errorBody(404, "Not found"), {}), done();
+    if (!route) return (sendJson(response, 404, protocol.errorBody(404, "Not found"), {}), done());
     if (!record.apiKey || !acceptKey(record.apiKey)) {
       const rejected = protocol.rejectedKey(record.apiKey);
-      return sendJson(response, rejected.status, rejected.body), done();
+      return (sendJson(response, rejected.status, rejected.body), done());
     }
     const reply = queue.shift() ?? options.defaultReply ?? {};
     if (reply.delayMs) await sleep(reply.delayMs);
@@ -189,23 +196,33 @@ export async function startFakeUpstream(protocol: FakeProtocol, options: FakeUps
     if (reply.hang) return; // answered never; the socket closes when the client aborts or the fake closes
     if (reply.reset) return void request.socket.destroy();
     if (reply.status) {
-      const headers: Record<string, string> = reply.retryAfter === undefined ? {} : { "retry-after": String(reply.retryAfter) };
-      return sendJson(response, reply.status, protocol.errorBody(reply.status, reply.message ?? `Fake error ${reply.status}`, reply.retryAfter), headers), done();
+      const headers: Record<string, string> =
+        reply.retryAfter === undefined ? {} : { "retry-after": String(reply.retryAfter) };
+      return (
+        sendJson(
+          response,
+          reply.status,
+          protocol.errorBody(reply.status, reply.message ?? `Fake error ${reply.status}`, reply.retryAfter),
+          headers,
+        ),
+        done()
+      );
     }
     if (reply.garbage) {
       response.writeHead(200, { "content-type": route.op === "stream" ? "text/event-stream" : "application/json" });
-      return response.end(route.op === "stream" ? "data: {not json\n\n" : "<html>definitely not json"), done();
+      return (response.end(route.op === "stream" ? "data: {not json\n\n" : "<html>definitely not json"), done());
     }
     const resolved = resolveReply(reply, protocol, body, route.model);
-    if (route.op === "validate") return sendJson(response, 200, protocol.validateBody(route.model)), done();
-    if (route.op !== "stream") return sendJson(response, 200, protocol.chatBody(resolved)), done();
+    if (route.op === "validate") return (sendJson(response, 200, protocol.validateBody(route.model)), done());
+    if (route.op !== "stream") return (sendJson(response, 200, protocol.chatBody(resolved)), done());
 
     const frames = protocol.streamFrames(resolved);
     response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     for (const [index, chunk] of resolved.chunks.entries()) {
       if (index > 0 && reply.chunkDelayMs) await sleep(reply.chunkDelayMs);
       if (reply.dropAfterChunks === index) return void request.socket.destroy();
-      if (reply.errorAfterChunks === index) return response.end(frames.error(reply.message ?? "Fake stream failure", reply.errorType)), done();
+      if (reply.errorAfterChunks === index)
+        return (response.end(frames.error(reply.message ?? "Fake stream failure", reply.errorType)), done());
       if (response.destroyed) return;
       response.write(frames.chunk(chunk, index));
     }

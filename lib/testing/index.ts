@@ -3,7 +3,13 @@ export { startFakeGemini, geminiProtocol } from "./fake-gemini.js";
 export { startFakeOpenAI, openaiProtocol } from "./fake-openai.js";
 export { startFakeAnthropic, anthropicProtocol } from "./fake-anthropic.js";
 export { startFakeProviders, type FakeProviders } from "./fake-providers.js";
-export { runProviderConformance, chatReaders, type ProviderConformanceOptions, type ConformanceRunner, type SeenChat } from "./provider-conformance.js";
+export {
+  runProviderConformance,
+  chatReaders,
+  type ProviderConformanceOptions,
+  type ConformanceRunner,
+  type SeenChat,
+} from "./provider-conformance.js";
 export {
   startFakeUpstream,
   defaultAcceptKey,

@@ -1,7 +1,15 @@
 // Conformance groups for failures (error classes, timeouts, aborts, key isolation) and for streaming.
 import assert from "node:assert/strict";
 import { ByokError } from "../errors.js";
-import { assertByokError, assertNoKey, type ConformanceRunner, drain, type ProviderConformanceOptions, rejection, withKey } from "./conformance-kit.js";
+import {
+  assertByokError,
+  assertNoKey,
+  type ConformanceRunner,
+  drain,
+  type ProviderConformanceOptions,
+  rejection,
+  withKey,
+} from "./conformance-kit.js";
 import type { FakeReply } from "./fake-upstream.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -26,7 +34,14 @@ export function failureTests(it: ConformanceRunner["it"], options: ProviderConfo
         if (code === "PROVIDER_RATE_LIMITED") assert.equal(error.retryAfter, 7);
         if (code === "PROVIDER_BAD_REQUEST") assert.match(error.message, /model conformance-x does not exist/);
         if (code === "KEY_REJECTED") assert.ok(h.events.some((e) => e.type === "key.rejected"));
-        assert.deepEqual(h.events.at(-1), { type: "chat.failed", userId: h.userId, provider: h.id, model: h.events.at(-1)?.model, code, at: h.events.at(-1)?.at });
+        assert.deepEqual(h.events.at(-1), {
+          type: "chat.failed",
+          userId: h.userId,
+          provider: h.id,
+          model: h.events.at(-1)?.model,
+          code,
+          at: h.events.at(-1)?.at,
+        });
       }));
   }
 
@@ -88,7 +103,13 @@ export function streamTests(it: ConformanceRunner["it"], options: ProviderConfor
       assert.equal(call.op, "stream");
       assert.equal(call.apiKey, h.apiKey);
       assert.deepEqual(chunks, ["one ", "two ", "three"]);
-      assert.deepEqual(response, { text: "one two three", provider: h.id, model: options.readChat(call).model, finishReason: "stop", usage: { inputTokens: 4, outputTokens: 3, totalTokens: 7 } });
+      assert.deepEqual(response, {
+        text: "one two three",
+        provider: h.id,
+        model: options.readChat(call).model,
+        finishReason: "stop",
+        usage: { inputTokens: 4, outputTokens: 3, totalTokens: 7 },
+      });
       assert.equal(h.events.at(-1)?.type, "chat.completed");
     }));
 

@@ -1,10 +1,22 @@
 // The provider conformance suite: runs any Provider against its fake upstream through a real BYOK instance.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { assertByokError, type ConformanceRunner, type ProviderConformanceOptions, rejection, startHarness, withKey } from "./conformance-kit.js";
+import {
+  assertByokError,
+  type ConformanceRunner,
+  type ProviderConformanceOptions,
+  rejection,
+  startHarness,
+  withKey,
+} from "./conformance-kit.js";
 import { failureTests, streamTests } from "./provider-conformance-failures.js";
 
-export { chatReaders, type ConformanceRunner, type ProviderConformanceOptions, type SeenChat } from "./conformance-kit.js";
+export {
+  chatReaders,
+  type ConformanceRunner,
+  type ProviderConformanceOptions,
+  type SeenChat,
+} from "./conformance-kit.js";
 
 function keyTests(it: ConformanceRunner["it"], options: ProviderConformanceOptions): void {
   it("registerKey() proves the key with one upstream call carrying exactly that key", async () => {
@@ -12,8 +24,14 @@ function keyTests(it: ConformanceRunner["it"], options: ProviderConformanceOptio
     try {
       const info = await h.byok.registerKey({ userId: h.userId, provider: h.id, apiKey: h.apiKey });
       assert.equal(info.provider, h.id);
-      assert.deepEqual(h.fake.requests.map((r) => [r.op, r.apiKey]), [["validate", h.apiKey]]);
-      assert.deepEqual(h.events.map((e) => e.type), ["key.registered"]);
+      assert.deepEqual(
+        h.fake.requests.map((r) => [r.op, r.apiKey]),
+        [["validate", h.apiKey]],
+      );
+      assert.deepEqual(
+        h.events.map((e) => e.type),
+        ["key.registered"],
+      );
     } finally {
       await h.close();
     }
@@ -26,7 +44,10 @@ function keyTests(it: ConformanceRunner["it"], options: ProviderConformanceOptio
       const error = await rejection(h.byok.registerKey({ userId: h.userId, provider: h.id, apiKey }));
       assertByokError(error, "KEY_REJECTED", { id: h.id, apiKey });
       assert.equal(h.fake.requests.at(-1)?.apiKey, apiKey);
-      assert.deepEqual(h.events.map((e) => e.type), ["key.rejected"]);
+      assert.deepEqual(
+        h.events.map((e) => e.type),
+        ["key.rejected"],
+      );
       assert.deepEqual(await h.byok.listKeys(h.userId), []);
     } finally {
       await h.close();
@@ -50,7 +71,14 @@ function chatTests(it: ConformanceRunner["it"], options: ProviderConformanceOpti
         finishReason: "stop",
         usage: { inputTokens: 2, outputTokens: 3, totalTokens: 5 },
       });
-      assert.deepEqual(h.events.at(-1), { type: "chat.completed", userId: h.userId, provider: h.id, model: seen.model, usage: response.usage, at: h.events.at(-1)?.at });
+      assert.deepEqual(h.events.at(-1), {
+        type: "chat.completed",
+        userId: h.userId,
+        provider: h.id,
+        model: seen.model,
+        usage: response.usage,
+        at: h.events.at(-1)?.at,
+      });
     }));
 
   it("chat() maps system, messages, temperature, maxTokens and model onto the upstream request", () =>

@@ -1,7 +1,14 @@
 // KeyStore conformance, everyday operations: get/put/list/delete/deleteUser/touch, concurrency and odd user ids.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { byProvider, type ConformanceRunner, type KeyStoreConformanceOptions, makeRecord, scanAll, withStore } from "./store-conformance-support.js";
+import {
+  byProvider,
+  type ConformanceRunner,
+  type KeyStoreConformanceOptions,
+  makeRecord,
+  scanAll,
+  withStore,
+} from "./store-conformance-support.js";
 
 const earlier = (ms: number) => new Date(Date.now() - ms);
 
@@ -10,9 +17,27 @@ function oddUserIds(): string[] {
   const t = randomUUID().slice(0, 8);
   const encoded = Buffer.from(t, "utf8").toString("base64url");
   return [
-    t, `${t}:`, `${t}:x`, `${t}:*`, `${t}{}`, `{${t}}`, `{a}${t}`, `${t}{a}b`, `${t}*`, `${t}?`, `${t}[a]`, `${t}%`, `${t}_`, `${t}\\`,
-    `${t}'; DROP TABLE x; --`, `\u00fcn\u00ef\u00a9\u00f8d\u00e9 \u{1F511} ${t}`, `${t}`.padEnd(256, "z"),
-    encoded, `{${encoded}}`, `byok:{${encoded}}`, `byok:${t}`,
+    t,
+    `${t}:`,
+    `${t}:x`,
+    `${t}:*`,
+    `${t}{}`,
+    `{${t}}`,
+    `{a}${t}`,
+    `${t}{a}b`,
+    `${t}*`,
+    `${t}?`,
+    `${t}[a]`,
+    `${t}%`,
+    `${t}_`,
+    `${t}\\`,
+    `${t}'; DROP TABLE x; --`,
+    `\u00fcn\u00ef\u00a9\u00f8d\u00e9 \u{1F511} ${t}`,
+    `${t}`.padEnd(256, "z"),
+    encoded,
+    `{${encoded}}`,
+    `byok:{${encoded}}`,
+    `byok:${t}`,
   ];
 }
 
@@ -109,16 +134,25 @@ export function basicCases({ it }: ConformanceRunner, o: KeyStoreConformanceOpti
       const writes = providers.flatMap((p) => Array.from({ length: 4 }, () => makeRecord(userId, p)));
       await Promise.all(writes.map((r) => store.put(r)));
       const listed = byProvider(await store.list(userId));
-      assert.deepEqual(listed.map((r) => r.provider), [...providers].sort());
+      assert.deepEqual(
+        listed.map((r) => r.provider),
+        [...providers].sort(),
+      );
       for (const record of listed) {
-        assert.ok(writes.some((w) => w.provider === record.provider && w.ciphertext === record.ciphertext && w.hint === record.hint));
+        assert.ok(
+          writes.some(
+            (w) => w.provider === record.provider && w.ciphertext === record.ciphertext && w.hint === record.hint,
+          ),
+        );
         assert.deepEqual(await store.get(userId, record.provider), record);
       }
     }));
 
   it("`list()` keeps many users apart", () =>
     withStore(o, async (store, user) => {
-      const records = Array.from({ length: 40 }, (_, i) => makeRecord(user(), ["gemini", "openai", "anthropic"][i % 3]));
+      const records = Array.from({ length: 40 }, (_, i) =>
+        makeRecord(user(), ["gemini", "openai", "anthropic"][i % 3]),
+      );
       await Promise.all(records.map((r) => store.put(r)));
       const lists = await Promise.all(records.map((r) => store.list(r.userId)));
       lists.forEach((list, i) => assert.deepEqual(list, [records[i]]));
@@ -134,7 +168,11 @@ export function basicCases({ it }: ConformanceRunner, o: KeyStoreConformanceOpti
       }
       const seen = (await scanAll(store)).records.filter((s) => records.some((r) => r.userId === s.userId));
       assert.deepEqual(new Set(seen.map((s) => s.ciphertext)), new Set(records.map((r) => r.ciphertext)));
-      for (const s of seen) assert.deepEqual(s, records.find((r) => r.userId === s.userId));
+      for (const s of seen)
+        assert.deepEqual(
+          s,
+          records.find((r) => r.userId === s.userId),
+        );
       assert.equal(await store.deleteUser(records[0]!.userId), 1);
       for (const r of records.slice(1)) assert.deepEqual(await store.get(r.userId, "gemini"), r);
     }));

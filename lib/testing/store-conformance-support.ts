@@ -70,4 +70,5 @@ export async function scanAll(store: KeyStore, batchSize?: number): Promise<{ re
 }
 
 /** Sorts records by provider, for order-free comparisons of `list()`. */
-export const byProvider = (records: KeyRecord[]): KeyRecord[] => [...records].sort((a, b) => (a.provider < b.provider ? -1 : a.provider > b.provider ? 1 : 0));
+export const byProvider = (records: KeyRecord[]): KeyRecord[] =>
+  [...records].sort((a, b) => (a.provider < b.provider ? -1 : a.provider > b.provider ? 1 : 0));

@@ -44,11 +44,13 @@ export function parseSealed(sealed: unknown): SealedParts | undefined {
   const parts = sealed.split(".");
   if (parts.length !== 5) return undefined;
   const [version, keyId, ivPart, ctPart, tagPart] = parts as [string, string, string, string, string];
-  if (version !== FORMAT_VERSION || keyId.length !== KEY_ID_CHARS || decodeCanonical(keyId) === undefined) return undefined;
+  if (version !== FORMAT_VERSION || keyId.length !== KEY_ID_CHARS || decodeCanonical(keyId) === undefined)
+    return undefined;
   const iv = decodeCanonical(ivPart);
   const ciphertext = decodeCanonical(ctPart);
   const tag = decodeCanonical(tagPart);
-  if (!iv || iv.length !== IV_BYTES || !ciphertext || ciphertext.length === 0 || !tag || tag.length !== TAG_BYTES) return undefined;
+  if (!iv || iv.length !== IV_BYTES || !ciphertext || ciphertext.length === 0 || !tag || tag.length !== TAG_BYTES)
+    return undefined;
   return { keyId, iv, ciphertext, tag };
 }
 

@@ -5,7 +5,8 @@ import { ByokError } from "../errors.js";
 const HEX = /^[0-9a-fA-F]{64}$/;
 const BASE64 = /^[A-Za-z0-9+/]{43}=$/;
 const BASE64URL = /^[A-Za-z0-9_-]{43}=?$/;
-const HOW_TO = "generate one with `npx byok-ai keygen` (or `node -e \"console.log(require('crypto').randomBytes(32).toString('base64'))\"`)";
+const HOW_TO =
+  "generate one with `npx byok-ai keygen` (or `node -e \"console.log(require('crypto').randomBytes(32).toString('base64'))\"`)";
 
 /**
  * Turns a master key given as base64, hex or a Buffer into its 32 raw bytes.
@@ -17,7 +18,10 @@ const HOW_TO = "generate one with `npx byok-ai keygen` (or `node -e \"console.lo
 export function parseMasterKey(input: unknown, label = "masterKey"): Buffer {
   if (Buffer.isBuffer(input) || input instanceof Uint8Array) {
     if (input.length !== 32) {
-      throw new ByokError("CONFIG_INVALID", `${label} must be 32 bytes (got a Buffer of ${input.length} bytes); ${HOW_TO}.`);
+      throw new ByokError(
+        "CONFIG_INVALID",
+        `${label} must be 32 bytes (got a Buffer of ${input.length} bytes); ${HOW_TO}.`,
+      );
     }
     return Buffer.from(input);
   }

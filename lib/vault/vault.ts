@@ -1,5 +1,13 @@
 // AES-256-GCM sealing of API keys under a keyring of master keys, bound to (userId, provider) by associated data.
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, type KeyObject, createSecretKey } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  type KeyObject,
+  createSecretKey,
+} from "node:crypto";
 import { ByokError } from "../errors.js";
 import { encodeSealed, IV_BYTES, parseSealed, type SealedParts, TAG_BYTES } from "./format.js";
 
@@ -63,7 +71,11 @@ export function associatedData({ userId, provider }: SealContext): Buffer {
 }
 
 const unreadable = (provider: string) =>
-  new ByokError("KEY_UNREADABLE", "The stored key cannot be decrypted (tampered, or encrypted under an unknown master key); ask the user to add the key again.", { provider });
+  new ByokError(
+    "KEY_UNREADABLE",
+    "The stored key cannot be decrypted (tampered, or encrypted under an unknown master key); ask the user to add the key again.",
+    { provider },
+  );
 
 /**
  * Encrypts and decrypts API keys. The first master key encrypts; all of them decrypt, chosen by the

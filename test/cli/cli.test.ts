@@ -20,10 +20,21 @@ beforeAll(() => {
 afterAll(() => cli?.remove());
 
 /** USERS users with a gemini and an openai key each, registered through the library under `masterKey`. */
-async function seed(store: KeyStore, masterKey: string, users = USERS, apiKey = (i: number) => `AIza-cli-seed-${i}-key`): Promise<string[]> {
+async function seed(
+  store: KeyStore,
+  masterKey: string,
+  users = USERS,
+  apiKey = (i: number) => `AIza-cli-seed-${i}-key`,
+): Promise<string[]> {
   const byok = new BYOK({ masterKey, store });
   const ids = Array.from({ length: users }, (_, i) => `cli-user-${i}:${uniqueName("u")}`);
-  await Promise.all(ids.flatMap((userId, i) => ["gemini", "openai"].map((provider) => byok.registerKey({ userId, provider, apiKey: apiKey(i), validate: false }))));
+  await Promise.all(
+    ids.flatMap((userId, i) =>
+      ["gemini", "openai"].map((provider) =>
+        byok.registerKey({ userId, provider, apiKey: apiKey(i), validate: false }),
+      ),
+    ),
+  );
   return ids;
 }
 
@@ -42,13 +53,22 @@ describe("byok-ai keygen", () => {
 });
 
 describe("byok-ai --help", () => {
-  it.each([[["--help"]], [["rotate", "--help"]], [["verify", "--help"]]])("%j explains the rotation procedure in 4 steps and the exit statuses", async (args) => {
-    const r = await run(args);
-    expect(r.code).toBe(0);
-    for (const step of ["1. Generate a new key", "2. Deploy", "3. Run  npx byok-ai rotate", "4. Run  npx byok-ai verify"]) expect(r.stdout).toContain(step);
-    expect(r.stdout).toMatch(/BYOK_PREVIOUS_MASTER_KEYS/);
-    expect(r.stdout).toMatch(/2 +could not run: .*\n.*STORE_UNAVAILABLE/);
-  });
+  it.each([[["--help"]], [["rotate", "--help"]], [["verify", "--help"]]])(
+    "%j explains the rotation procedure in 4 steps and the exit statuses",
+    async (args) => {
+      const r = await run(args);
+      expect(r.code).toBe(0);
+      for (const step of [
+        "1. Generate a new key",
+        "2. Deploy",
+        "3. Run  npx byok-ai rotate",
+        "4. Run  npx byok-ai verify",
+      ])
+        expect(r.stdout).toContain(step);
+      expect(r.stdout).toMatch(/BYOK_PREVIOUS_MASTER_KEYS/);
+      expect(r.stdout).toMatch(/2 +could not run: .*\n.*STORE_UNAVAILABLE/);
+    },
+  );
 });
 
 describe("byok-ai rotate and verify on Redis", () => {
@@ -73,8 +93,12 @@ describe("byok-ai rotate and verify on Redis", () => {
   it("rotate re-encrypts every record, prints plain progress lines on stderr without a TTY, a summary, and exits 0", async () => {
     const r = await run(["rotate", "--prefix", prefix, "--batch-size", "25"], env);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`Rotated 60 of 60 records in Redis (prefix "${prefix}") (0 skipped: already current or changed meanwhile; 0 failed).\n`);
-    expect(r.stderr.split("\n").filter(Boolean)).toEqual([25, 50, 60].map((n) => `Rotating: scanned ${n}, rotated ${n}, skipped 0, failed 0`));
+    expect(r.stdout).toBe(
+      `Rotated 60 of 60 records in Redis (prefix "${prefix}") (0 skipped: already current or changed meanwhile; 0 failed).\n`,
+    );
+    expect(r.stderr.split("\n").filter(Boolean)).toEqual(
+      [25, 50, 60].map((n) => `Rotating: scanned ${n}, rotated ${n}, skipped 0, failed 0`),
+    );
   });
 
   it("verify then counts every record under the new key, none under the old one, and exits 0", async () => {
@@ -85,7 +109,13 @@ describe("byok-ai rotate and verify on Redis", () => {
     expect(r.stdout).toContain("  unreadable: 0 records");
     const j = await run(["verify", "--prefix", prefix, "--json"], env);
     expect(j.stderr).toBe("");
-    expect(json(j)).toEqual({ store: `Redis (prefix "${prefix}")`, scanned: 60, byKeyId: { [idOf(NEW)]: 60, [idOf(OLD)]: 0, [idOf(keys.BYOK_PREVIOUS_MASTER_KEYS.split(", ")[1]!)]: 0 }, keyIds: expect.any(Array), unreadable: [] });
+    expect(json(j)).toEqual({
+      store: `Redis (prefix "${prefix}")`,
+      scanned: 60,
+      byKeyId: { [idOf(NEW)]: 60, [idOf(OLD)]: 0, [idOf(keys.BYOK_PREVIOUS_MASTER_KEYS.split(", ")[1]!)]: 0 },
+      keyIds: expect.any(Array),
+      unreadable: [],
+    });
   });
 
   it("rotate --json prints one JSON summary and no progress; a second run rotates nothing", async () => {
@@ -112,12 +142,15 @@ describe("byok-ai rotate and verify on Redis", () => {
     expect(verify.stdout).toContain(`    user ${JSON.stringify(stranger)} provider openai`);
     const verifyJson = await run(["verify", "--prefix", prefix, "--json"], env);
     expect(verifyJson.code).toBe(1);
-    expect(json(verifyJson).unreadable).toEqual(expect.arrayContaining([{ userId: stranger, provider: "openai", keyId: idOf(STRANGER) }]));
+    expect(json(verifyJson).unreadable).toEqual(
+      expect.arrayContaining([{ userId: stranger, provider: "openai", keyId: idOf(STRANGER) }]),
+    );
     const rotate = await run(["rotate", "--prefix", prefix, "--json"], env);
     expect(rotate.code).toBe(1);
     expect(json(rotate)).toMatchObject({ scanned: 62, rotated: 0, failed: 2 });
     for (const r of [verify, verifyJson, rotate]) {
-      for (const secret of [CANARY_KEY, ciphertext, ciphertext.split(".")[3]!, NEW, OLD, STRANGER]) expect(r.stdout + r.stderr).not.toContain(secret);
+      for (const secret of [CANARY_KEY, ciphertext, ciphertext.split(".")[3]!, NEW, OLD, STRANGER])
+        expect(r.stdout + r.stderr).not.toContain(secret);
     }
     expect((await store.get(stranger!, "gemini"))!.ciphertext).toBe(ciphertext);
   });
@@ -157,15 +190,50 @@ describe("byok-ai rotate and verify on PostgreSQL", () => {
 describe("byok-ai usage and configuration errors", () => {
   const BAD_KEY = "this-is-not-a-master-key-0123456789";
   it.each<[string, string[], Record<string, string>, RegExp]>([
-    ["no store in the environment", ["verify"], { BYOK_MASTER_KEY: NEW }, /Set REDIS_URL \(RedisStore\) or DATABASE_URL/],
-    ["both REDIS_URL and DATABASE_URL", ["verify"], { BYOK_MASTER_KEY: NEW, REDIS_URL, DATABASE_URL }, /Both REDIS_URL and DATABASE_URL are set/],
+    [
+      "no store in the environment",
+      ["verify"],
+      { BYOK_MASTER_KEY: NEW },
+      /Set REDIS_URL \(RedisStore\) or DATABASE_URL/,
+    ],
+    [
+      "both REDIS_URL and DATABASE_URL",
+      ["verify"],
+      { BYOK_MASTER_KEY: NEW, REDIS_URL, DATABASE_URL },
+      /Both REDIS_URL and DATABASE_URL are set/,
+    ],
     ["no master key", ["rotate"], { REDIS_URL }, /Set BYOK_MASTER_KEY/],
-    ["a malformed master key", ["rotate"], { REDIS_URL, BYOK_MASTER_KEY: BAD_KEY }, /BYOK_MASTER_KEY must decode to 32 bytes.*byok-ai keygen/],
-    ["a malformed previous key", ["rotate"], { REDIS_URL, BYOK_MASTER_KEY: NEW, BYOK_PREVIOUS_MASTER_KEYS: `${OLD},${BAD_KEY}` }, /BYOK_PREVIOUS_MASTER_KEYS entry 1 must decode/],
-    ["--table with REDIS_URL", ["rotate", "--table", "t"], { REDIS_URL, BYOK_MASTER_KEY: NEW }, /--table is for PostgreSQL/],
-    ["--prefix with DATABASE_URL", ["rotate", "--prefix", "p:"], { DATABASE_URL, BYOK_MASTER_KEY: NEW }, /--prefix is for Redis/],
+    [
+      "a malformed master key",
+      ["rotate"],
+      { REDIS_URL, BYOK_MASTER_KEY: BAD_KEY },
+      /BYOK_MASTER_KEY must decode to 32 bytes.*byok-ai keygen/,
+    ],
+    [
+      "a malformed previous key",
+      ["rotate"],
+      { REDIS_URL, BYOK_MASTER_KEY: NEW, BYOK_PREVIOUS_MASTER_KEYS: `${OLD},${BAD_KEY}` },
+      /BYOK_PREVIOUS_MASTER_KEYS entry 1 must decode/,
+    ],
+    [
+      "--table with REDIS_URL",
+      ["rotate", "--table", "t"],
+      { REDIS_URL, BYOK_MASTER_KEY: NEW },
+      /--table is for PostgreSQL/,
+    ],
+    [
+      "--prefix with DATABASE_URL",
+      ["rotate", "--prefix", "p:"],
+      { DATABASE_URL, BYOK_MASTER_KEY: NEW },
+      /--prefix is for Redis/,
+    ],
     ["a bad prefix", ["verify", "--prefix", "a{b}"], { REDIS_URL, BYOK_MASTER_KEY: NEW }, /prefix must be 1 to 64/],
-    ["a bad --batch-size", ["verify", "--batch-size", "0"], { REDIS_URL, BYOK_MASTER_KEY: NEW }, /--batch-size must be a whole number/],
+    [
+      "a bad --batch-size",
+      ["verify", "--batch-size", "0"],
+      { REDIS_URL, BYOK_MASTER_KEY: NEW },
+      /--batch-size must be a whole number/,
+    ],
     ["an unknown command", ["rotat"], {}, /unknown command 'rotat'/],
     ["an unknown flag", ["rotate", "--dry-run"], {}, /unknown option '--dry-run'/],
   ])("exits 2 with a clear message for %s", async (_name, args, env, message) => {
@@ -184,6 +252,8 @@ describe("byok-ai usage and configuration errors", () => {
     const r = await run(["verify"], { ...env, BYOK_MASTER_KEY: NEW });
     expect(performance.now() - started).toBeLessThan(10_000);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^byok-ai: STORE_UNAVAILABLE: .* Check REDIS_URL \/ DATABASE_URL and --prefix \/ --table\.\n$/);
+    expect(r.stderr).toMatch(
+      /^byok-ai: STORE_UNAVAILABLE: .* Check REDIS_URL \/ DATABASE_URL and --prefix \/ --table\.\n$/,
+    );
   });
 });

@@ -10,7 +10,10 @@ const KEY = "AIza-browser-test-key-7Qa9";
 const PROMPT = "please stream these seven words back";
 
 /** The DOM this test reads inside the page (the test's tsconfig has no DOM types). */
-type PageDocument = { body: { dataset: Record<string, string | undefined> }; querySelectorAll(selector: string): { length: number } };
+type PageDocument = {
+  body: { dataset: Record<string, string | undefined> };
+  querySelectorAll(selector: string): { length: number };
+};
 /** Runs in the page: true once two chunks are shown while the answer is still streaming. */
 const streamingWithChunks = () => {
   const doc = (globalThis as unknown as { document: PageDocument }).document;
@@ -26,22 +29,34 @@ describe("example-server pages in Chromium", () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y --no-install-recommends chromium); .ci/run does this.`);
+      throw new Error(
+        `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y --no-install-recommends chromium); .ci/run does this.`,
+      );
     }
-    if (!existsSync(join(ROOT, "dist/index.mjs"))) throw new Error("dist/ is missing: run `npm run build` first (the example imports byok-ai by name).");
+    if (!existsSync(join(ROOT, "dist/index.mjs")))
+      throw new Error("dist/ is missing: run `npm run build` first (the example imports byok-ai by name).");
     example = startNode("test/example/serve-example.mjs", ["150"]);
     url = JSON.parse((await example.waitFor(/^\{.*\}$/m))[0]).url;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
     page.setDefaultTimeout(10_000);
     page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
     page.on("console", (message) => {
       // A 4xx answer logs "Failed to load resource"; that is expected for the rejected key. Anything else is a bug (CSP included).
-      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) problems.push(message.text());
+      if (message.type() === "error" && !message.text().startsWith("Failed to load resource"))
+        problems.push(message.text());
     });
     mkdirSync(ARTIFACTS, { recursive: true });
   });

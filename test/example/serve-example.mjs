@@ -10,6 +10,9 @@ const server = app.listen(0, "127.0.0.1", () => {
 process.stdin.on("end", () => {
   server.close();
   server.closeAllConnections();
-  close().then(() => process.exit(0), () => process.exit(1));
+  close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
 });
 process.stdin.resume();

@@ -13,25 +13,46 @@ const LISTENING = /byok-ai example on (http:\/\/localhost:\d+)/;
 function client(base: string) {
   let cookie = "";
   const call = async (path: string, init: RequestInit = {}) => {
-    const response = await fetch(`${base}${path}`, { redirect: "manual", ...init, headers: { cookie, ...(init.headers as Record<string, string>) } });
+    const response = await fetch(`${base}${path}`, {
+      redirect: "manual",
+      ...init,
+      headers: { cookie, ...(init.headers as Record<string, string>) },
+    });
     const set = response.headers.getSetCookie();
     if (set.length > 0) cookie = set.map((c) => c.split(";")[0]).join("; ");
     return response;
   };
-  const json = (path: string, body: unknown, method = "POST") => call(path, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  const login = (name: string) => call("/login", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `name=${encodeURIComponent(name)}` });
+  const json = (path: string, body: unknown, method = "POST") =>
+    call(path, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const login = (name: string) =>
+    call("/login", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: `name=${encodeURIComponent(name)}`,
+    });
   return { call, json, login, cookie: () => cookie, setCookie: (value: string) => void (cookie = value) };
 }
 
 describe("example-server (npm run example)", () => {
   const running: NodeProcess[] = [];
   const start = (env: Record<string, string | undefined> = {}) => {
-    const child = startNode(SERVER, [], { PORT: "0", NODE_ENV: "development", BYOK_MASTER_KEY: "", SESSION_SECRET: "", REDIS_URL: "", GEMINI_BASE_URL: "", OPENAI_BASE_URL: "", ANTHROPIC_BASE_URL: "", ...env });
+    const child = startNode(SERVER, [], {
+      PORT: "0",
+      NODE_ENV: "development",
+      BYOK_MASTER_KEY: "",
+      SESSION_SECRET: "",
+      REDIS_URL: "",
+      GEMINI_BASE_URL: "",
+      OPENAI_BASE_URL: "",
+      ANTHROPIC_BASE_URL: "",
+      ...env,
+    });
     running.push(child);
     return child;
   };
   beforeAll(() => {
-    if (!existsSync(join(ROOT, "dist/index.mjs"))) throw new Error("dist/ is missing: run `npm run build` first (the example imports byok-ai by name).");
+    if (!existsSync(join(ROOT, "dist/index.mjs")))
+      throw new Error("dist/ is missing: run `npm run build` first (the example imports byok-ai by name).");
   });
   afterAll(async () => void (await Promise.all(running.map((c) => c.stop()))));
 
@@ -57,9 +78,15 @@ describe("example-server (npm run example)", () => {
     const saved = await http.json("/byok/keys", { provider: "anthropic", apiKey: "sk-ant-example-key-Zz42" });
     expect([saved.status, ((await saved.json()) as { hint: string }).hint]).toEqual([201, "…Zz42"]);
     const summary = await http.json("/summarize", { text: "Three short facts." });
-    expect(await summary.json()).toEqual({ summary: expect.stringContaining("Three short facts."), provider: "anthropic", model: expect.any(String) });
+    expect(await summary.json()).toEqual({
+      summary: expect.stringContaining("Three short facts."),
+      provider: "anthropic",
+      model: expect.any(String),
+    });
 
-    const forged = http.cookie().replace(/byok_demo=[^;]+/, `byok_demo=${Buffer.from('{"userId":"mallory"}').toString("base64")}`);
+    const forged = http
+      .cookie()
+      .replace(/byok_demo=[^;]+/, `byok_demo=${Buffer.from('{"userId":"mallory"}').toString("base64")}`);
     const logout = await http.call("/logout", { method: "POST" });
     expect([logout.status, logout.headers.get("location")]).toEqual([303, "/"]);
     expect((await http.call("/api/me")).status).toBe(401);
@@ -82,7 +109,9 @@ describe("example-server (npm run example)", () => {
   it("refuses to start in production without BYOK_MASTER_KEY, naming the fix", async () => {
     const server = start({ NODE_ENV: "production" });
     expect(await server.exited).toBe(1);
-    expect(server.output()).toMatch(/BYOK_MASTER_KEY is required when NODE_ENV=production: generate one with `npx byok-ai keygen`/);
+    expect(server.output()).toMatch(
+      /BYOK_MASTER_KEY is required when NODE_ENV=production: generate one with `npx byok-ai keygen`/,
+    );
   });
 
   describe("with every provider base URL set", () => {
@@ -91,11 +120,18 @@ describe("example-server (npm run example)", () => {
     afterAll(async () => fakes.close());
 
     it("starts no fakes of its own and sends keys to the configured URLs", async () => {
-      const server = start({ GEMINI_BASE_URL: fakes.gemini.url, OPENAI_BASE_URL: fakes.openai.url, ANTHROPIC_BASE_URL: fakes.anthropic.url, BYOK_MASTER_KEY: "A".repeat(43) + "=" });
+      const server = start({
+        GEMINI_BASE_URL: fakes.gemini.url,
+        OPENAI_BASE_URL: fakes.openai.url,
+        ANTHROPIC_BASE_URL: fakes.anthropic.url,
+        BYOK_MASTER_KEY: "A".repeat(43) + "=",
+      });
       const http = client((await server.waitFor(LISTENING))[1]!);
       expect(server.output()).not.toMatch(/Offline mode|BYOK_MASTER_KEY/);
       await http.login("erin");
-      expect((await http.json("/byok/keys", { provider: "openai", apiKey: "sk-configured-url-0001" })).status).toBe(201);
+      expect((await http.json("/byok/keys", { provider: "openai", apiKey: "sk-configured-url-0001" })).status).toBe(
+        201,
+      );
       expect(fakes.openai.requests.map((r) => r.apiKey)).toEqual(["sk-configured-url-0001"]);
     });
   });

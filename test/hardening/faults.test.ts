@@ -18,8 +18,15 @@ const KEY = "AIza-fault-key-0000";
 function appFor(store: KeyStore, fake: FakeUpstream, timeoutMs = 2000) {
   const byok = new BYOK({ masterKey: TEST_MASTER_KEY, store, providers: { gemini: { baseUrl: fake.url, timeoutMs } } });
   const app = express();
-  app.use((req, _res, next) => ((req as unknown as { user?: { id: string } }).user = { id: String(req.headers["x-user"] ?? "u1") }, next()));
-  app.use(byokRouter({ byok, rateLimit: { chat: { windowMs: 60_000, limit: 1e9 }, keys: { windowMs: 60_000, limit: 1e6 } } }));
+  app.use(
+    (req, _res, next) => (
+      ((req as unknown as { user?: { id: string } }).user = { id: String(req.headers["x-user"] ?? "u1") }),
+      next()
+    ),
+  );
+  app.use(
+    byokRouter({ byok, rateLimit: { chat: { windowMs: 60_000, limit: 1e9 }, keys: { windowMs: 60_000, limit: 1e6 } } }),
+  );
   return { app, byok };
 }
 
@@ -56,19 +63,30 @@ describe("RedisStore behind byokRouter when Redis dies under load", () => {
     const durable = ["--appendonly", "yes", "--appendfsync", "always", "--save", "", "--dir", dir];
     let redis = await startRedisServer(port, durable);
     const fake = await startFakeGemini();
-    const { app, byok } = appFor(new RedisStore({ url: `redis://127.0.0.1:${port}`, prefix: `${uniqueName("faults")}:` }), fake);
+    const { app, byok } = appFor(
+      new RedisStore({ url: `redis://127.0.0.1:${port}`, prefix: `${uniqueName("faults")}:` }),
+      fake,
+    );
     const server = await listen(app);
     const rejections: unknown[] = [];
     const onRejection = (reason: unknown) => void rejections.push(reason);
     process.on("unhandledRejection", onRejection);
     try {
       const users = ["u1", "u2", "u3"];
-      for (const user of users) await request(app).post("/byok/keys").set("x-user", user).send({ provider: "gemini", apiKey: KEY }).expect(201);
+      for (const user of users)
+        await request(app).post("/byok/keys").set("x-user", user).send({ provider: "gemini", apiKey: KEY }).expect(201);
 
       const seen: { status: number; ms: number }[] = [];
       let instance!: autocannon.Instance;
       const load = new Promise<autocannon.Result>((resolve, reject) => {
-        const options = { url: `${server.url}/byok/chat`, method: "POST" as const, connections: 8, duration: 2, headers: { "content-type": "application/json", "x-user": "u1" }, body: JSON.stringify({ prompt: "hi" }) };
+        const options = {
+          url: `${server.url}/byok/chat`,
+          method: "POST" as const,
+          connections: 8,
+          duration: 2,
+          headers: { "content-type": "application/json", "x-user": "u1" },
+          body: JSON.stringify({ prompt: "hi" }),
+        };
         instance = autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
       });
       instance.on("response", (_client, status, _bytes, ms) => void seen.push({ status, ms }));
@@ -122,7 +140,10 @@ describe("PostgresStore behind byokRouter when its connection is killed", () => 
     try {
       await request(app).post("/byok/keys").send({ provider: "gemini", apiKey: KEY }).expect(201);
       await request(app).post("/byok/chat").send({ prompt: "hi" }).expect(200);
-      const killed = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [appName]);
+      const killed = await admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+        [appName],
+      );
       expect(killed.rowCount).toBeGreaterThan(0);
       const statuses: number[] = [];
       for (let i = 0; i < 3; i++) statuses.push((await request(app).post("/byok/chat").send({ prompt: "hi" })).status);

@@ -15,7 +15,11 @@ import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";
 import "openai";
 import "@anthropic-ai/sdk";
 
-const CANARIES = { gemini: "AIzaCANARYgemini-0123456789abcdQWER", openai: "sk-CANARYopenai-0123456789abcdASDF", anthropic: "sk-ant-CANARYanthropic-0123456789ZXCV" } as const;
+const CANARIES = {
+  gemini: "AIzaCANARYgemini-0123456789abcdQWER",
+  openai: "sk-CANARYopenai-0123456789abcdASDF",
+  anthropic: "sk-ant-CANARYanthropic-0123456789ZXCV",
+} as const;
 type Id = keyof typeof CANARIES;
 const AUTH_HEADER: Record<Id, (key: string) => [string, string]> = {
   gemini: (k) => ["x-goog-api-key", k],
@@ -23,12 +27,21 @@ const AUTH_HEADER: Record<Id, (key: string) => [string, string]> = {
   anthropic: (k) => ["authorization", `Bearer ${k}`], // @anthropic-ai/sdk 1.x sends the key as a bearer token
 };
 const master = randomBytes(32);
-const ERRORS: FakeReply[] = [400, 401, 403, 429, 500, 503].map((status) => ({ status, retryAfter: 1, message: `upstream says no to ${Object.values(CANARIES).join(" ")}` }));
+const ERRORS: FakeReply[] = [400, 401, 403, 429, 500, 503].map((status) => ({
+  status,
+  retryAfter: 1,
+  message: `upstream says no to ${Object.values(CANARIES).join(" ")}`,
+}));
 ERRORS.push({ garbage: true }, { reset: true }, { hang: true });
 
 function appFor(byok: BYOK, rateLimit: Parameters<typeof byokRouter>[0]["rateLimit"] = false) {
   const app = express();
-  app.use((req, _res, next) => ((req as unknown as { user?: { id: string } }).user = { id: String(req.headers["x-user"]) }, next()));
+  app.use(
+    (req, _res, next) => (
+      ((req as unknown as { user?: { id: string } }).user = { id: String(req.headers["x-user"]) }),
+      next()
+    ),
+  );
   app.use(byokRouter({ byok, rateLimit }));
   return app;
 }
@@ -43,15 +56,27 @@ describe("leak canary across byokRouter, every store and every built-in provider
     await pg.connect();
     const postgres = new PostgresStore({ connectionString: DATABASE_URL, table });
     await postgres.migrate();
-    const stores: Record<string, KeyStore> = { memory: new MemoryStore(), redis: new RedisStore({ url: REDIS_URL, prefix }), postgres };
-    const providers = Object.fromEntries(Object.entries(fakes.providers).map(([id, o]) => [id, { ...o, timeoutMs: 600 }]));
+    const stores: Record<string, KeyStore> = {
+      memory: new MemoryStore(),
+      redis: new RedisStore({ url: REDIS_URL, prefix }),
+      postgres,
+    };
+    const providers = Object.fromEntries(
+      Object.entries(fakes.providers).map(([id, o]) => [id, { ...o, timeoutMs: 600 }]),
+    );
     const events: ByokEvent[] = [];
     const seen: unknown[] = [];
     const responses: string[] = [];
     const instances: BYOK[] = [];
-    const record = (res: request.Response) => void responses.push(JSON.stringify({ status: res.status, headers: res.headers, text: res.text, body: res.body }));
+    const record = (res: request.Response) =>
+      void responses.push(JSON.stringify({ status: res.status, headers: res.headers, text: res.text, body: res.body }));
     const newByok = (store: KeyStore) => {
-      const byok = new BYOK({ masterKey: master.toString("base64"), store, providers, onEvent: (e) => void events.push(e) });
+      const byok = new BYOK({
+        masterKey: master.toString("base64"),
+        store,
+        providers,
+        onEvent: (e) => void events.push(e),
+      });
       instances.push(byok);
       return byok;
     };
@@ -72,7 +97,12 @@ describe("leak canary across byokRouter, every store and every built-in provider
             const expectStatus = async (pending: PromiseLike<request.Response>, status: number) => {
               const res = await pending;
               record(res);
-              expect([storeName, id, res.status, res.status === status ? "" : res.text]).toEqual([storeName, id, status, ""]);
+              expect([storeName, id, res.status, res.status === status ? "" : res.text]).toEqual([
+                storeName,
+                id,
+                status,
+                "",
+              ]);
               return res;
             };
             await expectStatus(call("post", "/keys", { provider: id, apiKey: `bad${key}` }), 422);
@@ -98,7 +128,12 @@ describe("leak canary across byokRouter, every store and every built-in provider
             fakes[id].enqueue({ status: 401, message: `Incorrect API key provided: ${key}` });
             seen.push(await ai.chat({ provider: id, prompt: "x" }).catch((e: unknown) => e));
             const stored = (await store.get(user, id))!;
-            await store.compareAndSwap(user, id, stored.ciphertext, stored.ciphertext.replace(/\.(.)/, (_m, c: string) => `.${c === "A" ? "B" : "A"}`));
+            await store.compareAndSwap(
+              user,
+              id,
+              stored.ciphertext,
+              stored.ciphertext.replace(/\.(.)/, (_m, c: string) => `.${c === "A" ? "B" : "A"}`),
+            );
             const unreadable = await expectStatus(call("post", "/chat", { provider: id, prompt: "x" }), 500);
             expect(unreadable.body.error.code).toBe("KEY_UNREADABLE");
             seen.push(await ai.chat({ provider: id, prompt: "x" }).catch((e: unknown) => e));
@@ -106,7 +141,13 @@ describe("leak canary across byokRouter, every store and every built-in provider
           }
           // byok's own rate limit, counted in this store's backend where it has one
           const limited = appFor(byok, { chat: { windowMs: 60_000, limit: 1 }, keys: { windowMs: 60_000, limit: 1 } });
-          for (let i = 0; i < 2; i++) record(await request(limited).post("/byok/chat").set("x-user", `${storeName}-gemini`).send({ provider: "gemini", prompt: "x" }));
+          for (let i = 0; i < 2; i++)
+            record(
+              await request(limited)
+                .post("/byok/chat")
+                .set("x-user", `${storeName}-gemini`)
+                .send({ provider: "gemini", prompt: "x" }),
+            );
           expect(responses.at(-1)).toContain("RATE_LIMITED");
         }
         // a store whose backend is down
@@ -114,33 +155,60 @@ describe("leak canary across byokRouter, every store and every built-in provider
         const downByok = newByok(down);
         const downApp = appFor(downByok, {});
         seen.push(downByok, down);
-        for (const [method, path, body] of [["post", "/keys", { provider: "gemini", apiKey: CANARIES.gemini }], ["get", "/keys"], ["post", "/chat", { prompt: "x" }], ["delete", "/keys", { provider: "gemini" }]] as const) {
+        for (const [method, path, body] of [
+          ["post", "/keys", { provider: "gemini", apiKey: CANARIES.gemini }],
+          ["get", "/keys"],
+          ["post", "/chat", { prompt: "x" }],
+          ["delete", "/keys", { provider: "gemini" }],
+        ] as const) {
           const res = await request(downApp)[method](`/byok${path}`).set("x-user", "down-user").send(body);
           record(res);
           expect([path, res.status, res.body.error.code]).toEqual([path, 503, "STORE_UNAVAILABLE"]);
         }
-        seen.push(await downByok.registerKey({ userId: "down-user", provider: "openai", apiKey: CANARIES.openai }).catch((e: unknown) => e));
+        seen.push(
+          await downByok
+            .registerKey({ userId: "down-user", provider: "openai", apiKey: CANARIES.openai })
+            .catch((e: unknown) => e),
+        );
       });
 
       const raw: string[] = [];
       for (const pattern of [`${prefix}*`, `byok-rl:${prefix}*`]) {
-        for (const key of await redis.keys(pattern)) raw.push(JSON.stringify(await redis.hgetall(key).catch(() => redis.get(key))));
+        for (const key of await redis.keys(pattern))
+          raw.push(JSON.stringify(await redis.hgetall(key).catch(() => redis.get(key))));
       }
       raw.push(JSON.stringify((await pg.query(`SELECT * FROM ${table}`)).rows));
       for await (const batch of stores.memory!.scan()) raw.push(JSON.stringify(batch));
       expect(raw.join("").length).toBeGreaterThan(1000);
       expect(events.length).toBeGreaterThan(50);
-      const everything = [output, ...responses, ...raw, ...events.map(renderings), ...seen.map(renderings), inspect(stores, { depth: 5, showHidden: true })].join("\n");
-      for (const secret of [...Object.values(CANARIES), master.toString("base64"), master.toString("hex"), master.toString("base64url")]) {
+      const everything = [
+        output,
+        ...responses,
+        ...raw,
+        ...events.map(renderings),
+        ...seen.map(renderings),
+        inspect(stores, { depth: 5, showHidden: true }),
+      ].join("\n");
+      for (const secret of [
+        ...Object.values(CANARIES),
+        master.toString("base64"),
+        master.toString("hex"),
+        master.toString("base64url"),
+      ]) {
         expect(everything.includes(secret) ? secret : "absent").toBe("absent");
       }
       for (const id of Object.keys(CANARIES) as Id[]) {
         const requests = fakes[id].requests;
         expect(requests.length).toBeGreaterThan(20);
         const [header, value] = AUTH_HEADER[id](CANARIES[id]);
-        expect([id, requests.some((r) => r.headers[header] === value) ? "sent" : JSON.stringify(requests[0]!.headers)]).toEqual([id, "sent"]);
+        expect([
+          id,
+          requests.some((r) => r.headers[header] === value) ? "sent" : JSON.stringify(requests[0]!.headers),
+        ]).toEqual([id, "sent"]);
         for (const r of requests) expect(JSON.stringify({ path: r.path, body: r.body })).not.toContain("CANARY");
-        for (const r of requests) for (const [name, v] of Object.entries(r.headers)) if (name !== header) expect(`${name}: ${String(v)}`).not.toContain("CANARY");
+        for (const r of requests)
+          for (const [name, v] of Object.entries(r.headers))
+            if (name !== header) expect(`${name}: ${String(v)}`).not.toContain("CANARY");
       }
     } finally {
       for (const byok of instances) await byok.close();

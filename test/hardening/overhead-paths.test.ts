@@ -20,7 +20,15 @@ describe("byokRouter helmet headers", () => {
     const theirs = express().get("/byok/keys", helmet(options), (_req, res) => void res.status(401).end());
     const a = await request(ours).get("/byok/keys");
     const b = await request(theirs).get("/byok/keys");
-    const pick = (h: Record<string, unknown>) => Object.fromEntries(Object.entries(h).filter(([k]) => !["date", "content-length", "content-type", "etag", "cache-control", "connection", "keep-alive"].includes(k)));
+    const pick = (h: Record<string, unknown>) =>
+      Object.fromEntries(
+        Object.entries(h).filter(
+          ([k]) =>
+            !["date", "content-length", "content-type", "etag", "cache-control", "connection", "keep-alive"].includes(
+              k,
+            ),
+        ),
+      );
     expect(pick(a.headers)).toEqual(pick(b.headers));
     expect(a.headers["x-powered-by"]).toBeUndefined();
   });
@@ -71,7 +79,18 @@ describe("lastUsedAt", () => {
 describe("isValidChatBody", () => {
   it.each([
     [{ prompt: "hi" }, true],
-    [{ messages: [{ role: "user", content: "hi" }], provider: "gemini", model: "m-1", temperature: 0.5, maxTokens: 10, stream: true, system: "s" }, true],
+    [
+      {
+        messages: [{ role: "user", content: "hi" }],
+        provider: "gemini",
+        model: "m-1",
+        temperature: 0.5,
+        maxTokens: 10,
+        stream: true,
+        system: "s",
+      },
+      true,
+    ],
     [{ prompt: "" }, false],
     [{ prompt: "a", extra: 1 }, false],
     [{ messages: [] }, false],

@@ -4,11 +4,13 @@ import { parseSealed } from "../../lib/vault/format";
 import { Vault } from "../../lib/vault/vault";
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-const canonical = (part: string) => /^[A-Za-z0-9_-]+$/.test(part) && Buffer.from(part, "base64url").toString("base64url") === part;
+const canonical = (part: string) =>
+  /^[A-Za-z0-9_-]+$/.test(part) && Buffer.from(part, "base64url").toString("base64url") === part;
 
 const bytes = (part: string) => Buffer.from(part, "base64url").length;
 /** The reference rule: every part canonical, IV 12 bytes, tag 16 bytes, ciphertext not empty. */
-const valid = (parts: string[]) => parts.slice(2).every(canonical) && bytes(parts[2]!) === 12 && bytes(parts[3]!) > 0 && bytes(parts[4]!) === 16;
+const valid = (parts: string[]) =>
+  parts.slice(2).every(canonical) && bytes(parts[2]!) === 12 && bytes(parts[3]!) > 0 && bytes(parts[4]!) === 16;
 
 describe("parseSealed", () => {
   it("accepts exactly the parts that re-encode to themselves, for every ciphertext length and last character", () => {
@@ -21,7 +23,10 @@ describe("parseSealed", () => {
         for (const c of ALPHABET) {
           const changed = [...parts];
           changed[index] = parts[index]!.slice(0, -1) + c;
-          expect([changed[index], parseSealed(changed.join(".")) !== undefined]).toEqual([changed[index], valid(changed)]);
+          expect([changed[index], parseSealed(changed.join(".")) !== undefined]).toEqual([
+            changed[index],
+            valid(changed),
+          ]);
           checked++;
         }
         const extended = [...parts];

@@ -44,8 +44,13 @@ export function runCliOnTty(bin: string, args: string[], env: Record<string, str
   const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
   const command = [process.execPath, bin, ...args].map(quote).join(" ");
   return new Promise((done) => {
-    execFile("script", ["-qfec", command, "/dev/null"], { env: envOf(env), timeout: 20_000 }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
-    });
+    execFile(
+      "script",
+      ["-qfec", command, "/dev/null"],
+      { env: envOf(env), timeout: 20_000 },
+      (error, stdout, stderr) => {
+        done({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
+      },
+    );
   });
 }

@@ -10,7 +10,10 @@ export interface GeminiFixture {
   close(): Promise<void>;
 }
 
-export async function geminiFixture(options: Partial<ByokOptions> = {}, gemini: { timeoutMs?: number } = {}): Promise<GeminiFixture> {
+export async function geminiFixture(
+  options: Partial<ByokOptions> = {},
+  gemini: { timeoutMs?: number } = {},
+): Promise<GeminiFixture> {
   const fake = await startFakeGemini();
   const events: ByokEvent[] = [];
   const byok = new BYOK({

@@ -18,8 +18,16 @@ export interface NodeProcess {
 }
 
 /** Starts `node <script> ...args` in the repository root with `env` added to a copy of process.env. */
-export function startNode(script: string, args: string[] = [], env: Record<string, string | undefined> = {}): NodeProcess {
-  const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: "pipe" });
+export function startNode(
+  script: string,
+  args: string[] = [],
+  env: Record<string, string | undefined> = {},
+): NodeProcess {
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: "pipe",
+  });
   let text = "";
   const listeners = new Set<() => void>();
   const collect = (part: Buffer) => {
@@ -42,9 +50,14 @@ export function startNode(script: string, args: string[] = [], env: Record<strin
         const match = text.match(pattern);
         if (match) finish(undefined, match);
       };
-      const timer = setTimeout(() => finish(new Error(`${script} printed no ${pattern} within ${timeoutMs} ms. Output:\n${text}`)), timeoutMs);
+      const timer = setTimeout(
+        () => finish(new Error(`${script} printed no ${pattern} within ${timeoutMs} ms. Output:\n${text}`)),
+        timeoutMs,
+      );
       listeners.add(check);
-      void exited.then((code) => finish(new Error(`${script} exited (${code}) before printing ${pattern}. Output:\n${text}`)));
+      void exited.then((code) =>
+        finish(new Error(`${script} exited (${code}) before printing ${pattern}. Output:\n${text}`)),
+      );
       check();
     });
 

@@ -49,8 +49,15 @@ export interface RedisProcess {
 }
 
 /** Starts `redis-server --port <port> <args>` and waits until it answers. */
-export async function startRedisServer(port: number, args: string[] = ["--save", "", "--appendonly", "no"]): Promise<RedisProcess> {
-  const child: ChildProcess = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--daemonize", "no", ...args], { stdio: "ignore" });
+export async function startRedisServer(
+  port: number,
+  args: string[] = ["--save", "", "--appendonly", "no"],
+): Promise<RedisProcess> {
+  const child: ChildProcess = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--daemonize", "no", ...args],
+    { stdio: "ignore" },
+  );
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   await waitForPing(port);
   return {
@@ -77,14 +84,34 @@ export async function startRedisCluster(): Promise<RedisCluster> {
     if (!ports.includes(port)) ports.push(port);
   }
   const nodes = await Promise.all(
-    ports.map((p) => startRedisServer(p, ["--cluster-enabled", "yes", "--cluster-config-file", join(dir, `nodes-${p}.conf`), "--dir", dir, "--save", "", "--appendonly", "no"])),
+    ports.map((p) =>
+      startRedisServer(p, [
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        join(dir, `nodes-${p}.conf`),
+        "--dir",
+        dir,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+      ]),
+    ),
   );
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.kill()));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await run("redis-cli", ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "0", "--cluster-yes"]);
+    await run("redis-cli", [
+      "--cluster",
+      "create",
+      ...ports.map((p) => `127.0.0.1:${p}`),
+      "--cluster-replicas",
+      "0",
+      "--cluster-yes",
+    ]);
     for (const port of ports) {
       for (let i = 0; ; i++) {
         const { stdout } = await run("redis-cli", ["-p", String(port), "cluster", "info"]);

@@ -7,7 +7,12 @@ import { keyIdFor } from "../../lib/vault/vault";
 const OLD = Buffer.alloc(32, 11);
 const NEW = Buffer.alloc(32, 22);
 const byokFor = (store: KeyStore, masterKey: Buffer, previousMasterKeys: Buffer[] = []) =>
-  new BYOK({ masterKey, previousMasterKeys, store, providers: { gemini: { baseUrl: "http://127.0.0.1:9" }, alt: { kind: "gemini", baseUrl: "http://127.0.0.1:9" } } });
+  new BYOK({
+    masterKey,
+    previousMasterKeys,
+    store,
+    providers: { gemini: { baseUrl: "http://127.0.0.1:9" }, alt: { kind: "gemini", baseUrl: "http://127.0.0.1:9" } },
+  });
 
 async function seed(store: KeyStore, users: string[], masterKey = OLD) {
   const byok = byokFor(store, masterKey);
@@ -22,7 +27,8 @@ async function plaintexts(store: KeyStore, users: string[]): Promise<Record<stri
   const { vault } = coreContextOf(byokFor(store, NEW));
   const out: Record<string, string> = {};
   for (const userId of users) {
-    for (const record of await store.list(userId)) out[`${userId}/${record.provider}`] = vault.open(record.ciphertext, record);
+    for (const record of await store.list(userId))
+      out[`${userId}/${record.provider}`] = vault.open(record.ciphertext, record);
   }
   return out;
 }
@@ -50,7 +56,11 @@ function racing(store: KeyStore, race: (userId: string, provider: string) => Pro
 }
 
 /** Runs the rotation cases against a fresh store from `create` (cleaned by `destroy`). */
-export function rotationSuite(name: string, create: () => Promise<KeyStore>, destroy: (store: KeyStore) => Promise<void>) {
+export function rotationSuite(
+  name: string,
+  create: () => Promise<KeyStore>,
+  destroy: (store: KeyStore) => Promise<void>,
+) {
   describe(`BYOK.rotate on ${name}`, () => {
     let store: KeyStore;
     const users = Array.from({ length: 12 }, (_, i) => `rot-user-${i}-${Math.random().toString(36).slice(2, 8)}`);
@@ -62,7 +72,10 @@ export function rotationSuite(name: string, create: () => Promise<KeyStore>, des
 
     it("re-encrypts every record under the current key, and a second run finds nothing to do", async () => {
       const progress: number[] = [];
-      const first = await byokFor(store, NEW, [OLD]).rotate({ batchSize: 5, onProgress: (p) => progress.push(p.scanned) });
+      const first = await byokFor(store, NEW, [OLD]).rotate({
+        batchSize: 5,
+        onProgress: (p) => progress.push(p.scanned),
+      });
       expect(first).toEqual({ scanned: 24, rotated: 24, skipped: 0, failed: 0 });
       expect(progress.at(-1)).toBe(24);
       expect(progress.length).toBeGreaterThanOrEqual(4);
@@ -77,7 +90,8 @@ export function rotationSuite(name: string, create: () => Promise<KeyStore>, des
       const [replaced, deleted] = [users[1]!, users[2]!];
       const raced = racing(store, async (userId, provider) => {
         if (provider !== "gemini") return;
-        if (userId === replaced) await live.registerKey({ userId, provider, apiKey: "AIza-fresh-from-user", validate: false });
+        if (userId === replaced)
+          await live.registerKey({ userId, provider, apiKey: "AIza-fresh-from-user", validate: false });
         if (userId === deleted) await live.deleteKey({ userId, provider });
       });
       const result = await byokFor(raced, NEW, [OLD]).rotate({ batchSize: 4 });
@@ -115,19 +129,32 @@ export function rotationSuite(name: string, create: () => Promise<KeyStore>, des
       const report = await verify(coreContextOf(byokFor(store, NEW, [OLD])));
       expect(report.byKeyId).toEqual({ [keyIdFor(NEW)]: 24, [keyIdFor(OLD)]: 0 });
       expect(report.unreadable).toHaveLength(2);
-      expect(report.unreadable).toContainEqual({ userId: stranger, provider: "gemini", keyId: keyIdFor(Buffer.alloc(32, 33)) });
+      expect(report.unreadable).toContainEqual({
+        userId: stranger,
+        provider: "gemini",
+        keyId: keyIdFor(Buffer.alloc(32, 33)),
+      });
       await store.deleteUser(stranger);
     });
 
     it("verify counts records per key id before and after rotation", async () => {
       const before = await verify(coreContextOf(byokFor(store, NEW, [OLD])));
-      expect(before).toMatchObject({ scanned: 24, byKeyId: { [keyIdFor(NEW)]: 0, [keyIdFor(OLD)]: 24 }, unreadable: [] });
+      expect(before).toMatchObject({
+        scanned: 24,
+        byKeyId: { [keyIdFor(NEW)]: 0, [keyIdFor(OLD)]: 24 },
+        unreadable: [],
+      });
       await byokFor(store, NEW, [OLD]).rotate();
-      expect((await verify(coreContextOf(byokFor(store, NEW, [OLD])))).byKeyId).toEqual({ [keyIdFor(NEW)]: 24, [keyIdFor(OLD)]: 0 });
+      expect((await verify(coreContextOf(byokFor(store, NEW, [OLD])))).byKeyId).toEqual({
+        [keyIdFor(NEW)]: 24,
+        [keyIdFor(OLD)]: 0,
+      });
     });
 
     it("rejects a bad batchSize with INVALID_REQUEST", async () => {
-      const error = await byokFor(store, NEW, [OLD]).rotate({ batchSize: 0 }).catch((e: unknown) => e);
+      const error = await byokFor(store, NEW, [OLD])
+        .rotate({ batchSize: 0 })
+        .catch((e: unknown) => e);
       expect(ByokError.is(error) && error.code).toBe("INVALID_REQUEST");
     });
   });

@@ -24,7 +24,11 @@ export function loadKit(version: ExpressVersion): Kit {
   if (cached) return cached;
   let kit: Kit;
   if (version === "express5") {
-    kit = { version, express: jest.requireActual<typeof import("express")>("express"), lib: jest.requireActual<typeof Lib>("../../lib") };
+    kit = {
+      version,
+      express: jest.requireActual<typeof import("express")>("express"),
+      lib: jest.requireActual<typeof Lib>("../../lib"),
+    };
   } else {
     let lib: typeof Lib | undefined;
     jest.isolateModules(() => {
@@ -65,7 +69,12 @@ export interface AppFixtureOptions {
 export async function appFixture(kit: Kit, options: AppFixtureOptions = {}): Promise<AppFixture> {
   const fake = await startFakeGemini();
   const store = options.store ?? new kit.lib.MemoryStore();
-  const byok = new kit.lib.BYOK({ masterKey: TEST_MASTER_KEY, store, providers: { gemini: { baseUrl: fake.url, ...options.gemini } }, ...options.byok });
+  const byok = new kit.lib.BYOK({
+    masterKey: TEST_MASTER_KEY,
+    store,
+    providers: { gemini: { baseUrl: fake.url, ...options.gemini } },
+    ...options.byok,
+  });
   const app = kit.express() as Express;
   const appErrors: unknown[] = [];
   app.use((req: Request, _res: Response, next: NextFunction) => {
@@ -113,5 +122,9 @@ export async function listen(app: Express): Promise<{ server: Server; url: strin
   const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  return { server, url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))) };
+  return {
+    server,
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  };
 }

@@ -9,6 +9,10 @@ export const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127
 export const uniqueName = (what: string): string => `byok_test_${what}_${randomUUID().replace(/-/g, "").slice(0, 10)}`;
 
 /** Resolves once an ioredis client (or cluster) is ready. */
-export function whenReady(client: Cluster | { status: string; once(event: string, fn: () => void): unknown }): Promise<void> {
-  return client.status === "ready" ? Promise.resolve() : new Promise((resolve) => void client.once("ready", () => resolve()));
+export function whenReady(
+  client: Cluster | { status: string; once(event: string, fn: () => void): unknown },
+): Promise<void> {
+  return client.status === "ready"
+    ? Promise.resolve()
+    : new Promise((resolve) => void client.once("ready", () => resolve()));
 }

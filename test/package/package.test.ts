@@ -39,22 +39,44 @@ describe("the packed byok-ai package", () => {
     execFileSync("npm", ["pack", "--pack-destination", dir, "--silent"], { cwd: root, stdio: "pipe" });
     const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"))!;
     writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "app", private: true }));
-    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(dir, tarball), `typescript@${typescriptVersion}`, "@types/node@20"], {
-      cwd: dir,
-      stdio: "pipe",
-    });
+    execFileSync(
+      "npm",
+      [
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--prefer-offline",
+        join(dir, tarball),
+        `typescript@${typescriptVersion}`,
+        "@types/node@20",
+      ],
+      {
+        cwd: dir,
+        stdio: "pipe",
+      },
+    );
   }, 180_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const run = (file: string) => JSON.parse(execFileSync("node", [file], { cwd: dir, encoding: "utf8" }));
 
   it("works from ESM (import), and the upstream sees exactly the registered key", () => {
-    writeFileSync(join(dir, "app.mjs"), usage(`import { BYOK, ByokError, MemoryStore, generateMasterKey } from "byok-ai";\nimport { startFakeGemini } from "byok-ai/testing";`));
+    writeFileSync(
+      join(dir, "app.mjs"),
+      usage(
+        `import { BYOK, ByokError, MemoryStore, generateMasterKey } from "byok-ai";\nimport { startFakeGemini } from "byok-ai/testing";`,
+      ),
+    );
     expect(run("app.mjs")).toEqual({ text: "Echo: hello package", keys: [KEY, KEY], isError: "function" });
   });
 
   it("works from CommonJS (require), and the upstream sees exactly the registered key", () => {
-    writeFileSync(join(dir, "app.cjs"), usage(`const { BYOK, ByokError, MemoryStore, generateMasterKey } = require("byok-ai");\nconst { startFakeGemini } = require("byok-ai/testing");`));
+    writeFileSync(
+      join(dir, "app.cjs"),
+      usage(
+        `const { BYOK, ByokError, MemoryStore, generateMasterKey } = require("byok-ai");\nconst { startFakeGemini } = require("byok-ai/testing");`,
+      ),
+    );
     expect(run("app.cjs")).toEqual({ text: "Echo: hello package", keys: [KEY, KEY], isError: "function" });
   });
 
@@ -85,12 +107,38 @@ const codeOf = (p) => p.then(() => "resolved", (e) => e.code + " " + e.message);
   // The declarations name the peers' types (express, and ioredis/pg for the store options), as a
   // TypeScript app that uses them has installed; skipLibCheck stays off so our .d.ts are checked.
   it("ships types that check under TypeScript's node16 resolution, for ESM and CommonJS", () => {
-    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "@types/express@5", "ioredis@6", "pg@8", "@types/pg@8"], { cwd: dir, stdio: "pipe" });
+    execFileSync(
+      "npm",
+      [
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--prefer-offline",
+        "@types/express@5",
+        "ioredis@6",
+        "pg@8",
+        "@types/pg@8",
+      ],
+      { cwd: dir, stdio: "pipe" },
+    );
     writeFileSync(join(dir, "check.mts"), typed);
     writeFileSync(join(dir, "check.cts"), typed);
     const tsc = join(dir, "node_modules/typescript/bin/tsc");
-    const args = ["--noEmit", "--strict", "--module", "node16", "--moduleResolution", "node16", "--target", "es2022", "--types", "node"];
-    expect(() => execFileSync("node", [tsc, ...args, "check.mts", "check.cts"], { cwd: dir, stdio: "pipe" })).not.toThrow();
+    const args = [
+      "--noEmit",
+      "--strict",
+      "--module",
+      "node16",
+      "--moduleResolution",
+      "node16",
+      "--target",
+      "es2022",
+      "--types",
+      "node",
+    ];
+    expect(() =>
+      execFileSync("node", [tsc, ...args, "check.mts", "check.cts"], { cwd: dir, stdio: "pipe" }),
+    ).not.toThrow();
   });
 
   it("installs a byok-ai bin whose keygen prints a 32-byte base64 master key", () => {

@@ -1,6 +1,12 @@
 import { BYOK, ByokError } from "../../lib";
 import { lazyPeer } from "../../lib/providers/stainless";
-import { startFakeAnthropic, startFakeOpenAI, startFakeProviders, type FakeProviders, type FakeUpstream } from "../../lib/testing";
+import {
+  startFakeAnthropic,
+  startFakeOpenAI,
+  startFakeProviders,
+  type FakeProviders,
+  type FakeUpstream,
+} from "../../lib/testing";
 import { captureConsole, TEST_MASTER_KEY } from "../helpers/canary";
 
 const OPENAI_KEY = "sk-proj-user-openai-key-0001";
@@ -23,10 +29,24 @@ describe("BYOK with several providers", () => {
     await byok.registerKey({ userId: "u1", provider: "openai", apiKey: OPENAI_KEY });
     await byok.registerKey({ userId: "u1", provider: "anthropic", apiKey: ANTHROPIC_KEY });
     const ai = byok.use("u1");
-    expect(await ai.chat({ prompt: "hi", provider: "anthropic" })).toMatchObject({ provider: "anthropic", model: "claude-haiku-4-5", text: "Echo: hi" });
-    expect(await ai.chat({ prompt: "hi", provider: "openai" })).toMatchObject({ provider: "openai", model: "gpt-4o-mini", text: "Echo: hi" });
-    expect(fakes.anthropic.requests.map((r) => [r.op, r.apiKey])).toEqual([["validate", ANTHROPIC_KEY], ["chat", ANTHROPIC_KEY]]);
-    expect(fakes.openai.requests.map((r) => [r.op, r.apiKey])).toEqual([["validate", OPENAI_KEY], ["chat", OPENAI_KEY]]);
+    expect(await ai.chat({ prompt: "hi", provider: "anthropic" })).toMatchObject({
+      provider: "anthropic",
+      model: "claude-haiku-4-5",
+      text: "Echo: hi",
+    });
+    expect(await ai.chat({ prompt: "hi", provider: "openai" })).toMatchObject({
+      provider: "openai",
+      model: "gpt-4o-mini",
+      text: "Echo: hi",
+    });
+    expect(fakes.anthropic.requests.map((r) => [r.op, r.apiKey])).toEqual([
+      ["validate", ANTHROPIC_KEY],
+      ["chat", ANTHROPIC_KEY],
+    ]);
+    expect(fakes.openai.requests.map((r) => [r.op, r.apiKey])).toEqual([
+      ["validate", OPENAI_KEY],
+      ["chat", OPENAI_KEY],
+    ]);
     expect(fakes.gemini.requests).toHaveLength(0);
   });
 
@@ -40,7 +60,10 @@ describe("BYOK with several providers", () => {
 
     await byok.registerKey({ userId: "two", provider: "anthropic", apiKey: ANTHROPIC_KEY });
     await byok.registerKey({ userId: "two", provider: "gemini", apiKey: GEMINI_KEY });
-    const error = await byok.use("two").chat({ prompt: "x" }).catch((e: unknown) => e);
+    const error = await byok
+      .use("two")
+      .chat({ prompt: "x" })
+      .catch((e: unknown) => e);
     expect(ByokError.is(error) && error.code).toBe("KEY_NOT_FOUND");
   });
 
@@ -48,7 +71,10 @@ describe("BYOK with several providers", () => {
     const trap = await startFakeOpenAI();
     try {
       await byok.registerKey({ userId: "u1", provider: "openai", apiKey: OPENAI_KEY });
-      const withBaseUrl = await byok.use("u1").chat({ prompt: "x", baseUrl: `${trap.url}/v1` } as never).catch((e: unknown) => e);
+      const withBaseUrl = await byok
+        .use("u1")
+        .chat({ prompt: "x", baseUrl: `${trap.url}/v1` } as never)
+        .catch((e: unknown) => e);
       expect(ByokError.is(withBaseUrl) && withBaseUrl.code).toBe("INVALID_REQUEST");
       await byok.use("u1").chat({ prompt: "x", model: `${trap.url}/v1` });
       expect(fakes.openai.requests.at(-1)!.body).toMatchObject({ model: `${trap.url}/v1` });
@@ -59,12 +85,20 @@ describe("BYOK with several providers", () => {
   });
 
   it("sends max_completion_tokens to OpenAI and max_tokens to an openai-compatible server", async () => {
-    const compat = new BYOK({ masterKey: TEST_MASTER_KEY, providers: { groq: { kind: "openai-compatible", baseUrl: fakes.openai.url, defaultModel: "llama-3.1-8b-instant" } } });
+    const compat = new BYOK({
+      masterKey: TEST_MASTER_KEY,
+      providers: {
+        groq: { kind: "openai-compatible", baseUrl: fakes.openai.url, defaultModel: "llama-3.1-8b-instant" },
+      },
+    });
     await byok.registerKey({ userId: "u1", provider: "openai", apiKey: OPENAI_KEY });
     await compat.registerKey({ userId: "u1", provider: "groq", apiKey: OPENAI_KEY });
     await byok.use("u1").chat({ prompt: "x", maxTokens: 9 });
     expect(fakes.openai.requests.at(-1)!.body).toMatchObject({ max_completion_tokens: 9 });
-    expect(await compat.use("u1").chat({ prompt: "x", maxTokens: 9 })).toMatchObject({ provider: "groq", model: "llama-3.1-8b-instant" });
+    expect(await compat.use("u1").chat({ prompt: "x", maxTokens: 9 })).toMatchObject({
+      provider: "groq",
+      model: "llama-3.1-8b-instant",
+    });
     expect(fakes.openai.requests.at(-1)!.body).toMatchObject({ max_tokens: 9 });
     expect(fakes.openai.requests.at(-1)!.body).not.toHaveProperty("max_completion_tokens");
   });
@@ -86,8 +120,22 @@ describe("BYOK with several providers", () => {
 });
 
 describe("the openai and anthropic SDKs' environment variables", () => {
-  const TRAP_ENV = ["OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_ADMIN_KEY", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "OPENAI_CUSTOM_HEADERS", "OPENAI_LOG"];
-  const TRAP_ENV_ANTHROPIC = ["ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_CUSTOM_HEADERS", "ANTHROPIC_LOG"];
+  const TRAP_ENV = [
+    "OPENAI_BASE_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_ADMIN_KEY",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
+    "OPENAI_CUSTOM_HEADERS",
+    "OPENAI_LOG",
+  ];
+  const TRAP_ENV_ANTHROPIC = [
+    "ANTHROPIC_BASE_URL",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_CUSTOM_HEADERS",
+    "ANTHROPIC_LOG",
+  ];
 
   it("are ignored: the key, host, headers and logging stay as BYOK configured them", async () => {
     const traps: FakeUpstream[] = [await startFakeOpenAI(), await startFakeAnthropic()];
@@ -145,6 +193,9 @@ describe("optional SDK peers", () => {
   it("fail with CONFIG_INVALID naming the npm install when missing", async () => {
     const load = lazyPeer("byok-ai-not-installed-sdk", "The test provider");
     const error = await load().catch((e: unknown) => e);
-    expect(ByokError.is(error) && [error.code, error.message]).toEqual(["CONFIG_INVALID", expect.stringContaining("npm install byok-ai-not-installed-sdk")]);
+    expect(ByokError.is(error) && [error.code, error.message]).toEqual([
+      "CONFIG_INVALID",
+      expect.stringContaining("npm install byok-ai-not-installed-sdk"),
+    ]);
   });
 });

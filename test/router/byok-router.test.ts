@@ -34,7 +34,16 @@ describe("byokRouter options", () => {
 
   it("accepts a custom basePath, bodyLimit, getUserId and helmet: false", async () => {
     const app = express();
-    app.use(byokRouter({ byok, basePath: "/api/byok", bodyLimit: 1024, helmet: false, rateLimit: false, getUserId: () => "u1" }));
+    app.use(
+      byokRouter({
+        byok,
+        basePath: "/api/byok",
+        bodyLimit: 1024,
+        helmet: false,
+        rateLimit: false,
+        getUserId: () => "u1",
+      }),
+    );
     const res = await request(app).get("/api/byok/keys");
     expect([res.status, res.body]).toEqual([200, { keys: [] }]);
     expect(res.headers["x-content-type-options"]).toBeUndefined();
@@ -49,7 +58,10 @@ describe.each(EXPRESS_VERSIONS)("byokRouter in an app on %s", (version) => {
 
   it("attaches req.ai, so the app's own route chats with the user's key", async () => {
     f = await appFixture(kit);
-    await request(f.app).post("/byok/keys").set("x-user", "u1").send({ provider: "gemini", apiKey: "AIza-app-key-0001" });
+    await request(f.app)
+      .post("/byok/keys")
+      .set("x-user", "u1")
+      .send({ provider: "gemini", apiKey: "AIza-app-key-0001" });
     const res = await request(f.app).post("/app/ask").set("x-user", "u1").send({ q: "hi" });
     expect([res.status, res.body]).toEqual([200, { text: "Echo: hi" }]);
   });
@@ -75,7 +87,10 @@ describe.each(EXPRESS_VERSIONS)("byokRouter in an app on %s", (version) => {
     expect(plain.headers["cache-control"]).toBeUndefined();
     const form = await request(f.app).post("/app/echo").type("form").send("a=1&b=2");
     expect(form.body).toEqual({ body: { a: "1", b: "2" } });
-    const big = await request(f.app).post("/app/ask").set("x-user", "u1").send({ q: "x".repeat(30_000) });
+    const big = await request(f.app)
+      .post("/app/ask")
+      .set("x-user", "u1")
+      .send({ q: "x".repeat(30_000) });
     expect(big.status).toBe(599); // KEY_NOT_FOUND from the app's handler, not a 413 from byok's parser
     expect(ByokError.is(f.appErrors[0]) && (f.appErrors[0] as ByokError).code).toBe("KEY_NOT_FOUND");
   });
@@ -95,8 +110,13 @@ describe.each(EXPRESS_VERSIONS)("byokRouter in an app on %s", (version) => {
   });
 
   it("stringifies numeric user ids and treats an empty id as no user", async () => {
-    f = await appFixture(kit, { router: { getUserId: (req) => (req.headers["x-user"] === "" ? "" : (42 as unknown as string)) } });
-    await request(f.app).post("/byok/keys").set("x-user", "n").send({ provider: "gemini", apiKey: "AIza-numeric-0042" });
+    f = await appFixture(kit, {
+      router: { getUserId: (req) => (req.headers["x-user"] === "" ? "" : (42 as unknown as string)) },
+    });
+    await request(f.app)
+      .post("/byok/keys")
+      .set("x-user", "n")
+      .send({ provider: "gemini", apiKey: "AIza-numeric-0042" });
     expect((await f.snapshot()).map((r) => r.userId)).toEqual(["42"]);
     const res = await request(f.app).get("/byok/keys").set("x-user", "");
     expect([res.status, res.body.error.code]).toEqual([401, "UNAUTHENTICATED"]);
@@ -104,7 +124,10 @@ describe.each(EXPRESS_VERSIONS)("byokRouter in an app on %s", (version) => {
 
   it("takes the user from getUserId only: a userId in the query is ignored", async () => {
     f = await appFixture(kit);
-    await request(f.app).post("/byok/keys?userId=victim").set("x-user", "u1").send({ provider: "gemini", apiKey: "AIza-query-key-01" });
+    await request(f.app)
+      .post("/byok/keys?userId=victim")
+      .set("x-user", "u1")
+      .send({ provider: "gemini", apiKey: "AIza-query-key-01" });
     expect((await f.snapshot()).map((r) => r.userId)).toEqual(["u1"]);
     const res = await request(f.app).get("/byok/keys?userId=u1");
     expect(res.status).toBe(401);

@@ -17,7 +17,10 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
   afterEach(() => f.close());
 
   const withKey = async (user = "u1") => {
-    const res = await request(f.app).post("/byok/keys").set("x-user", user).send({ provider: "gemini", apiKey: CANARY_KEY });
+    const res = await request(f.app)
+      .post("/byok/keys")
+      .set("x-user", user)
+      .send({ provider: "gemini", apiKey: CANARY_KEY });
     expect(res.status).toBe(201);
     f.fake.reset();
   };
@@ -40,7 +43,14 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
 
   it("answers 200 for messages with a system turn and an explicit provider and model", async () => {
     await withKey();
-    const res = await chat({ provider: "gemini", model: "gemini-2.0-flash", messages: [{ role: "system", content: "Be brief" }, { role: "user", content: "Hi" }] });
+    const res = await chat({
+      provider: "gemini",
+      model: "gemini-2.0-flash",
+      messages: [
+        { role: "system", content: "Be brief" },
+        { role: "user", content: "Hi" },
+      ],
+    });
     expect(res.status).toBe(200);
     expect(res.body.model).toBe("gemini-2.0-flash");
   });
@@ -113,7 +123,11 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
 
   it("answers JSON for stream: false even with Accept: text/event-stream", async () => {
     await withKey();
-    const res = await request(f.app).post("/byok/chat").set("x-user", "u1").set("accept", "text/event-stream, application/json").send({ prompt: "Hi", stream: false });
+    const res = await request(f.app)
+      .post("/byok/chat")
+      .set("x-user", "u1")
+      .set("accept", "text/event-stream, application/json")
+      .send({ prompt: "Hi", stream: false });
     expect(res.status).toBe(200);
   });
 
@@ -122,7 +136,10 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
     f.fake.enqueue({ hang: true });
     const server = await listen(f.app);
     try {
-      const req = httpRequest(`${server.url}/byok/chat`, { method: "POST", headers: { "content-type": "application/json", "x-user": "u1" } });
+      const req = httpRequest(`${server.url}/byok/chat`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-user": "u1" },
+      });
       req.on("error", () => undefined);
       req.end(JSON.stringify({ prompt: "Hi" }));
       await until(() => f.fake.requests.some((r) => r.op === "chat"), "the upstream call");
@@ -149,7 +166,10 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
     await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: CANARY_KEY, validate: false });
     const server = await listen(f.app);
     try {
-      const req = httpRequest(`${server.url}/byok/chat`, { method: "POST", headers: { "content-type": "application/json", "x-user": "u1" } });
+      const req = httpRequest(`${server.url}/byok/chat`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-user": "u1" },
+      });
       const closed = new Promise((resolve) => req.on("close", resolve));
       req.on("error", () => undefined);
       req.end(JSON.stringify({ prompt: "Hi", provider: "gemini" }));
@@ -169,7 +189,12 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
     const { result, output } = await captureConsole(async () => {
       await withKey();
       f.fake.enqueue({ status: 500 }, { status: 429, retryAfter: 1 }, { garbage: true });
-      const responses = [await chat({ prompt: "a" }), await chat({ prompt: "b" }), await chat({ prompt: "c" }), await chat({ prompt: "d" })];
+      const responses = [
+        await chat({ prompt: "a" }),
+        await chat({ prompt: "b" }),
+        await chat({ prompt: "c" }),
+        await chat({ prompt: "d" }),
+      ];
       await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "bad-" + CANARY_KEY, validate: false });
       responses.push(await chat({ prompt: "e" }), await request(f.app).get("/byok/keys").set("x-user", "u1"));
       return responses.map((r) => JSON.stringify(r.headers) + r.text).join("\n");

@@ -9,8 +9,16 @@ function brokenStore(): KeyStore {
     throw new Error("ECONNREFUSED 10.0.0.1:6379");
   };
   return {
-    get: fail, list: fail, put: fail, delete: fail, deleteUser: fail, touch: fail, compareAndSwap: fail,
-    scan: async function* (): AsyncIterable<KeyRecord[]> { yield await fail(); },
+    get: fail,
+    list: fail,
+    put: fail,
+    delete: fail,
+    deleteUser: fail,
+    touch: fail,
+    compareAndSwap: fail,
+    scan: async function* (): AsyncIterable<KeyRecord[]> {
+      yield await fail();
+    },
   };
 }
 
@@ -22,13 +30,19 @@ describe.each(EXPRESS_VERSIONS)("key routes on %s", (version) => {
   });
   afterEach(() => f.close());
 
-  const register = (apiKey: string, user = "u1") => request(f.app).post("/byok/keys").set("x-user", user).send({ provider: "gemini", apiKey });
+  const register = (apiKey: string, user = "u1") =>
+    request(f.app).post("/byok/keys").set("x-user", user).send({ provider: "gemini", apiKey });
 
   describe("POST /byok/keys", () => {
     it("answers 201 KeyInfo after the provider accepted the key, and stores it encrypted", async () => {
       const res = await register(CANARY_KEY);
       expect(res.status).toBe(201);
-      expect(res.body).toEqual({ provider: "gemini", hint: "\u2026XYZW", createdAt: expect.any(String), updatedAt: expect.any(String) });
+      expect(res.body).toEqual({
+        provider: "gemini",
+        hint: "\u2026XYZW",
+        createdAt: expect.any(String),
+        updatedAt: expect.any(String),
+      });
       expect(f.fake.requests[0]).toMatchObject({ op: "validate", apiKey: CANARY_KEY });
       const [record] = await f.snapshot();
       expect(record).toMatchObject({ userId: "u1", provider: "gemini" });
@@ -64,7 +78,10 @@ describe.each(EXPRESS_VERSIONS)("key routes on %s", (version) => {
     });
 
     it("answers 400 UNKNOWN_PROVIDER for a provider that is not configured", async () => {
-      const res = await request(f.app).post("/byok/keys").set("x-user", "u1").send({ provider: "nope", apiKey: CANARY_KEY });
+      const res = await request(f.app)
+        .post("/byok/keys")
+        .set("x-user", "u1")
+        .send({ provider: "nope", apiKey: CANARY_KEY });
       expect([res.status, res.body.error.code]).toEqual([400, "UNKNOWN_PROVIDER"]);
       expect(res.body.error.details).toEqual({ fields: ["provider"] });
     });
@@ -77,7 +94,10 @@ describe.each(EXPRESS_VERSIONS)("key routes on %s", (version) => {
     });
 
     it("answers 413 PAYLOAD_TOO_LARGE for a body over the limit", async () => {
-      const res = await request(f.app).post("/byok/keys").set("x-user", "u1").send({ provider: "gemini", apiKey: CANARY_KEY, pad: "x".repeat(20_000) });
+      const res = await request(f.app)
+        .post("/byok/keys")
+        .set("x-user", "u1")
+        .send({ provider: "gemini", apiKey: CANARY_KEY, pad: "x".repeat(20_000) });
       expect([res.status, res.body.error.code]).toEqual([413, "PAYLOAD_TOO_LARGE"]);
     });
   });
@@ -116,7 +136,10 @@ describe.each(EXPRESS_VERSIONS)("key routes on %s", (version) => {
       await register(CANARY_KEY);
       expect((await request(f.app).delete("/byok/keys?provider=gemini").set("x-user", "u1")).status).toBe(204);
       await register(CANARY_KEY);
-      expect((await request(f.app).delete("/byok/keys?provider=gemini").set("x-user", "u1").send({ provider: "gemini" })).status).toBe(204);
+      expect(
+        (await request(f.app).delete("/byok/keys?provider=gemini").set("x-user", "u1").send({ provider: "gemini" }))
+          .status,
+      ).toBe(204);
     });
 
     it("answers 404 KEY_NOT_FOUND when the user had no key", async () => {
@@ -126,20 +149,32 @@ describe.each(EXPRESS_VERSIONS)("key routes on %s", (version) => {
 
     it("answers 400 INVALID_REQUEST when no provider is named", async () => {
       const res = await request(f.app).delete("/byok/keys").set("x-user", "u1");
-      expect([res.status, res.body.error.code, res.body.error.details]).toEqual([400, "INVALID_REQUEST", { fields: ["provider"] }]);
+      expect([res.status, res.body.error.code, res.body.error.details]).toEqual([
+        400,
+        "INVALID_REQUEST",
+        { fields: ["provider"] },
+      ]);
     });
   });
 
   describe("byok responses", () => {
     it("carry Cache-Control: no-store and helmet's headers on success and on errors", async () => {
-      for (const res of [await register(CANARY_KEY), await request(f.app).get("/byok/keys"), await request(f.app).delete("/byok/keys?provider=gemini").set("x-user", "u9")]) {
+      for (const res of [
+        await register(CANARY_KEY),
+        await request(f.app).get("/byok/keys"),
+        await request(f.app).delete("/byok/keys?provider=gemini").set("x-user", "u9"),
+      ]) {
         expect(res.headers["cache-control"]).toBe("no-store");
         expect(res.headers["x-content-type-options"]).toBe("nosniff");
       }
     });
 
     it("never contain the key, in bodies or headers", async () => {
-      const responses = [await register(CANARY_KEY), await register(CANARY_KEY), await request(f.app).get("/byok/keys").set("x-user", "u1")];
+      const responses = [
+        await register(CANARY_KEY),
+        await register(CANARY_KEY),
+        await request(f.app).get("/byok/keys").set("x-user", "u1"),
+      ];
       for (const res of responses) expect(JSON.stringify(res.headers) + res.text).not.toContain(CANARY_KEY);
     });
   });
@@ -154,7 +189,10 @@ describe.each(EXPRESS_VERSIONS)("key routes with a failing store on %s", (versio
   afterEach(() => f.close());
 
   it.each([
-    ["POST", () => request(f.app).post("/byok/keys").set("x-user", "u1").send({ provider: "gemini", apiKey: CANARY_KEY })],
+    [
+      "POST",
+      () => request(f.app).post("/byok/keys").set("x-user", "u1").send({ provider: "gemini", apiKey: CANARY_KEY }),
+    ],
     ["GET", () => request(f.app).get("/byok/keys").set("x-user", "u1")],
     ["DELETE", () => request(f.app).delete("/byok/keys?provider=gemini").set("x-user", "u1")],
   ])("%s answers 503 STORE_UNAVAILABLE without internals", async (_method, send) => {

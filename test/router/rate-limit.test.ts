@@ -86,8 +86,13 @@ describe("byokRouter rate limits with a Redis-backed key store", () => {
   it("counts in the Redis of a RedisStore opened from a url, shared by two instances", async () => {
     prefix = `byok-router-url-${randomUUID()}:`;
     prefixes.push(prefix);
-    const stores = [new kit.lib.RedisStore({ url: "redis://127.0.0.1:6379", prefix }), new kit.lib.RedisStore({ url: "redis://127.0.0.1:6379", prefix })];
-    const [first, second] = await Promise.all(stores.map((store) => appFixture(kit, { store, router: { rateLimit: { chat: { limit: 1 } } } })));
+    const stores = [
+      new kit.lib.RedisStore({ url: "redis://127.0.0.1:6379", prefix }),
+      new kit.lib.RedisStore({ url: "redis://127.0.0.1:6379", prefix }),
+    ];
+    const [first, second] = await Promise.all(
+      stores.map((store) => appFixture(kit, { store, router: { rateLimit: { chat: { limit: 1 } } } })),
+    );
     try {
       expect((await request(first!.app).post("/byok/chat").set("x-user", "u1").send({ prompt: "x" })).status).toBe(404);
       const res = await request(second!.app).post("/byok/chat").set("x-user", "u1").send({ prompt: "x" });

@@ -76,7 +76,12 @@ describe("POST /byok/chat with SSE", () => {
       expect(chunks).toEqual(["Hello", ", ", "wor", "ld"]);
       const done = frames.at(-1)!;
       expect(done.event).toBe("done");
-      expect(done.data).toMatchObject({ text: chunks.join(""), provider, finishReason: "stop", usage: { outputTokens: 4 } });
+      expect(done.data).toMatchObject({
+        text: chunks.join(""),
+        provider,
+        finishReason: "stop",
+        usage: { outputTokens: 4 },
+      });
       expect(events.at(-1)).toMatchObject({ type: "chat.completed", provider, usage: { outputTokens: 4 } });
       expect(res.body as string).not.toContain(CANARY_KEY);
     });
@@ -97,8 +102,15 @@ describe("POST /byok/chat with SSE", () => {
 
     it("answers an error before the first chunk as JSON with its status", async () => {
       fake().enqueue({ status: 429, retryAfter: 5 });
-      const res = await request(app).post("/byok/chat").set("x-user", "u1").send({ prompt: "x", provider, stream: true });
-      expect([res.status, res.body.error.code, res.headers["retry-after"]]).toEqual([429, "PROVIDER_RATE_LIMITED", "5"]);
+      const res = await request(app)
+        .post("/byok/chat")
+        .set("x-user", "u1")
+        .send({ prompt: "x", provider, stream: true });
+      expect([res.status, res.body.error.code, res.headers["retry-after"]]).toEqual([
+        429,
+        "PROVIDER_RATE_LIMITED",
+        "5",
+      ]);
     });
 
     it("aborts the upstream request within 100 ms when the client disconnects after the first chunk", async () => {
@@ -106,13 +118,20 @@ describe("POST /byok/chat with SSE", () => {
       const server = await listen(app);
       try {
         const closedAt = await new Promise<number>((resolve, reject) => {
-          const req = httpRequest(`${server.url}/byok/chat`, { method: "POST", headers: { "content-type": "application/json", "x-user": "u1", accept: "text/event-stream" } }, (res) => {
-            res.once("data", () => {
-              const at = performance.now();
-              req.destroy();
-              resolve(at);
-            });
-          });
+          const req = httpRequest(
+            `${server.url}/byok/chat`,
+            {
+              method: "POST",
+              headers: { "content-type": "application/json", "x-user": "u1", accept: "text/event-stream" },
+            },
+            (res) => {
+              res.once("data", () => {
+                const at = performance.now();
+                req.destroy();
+                resolve(at);
+              });
+            },
+          );
           req.on("error", () => undefined);
           req.end(JSON.stringify({ prompt: "x", provider }));
           setTimeout(() => reject(new Error("no first chunk")), 5000);
@@ -137,13 +156,23 @@ describe("POST /byok/chat SSE backpressure", () => {
       specificationVersion: "v1",
       defaultModel: "count",
       validateKey: async () => undefined,
-      doChat: async () => ({ text: "", model: "count", finishReason: "stop", usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 } }),
+      doChat: async () => ({
+        text: "",
+        model: "count",
+        finishReason: "stop",
+        usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
+      }),
       async *doStream(_request, { signal }): AsyncGenerator<ProviderStreamPart> {
         for (let i = 0; i < total && !signal.aborted; i++) {
           pulled++;
           yield { type: "text", text: chunk };
         }
-        yield { type: "finish", model: "count", finishReason: "stop", usage: { inputTokens: 0, outputTokens: total, totalTokens: total } };
+        yield {
+          type: "finish",
+          model: "count",
+          finishReason: "stop",
+          usage: { inputTokens: 0, outputTokens: total, totalTokens: total },
+        };
       },
     };
     const byok = new BYOK({ masterKey: TEST_MASTER_KEY, providers: { counting }, defaultProvider: "counting" });
@@ -151,15 +180,22 @@ describe("POST /byok/chat SSE backpressure", () => {
     const server = await listen(appFor(byok));
     try {
       const pulledWhilePaused = await new Promise<number>((resolve) => {
-        const req = httpRequest(`${server.url}/byok/chat`, { method: "POST", headers: { "content-type": "application/json", "x-user": "u1", accept: "text/event-stream" } }, (res) => {
-          res.once("data", () => {
-            res.pause(); // a reader that stops reading
-            setTimeout(() => {
-              resolve(pulled);
-              req.destroy();
-            }, 1000);
-          });
-        });
+        const req = httpRequest(
+          `${server.url}/byok/chat`,
+          {
+            method: "POST",
+            headers: { "content-type": "application/json", "x-user": "u1", accept: "text/event-stream" },
+          },
+          (res) => {
+            res.once("data", () => {
+              res.pause(); // a reader that stops reading
+              setTimeout(() => {
+                resolve(pulled);
+                req.destroy();
+              }, 1000);
+            });
+          },
+        );
         req.on("error", () => undefined);
         req.end(JSON.stringify({ prompt: "x" }));
       });

@@ -23,7 +23,11 @@ afterAll(async () => {
 
 describe("new PostgresStore", () => {
   it.each([
-    ["both pool and connectionString", () => ({ pool, connectionString: DATABASE_URL }), "pass pool or connectionString, not both"],
+    [
+      "both pool and connectionString",
+      () => ({ pool, connectionString: DATABASE_URL }),
+      "pass pool or connectionString, not both",
+    ],
     ["neither pool nor connectionString", () => ({}), "pass pool"],
     ["a pool that is not a pg Pool", () => ({ pool: {} }), "pg Pool"],
     ["a table name with a quote", () => ({ pool, table: 'keys"; DROP TABLE x; --' }), "lower-case identifier"],
@@ -32,7 +36,10 @@ describe("new PostgresStore", () => {
     ["a table name over 63 characters", () => ({ pool, table: "t".repeat(64) }), "at most 63"],
     ["a misspelt option", () => ({ pool, tabel: "x" }), "Did you mean `table`?"],
   ])("throws CONFIG_INVALID for %s, naming the fix", (_name, options, fix) => {
-    expect(thrownBy(() => new PostgresStore(options() as never))).toMatchObject({ code: "CONFIG_INVALID", message: expect.stringContaining(fix) });
+    expect(thrownBy(() => new PostgresStore(options() as never))).toMatchObject({
+      code: "CONFIG_INVALID",
+      message: expect.stringContaining(fix),
+    });
   });
 });
 
@@ -58,7 +65,14 @@ describe("PostgresStore.migrate", () => {
     try {
       const store = new PostgresStore({ pool, table: `${schema}.keys` });
       await store.migrate();
-      await store.put({ userId: "u1", provider: "gemini", ciphertext: "v1.a.b.c.d", hint: "\u2026abcd", createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() });
+      await store.put({
+        userId: "u1",
+        provider: "gemini",
+        ciphertext: "v1.a.b.c.d",
+        hint: "\u2026abcd",
+        createdAt: new Date().toISOString(),
+        updatedAt: new Date().toISOString(),
+      });
       expect((await store.get("u1", "gemini"))?.ciphertext).toBe("v1.a.b.c.d");
     } finally {
       await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
@@ -69,11 +83,16 @@ describe("PostgresStore.migrate", () => {
 describe("PostgresStore", () => {
   it("answers STORE_UNAVAILABLE naming migrate() when the table does not exist", async () => {
     const store = new PostgresStore({ pool, table: uniqueName("missing") });
-    await expect(store.list("u1")).rejects.toMatchObject({ code: "STORE_UNAVAILABLE", message: expect.stringContaining("store.migrate()") });
+    await expect(store.list("u1")).rejects.toMatchObject({
+      code: "STORE_UNAVAILABLE",
+      message: expect.stringContaining("store.migrate()"),
+    });
   });
 
   it("rejects STORE_UNAVAILABLE fast when the connection is refused", async () => {
-    const f = await geminiFixture({ store: new PostgresStore({ connectionString: "postgres://postgres@127.0.0.1:1/test" }) });
+    const f = await geminiFixture({
+      store: new PostgresStore({ connectionString: "postgres://postgres@127.0.0.1:1/test" }),
+    });
     try {
       const { code, ms } = await failure(f.byok.listKeys("u1"));
       expect(code).toBe("STORE_UNAVAILABLE");
@@ -90,7 +109,10 @@ describe("PostgresStore", () => {
     try {
       await store.migrate();
       expect(await store.list("u1")).toEqual([]);
-      const killed = await pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [app]);
+      const killed = await pool.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+        [app],
+      );
       expect(killed.rowCount).toBeGreaterThan(0);
       await new Promise((r) => setTimeout(r, 50));
       expect(await store.list("u1")).toEqual([]);
@@ -99,7 +121,10 @@ describe("PostgresStore", () => {
     }
   });
 
-  it.each([["NUL", "a\u0000b"], ["a lone surrogate", "a\ud800b"]])("rejects INVALID_REQUEST for a user id with %s, which PostgreSQL text cannot hold", async (_name, userId) => {
+  it.each([
+    ["NUL", "a\u0000b"],
+    ["a lone surrogate", "a\ud800b"],
+  ])("rejects INVALID_REQUEST for a user id with %s, which PostgreSQL text cannot hold", async (_name, userId) => {
     const store = new PostgresStore({ pool, table: uniqueName("odd") });
     await expect(store.get(userId, "gemini")).rejects.toMatchObject({ code: "INVALID_REQUEST" });
   });
@@ -121,7 +146,15 @@ describe("PostgresStore", () => {
       await f.byok.registerKey({ userId: "leak-user", provider: "gemini", apiKey: CANARY_KEY });
       const { rows } = await pool.query(`SELECT * FROM "${table}"`);
       expect(rows).toHaveLength(1);
-      expect(Object.keys(rows[0]).sort()).toEqual(["ciphertext", "created_at", "hint", "last_used_at", "provider", "updated_at", "user_id"]);
+      expect(Object.keys(rows[0]).sort()).toEqual([
+        "ciphertext",
+        "created_at",
+        "hint",
+        "last_used_at",
+        "provider",
+        "updated_at",
+        "user_id",
+      ]);
       expect(rows[0].ciphertext).toMatch(/^v1\./);
       const everything = JSON.stringify(rows);
       expect(everything).not.toContain(CANARY_KEY);

@@ -12,7 +12,11 @@ import { REDIS_URL, uniqueName, whenReady } from "../helpers/services";
 
 describe("new RedisStore", () => {
   it.each([
-    ["both client and url", () => ({ client: new Redis({ lazyConnect: true }), url: REDIS_URL }), "pass client or url, not both"],
+    [
+      "both client and url",
+      () => ({ client: new Redis({ lazyConnect: true }), url: REDIS_URL }),
+      "pass client or url, not both",
+    ],
     ["neither client nor url", () => ({}), "pass client"],
     ["a url that is not redis://", () => ({ url: "http://localhost:6379" }), "redis:// or rediss://"],
     ["a client that is not ioredis", () => ({ client: { get: () => undefined } }), "ioredis Redis or Cluster"],
@@ -20,7 +24,10 @@ describe("new RedisStore", () => {
     ["a prefix with a glob", () => ({ url: REDIS_URL, prefix: "byok*" }), "glob"],
     ["a misspelt option", () => ({ url: REDIS_URL, prefx: "x:" }), "Did you mean `prefix`?"],
   ])("throws CONFIG_INVALID for %s, naming the fix", (_name, options, fix) => {
-    expect(thrownBy(() => new RedisStore(options() as never))).toMatchObject({ code: "CONFIG_INVALID", message: expect.stringContaining(fix) });
+    expect(thrownBy(() => new RedisStore(options() as never))).toMatchObject({
+      code: "CONFIG_INVALID",
+      message: expect.stringContaining(fix),
+    });
   });
 });
 
@@ -37,10 +44,22 @@ describe("RedisStore", () => {
     await expect(store.list("u1")).rejects.toMatchObject({ code: "STORE_UNAVAILABLE" });
   });
 
-  it.each([["NUL", "a\u0000b"], ["a lone surrogate", "a\ud800b"]])("rejects INVALID_REQUEST for a user id with %s, which UTF-8 cannot keep apart", async (_name, userId) => {
+  it.each([
+    ["NUL", "a\u0000b"],
+    ["a lone surrogate", "a\ud800b"],
+  ])("rejects INVALID_REQUEST for a user id with %s, which UTF-8 cannot keep apart", async (_name, userId) => {
     const store = new RedisStore({ url: REDIS_URL, prefix: `${uniqueName("odd")}:` });
     try {
-      await expect(store.put({ userId, provider: "gemini", ciphertext: "v1.a.b.c.d", hint: "\u2026abcd", createdAt: "", updatedAt: "" })).rejects.toMatchObject({ code: "INVALID_REQUEST" });
+      await expect(
+        store.put({
+          userId,
+          provider: "gemini",
+          ciphertext: "v1.a.b.c.d",
+          hint: "\u2026abcd",
+          createdAt: "",
+          updatedAt: "",
+        }),
+      ).rejects.toMatchObject({ code: "INVALID_REQUEST" });
       await expect(store.list(userId)).rejects.toMatchObject({ code: "INVALID_REQUEST" });
     } finally {
       await store.close();
@@ -77,13 +96,15 @@ describe("RedisStore", () => {
     const prefix = `${uniqueName("scan")}:`;
     const store = new RedisStore({ url: REDIS_URL, prefix });
     const writer = new Redis(REDIS_URL);
-    const json = (i: number) => JSON.stringify({ ciphertext: `v1.c${i}`, hint: "\u2026abcd", createdAt: "t", updatedAt: "t" });
+    const json = (i: number) =>
+      JSON.stringify({ ciphertext: `v1.c${i}`, hint: "\u2026abcd", createdAt: "t", updatedAt: "t" });
     try {
       const users = Array.from({ length: 600 }, (_, i) => `scan-user-${i}`);
       await writer.pipeline(users.map((userId, i) => ["hset", userKey(prefix, userId), "openai", json(i)])).exec();
       await writer.hset(userKey(prefix, users[0]!), "__proto__", json(-1));
       const seen: string[] = [];
-      for await (const batch of store.scan({ batchSize: 1000 })) for (const r of batch) seen.push(`${r.userId}/${r.provider}/${r.ciphertext}`);
+      for await (const batch of store.scan({ batchSize: 1000 }))
+        for (const r of batch) seen.push(`${r.userId}/${r.provider}/${r.ciphertext}`);
       const expected = [...users.map((userId, i) => `${userId}/openai/v1.c${i}`), `${users[0]}/__proto__/v1.c-1`];
       expect(seen.sort()).toEqual(expected.sort());
     } finally {

@@ -16,11 +16,19 @@ async function emptyAndClose(store: KeyStore): Promise<void> {
   await store.close?.();
 }
 
-rotationSuite("RedisStore (single node)", async () => new RedisStore({ url: REDIS_URL, prefix: `${uniqueName("rot")}:` }), emptyAndClose);
+rotationSuite(
+  "RedisStore (single node)",
+  async () => new RedisStore({ url: REDIS_URL, prefix: `${uniqueName("rot")}:` }),
+  emptyAndClose,
+);
 
 describe("rotation on a 3-master Redis Cluster", () => {
   const cluster = useRedisCluster();
-  rotationSuite("RedisStore (cluster)", async () => new RedisStore({ client: cluster(), prefix: `${uniqueName("rot")}:` }), emptyAndClose);
+  rotationSuite(
+    "RedisStore (cluster)",
+    async () => new RedisStore({ client: cluster(), prefix: `${uniqueName("rot")}:` }),
+    emptyAndClose,
+  );
 });
 
 describe("rotation on PostgreSQL", () => {
@@ -72,7 +80,16 @@ describe("RedisStore.scan", () => {
     const [oldKey, newKey] = [generateMasterKey(), generateMasterKey()];
     try {
       const seeding = new BYOK({ masterKey: oldKey, store });
-      await Promise.all(Array.from({ length: 40 }, (_, i) => seeding.registerKey({ userId: `dup-user-${i}`, provider: "gemini", apiKey: `AIza-dup-${i}-key`, validate: false })));
+      await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          seeding.registerKey({
+            userId: `dup-user-${i}`,
+            provider: "gemini",
+            apiKey: `AIza-dup-${i}-key`,
+            validate: false,
+          }),
+        ),
+      );
       const byok = new BYOK({ masterKey: newKey, previousMasterKeys: [oldKey], store });
       expect(await byok.rotate({ batchSize: 5 })).toEqual({ scanned: 40, rotated: 40, skipped: 0, failed: 0 });
       expect(returned).toBeGreaterThan(40);

@@ -65,7 +65,9 @@ describe("Vault", () => {
   });
 
   it("encodes associated data unambiguously", () => {
-    expect(associatedData({ userId: "a:b", provider: "c" })).not.toEqual(associatedData({ userId: "a", provider: "b:c" }));
+    expect(associatedData({ userId: "a:b", provider: "c" })).not.toEqual(
+      associatedData({ userId: "a", provider: "b:c" }),
+    );
   });
 
   it.each([
@@ -95,13 +97,21 @@ describe("Vault", () => {
 
   it("encodes associated data as length-prefixed UTF-8 bytes", () => {
     const u32 = (n: number) => Buffer.from([0, 0, 0, n]);
-    const expected = Buffer.concat([Buffer.from("byok-ai/v1"), u32(5), Buffer.from("üser", "utf8"), u32(6), Buffer.from("openai")]);
+    const expected = Buffer.concat([
+      Buffer.from("byok-ai/v1"),
+      u32(5),
+      Buffer.from("üser", "utf8"),
+      u32(6),
+      Buffer.from("openai"),
+    ]);
     expect(associatedData({ userId: "üser", provider: "openai" })).toEqual(expected);
   });
 
   it("never repeats an IV across several draws of random IVs", () => {
     const vault = new Vault([KEY_A]);
-    const ivs = new Set(Array.from({ length: 2000 }, () => parseSealed(vault.seal("AIza-secret", ctx))!.iv.toString("hex")));
+    const ivs = new Set(
+      Array.from({ length: 2000 }, () => parseSealed(vault.seal("AIza-secret", ctx))!.iv.toString("hex")),
+    );
     expect(ivs.size).toBe(2000);
   });
 

@@ -15,7 +15,12 @@ export async function errorFrom(response) {
   const body = await response.json().catch(() => undefined);
   const retry = Number(response.headers.get("Retry-After"));
   const error = body?.error ?? {};
-  return new ApiError(error.code ?? "INTERNAL", error.message ?? `HTTP ${response.status}`, response.status, Number.isFinite(retry) && retry > 0 ? retry : undefined);
+  return new ApiError(
+    error.code ?? "INTERNAL",
+    error.message ?? `HTTP ${response.status}`,
+    response.status,
+    Number.isFinite(retry) && retry > 0 ? retry : undefined,
+  );
 }
 
 /** fetch + JSON both ways; resolves the parsed body (undefined for 204), rejects with ApiError. */
@@ -54,7 +59,9 @@ export function friendlyError(error, where = "chat") {
         ? "That does not look like an API key: paste the key exactly as the provider shows it (8 to 512 characters, no spaces)."
         : `The request was not accepted: ${error.message}`;
     case "KEY_NOT_FOUND":
-      return where === "key" ? "There is no saved key to delete." : "You have no key for this provider yet. Add one on the API keys page.";
+      return where === "key"
+        ? "There is no saved key to delete."
+        : "You have no key for this provider yet. Add one on the API keys page.";
     case "RATE_LIMITED":
       return `Too many requests. Please try again ${seconds(error.retryAfter)}.`;
     case "PROVIDER_RATE_LIMITED":

@@ -3,8 +3,17 @@ import { api, errorFrom, friendlyError, loadUser, PROVIDERS, showError } from ".
 import { readSse } from "./sse.js";
 
 const $ = (id) => document.getElementById(id);
-const [form, select, prompt, send, stop, status, error, answer, meta] =
-  ["chat-form", "provider", "prompt", "send", "stop", "chat-status", "chat-error", "answer", "answer-meta"].map($);
+const [form, select, prompt, send, stop, status, error, answer, meta] = [
+  "chat-form",
+  "provider",
+  "prompt",
+  "send",
+  "stop",
+  "chat-status",
+  "chat-error",
+  "answer",
+  "answer-meta",
+].map($);
 let controller;
 
 /** Sends the prompt and appends each streamed chunk as it arrives. */
@@ -18,8 +27,10 @@ async function chat(provider, text) {
   });
   if (!response.ok) throw await errorFrom(response); // failures before the stream starts are plain JSON errors
   for await (const { event, data } of readSse(response)) {
-    if (event === "chunk") answer.append(Object.assign(document.createElement("span"), { className: "chunk", textContent: data.text }));
-    else if (event === "done") meta.textContent = `${data.provider} · ${data.model} · ${data.usage.totalTokens} tokens · ${data.finishReason}`;
+    if (event === "chunk")
+      answer.append(Object.assign(document.createElement("span"), { className: "chunk", textContent: data.text }));
+    else if (event === "done")
+      meta.textContent = `${data.provider} · ${data.model} · ${data.usage.totalTokens} tokens · ${data.finishReason}`;
     else if (event === "error") throw Object.assign(new Error(data.message), { code: data.code });
   }
 }
@@ -53,7 +64,10 @@ $("summarize-form").addEventListener("submit", async (event) => {
   showError($("summarize-error"), "");
   out.hidden = true;
   try {
-    const { summary } = await api("/summarize", { method: "POST", body: { text: $("summarize-text").value, provider: select.value || undefined } });
+    const { summary } = await api("/summarize", {
+      method: "POST",
+      body: { text: $("summarize-text").value, provider: select.value || undefined },
+    });
     [out.textContent, out.hidden] = [summary, false];
   } catch (failure) {
     showError($("summarize-error"), friendlyError(failure));
@@ -64,7 +78,9 @@ async function main() {
   await loadUser();
   const { keys } = await api("/byok/keys");
   const names = new Map(PROVIDERS.map((p) => [p.id, p.name]));
-  select.replaceChildren(...keys.map((k) => new Option(`${names.get(k.provider) ?? k.provider} (key ${k.hint})`, k.provider)));
+  select.replaceChildren(
+    ...keys.map((k) => new Option(`${names.get(k.provider) ?? k.provider} (key ${k.hint})`, k.provider)),
+  );
   $("no-keys").hidden = keys.length > 0;
   send.disabled = keys.length === 0;
   document.body.dataset.ready = "true";

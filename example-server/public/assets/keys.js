@@ -2,12 +2,21 @@
 import { api, el, friendlyError, loadUser, PROVIDERS, showError } from "./api.js";
 
 const list = document.getElementById("providers");
-const when = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "never");
+const when = (iso) =>
+  iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "never";
 
 function card(provider) {
   const input = el("input", {
-    id: `key-${provider.id}`, name: "apiKey", type: "password", autocomplete: "off", spellcheck: "false",
-    autocapitalize: "off", required: true, minlength: 8, maxlength: 512, placeholder: "Paste your API key",
+    id: `key-${provider.id}`,
+    name: "apiKey",
+    type: "password",
+    autocomplete: "off",
+    spellcheck: "false",
+    autocapitalize: "off",
+    required: true,
+    minlength: 8,
+    maxlength: 512,
+    placeholder: "Paste your API key",
     "aria-describedby": `error-${provider.id}`,
   });
   const error = el("p", { class: "field-error", id: `error-${provider.id}`, role: "alert", hidden: true });
@@ -15,19 +24,41 @@ function card(provider) {
   const save = el("button", { type: "submit" }, "Save key");
   const remove = el("button", { type: "button", class: "danger", hidden: true }, "Delete key");
   const info = el("div", { class: "key-info" });
-  const form = el("form", { class: "stack", novalidate: true },
-    el("label", { for: input.id }, "API key"), input, error, el("div", { class: "row" }, save, remove), status);
-  const section = el("section", { class: "card provider", "data-provider": provider.id },
-    el("h2", {}, provider.name), info, form, el("p", { class: "muted small" }, `Where to find it: ${provider.where}`));
+  const form = el(
+    "form",
+    { class: "stack", novalidate: true },
+    el("label", { for: input.id }, "API key"),
+    input,
+    error,
+    el("div", { class: "row" }, save, remove),
+    status,
+  );
+  const section = el(
+    "section",
+    { class: "card provider", "data-provider": provider.id },
+    el("h2", {}, provider.name),
+    info,
+    form,
+    el("p", { class: "muted small" }, `Where to find it: ${provider.where}`),
+  );
 
   const render = (key) => {
-    info.replaceChildren(key
-      ? el("dl", {},
-          el("dt", {}, "Saved key"), el("dd", { class: "hint", "data-field": "hint" }, key.hint),
-          el("dt", {}, "Added"), el("dd", {}, when(key.createdAt)),
-          el("dt", {}, "Updated"), el("dd", {}, when(key.updatedAt)),
-          el("dt", {}, "Last used"), el("dd", {}, when(key.lastUsedAt)))
-      : el("p", { class: "muted", "data-field": "none" }, "No key saved."));
+    info.replaceChildren(
+      key
+        ? el(
+            "dl",
+            {},
+            el("dt", {}, "Saved key"),
+            el("dd", { class: "hint", "data-field": "hint" }, key.hint),
+            el("dt", {}, "Added"),
+            el("dd", {}, when(key.createdAt)),
+            el("dt", {}, "Updated"),
+            el("dd", {}, when(key.updatedAt)),
+            el("dt", {}, "Last used"),
+            el("dd", {}, when(key.lastUsedAt)),
+          )
+        : el("p", { class: "muted", "data-field": "none" }, "No key saved."),
+    );
     save.textContent = key ? "Replace key" : "Save key";
     remove.hidden = !key;
   };
