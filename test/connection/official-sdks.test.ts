@@ -30,7 +30,14 @@ beforeEach(() => [fakes.openai, fakes.anthropic, fakes.gemini].forEach((f) => f.
 describe("ai.connection() with the official openai client", () => {
   const client = async () => {
     const conn = await byok.use(USER).connection("openai");
-    return new OpenAI({ apiKey: conn.apiKey, baseURL: conn.baseURL, fetch: conn.fetch, maxRetries: 0 });
+    return new OpenAI({
+      apiKey: conn.apiKey,
+      baseURL: conn.baseURL,
+      fetch: conn.fetch,
+      organization: null,
+      project: null,
+      maxRetries: 0,
+    });
   };
 
   it("answers responses.create and chat.completions.create with the user's key", async () => {
