@@ -15,16 +15,18 @@ const KEYS = {
   gemini: "AIza-user-gemini-key-0001",
 } as const;
 type Id = keyof typeof KEYS;
-const PATH: Record<Id, string> = {
-  openai: "/v1/responses", // the AI SDK's default OpenAI API
-  anthropic: "/v1/messages",
-  gemini: "/v1beta/models/gemini-2.5-flash:generateContent",
-};
-const MODEL: Record<Id, (c: ProviderConnection) => LanguageModel> = {
-  openai: (c) => createOpenAI(c)("gpt-4o-mini"),
-  anthropic: (c) => createAnthropic(c)("claude-haiku-4-5"),
-  gemini: (c) => createGoogleGenerativeAI(c)("gemini-2.5-flash"),
-};
+/** Each case: the provider id, its AI SDK model, and the path the SDK calls. */
+const CASES: [string, Id, (c: ProviderConnection) => LanguageModel, string][] = [
+  ["openai", "openai", (c) => createOpenAI(c)("gpt-4o-mini"), "/v1/responses"], // the AI SDK's default OpenAI API
+  ["openai.chat", "openai", (c) => createOpenAI(c).chat("gpt-4o-mini"), "/v1/chat/completions"],
+  ["anthropic", "anthropic", (c) => createAnthropic(c)("claude-haiku-4-5"), "/v1/messages"],
+  [
+    "gemini",
+    "gemini",
+    (c) => createGoogleGenerativeAI(c)("gemini-2.5-flash"),
+    "/v1beta/models/gemini-2.5-flash:generateContent",
+  ],
+];
 
 let fakes: FakeProviders;
 let byok: BYOK;
@@ -41,9 +43,9 @@ beforeAll(async () => {
 afterAll(async () => fakes.close());
 beforeEach(() => [fakes.openai, fakes.anthropic, fakes.gemini].forEach((f) => f.reset()));
 
-describe.each(Object.keys(KEYS) as Id[])("ai.connection(%p) with the Vercel AI SDK", (id) => {
+describe.each(CASES)("ai.connection() with the Vercel AI SDK: %s", (_name, id, modelFor, path) => {
   const fake = () => fakes[id];
-  const model = async () => MODEL[id](await byok.use(USER).connection(id));
+  const model = async () => modelFor(await byok.use(USER).connection(id));
   const seenKeys = () => fake().requests.map((r) => r.apiKey);
 
   it("generateText answers with the fake's text, sent with the user's key", async () => {
@@ -51,7 +53,7 @@ describe.each(Object.keys(KEYS) as Id[])("ai.connection(%p) with the Vercel AI S
     const { text } = await generateText({ model: await model(), prompt: "Say hello", maxRetries: 0 });
     expect(text).toBe("Hello from the fake.");
     expect(seenKeys()).toEqual([KEYS[id]]);
-    expect(fake().requests[0]!.path).toBe(PATH[id]);
+    expect(fake().requests[0]!.path).toBe(path);
   });
 
   it("streamText streams the text chunk by chunk", async () => {

@@ -159,11 +159,18 @@ describe("ProviderConnection.fetch", () => {
     expect(await codeOf(conn.fetch(new Request(`${trap.url}/v1/models`)))).toBe("INVALID_REQUEST");
     expect(await codeOf(conn.fetch(new URL(`${trap.url}/v1/models`)))).toBe("INVALID_REQUEST");
     expect(trap.seen).toEqual([]);
+    const body = { model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }] };
     const response = await conn.fetch(
-      new Request(`${conn.baseURL}/models`, { headers: { authorization: "Bearer x" } }),
+      new Request(`${conn.baseURL}/chat/completions`, {
+        method: "POST",
+        headers: { authorization: "Bearer x", "content-type": "application/json" },
+        body: JSON.stringify(body),
+      }),
     );
     expect(response.status).toBe(200);
-    expect(fakes.openai.requests.map((r) => [r.path, r.apiKey])).toEqual([["/v1/models", KEYS.openai]]);
+    expect(fakes.openai.requests.map((r) => [r.path, r.apiKey, r.body])).toEqual([
+      ["/v1/chat/completions", KEYS.openai, body],
+    ]);
   });
 
   it("does not follow a redirect: the 3xx reaches the caller and the key never reaches the other origin", async () => {
