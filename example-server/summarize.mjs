@@ -1,9 +1,29 @@
-// The app's own route: POST /summarize { text } -> { summary }, calling the AI with the signed-in user's key via req.ai.
+// The app's own route: POST /summarize { text } -> { summary }, with the Vercel AI SDK's generateObject and the
+// signed-in user's key through req.ai.connection(). (ai, @ai-sdk/* and zod are devDependencies of byok-ai, which
+// the example runs from; an app of your own lists them as its dependencies.)
+import { createAnthropic } from "@ai-sdk/anthropic";
+import { createGoogleGenerativeAI } from "@ai-sdk/google";
+import { createOpenAI } from "@ai-sdk/openai";
+import { APICallError, generateObject } from "ai";
 import express from "express";
-import { ByokError } from "byok-ai";
+import { ByokError, upstreamError } from "byok-ai";
+import { z } from "zod";
 
 const MAX_TEXT = 8000;
-const PROVIDERS = new Set(["gemini", "openai", "anthropic"]);
+/** Each provider's AI SDK model for a connection. */
+const MODELS = {
+  gemini: (connection) => createGoogleGenerativeAI(connection)("gemini-2.5-flash"),
+  openai: (connection) => createOpenAI(connection)("gpt-4o-mini"),
+  anthropic: (connection) => createAnthropic(connection)("claude-haiku-4-5"),
+};
+const PROVIDERS = new Set(Object.keys(MODELS));
+const SUMMARY = z.object({ summary: z.string().describe("At most two short sentences.") });
+
+/** The AI SDK's upstream errors (401, 429, 5xx…) as the ByokError the error handler knows. */
+function asByokError(error, provider) {
+  if (!APICallError.isInstance(error) || error.statusCode === undefined) return error;
+  return upstreamError(provider, { status: error.statusCode, retryAfter: error.responseHeaders?.["retry-after"] });
+}
 
 /** `POST /summarize`: needs byokRouter mounted before it (that is what puts `req.ai` on the request). */
 export function summarizeRoute() {
@@ -16,16 +36,21 @@ export function summarizeRoute() {
     if (provider !== undefined && !PROVIDERS.has(provider)) {
       return next(new ByokError("INVALID_REQUEST", "provider must be gemini, openai or anthropic (or left out)."));
     }
+    let connection;
     try {
-      const answer = await req.ai.chat({
-        provider,
+      connection = await req.ai.connection(provider); // one per request; the key never reaches this code
+      const { object, response } = await generateObject({
+        model: MODELS[connection.provider](connection),
+        schema: SUMMARY,
         system: "You summarize text in at most two short sentences.",
         prompt: `Summarize:\n\n${text}`,
-        maxTokens: 200,
+        maxOutputTokens: 200,
+        maxRetries: 0, // a retry would spend the user's quota twice
       });
-      res.json({ summary: answer.text, provider: answer.provider, model: answer.model });
+      res.json({ summary: object.summary, provider: connection.provider, model: response.modelId });
     } catch (error) {
-      next(error); // a ByokError (KEY_NOT_FOUND, KEY_REJECTED, PROVIDER_RATE_LIMITED, ...): see errorHandler
+      // a ByokError (KEY_NOT_FOUND, KEY_REJECTED, PROVIDER_RATE_LIMITED, ...): see errorHandler
+      next(connection ? asByokError(error, connection.provider) : error);
     }
   });
   return router;

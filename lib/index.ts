@@ -20,6 +20,8 @@ export type {
   ProviderCallContext,
   ProviderChatRequest,
   ProviderChatResult,
+  ProviderConnection,
+  ProviderConnectionSpec,
   ProviderOptions,
   ProviderStreamPart,
   PutResult,

@@ -1,5 +1,4 @@
-// AiClient: chat, stream, keys and has for one user, with key lookup, decryption, deadlines and events.
-import { debuglog } from "node:util";
+// AiClient: chat, stream, keys, has and connection for one user, with key lookup, decryption, deadlines and events.
 import { ByokError } from "../errors.js";
 import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, storeCall } from "./context.js";
 import { listKeys } from "./keys.js";
@@ -10,51 +9,14 @@ import type {
   ChatResponse,
   ChatStream,
   KeyInfo,
-  KeyRecord,
   Provider,
   ProviderChatRequest,
 } from "./types.js";
-import { checkChatRequest, checkProviderId, checkUserId, toConversation } from "./validate.js";
+import { checkChatRequest, checkProviderId, toConversation } from "./validate.js";
+import { openConnection } from "./connection.js";
+import { type Resolved, resolveKey, touchIfDue, userOf } from "./key-choice.js";
 
-const debug = debuglog("byok");
-
-interface Resolved {
-  id: string;
-  provider: Provider;
-  record: KeyRecord;
-}
-
-/** Picks the provider and its record: the one asked for, else `defaultProvider` if the user has it, else the user's only key. */
-async function resolveKey(context: CoreContext, userId: string, requested: string | undefined): Promise<Resolved> {
-  if (requested !== undefined) {
-    const provider = providerFor(context, requested);
-    const record = await storeCall("get", () => context.store.get(userId, requested));
-    if (!record) throw keyNotFound(requested);
-    return { id: requested, provider, record };
-  }
-  const records = (await storeCall("list", () => context.store.list(userId))).filter((r) =>
-    context.providers.has(r.provider),
-  );
-  const record =
-    records.find((r) => r.provider === context.defaultProvider) ?? (records.length === 1 ? records[0] : undefined);
-  if (!record) {
-    throw new ByokError(
-      "KEY_NOT_FOUND",
-      records.length === 0
-        ? "The user has no API key yet; add one first (POST /byok/keys or byok.registerKey)."
-        : `The user has keys for several providers (${records.map((r) => r.provider).join(", ")}); pass \`provider\` to pick one.`,
-    );
-  }
-  return { id: record.provider, provider: providerFor(context, record.provider), record };
-}
-
-function keyNotFound(provider: string): ByokError {
-  return new ByokError(
-    "KEY_NOT_FOUND",
-    `The user has no ${provider} key; add one first (POST /byok/keys or byok.registerKey).`,
-    { provider },
-  );
-}
+export { needsTouch, TOUCH_INTERVAL_MS } from "./key-choice.js";
 
 function toProviderRequest(request: ChatRequest, provider: Provider): ProviderChatRequest {
   const out: ProviderChatRequest = { model: request.model ?? provider.defaultModel, ...toConversation(request) };
@@ -63,25 +25,8 @@ function toProviderRequest(request: ChatRequest, provider: Provider): ProviderCh
   return out;
 }
 
-/** `lastUsedAt` is written at most once per this interval per key: a store write on every chat would double the store traffic. */
-export const TOUCH_INTERVAL_MS = 60_000;
-
-/** Whether a record last used at `lastUsedAt` (ISO, or never) needs its `lastUsedAt` written now. */
-export function needsTouch(lastUsedAt: string | undefined, now: number): boolean {
-  if (lastUsedAt === undefined) return true;
-  const last = Date.parse(lastUsedAt);
-  return !(now - last < TOUCH_INTERVAL_MS); // also true for an unparsable date (NaN)
-}
-
 function failureCode(error: unknown): string {
   return ByokError.is(error) ? error.code : "ABORTED";
-}
-
-/** The checked user id, or UNAUTHENTICATED when there is none. */
-function userOf(rawUserId: string | undefined): string {
-  if (rawUserId === undefined)
-    throw new ByokError("UNAUTHENTICATED", "No user on this request; sign the user in (getUserId returned nothing).");
-  return checkUserId(rawUserId);
 }
 
 async function prepare(context: CoreContext, rawUserId: string | undefined, input: ChatRequest) {
@@ -94,12 +39,7 @@ async function prepare(context: CoreContext, rawUserId: string | undefined, inpu
 }
 
 function succeeded(context: CoreContext, userId: string, resolved: Resolved, response: ChatResponse): void {
-  const now = Date.now();
-  if (needsTouch(resolved.record.lastUsedAt, now)) {
-    void storeCall("touch", () => context.store.touch(userId, resolved.id, new Date(now).toISOString())).catch(
-      (e: unknown) => debug("lastUsedAt update failed: %s", ByokError.is(e) ? e.code : "error"),
-    );
-  }
+  touchIfDue(context, userId, resolved.id, resolved.record.lastUsedAt);
   context.emit("chat.completed", { userId, provider: resolved.id, model: response.model, usage: response.usage });
 }
 
@@ -219,6 +159,7 @@ export function createAiClient(context: CoreContext, rawUserId: string | undefin
     stream: (input) => runStream(context, rawUserId, input),
 
     keys: async (): Promise<KeyInfo[]> => listKeys(context, user()),
+    connection: (provider) => openConnection(context, rawUserId, provider),
 
     async has(provider) {
       const userId = user();

@@ -34,6 +34,10 @@ export function createEventSink(onEvent: ((event: ByokEvent) => void) | undefine
       event.usage = { inputTokens, outputTokens, totalTokens };
     }
     if (fields.code !== undefined) event.code = fields.code;
+    if (fields.method !== undefined) event.method = fields.method;
+    if (fields.path !== undefined) event.path = fields.path;
+    if (fields.status !== undefined) event.status = fields.status;
+    if (fields.durationMs !== undefined) event.durationMs = fields.durationMs;
     try {
       const result: unknown = onEvent(event);
       if (result instanceof Promise) result.catch(report);

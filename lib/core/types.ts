@@ -224,6 +224,41 @@ export interface Provider {
   doChat(request: ProviderChatRequest, context: ProviderCallContext): Promise<ProviderChatResult>;
   /** Streamed answer: text parts, then one `finish` part. Stopping iteration must abort the upstream request. */
   doStream(request: ProviderChatRequest, context: ProviderCallContext): AsyncIterable<ProviderStreamPart>;
+  /**
+   * Where the provider's HTTP API lives and how it takes a key, for `ai.connection()`. Without it,
+   * `ai.connection()` for this provider throws `CONFIG_INVALID`.
+   */
+  readonly connection?: ProviderConnectionSpec;
+}
+
+/** How a provider's HTTP API takes a key, for `ai.connection()`. */
+export interface ProviderConnectionSpec {
+  /**
+   * The API root the Vercel AI SDK provider expects as `baseURL` (`…/v1` for OpenAI and Anthropic,
+   * `…/v1beta` for Gemini). Requests through the connection may go only under it.
+   */
+  baseURL: string;
+  /** The header that carries the key: `Authorization: Bearer`, `x-api-key` (Anthropic) or `x-goog-api-key` (Gemini). */
+  auth: "bearer" | "x-api-key" | "x-goog-api-key";
+}
+
+/**
+ * The user's key for the SDKs apps already use: `createOpenAI(await req.ai.connection("openai"))`
+ * and the like. Make one per request: it uses the key as stored when it was made, decrypts it for
+ * each request it sends and keeps nothing afterwards.
+ */
+export interface ProviderConnection {
+  /** The provider id. */
+  readonly provider: string;
+  /** The API root, as the Vercel AI SDK providers expect it: `…/v1` (OpenAI, Anthropic), `…/v1beta` (Gemini). */
+  readonly baseURL: string;
+  /** A placeholder, never the user's key: `fetch` puts the real key in the auth header at send time. */
+  readonly apiKey: string;
+  /**
+   * `fetch` with the user's key in the provider's auth header. Rejects (sending nothing) any URL
+   * outside `baseURL` (origin and path prefix); never follows a redirect.
+   */
+  readonly fetch: typeof fetch;
 }
 
 /** Server-side settings of a provider (never from a request). */
@@ -240,7 +275,7 @@ export interface ProviderOptions {
 
 /** Audit and usage events; built from an allow-list of fields, never carrying a key. */
 export interface ByokEvent {
-  type: "key.registered" | "key.deleted" | "key.rejected" | "chat.completed" | "chat.failed";
+  type: "key.registered" | "key.deleted" | "key.rejected" | "key.used" | "chat.completed" | "chat.failed";
   userId: string;
   provider: string;
   /** ISO-8601. */
@@ -249,6 +284,14 @@ export interface ByokEvent {
   model?: string;
   usage?: Usage;
   code?: string;
+  /** `key.used`: the HTTP method of a request through `ai.connection()`. */
+  method?: string;
+  /** `key.used`: the URL path (no query). */
+  path?: string;
+  /** `key.used`: the upstream's HTTP status; absent when no answer came. */
+  status?: number;
+  /** `key.used`: ms until the upstream's response headers (or the failure). */
+  durationMs?: number;
 }
 
 /** What `byok.use(userId)` and `req.ai` are: AI calls with one user's own keys. */
@@ -261,4 +304,10 @@ export interface AiClient {
   keys(): Promise<KeyInfo[]>;
   /** Whether the user has a key for `provider`, or for any provider when omitted. */
   has(provider?: string): Promise<boolean>;
+  /**
+   * The user's key for the SDKs apps already use (Vercel AI SDK, openai, @anthropic-ai/sdk,
+   * @google/genai), without ever handing the key to app code. Provider choice as in `chat`.
+   * @throws ByokError KEY_NOT_FOUND, UNKNOWN_PROVIDER, CONFIG_INVALID (a provider without `connection`), STORE_UNAVAILABLE
+   */
+  connection(provider?: string): Promise<ProviderConnection>;
 }

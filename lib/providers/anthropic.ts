@@ -104,6 +104,7 @@ export function createAnthropicProvider(settings: AnthropicProviderSettings = {}
     specificationVersion: "v1",
     defaultModel,
     ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
+    connection: { baseURL: `${baseURL.replace(/\/+$/, "")}/v1`, auth: "x-api-key" },
 
     async validateKey(context): Promise<void> {
       // GET /v1/models?limit=1: free, and it needs a valid key.

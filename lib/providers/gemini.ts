@@ -134,6 +134,7 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
     specificationVersion: "v1",
     defaultModel,
     ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
+    connection: { baseURL: `${baseUrl.replace(/\/+$/, "")}/v1beta`, auth: "x-goog-api-key" },
 
     async validateKey({ apiKey, signal }: ProviderCallContext): Promise<void> {
       // countTokens is free and needs a valid key: the cheapest call that proves it.

@@ -105,6 +105,7 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
     specificationVersion: "v1",
     defaultModel,
     ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
+    connection: { baseURL, auth: "bearer" }, // the SDK's baseURL already ends in the version (/v1)
 
     async validateKey(context): Promise<void> {
       // GET /models, first page only: free, and it needs a valid key.

@@ -37,7 +37,19 @@ const message = (r: ResolvedReply, content: object[], stop: string | null, usage
   usage,
 });
 
-/** Anthropic's Messages API as the official SDK calls it; the SDK's `baseURL` is the server root (it appends `/v1/...`). */
+const textOf = (content: unknown): string =>
+  typeof content === "string"
+    ? content
+    : Array.isArray(content)
+      ? (content as { text?: unknown }[]).map((p) => (typeof p?.text === "string" ? p.text : "")).join("")
+      : "";
+const toolUses = (r: ResolvedReply) =>
+  r.toolCalls.map((c) => ({ type: "tool_use", id: c.id, name: c.name, input: JSON.parse(c.arguments) as unknown }));
+
+/**
+ * Anthropic's Messages API as the official SDK and the AI SDK call it, with tool use and structured
+ * output (`output_config.format`); the official SDK's `baseURL` is the server root (it appends `/v1/...`).
+ */
 export const anthropicProtocol: FakeProtocol = {
   route(method, url, body) {
     const path = url.pathname.replace(/\/$/, "");
@@ -57,8 +69,12 @@ export const anthropicProtocol: FakeProtocol = {
     /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1],
   lastUserText(body) {
     const messages = (body as { messages?: { role?: string; content?: unknown }[] } | undefined)?.messages ?? [];
-    const last = [...messages].reverse().find((m) => m.role === "user");
-    return typeof last?.content === "string" ? last.content : "";
+    return textOf([...messages].reverse().find((m) => m.role === "user")?.content);
+  },
+  jsonSchema(body) {
+    const b = body as { output_config?: { format?: { schema?: unknown } }; output_format?: { schema?: unknown } };
+    const format = b?.output_config?.format ?? b?.output_format;
+    return format ? (format.schema ?? {}) : undefined;
   },
   rejectedKey: () => ({
     status: 401,
@@ -77,19 +93,38 @@ export const anthropicProtocol: FakeProtocol = {
     last_id: "claude-haiku-4-5",
   }),
   chatBody: (r) =>
-    message(r, [{ type: "text", text: r.text }], STOP[r.finishReason], {
-      input_tokens: r.usage.inputTokens,
-      output_tokens: r.usage.outputTokens,
-    }),
+    message(
+      r,
+      [...(r.text || !r.toolCalls.length ? [{ type: "text", text: r.text }] : []), ...toolUses(r)],
+      STOP[r.finishReason],
+      {
+        input_tokens: r.usage.inputTokens,
+        output_tokens: r.usage.outputTokens,
+      },
+    ),
   streamFrames: (r) => ({
+    start: () =>
+      event("message_start", {
+        message: message(r, [], null, { input_tokens: r.usage.inputTokens, output_tokens: 1 }),
+      }),
     chunk: (text, index) =>
-      (index === 0
-        ? event("message_start", {
-            message: message(r, [], null, { input_tokens: r.usage.inputTokens, output_tokens: 1 }),
-          }) + event("content_block_start", { index: 0, content_block: { type: "text", text: "" } })
-        : "") + event("content_block_delta", { index: 0, delta: { type: "text_delta", text } }),
+      (index === 0 ? event("content_block_start", { index: 0, content_block: { type: "text", text: "" } }) : "") +
+      event("content_block_delta", { index: 0, delta: { type: "text_delta", text } }),
     end: () =>
-      event("content_block_stop", { index: 0 }) +
+      (r.chunks.length > 0 ? event("content_block_stop", { index: 0 }) : "") +
+      toolUses(r)
+        .map((use, i) => {
+          const index = (r.chunks.length > 0 ? 1 : 0) + i;
+          return (
+            event("content_block_start", { index, content_block: { ...use, input: {} } }) +
+            event("content_block_delta", {
+              index,
+              delta: { type: "input_json_delta", partial_json: JSON.stringify(use.input) },
+            }) +
+            event("content_block_stop", { index })
+          );
+        })
+        .join("") +
       event("message_delta", {
         delta: { stop_reason: STOP[r.finishReason], stop_sequence: null },
         usage: { output_tokens: r.usage.outputTokens },

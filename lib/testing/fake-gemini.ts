@@ -25,9 +25,16 @@ const STATUS_NAME: Record<number, string> = {
   504: "DEADLINE_EXCEEDED",
 };
 
-const candidate = (text: string, finishReason?: FinishReason) => ({
-  content: { parts: [{ text }], role: "model" },
-  ...(finishReason ? { finishReason: FINISH[finishReason] } : {}),
+const candidate = (text: string, finishReason?: FinishReason, calls: ResolvedReply["toolCalls"] = []) => ({
+  content: {
+    parts: [
+      ...(text || !calls.length ? [{ text }] : []),
+      ...calls.map((c) => ({ functionCall: { name: c.name, args: JSON.parse(c.arguments) as unknown } })),
+    ],
+    role: "model",
+  },
+  // Gemini ends a turn that asks for function calls with STOP.
+  ...(finishReason ? { finishReason: calls.length && finishReason === "other" ? "STOP" : FINISH[finishReason] } : {}),
   index: 0,
 });
 const usageMetadata = (r: ResolvedReply) => ({
@@ -36,7 +43,10 @@ const usageMetadata = (r: ResolvedReply) => ({
   totalTokenCount: r.usage.totalTokens,
 });
 
-/** Gemini's API as the official SDK calls it (`x-goog-api-key` header, `/v1beta/models/{model}:{task}`). */
+/**
+ * Gemini's API as the official SDKs and the AI SDK call it (`x-goog-api-key` header,
+ * `/v1beta/models/{model}:{task}`), with function calls and structured output (`responseSchema`).
+ */
 export const geminiProtocol: FakeProtocol = {
   route(method, url) {
     const m = /^\/v1(?:beta)?\/models\/([^/:]+)(?::([A-Za-z]+))?$/.exec(url.pathname);
@@ -58,6 +68,11 @@ export const geminiProtocol: FakeProtocol = {
       (body as { contents?: { role?: string; parts?: { text?: string }[] }[] } | undefined)?.contents ?? [];
     const last = [...contents].reverse().find((c) => c.role !== "model");
     return (last?.parts ?? []).map((p) => p.text ?? "").join("");
+  },
+  jsonSchema(body) {
+    const config = (body as { generationConfig?: Record<string, unknown> } | undefined)?.generationConfig;
+    const schema = config?.responseJsonSchema ?? config?.responseSchema;
+    return schema ?? (config?.responseMimeType === "application/json" ? {} : undefined);
   },
   rejectedKey: () => ({
     status: 400,
@@ -84,14 +99,14 @@ export const geminiProtocol: FakeProtocol = {
   }),
   validateBody: (model) => ({ totalTokens: 1, name: `models/${model}` }),
   chatBody: (r) => ({
-    candidates: [candidate(r.text, r.finishReason)],
+    candidates: [candidate(r.text, r.finishReason, r.toolCalls)],
     usageMetadata: usageMetadata(r),
     modelVersion: r.model,
   }),
   streamFrames: (r) => ({
     chunk: (text) => `data: ${JSON.stringify({ candidates: [candidate(text)], modelVersion: r.model })}\r\n\r\n`,
     end: () =>
-      `data: ${JSON.stringify({ candidates: [candidate("", r.finishReason)], usageMetadata: usageMetadata(r), modelVersion: r.model })}\r\n\r\n`,
+      `data: ${JSON.stringify({ candidates: [candidate("", r.finishReason, r.toolCalls)], usageMetadata: usageMetadata(r), modelVersion: r.model })}\r\n\r\n`,
     error: (message) => `data: ${JSON.stringify({ error: { code: 500, message, status: "INTERNAL" } })}\r\n\r\n`,
   }),
 };

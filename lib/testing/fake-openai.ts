@@ -1,4 +1,4 @@
-// The OpenAI REST protocol for the fake upstream: /models, /chat/completions (JSON or SSE), Bearer auth.
+// The OpenAI REST protocol for the fake upstream: /models, /chat/completions and /responses (JSON or SSE), Bearer auth.
 import type { FinishReason } from "../core/types.js";
 import {
   type FakeProtocol,
@@ -7,6 +7,7 @@ import {
   type ResolvedReply,
   startFakeUpstream,
 } from "./fake-upstream.js";
+import { lastUserText, responsesFormat } from "./fake-openai-responses.js";
 
 const FINISH: Record<FinishReason, string> = {
   stop: "stop",
@@ -35,33 +36,42 @@ const chunk = (r: ResolvedReply, delta: object, finish: string | null, extra: ob
   choices: [{ index: 0, delta, finish_reason: finish }],
   ...extra,
 });
+const toolCalls = (r: ResolvedReply) =>
+  r.toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
 const sse = (data: unknown) => `data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`;
 
 /** Masks a key the way OpenAI does in its 401 message ("sk-abc***wxyz"), so tests can check it never leaks. */
 const masked = (key: string) => `${key.slice(0, 6)}***${key.slice(-4)}`;
 
 /**
- * OpenAI's chat API as the official SDK calls it. The `/v1` prefix is optional, so both
- * `baseUrl: fake.url` and `baseUrl: fake.url + "/v1"` work (the SDK's `baseURL` includes the version).
+ * OpenAI's API as the official SDK and the AI SDK call it: Chat Completions and the Responses API
+ * (the AI SDK's default), each with tool calls and structured output. The `/v1` prefix is optional,
+ * so both `baseUrl: fake.url` and `baseUrl: fake.url + "/v1"` work (the SDK's `baseURL` includes the version).
  */
 export const openaiProtocol: FakeProtocol = {
   route(method, url, body) {
     const path = url.pathname.replace(/^\/v1(?=\/)/, "").replace(/\/$/, "");
     const model = (body as { model?: unknown } | undefined)?.model;
     if (method === "GET" && path === "/models") return { op: "validate", model: "" };
-    if (method === "POST" && path === "/chat/completions") {
-      return {
-        op: (body as { stream?: unknown } | undefined)?.stream === true ? "stream" : "chat",
-        model: typeof model === "string" ? model : "",
-      };
-    }
+    const op = (body as { stream?: unknown } | undefined)?.stream === true ? "stream" : "chat";
+    if (method === "POST" && path === "/chat/completions") return { op, model: typeof model === "string" ? model : "" };
+    if (method === "POST" && path === "/responses")
+      return { op, model: typeof model === "string" ? model : "", format: responsesFormat };
     return undefined;
   },
   apiKey: (request) => /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1],
-  lastUserText(body) {
-    const messages = (body as { messages?: { role?: string; content?: unknown }[] } | undefined)?.messages ?? [];
-    const last = [...messages].reverse().find((m) => m.role === "user");
-    return typeof last?.content === "string" ? last.content : "";
+  lastUserText,
+  jsonSchema(body) {
+    const b = body as
+      | {
+          response_format?: { type?: string; json_schema?: { schema?: unknown } };
+          text?: { format?: { type?: string; schema?: unknown } };
+        }
+      | undefined;
+    const format = b?.response_format ?? b?.text?.format;
+    if (format?.type === "json_object") return {};
+    if (format?.type !== "json_schema") return undefined;
+    return (b?.response_format ? b.response_format.json_schema?.schema : b?.text?.format?.schema) ?? {};
   },
   // OpenAI's 401 echoes part of the key, so tests prove it never reaches an error.
   rejectedKey: (apiKey) => ({
@@ -95,7 +105,12 @@ export const openaiProtocol: FakeProtocol = {
     choices: [
       {
         index: 0,
-        message: { role: "assistant", content: r.text, refusal: null },
+        message: {
+          role: "assistant",
+          content: r.text || (r.toolCalls.length > 0 ? null : ""),
+          refusal: null,
+          ...(r.toolCalls.length > 0 ? { tool_calls: toolCalls(r) } : {}),
+        },
         finish_reason: FINISH[r.finishReason],
         logprobs: null,
       },
@@ -106,6 +121,11 @@ export const openaiProtocol: FakeProtocol = {
     chunk: (text, index) => sse(chunk(r, index === 0 ? { role: "assistant", content: text } : { content: text }, null)),
     // OpenAI sends the finish reason, then (with include_usage) a usage-only chunk with no choices, then [DONE].
     end: () =>
+      toolCalls(r)
+        .map((call, index) =>
+          sse(chunk(r, { ...(index === 0 ? { role: "assistant" } : {}), tool_calls: [{ index, ...call }] }, null)),
+        )
+        .join("") +
       sse(chunk(r, {}, FINISH[r.finishReason])) +
       sse({ ...chunk(r, {}, null), choices: [], usage: usage(r) }) +
       sse("[DONE]"),

@@ -2,14 +2,34 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { FinishReason, Usage } from "../core/types.js";
+import { sampleJson } from "./fake-json.js";
+
+/** A tool (function) call the fake model asks for. */
+export interface FakeToolCall {
+  /** The tool's name, as the request declared it. */
+  name: string;
+  /** The tool's input: an object, or its JSON text. Defaults to `{}`. */
+  arguments?: unknown;
+  /** The call's id. Defaults to `call_1`, `call_2`… */
+  id?: string;
+}
 
 /**
  * What the fake answers to one call. Everything is optional: `{}` is a normal answer that echoes
  * the last user message (`"Echo: <message>"`).
  */
 export interface FakeReply {
-  /** Answer text. Defaults to `"Echo: " + the last user message`. */
+  /**
+   * Answer text. Defaults to `"Echo: " + the last user message`; to `""` when `toolCalls` are set;
+   * and, when the request asks for JSON output with a schema, to JSON that fits the schema with
+   * every string set to that echo. Script structured output with JSON text: `{ text: '{"a":1}' }`.
+   */
   text?: string;
+  /**
+   * The model asks for these tool calls (after `text`, if any), in the vendor's own format. The
+   * finish reason defaults to the vendor's "tool use" one.
+   */
+  toolCalls?: FakeToolCall[];
   /** Stream deltas. Defaults to `text` split after each space. */
   chunks?: string[];
   /** Defaults to `"stop"`. */
@@ -63,6 +83,8 @@ export interface FakeRequest {
 export interface ResolvedReply {
   text: string;
   chunks: string[];
+  /** `arguments` as JSON text. */
+  toolCalls: { id: string; name: string; arguments: string }[];
   finishReason: FinishReason;
   usage: Usage;
   model: string;
@@ -70,12 +92,21 @@ export interface ResolvedReply {
 
 /** How one vendor's HTTP API looks; the fake server does the rest. */
 export interface FakeProtocol {
-  /** Which call a request is, and for which model; `undefined`: 404. */
-  route(method: string, url: URL, body: unknown): { op: FakeRequest["op"]; model: string } | undefined;
+  /**
+   * Which call a request is, and for which model; `undefined`: 404. `format` answers this route
+   * when it differs from the protocol's main one (OpenAI's Responses API beside Chat Completions).
+   */
+  route(
+    method: string,
+    url: URL,
+    body: unknown,
+  ): { op: FakeRequest["op"]; model: string; format?: Pick<FakeProtocol, "chatBody" | "streamFrames"> } | undefined;
   /** The key a request carries. */
   apiKey(request: IncomingMessage, url: URL): string | undefined;
   /** The last user message of a chat body, for the default echo. */
   lastUserText(body: unknown): string;
+  /** The JSON schema a chat body asks the answer to follow (`{}` for "any JSON"); `undefined` for plain text. */
+  jsonSchema?(body: unknown): unknown;
   /** Status and body of the vendor's "invalid key" answer (some vendors echo part of the key). */
   rejectedKey(apiKey: string | undefined): { status: number; body: unknown };
   /** The vendor's error body for a status. */
@@ -86,6 +117,8 @@ export interface FakeProtocol {
   chatBody(reply: ResolvedReply): unknown;
   /** SSE frames: one per chunk, the closing frame(s), and an in-stream error. */
   streamFrames(reply: ResolvedReply): {
+    /** Sent before the first chunk (or before `end` when there is none). */
+    start?(): string;
     chunk(text: string, index: number): string;
     end(): string;
     error(message: string, type?: string): string;
@@ -124,14 +157,32 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 function resolveReply(reply: FakeReply, protocol: FakeProtocol, body: unknown, model: string): ResolvedReply {
   const prompt = protocol.lastUserText(body);
-  const text = reply.text ?? (reply.chunks ? reply.chunks.join("") : `Echo: ${prompt}`);
-  const chunks = reply.chunks ?? text.match(/\S+\s*|\s+/g) ?? [""];
+  const toolCalls = (reply.toolCalls ?? []).map((call, i) => ({
+    id: call.id ?? `call_${i + 1}`,
+    name: call.name,
+    arguments: typeof call.arguments === "string" ? call.arguments : JSON.stringify(call.arguments ?? {}),
+  }));
+  const schema = protocol.jsonSchema?.(body);
+  const echo = `Echo: ${prompt}`;
+  const text =
+    reply.text ??
+    (reply.chunks
+      ? reply.chunks.join("")
+      : toolCalls.length > 0
+        ? ""
+        : schema !== undefined
+          ? JSON.stringify(sampleJson(schema, echo))
+          : echo);
+  // A tool-call-only answer streams no text at all; any other answer streams at least one (maybe empty) chunk.
+  const chunks = reply.chunks ?? text.match(/\S+\s*|\s+/g) ?? (toolCalls.length > 0 ? [] : [""]);
   const inputTokens = reply.usage?.inputTokens ?? prompt.match(/\S+/g)?.length ?? 0;
-  const outputTokens = reply.usage?.outputTokens ?? chunks.length;
+  const outputTokens = reply.usage?.outputTokens ?? Math.max(chunks.length, 1);
   return {
     text,
     chunks,
-    finishReason: reply.finishReason ?? "stop",
+    toolCalls,
+    // "other" is what each vendor's "tool use" reason maps to (tool_calls, tool_use).
+    finishReason: reply.finishReason ?? (toolCalls.length > 0 ? "other" : "stop"),
     model: reply.model ?? model,
     usage: { inputTokens, outputTokens, totalTokens: reply.usage?.totalTokens ?? inputTokens + outputTokens },
   };
@@ -214,9 +265,12 @@ export async function startFakeUpstream(
     }
     const resolved = resolveReply(reply, protocol, body, route.model);
     if (route.op === "validate") return (sendJson(response, 200, protocol.validateBody(route.model)), done());
-    if (route.op !== "stream") return (sendJson(response, 200, protocol.chatBody(resolved)), done());
+    const format = route.format ?? protocol;
+    if (route.op !== "stream") return (sendJson(response, 200, format.chatBody(resolved)), done());
 
-    const frames = protocol.streamFrames(resolved);
+    const frames = format.streamFrames(resolved);
+    let started = false;
+    const start = () => (started ? "" : ((started = true), frames.start?.() ?? ""));
     response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     for (const [index, chunk] of resolved.chunks.entries()) {
       if (index > 0 && reply.chunkDelayMs) await sleep(reply.chunkDelayMs);
@@ -224,10 +278,10 @@ export async function startFakeUpstream(
       if (reply.errorAfterChunks === index)
         return (response.end(frames.error(reply.message ?? "Fake stream failure", reply.errorType)), done());
       if (response.destroyed) return;
-      response.write(frames.chunk(chunk, index));
+      response.write(start() + frames.chunk(chunk, index));
     }
     if (reply.dropAfterChunks !== undefined) return void request.socket.destroy();
-    response.end(frames.end());
+    response.end(start() + frames.end());
     done();
   };
 

@@ -16,6 +16,7 @@ export {
   type FakeProtocol,
   type FakeReply,
   type FakeRequest,
+  type FakeToolCall,
   type FakeUpstream,
   type FakeUpstreamOptions,
   type ResolvedReply,

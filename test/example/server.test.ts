@@ -133,6 +133,16 @@ describe("example-server (npm run example)", () => {
         201,
       );
       expect(fakes.openai.requests.map((r) => r.apiKey)).toEqual(["sk-configured-url-0001"]);
+      // /summarize: the AI SDK's generateObject through req.ai.connection(), with the user's key
+      fakes.openai.enqueue({ text: JSON.stringify({ summary: "Short." }) });
+      const summary = await http.json("/summarize", { text: "A long text." });
+      expect(await summary.json()).toEqual({ summary: "Short.", provider: "openai", model: "gpt-4o-mini" });
+      const sent = fakes.openai.requests[1]!;
+      expect([
+        sent.path,
+        sent.apiKey,
+        (sent.body as { text?: { format?: { type?: string } } }).text?.format?.type,
+      ]).toEqual(["/responses", "sk-configured-url-0001", "json_schema"]);
     });
   });
 

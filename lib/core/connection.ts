@@ -1,0 +1,148 @@
+// ai.connection(): a fetch that puts the user's key in the auth header at send time, only for the provider's own API.
+import { performance } from "node:perf_hooks";
+import { ByokError } from "../errors.js";
+import { type CoreContext, providerFor } from "./context.js";
+import { resolveKey, touchIfDue, userOf } from "./key-choice.js";
+import type { KeyRecord, Provider, ProviderConnection, ProviderConnectionSpec } from "./types.js";
+import { checkProviderId } from "./validate.js";
+
+/** What `ProviderConnection.apiKey` always is. The SDKs insist on a key; the fetch swaps in the real one. */
+export const PLACEHOLDER_API_KEY = "byok-ai-placeholder-key";
+
+/** Every header and query parameter that carries a key for one of the supported APIs: all are replaced. */
+const AUTH_HEADERS = ["authorization", "x-api-key", "x-goog-api-key"] as const;
+const AUTH_QUERY_PARAMS = ["key"] as const;
+const HEADER_OF: Readonly<Record<ProviderConnectionSpec["auth"], (typeof AUTH_HEADERS)[number]>> = {
+  bearer: "authorization",
+  "x-api-key": "x-api-key",
+  "x-goog-api-key": "x-goog-api-key",
+};
+/** An encoded dot, slash or backslash could climb out of the base path on a server that decodes before routing. */
+const ENCODED_PATH_ESCAPE = /%(?:2e|2f|5c)/i;
+
+interface Base {
+  /** Origin plus path, no trailing slash. */
+  href: string;
+  origin: string;
+  /** Path without its trailing slash (`""` for the root). */
+  path: string;
+  /** The header that carries the key. */
+  header: (typeof AUTH_HEADERS)[number];
+}
+
+function specOf(id: string, provider: Provider): Base {
+  const spec = provider.connection;
+  if (!spec)
+    throw new ByokError(
+      "CONFIG_INVALID",
+      `Provider "${id}" does not describe its HTTP API, so ai.connection() cannot serve it; give the provider a \`connection: { baseURL, auth }\`.`,
+      { provider: id },
+    );
+  let url: URL;
+  try {
+    url = new URL(spec.baseURL);
+  } catch {
+    url = new URL("invalid:");
+  }
+  const header = Object.hasOwn(HEADER_OF, spec.auth) ? HEADER_OF[spec.auth] : undefined;
+  if (!/^https?:$/.test(url.protocol) || url.username || url.password || url.search || url.hash || !header)
+    throw new ByokError(
+      "CONFIG_INVALID",
+      `Provider "${id}": connection.baseURL must be an http(s) URL without credentials, query or fragment, and connection.auth one of ${Object.keys(HEADER_OF).join(", ")}.`,
+      { provider: id },
+    );
+  const path = url.pathname.replace(/\/+$/, "");
+  return { href: url.origin + path, origin: url.origin, path, header };
+}
+
+/** Whether `url` is under `base`: same origin, and the base path as a whole-segment prefix. */
+function isUnder(url: URL, base: Base): boolean {
+  if (url.origin !== base.origin || url.username || url.password) return false;
+  if (ENCODED_PATH_ESCAPE.test(url.pathname)) return false;
+  return base.path === "" || url.pathname === base.path || url.pathname.startsWith(`${base.path}/`);
+}
+
+/** The URL and init of a fetch call, whatever form it came in (`new URL` resolves `.` and `..` segments). */
+function callParts(input: string | URL | Request, init: RequestInit | undefined): { url: URL; init: RequestInit } {
+  if (input instanceof Request) {
+    const merged = new Request(input, init);
+    return {
+      url: new URL(merged.url),
+      init: {
+        method: merged.method,
+        headers: merged.headers,
+        body: merged.body,
+        signal: merged.signal,
+        ...(merged.body ? { duplex: "half" } : {}),
+      },
+    };
+  }
+  try {
+    return { url: new URL(input instanceof URL ? input.href : String(input)), init: init ?? {} };
+  } catch {
+    return { url: new URL("invalid:"), init: init ?? {} };
+  }
+}
+
+function refused(id: string): ByokError {
+  return new ByokError(
+    "INVALID_REQUEST",
+    `ai.connection("${id}") sends the user's key only under the provider's base URL; this request went elsewhere and was not sent.`,
+    { provider: id, details: { fields: ["url"] } },
+  );
+}
+
+/**
+ * The connection's fetch. It holds the ciphertext, not the key: each request decrypts it, puts it
+ * in the provider's auth header (replacing whatever auth the SDK set) and lets it go once fetch
+ * has the request. Redirects are never followed: a 3xx reaches the SDK as it came.
+ */
+function keyedFetch(context: CoreContext, userId: string, id: string, record: KeyRecord, base: Base) {
+  let lastUsedAt = record.lastUsedAt;
+  return async function byokConnectionFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    const call = callParts(input, init);
+    const { url } = call;
+    if (!isUnder(url, base)) throw refused(id);
+    const headers = new Headers(call.init.headers);
+    for (const name of AUTH_HEADERS) headers.delete(name);
+    for (const name of AUTH_QUERY_PARAMS) if (url.searchParams.has(name)) url.searchParams.delete(name);
+    const apiKey = context.vault.open(record.ciphertext, { userId, provider: id });
+    headers.set(base.header, base.header === "authorization" ? `Bearer ${apiKey}` : apiKey);
+
+    const method = (call.init.method ?? "GET").toUpperCase();
+    const started = performance.now();
+    let status: number | undefined;
+    try {
+      const response = await fetch(url, { ...call.init, headers, redirect: "manual" });
+      status = response.status;
+      return response;
+    } finally {
+      const durationMs = Math.round(performance.now() - started);
+      context.emit("key.used", { userId, provider: id, method, path: url.pathname, status, durationMs });
+      if (status !== undefined && status < 400) lastUsedAt = touchIfDue(context, userId, id, lastUsedAt);
+    }
+  };
+}
+
+/**
+ * `AiClient.connection`: finds the user's key (provider choice as in `chat`) and returns a
+ * {@link ProviderConnection}. Only the store lookup happens here; the key is decrypted by each
+ * request the connection's fetch sends.
+ * @throws ByokError UNAUTHENTICATED, INVALID_REQUEST, UNKNOWN_PROVIDER, KEY_NOT_FOUND, CONFIG_INVALID, STORE_UNAVAILABLE
+ */
+export async function openConnection(
+  context: CoreContext,
+  rawUserId: string | undefined,
+  provider: string | undefined,
+): Promise<ProviderConnection> {
+  const userId = userOf(rawUserId);
+  if (provider !== undefined) specOf(provider, providerFor(context, checkProviderId(provider))); // fail before I/O
+  const resolved = await resolveKey(context, userId, provider);
+  const base = specOf(resolved.id, resolved.provider);
+  return Object.freeze({
+    provider: resolved.id,
+    baseURL: base.href,
+    apiKey: PLACEHOLDER_API_KEY,
+    fetch: keyedFetch(context, userId, resolved.id, resolved.record, base) as typeof fetch,
+  });
+}
