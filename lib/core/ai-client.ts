@@ -3,6 +3,7 @@ import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
 import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, storeCall } from "./context.js";
 import { listKeys } from "./keys.js";
+import { checkKey, noteKeyOutcome } from "./key-health.js";
 import { type AbortLink, startDeadline } from "./deadline.js";
 import type {
   AiClient,
@@ -100,12 +101,17 @@ function succeeded(context: CoreContext, userId: string, resolved: Resolved, res
       (e: unknown) => debug("lastUsedAt update failed: %s", ByokError.is(e) ? e.code : "error"),
     );
   }
+  noteKeyOutcome(context, resolved.record, "ok");
   context.emit("chat.completed", { userId, provider: resolved.id, model: response.model, usage: response.usage });
 }
 
-function failed(context: CoreContext, userId: string, provider: string, model: string, error: unknown): void {
+function failed(context: CoreContext, userId: string, resolved: Resolved, model: string, error: unknown): void {
   const code = failureCode(error);
-  if (code === "KEY_REJECTED") context.emit("key.rejected", { userId, provider });
+  const provider = resolved.id;
+  if (code === "KEY_REJECTED") {
+    noteKeyOutcome(context, resolved.record, "invalid");
+    context.emit("key.rejected", { userId, provider });
+  }
   context.emit("chat.failed", { userId, provider, model, code });
 }
 
@@ -133,7 +139,7 @@ export async function runChat(
     return response;
   } catch (error) {
     const translated = deadline.translate(error, resolved.id);
-    failed(context, userId, resolved.id, providerRequest.model, translated);
+    failed(context, userId, resolved, providerRequest.model, translated);
     throw translated;
   } finally {
     deadline.dispose(false); // doChat has settled: nothing upstream is left to cancel
@@ -189,7 +195,7 @@ export function runStream(
         });
     } catch (error) {
       const translated = deadline.translate(error, resolved.id);
-      failed(context, userId, resolved.id, providerRequest.model, translated);
+      failed(context, userId, resolved, providerRequest.model, translated);
       settle.reject(translated);
       throw translated;
     } finally {
@@ -219,6 +225,7 @@ export function createAiClient(context: CoreContext, rawUserId: string | undefin
     stream: (input) => runStream(context, rawUserId, input),
 
     keys: async (): Promise<KeyInfo[]> => listKeys(context, user()),
+    checkKey: async (provider) => checkKey(context, user(), provider),
 
     async has(provider) {
       const userId = user();

@@ -28,31 +28,35 @@ const LOCK_NAMESPACE = 0x62796b;
 const guardedPools = new WeakSet<Pool>();
 const FIX = "check that PostgreSQL is reachable, then try again";
 const MISSING_TABLE = "the table does not exist; run `await store.migrate()` once at start-up";
+const OLD_TABLE = "the table lacks a column of this version; run `await store.migrate()` once at start-up";
 
 // Timestamps come back as the ISO strings that were stored (millisecond precision), whatever type parsers the pool has.
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const COLUMNS = `user_id, provider, ciphertext, hint, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at, ${iso("last_used_at")} AS last_used_at`;
+const COLUMNS = `user_id, provider, ciphertext, hint, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at, ${iso("last_used_at")} AS last_used_at, status`;
 
+// Nullable for tables not made by migrate() (or altered since): a NULL where a value belongs is a broken record.
 interface Row extends QueryResultRow {
   user_id: string;
   provider: string;
-  ciphertext: string;
-  hint: string;
-  created_at: string;
-  updated_at: string;
+  ciphertext: string | null;
+  hint: string | null;
+  created_at: string | null;
+  updated_at: string | null;
   last_used_at: string | null;
+  status: string | null;
 }
 
+/** SQL: row `t` is PostgresStore's format (the NULL checks of toRecord). */
+const WHOLE_ROW =
+  "t.ciphertext IS NOT NULL AND t.hint IS NOT NULL AND t.created_at IS NOT NULL AND t.updated_at IS NOT NULL";
+
 function toRecord(row: Row): KeyRecord {
-  const record: KeyRecord = {
-    userId: row.user_id,
-    provider: row.provider,
-    ciphertext: row.ciphertext,
-    hint: row.hint,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
+  const { user_id: userId, provider, ciphertext, hint, created_at: createdAt, updated_at: updatedAt } = row;
+  if (ciphertext === null || hint === null || createdAt === null || updatedAt === null)
+    return { userId, provider, ciphertext: "", hint: "", createdAt: "", updatedAt: "", broken: true };
+  const record: KeyRecord = { userId, provider, ciphertext, hint, createdAt, updatedAt };
   if (row.last_used_at !== null) record.lastUsedAt = row.last_used_at;
+  if (row.status === "invalid") record.status = "invalid";
   return record;
 }
 
@@ -148,8 +152,10 @@ export class PostgresStore implements KeyStore {
     const { userId, provider, ciphertext, hint, createdAt, updatedAt } = record;
     const [row] = await this.#query<{ created_at: string; replaced: boolean }>(
       "put",
-      `INSERT INTO ${this.#table} (user_id, provider, ciphertext, hint, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (user_id, provider) DO UPDATE SET ciphertext = EXCLUDED.ciphertext, hint = EXCLUDED.hint, updated_at = EXCLUDED.updated_at, last_used_at = NULL
+      // A broken row (a NULL where a value belongs) gets the new createdAt: the put repairs it.
+      `INSERT INTO ${this.#table} AS t (user_id, provider, ciphertext, hint, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (user_id, provider) DO UPDATE SET ciphertext = EXCLUDED.ciphertext, hint = EXCLUDED.hint,
+         created_at = CASE WHEN ${WHOLE_ROW} THEN t.created_at ELSE EXCLUDED.created_at END, updated_at = EXCLUDED.updated_at, last_used_at = NULL, status = NULL
        RETURNING ${iso("created_at")} AS created_at, (xmax <> 0) AS replaced`,
       [checkStorableUserId(userId), provider, ciphertext, hint, createdAt, updatedAt],
     );
@@ -182,6 +188,14 @@ export class PostgresStore implements KeyStore {
       provider,
       lastUsedAt,
     ]);
+  }
+
+  async setStatus(userId: string, provider: string, ciphertext: string, status: "ok" | "invalid"): Promise<void> {
+    await this.#query(
+      "setStatus",
+      `UPDATE ${this.#table} SET status = $4 WHERE user_id = $1 AND provider = $2 AND ciphertext = $3`,
+      [checkStorableUserId(userId), provider, ciphertext, status === "invalid" ? "invalid" : null],
+    );
   }
 
   async compareAndSwap(
@@ -256,8 +270,11 @@ export class PostgresStore implements KeyStore {
       created_at timestamptz NOT NULL,
       updated_at timestamptz NOT NULL,
       last_used_at timestamptz,
+      status text,
       PRIMARY KEY (user_id, provider)
     )`);
+    // Tables made by an earlier version: the status column came later.
+    await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS status text`);
     await client.query("COMMIT");
   }
 
@@ -266,12 +283,7 @@ export class PostgresStore implements KeyStore {
       const pool = await this.#getPool();
       return (await withTimeLimit(pool.query<R>(text, values), QUERY_LIMIT_MS, timeout)).rows;
     } catch (error) {
-      throw storeUnavailable(
-        "PostgresStore",
-        operation,
-        error,
-        (error as { code?: string }).code === "42P01" ? MISSING_TABLE : FIX,
-      );
+      throw storeUnavailable("PostgresStore", operation, error, fixFor((error as { code?: string }).code));
     }
   }
 
@@ -293,6 +305,13 @@ export class PostgresStore implements KeyStore {
 
 function onPoolError(error: Error): void {
   debug("PostgresStore pool error: %s", (error as { code?: string }).code ?? "unknown");
+}
+
+/** What to do about a failed query: undefined_table and undefined_column mean migrate() has not run. */
+function fixFor(code: string | undefined): string {
+  if (code === "42P01") return MISSING_TABLE;
+  if (code === "42703") return OLD_TABLE;
+  return FIX;
 }
 
 function timeout(): Error {
