@@ -20,8 +20,19 @@ export interface PostgresStoreOptions {
 
 const KNOWN: KeysEnum<PostgresStoreOptions> = { pool: true, connectionString: true, table: true };
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
-/** Longest one query may take before it rejects STORE_UNAVAILABLE (a given pool may have no timeouts of its own). */
-const QUERY_LIMIT_MS = 2000;
+/**
+ * Longest one call may take (connecting included) before it rejects STORE_UNAVAILABLE, whatever the
+ * pool's own settings: a stopped or hung server answers 503 in about a second.
+ */
+const QUERY_LIMIT_MS = 1000;
+/** Added to that limit per record of a batched call (scan pages, compareAndSwapMany). */
+const PER_ITEM_MS = 1;
+/**
+ * For the store's own pool: a query still unanswered after this long is abandoned and its
+ * connection dropped, so a server that vanished without closing its sockets cannot hold every
+ * pooled connection. Longer than any call's limit: the call has long been answered 503 by then.
+ */
+const STUCK_QUERY_MS = 15_000;
 const MIGRATE_LIMIT_MS = 15_000;
 /** First key of the migration's advisory lock, so it cannot clash with the application's own locks ("byk"). */
 const LOCK_NAMESPACE = 0x62796b;
@@ -228,6 +239,7 @@ export class PostgresStore implements KeyStore {
        WHERE t.user_id = s.user_id AND t.provider = s.provider AND t.ciphertext = s.expected
        RETURNING t.user_id, t.provider`,
       columns,
+      swaps.length,
     );
     const swapped = new Set(rows.map((r) => JSON.stringify([r.user_id, r.provider])));
     return swaps.map((s) => swapped.has(JSON.stringify([s.userId, s.provider])));
@@ -236,9 +248,12 @@ export class PostgresStore implements KeyStore {
   /** Keyset pagination on the primary key: each batch is one indexed query, memory stays flat. */
   async *scan(options: { batchSize?: number } = {}): AsyncIterable<KeyRecord[]> {
     const size = Math.max(1, Math.floor(options.batchSize ?? 500));
-    let rows = await this.#query("scan", `SELECT ${COLUMNS} FROM ${this.#table} ORDER BY user_id, provider LIMIT $1`, [
+    let rows = await this.#query(
+      "scan",
+      `SELECT ${COLUMNS} FROM ${this.#table} ORDER BY user_id, provider LIMIT $1`,
+      [size],
       size,
-    ]);
+    );
     while (rows.length > 0) {
       yield rows.map(toRecord);
       if (rows.length < size) return;
@@ -247,6 +262,7 @@ export class PostgresStore implements KeyStore {
         "scan",
         `SELECT ${COLUMNS} FROM ${this.#table} WHERE (user_id, provider) > ($1, $2) ORDER BY user_id, provider LIMIT $3`,
         [last.user_id, last.provider, size],
+        size,
       );
     }
   }
@@ -278,10 +294,16 @@ export class PostgresStore implements KeyStore {
     await client.query("COMMIT");
   }
 
-  async #query<R extends QueryResultRow = Row>(operation: string, text: string, values: unknown[]): Promise<R[]> {
+  async #query<R extends QueryResultRow = Row>(
+    operation: string,
+    text: string,
+    values: unknown[],
+    items = 1,
+  ): Promise<R[]> {
     try {
       const pool = await this.#getPool();
-      return (await withTimeLimit(pool.query<R>(text, values), QUERY_LIMIT_MS, timeout)).rows;
+      const limit = QUERY_LIMIT_MS + (items - 1) * PER_ITEM_MS;
+      return (await withTimeLimit(pool.query<R>(text, values), limit, timeout)).rows;
     } catch (error) {
       throw storeUnavailable("PostgresStore", operation, error, fixFor((error as { code?: string }).code));
     }
@@ -293,7 +315,7 @@ export class PostgresStore implements KeyStore {
       const pool = new PoolClass({
         connectionString: this.#connectionString,
         connectionTimeoutMillis: 1000,
-        query_timeout: QUERY_LIMIT_MS,
+        query_timeout: STUCK_QUERY_MS,
       });
       pool.on("error", onPoolError);
       this.#ownPool = true;
