@@ -116,6 +116,11 @@ describe("leak canary across byokRouter, every store and every built-in provider
               fakes[id].enqueue(reply);
               record(await call("post", "/chat", { provider: id, prompt: "x" }));
             }
+            await expectStatus(call("post", "/keys/check", { provider: id }), 200);
+            fakes[id].enqueue({ status: 401, message: `Incorrect API key provided: ${key}` });
+            expect((await expectStatus(call("post", "/keys/check", { provider: id }), 200)).body.status).toBe(
+              "invalid",
+            );
             await expectStatus(call("post", "/chat", { provider: id, prompt: "a b c", stream: true }), 200);
             // Failing mid-stream: an SSE error event, or a JSON 502 when the SDK read the failure before the first chunk.
             for (const reply of [{ errorAfterChunks: 1, message: `stream broke for ${key}` }, { dropAfterChunks: 1 }]) {
@@ -137,6 +142,9 @@ describe("leak canary across byokRouter, every store and every built-in provider
             );
             const unreadable = await expectStatus(call("post", "/chat", { provider: id, prompt: "x" }), 500);
             expect(unreadable.body.error.code).toBe("KEY_UNREADABLE");
+            expect((await expectStatus(call("post", "/keys/check", { provider: id }), 200)).body.status).toBe(
+              "unreadable",
+            );
             seen.push(await ai.chat({ provider: id, prompt: "x" }).catch((e: unknown) => e));
             await expectStatus(call("post", "/keys", { provider: id, apiKey: key }), 200);
           }
