@@ -15,6 +15,7 @@ export type {
   FinishReason,
   KeyInfo,
   KeyRecord,
+  KeyStatus,
   KeyStore,
   Provider,
   ProviderCallContext,

@@ -73,6 +73,7 @@ describe("BYOK.registerKey", () => {
     expect(info).toEqual({
       provider: "gemini",
       hint: "\u2026XYZW",
+      status: "ok",
       createdAt: expect.any(String),
       updatedAt: info.createdAt,
     });

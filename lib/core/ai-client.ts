@@ -2,6 +2,7 @@
 import { ByokError } from "../errors.js";
 import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, storeCall } from "./context.js";
 import { listKeys } from "./keys.js";
+import { checkKey, noteKeyOutcome } from "./key-health.js";
 import { type AbortLink, startDeadline } from "./deadline.js";
 import type {
   AiClient,
@@ -40,12 +41,17 @@ async function prepare(context: CoreContext, rawUserId: string | undefined, inpu
 
 function succeeded(context: CoreContext, userId: string, resolved: Resolved, response: ChatResponse): void {
   touchIfDue(context, userId, resolved.id, resolved.record.lastUsedAt);
+  noteKeyOutcome(context, resolved.record, "ok");
   context.emit("chat.completed", { userId, provider: resolved.id, model: response.model, usage: response.usage });
 }
 
-function failed(context: CoreContext, userId: string, provider: string, model: string, error: unknown): void {
+function failed(context: CoreContext, userId: string, resolved: Resolved, model: string, error: unknown): void {
   const code = failureCode(error);
-  if (code === "KEY_REJECTED") context.emit("key.rejected", { userId, provider });
+  const provider = resolved.id;
+  if (code === "KEY_REJECTED") {
+    noteKeyOutcome(context, resolved.record, "invalid");
+    context.emit("key.rejected", { userId, provider });
+  }
   context.emit("chat.failed", { userId, provider, model, code });
 }
 
@@ -73,7 +79,7 @@ export async function runChat(
     return response;
   } catch (error) {
     const translated = deadline.translate(error, resolved.id);
-    failed(context, userId, resolved.id, providerRequest.model, translated);
+    failed(context, userId, resolved, providerRequest.model, translated);
     throw translated;
   } finally {
     deadline.dispose(false); // doChat has settled: nothing upstream is left to cancel
@@ -129,7 +135,7 @@ export function runStream(
         });
     } catch (error) {
       const translated = deadline.translate(error, resolved.id);
-      failed(context, userId, resolved.id, providerRequest.model, translated);
+      failed(context, userId, resolved, providerRequest.model, translated);
       settle.reject(translated);
       throw translated;
     } finally {
@@ -160,6 +166,7 @@ export function createAiClient(context: CoreContext, rawUserId: string | undefin
 
     keys: async (): Promise<KeyInfo[]> => listKeys(context, user()),
     connection: (provider) => openConnection(context, rawUserId, provider),
+    checkKey: async (provider) => checkKey(context, user(), provider),
 
     async has(provider) {
       const userId = user();

@@ -3,7 +3,7 @@ import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
 import type { Vault } from "../vault/vault.js";
 import type { EventSink } from "./events.js";
-import type { KeyInfo, KeyRecord, KeyStore, Provider } from "./types.js";
+import type { KeyStore, Provider } from "./types.js";
 
 const debug = debuglog("byok");
 
@@ -37,23 +37,6 @@ export async function storeCall<T>(operation: string, call: () => Promise<T>): P
       },
     );
   }
-}
-
-/** The public view of a stored record: never the ciphertext. */
-export function toKeyInfo(record: KeyRecord): KeyInfo {
-  const info: KeyInfo = {
-    provider: record.provider,
-    hint: record.hint,
-    createdAt: record.createdAt,
-    updatedAt: record.updatedAt,
-  };
-  if (record.lastUsedAt !== undefined) info.lastUsedAt = record.lastUsedAt;
-  return info;
-}
-
-/** `…` plus the key's last 4 characters. */
-export function hintFor(apiKey: string): string {
-  return `\u2026${apiKey.slice(-4)}`;
 }
 
 /** @throws ByokError UNKNOWN_PROVIDER unless `id` is configured */

@@ -1,9 +1,41 @@
-// Key management on a CoreContext: register (validate, seal, store), delete, list, delete a user.
+// Key management on a CoreContext: register (validate, seal, store), delete, list, delete a user; the KeyInfo view.
 import { ByokError } from "../errors.js";
-import { type CoreContext, DEFAULT_TIMEOUT_MS, hintFor, providerFor, storeCall, toKeyInfo } from "./context.js";
+import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, storeCall } from "./context.js";
 import { startDeadline } from "./deadline.js";
-import type { KeyInfo } from "./types.js";
+import type { KeyInfo, KeyRecord, KeyStatus } from "./types.js";
 import { checkApiKey, checkProviderId, checkUserId } from "./validate.js";
+
+/** What KeyInfo shows for the fields of a record the store could not read. */
+const UNKNOWN_HINT = "\u2026????";
+const UNKNOWN_TIME = new Date(0).toISOString();
+
+/** The public view of a stored record, with its status: never the ciphertext. */
+export function toKeyInfo(record: KeyRecord, status: KeyStatus): KeyInfo {
+  const info: KeyInfo = {
+    provider: record.provider,
+    hint: record.broken ? UNKNOWN_HINT : record.hint,
+    status,
+    createdAt: record.broken ? UNKNOWN_TIME : record.createdAt,
+    updatedAt: record.broken ? UNKNOWN_TIME : record.updatedAt,
+  };
+  if (record.lastUsedAt !== undefined) info.lastUsedAt = record.lastUsedAt;
+  return info;
+}
+
+/**
+ * A record's status as stored, or `"unreadable"` when it does not decrypt (one AES-GCM decryption, a
+ * few µs: cheap enough for every listing; the plaintext bytes are zeroed at once).
+ */
+export function statusOf(context: CoreContext, record: KeyRecord): KeyStatus {
+  const { userId, provider, ciphertext } = record;
+  if (record.broken || !context.vault.canOpen(ciphertext, { userId, provider })) return "unreadable";
+  return record.status === "invalid" ? "invalid" : "ok";
+}
+
+/** `…` plus the key's last 4 characters. */
+export function hintFor(apiKey: string): string {
+  return `\u2026${apiKey.slice(-4)}`;
+}
 
 /** Arguments of `byok.registerKey`. */
 export interface RegisterKeyInput {
@@ -66,7 +98,7 @@ export async function registerKey(
     context.store.put({ userId, provider: id, ciphertext, hint, createdAt: now, updatedAt: now }),
   );
   context.emit("key.registered", { userId, provider: id, hint });
-  return { info: toKeyInfo(record), replaced };
+  return { info: toKeyInfo(record, "ok"), replaced };
 }
 
 /** Removes one key; `true` if there was one. */
@@ -83,7 +115,7 @@ export async function deleteKey(context: CoreContext, input: { userId: string; p
 export async function listKeys(context: CoreContext, rawUserId: string): Promise<KeyInfo[]> {
   const userId = checkUserId(rawUserId);
   const records = await storeCall("list", () => context.store.list(userId));
-  return records.map(toKeyInfo).sort((a, b) => a.provider.localeCompare(b.provider));
+  return records.map((r) => toKeyInfo(r, statusOf(context, r))).sort((a, b) => a.provider.localeCompare(b.provider));
 }
 
 /** Removes all of a user's keys (e.g. on account deletion); resolves to how many there were. */

@@ -1,11 +1,23 @@
 // Public types: key records, the KeyStore contract, the Provider spec, chat requests/responses and events.
 
+/**
+ * Health of a stored key: `"ok"` (new, or it worked last time it was used or checked), `"invalid"`
+ * (the provider refused it: 401/403 on a chat, a stream or a check), `"unreadable"` (it cannot be
+ * decrypted, or its record is not the store's format; ask the user to add it again).
+ */
+export type KeyStatus = "ok" | "invalid" | "unreadable";
+
 /** What applications see of a stored key: never the key itself. */
 export interface KeyInfo {
   provider: string;
-  /** The key's last 4 characters after an ellipsis, e.g. `"…x7Qa"`. */
+  /**
+   * The key's last 4 characters after an ellipsis, e.g. `"…x7Qa"`; `"…????"` when the record is
+   * not the store's format.
+   */
   hint: string;
-  /** ISO-8601. Kept when the key is replaced. */
+  /** See {@link KeyStatus}. */
+  status: KeyStatus;
+  /** ISO-8601. Kept when the key is replaced. The epoch when the record is not the store's format. */
   createdAt: string;
   /** ISO-8601. */
   updatedAt: string;
@@ -28,6 +40,18 @@ export interface KeyRecord {
   createdAt: string;
   updatedAt: string;
   lastUsedAt?: string;
+  /**
+   * `"invalid"` once the provider refused this key (see {@link KeyStore.setStatus}); absent
+   * otherwise. A new key (`put`) never has it.
+   */
+  status?: "invalid";
+  /**
+   * Set by a store on a record it holds but cannot read (not its format: not JSON, a field missing
+   * or of the wrong type). Only `userId` and `provider` are meaningful then; `ciphertext`, `hint`,
+   * `createdAt` and `updatedAt` are `""`. byok-ai lists it as `"unreadable"`, answers
+   * `KEY_UNREADABLE` for it, and a `put` replaces it.
+   */
+  broken?: true;
 }
 
 /** One compare-and-set of {@link KeyStore.compareAndSwapMany}. */
@@ -54,6 +78,10 @@ export interface PutResult {
  * `ByokError("STORE_UNAVAILABLE")` when the backend cannot be reached; it must do so quickly
  * (well under a second), never hang. User ids are arbitrary strings (1–256 characters, any
  * Unicode, including `:`, `*`, `{}`, `%`): a store must keep users apart whatever their ids.
+ *
+ * A record the store cannot read (written by something else, or damaged) must not fail `get`,
+ * `list` or `scan`: return it with `broken: true` (see {@link KeyRecord.broken}), so one bad record
+ * never blocks a user, and let `put` replace it.
  */
 export interface KeyStore {
   /**
@@ -69,8 +97,9 @@ export interface KeyStore {
 
   /**
    * **Required.** Atomically creates or replaces the record for (record.userId, record.provider).
-   * On replace, the existing `createdAt` is kept (the given one is ignored) and `lastUsedAt` is
-   * cleared, since the new key has never been used. Concurrent puts leave exactly one of them.
+   * On replace, the existing `createdAt` is kept (the given one is ignored; a broken record has
+   * none to keep) and `lastUsedAt` and `status` are cleared, since the new key has never been used.
+   * Concurrent puts leave exactly one of them.
    */
   put(record: KeyRecord): Promise<PutResult>;
 
@@ -88,6 +117,16 @@ export interface KeyStore {
    * per call.
    */
   touch(userId: string, provider: string, lastUsedAt: string): Promise<void>;
+
+  /**
+   * **Recommended.** Records the key's health: `"invalid"` sets `status: "invalid"`, `"ok"` removes
+   * it; every other field is kept. Only while the stored ciphertext is still `ciphertext` (a key the
+   * user replaced meanwhile is not marked); never creates a record, does nothing to a broken one.
+   * byok-ai calls it without awaiting it after a chat, and only when the status changes (a key the
+   * provider refused, or a refused key that worked again), and awaits it in `checkKey`. A store
+   * without it never reports `"invalid"`.
+   */
+  setStatus?(userId: string, provider: string, ciphertext: string, status: "ok" | "invalid"): Promise<void>;
 
   /**
    * **Required for rotation.** Every record in the store, in batches of about `batchSize`, for
@@ -275,7 +314,7 @@ export interface ProviderOptions {
 
 /** Audit and usage events; built from an allow-list of fields, never carrying a key. */
 export interface ByokEvent {
-  type: "key.registered" | "key.deleted" | "key.rejected" | "key.used" | "chat.completed" | "chat.failed";
+  type: "key.registered" | "key.deleted" | "key.rejected" | "key.checked" | "key.used" | "chat.completed" | "chat.failed";
   userId: string;
   provider: string;
   /** ISO-8601. */
@@ -310,4 +349,11 @@ export interface AiClient {
    * @throws ByokError KEY_NOT_FOUND, UNKNOWN_PROVIDER, CONFIG_INVALID (a provider without `connection`), STORE_UNAVAILABLE
    */
   connection(provider?: string): Promise<ProviderConnection>;
+  /**
+   * Re-validates the user's stored key for `provider` with the provider and answers its KeyInfo
+   * with the status found (`"invalid"` when refused, `"unreadable"` when it cannot be decrypted),
+   * which is also stored. Emits `key.checked`.
+   * @throws ByokError KEY_NOT_FOUND, UNKNOWN_PROVIDER, PROVIDER_* (when the provider could not tell), STORE_UNAVAILABLE
+   */
+  checkKey(provider: string): Promise<KeyInfo>;
 }

@@ -27,18 +27,44 @@ const KEY_LIKE = [
   /\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{24,}\b/g,
 ];
 
+/** Shortest piece of a key that counts as the key: every piece this long is redacted wherever it appears. */
+const KEY_PIECE = 8;
+
 /**
- * Removes the key itself and anything key-like from an upstream message, and bounds its length.
- * @param apiKey - the key used for the call, removed verbatim (and its 8-character prefixes/suffixes)
+ * Replaces every stretch of `text` made of pieces of `apiKey` (any {@link KEY_PIECE} characters in a row
+ * that also appear in the key) with `[redacted]`. One pass over the text with a set of the key's
+ * 8-character pieces: linear in both lengths, whatever part of the key the upstream echoed.
+ */
+function redactKeyPieces(text: string, apiKey: string): string {
+  if (apiKey.length < KEY_PIECE) return text.split(apiKey).join("[redacted]");
+  const pieces = new Set<string>();
+  for (let i = 0; i + KEY_PIECE <= apiKey.length; i++) pieces.add(apiKey.slice(i, i + KEY_PIECE));
+  let out = "";
+  let kept = 0; // text before this index is already in `out`
+  let coveredUntil = -1; // end of the redacted stretch being built
+  for (let i = 0; i + KEY_PIECE <= text.length; i++) {
+    if (!pieces.has(text.slice(i, i + KEY_PIECE))) continue;
+    if (i > coveredUntil) {
+      if (coveredUntil >= 0) out += "[redacted]";
+      out += text.slice(kept, i);
+    }
+    coveredUntil = i + KEY_PIECE;
+    kept = coveredUntil;
+  }
+  if (coveredUntil >= 0) out += "[redacted]";
+  return out + text.slice(kept);
+}
+
+/**
+ * Removes the key and anything key-like from upstream text, and bounds its length.
+ * @param apiKey - the key used for the call: any 8 or more characters of it in a row are removed,
+ * wherever they sit in the text
  */
 export function cleanUpstreamMessage(message: string, apiKey?: string): string {
   let out = message;
-  if (apiKey) {
-    out = out.split(apiKey).join("[redacted]");
-    for (const piece of [apiKey.slice(0, 8), apiKey.slice(-8)])
-      if (piece.length === 8) out = out.split(piece).join("[redacted]");
-  }
+  // Patterns first: cutting pieces of this key out first could split another key-like token past recognition.
   for (const pattern of KEY_LIKE) out = out.replace(pattern, "[redacted]");
+  if (apiKey) out = redactKeyPieces(out, apiKey);
   out = out.replace(/\s+/g, " ").trim();
   return out.length > 300 ? `${out.slice(0, 297)}...` : out;
 }
@@ -63,7 +89,9 @@ export function parseRetryAfter(value: string | number | null | undefined): numb
  */
 export function upstreamError(provider: string, failure: UpstreamFailure, apiKey?: string): ByokError {
   const { status } = failure;
-  const cause = { status, type: failure.type };
+  // The type is upstream text too (an error code or reason such as API_KEY_INVALID): no piece of the key may stay in it.
+  const type = failure.type !== undefined && apiKey ? redactKeyPieces(failure.type, apiKey) : failure.type;
+  const cause = { status, type };
   if (failure.keyRejected || status === 401 || status === 403) {
     return new ByokError(
       "KEY_REJECTED",

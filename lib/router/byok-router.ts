@@ -4,6 +4,7 @@ import helmet from "helmet";
 import { coreContextOf } from "../byok.js";
 import { configError } from "../core/option-checks.js";
 import { chatRoute } from "./chat-route.js";
+import { checkKeyRoute, checkKeyRules } from "./check-key-route.js";
 import "./express-augment.js";
 import { keysRoutes } from "./keys-routes.js";
 import { parseRouterOptions, type RouterOptions } from "./options.js";
@@ -129,6 +130,13 @@ export function byokRouter(options: RouterOptions): Router {
     keys.register,
   );
   routes.get("/keys", ...common, ...limits.keys, keys.list);
+  routes.post(
+    "/keys/check",
+    ...common,
+    ...limits.keys,
+    jsonBody(parse, bodyCheck(checkKeyRules, { bodyRequired: true })),
+    checkKeyRoute(context),
+  );
   routes.delete(
     "/keys",
     ...common,

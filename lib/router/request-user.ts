@@ -32,6 +32,7 @@ export function lazyAiClient(context: CoreContext, req: Request, getUserId: (req
     keys: async () => current().keys(),
     has: async (provider) => current().has(provider),
     connection: async (provider) => current().connection(provider),
+    checkKey: async (provider) => current().checkKey(provider),
   };
 }
 

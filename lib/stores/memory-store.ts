@@ -60,6 +60,13 @@ export class MemoryStore implements KeyStore {
     if (record) record.lastUsedAt = lastUsedAt;
   }
 
+  async setStatus(userId: string, provider: string, ciphertext: string, status: "ok" | "invalid"): Promise<void> {
+    const record = this.#users.get(userId)?.get(provider);
+    if (!record || record.ciphertext !== ciphertext) return;
+    if (status === "invalid") record.status = "invalid";
+    else delete record.status;
+  }
+
   async *scan(options: { batchSize?: number } = {}): AsyncIterable<KeyRecord[]> {
     const batchSize = Math.max(1, options.batchSize ?? 500);
     let batch: KeyRecord[] = [];

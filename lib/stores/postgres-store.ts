@@ -20,39 +20,54 @@ export interface PostgresStoreOptions {
 
 const KNOWN: KeysEnum<PostgresStoreOptions> = { pool: true, connectionString: true, table: true };
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
-/** Longest one query may take before it rejects STORE_UNAVAILABLE (a given pool may have no timeouts of its own). */
-const QUERY_LIMIT_MS = 2000;
+/**
+ * Longest one call may take (connecting included) before it rejects STORE_UNAVAILABLE, whatever the
+ * pool's own settings: a stopped or hung server answers 503 in about a second.
+ */
+const QUERY_LIMIT_MS = 1000;
+/** Added to that limit per record of a batched call (scan pages, compareAndSwapMany). */
+const PER_ITEM_MS = 1;
+/**
+ * For the store's own pool: a query still unanswered after this long is abandoned and its
+ * connection dropped, so a server that vanished without closing its sockets cannot hold every
+ * pooled connection. Longer than any call's limit: the call has long been answered 503 by then.
+ */
+const STUCK_QUERY_MS = 15_000;
 const MIGRATE_LIMIT_MS = 15_000;
 /** First key of the migration's advisory lock, so it cannot clash with the application's own locks ("byk"). */
 const LOCK_NAMESPACE = 0x62796b;
 const guardedPools = new WeakSet<Pool>();
 const FIX = "check that PostgreSQL is reachable, then try again";
 const MISSING_TABLE = "the table does not exist; run `await store.migrate()` once at start-up";
+const OLD_TABLE = "the table lacks a column of this version; run `await store.migrate()` once at start-up";
 
 // Timestamps come back as the ISO strings that were stored (millisecond precision), whatever type parsers the pool has.
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const COLUMNS = `user_id, provider, ciphertext, hint, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at, ${iso("last_used_at")} AS last_used_at`;
+const COLUMNS = `user_id, provider, ciphertext, hint, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at, ${iso("last_used_at")} AS last_used_at, status`;
 
+// Nullable for tables not made by migrate() (or altered since): a NULL where a value belongs is a broken record.
 interface Row extends QueryResultRow {
   user_id: string;
   provider: string;
-  ciphertext: string;
-  hint: string;
-  created_at: string;
-  updated_at: string;
+  ciphertext: string | null;
+  hint: string | null;
+  created_at: string | null;
+  updated_at: string | null;
   last_used_at: string | null;
+  status: string | null;
 }
 
+/** SQL: row `t` is PostgresStore's format (the NULL checks of toRecord). */
+const WHOLE_ROW =
+  "t.ciphertext IS NOT NULL AND t.hint IS NOT NULL AND t.created_at IS NOT NULL AND t.updated_at IS NOT NULL";
+
 function toRecord(row: Row): KeyRecord {
-  const record: KeyRecord = {
-    userId: row.user_id,
-    provider: row.provider,
-    ciphertext: row.ciphertext,
-    hint: row.hint,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
+  const { user_id: userId, provider, ciphertext, hint, created_at: createdAt, updated_at: updatedAt } = row;
+  if (ciphertext === null || hint === null || createdAt === null || updatedAt === null)
+    return { userId, provider, ciphertext: "", hint: "", createdAt: "", updatedAt: "", broken: true };
+  const record: KeyRecord = { userId, provider, ciphertext, hint, createdAt, updatedAt };
   if (row.last_used_at !== null) record.lastUsedAt = row.last_used_at;
+  if (row.status === "invalid") record.status = "invalid";
   return record;
 }
 
@@ -148,8 +163,10 @@ export class PostgresStore implements KeyStore {
     const { userId, provider, ciphertext, hint, createdAt, updatedAt } = record;
     const [row] = await this.#query<{ created_at: string; replaced: boolean }>(
       "put",
-      `INSERT INTO ${this.#table} (user_id, provider, ciphertext, hint, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (user_id, provider) DO UPDATE SET ciphertext = EXCLUDED.ciphertext, hint = EXCLUDED.hint, updated_at = EXCLUDED.updated_at, last_used_at = NULL
+      // A broken row (a NULL where a value belongs) gets the new createdAt: the put repairs it.
+      `INSERT INTO ${this.#table} AS t (user_id, provider, ciphertext, hint, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (user_id, provider) DO UPDATE SET ciphertext = EXCLUDED.ciphertext, hint = EXCLUDED.hint,
+         created_at = CASE WHEN ${WHOLE_ROW} THEN t.created_at ELSE EXCLUDED.created_at END, updated_at = EXCLUDED.updated_at, last_used_at = NULL, status = NULL
        RETURNING ${iso("created_at")} AS created_at, (xmax <> 0) AS replaced`,
       [checkStorableUserId(userId), provider, ciphertext, hint, createdAt, updatedAt],
     );
@@ -184,6 +201,14 @@ export class PostgresStore implements KeyStore {
     ]);
   }
 
+  async setStatus(userId: string, provider: string, ciphertext: string, status: "ok" | "invalid"): Promise<void> {
+    await this.#query(
+      "setStatus",
+      `UPDATE ${this.#table} SET status = $4 WHERE user_id = $1 AND provider = $2 AND ciphertext = $3`,
+      [checkStorableUserId(userId), provider, ciphertext, status === "invalid" ? "invalid" : null],
+    );
+  }
+
   async compareAndSwap(
     userId: string,
     provider: string,
@@ -214,6 +239,7 @@ export class PostgresStore implements KeyStore {
        WHERE t.user_id = s.user_id AND t.provider = s.provider AND t.ciphertext = s.expected
        RETURNING t.user_id, t.provider`,
       columns,
+      swaps.length,
     );
     const swapped = new Set(rows.map((r) => JSON.stringify([r.user_id, r.provider])));
     return swaps.map((s) => swapped.has(JSON.stringify([s.userId, s.provider])));
@@ -222,9 +248,12 @@ export class PostgresStore implements KeyStore {
   /** Keyset pagination on the primary key: each batch is one indexed query, memory stays flat. */
   async *scan(options: { batchSize?: number } = {}): AsyncIterable<KeyRecord[]> {
     const size = Math.max(1, Math.floor(options.batchSize ?? 500));
-    let rows = await this.#query("scan", `SELECT ${COLUMNS} FROM ${this.#table} ORDER BY user_id, provider LIMIT $1`, [
+    let rows = await this.#query(
+      "scan",
+      `SELECT ${COLUMNS} FROM ${this.#table} ORDER BY user_id, provider LIMIT $1`,
+      [size],
       size,
-    ]);
+    );
     while (rows.length > 0) {
       yield rows.map(toRecord);
       if (rows.length < size) return;
@@ -233,6 +262,7 @@ export class PostgresStore implements KeyStore {
         "scan",
         `SELECT ${COLUMNS} FROM ${this.#table} WHERE (user_id, provider) > ($1, $2) ORDER BY user_id, provider LIMIT $3`,
         [last.user_id, last.provider, size],
+        size,
       );
     }
   }
@@ -256,22 +286,26 @@ export class PostgresStore implements KeyStore {
       created_at timestamptz NOT NULL,
       updated_at timestamptz NOT NULL,
       last_used_at timestamptz,
+      status text,
       PRIMARY KEY (user_id, provider)
     )`);
+    // Tables made by an earlier version: the status column came later.
+    await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS status text`);
     await client.query("COMMIT");
   }
 
-  async #query<R extends QueryResultRow = Row>(operation: string, text: string, values: unknown[]): Promise<R[]> {
+  async #query<R extends QueryResultRow = Row>(
+    operation: string,
+    text: string,
+    values: unknown[],
+    items = 1,
+  ): Promise<R[]> {
     try {
       const pool = await this.#getPool();
-      return (await withTimeLimit(pool.query<R>(text, values), QUERY_LIMIT_MS, timeout)).rows;
+      const limit = QUERY_LIMIT_MS + (items - 1) * PER_ITEM_MS;
+      return (await withTimeLimit(pool.query<R>(text, values), limit, timeout)).rows;
     } catch (error) {
-      throw storeUnavailable(
-        "PostgresStore",
-        operation,
-        error,
-        (error as { code?: string }).code === "42P01" ? MISSING_TABLE : FIX,
-      );
+      throw storeUnavailable("PostgresStore", operation, error, fixFor((error as { code?: string }).code));
     }
   }
 
@@ -281,7 +315,7 @@ export class PostgresStore implements KeyStore {
       const pool = new PoolClass({
         connectionString: this.#connectionString,
         connectionTimeoutMillis: 1000,
-        query_timeout: QUERY_LIMIT_MS,
+        query_timeout: STUCK_QUERY_MS,
       });
       pool.on("error", onPoolError);
       this.#ownPool = true;
@@ -293,6 +327,13 @@ export class PostgresStore implements KeyStore {
 
 function onPoolError(error: Error): void {
   debug("PostgresStore pool error: %s", (error as { code?: string }).code ?? "unknown");
+}
+
+/** What to do about a failed query: undefined_table and undefined_column mean migrate() has not run. */
+function fixFor(code: string | undefined): string {
+  if (code === "42P01") return MISSING_TABLE;
+  if (code === "42703") return OLD_TABLE;
+  return FIX;
 }
 
 function timeout(): Error {

@@ -1,10 +1,9 @@
 // How RedisStore lays records out: the per-user hash key (hash-tagged, base64url user id) and the JSON of one record.
-import { ByokError } from "../errors.js";
 import type { KeyRecord } from "../core/types.js";
 import { checkStorableUserId } from "./store-support.js";
 
 /** What one hash field holds: the record without the user id and provider (those are the key and the field). */
-export type RecordJson = Omit<KeyRecord, "userId" | "provider">;
+export type RecordJson = Omit<KeyRecord, "userId" | "provider" | "broken">;
 
 /** `<prefix>{<base64url of the UTF-8 user id>}`: no id can reach another's hash or break the cluster hash tag. */
 export function userKey(prefix: string, userId: string): string {
@@ -21,28 +20,34 @@ export function userIdOf(prefix: string, key: string): string | undefined {
   return Buffer.from(userId, "utf8").toString("base64url") === encoded && userId.length > 0 ? userId : undefined;
 }
 
-/** Parses one hash field's JSON. @throws ByokError STORE_UNAVAILABLE when it is not RedisStore's format */
+/**
+ * Parses one hash field's JSON. A value that is not RedisStore's format (not JSON, a field missing or
+ * of the wrong type) becomes a `broken` record rather than an error: one damaged field must not block
+ * the user's other keys.
+ */
 export function toRecord(userId: string, provider: string, json: string): KeyRecord {
-  let v: Partial<RecordJson> = {};
+  let v: Partial<Record<keyof RecordJson, unknown>> | undefined;
   try {
-    v = JSON.parse(json) as Partial<RecordJson>;
+    v = JSON.parse(json) as typeof v;
   } catch {
-    // reported below
+    // broken, below
   }
-  if ([v.ciphertext, v.hint, v.createdAt, v.updatedAt].some((f) => typeof f !== "string")) {
-    throw new ByokError(
-      "STORE_UNAVAILABLE",
-      "RedisStore: a stored record is not in RedisStore's format; check that no other program writes under this prefix.",
-    );
+  if (
+    typeof v !== "object" ||
+    v === null ||
+    [v.ciphertext, v.hint, v.createdAt, v.updatedAt].some((f) => typeof f !== "string")
+  ) {
+    return { userId, provider, ciphertext: "", hint: "", createdAt: "", updatedAt: "", broken: true };
   }
   const record: KeyRecord = {
     userId,
     provider,
-    ciphertext: v.ciphertext!,
-    hint: v.hint!,
-    createdAt: v.createdAt!,
-    updatedAt: v.updatedAt!,
+    ciphertext: v.ciphertext as string,
+    hint: v.hint as string,
+    createdAt: v.createdAt as string,
+    updatedAt: v.updatedAt as string,
   };
   if (typeof v.lastUsedAt === "string") record.lastUsedAt = v.lastUsedAt;
+  if (v.status === "invalid") record.status = "invalid";
   return record;
 }

@@ -12,32 +12,58 @@ export interface RedisScript {
 const script = (source: string): RedisScript => ({ source, sha: createHash("sha1").update(source).digest("hex") });
 
 /**
- * KEYS[1] user hash, ARGV[1] provider, ARGV[2] record JSON. Keeps an existing createdAt (and drops
- * lastUsedAt, which the new JSON never has); returns the kept createdAt, or nil when it created the record.
+ * `record(json)`: the stored record, or nil for a value that is not RedisStore's format (not JSON, not
+ * an object, a field missing or of the wrong type, as `toRecord` judges): such a record is broken, no
+ * script may fail on it, and none but PUT changes it.
  */
-export const PUT = script(`
+const RECORD = `
+local function record(json)
+  if not json then return nil end
+  local ok, rec = pcall(cjson.decode, json)
+  if not ok or type(rec) ~= 'table' then return nil end
+  for _, field in ipairs({'ciphertext', 'hint', 'createdAt', 'updatedAt'}) do
+    if type(rec[field]) ~= 'string' then return nil end
+  end
+  return rec
+end`;
+
+/**
+ * KEYS[1] user hash, ARGV[1] provider, ARGV[2] record JSON. Keeps an existing record's createdAt
+ * (and drops lastUsedAt and status, which the new JSON never has); returns the createdAt stored when
+ * it replaced a record (the new one when the old was broken), or nil when it created the record.
+ */
+export const PUT = script(`${RECORD}
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 local rec = cjson.decode(ARGV[2])
-if old then rec['createdAt'] = cjson.decode(old)['createdAt'] end
+local prev = record(old)
+if prev then rec['createdAt'] = prev['createdAt'] end
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
 if old then return rec['createdAt'] end
 return false`);
 
 /** KEYS[1] user hash, ARGV[1] provider, ARGV[2] lastUsedAt. Never creates a record; returns 1 if it touched one. */
-export const TOUCH = script(`
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-if not old then return 0 end
-local rec = cjson.decode(old)
+export const TOUCH = script(`${RECORD}
+local rec = record(redis.call('HGET', KEYS[1], ARGV[1]))
+if not rec then return 0 end
 rec['lastUsedAt'] = ARGV[2]
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
 return 1`);
 
+/**
+ * KEYS[1] user hash, ARGV[1] provider, ARGV[2] expected ciphertext, ARGV[3] "invalid" or "ok".
+ * Sets or removes `status` only while the ciphertext is the expected one; returns 1 if it wrote.
+ */
+export const SET_STATUS = script(`${RECORD}
+local rec = record(redis.call('HGET', KEYS[1], ARGV[1]))
+if not rec or rec['ciphertext'] ~= ARGV[2] then return 0 end
+if ARGV[3] == 'invalid' then rec['status'] = 'invalid' else rec['status'] = nil end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
+return 1`);
+
 /** KEYS[1] user hash, ARGV[1] provider, ARGV[2] expected ciphertext, ARGV[3] new ciphertext. Returns 1 if swapped. */
-export const COMPARE_AND_SWAP = script(`
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-if not old then return 0 end
-local rec = cjson.decode(old)
-if rec['ciphertext'] ~= ARGV[2] then return 0 end
+export const COMPARE_AND_SWAP = script(`${RECORD}
+local rec = record(redis.call('HGET', KEYS[1], ARGV[1]))
+if not rec or rec['ciphertext'] ~= ARGV[2] then return 0 end
 rec['ciphertext'] = ARGV[3]
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
 return 1`);
@@ -47,19 +73,16 @@ return 1`);
  * KEYS[i] user hash, ARGV[3i-2] provider, ARGV[3i-1] expected ciphertext, ARGV[3i] new ciphertext.
  * Returns a 1 (swapped) or 0 per key. Single node only: a Cluster refuses keys of several slots.
  */
-export const COMPARE_AND_SWAP_MANY = script(`
+export const COMPARE_AND_SWAP_MANY = script(`${RECORD}
 local out = {}
 for i = 1, #KEYS do
   local j = (i - 1) * 3
-  local old = redis.call('HGET', KEYS[i], ARGV[j + 1])
+  local rec = record(redis.call('HGET', KEYS[i], ARGV[j + 1]))
   out[i] = 0
-  if old then
-    local rec = cjson.decode(old)
-    if rec['ciphertext'] == ARGV[j + 2] then
-      rec['ciphertext'] = ARGV[j + 3]
-      redis.call('HSET', KEYS[i], ARGV[j + 1], cjson.encode(rec))
-      out[i] = 1
-    end
+  if rec and rec['ciphertext'] == ARGV[j + 2] then
+    rec['ciphertext'] = ARGV[j + 3]
+    redis.call('HSET', KEYS[i], ARGV[j + 1], cjson.encode(rec))
+    out[i] = 1
   end
 end
 return out`);

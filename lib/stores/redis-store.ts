@@ -5,7 +5,15 @@ import { ByokError } from "../errors.js";
 import { checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { loadOptionalPeer } from "../core/optional-peer.js";
 import type { CompareAndSwap, KeyRecord, KeyStore, PutResult } from "../core/types.js";
-import { COMPARE_AND_SWAP, compareAndSwapAll, DELETE_USER, PUT, runScript, TOUCH } from "./redis-scripts.js";
+import {
+  COMPARE_AND_SWAP,
+  compareAndSwapAll,
+  DELETE_USER,
+  PUT,
+  runScript,
+  SET_STATUS,
+  TOUCH,
+} from "./redis-scripts.js";
 import { type RecordJson, toRecord, userIdOf, userKey } from "./redis-layout.js";
 import { hgetallMany, waitUntilReady } from "./redis-client.js";
 import { storeUnavailable, withTimeLimit } from "./store-support.js";
@@ -138,6 +146,10 @@ export class RedisStore implements KeyStore {
 
   async touch(userId: string, provider: string, lastUsedAt: string): Promise<void> {
     await this.#run("touch", (c) => runScript(c, TOUCH, this.#key(userId), provider, lastUsedAt));
+  }
+
+  async setStatus(userId: string, provider: string, ciphertext: string, status: "ok" | "invalid"): Promise<void> {
+    await this.#run("setStatus", (c) => runScript(c, SET_STATUS, this.#key(userId), provider, ciphertext, status));
   }
 
   async compareAndSwap(

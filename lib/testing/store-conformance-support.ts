@@ -27,6 +27,12 @@ export interface KeyStoreConformanceOptions {
    * every method rejects `STORE_UNAVAILABLE` in under a second.
    */
   unreachable?(): KeyStore | Promise<KeyStore>;
+  /**
+   * Writes, straight to the backend, a record for (userId, provider) that is not the store's format
+   * (e.g. a Redis field that is not JSON, a row with NULLs). When given, the suite checks that the
+   * store returns it as `broken` instead of failing, and that `put()` replaces it.
+   */
+  writeBroken?(store: KeyStore, userId: string, provider: string): Promise<void>;
 }
 
 /** Hands out user ids that the test's cleanup will delete. */

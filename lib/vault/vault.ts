@@ -143,6 +143,19 @@ export class Vault {
     }
   }
 
+  /**
+   * Whether `sealed` decrypts for (userId, provider), for listing a key's status: the plaintext never
+   * becomes a string and its bytes are zeroed at once.
+   */
+  canOpen(sealed: string, context: SealContext): boolean {
+    try {
+      this.#open(parseSealed(sealed), associatedData(context), context.provider).fill(0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** True when `sealed` was encrypted under the current master key. */
   isCurrent(sealed: string): boolean {
     return parseSealed(sealed)?.keyId === this.#current.id;

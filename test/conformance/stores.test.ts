@@ -1,11 +1,27 @@
 import { Pool } from "pg";
-import { MemoryStore, PostgresStore, RedisStore } from "../../lib";
+import { type KeyStore, MemoryStore, PostgresStore, RedisStore } from "../../lib";
 import { runKeyStoreConformance } from "../../lib/testing";
 import { useRedisCluster } from "../helpers/redis-server";
 import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";
 
 const runner = { describe, it };
 const prefix = `${uniqueName("conf")}:`;
+
+/** Values a RedisStore field can hold that are not its format: not JSON, not an object, a field missing, a wrong type. */
+const NOT_REDIS_RECORDS = [
+  "not json",
+  "42",
+  "null",
+  JSON.stringify({ hint: "\u2026abcd", createdAt: "t", updatedAt: "t" }),
+  JSON.stringify({ ciphertext: 1, hint: "\u2026abcd", createdAt: "t", updatedAt: "t" }),
+];
+let brokenWrites = 0;
+async function writeBrokenRedis(store: KeyStore, userId: string, provider: string): Promise<void> {
+  const redis = store as RedisStore;
+  const client = await redis.connect();
+  const key = `${redis.prefix}{${Buffer.from(userId, "utf8").toString("base64url")}}`;
+  await client.hset(key, provider, NOT_REDIS_RECORDS[brokenWrites++ % NOT_REDIS_RECORDS.length]!);
+}
 
 runKeyStoreConformance(runner, { name: "MemoryStore", create: () => new MemoryStore() });
 
@@ -15,6 +31,7 @@ runKeyStoreConformance(runner, {
   // A prefix that starts with the other one: SCAN patterns must not reach across.
   createIsolated: () => new RedisStore({ url: REDIS_URL, prefix: `${prefix}other:` }),
   unreachable: () => new RedisStore({ url: "redis://127.0.0.1:1" }),
+  writeBroken: writeBrokenRedis,
 });
 
 describe("RedisStore on a 3-master cluster", () => {
@@ -24,6 +41,7 @@ describe("RedisStore on a 3-master cluster", () => {
     name: "RedisStore (cluster)",
     create: () => new RedisStore({ client: cluster(), prefix }),
     createIsolated: () => new RedisStore({ client: cluster(), prefix: `${prefix}other:` }),
+    writeBroken: writeBrokenRedis,
     // Fast failure is covered by the single-node run and test/stores/redis-store.test.ts: an ioredis
     // Cluster that never connected keeps a 2 s timer after disconnect(), which jest reports as a leak.
   });
@@ -36,6 +54,10 @@ describe("PostgresStore conformance", () => {
   beforeAll(async () => {
     pool = new Pool({ connectionString: DATABASE_URL });
     await new PostgresStore({ pool, table }).migrate();
+    // A table someone loosened: rows with NULLs are not PostgresStore's format (writeBroken below).
+    await pool.query(
+      `ALTER TABLE "${table}" ALTER COLUMN ciphertext DROP NOT NULL, ALTER COLUMN hint DROP NOT NULL, ALTER COLUMN created_at DROP NOT NULL`,
+    );
   });
   afterAll(async () => {
     for (const t of tables) await pool.query(`DROP TABLE IF EXISTS "${t}"`);
@@ -53,5 +75,10 @@ describe("PostgresStore conformance", () => {
       return store;
     },
     unreachable: () => new PostgresStore({ connectionString: "postgres://postgres@127.0.0.1:1/test" }),
+    writeBroken: async (_store, userId, provider) =>
+      void (await pool.query(
+        `INSERT INTO "${table}" (user_id, provider, ciphertext, hint, created_at, updated_at) VALUES ($1, $2, NULL, NULL, NULL, now())`,
+        [userId, provider],
+      )),
   });
 });

@@ -77,6 +77,8 @@ describe("example-server (npm run example)", () => {
 
     const saved = await http.json("/byok/keys", { provider: "anthropic", apiKey: "sk-ant-example-key-Zz42" });
     expect([saved.status, ((await saved.json()) as { hint: string }).hint]).toEqual([201, "…Zz42"]);
+    const checked = await http.json("/byok/keys/check", { provider: "anthropic" });
+    expect([checked.status, ((await checked.json()) as { status: string }).status]).toEqual([200, "ok"]);
     const summary = await http.json("/summarize", { text: "Three short facts." });
     expect(await summary.json()).toEqual({
       summary: expect.stringContaining("Three short facts."),

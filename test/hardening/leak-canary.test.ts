@@ -111,10 +111,16 @@ describe("leak canary across byokRouter, every store and every built-in provider
             await expectStatus(call("post", "/keys", { provider: id, apiKey: key }), 201);
             await expectStatus(call("get", "/keys"), 200);
             await expectStatus(call("post", "/chat", { provider: id, prompt: "hello" }), 200);
-            for (const reply of ERRORS) {
+            // The last one echoes only a middle piece of the key, which no credential pattern catches.
+            for (const reply of [...ERRORS, { status: 400, message: `bad value ${key.slice(4, 16)}` }]) {
               fakes[id].enqueue(reply);
               record(await call("post", "/chat", { provider: id, prompt: "x" }));
             }
+            await expectStatus(call("post", "/keys/check", { provider: id }), 200);
+            fakes[id].enqueue({ status: 401, message: `Incorrect API key provided: ${key}` });
+            expect((await expectStatus(call("post", "/keys/check", { provider: id }), 200)).body.status).toBe(
+              "invalid",
+            );
             await expectStatus(call("post", "/chat", { provider: id, prompt: "a b c", stream: true }), 200);
             // Failing mid-stream: an SSE error event, or a JSON 502 when the SDK read the failure before the first chunk.
             for (const reply of [{ errorAfterChunks: 1, message: `stream broke for ${key}` }, { dropAfterChunks: 1 }]) {
@@ -136,6 +142,9 @@ describe("leak canary across byokRouter, every store and every built-in provider
             );
             const unreadable = await expectStatus(call("post", "/chat", { provider: id, prompt: "x" }), 500);
             expect(unreadable.body.error.code).toBe("KEY_UNREADABLE");
+            expect((await expectStatus(call("post", "/keys/check", { provider: id }), 200)).body.status).toBe(
+              "unreadable",
+            );
             seen.push(await ai.chat({ provider: id, prompt: "x" }).catch((e: unknown) => e));
             await expectStatus(call("post", "/keys", { provider: id, apiKey: key }), 200);
           }
@@ -196,6 +205,13 @@ describe("leak canary across byokRouter, every store and every built-in provider
         master.toString("base64url"),
       ]) {
         expect(everything.includes(secret) ? secret : "absent").toBe("absent");
+      }
+      for (const key of Object.values(CANARIES)) {
+        // Every 8 characters of the key in a row, but ordinary lower-case words ("anthropi" is in every provider URL).
+        const pieces = Array.from({ length: key.length - 7 }, (_, i) => key.slice(i, i + 8)).filter(
+          (piece) => !/^[a-z]+$/.test(piece),
+        );
+        expect(pieces.filter((piece) => everything.includes(piece))).toEqual([]);
       }
       for (const id of Object.keys(CANARIES) as Id[]) {
         const requests = fakes[id].requests;

@@ -40,6 +40,7 @@ describe.each(EXPRESS_VERSIONS)("key routes on %s", (version) => {
       expect(res.body).toEqual({
         provider: "gemini",
         hint: "\u2026XYZW",
+        status: "ok",
         createdAt: expect.any(String),
         updatedAt: expect.any(String),
       });

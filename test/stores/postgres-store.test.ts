@@ -152,6 +152,7 @@ describe("PostgresStore", () => {
         "hint",
         "last_used_at",
         "provider",
+        "status",
         "updated_at",
         "user_id",
       ]);

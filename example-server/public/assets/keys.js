@@ -1,7 +1,13 @@
-// Key settings page: per provider, add / replace / delete the user's key and show its hint and dates (never the key).
+// Key settings page: per provider, add / replace / delete / check the user's key and show its hint, status and dates (never the key).
 import { api, el, friendlyError, loadUser, PROVIDERS, showError } from "./api.js";
 
 const list = document.getElementById("providers");
+/** What each KeyInfo.status means to the user. */
+const STATUS = {
+  ok: "Working",
+  invalid: "Refused by the provider: replace it",
+  unreadable: "Unreadable: add it again",
+};
 const when = (iso) =>
   iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "never";
 
@@ -22,6 +28,7 @@ function card(provider) {
   const error = el("p", { class: "field-error", id: `error-${provider.id}`, role: "alert", hidden: true });
   const status = el("p", { class: "ok", role: "status", hidden: true });
   const save = el("button", { type: "submit" }, "Save key");
+  const check = el("button", { type: "button", class: "secondary", hidden: true }, "Check key");
   const remove = el("button", { type: "button", class: "danger", hidden: true }, "Delete key");
   const info = el("div", { class: "key-info" });
   const form = el(
@@ -30,7 +37,7 @@ function card(provider) {
     el("label", { for: input.id }, "API key"),
     input,
     error,
-    el("div", { class: "row" }, save, remove),
+    el("div", { class: "row" }, save, check, remove),
     status,
   );
   const section = el(
@@ -50,6 +57,12 @@ function card(provider) {
             {},
             el("dt", {}, "Saved key"),
             el("dd", { class: "hint", "data-field": "hint" }, key.hint),
+            el("dt", {}, "Status"),
+            el(
+              "dd",
+              { class: `status status-${key.status}`, "data-field": "status" },
+              STATUS[key.status] ?? key.status,
+            ),
             el("dt", {}, "Added"),
             el("dd", {}, when(key.createdAt)),
             el("dt", {}, "Updated"),
@@ -60,10 +73,12 @@ function card(provider) {
         : el("p", { class: "muted", "data-field": "none" }, "No key saved."),
     );
     save.textContent = key ? "Replace key" : "Save key";
+    check.hidden = !key;
     remove.hidden = !key;
   };
   const busy = (on) => {
     save.disabled = on;
+    check.disabled = on;
     remove.disabled = on;
   };
   const done = (text) => {
@@ -83,6 +98,20 @@ function card(provider) {
       const key = await api("/byok/keys", { method: "POST", body: { provider: provider.id, apiKey } });
       render(key);
       done(`Key ending ${key.hint.replace(/^…/, "")} checked with ${provider.name} and saved.`);
+    } catch (failure) {
+      showError(error, friendlyError(failure, "key"));
+    } finally {
+      busy(false);
+    }
+  });
+  check.addEventListener("click", async () => {
+    showError(error, "");
+    status.hidden = true;
+    busy(true);
+    try {
+      const key = await api("/byok/keys/check", { method: "POST", body: { provider: provider.id } });
+      render(key);
+      done(`Checked with ${provider.name}: ${STATUS[key.status] ?? key.status}.`);
     } catch (failure) {
       showError(error, friendlyError(failure, "key"));
     } finally {

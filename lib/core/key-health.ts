@@ -1,0 +1,73 @@
+// Key health: remembers when a provider refuses a stored key (or accepts it again), and re-checks a key on demand.
+import { debuglog } from "node:util";
+import { ByokError } from "../errors.js";
+import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, storeCall } from "./context.js";
+import { startDeadline } from "./deadline.js";
+import { toKeyInfo } from "./keys.js";
+import type { KeyInfo, KeyRecord } from "./types.js";
+import { checkProviderId } from "./validate.js";
+
+const debug = debuglog("byok");
+
+/** Writes `status` for `record`, awaited or not by the caller, only when it changes and the store keeps statuses. */
+function saveStatus(context: CoreContext, record: KeyRecord, status: "ok" | "invalid"): Promise<void> {
+  const stored = record.status === "invalid" ? "invalid" : "ok";
+  const { store } = context;
+  if (stored === status || !store.setStatus) return Promise.resolve();
+  // Compare-and-set on the ciphertext used: a key the user replaced meanwhile keeps its own status.
+  return storeCall("setStatus", () => store.setStatus!(record.userId, record.provider, record.ciphertext, status));
+}
+
+/**
+ * After a chat or stream with `record`'s key: `"invalid"` when the provider refused it, `"ok"` when
+ * it worked. Not awaited (like `touch`): a status write must never slow or fail the request.
+ */
+export function noteKeyOutcome(context: CoreContext, record: KeyRecord, status: "ok" | "invalid"): void {
+  void saveStatus(context, record, status).catch((e: unknown) =>
+    debug("key status update failed: %s", ByokError.is(e) ? e.code : "error"),
+  );
+}
+
+/**
+ * `ai.checkKey(provider)`: validates the stored key with the provider (its cheapest call), stores the
+ * status found and answers the KeyInfo. A key that does not decrypt is answered as `"unreadable"`
+ * without any upstream call; a provider failure that says nothing about the key (5xx, 429, timeout)
+ * is thrown, and the stored status is left as it was.
+ * @param userId - an already checked user id
+ */
+export async function checkKey(context: CoreContext, userId: string, rawProvider: unknown): Promise<KeyInfo> {
+  const id = checkProviderId(rawProvider);
+  const provider = providerFor(context, id);
+  const record = await storeCall("get", () => context.store.get(userId, id));
+  if (!record)
+    throw new ByokError("KEY_NOT_FOUND", "The user has no key for this provider to check.", {
+      provider: id,
+      details: { fields: ["provider"] },
+    });
+  let apiKey: string;
+  try {
+    apiKey = context.vault.open(record.ciphertext, { userId, provider: id }); // fails closed for a broken record too
+  } catch {
+    context.emit("key.checked", { userId, provider: id, code: "KEY_UNREADABLE" });
+    return toKeyInfo(record, "unreadable");
+  }
+  const deadline = startDeadline(provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, undefined);
+  let status: "ok" | "invalid" = "ok";
+  try {
+    await provider.validateKey({ apiKey, signal: deadline.signal });
+  } catch (error) {
+    const translated = deadline.translate(error, id);
+    if (!ByokError.is(translated) || translated.code !== "KEY_REJECTED") throw translated;
+    status = "invalid";
+  } finally {
+    deadline.dispose();
+  }
+  await saveStatus(context, record, status);
+  context.emit("key.checked", {
+    userId,
+    provider: id,
+    hint: record.hint,
+    ...(status === "invalid" ? { code: "KEY_REJECTED" } : {}),
+  });
+  return toKeyInfo(record, status);
+}
