@@ -314,7 +314,8 @@ export interface ProviderOptions {
 
 /** Audit and usage events; built from an allow-list of fields, never carrying a key. */
 export interface ByokEvent {
-  type: "key.registered" | "key.deleted" | "key.rejected" | "key.checked" | "key.used" | "chat.completed" | "chat.failed";
+  type:
+    "key.registered" | "key.deleted" | "key.rejected" | "key.checked" | "key.used" | "chat.completed" | "chat.failed";
   userId: string;
   provider: string;
   /** ISO-8601. */
