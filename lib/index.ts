@@ -34,3 +34,5 @@ export { createGeminiProvider, type GeminiProviderSettings } from "./providers/g
 export { createOpenAIProvider, type OpenAIProviderSettings } from "./providers/openai.js";
 export { createAnthropicProvider, type AnthropicProviderSettings } from "./providers/anthropic.js";
 export { byokRouter, type RouterOptions, type RateLimitWindow } from "./router/byok-router.js";
+export { byokErrorHandler, type ErrorHandlerOptions } from "./router/error-handler.js";
+export type { ErrorDetails, ErrorMessages } from "./router/error-messages.js";

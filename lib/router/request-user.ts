@@ -47,7 +47,10 @@ export function requireUser(getUserId: (req: Request) => unknown) {
   return function requireUserMiddleware(req: Request, _res: Response, next: NextFunction): void {
     const userId = normalizeUserId(getUserId(req));
     if (userId === undefined)
-      throw new ByokError("UNAUTHENTICATED", "Sign in first: this route needs a signed-in user.");
+      throw new ByokError(
+        "UNAUTHENTICATED",
+        "No signed-in user: getUserId returned nothing. Sign the user in before the byok routes and req.ai.",
+      );
     (req as WithUser)[USER] = userId;
     next();
   };
