@@ -10,6 +10,7 @@ import { parseRouterOptions, type RouterOptions } from "./options.js";
 import { createLimiters } from "./rate-limit.js";
 import { attachAi, requireUser } from "./request-user.js";
 import { errorMiddleware } from "./send-error.js";
+import { preflightHeaders } from "./preflight.js";
 import { checkPromptOrMessages } from "../core/validate.js";
 import {
   bodyCheck,
@@ -143,6 +144,7 @@ export function byokRouter(options: RouterOptions): Router {
     then: checkPromptOrMessages,
   });
   routes.post("/chat", ...common, ...limits.chat, jsonBody(parse, chatBody), chatRoute(context, parsed.messageFor));
+  routes.use(preflightHeaders(parsed.helmet)); // after the routes: only requests none of them answered
   // Inside `routes`, after them: only errors from the byok routes get here.
   routes.use(errorMiddleware(parsed.messageFor, "all"));
 
