@@ -1,9 +1,10 @@
 // AiClient: chat, stream, keys and has for one user, with key lookup, decryption, deadlines and events.
 import { debuglog } from "node:util";
-import { ByokError } from "../errors.js";
+import { ByokError, type ByokErrorCode } from "../errors.js";
 import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, storeCall } from "./context.js";
 import { listKeys } from "./keys.js";
 import { type AbortLink, startDeadline } from "./deadline.js";
+import { type Operation, startOperation } from "./events.js";
 import type {
   AiClient,
   ChatRequest,
@@ -13,6 +14,7 @@ import type {
   KeyRecord,
   Provider,
   ProviderChatRequest,
+  Usage,
 } from "./types.js";
 import { checkChatRequest, checkProviderId, checkUserId, toConversation } from "./validate.js";
 
@@ -73,7 +75,8 @@ export function needsTouch(lastUsedAt: string | undefined, now: number): boolean
   return !(now - last < TOUCH_INTERVAL_MS); // also true for an unparsable date (NaN)
 }
 
-function failureCode(error: unknown): string {
+/** A ByokError's code; anything else a call rejects with is the caller's own abort reason. */
+function failureCode(error: unknown): ByokErrorCode {
   return ByokError.is(error) ? error.code : "ABORTED";
 }
 
@@ -96,20 +99,34 @@ async function prepare(context: CoreContext, rawUserId: string | undefined, inpu
   return { request, userId, resolved, apiKey, providerRequest: toProviderRequest(request, resolved.provider) };
 }
 
-function succeeded(context: CoreContext, userId: string, resolved: Resolved, response: ChatResponse): void {
+function succeeded(
+  context: CoreContext,
+  operation: Operation,
+  userId: string,
+  resolved: Resolved,
+  response: ChatResponse,
+): void {
   const now = Date.now();
   if (needsTouch(resolved.record.lastUsedAt, now)) {
     void storeCall("touch", () => context.store.touch(userId, resolved.id, new Date(now).toISOString())).catch(
       (e: unknown) => debug("lastUsedAt update failed: %s", ByokError.is(e) ? e.code : "error"),
     );
   }
-  context.emit("chat.completed", { userId, provider: resolved.id, model: response.model, usage: response.usage });
+  const { model, usage } = response;
+  context.emit("chat.completed", operation, { userId, provider: resolved.id, model, usage });
 }
 
-function failed(context: CoreContext, userId: string, provider: string, model: string, error: unknown): void {
+/** `usage`: what the provider had reported before a stream broke or was aborted, if anything. */
+function failed(
+  context: CoreContext,
+  operation: Operation,
+  { userId, provider, model }: { userId: string; provider: string; model: string },
+  error: unknown,
+  usage?: Usage,
+): void {
   const code = failureCode(error);
-  if (code === "KEY_REJECTED") context.emit("key.rejected", { userId, provider });
-  context.emit("chat.failed", { userId, provider, model, code });
+  if (code === "KEY_REJECTED") context.emit("key.rejected", operation, { userId, provider });
+  context.emit("chat.failed", operation, { userId, provider, model, code, ...(usage ? { usage } : {}) });
 }
 
 /** `AiClient.chat` for `rawUserId`; `link` lets the router cancel it without a signal of its own. */
@@ -119,6 +136,7 @@ export async function runChat(
   input: ChatRequest,
   link?: AbortLink,
 ): Promise<ChatResponse> {
+  const operation = startOperation(context.requestId);
   const { request, userId, resolved, apiKey, providerRequest } = await prepare(context, rawUserId, input);
   const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal, link);
   try {
@@ -132,11 +150,11 @@ export async function runChat(
       finishReason: result.finishReason,
       usage: result.usage,
     };
-    succeeded(context, userId, resolved, response);
+    succeeded(context, operation, userId, resolved, response);
     return response;
   } catch (error) {
     const translated = deadline.translate(error, resolved.id);
-    failed(context, userId, resolved.id, providerRequest.model, translated);
+    failed(context, operation, { userId, provider: resolved.id, model: providerRequest.model }, translated);
     throw translated;
   } finally {
     deadline.dispose(false); // doChat has settled: nothing upstream is left to cancel
@@ -154,6 +172,7 @@ export function runStream(
   const response = new Promise<ChatResponse>((resolve, reject) => (settle = { resolve, reject }));
   response.catch(() => undefined); // the iterator reports the same error; an unread `response` must not crash the app
   async function* run(): AsyncGenerator<{ text: string }> {
+    const operation = startOperation(context.requestId);
     let prepared: Awaited<ReturnType<typeof prepare>>;
     try {
       prepared = await prepare(context, rawUserId, input);
@@ -163,8 +182,11 @@ export function runStream(
     }
     const { request, userId, resolved, apiKey, providerRequest } = prepared;
     const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal, link);
+    const call = { userId, provider: resolved.id, model: providerRequest.model };
     let text = "";
     let done = false;
+    let reported = false; // chat.completed or chat.failed went out
+    let usage: Usage | undefined; // the latest usage the provider reported mid-stream
     try {
       deadline.signal.throwIfAborted(); // as in runChat
       for await (const part of resolved.provider.doStream(providerRequest, { apiKey, signal: deadline.signal })) {
@@ -173,6 +195,8 @@ export function runStream(
           if (part.text.length === 0) continue;
           text += part.text;
           yield { text: part.text };
+        } else if (part.type === "usage") {
+          usage = part.usage;
         } else {
           const result: ChatResponse = {
             text,
@@ -181,8 +205,8 @@ export function runStream(
             finishReason: part.finishReason,
             usage: part.usage,
           };
-          done = true;
-          succeeded(context, userId, resolved, result);
+          done = reported = true;
+          succeeded(context, operation, userId, resolved, result);
           settle.resolve(result);
         }
       }
@@ -192,10 +216,12 @@ export function runStream(
         });
     } catch (error) {
       const translated = deadline.translate(error, resolved.id);
-      failed(context, userId, resolved.id, providerRequest.model, translated);
+      reported = true;
+      failed(context, operation, call, translated, usage);
       settle.reject(translated);
       throw translated;
     } finally {
+      if (!reported) failed(context, operation, call, undefined, usage); // left early (break/return): ABORTED
       if (!done) {
         // The consumer stopped early (break/return): settle `response` and let dispose() cancel the upstream call.
         settle.reject(new DOMException("The stream was closed before it finished.", "AbortError"));

@@ -5,6 +5,7 @@ import type { CoreContext } from "../core/context.js";
 import type { AbortLink } from "../core/deadline.js";
 import type { ChatRequest } from "../core/types.js";
 import { asyncRoute } from "./async-route.js";
+import { forRequest } from "./request-id.js";
 import type { MessageFor } from "./error-messages.js";
 import { userIdOf } from "./request-user.js";
 import { sendJson } from "./send-json.js";
@@ -50,9 +51,9 @@ export function chatRoute(context: CoreContext, messageFor: MessageFor) {
     try {
       if (wantsStream(req, stream)) {
         // Errors before the first chunk propagate to the JSON error handler with their status.
-        await sendChatStream(res, runStream(context, userId, request, client.link), messageFor);
+        await sendChatStream(res, runStream(forRequest(context, req), userId, request, client.link), messageFor);
       } else {
-        sendJson(res, 200, await runChat(context, userId, request, client.link));
+        sendJson(res, 200, await runChat(forRequest(context, req), userId, request, client.link));
       }
     } catch (error) {
       if (client.gone) return; // nobody is left to answer
