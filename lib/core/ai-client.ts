@@ -221,10 +221,11 @@ export function runStream(
       settle.reject(translated);
       throw translated;
     } finally {
-      if (!reported) failed(context, operation, call, undefined, usage); // left early (break/return): ABORTED
       if (!done) {
         // The consumer stopped early (break/return): settle `response` and let dispose() cancel the upstream call.
-        settle.reject(new DOMException("The stream was closed before it finished.", "AbortError"));
+        const closed = new DOMException("The stream was closed before it finished.", "AbortError");
+        if (!reported) failed(context, operation, call, closed, usage); // chat.failed ABORTED, with the usage so far
+        settle.reject(closed);
       }
       deadline.dispose(!done); // cancels the upstream call only when the stream was left early
     }
