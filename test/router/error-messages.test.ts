@@ -56,6 +56,23 @@ describe.each(EXPRESS_VERSIONS)("byokRouter error messages on %s", (version) => 
     });
   });
 
+  it("keeps the developer's detailed message on the thrown error while the answer is the plain one", async () => {
+    f = await appFixture(kit, { router: { rateLimit: false } });
+    const thrown = await f.byok
+      .use("u1")
+      .chat({ prompt: "Hi", provider: "gemini" })
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
+    expect(thrown?.message).toMatch(/no gemini key; register one first \(byok\.registerKey/);
+    const answered = await request(f.app)
+      .post("/byok/chat")
+      .set("x-user", "u1")
+      .send({ prompt: "Hi", provider: "gemini" });
+    expect(answered.body.error.message).toBe("No API key is saved for this provider yet. Add one in your settings.");
+  });
+
   it("uses the same UNAUTHENTICATED text for the byok routes and for req.ai in the app's routes", async () => {
     f = await appFixture(kit);
     const route = await request(f.app).get("/byok/keys");
