@@ -3,10 +3,10 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import express from "express";
 import helmet from "helmet";
-import { BYOK, MemoryStore, RedisStore, byokRouter, generateMasterKey } from "byok-ai";
+import { BYOK, MemoryStore, RedisStore, byokErrorHandler, byokRouter, generateMasterKey } from "byok-ai";
 import { startFakeProviders } from "byok-ai/testing";
 import { demoAuth, requireLogin } from "./demo-auth.mjs";
-import { errorHandler, summarizeRoute } from "./summarize.mjs";
+import { otherErrors, summarizeRoute } from "./summarize.mjs";
 
 const PUBLIC = fileURLToPath(new URL("./public/", import.meta.url));
 /** What the offline fakes answer: the default echo, one word per chunk, slowly enough to see it stream. */
@@ -97,7 +97,8 @@ export async function createExampleApp(options = {}) {
   app.get("/", (req, res, next) => (req.user ? res.redirect(303, "/keys") : next()), page("login.html"));
   app.get("/keys", requireLogin, page("keys.html"));
   app.get("/chat", requireLogin, page("chat.html"));
-  app.use(errorHandler);
+  app.use(byokErrorHandler()); // ByokErrors from the app's own routes (req.ai): JSON with their status, like /byok/*
+  app.use(otherErrors);
 
   const close = async () => {
     await byok.close();

@@ -31,10 +31,12 @@ export function summarizeRoute() {
   router.post("/summarize", express.json({ limit: "32kb" }), async (req, res, next) => {
     const { text, provider } = req.body ?? {};
     if (typeof text !== "string" || !text.trim() || text.length > MAX_TEXT) {
-      return next(new ByokError("INVALID_REQUEST", `Send { "text": "..." } with 1 to ${MAX_TEXT} characters.`));
+      const message = `Send { "text": "..." } with 1 to ${MAX_TEXT} characters.`;
+      return next(new ByokError("INVALID_REQUEST", message, { details: { fields: ["text"] } }));
     }
     if (provider !== undefined && !PROVIDERS.has(provider)) {
-      return next(new ByokError("INVALID_REQUEST", "provider must be gemini, openai or anthropic (or left out)."));
+      const message = "provider must be gemini, openai or anthropic (or left out).";
+      return next(new ByokError("INVALID_REQUEST", message, { details: { fields: ["provider"] } }));
     }
     let connection;
     try {
@@ -49,26 +51,24 @@ export function summarizeRoute() {
       });
       res.json({ summary: object.summary, provider: connection.provider, model: response.modelId });
     } catch (error) {
-      // a ByokError (KEY_NOT_FOUND, KEY_REJECTED, PROVIDER_RATE_LIMITED, ...): see errorHandler
+      // a ByokError (KEY_NOT_FOUND, KEY_REJECTED, PROVIDER_RATE_LIMITED, ...): byokErrorHandler() answers it
       next(connection ? asByokError(error, connection.provider) : error);
     }
   });
   return router;
 }
 
-/** The app's error handler: ByokErrors keep their status and code, anything else is a plain 500. */
-export function errorHandler(error, _req, res, next) {
+/**
+ * The app's last-resort error handler, after byokErrorHandler() (which answers every ByokError):
+ * a bad JSON body on /summarize (body-parser's 4xx) or a bug, as JSON instead of Express's HTML page.
+ */
+export function otherErrors(error, _req, res, next) {
   if (res.headersSent) return next(error);
-  if (ByokError.is(error)) {
-    if (error.retryAfter !== undefined) res.set("Retry-After", String(Math.max(1, Math.ceil(error.retryAfter))));
-    const safe = error.code === "INTERNAL" ? "Internal error." : error.message;
-    return res.status(error.status).json({ error: { code: error.code, message: safe } });
-  }
   const status = typeof error?.status === "number" && error.status >= 400 && error.status < 500 ? error.status : 500;
   res.status(status).json({
-    error: {
-      code: status === 500 ? "INTERNAL" : "INVALID_REQUEST",
-      message: status === 500 ? "Internal error." : "Bad request.",
-    },
+    error:
+      status === 500
+        ? { code: "INTERNAL", message: "Internal error." }
+        : { code: "INVALID_REQUEST", message: "Bad request." },
   });
 }

@@ -18,6 +18,12 @@ export const ERROR_STATUS = Object.freeze({
   PROVIDER_ERROR: 502,
   STORE_UNAVAILABLE: 503,
   PROVIDER_TIMEOUT: 504,
+  /**
+   * The caller gave up: its own `signal`, a client that disconnected, or a stream left early. Never
+   * answered over HTTP (nobody is left to answer) and never thrown (the call rejects with the signal's
+   * reason): it is the `code` of a `chat.failed` event. 499 is the de-facto "client closed request".
+   */
+  ABORTED: 499,
 } as const);
 
 /** Every code a {@link ByokError} can carry. */
@@ -81,7 +87,10 @@ export class ByokError extends Error {
     return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
   }
 
-  /** Exactly what the router sends: `{ code, message, details? }`. */
+  /**
+   * The developer's view: `{ code, message, details? }` with this error's own (detailed) message. The
+   * router and `byokErrorHandler()` answer the same shape with the code's end-user message instead.
+   */
   toJSON(): { code: ByokErrorCode; message: string; details?: ByokErrorOptions["details"] } {
     return this.details === undefined
       ? { code: this.code, message: this.message }

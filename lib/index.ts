@@ -7,6 +7,14 @@ export { ByokError, ERROR_STATUS, type ByokErrorCode, type ByokErrorOptions } fr
 export type {
   AiClient,
   ByokEvent,
+  ByokEventBase,
+  ChatCompletedEvent,
+  ChatFailedEvent,
+  KeyCheckedEvent,
+  KeyDeletedEvent,
+  KeyRegisteredEvent,
+  KeyRejectedEvent,
+  KeyUsedEvent,
   ChatMessage,
   ChatRequest,
   ChatResponse,
@@ -37,3 +45,5 @@ export { createGeminiProvider, type GeminiProviderSettings } from "./providers/g
 export { createOpenAIProvider, type OpenAIProviderSettings } from "./providers/openai.js";
 export { createAnthropicProvider, type AnthropicProviderSettings } from "./providers/anthropic.js";
 export { byokRouter, type RouterOptions, type RateLimitWindow } from "./router/byok-router.js";
+export { byokErrorHandler, type ErrorHandlerOptions } from "./router/error-handler.js";
+export type { ErrorDetails, ErrorMessages } from "./router/error-messages.js";

@@ -240,6 +240,8 @@ describe("AiClient.chat", () => {
       model: "gemini-2.5-flash",
       usage: { inputTokens: 2, outputTokens: 3, totalTokens: 5 },
       at: expect.any(String),
+      durationMs: expect.any(Number),
+      requestId: expect.any(String),
     });
   });
 

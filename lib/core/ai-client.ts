@@ -1,9 +1,10 @@
 // AiClient: chat, stream, keys, has and connection for one user, with key lookup, decryption, deadlines and events.
-import { ByokError } from "../errors.js";
+import { ByokError, type ByokErrorCode } from "../errors.js";
 import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, storeCall } from "./context.js";
 import { listKeys } from "./keys.js";
 import { checkKey, noteKeyOutcome } from "./key-health.js";
 import { type AbortLink, startDeadline } from "./deadline.js";
+import { type Operation, startOperation } from "./events.js";
 import type {
   AiClient,
   ChatRequest,
@@ -12,6 +13,7 @@ import type {
   KeyInfo,
   Provider,
   ProviderChatRequest,
+  Usage,
 } from "./types.js";
 import { checkChatRequest, checkProviderId, toConversation } from "./validate.js";
 import { openConnection } from "./connection.js";
@@ -26,7 +28,8 @@ function toProviderRequest(request: ChatRequest, provider: Provider): ProviderCh
   return out;
 }
 
-function failureCode(error: unknown): string {
+/** A ByokError's code; anything else a call rejects with is the caller's own abort reason. */
+function failureCode(error: unknown): ByokErrorCode {
   return ByokError.is(error) ? error.code : "ABORTED";
 }
 
@@ -39,20 +42,34 @@ async function prepare(context: CoreContext, rawUserId: string | undefined, inpu
   return { request, userId, resolved, apiKey, providerRequest: toProviderRequest(request, resolved.provider) };
 }
 
-function succeeded(context: CoreContext, userId: string, resolved: Resolved, response: ChatResponse): void {
+function succeeded(
+  context: CoreContext,
+  operation: Operation,
+  userId: string,
+  resolved: Resolved,
+  response: ChatResponse,
+): void {
   touchIfDue(context, userId, resolved.id, resolved.record.lastUsedAt);
   noteKeyOutcome(context, resolved.record, "ok");
-  context.emit("chat.completed", { userId, provider: resolved.id, model: response.model, usage: response.usage });
+  const { model, usage } = response;
+  context.emit("chat.completed", operation, { userId, provider: resolved.id, model, usage });
 }
 
-function failed(context: CoreContext, userId: string, resolved: Resolved, model: string, error: unknown): void {
+/** `usage`: what the provider had reported before a stream broke or was aborted, if anything. */
+function failed(
+  context: CoreContext,
+  operation: Operation,
+  { userId, resolved, model }: { userId: string; resolved: Resolved; model: string },
+  error: unknown,
+  usage?: Usage,
+): void {
   const code = failureCode(error);
   const provider = resolved.id;
   if (code === "KEY_REJECTED") {
     noteKeyOutcome(context, resolved.record, "invalid");
-    context.emit("key.rejected", { userId, provider });
+    context.emit("key.rejected", operation, { userId, provider });
   }
-  context.emit("chat.failed", { userId, provider, model, code });
+  context.emit("chat.failed", operation, { userId, provider, model, code, ...(usage ? { usage } : {}) });
 }
 
 /** `AiClient.chat` for `rawUserId`; `link` lets the router cancel it without a signal of its own. */
@@ -62,6 +79,7 @@ export async function runChat(
   input: ChatRequest,
   link?: AbortLink,
 ): Promise<ChatResponse> {
+  const operation = startOperation(context.requestId);
   const { request, userId, resolved, apiKey, providerRequest } = await prepare(context, rawUserId, input);
   const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal, link);
   try {
@@ -75,11 +93,11 @@ export async function runChat(
       finishReason: result.finishReason,
       usage: result.usage,
     };
-    succeeded(context, userId, resolved, response);
+    succeeded(context, operation, userId, resolved, response);
     return response;
   } catch (error) {
     const translated = deadline.translate(error, resolved.id);
-    failed(context, userId, resolved, providerRequest.model, translated);
+    failed(context, operation, { userId, resolved, model: providerRequest.model }, translated);
     throw translated;
   } finally {
     deadline.dispose(false); // doChat has settled: nothing upstream is left to cancel
@@ -97,6 +115,7 @@ export function runStream(
   const response = new Promise<ChatResponse>((resolve, reject) => (settle = { resolve, reject }));
   response.catch(() => undefined); // the iterator reports the same error; an unread `response` must not crash the app
   async function* run(): AsyncGenerator<{ text: string }> {
+    const operation = startOperation(context.requestId);
     let prepared: Awaited<ReturnType<typeof prepare>>;
     try {
       prepared = await prepare(context, rawUserId, input);
@@ -106,8 +125,11 @@ export function runStream(
     }
     const { request, userId, resolved, apiKey, providerRequest } = prepared;
     const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal, link);
+    const call = { userId, resolved, model: providerRequest.model };
     let text = "";
     let done = false;
+    let reported = false; // chat.completed or chat.failed went out
+    let usage: Usage | undefined; // the latest usage the provider reported mid-stream
     try {
       deadline.signal.throwIfAborted(); // as in runChat
       for await (const part of resolved.provider.doStream(providerRequest, { apiKey, signal: deadline.signal })) {
@@ -116,6 +138,8 @@ export function runStream(
           if (part.text.length === 0) continue;
           text += part.text;
           yield { text: part.text };
+        } else if (part.type === "usage") {
+          usage = part.usage;
         } else {
           const result: ChatResponse = {
             text,
@@ -124,8 +148,8 @@ export function runStream(
             finishReason: part.finishReason,
             usage: part.usage,
           };
-          done = true;
-          succeeded(context, userId, resolved, result);
+          done = reported = true;
+          succeeded(context, operation, userId, resolved, result);
           settle.resolve(result);
         }
       }
@@ -135,13 +159,16 @@ export function runStream(
         });
     } catch (error) {
       const translated = deadline.translate(error, resolved.id);
-      failed(context, userId, resolved, providerRequest.model, translated);
+      reported = true;
+      failed(context, operation, call, translated, usage);
       settle.reject(translated);
       throw translated;
     } finally {
       if (!done) {
         // The consumer stopped early (break/return): settle `response` and let dispose() cancel the upstream call.
-        settle.reject(new DOMException("The stream was closed before it finished.", "AbortError"));
+        const closed = new DOMException("The stream was closed before it finished.", "AbortError");
+        if (!reported) failed(context, operation, call, closed, usage); // chat.failed ABORTED, with the usage so far
+        settle.reject(closed);
       }
       deadline.dispose(!done); // cancels the upstream call only when the stream was left early
     }

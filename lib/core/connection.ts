@@ -1,7 +1,7 @@
 // ai.connection(): a fetch that puts the user's key in the auth header at send time, only for the provider's own API.
-import { performance } from "node:perf_hooks";
 import { ByokError } from "../errors.js";
 import { type CoreContext, providerFor } from "./context.js";
+import { startOperation } from "./events.js";
 import { resolveKey, touchIfDue, userOf } from "./key-choice.js";
 import type { KeyRecord, Provider, ProviderConnection, ProviderConnectionSpec } from "./types.js";
 import { checkProviderId } from "./validate.js";
@@ -110,15 +110,14 @@ function keyedFetch(context: CoreContext, userId: string, id: string, record: Ke
     headers.set(base.header, base.header === "authorization" ? `Bearer ${apiKey}` : apiKey);
 
     const method = (call.init.method ?? "GET").toUpperCase();
-    const started = performance.now();
+    const operation = startOperation(context.requestId);
     let status: number | undefined;
     try {
       const response = await fetch(url, { ...call.init, headers, redirect: "manual" });
       status = response.status;
       return response;
     } finally {
-      const durationMs = Math.round(performance.now() - started);
-      context.emit("key.used", { userId, provider: id, method, path: url.pathname, status, durationMs });
+      context.emit("key.used", operation, { userId, provider: id, method, path: url.pathname, status });
       if (status !== undefined && status < 400) lastUsedAt = touchIfDue(context, userId, id, lastUsedAt);
     }
   };

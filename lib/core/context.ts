@@ -14,6 +14,8 @@ export interface CoreContext {
   readonly providers: ReadonlyMap<string, Provider>;
   readonly defaultProvider: string;
   readonly emit: EventSink;
+  /** The router request's id (validated `X-Request-Id`, or generated), in a per-request copy made by the router. */
+  readonly requestId?: string;
 }
 
 /** Default upstream limit per call when a provider sets none. */

@@ -1,11 +1,68 @@
-// Builds audit/usage events from an allow-list of fields and delivers them without ever breaking a request.
+// Builds audit/usage events from an allow-list of fields per type and delivers them without ever breaking a request.
+import { randomUUID } from "node:crypto";
 import { debuglog } from "node:util";
-import type { ByokEvent } from "./types.js";
+import type { ByokEvent, Usage } from "./types.js";
 
 const debug = debuglog("byok");
 
+/** One operation (a call, or a router request's handling): its request id and start, shared by all its events. */
+export interface Operation {
+  readonly requestId: string;
+  /** `performance.now()` at the start, for `durationMs`. */
+  readonly startedAt: number;
+}
+
+/** Starts an operation now, under the router request's id when there is one, else a new UUID. */
+export function startOperation(requestId: string | undefined): Operation {
+  return { requestId: requestId ?? randomUUID(), startedAt: performance.now() };
+}
+
+type EventType = ByokEvent["type"];
+/** What a call site gives for an event of type `T`: everything but what the sink adds itself. */
+export type EventFields<T extends EventType> = Omit<
+  Extract<ByokEvent, { type: T }>,
+  "type" | "at" | "durationMs" | "requestId"
+>;
+
 /** Calls `onEvent` with a fresh event holding only allow-listed fields; never awaits it, never throws. */
-export type EventSink = (type: ByokEvent["type"], fields: Omit<ByokEvent, "type" | "at">) => void;
+export type EventSink = <T extends EventType>(type: T, operation: Operation, fields: EventFields<T>) => void;
+
+/**
+ * The fields each type may carry beyond userId and provider, and nothing else: what a call site passes
+ * by mistake (a prompt, a request object) never reaches a listener.
+ */
+const ALLOWED: { readonly [T in EventType]: readonly Exclude<keyof EventFields<T>, "userId" | "provider">[] } = {
+  "key.registered": ["hint"],
+  "key.deleted": [],
+  "key.rejected": ["hint"],
+  "key.checked": ["hint", "status"],
+  "key.used": ["method", "path", "status"],
+  "chat.completed": ["model", "usage"],
+  "chat.failed": ["model", "code", "usage"],
+};
+
+const copyUsage = ({ inputTokens, outputTokens, totalTokens }: Usage): Usage => ({
+  inputTokens,
+  outputTokens,
+  totalTokens,
+});
+
+function build<T extends EventType>(type: T, operation: Operation, fields: EventFields<T>): ByokEvent {
+  const given = fields as unknown as Record<string, unknown>;
+  const event: Record<string, unknown> = {
+    type,
+    userId: given.userId,
+    provider: given.provider,
+    at: new Date().toISOString(),
+    durationMs: Math.round(performance.now() - operation.startedAt),
+    requestId: operation.requestId,
+  };
+  for (const name of ALLOWED[type] as readonly string[]) {
+    const value = given[name];
+    if (value !== undefined) event[name] = name === "usage" ? copyUsage(value as Usage) : value;
+  }
+  return event as unknown as ByokEvent;
+}
 
 /**
  * @param onEvent - the app's listener; a throwing or rejecting listener is reported once with
@@ -25,21 +82,9 @@ export function createEventSink(onEvent: ((event: ByokEvent) => void) | undefine
       },
     );
   };
-  return (type, fields) => {
-    const event: ByokEvent = { type, userId: fields.userId, provider: fields.provider, at: new Date().toISOString() };
-    if (fields.hint !== undefined) event.hint = fields.hint;
-    if (fields.model !== undefined) event.model = fields.model;
-    if (fields.usage !== undefined) {
-      const { inputTokens, outputTokens, totalTokens } = fields.usage;
-      event.usage = { inputTokens, outputTokens, totalTokens };
-    }
-    if (fields.code !== undefined) event.code = fields.code;
-    if (fields.method !== undefined) event.method = fields.method;
-    if (fields.path !== undefined) event.path = fields.path;
-    if (fields.status !== undefined) event.status = fields.status;
-    if (fields.durationMs !== undefined) event.durationMs = fields.durationMs;
+  return (type, operation, fields) => {
     try {
-      const result: unknown = onEvent(event);
+      const result: unknown = onEvent(build(type, operation, fields));
       if (result instanceof Promise) result.catch(report);
     } catch (error) {
       report(error);

@@ -35,7 +35,7 @@ export async function resolveKey(
     throw new ByokError(
       "KEY_NOT_FOUND",
       records.length === 0
-        ? "The user has no API key yet; add one first (POST /byok/keys or byok.registerKey)."
+        ? "The user has no API key yet; register one first (byok.registerKey or the router's keys route)."
         : `The user has keys for several providers (${records.map((r) => r.provider).join(", ")}); pass \`provider\` to pick one.`,
     );
   }
@@ -45,7 +45,7 @@ export async function resolveKey(
 function keyNotFound(provider: string): ByokError {
   return new ByokError(
     "KEY_NOT_FOUND",
-    `The user has no ${provider} key; add one first (POST /byok/keys or byok.registerKey).`,
+    `The user has no ${provider} key; register one first (byok.registerKey or the router's keys route).`,
     { provider },
   );
 }
@@ -53,7 +53,10 @@ function keyNotFound(provider: string): ByokError {
 /** The checked user id, or UNAUTHENTICATED when there is none. */
 export function userOf(rawUserId: string | undefined): string {
   if (rawUserId === undefined)
-    throw new ByokError("UNAUTHENTICATED", "No user on this request; sign the user in (getUserId returned nothing).");
+    throw new ByokError(
+      "UNAUTHENTICATED",
+      "No signed-in user: getUserId returned nothing. Sign the user in before the byok routes and req.ai.",
+    );
   return checkUserId(rawUserId);
 }
 

@@ -3,6 +3,7 @@ import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
 import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, storeCall } from "./context.js";
 import { startDeadline } from "./deadline.js";
+import { startOperation } from "./events.js";
 import { toKeyInfo } from "./keys.js";
 import type { KeyInfo, KeyRecord } from "./types.js";
 import { checkProviderId } from "./validate.js";
@@ -36,6 +37,7 @@ export function noteKeyOutcome(context: CoreContext, record: KeyRecord, status: 
  * @param userId - an already checked user id
  */
 export async function checkKey(context: CoreContext, userId: string, rawProvider: unknown): Promise<KeyInfo> {
+  const operation = startOperation(context.requestId);
   const id = checkProviderId(rawProvider);
   const provider = providerFor(context, id);
   const record = await storeCall("get", () => context.store.get(userId, id));
@@ -48,7 +50,7 @@ export async function checkKey(context: CoreContext, userId: string, rawProvider
   try {
     apiKey = context.vault.open(record.ciphertext, { userId, provider: id }); // fails closed for a broken record too
   } catch {
-    context.emit("key.checked", { userId, provider: id, code: "KEY_UNREADABLE" });
+    context.emit("key.checked", operation, { userId, provider: id, hint: record.hint, status: "unreadable" });
     return toKeyInfo(record, "unreadable");
   }
   const deadline = startDeadline(provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, undefined);
@@ -63,11 +65,6 @@ export async function checkKey(context: CoreContext, userId: string, rawProvider
     deadline.dispose();
   }
   await saveStatus(context, record, status);
-  context.emit("key.checked", {
-    userId,
-    provider: id,
-    hint: record.hint,
-    ...(status === "invalid" ? { code: "KEY_REJECTED" } : {}),
-  });
+  context.emit("key.checked", operation, { userId, provider: id, hint: record.hint, status });
   return toKeyInfo(record, status);
 }

@@ -2,6 +2,7 @@
 import { ByokError } from "../errors.js";
 import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, storeCall } from "./context.js";
 import { startDeadline } from "./deadline.js";
+import { startOperation } from "./events.js";
 import type { KeyInfo, KeyRecord, KeyStatus } from "./types.js";
 import { checkApiKey, checkProviderId, checkUserId } from "./validate.js";
 
@@ -70,6 +71,7 @@ export async function registerKey(
   context: CoreContext,
   input: RegisterKeyInput,
 ): Promise<{ info: KeyInfo; replaced: boolean }> {
+  const operation = startOperation(context.requestId);
   const fields = checkObject(input, REGISTER_FIELDS, "registerKey");
   const userId = checkUserId(fields.userId);
   const id = checkProviderId(fields.provider);
@@ -85,7 +87,7 @@ export async function registerKey(
     } catch (error) {
       const translated = deadline.translate(error, id);
       if (ByokError.is(translated) && translated.code === "KEY_REJECTED")
-        context.emit("key.rejected", { userId, provider: id, hint: hintFor(apiKey) });
+        context.emit("key.rejected", operation, { userId, provider: id, hint: hintFor(apiKey) });
       throw translated;
     } finally {
       deadline.dispose();
@@ -97,17 +99,18 @@ export async function registerKey(
   const { record, replaced } = await storeCall("put", () =>
     context.store.put({ userId, provider: id, ciphertext, hint, createdAt: now, updatedAt: now }),
   );
-  context.emit("key.registered", { userId, provider: id, hint });
+  context.emit("key.registered", operation, { userId, provider: id, hint });
   return { info: toKeyInfo(record, "ok"), replaced };
 }
 
 /** Removes one key; `true` if there was one. */
 export async function deleteKey(context: CoreContext, input: { userId: string; provider: string }): Promise<boolean> {
+  const operation = startOperation(context.requestId);
   const fields = checkObject(input, new Set(["userId", "provider"]), "deleteKey");
   const userId = checkUserId(fields.userId);
   const provider = checkProviderId(fields.provider);
   const removed = await storeCall("delete", () => context.store.delete(userId, provider));
-  if (removed) context.emit("key.deleted", { userId, provider });
+  if (removed) context.emit("key.deleted", operation, { userId, provider });
   return removed;
 }
 
@@ -120,9 +123,10 @@ export async function listKeys(context: CoreContext, rawUserId: string): Promise
 
 /** Removes all of a user's keys (e.g. on account deletion); resolves to how many there were. */
 export async function deleteUser(context: CoreContext, rawUserId: string): Promise<number> {
+  const operation = startOperation(context.requestId);
   const userId = checkUserId(rawUserId);
   const before = await storeCall("list", () => context.store.list(userId));
   const count = await storeCall("deleteUser", () => context.store.deleteUser(userId));
-  for (const record of before) context.emit("key.deleted", { userId, provider: record.provider });
+  for (const record of before) context.emit("key.deleted", operation, { userId, provider: record.provider });
   return count;
 }

@@ -1,4 +1,5 @@
 // Public types: key records, the KeyStore contract, the Provider spec, chat requests/responses and events.
+import type { ByokErrorCode } from "../errors.js";
 
 /**
  * Health of a stored key: `"ok"` (new, or it worked last time it was used or checked), `"invalid"`
@@ -226,9 +227,15 @@ export interface ProviderChatResult {
   usage: Usage;
 }
 
-/** One piece of a provider's stream: text deltas, then exactly one `finish` at the end. */
+/**
+ * One piece of a provider's stream: text deltas, then exactly one `finish` at the end. `usage` parts
+ * (optional, any time) report the usage counted so far, as the provider reports it mid-stream, so a
+ * stream that breaks or is aborted after them still meters what the key was charged for.
+ */
 export type ProviderStreamPart =
-  { type: "text"; text: string } | { type: "finish"; model: string; finishReason: FinishReason; usage: Usage };
+  | { type: "text"; text: string }
+  | { type: "usage"; usage: Usage }
+  | { type: "finish"; model: string; finishReason: FinishReason; usage: Usage };
 
 /** Every provider call gets the user's key and a signal it must pass to its HTTP requests. */
 export interface ProviderCallContext {
@@ -312,27 +319,91 @@ export interface ProviderOptions {
   timeoutMs?: number;
 }
 
-/** Audit and usage events; built from an allow-list of fields, never carrying a key. */
-export interface ByokEvent {
-  type:
-    "key.registered" | "key.deleted" | "key.rejected" | "key.checked" | "key.used" | "chat.completed" | "chat.failed";
+/** What every {@link ByokEvent} carries. */
+export interface ByokEventBase {
   userId: string;
   provider: string;
-  /** ISO-8601. */
+  /** ISO-8601, when the event was emitted. */
   at: string;
-  hint?: string;
-  model?: string;
-  usage?: Usage;
-  code?: string;
-  /** `key.used`: the HTTP method of a request through `ai.connection()`. */
-  method?: string;
-  /** `key.used`: the URL path (no query). */
-  path?: string;
-  /** `key.used`: the upstream's HTTP status; absent when no answer came. */
-  status?: number;
-  /** `key.used`: ms until the upstream's response headers (or the failure). */
-  durationMs?: number;
+  /** Milliseconds from the start of the operation (the call, or the router request's handling) to this event. */
+  durationMs: number;
+  /**
+   * The router request's `X-Request-Id` when the operation came through `byokRouter` (or `req.ai`) and
+   * the header is 1–128 printable ASCII characters; else a `randomUUID()` per router request, or per
+   * operation outside the router. Every event of one operation shares it.
+   */
+  requestId: string;
 }
+
+/** A key was checked (unless `validate: false`), encrypted and stored. */
+export interface KeyRegisteredEvent extends ByokEventBase {
+  type: "key.registered";
+  /** `…` plus the key's last 4 characters. */
+  hint: string;
+}
+
+/** A key was removed (`deleteKey`, `deleteUser`, `DELETE {basePath}/keys`). */
+export interface KeyDeletedEvent extends ByokEventBase {
+  type: "key.deleted";
+}
+
+/** The provider refused a key: at registration (with its `hint`), or later on a chat. */
+export interface KeyRejectedEvent extends ByokEventBase {
+  type: "key.rejected";
+  /** Set at registration, where the refused key is the one being added. */
+  hint?: string;
+}
+
+/** A stored key was re-validated with its provider (`ai.checkKey`, `POST {basePath}/keys/check`). */
+export interface KeyCheckedEvent extends ByokEventBase {
+  type: "key.checked";
+  hint: string;
+  /** What the check found. */
+  status: "ok" | "invalid" | "unreadable";
+}
+
+/** A request through `ai.connection()`'s `fetch` reached the provider with the user's key. */
+export interface KeyUsedEvent extends ByokEventBase {
+  type: "key.used";
+  /** HTTP method, e.g. `"POST"`. */
+  method: string;
+  /** URL path without the query (never a key), e.g. `"/v1/chat/completions"`. */
+  path: string;
+  /** The provider's HTTP status; absent when no answer came (connection failure, abort). */
+  status?: number;
+}
+
+/** A chat or stream finished; `usage` is what the provider reported. */
+export interface ChatCompletedEvent extends ByokEventBase {
+  type: "chat.completed";
+  model: string;
+  usage: Usage;
+}
+
+/**
+ * A chat or stream failed or was cancelled (`code: "ABORTED"`). `usage` is set when the provider had
+ * reported usage before a stream broke or was aborted: the key was charged for it.
+ */
+export interface ChatFailedEvent extends ByokEventBase {
+  type: "chat.failed";
+  model: string;
+  /** One of the documented codes; `ABORTED` when the caller gave up. */
+  code: ByokErrorCode;
+  usage?: Usage;
+}
+
+/**
+ * Audit and usage events, a union discriminated by `type`: `switch (event.type)` narrows it to the
+ * fields of that type. Built from an allow-list of fields: never a key, a prompt or a reply.
+ */
+export type ByokEvent =
+  | KeyRegisteredEvent
+  | KeyDeletedEvent
+  | KeyRejectedEvent
+  | KeyCheckedEvent
+  | KeyUsedEvent
+  | ChatCompletedEvent
+  | ChatFailedEvent;
 
 /** What `byok.use(userId)` and `req.ai` are: AI calls with one user's own keys. */
 export interface AiClient {

@@ -136,6 +136,7 @@ export function createAnthropicProvider(settings: AnthropicProviderSettings = {}
         if (event.type === "message_start") {
           if (event.message.model) model = event.message.model;
           usage = { ...event.message.usage };
+          yield { type: "usage", usage: usageOf(usage) }; // input tokens are charged from here on
         } else if (event.type === "content_block_delta" && event.delta.type === "text_delta") {
           if (event.delta.text) yield { type: "text", text: event.delta.text };
         } else if (event.type === "message_delta") {
@@ -143,6 +144,7 @@ export function createAnthropicProvider(settings: AnthropicProviderSettings = {}
           // Counts in message_delta are cumulative; input counts appear here on some servers only.
           for (const [k, v] of Object.entries(event.usage ?? {}))
             if (typeof v === "number") (usage as Record<string, number>)[k] = v;
+          yield { type: "usage", usage: usageOf(usage) };
         }
       }
       if (!stop) throw upstreamError(id, { type: "incomplete stream" });

@@ -176,6 +176,7 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
         result.response.catch(() => undefined); // the SDK's aggregate promise; we aggregate ourselves
         for await (const chunk of result.stream) {
           last = chunk;
+          if (chunk.usageMetadata) yield { type: "usage", usage: usageOf(chunk) }; // Gemini counts on every chunk
           const text = textOf(chunk);
           if (text) yield { type: "text", text };
         }

@@ -139,7 +139,10 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
       );
       for await (const chunk of chunks) {
         if (chunk.model) model = chunk.model;
-        if (chunk.usage) usage = chunk.usage;
+        if (chunk.usage) {
+          usage = chunk.usage;
+          yield { type: "usage", usage: usageOf(usage) };
+        }
         const choice = chunk.choices?.[0];
         if (choice?.finish_reason) finish = choice.finish_reason;
         const text = choice?.delta?.content;

@@ -10,7 +10,8 @@ import { keysRoutes } from "./keys-routes.js";
 import { parseRouterOptions, type RouterOptions } from "./options.js";
 import { createLimiters } from "./rate-limit.js";
 import { attachAi, requireUser } from "./request-user.js";
-import { byokErrorHandler } from "./send-error.js";
+import { errorMiddleware } from "./send-error.js";
+import { preflightHeaders } from "./preflight.js";
 import { checkPromptOrMessages } from "../core/validate.js";
 import {
   bodyCheck,
@@ -150,9 +151,10 @@ export function byokRouter(options: RouterOptions): Router {
     accepts: isValidChatBody,
     then: checkPromptOrMessages,
   });
-  routes.post("/chat", ...common, ...limits.chat, jsonBody(parse, chatBody), chatRoute(context));
+  routes.post("/chat", ...common, ...limits.chat, jsonBody(parse, chatBody), chatRoute(context, parsed.messageFor));
+  routes.use(preflightHeaders(parsed.helmet)); // after the routes: only requests none of them answered
   // Inside `routes`, after them: only errors from the byok routes get here.
-  routes.use(byokErrorHandler);
+  routes.use(errorMiddleware(parsed.messageFor, "all"));
 
   const router = express.Router();
   router.use(attachAi(context, parsed.getUserId));

@@ -5,6 +5,8 @@ import type { CoreContext } from "../core/context.js";
 import type { AbortLink } from "../core/deadline.js";
 import type { ChatRequest } from "../core/types.js";
 import { asyncRoute } from "./async-route.js";
+import { forRequest } from "./request-id.js";
+import type { MessageFor } from "./error-messages.js";
 import { userIdOf } from "./request-user.js";
 import { sendJson } from "./send-json.js";
 import { sendChatStream } from "./sse.js";
@@ -41,7 +43,7 @@ function clientWatch(res: Response): { link: AbortLink; readonly gone: boolean }
 }
 
 /** `POST {basePath}/chat` for the signed-in user. */
-export function chatRoute(context: CoreContext) {
+export function chatRoute(context: CoreContext, messageFor: MessageFor) {
   return asyncRoute(async (req, res) => {
     const { stream, ...request } = req.body as ChatRequest & { stream?: boolean };
     const userId = userIdOf(req);
@@ -49,9 +51,9 @@ export function chatRoute(context: CoreContext) {
     try {
       if (wantsStream(req, stream)) {
         // Errors before the first chunk propagate to the JSON error handler with their status.
-        await sendChatStream(res, runStream(context, userId, request, client.link));
+        await sendChatStream(res, runStream(forRequest(context, req), userId, request, client.link), messageFor);
       } else {
-        sendJson(res, 200, await runChat(context, userId, request, client.link));
+        sendJson(res, 200, await runChat(forRequest(context, req), userId, request, client.link));
       }
     } catch (error) {
       if (client.gone) return; // nobody is left to answer

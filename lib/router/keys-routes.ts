@@ -5,6 +5,7 @@ import { deleteKey, listKeys, registerKey } from "../core/keys.js";
 import { checkProviderId } from "../core/validate.js";
 import { ByokError } from "../errors.js";
 import { asyncRoute } from "./async-route.js";
+import { forRequest } from "./request-id.js";
 import { userIdOf } from "./request-user.js";
 import { sendJson } from "./send-json.js";
 
@@ -35,7 +36,11 @@ export function keysRoutes(context: CoreContext) {
   return {
     register: asyncRoute(async (req, res) => {
       const { provider, apiKey } = req.body as { provider: string; apiKey: string };
-      const { info, replaced } = await registerKey(context, { userId: userIdOf(req), provider, apiKey });
+      const { info, replaced } = await registerKey(forRequest(context, req), {
+        userId: userIdOf(req),
+        provider,
+        apiKey,
+      });
       sendJson(res, replaced ? 200 : 201, info);
     }),
     list: asyncRoute(async (req, res) => {
@@ -43,7 +48,7 @@ export function keysRoutes(context: CoreContext) {
     }),
     remove: asyncRoute(async (req, res) => {
       const provider = providerToDelete(req);
-      if (!(await deleteKey(context, { userId: userIdOf(req), provider }))) {
+      if (!(await deleteKey(forRequest(context, req), { userId: userIdOf(req), provider }))) {
         throw new ByokError("KEY_NOT_FOUND", `There is no ${provider} key to delete for this user.`, {
           provider,
           details: { fields: ["provider"] },

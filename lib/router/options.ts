@@ -4,6 +4,7 @@ import type { HelmetOptions } from "helmet";
 import { type BYOK, coreContextOf } from "../byok.js";
 import { checkDuration, checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { isRecord } from "../core/validate.js";
+import { type ErrorMessages, type MessageFor, parseMessages } from "./error-messages.js";
 
 /** One rate-limit window: at most `limit` requests per user every `windowMs` milliseconds. */
 export interface RateLimitWindow {
@@ -33,6 +34,13 @@ export interface RouterOptions {
   bodyLimit?: string | number;
   /** helmet's headers on the byok routes only: `true`/undefined defaults, `false` off, an object configures helmet. Defaults to `true`. */
   helmet?: boolean | HelmetOptions;
+  /**
+   * The end-user text of error answers, to reword or translate them: a partial map by code
+   * (`{ KEY_NOT_FOUND: "…" }`) or a function `(code, details) => string | undefined` (`undefined`
+   * keeps the default). Codes, statuses and `details` do not change. Defaults to each code's
+   * documented message.
+   */
+  messages?: ErrorMessages;
 }
 
 /** The checked, frozen result of {@link parseRouterOptions}. */
@@ -43,6 +51,7 @@ export interface ParsedRouterOptions {
   rateLimit: false | { keys: Required<RateLimitWindow>; chat: Required<RateLimitWindow> };
   bodyLimit: string | number;
   helmet: false | HelmetOptions;
+  messageFor: MessageFor;
 }
 
 const KNOWN: KeysEnum<RouterOptions> = {
@@ -52,6 +61,7 @@ const KNOWN: KeysEnum<RouterOptions> = {
   rateLimit: true,
   bodyLimit: true,
   helmet: true,
+  messages: true,
 };
 const WINDOW_KNOWN: KeysEnum<RateLimitWindow> = { windowMs: true, limit: true };
 const LIMITS_KNOWN: KeysEnum<{ keys: unknown; chat: unknown }> = { keys: true, chat: true };
@@ -140,5 +150,6 @@ export function parseRouterOptions(input: unknown): Readonly<ParsedRouterOptions
     rateLimit: checkRateLimit(options.rateLimit),
     bodyLimit: checkBodyLimit(options.bodyLimit ?? "16kb"),
     helmet: checkHelmet(options.helmet),
+    messageFor: parseMessages(options.messages, W),
   });
 }

@@ -4,6 +4,7 @@ import { createAiClient } from "../core/ai-client.js";
 import type { CoreContext } from "../core/context.js";
 import type { AiClient } from "../core/types.js";
 import { ByokError } from "../errors.js";
+import { forRequest } from "./request-id.js";
 
 const USER = Symbol("byok-ai.user");
 type WithUser = Request & { [USER]?: string };
@@ -25,7 +26,7 @@ export function normalizeUserId(value: unknown): string | undefined {
  * UNAUTHENTICATED.
  */
 export function lazyAiClient(context: CoreContext, req: Request, getUserId: (req: Request) => unknown): AiClient {
-  const current = () => createAiClient(context, normalizeUserId(getUserId(req)));
+  const current = () => createAiClient(forRequest(context, req), normalizeUserId(getUserId(req)));
   return {
     chat: async (request) => current().chat(request),
     stream: (request) => current().stream(request),
@@ -49,7 +50,10 @@ export function requireUser(getUserId: (req: Request) => unknown) {
   return function requireUserMiddleware(req: Request, _res: Response, next: NextFunction): void {
     const userId = normalizeUserId(getUserId(req));
     if (userId === undefined)
-      throw new ByokError("UNAUTHENTICATED", "Sign in first: this route needs a signed-in user.");
+      throw new ByokError(
+        "UNAUTHENTICATED",
+        "No signed-in user: getUserId returned nothing. Sign the user in before the byok routes and req.ai.",
+      );
     (req as WithUser)[USER] = userId;
     next();
   };

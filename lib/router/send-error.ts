@@ -1,6 +1,7 @@
 // The one place that turns a failure into an HTTP answer: `{ error: { code, message, details? } }` with the contract's status.
 import type { NextFunction, Request, Response } from "express";
-import { ByokError } from "../errors.js";
+import { ByokError, type ByokErrorCode } from "../errors.js";
+import type { ErrorDetails, MessageFor } from "./error-messages.js";
 import { sendJson } from "./send-json.js";
 
 /** What body-parser (via http-errors) attaches to its errors. */
@@ -32,21 +33,46 @@ export function toHttpError(error: unknown): ByokError {
   return new ByokError("INTERNAL", "Internal error");
 }
 
-/** Answers `error` as JSON with its status, `Cache-Control: no-store`, and `Retry-After` on 429s. */
-export function sendError(res: Response, error: unknown): void {
+/** What an error answer's body holds: `{ code, message, details? }`. */
+export interface ErrorAnswer {
+  code: ByokErrorCode;
+  /** The code's end-user message (see `messages`), never the thrown error's developer message. */
+  message: string;
+  details?: ErrorDetails;
+}
+
+/** Seconds for `Retry-After`: whole, at least 1. */
+const retryAfterOf = (e: ByokError): number | undefined =>
+  e.retryAfter === undefined ? undefined : Math.max(1, Math.ceil(e.retryAfter));
+
+/** The body of the answer to `error`: its code, the end-user message, and the machine-readable details. */
+export function errorAnswer(error: ByokError, messageFor: MessageFor): ErrorAnswer {
+  const details: ErrorDetails = { ...error.details };
+  if (error.provider !== undefined) details.provider = error.provider;
+  const retryAfter = retryAfterOf(error);
+  if (retryAfter !== undefined) details.retryAfter = retryAfter;
+  const message = messageFor(error.code, details);
+  return Object.keys(details).length === 0 ? { code: error.code, message } : { code: error.code, message, details };
+}
+
+/** Answers `error` as JSON with its status, `Cache-Control: no-store`, and `Retry-After` when it has `retryAfter`. */
+export function sendError(res: Response, error: unknown, messageFor: MessageFor): void {
   const e = toHttpError(error);
   res.setHeader("Cache-Control", "no-store");
-  if (e.status === 429 && e.retryAfter !== undefined)
-    res.setHeader("Retry-After", String(Math.max(1, Math.ceil(e.retryAfter))));
-  sendJson(res, e.status, { error: e.toJSON() });
+  const retryAfter = retryAfterOf(e);
+  if (retryAfter !== undefined) res.setHeader("Retry-After", String(retryAfter));
+  sendJson(res, e.status, { error: errorAnswer(e, messageFor) });
 }
 
 /**
- * Error middleware for the byok routes only (it sits inside the router, after them, so errors from
- * the app's own routes never reach it). A response already under way cannot change its status: it is
- * cut off instead.
+ * The one error middleware behind the router's handler and the public `byokErrorHandler()`. With
+ * `only: "byok"` it answers ByokErrors and passes every other error on; with `"all"` (inside the
+ * router, after the byok routes) it answers everything, unknown errors as INTERNAL. A response
+ * already under way cannot change its status: the error is passed on, and Express cuts it off.
  */
-export function byokErrorHandler(error: unknown, _req: Request, res: Response, next: NextFunction): void {
-  if (res.headersSent) return next(error);
-  sendError(res, error);
+export function errorMiddleware(messageFor: MessageFor, only: "byok" | "all") {
+  return function byokErrorHandler(error: unknown, _req: Request, res: Response, next: NextFunction): void {
+    if (res.headersSent || (only === "byok" && !ByokError.is(error))) return next(error);
+    sendError(res, error, messageFor);
+  };
 }

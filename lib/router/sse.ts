@@ -1,6 +1,7 @@
 // Writes a ChatStream as Server-Sent Events: chunk events, then done or error; honours backpressure and disconnects.
 import type { ServerResponse } from "node:http";
-import { ByokError } from "../errors.js";
+import { type MessageFor } from "./error-messages.js";
+import { errorAnswer, toHttpError } from "./send-error.js";
 import type { ChatStream } from "../core/types.js";
 
 /** Headers of a byok SSE answer: no caching, no proxy buffering, no compression (`no-transform`). */
@@ -13,11 +14,10 @@ export const SSE_HEADERS = Object.freeze({
 
 const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
-/** What the client sees for a failure after the stream started: the code and a safe message only. */
-function errorPayload(error: unknown): { code: string; message: string } {
-  return ByokError.is(error)
-    ? { code: error.code, message: error.message }
-    : { code: "INTERNAL", message: "Internal error." };
+/** What the client sees for a failure after the stream started: the code and its end-user message only. */
+function errorPayload(error: unknown, messageFor: MessageFor): { code: string; message: string } {
+  const { code, message } = errorAnswer(toHttpError(error), messageFor);
+  return { code, message };
 }
 
 /** Writes one frame; waits for `drain` when the socket's buffer is full, so a slow reader holds back the upstream. */
@@ -39,9 +39,15 @@ async function write(res: ServerResponse, text: string): Promise<boolean> {
  * happen before the stream starts (no key, rejected key, upstream 429…) reject here and the caller
  * answers them as ordinary JSON errors with their status.
  *
+ * @param messageFor - the end-user message of an `error` event
  * @param onStarted - called once headers are about to be written (e.g. to set extra headers)
  */
-export async function sendChatStream(res: ServerResponse, stream: ChatStream, onStarted?: () => void): Promise<void> {
+export async function sendChatStream(
+  res: ServerResponse,
+  stream: ChatStream,
+  messageFor: MessageFor,
+  onStarted?: () => void,
+): Promise<void> {
   const iterator = stream[Symbol.asyncIterator]();
   let next = await iterator.next(); // errors before the first byte propagate to the JSON error handler
   onStarted?.();
@@ -57,7 +63,7 @@ export async function sendChatStream(res: ServerResponse, stream: ChatStream, on
     }
     await write(res, frame("done", await stream.response));
   } catch (error) {
-    if (!res.destroyed) await write(res, frame("error", errorPayload(error)));
+    if (!res.destroyed) await write(res, frame("error", errorPayload(error, messageFor)));
   } finally {
     if (!res.writableEnded) res.end();
   }

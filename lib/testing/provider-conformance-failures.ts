@@ -34,13 +34,17 @@ export function failureTests(it: ConformanceRunner["it"], options: ProviderConfo
         if (code === "PROVIDER_RATE_LIMITED") assert.equal(error.retryAfter, 7);
         if (code === "PROVIDER_BAD_REQUEST") assert.match(error.message, /model conformance-x does not exist/);
         if (code === "KEY_REJECTED") assert.ok(h.events.some((e) => e.type === "key.rejected"));
-        assert.deepEqual(h.events.at(-1), {
+        const last = h.events.at(-1);
+        assert.ok(last?.type === "chat.failed", "the last event is chat.failed");
+        assert.deepEqual(last, {
           type: "chat.failed",
           userId: h.userId,
           provider: h.id,
-          model: h.events.at(-1)?.model,
+          model: last.model,
           code,
-          at: h.events.at(-1)?.at,
+          at: last.at,
+          durationMs: last.durationMs,
+          requestId: last.requestId,
         });
       }));
   }

@@ -78,6 +78,8 @@ function chatTests(it: ConformanceRunner["it"], options: ProviderConformanceOpti
         model: seen.model,
         usage: response.usage,
         at: h.events.at(-1)?.at,
+        durationMs: h.events.at(-1)?.durationMs,
+        requestId: h.events.at(-1)?.requestId,
       });
     }));
 

@@ -248,6 +248,7 @@ describe("ProviderConnection.fetch", () => {
         path: "/v1/models",
         status: 500,
         durationMs: expect.any(Number),
+        requestId: expect.any(String),
       },
       {
         type: "key.used",
@@ -258,6 +259,7 @@ describe("ProviderConnection.fetch", () => {
         path: "/v1/messages",
         status: 200,
         durationMs: expect.any(Number),
+        requestId: expect.any(String),
       },
     ]);
   });

@@ -6,7 +6,7 @@ import { type NodeProcess, ROOT, startNode } from "../helpers/node-process";
 import { REDIS_URL } from "../helpers/services";
 
 const SERVER = "example-server/server.mjs";
-type ErrorBody = { error: { code: string; message: string } };
+type ErrorBody = { error: { code: string; message: string; details?: unknown } };
 const LISTENING = /byok-ai example on (http:\/\/localhost:\d+)/;
 
 /** A tiny cookie-carrying client for one demo user. */
@@ -99,12 +99,19 @@ describe("example-server (npm run example)", () => {
   it("answers /summarize errors as { error: { code, message } } with the byok status", async () => {
     const server = start();
     const http = client((await server.waitFor(LISTENING))[1]!);
-    expect((await http.json("/summarize", { text: "x" })).status).toBe(401);
+    const noUser = await http.json("/summarize", { text: "x" });
+    expect([noUser.status, ((await noUser.json()) as ErrorBody).error]).toEqual([
+      401,
+      { code: "UNAUTHENTICATED", message: "Please sign in to continue." },
+    ]);
     await http.login("dave");
     const noKey = await http.json("/summarize", { text: "x" });
     expect([noKey.status, ((await noKey.json()) as ErrorBody).error.code]).toEqual([404, "KEY_NOT_FOUND"]);
     const empty = await http.json("/summarize", { text: "" });
-    expect([empty.status, ((await empty.json()) as ErrorBody).error.code]).toEqual([400, "INVALID_REQUEST"]);
+    expect([empty.status, ((await empty.json()) as ErrorBody).error]).toEqual([
+      400,
+      { code: "INVALID_REQUEST", message: "Check this field: text.", details: { fields: ["text"] } },
+    ]);
     expect((await http.login("not a valid name!")).headers.get("location")).toBe("/?error=name");
   });
 

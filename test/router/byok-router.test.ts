@@ -104,7 +104,10 @@ describe.each(EXPRESS_VERSIONS)("byokRouter in an app on %s", (version) => {
       },
     });
     const res = await request(f.app).get("/byok/keys");
-    expect([res.status, res.body]).toEqual([500, { error: { code: "INTERNAL", message: "Internal error" } }]);
+    expect([res.status, res.body]).toEqual([
+      500,
+      { error: { code: "INTERNAL", message: "Something went wrong. Please try again later." } },
+    ]);
     expect(res.headers["cache-control"]).toBe("no-store");
     expect(f.appErrors).toHaveLength(0);
   });

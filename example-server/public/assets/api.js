@@ -57,7 +57,7 @@ export function friendlyError(error, where = "chat") {
     case "INVALID_REQUEST":
       return where === "key"
         ? "That does not look like an API key: paste the key exactly as the provider shows it (8 to 512 characters, no spaces)."
-        : `The request was not accepted: ${error.message}`;
+        : error.message; // the server's end-user text names the fields to fix
     case "KEY_NOT_FOUND":
       return where === "key"
         ? "There is no saved key to delete."
@@ -67,7 +67,7 @@ export function friendlyError(error, where = "chat") {
     case "PROVIDER_RATE_LIMITED":
       return `The provider is limiting requests made with your key. Please try again ${seconds(error.retryAfter)}.`;
     case "PROVIDER_BAD_REQUEST":
-      return `The provider refused the request: ${error.message}`;
+      return error.message;
     case "PROVIDER_ERROR":
       return "The provider is not answering properly right now (it may be down). Please try again in a moment.";
     case "PROVIDER_TIMEOUT":
