@@ -76,6 +76,9 @@ export async function createExampleApp(options = {}) {
   const store = options.redisUrl
     ? new RedisStore({ url: options.redisUrl, prefix: "byok-example:" })
     : new MemoryStore();
+  // Connect before serving: the first call also loads ioredis, which can outlast one call's time limit on a busy
+  // machine; a second try then finds it loaded. Redis that is really down stops the start with a clear message.
+  if (options.redisUrl) await store.connect().catch(() => store.connect());
   log(
     options.redisUrl
       ? "Keys are stored encrypted in Redis (REDIS_URL)."

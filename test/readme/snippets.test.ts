@@ -150,8 +150,8 @@ describe("README.md code blocks", () => {
     blocks.forEach((b, i) => writeFileSync(files[i]!, `export {};\n${b.code}\n`));
     const missing = new Map<string, Set<string>>();
     for (const d of compile(dir, files)) {
-      const name = d.file && missingName(d);
-      if (name) missing.set(d.file.fileName, (missing.get(d.file.fileName) ?? new Set()).add(name));
+      const [file, name] = [d.file?.fileName, missingName(d)];
+      if (file && name) missing.set(file, (missing.get(file) ?? new Set()).add(name));
     }
 
     // Second pass: the same blocks with a header importing those names.
