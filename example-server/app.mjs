@@ -9,6 +9,8 @@ import { demoAuth, requireLogin } from "./demo-auth.mjs";
 import { otherErrors, summarizeRoute } from "./summarize.mjs";
 
 const PUBLIC = fileURLToPath(new URL("./public/", import.meta.url));
+/** The provider byok-ai uses when a request names none (and the user has a key for it); the chat page selects it first. */
+const DEFAULT_PROVIDER = "gemini";
 /** What the offline fakes answer: the default echo, one word per chunk, slowly enough to see it stream. */
 const DEMO_FAKE_REPLY = Object.freeze({ chunkDelayMs: 80 });
 
@@ -74,12 +76,15 @@ export async function createExampleApp(options = {}) {
   const store = options.redisUrl
     ? new RedisStore({ url: options.redisUrl, prefix: "byok-example:" })
     : new MemoryStore();
+  // Connect before serving: the first call also loads ioredis, which can outlast one call's time limit on a busy
+  // machine; a second try then finds it loaded. Redis that is really down stops the start with a clear message.
+  if (options.redisUrl) await store.connect().catch(() => store.connect());
   log(
     options.redisUrl
       ? "Keys are stored encrypted in Redis (REDIS_URL)."
       : "Keys are stored encrypted in memory (MemoryStore); set REDIS_URL to keep them in Redis.",
   );
-  const byok = new BYOK({ masterKey, store, providers });
+  const byok = new BYOK({ masterKey, store, providers, defaultProvider: DEFAULT_PROVIDER });
 
   const app = express();
   app.disable("x-powered-by");
@@ -92,8 +97,10 @@ export async function createExampleApp(options = {}) {
   app.use(demoAuth({ secret, secure: Boolean(options.production) }));
   app.use(byokRouter({ byok })); // POST/GET/DELETE /byok/keys, POST /byok/chat, and req.ai on every request
   app.use(summarizeRoute());
+  app.get("/api/settings", (_req, res) => res.json({ defaultProvider: DEFAULT_PROVIDER }));
 
-  const page = (file) => (_req, res) => res.sendFile(`${PUBLIC}${file}`);
+  // `root`, not an absolute path: send refuses absolute paths with a dot-directory in them (a checkout in ~/.cache…).
+  const page = (file) => (_req, res) => res.sendFile(file, { root: PUBLIC });
   app.get("/", (req, res, next) => (req.user ? res.redirect(303, "/keys") : next()), page("login.html"));
   app.get("/keys", requireLogin, page("keys.html"));
   app.get("/chat", requireLogin, page("chat.html"));

@@ -1,6 +1,12 @@
-// Runs the example: `npm run example`. Reads its settings from the environment and listens on PORT (default 3000).
-import { createExampleApp } from "./app.mjs";
+// Runs the example: `npm run example`. Builds byok-ai's JavaScript first if dist/ is missing or stale (no type
+// declarations: about a second), reads its settings from the environment and listens on PORT (default 3000).
+import { fileURLToPath } from "node:url";
+import { ensureBuilt } from "../scripts/ensure-built.mjs";
 import { optionsFromEnv } from "./config.mjs";
+
+ensureBuilt(fileURLToPath(new URL("..", import.meta.url)), { types: false });
+// Imported only now: app.mjs imports byok-ai by name, which resolves to the dist/ just built.
+const { createExampleApp } = await import("./app.mjs");
 
 const options = optionsFromEnv(process.env);
 let example;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The byok-ai command line: keygen, rotate and verify (commander). Exit status: 0 good, 1 records failed, 2 could not run.
 import { Command, CommanderError, Option } from "commander";
+import { version } from "../../package.json";
 import { ByokError } from "../errors.js";
 import { generateMasterKey } from "../vault/master-key.js";
 import { rotateCommand, verifyCommand } from "./commands.js";
@@ -17,7 +18,8 @@ Rotating the master key, with no downtime:
   4. Run  npx byok-ai verify : when the old key id shows 0 records and nothing is unreadable
      (exit status 0), remove the old key from BYOK_PREVIOUS_MASTER_KEYS and redeploy.
 
-Environment: REDIS_URL (with --prefix) or DATABASE_URL (with --table) names the store; BYOK_MASTER_KEY;
+Environment: REDIS_URL (with --prefix) or DATABASE_URL (with --table) names the store (--store redis|postgres
+picks one when both are set); BYOK_MASTER_KEY;
 BYOK_PREVIOUS_MASTER_KEYS (comma-separated). Progress goes to stderr (a live line on a terminal);
 the summary to stdout (one JSON object with --json).
 
@@ -38,6 +40,12 @@ function storeCommand(
   program
     .command(name)
     .description(description)
+    .addOption(
+      new Option("--store <kind>", "which store, when both REDIS_URL and DATABASE_URL are set").choices([
+        "redis",
+        "postgres",
+      ]),
+    )
     .addOption(new Option("--prefix <prefix>", 'Redis key prefix of the RedisStore (default "byok:")'))
     .addOption(new Option("--table <table>", 'PostgreSQL table of the PostgresStore (default "byok_keys")'))
     .addOption(new Option("--batch-size <n>", "records per batch").default("500"))
@@ -51,8 +59,13 @@ function storeCommand(
 async function main(argv: string[]): Promise<void> {
   const program = new Command("byok-ai")
     .description("byok-ai command line: master keys and stored-key maintenance")
+    .version(version, "-V, --version", "print the version of byok-ai")
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      // Commander writes "error: unknown option '--x'"; every CLI error reads "byok-ai: <message>".
+      outputError: (s, write) => write(`byok-ai: ${s.replace(/^error: /, "")}`),
+    })
     .showHelpAfterError("(run `byok-ai --help` for usage)");
   program
     .command("keygen")

@@ -1,11 +1,12 @@
 // Builds the BYOK instance the CLI commands use, from BYOK_MASTER_KEY, BYOK_PREVIOUS_MASTER_KEYS and the store flags.
 import { BYOK } from "../byok.js";
 import { ByokError } from "../errors.js";
-import { storeFromEnv } from "./store-from-env.js";
+import { type StoreKind, storeFromEnv } from "./store-from-env.js";
 import { UsageError } from "./usage-error.js";
 
 /** Shared flags of `rotate` and `verify`. */
 export interface StoreFlags {
+  store?: StoreKind;
   prefix?: string;
   table?: string;
   json?: boolean;

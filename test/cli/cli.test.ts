@@ -1,8 +1,9 @@
 // The built byok-ai bin as a subprocess: keygen, --help, rotate and verify on real Redis and PostgreSQL, exit statuses, progress.
 import { Pool } from "pg";
+import { version } from "../../package.json";
 import { BYOK, generateMasterKey, type KeyStore, PostgresStore, RedisStore } from "../../lib";
 import { keyIdFor } from "../../lib/vault/vault";
-import { buildCli, type CliRun, runCli, runCliOnTty } from "../helpers/built-cli";
+import { CLI_BIN, type CliRun, runCli, runCliOnTty } from "../helpers/built-cli";
 import { CANARY_KEY } from "../helpers/canary";
 import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";
 
@@ -11,13 +12,7 @@ const idOf = (key: string) => keyIdFor(Buffer.from(key, "base64"));
 const keys = { BYOK_MASTER_KEY: NEW, BYOK_PREVIOUS_MASTER_KEYS: `${OLD}, ${generateMasterKey()}` };
 const USERS = 30;
 
-let cli: ReturnType<typeof buildCli>;
-let run: (args: string[], env?: Record<string, string>) => Promise<CliRun>;
-beforeAll(() => {
-  cli = buildCli();
-  run = (args, env) => runCli(cli.bin, args, env);
-}, 60_000);
-afterAll(() => cli?.remove());
+const run = (args: string[], env?: Record<string, string>): Promise<CliRun> => runCli(CLI_BIN, args, env);
 
 /** USERS users with a gemini and an openai key each, registered through the library under `masterKey`. */
 async function seed(
@@ -69,6 +64,53 @@ describe("byok-ai --help", () => {
       expect(r.stdout).toMatch(/2 +could not run: .*\n.*STORE_UNAVAILABLE/);
     },
   );
+});
+
+describe("byok-ai --version", () => {
+  it("prints the package version and exits 0", async () => {
+    for (const flag of ["--version", "-V"])
+      expect(await run([flag])).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" });
+  });
+});
+
+describe("byok-ai rotate and verify on one record", () => {
+  const prefix = `${uniqueName("cli1")}:`;
+  let store: RedisStore;
+  beforeAll(async () => {
+    store = new RedisStore({ url: REDIS_URL, prefix });
+    await new BYOK({ masterKey: OLD, store }).registerKey({
+      userId: "only-user",
+      provider: "gemini",
+      apiKey: "AIza-one-record-key",
+      validate: false,
+    });
+  });
+  afterAll(async () => {
+    await store.deleteUser("only-user");
+    await store.close();
+  });
+
+  it("says 1 record, not 1 records", async () => {
+    const rotate = await run(["rotate", "--prefix", prefix], { ...keys, REDIS_URL });
+    expect(rotate.stdout).toContain(`Rotated 1 of 1 record in Redis (prefix "${prefix}")`);
+    const verify = await run(["verify", "--prefix", prefix], { ...keys, REDIS_URL });
+    expect(verify.stdout).toContain("Verified 1 record in");
+    expect(verify.stdout).toContain(`  ${idOf(NEW)} (current): 1 record\n  ${idOf(OLD)} (previous #1): 0 records\n`);
+    expect(verify.stdout).toContain("  unreadable: 0 records");
+  });
+
+  it("works on the store --store names when both REDIS_URL and DATABASE_URL are set", async () => {
+    const both = { ...keys, REDIS_URL, DATABASE_URL };
+    const r = await run(["verify", "--store", "redis", "--prefix", prefix, "--json"], both);
+    expect(r.code).toBe(0);
+    expect(json(r)).toMatchObject({ store: `Redis (prefix "${prefix}")`, scanned: 1 });
+    const table = uniqueName("cli_none");
+    const p = await run(["verify", "--store", "postgres", "--table", table], both);
+    expect([p.code, p.stderr]).toEqual([
+      2,
+      expect.stringMatching(/^byok-ai: STORE_UNAVAILABLE: .*table does not exist/),
+    ]);
+  });
 });
 
 describe("byok-ai rotate and verify on Redis", () => {
@@ -125,7 +167,7 @@ describe("byok-ai rotate and verify on Redis", () => {
   });
 
   it("on a terminal, shows a live cli-progress line and still prints the summary", async () => {
-    const r = await runCliOnTty(cli.bin, ["rotate", "--prefix", prefix, "--batch-size", "20"], env);
+    const r = await runCliOnTty(CLI_BIN, ["rotate", "--prefix", prefix, "--batch-size", "20"], env);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("\u001b[");
     expect(r.stdout).toMatch(/Rotating: scanned 60, rotated 0, skipped 60, failed 0/);
@@ -145,10 +187,17 @@ describe("byok-ai rotate and verify on Redis", () => {
     expect(json(verifyJson).unreadable).toEqual(
       expect.arrayContaining([{ userId: stranger, provider: "openai", keyId: idOf(STRANGER) }]),
     );
+    expect(verify.stdout).toMatch(/probably missing from BYOK_PREVIOUS_MASTER_KEYS/);
     const rotate = await run(["rotate", "--prefix", prefix, "--json"], env);
     expect(rotate.code).toBe(1);
     expect(json(rotate)).toMatchObject({ scanned: 62, rotated: 0, failed: 2 });
-    for (const r of [verify, verifyJson, rotate]) {
+    const rotateText = await run(["rotate", "--prefix", prefix], env);
+    expect(rotateText.code).toBe(1);
+    expect(rotateText.stdout).toContain("2 records could not be decrypted by any known master key");
+    expect(rotateText.stdout).toMatch(
+      /The master key they were written under is probably missing from BYOK_PREVIOUS_MASTER_KEYS: add it there/,
+    );
+    for (const r of [verify, verifyJson, rotate, rotateText]) {
       for (const secret of [CANARY_KEY, ciphertext, ciphertext.split(".")[3]!, NEW, OLD, STRANGER])
         expect(r.stdout + r.stderr).not.toContain(secret);
     }
@@ -200,7 +249,19 @@ describe("byok-ai usage and configuration errors", () => {
       "both REDIS_URL and DATABASE_URL",
       ["verify"],
       { BYOK_MASTER_KEY: NEW, REDIS_URL, DATABASE_URL },
-      /Both REDIS_URL and DATABASE_URL are set/,
+      /Both REDIS_URL and DATABASE_URL are set; choose the store to work on with --store redis or --store postgres/,
+    ],
+    [
+      "--store redis without REDIS_URL",
+      ["verify", "--store", "redis"],
+      { DATABASE_URL, BYOK_MASTER_KEY: NEW },
+      /--store redis needs REDIS_URL/,
+    ],
+    [
+      "--store with an unknown kind",
+      ["verify", "--store", "mysql"],
+      { REDIS_URL, BYOK_MASTER_KEY: NEW },
+      /^byok-ai: option '--store <kind>' argument 'mysql' is invalid\. Allowed choices are redis, postgres\./,
     ],
     ["no master key", ["rotate"], { REDIS_URL }, /Set BYOK_MASTER_KEY/],
     [
@@ -234,12 +295,14 @@ describe("byok-ai usage and configuration errors", () => {
       { REDIS_URL, BYOK_MASTER_KEY: NEW },
       /--batch-size must be a whole number/,
     ],
-    ["an unknown command", ["rotat"], {}, /unknown command 'rotat'/],
-    ["an unknown flag", ["rotate", "--dry-run"], {}, /unknown option '--dry-run'/],
-  ])("exits 2 with a clear message for %s", async (_name, args, env, message) => {
+    ["an unknown command", ["rotat"], {}, /^byok-ai: unknown command 'rotat'\n\(Did you mean rotate\?\)/],
+    ["an unknown flag", ["rotate", "--dry-run"], {}, /^byok-ai: unknown option '--dry-run'\n/],
+  ])("exits 2 with a clear `byok-ai: <message>` for %s", async (_name, args, env, message) => {
     const r = await run(args, env);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/^byok-ai: /);
+    expect(r.stderr).not.toMatch(/^error:/m);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toContain(BAD_KEY);
   });

@@ -1,10 +1,10 @@
-// Drives the example's pages in a real Chromium (playwright-core, Debian's /usr/bin/chromium): login, keys, streamed chat.
-import { existsSync, mkdirSync } from "node:fs";
+// Drives the example's pages in a real Chromium (playwright-core; Debian's or @sparticuz/chromium's): login, keys, streamed chat.
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { type NodeProcess, ROOT, startNode } from "../helpers/node-process";
+import { findChromium } from "./chromium";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = join(ROOT, "test-artifacts");
 const KEY = "AIza-browser-test-key-7Qa9";
 const PROMPT = "please stream these seven words back";
@@ -28,28 +28,14 @@ describe("example-server pages in Chromium", () => {
   const problems: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y --no-install-recommends chromium); .ci/run does this.`,
-      );
-    }
-    if (!existsSync(join(ROOT, "dist/index.mjs")))
-      throw new Error("dist/ is missing: run `npm run build` first (the example imports byok-ai by name).");
     example = startNode("test/example/serve-example.mjs", ["150"]);
+    const found = await findChromium();
     url = JSON.parse((await example.waitFor(/^\{.*\}$/m))[0]).url;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await chromium
+      .launch({ executablePath: found.executablePath, headless: true, args: found.args })
+      .catch((error: Error) => {
+        throw new Error(`Chromium from ${found.source} did not start: ${error.message}`);
+      });
     page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
     page.setDefaultTimeout(10_000);
     page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
@@ -59,7 +45,7 @@ describe("example-server pages in Chromium", () => {
         problems.push(message.text());
     });
     mkdirSync(ARTIFACTS, { recursive: true });
-  });
+  }, 90_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -122,6 +108,25 @@ describe("example-server pages in Chromium", () => {
     await page.screenshot({ path: join(ARTIFACTS, "example-chat.png"), fullPage: true });
   });
 
+  it("lists the default provider (gemini) first and selected when the user has several keys", async () => {
+    await page.click("nav >> text=API keys");
+    await page.waitForSelector("body[data-ready=true]");
+    await card("anthropic").locator("input").fill("sk-ant-browser-test-Kk11");
+    await card("anthropic").getByRole("button", { name: "Save key" }).click();
+    await card("anthropic").locator("dd.hint").waitFor();
+    await page.click("nav >> text=Chat");
+    await page.waitForSelector("body[data-ready=true]");
+    expect(await page.locator("#provider option").allTextContents()).toEqual([
+      "Google Gemini (key …7Qa9)",
+      "Anthropic (key …Kk11)",
+    ]);
+    expect(await page.inputValue("#provider")).toBe("gemini");
+    await page.click("nav >> text=API keys");
+    await page.waitForSelector("body[data-ready=true]");
+    await card("anthropic").getByRole("button", { name: "Delete key" }).click();
+    await card("anthropic").locator("[data-field=none]").waitFor();
+  });
+
   it("deletes the key and shows the card empty again", async () => {
     await page.click("nav >> text=API keys");
     await page.waitForSelector("body[data-ready=true]");
@@ -148,7 +153,9 @@ describe("example-server pages in Chromium", () => {
     await page.click("nav >> text=Chat");
     await page.waitForSelector("body[data-ready=true]");
     expect(await page.isVisible("#no-keys")).toBe(true);
+    expect(await page.locator("#no-keys a").getAttribute("href")).toBe("/keys");
     expect(await page.isDisabled("#send")).toBe(true);
+    expect(await page.isDisabled("#summarize-form button[type=submit]")).toBe(true);
   });
 
   it("logs no script errors and no CSP violations", () => {

@@ -1,8 +1,6 @@
 // Runs example-server/server.mjs as `npm run example` does, and walks the README's curl flow with fetch.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { startFakeProviders, type FakeProviders } from "../../lib/testing";
-import { type NodeProcess, ROOT, startNode } from "../helpers/node-process";
+import { type NodeProcess, startNode } from "../helpers/node-process";
 import { REDIS_URL } from "../helpers/services";
 
 const SERVER = "example-server/server.mjs";
@@ -50,10 +48,6 @@ describe("example-server (npm run example)", () => {
     running.push(child);
     return child;
   };
-  beforeAll(() => {
-    if (!existsSync(join(ROOT, "dist/index.mjs")))
-      throw new Error("dist/ is missing: run `npm run build` first (the example imports byok-ai by name).");
-  });
   afterAll(async () => void (await Promise.all(running.map((c) => c.stop()))));
 
   it("starts offline with fakes and a generated master key, and says both", async () => {

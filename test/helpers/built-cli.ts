@@ -1,6 +1,5 @@
-// Builds the byok-ai bin with the project's tsup config and runs it as a subprocess (plain pipes, or a pseudo-terminal via script(1)).
-import { execFile, execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+// Runs the built byok-ai bin as a subprocess (plain pipes, or a pseudo-terminal via script(1)).
+import { execFile } from "node:child_process";
 import { join, resolve } from "node:path";
 
 const root = resolve(__dirname, "../..");
@@ -13,19 +12,10 @@ export interface CliRun {
 }
 
 /**
- * Builds `lib/cli/main.ts` exactly as `npm run build` does (tsup.config.ts: bundle, shebang, externals),
- * CommonJS only and without .d.ts, into a fresh directory under `.tmp/`. Not into `dist/`: the package
- * test rebuilds (and first empties) `dist/` while other test files run, and a fresh clone has no `dist/`.
- * Under the repository, so the bundle's `require("commander")`, `ioredis`, `pg`… resolve as in an install.
+ * The byok-ai bin as the package ships it: dist/cli.cjs, built from the current sources by jest's globalSetup.
+ * Run from the repository, so its `require("commander")`, `ioredis`, `pg`… resolve as in an install.
  */
-export function buildCli(): { bin: string; remove: () => void } {
-  mkdirSync(join(root, ".tmp"), { recursive: true });
-  const dir = mkdtempSync(join(root, ".tmp", "cli-"));
-  const build = `require("tsup").build({ entry: { cli: "lib/cli/main.ts" }, format: ["cjs"], dts: false, outDir: ${JSON.stringify(dir)}, silent: true })
-    .catch((e) => { console.error(e); process.exit(1); })`;
-  execFileSync(process.execPath, ["-e", build], { cwd: root, stdio: "pipe" });
-  return { bin: join(dir, "cli.cjs"), remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
+export const CLI_BIN = join(root, "dist/cli.cjs");
 
 /** The environment of a run: PATH plus exactly the variables given (never the test's own REDIS_URL…). */
 const envOf = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", ...env });

@@ -1,11 +1,11 @@
 // Installs the packed tarball into fresh CommonJS and ESM apps and runs the README's usage against the fake Gemini.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { version as typescriptVersion } from "typescript";
+import { packBuiltPackage } from "../helpers/built-package";
 
-const root = resolve(__dirname, "../..");
 const KEY = "AIza-package-test-key-0001";
 const usage = (imports: string) => `${imports}
 const main = async () => {
@@ -36,8 +36,7 @@ describe("the packed byok-ai package", () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "byok-package-"));
-    execFileSync("npm", ["pack", "--pack-destination", dir, "--silent"], { cwd: root, stdio: "pipe" });
-    const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"))!;
+    const tarball = packBuiltPackage(dir);
     writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "app", private: true }));
     execFileSync(
       "npm",
@@ -46,7 +45,7 @@ describe("the packed byok-ai package", () => {
         "--no-audit",
         "--no-fund",
         "--prefer-offline",
-        join(dir, tarball),
+        tarball,
         `typescript@${typescriptVersion}`,
         "@types/node@20",
       ],

@@ -76,13 +76,19 @@ $("summarize-form").addEventListener("submit", async (event) => {
 
 async function main() {
   await loadUser();
-  const { keys } = await api("/byok/keys");
+  const [{ keys }, { defaultProvider }] = await Promise.all([api("/byok/keys"), api("/api/settings")]);
   const names = new Map(PROVIDERS.map((p) => [p.id, p.name]));
+  // The default provider first and selected: it is the one byok-ai calls when a request names none.
+  const ordered = [...keys].sort((a, b) => (b.provider === defaultProvider) - (a.provider === defaultProvider));
   select.replaceChildren(
-    ...keys.map((k) => new Option(`${names.get(k.provider) ?? k.provider} (key ${k.hint})`, k.provider)),
+    ...ordered.map(
+      (k, i) => new Option(`${names.get(k.provider) ?? k.provider} (key ${k.hint})`, k.provider, i === 0, i === 0),
+    ),
   );
+  if (keys.length === 0) select.replaceChildren(new Option("No key yet: add one on the API keys page", ""));
   $("no-keys").hidden = keys.length > 0;
-  send.disabled = keys.length === 0;
+  for (const control of [select, send, $("summarize-form").querySelector("button")])
+    control.disabled = keys.length === 0;
   document.body.dataset.ready = "true";
 }
 

@@ -1,0 +1,57 @@
+// The README's "Keeping keys with Prisma" store, as written there, passes the KeyStore conformance suite over a
+// stand-in for Prisma's delegate (pg), and PostgresStore reads and rotates what it wrote.
+import { Pool } from "pg";
+import { BYOK, generateMasterKey, type KeyStore, PostgresStore } from "../../lib";
+import { runKeyStoreConformance } from "../../lib/testing";
+import { DATABASE_URL, uniqueName } from "../helpers/services";
+import { createTableSql, pgPrismaDelegate } from "./pg-prisma-delegate";
+import { blockAsModule, blocksUnder } from "./readme-blocks";
+
+const block = blocksUnder("Keeping keys with Prisma", ["ts"]).find((b) => b.code.includes("class PrismaKeyStore"));
+if (!block) throw new Error("README.md's Prisma recipe has no PrismaKeyStore block.");
+const generated = blockAsModule(block, "prisma-key-store");
+const { PrismaKeyStore } = jest.requireActual(generated.path) as {
+  PrismaKeyStore: new (delegate: ReturnType<typeof pgPrismaDelegate>) => KeyStore;
+};
+
+const pool = new Pool({ connectionString: DATABASE_URL, max: 4 });
+const unreachablePool = new Pool({ host: "127.0.0.1", port: 1, user: "postgres", connectionTimeoutMillis: 500 });
+const [table, otherTable] = [uniqueName("prisma"), uniqueName("prisma_other")];
+
+beforeAll(async () => {
+  for (const name of [table, otherTable]) await pool.query(createTableSql(name));
+});
+afterAll(async () => {
+  for (const name of [table, otherTable]) await pool.query(`DROP TABLE IF EXISTS "${name}"`);
+  await Promise.all([pool.end(), unreachablePool.end()]);
+  generated.remove();
+});
+
+runKeyStoreConformance(
+  { describe, it },
+  {
+    name: "PrismaKeyStore (README recipe) over a pg stand-in for prisma.byokKey",
+    create: () => new PrismaKeyStore(pgPrismaDelegate(pool, table)),
+    createIsolated: () => new PrismaKeyStore(pgPrismaDelegate(pool, otherTable)),
+    unreachable: () => new PrismaKeyStore(pgPrismaDelegate(unreachablePool, table)),
+    destroy: () => undefined, // the pools are the test's, ended in afterAll
+  },
+);
+
+describe("PrismaKeyStore and PostgresStore on one table", () => {
+  it("PostgresStore reads and rotates the keys PrismaKeyStore stored", async () => {
+    const [oldKey, newKey] = [generateMasterKey(), generateMasterKey()];
+    const userId = uniqueName("user");
+    const viaPrisma = new BYOK({ masterKey: oldKey, store: new PrismaKeyStore(pgPrismaDelegate(pool, table)) });
+    await viaPrisma.registerKey({ userId, provider: "gemini", apiKey: "AIza-prisma-recipe-0001", validate: false });
+    const viaPostgres = new BYOK({
+      masterKey: newKey,
+      previousMasterKeys: [oldKey],
+      store: new PostgresStore({ pool, table }),
+    });
+    expect((await viaPostgres.listKeys(userId)).map((k) => [k.provider, k.hint])).toEqual([["gemini", "…0001"]]);
+    expect(await viaPostgres.rotate()).toMatchObject({ rotated: 1, failed: 0 });
+    expect((await viaPrisma.listKeys(userId)).map((k) => k.hint)).toEqual(["…0001"]);
+    await viaPrisma.deleteUser(userId);
+  });
+});

@@ -1,0 +1,203 @@
+// Type-checks every ```ts / ```typescript / ```js / ```javascript block of README.md against the built byok-ai.
+//
+// How a README block gets what it needs (write blocks so that they pass under these rules):
+// - Blocks are separate ES modules (`.mts`; `.mjs` for JavaScript), compiled together by one TypeScript program.
+//   TypeScript blocks use `strict`. JavaScript blocks are checked too (`checkJs`, without `strict`): syntax, names,
+//   imports and byok-ai's own types, but not properties JavaScript cannot declare (an app's `req.user`, a JSON body:
+//   TS2339 and TS18046 are not reported for them).
+// - `byok-ai` and `byok-ai/testing` resolve to the built package (dist/, as an app installs it).
+// - A name the block uses but neither imports nor declares is imported for it, in this order: from `byok-ai` if
+//   it exports that name, from `byok-ai/testing` if that does, or from THIRD_PARTY below (express, supertest…).
+//   So a block may leave out `import { BYOK } from "byok-ai"`, but anything it does import must exist.
+// - PLACEHOLDERS below stand for what the reader's own app supplies (the user id, a form field, the request…).
+//   They are globals, so a block that declares the same name itself simply uses its own. Add a placeholder only
+//   for such app-side values; never for byok-ai's own API (a block must show where those come from).
+// - LOCAL_MODULES below are stubs for files a block imports from the reader's project (`./my-store`).
+// - A block that must not be compiled (pseudo-code) is fenced with another language (```text).
+// - describe/it/expect are jest's globals (a README test block may also import them from node:test).
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import ts from "typescript";
+import { type ReadmeBlock, readmeBlocks } from "./readme-blocks";
+
+const ROOT = resolve(__dirname, "../..");
+
+/** Third-party imports a block may leave out, by the name it uses. */
+const THIRD_PARTY: Record<string, string> = {
+  express: 'import express from "express";',
+  request: 'import request from "supertest";',
+  Redis: 'import { Redis } from "ioredis";',
+  Cluster: 'import { Cluster } from "ioredis";',
+  Pool: 'import { Pool } from "pg";',
+};
+
+/** App-side values README blocks refer to without defining them, with their types. */
+const PLACEHOLDERS: Record<string, string> = {
+  app: "Express",
+  byok: "BYOK",
+  store: "KeyStore",
+  userId: "string",
+  apiKey: "string",
+  keyFromTheForm: "string",
+  userFromSession: "(req: Request) => { id: string } | undefined",
+  signal: "AbortSignal",
+  req: "Request",
+  res: "Response",
+  controller: "AbortController",
+  output: "{ textContent: string | null }",
+  exampleProtocol: "FakeProtocol",
+  createExampleProvider: "(options: { baseUrl: string; timeoutMs?: number }) => Provider",
+};
+const PLACEHOLDER_TYPES = `import type { Express, Request, Response } from "express";
+import type { BYOK, KeyStore, Provider } from "byok-ai";
+import type { FakeProtocol } from "byok-ai/testing";
+declare global {
+${Object.entries(PLACEHOLDERS)
+  .map(([name, type]) => `  var ${name}: ${type};`)
+  .join("\n")}
+}
+export {};
+`;
+
+/** Stand-ins for modules of the reader's own project that blocks import. */
+const LOCAL_MODULES: Record<string, string> = {
+  "my-store.ts": `import type { KeyStore } from "byok-ai";
+export declare class MyStore implements KeyStore {
+  constructor(options: { url?: string; namespace?: string });
+  get: KeyStore["get"]; list: KeyStore["list"]; put: KeyStore["put"]; delete: KeyStore["delete"];
+  deleteUser: KeyStore["deleteUser"]; touch: KeyStore["touch"]; scan: KeyStore["scan"];
+  compareAndSwap: KeyStore["compareAndSwap"]; close(): Promise<void>;
+}
+`,
+};
+
+const LANGS: Record<string, "ts" | "js"> = { ts: "ts", typescript: "ts", js: "js", javascript: "js" };
+const blocks = readmeBlocks().filter((b) => b.lang in LANGS);
+const fileOf = (b: ReadmeBlock) => `readme-line-${b.line}.${LANGS[b.lang] === "ts" ? "mts" : "mjs"}`;
+
+const BASE: ts.CompilerOptions = {
+  module: ts.ModuleKind.NodeNext,
+  moduleResolution: ts.ModuleResolutionKind.NodeNext,
+  target: ts.ScriptTarget.ES2022,
+  lib: ["lib.es2022.d.ts"],
+  types: ["node", "jest"],
+  skipLibCheck: true,
+  noEmit: true,
+  allowJs: true,
+  checkJs: true,
+};
+
+/** Codes not reported for JavaScript blocks: properties of values whose shape JavaScript cannot declare. */
+const JS_IGNORED = new Set([2339, 18046]);
+
+/** The two programs of the last compile, reused by the next one (TypeScript then skips unchanged files). */
+let previous: (ts.Program | undefined)[] = [];
+
+/** Compiles the given files (TypeScript strictly, JavaScript without strict) and returns the diagnostics. */
+function compile(dir: string, files: string[]): ts.Diagnostic[] {
+  const typesFile = join(dir, "placeholders.d.mts");
+  const programs = [
+    ts.createProgram({
+      rootNames: [typesFile, ...files.filter((f) => f.endsWith(".mts"))],
+      options: { ...BASE, strict: true },
+      oldProgram: previous[0],
+    }),
+    ts.createProgram({
+      rootNames: [typesFile, ...files.filter((f) => f.endsWith(".mjs"))],
+      options: { ...BASE, strict: false },
+      oldProgram: previous[1],
+    }),
+  ];
+  previous = programs;
+  return programs
+    .flatMap((p) => ts.getPreEmitDiagnostics(p))
+    .filter((d) => !(d.file?.fileName.endsWith(".mjs") && JS_IGNORED.has(d.code)));
+}
+
+/** The names `byok-ai` and `byok-ai/testing` export, read from their built type declarations. */
+function exportsOf(dir: string): Map<string, string> {
+  const probe = join(dir, "exports-probe.mts");
+  writeFileSync(probe, 'import * as main from "byok-ai";\nimport * as testing from "byok-ai/testing";\n');
+  const program = ts.createProgram([probe], { ...BASE, strict: true });
+  const checker = program.getTypeChecker();
+  const names = new Map<string, string>();
+  for (const statement of program.getSourceFile(probe)!.statements) {
+    if (!ts.isImportDeclaration(statement)) continue;
+    const module = checker.getSymbolAtLocation(statement.moduleSpecifier);
+    if (!module) throw new Error(`${statement.moduleSpecifier.getText()} does not resolve: is dist/ built?`);
+    const from = (statement.moduleSpecifier as ts.StringLiteral).text;
+    for (const symbol of checker.getExportsOfModule(module)) if (!names.has(symbol.name)) names.set(symbol.name, from);
+  }
+  return names;
+}
+
+const missingName = (d: ts.Diagnostic) =>
+  /Cannot find name '([^']+)'/.exec(ts.flattenDiagnosticMessageText(d.messageText, "\n"))?.[1];
+
+describe("README.md code blocks", () => {
+  const dir = join(ROOT, ".tmp", `readme-snippets-${process.pid}`);
+  /** Problems per block file, with README line numbers. */
+  const problems = new Map<string, string[]>();
+
+  beforeAll(() => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "placeholders.d.mts"), PLACEHOLDER_TYPES);
+    for (const [file, text] of Object.entries(LOCAL_MODULES)) writeFileSync(join(dir, file), text);
+    const exported = exportsOf(dir);
+    const files = blocks.map((b) => join(dir, fileOf(b)));
+
+    // First pass: which names does each block use without importing or declaring them?
+    blocks.forEach((b, i) => writeFileSync(files[i]!, `export {};\n${b.code}\n`));
+    const missing = new Map<string, Set<string>>();
+    for (const d of compile(dir, files)) {
+      const [file, name] = [d.file?.fileName, missingName(d)];
+      if (file && name) missing.set(file, (missing.get(file) ?? new Set()).add(name));
+    }
+
+    // Second pass: the same blocks with a header importing those names.
+    const headerLines = new Map<string, number>();
+    blocks.forEach((b, i) => {
+      const file = files[i]!;
+      const header = ["export {};"];
+      const byModule = new Map<string, string[]>();
+      for (const name of missing.get(file) ?? []) {
+        const from = exported.get(name);
+        if (from) byModule.set(from, [...(byModule.get(from) ?? []), name]);
+        else if (THIRD_PARTY[name]) header.push(THIRD_PARTY[name]);
+      }
+      for (const [from, names] of byModule) header.push(`import { ${names.join(", ")} } from "${from}";`);
+      headerLines.set(file, header.length);
+      writeFileSync(file, `${header.join("\n")}\n${b.code}\n`);
+    });
+    for (const d of compile(dir, files)) {
+      const message = ts.flattenDiagnosticMessageText(d.messageText, "\n");
+      if (!d.file || !headerLines.has(d.file.fileName)) {
+        problems.set("(setup)", [...(problems.get("(setup)") ?? []), message]);
+        continue;
+      }
+      const block = blocks[files.indexOf(d.file.fileName)]!;
+      const { line } = d.file.getLineAndCharacterOfPosition(d.start ?? 0);
+      const readmeLine = block.line + line - headerLines.get(d.file.fileName)!;
+      const hint = missingName(d)
+        ? " (import or declare it in the block; see the top of test/readme/snippets.test.ts)"
+        : "";
+      problems.set(fileOf(block), [
+        ...(problems.get(fileOf(block)) ?? []),
+        `README.md:${readmeLine}: TS${d.code} ${message}${hint}`,
+      ]);
+    }
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("finds the README's TypeScript and JavaScript blocks", () => {
+    expect(blocks.length).toBeGreaterThan(10);
+    expect(problems.get("(setup)")).toBeUndefined();
+  });
+
+  it.each(blocks.map((b) => [b.line, b.lang, b.heading, b] as const))(
+    "the block at README.md:%i (%s, under “%s”) compiles",
+    (_line, _lang, _heading, block) => {
+      expect(problems.get(fileOf(block)) ?? []).toEqual([]);
+    },
+  );
+});
