@@ -10,6 +10,7 @@ export interface Row {
   createdAt: Date;
   updatedAt: Date;
   lastUsedAt: Date | null;
+  status: string | null;
 }
 type Where = {
   userId?: string | { gt: string };
@@ -27,6 +28,7 @@ const COLUMNS: Record<keyof Row, string> = {
   createdAt: "created_at",
   updatedAt: "updated_at",
   lastUsedAt: "last_used_at",
+  status: "status",
 };
 const SELECT = Object.entries(COLUMNS)
   .map(([field, column]) => `${column} AS "${field}"`)
@@ -35,7 +37,7 @@ const SELECT = Object.entries(COLUMNS)
 /** The table `prisma migrate` creates for the README's ByokKey model (columns as @map names them). */
 export const createTableSql = (table: string): string => `CREATE TABLE "${table}" (
   "user_id" TEXT NOT NULL, "provider" TEXT NOT NULL, "ciphertext" TEXT NOT NULL, "hint" TEXT NOT NULL,
-  "created_at" TIMESTAMPTZ(3) NOT NULL, "updated_at" TIMESTAMPTZ(3) NOT NULL, "last_used_at" TIMESTAMPTZ(3),
+  "created_at" TIMESTAMPTZ(3) NOT NULL, "updated_at" TIMESTAMPTZ(3) NOT NULL, "last_used_at" TIMESTAMPTZ(3), "status" TEXT,
   CONSTRAINT "${table}_pkey" PRIMARY KEY ("user_id", "provider"))`;
 
 /** An error shaped as Prisma throws it: `code` for request errors, `errorCode` for connection errors. */
