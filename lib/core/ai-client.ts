@@ -3,7 +3,7 @@ import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
 import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, storeCall } from "./context.js";
 import { listKeys } from "./keys.js";
-import { type AbortLink, startDeadline } from "./deadline.js";
+import { startDeadline } from "./deadline.js";
 import type {
   AiClient,
   ChatRequest,
@@ -41,7 +41,7 @@ async function resolveKey(context: CoreContext, userId: string, requested: strin
     throw new ByokError(
       "KEY_NOT_FOUND",
       records.length === 0
-        ? "The user has no API key yet; add one first (POST /byok/keys or byok.registerKey)."
+        ? "The user has no API key yet; register one first."
         : `The user has keys for several providers (${records.map((r) => r.provider).join(", ")}); pass \`provider\` to pick one.`,
     );
   }
@@ -49,11 +49,10 @@ async function resolveKey(context: CoreContext, userId: string, requested: strin
 }
 
 function keyNotFound(provider: string): ByokError {
-  return new ByokError(
-    "KEY_NOT_FOUND",
-    `The user has no ${provider} key; add one first (POST /byok/keys or byok.registerKey).`,
-    { provider },
-  );
+  return new ByokError("KEY_NOT_FOUND", "The user has no key for the requested provider; register one first.", {
+    provider,
+    details: { fields: ["provider"] },
+  });
 }
 
 function toProviderRequest(request: ChatRequest, provider: Provider): ProviderChatRequest {
@@ -84,11 +83,14 @@ function userOf(rawUserId: string | undefined): string {
   return checkUserId(rawUserId);
 }
 
-async function prepare(context: CoreContext, rawUserId: string | undefined, input: ChatRequest) {
+/** Finds the provider and key record a chat needs (for `userId` and the requested provider, if any). */
+type KeyLookup = (userId: string, provider: string | undefined) => Promise<Resolved>;
+
+async function prepare(context: CoreContext, rawUserId: string | undefined, input: ChatRequest, lookup: KeyLookup) {
   const request = checkChatRequest(input);
   const userId = userOf(rawUserId);
   if (request.signal?.aborted) throw request.signal.reason;
-  const resolved = await resolveKey(context, userId, request.provider);
+  const resolved = await lookup(userId, request.provider);
   const apiKey = context.vault.open(resolved.record.ciphertext, { userId, provider: resolved.id });
   return { request, userId, resolved, apiKey, providerRequest: toProviderRequest(request, resolved.provider) };
 }
@@ -109,15 +111,15 @@ function failed(context: CoreContext, userId: string, provider: string, model: s
   context.emit("chat.failed", { userId, provider, model, code });
 }
 
-/** `AiClient.chat` for `rawUserId`; `link` lets the router cancel it without a signal of its own. */
-export async function runChat(
+/** `AiClient.chat` for `rawUserId`. */
+async function runChat(
   context: CoreContext,
   rawUserId: string | undefined,
   input: ChatRequest,
-  link?: AbortLink,
+  lookup: KeyLookup,
 ): Promise<ChatResponse> {
-  const { request, userId, resolved, apiKey, providerRequest } = await prepare(context, rawUserId, input);
-  const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal, link);
+  const { request, userId, resolved, apiKey, providerRequest } = await prepare(context, rawUserId, input, lookup);
+  const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal);
   try {
     // A signal that fired during the key lookup: some SDKs only listen for a *future* abort and would send the request anyway.
     deadline.signal.throwIfAborted();
@@ -140,12 +142,12 @@ export async function runChat(
   }
 }
 
-/** `AiClient.stream` for `rawUserId`; `link` as in {@link runChat}. */
-export function runStream(
+/** `AiClient.stream` for `rawUserId`. */
+function runStream(
   context: CoreContext,
   rawUserId: string | undefined,
   input: ChatRequest,
-  link?: AbortLink,
+  lookup: KeyLookup,
 ): ChatStream {
   let settle!: { resolve: (r: ChatResponse) => void; reject: (e: unknown) => void };
   const response = new Promise<ChatResponse>((resolve, reject) => (settle = { resolve, reject }));
@@ -153,13 +155,13 @@ export function runStream(
   async function* run(): AsyncGenerator<{ text: string }> {
     let prepared: Awaited<ReturnType<typeof prepare>>;
     try {
-      prepared = await prepare(context, rawUserId, input);
+      prepared = await prepare(context, rawUserId, input, lookup);
     } catch (error) {
       settle.reject(error);
       throw error;
     }
     const { request, userId, resolved, apiKey, providerRequest } = prepared;
-    const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal, link);
+    const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal);
     let text = "";
     let done = false;
     try {
@@ -211,12 +213,37 @@ export function runStream(
   };
 }
 
+/** @internal The key of {@link KeyLookupHook}'s method. */
+export const START_KEY_LOOKUP = Symbol("byok-ai.startKeyLookup");
+
+/** @internal What the router's clients have beyond the public AiClient. */
+export interface KeyLookupHook {
+  [START_KEY_LOOKUP](provider: string | undefined): void;
+}
+
+/**
+ * @internal Starts, now, the key lookup that this client's next `chat` or `stream` for `provider`
+ * will need, so that the store read runs while the router counts the request against its rate limit
+ * (both commands in flight together: one store round trip instead of two, one after the other). The
+ * next call for that provider takes the lookup over; a request stopped in between (429) leaves it
+ * unused. It reads the store only: nothing reaches the provider until `chat`/`stream` runs.
+ */
+export function startKeyLookup(client: AiClient, provider: string | undefined): void {
+  (client as Partial<KeyLookupHook>)[START_KEY_LOOKUP]?.(provider);
+}
+
 /** Creates the AiClient for `userId` (`undefined`: every call rejects UNAUTHENTICATED). Cheap: no I/O until a method runs. */
-export function createAiClient(context: CoreContext, rawUserId: string | undefined): AiClient {
+export function createAiClient(context: CoreContext, rawUserId: string | undefined): AiClient & KeyLookupHook {
   const user = (): string => userOf(rawUserId);
+  let started: { provider: string | undefined; lookup: Promise<Resolved> } | undefined;
+  const lookup: KeyLookup = (userId, provider) => {
+    const early = started;
+    started = undefined; // taken once: a later call reads the store afresh
+    return early && early.provider === provider ? early.lookup : resolveKey(context, userId, provider);
+  };
   return {
-    chat: (input) => runChat(context, rawUserId, input),
-    stream: (input) => runStream(context, rawUserId, input),
+    chat: (input) => runChat(context, rawUserId, input, lookup),
+    stream: (input) => runStream(context, rawUserId, input, lookup),
 
     keys: async (): Promise<KeyInfo[]> => listKeys(context, user()),
 
@@ -228,6 +255,12 @@ export function createAiClient(context: CoreContext, rawUserId: string | undefin
         );
       providerFor(context, checkProviderId(provider));
       return (await storeCall("get", () => context.store.get(userId, provider))) !== undefined;
+    },
+
+    [START_KEY_LOOKUP](provider) {
+      const early = (async () => resolveKey(context, user(), provider))();
+      early.catch(() => undefined); // unused when the request stops first (429); the chat reports it otherwise
+      started = { provider, lookup: early };
     },
   };
 }
