@@ -29,6 +29,19 @@ describe.each(EXPRESS_VERSIONS)("byokRouter rate limits on %s", (version) => {
     expect([chat.status, chat.body.error.code]).toEqual([429, "RATE_LIMITED"]);
   });
 
+  it("never calls the provider for a rate-limited chat, though the key lookup started before the count", async () => {
+    f = await appFixture(kit, { router: { rateLimit: { chat: { limit: 1 } } } });
+    await request(f.app)
+      .post("/byok/keys")
+      .set("x-user", "u1")
+      .send({ provider: "gemini", apiKey: "AIza-rl-key-0000" });
+    f.fake.reset();
+    expect((await request(f.app).post("/byok/chat").set("x-user", "u1").send({ prompt: "a" })).status).toBe(200);
+    const limited = await request(f.app).post("/byok/chat").set("x-user", "u1").send({ prompt: "b" });
+    expect([limited.status, limited.body.error.code]).toEqual([429, "RATE_LIMITED"]);
+    expect(f.fake.requests).toHaveLength(1);
+  });
+
   it("answers 401 before counting anything for requests without a user", async () => {
     f = await appFixture(kit, { router: { rateLimit: { keys: { limit: 1 } } } });
     for (let i = 0; i < 3; i++) expect((await request(f.app).get("/byok/keys")).status).toBe(401);
@@ -64,11 +77,10 @@ describe("byokRouter rate limits with a Redis-backed key store", () => {
     await client.quit();
   });
 
-  it("counts in Redis through the store's client, so every instance shares the limit", async () => {
+  it("counts in Redis through a RedisStore's client, so every instance shares the limit, under the store's user-id encoding", async () => {
     prefix = `byok-router-test-${randomUUID()}:`;
     prefixes.push(prefix);
-    // A stand-in for RedisStore: a working key store that exposes its ioredis client and prefix.
-    const store = Object.assign(new MemoryStore(), { client, prefix }) as KeyStore;
+    const store = new kit.lib.RedisStore({ client, prefix });
     const first = await appFixture(kit, { store, router: { rateLimit: { keys: { limit: 2 } } } });
     const second = await appFixture(kit, { store, router: { rateLimit: { keys: { limit: 2 } } } });
     try {
@@ -76,7 +88,26 @@ describe("byokRouter rate limits with a Redis-backed key store", () => {
       expect((await request(second.app).get("/byok/keys").set("x-user", "u1")).status).toBe(200);
       const res = await request(first.app).get("/byok/keys").set("x-user", "u1");
       expect([res.status, res.body.error.code]).toEqual([429, "RATE_LIMITED"]);
-      expect(await client.keys(`byok-rl:${prefix}keys:*`)).toHaveLength(1);
+      const encoded = Buffer.from("u1", "utf8").toString("base64url");
+      expect(await client.keys(`byok-rl:${prefix}keys:*`)).toEqual([`byok-rl:${prefix}keys:{${encoded}}`]);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
+  it("counts in process memory for a store without RedisStore's brand, whatever properties it has", async () => {
+    prefix = `byok-router-unbranded-${randomUUID()}:`;
+    prefixes.push(prefix);
+    // Looks like a Redis-backed store (an ioredis client, a prefix, connect()), but is not byok-ai's RedisStore.
+    const store = Object.assign(new MemoryStore(), { client, prefix, connect: async () => client }) as KeyStore;
+    const first = await appFixture(kit, { store, router: { rateLimit: { keys: { limit: 1 } } } });
+    const second = await appFixture(kit, { store, router: { rateLimit: { keys: { limit: 1 } } } });
+    try {
+      expect((await request(first.app).get("/byok/keys").set("x-user", "u1")).status).toBe(200);
+      expect((await request(second.app).get("/byok/keys").set("x-user", "u1")).status).toBe(200);
+      expect((await request(first.app).get("/byok/keys").set("x-user", "u1")).status).toBe(429);
+      expect(await client.keys(`byok-rl:${prefix}*`)).toEqual([]);
     } finally {
       await first.close();
       await second.close();
