@@ -4,8 +4,8 @@ import type { KeyStore } from "../../lib";
 import { CANARY_KEY } from "../helpers/canary";
 import { type AppFixture, EXPRESS_VERSIONS, appFixture, listen, loadKit } from "../helpers/router-harness";
 
-/** Runs per route and Express version (600 requests per route in all: ~30 s on a loaded 2-core box); FUZZ_RUNS raises it for a longer hunt. */
-const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
+/** Runs per route and Express version (500 requests per route in all: about 30 s on a loaded 2-core box); FUZZ_RUNS raises it for a longer hunt. */
+const RUNS = Number(process.env.FUZZ_RUNS ?? 250);
 
 const CODES = new Set([
   "INVALID_REQUEST",
@@ -43,6 +43,10 @@ const deepText = fc
       : `${'{"a":'.repeat(Math.min(depth, 2500))}1${"}".repeat(Math.min(depth, 2500))}`,
   );
 
+/** A JSON object as text from [key, value text] entries: keys like `__proto__` reach the wire as keys. */
+const objectText = (entries: [string, string][]) =>
+  `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(",")}}`;
+
 /** Any JSON value as text, built by hand so that keys like `__proto__` reach the wire as keys. */
 const jsonText: fc.Arbitrary<string> = fc.letrec<{ value: string }>((tie) => ({
   value: fc.oneof(
@@ -59,7 +63,7 @@ const jsonText: fc.Arbitrary<string> = fc.letrec<{ value: string }>((tie) => ({
           maxLength: 4,
         },
       )
-      .map((entries) => `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(",")}}`),
+      .map(objectText),
   ),
 })).value;
 
@@ -70,31 +74,74 @@ const messagesText = fc
       fc
         .tuple(fc.constantFrom("user", "assistant", "system", "admin", ""), oddString)
         .map(([role, content]) => JSON.stringify({ role, content })),
+      fc.constantFrom("null", "[]", "{}", '"hi"', '{"role":"user"}', '{"role":"user","content":"a","__proto__":{}}'),
       jsonText,
     ),
     { maxLength: 4 },
   )
   .map((items) => `[${items.join(",")}]`);
 
-/** A request body: mostly objects of the routes' own fields with odd values, sometimes anything at all. */
-const bodyText = fc.oneof(
-  {
-    weight: 6,
-    arbitrary: fc
+/** Well-formed bodies of the routes, to mutate: most bugs hide behind an otherwise valid request. */
+const VALID_BODIES: Record<string, string>[] = [
+  { prompt: '"hi"' },
+  { messages: '[{"role":"user","content":"hi"}]' },
+  { prompt: '"hi"', provider: '"gemini"', temperature: "0.5", maxTokens: "20", stream: "false" },
+  { provider: '"gemini"', apiKey: '"AIza-fuzz-key-0000"' },
+  { provider: '"openai"' },
+];
+
+/** Values that broke checks before: null items, deep nesting, numbers JSON turns into Infinity. */
+const nastyText = fc.constantFrom(
+  "null",
+  "[null]",
+  "[[]]",
+  "{}",
+  "[{}]",
+  `${"[".repeat(7000)}${"]".repeat(7000)}`,
+  `[${"[".repeat(6000)}${"]".repeat(6000)}]`,
+  "1e999",
+  "-1e999",
+  '{"__proto__":{"x":1}}',
+  '[{"role":"user","content":"a","constructor":{"prototype":{}}}]',
+);
+const valueText = fc.oneof(
+  { weight: 3, arbitrary: nastyText },
+  { weight: 2, arbitrary: messagesText },
+  { weight: 2, arbitrary: jsonText },
+  { weight: 2, arbitrary: deepText },
+  { weight: 1, arbitrary: numberText },
+  { weight: 1, arbitrary: oddString.map((s) => JSON.stringify(s)) },
+);
+
+/** A valid body with one or two fields replaced or added (mostly its own fields): most bugs hide behind an otherwise valid request. */
+const mutatedBody = fc
+  .constantFrom(...VALID_BODIES)
+  .chain((base) =>
+    fc
       .array(
         fc.tuple(
-          fc.oneof(fc.constantFrom(...FIELDS, ...PROTO_KEYS), oddString),
           fc.oneof(
-            jsonText,
-            messagesText,
-            oddString.map((s) => JSON.stringify(s)),
+            { weight: 4, arbitrary: fc.constantFrom(...Object.keys(base)) },
+            { weight: 2, arbitrary: fc.constantFrom(...FIELDS, ...PROTO_KEYS) },
+            { weight: 1, arbitrary: oddString },
           ),
+          valueText,
         ),
-        { maxLength: 5 },
+        { minLength: 1, maxLength: 2 },
       )
-      .map((entries) => `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(",")}}`),
+      .map((changes) => objectText(Object.entries({ ...base, ...Object.fromEntries(changes) }))),
+  );
+
+/** A request body: mostly mutated valid ones, sometimes anything at all. */
+const bodyText = fc.oneof(
+  { weight: 6, arbitrary: mutatedBody },
+  {
+    weight: 2,
+    arbitrary: fc
+      .array(fc.tuple(fc.oneof(fc.constantFrom(...FIELDS, ...PROTO_KEYS), oddString), jsonText), { maxLength: 5 })
+      .map(objectText),
   },
-  { weight: 2, arbitrary: jsonText },
+  { weight: 1, arbitrary: jsonText },
   { weight: 1, arbitrary: printable },
   { weight: 1, arbitrary: fc.constant("") },
 );
