@@ -9,6 +9,7 @@ import { COMPARE_AND_SWAP, compareAndSwapAll, DELETE_USER, PUT, runScript, TOUCH
 import { encodedUserId, type RecordJson, toRecord, userIdOf, userKey } from "./redis-layout.js";
 import { hgetallMany, waitUntilReady } from "./redis-client.js";
 import { storeUnavailable, withTimeLimit } from "./store-support.js";
+import { checkBatchSize } from "../core/batch-size.js";
 
 const debug = debuglog("byok");
 
@@ -199,7 +200,7 @@ export class RedisStore implements KeyStore {
    * `verify` counts stay exact. That set is the one thing that grows, by about 100 bytes per user.
    */
   async *scan(options: { batchSize?: number } = {}): AsyncIterable<KeyRecord[]> {
-    const size = Math.max(1, Math.floor(options.batchSize ?? 500));
+    const size = checkBatchSize(options.batchSize);
     const client = await this.connect();
     const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes("master") : [client as Redis];
     const seen = new Set<string>();
