@@ -9,7 +9,7 @@ import {
   type ProviderConformanceOptions,
   rejection,
   withKey,
-} from "./conformance-kit.js";
+} from "./provider-conformance-support.js";
 import type { FakeReply } from "./fake-upstream.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
