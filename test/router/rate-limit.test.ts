@@ -96,6 +96,38 @@ describe("byokRouter rate limits with a Redis-backed key store", () => {
     }
   });
 
+  it("sends the chat's key lookup before the counter's answer is back: the two are in flight together", async () => {
+    prefix = `byok-router-overlap-${randomUUID()}:`;
+    prefixes.push(prefix);
+    const redis = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
+    const seen: string[] = [];
+    // Record when the counter's command (sent with `call`) and the key lookup (`hget`) start and end.
+    const call = redis.call.bind(redis) as (...args: unknown[]) => Promise<unknown>;
+    const hget = redis.hget.bind(redis) as (...args: unknown[]) => Promise<unknown>;
+    const traced =
+      (name: string, fn: (...args: unknown[]) => Promise<unknown>) =>
+      (...args: unknown[]) => {
+        seen.push(`${name} sent`);
+        return fn(...args).finally(() => seen.push(`${name} answered`));
+      };
+    Object.assign(redis, { call: traced("counter", call), hget: traced("lookup", hget) });
+    const store = new kit.lib.RedisStore({ client: redis, prefix });
+    const f = await appFixture(kit, { store });
+    try {
+      await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-overlap-0000", validate: false });
+      // The first request loads the counter's script; measure the second.
+      await request(f.app).post("/byok/chat").set("x-user", "u1").send({ prompt: "a", provider: "gemini" }).expect(200);
+      seen.length = 0;
+      await request(f.app).post("/byok/chat").set("x-user", "u1").send({ prompt: "b", provider: "gemini" }).expect(200);
+      const firstAnswer = Math.min(seen.indexOf("counter answered"), seen.indexOf("lookup answered"));
+      expect(seen.indexOf("counter sent")).toBeLessThan(firstAnswer);
+      expect(seen.indexOf("lookup sent")).toBeLessThan(firstAnswer);
+    } finally {
+      await f.close();
+      await redis.quit();
+    }
+  });
+
   it("counts in process memory for a store without RedisStore's brand, whatever properties it has", async () => {
     prefix = `byok-router-unbranded-${randomUUID()}:`;
     prefixes.push(prefix);
