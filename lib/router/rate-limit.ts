@@ -12,10 +12,11 @@ import { userIdOf } from "./request-user.js";
 const debug = debuglog("byok");
 
 /**
- * rate-limit-redis's store, changed in two ways for a Redis that may be down when the app starts:
- * its Lua scripts are loaded on first use rather than in `init` (express-rate-limit prints a failed
- * init to the console, and byok-ai never prints), and a failed load is tried again on the next
- * request (rate-limit-redis would keep the rejected promise, and answer 503 until a restart).
+ * rate-limit-redis's store, changed in two ways for a Redis that may be down or restart: its Lua
+ * scripts are loaded on first use rather than in `init` (express-rate-limit prints a failed init to
+ * the console, and byok-ai never prints), and after any failure the next request loads the script
+ * again. rate-limit-redis would keep a failed load's promise (503 until a restart), and it reloads on
+ * NOSCRIPT only, which a restarted Redis answers but RedisStore's STORE_UNAVAILABLE hides.
  */
 class CounterStore extends RateLimitRedisStore {
   #increment?: Promise<string>;
@@ -26,19 +27,23 @@ class CounterStore extends RateLimitRedisStore {
   }
 
   override async increment(key: string): Promise<ClientRateLimitInfo> {
-    this.incrementScriptSha = this.#increment ??= this.loadIncrementScript().catch((error: unknown) => {
+    this.incrementScriptSha = this.#increment ??= this.loadIncrementScript();
+    try {
+      return await super.increment(key);
+    } catch (error) {
       this.#increment = undefined;
       throw error;
-    });
-    return super.increment(key);
+    }
   }
 
   override async get(key: string): Promise<ClientRateLimitInfo | undefined> {
-    this.getScriptSha = this.#get ??= this.loadGetScript().catch((error: unknown) => {
+    this.getScriptSha = this.#get ??= this.loadGetScript();
+    try {
+      return await super.get(key);
+    } catch (error) {
       this.#get = undefined;
       throw error;
-    });
-    return super.get(key);
+    }
   }
 }
 
