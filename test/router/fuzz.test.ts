@@ -4,8 +4,8 @@ import type { KeyStore } from "../../lib";
 import { CANARY_KEY } from "../helpers/canary";
 import { type AppFixture, EXPRESS_VERSIONS, appFixture, listen, loadKit } from "../helpers/router-harness";
 
-/** Runs per route and Express version (500 requests per route in all: about 30 s on a loaded 2-core box); FUZZ_RUNS raises it for a longer hunt. */
-const RUNS = Number(process.env.FUZZ_RUNS ?? 250);
+/** Runs per route and Express version (400 requests per route in all: about 30 s on a loaded 2-core box); FUZZ_RUNS raises it for a longer hunt. */
+const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
 
 const CODES = new Set([
   "INVALID_REQUEST",
