@@ -1,5 +1,5 @@
-// The apps the benchmarks load: Express + the Gemini SDK called directly, and byokRouter over MemoryStore or RedisStore.
-import { GoogleGenerativeAI } from "@google/generative-ai";
+// The apps the benchmarks load: Express + the Gemini SDK (@google/genai) called directly, and byokRouter over MemoryStore or RedisStore.
+import { GoogleGenAI } from "@google/genai";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { BYOK, byokRouter, MemoryStore, RedisStore, type KeyStore, type RouterOptions } from "../lib";
 
@@ -12,20 +12,15 @@ const MODEL = "gemini-2.5-flash";
 
 /** (a) The baseline: what an app does without byok-ai, one SDK client with a fixed key and base URL. */
 export function bareGeminiApp(upstream: string): Express {
-  const model = new GoogleGenerativeAI(BENCH_KEY).getGenerativeModel(
-    { model: MODEL },
-    { baseUrl: upstream, timeout: 60_000 },
-  );
+  const ai = new GoogleGenAI({ apiKey: BENCH_KEY, httpOptions: { baseUrl: upstream, timeout: 60_000 } });
   const app = express();
   app.post("/byok/chat", express.json(), (req: Request, res: Response, next: NextFunction) => {
-    model
-      .generateContent({
-        contents: [{ role: "user", parts: [{ text: String((req.body as { prompt?: string }).prompt) }] }],
-      })
+    ai.models
+      .generateContent({ model: MODEL, contents: String((req.body as { prompt?: string }).prompt) })
       .then((r) => {
-        const u = r.response.usageMetadata;
+        const u = r.usageMetadata;
         res.json({
-          text: r.response.text(),
+          text: r.text ?? "",
           provider: "gemini",
           model: MODEL,
           finishReason: "stop",
@@ -53,6 +48,18 @@ export async function byokApp(variant: Variant, upstream: string, prefix: string
   // BENCH_ROUTER (JSON) overrides router options, e.g. '{"rateLimit":false}' to measure a piece's cost.
   const overrides = JSON.parse(process.env.BENCH_ROUTER ?? "{}") as Partial<RouterOptions>;
   app.use(byokRouter({ byok, rateLimit: { chat: { windowMs: 60_000, limit: 1e9 } }, ...overrides }));
+  // The floor for (c): one raw Redis round trip (GET) on the store's own connection, from this process.
+  app.locals.redisFloorMs = async (count = 2000): Promise<number> => {
+    const client = variant === "redis" ? await (store as RedisStore).connect() : undefined;
+    if (!client) return NaN;
+    const times: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const started = performance.now();
+      await client.get(`${prefix}floor`);
+      times.push(performance.now() - started);
+    }
+    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  };
   app.locals.close = async () => {
     await byok.deleteUser(BENCH_USER).catch(() => undefined);
     if (variant === "redis") {

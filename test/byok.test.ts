@@ -1,6 +1,7 @@
 import { BYOK, ByokError, MemoryStore } from "../lib";
 import { CANARY_KEY, TEST_MASTER_KEY } from "./helpers/canary";
 import { geminiFixture, type GeminiFixture } from "./helpers/gemini-fixture";
+import { waitFor } from "./helpers/wait-for";
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -293,8 +294,7 @@ describe("AiClient.chat", () => {
         .catch((e: unknown) => e);
       expect(ByokError.is(error) && [error.code, error.status]).toEqual(["PROVIDER_TIMEOUT", 504]);
       expect(performance.now() - started).toBeLessThan(2000);
-      await new Promise((r) => setTimeout(r, 50));
-      expect(fx.fake.requests.at(-1)!.aborted).toBe(true);
+      await waitFor(() => fx.fake.requests.at(-1)!.aborted, "the upstream abort");
     } finally {
       await fx.close();
     }
@@ -303,14 +303,14 @@ describe("AiClient.chat", () => {
   it("rejects with the signal's reason when the caller aborts, and aborts the upstream call", async () => {
     f.fake.enqueue({ hang: true });
     const controller = new AbortController();
+    const sent = f.fake.requests.length;
     const pending = f.byok.use("u1").chat({ prompt: "x", signal: controller.signal });
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => f.fake.requests.length > sent, "the upstream call");
     controller.abort();
     const error = await pending.catch((e: unknown) => e);
     expect((error as Error).name).toBe("AbortError");
     expect(ByokError.is(error)).toBe(false);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(f.fake.requests.at(-1)!.aborted).toBe(true);
+    await waitFor(() => f.fake.requests.at(-1)!.aborted, "the upstream abort");
   });
 
   it("sends nothing upstream when the caller aborts while the key is being looked up", async () => {
@@ -329,8 +329,8 @@ describe("AiClient.chat", () => {
       const pending = fx.byok.use("u1").chat({ prompt: "x", signal: controller.signal });
       controller.abort();
       release();
+      // The call has settled: whatever it was going to send upstream, it would have sent by now.
       expect(((await pending.catch((e: unknown) => e)) as Error).name).toBe("AbortError");
-      await new Promise((r) => setTimeout(r, 30));
       expect(fx.fake.requests.filter((r) => r.op === "chat")).toEqual([]);
     } finally {
       await fx.close();
@@ -490,8 +490,7 @@ describe("AiClient.stream", () => {
     f.fake.enqueue({ chunks: ["a ", "b ", "c ", "d"], chunkDelayMs: 200 });
     const stream = f.byok.use("u1").stream({ prompt: "x" });
     for await (const _chunk of stream) break;
-    await new Promise((r) => setTimeout(r, 100));
-    expect(f.fake.requests.at(-1)!.aborted).toBe(true);
+    await waitFor(() => f.fake.requests.at(-1)!.aborted, "the upstream abort");
     await expect(stream.response).rejects.toMatchObject({ name: "AbortError" });
   });
 

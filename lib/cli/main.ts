@@ -7,6 +7,7 @@ import { generateMasterKey } from "../vault/master-key.js";
 import { rotateCommand, verifyCommand } from "./commands.js";
 import type { StoreFlags } from "./open-byok.js";
 import { UsageError } from "./usage-error.js";
+import { DEFAULT_BATCH_SIZE } from "../core/batch-size.js";
 
 const ROTATION_STEPS = `
 Rotating the master key, with no downtime:
@@ -48,7 +49,7 @@ function storeCommand(
     )
     .addOption(new Option("--prefix <prefix>", 'Redis key prefix of the RedisStore (default "byok:")'))
     .addOption(new Option("--table <table>", 'PostgreSQL table of the PostgresStore (default "byok_keys")'))
-    .addOption(new Option("--batch-size <n>", "records per batch").default("500"))
+    .addOption(new Option("--batch-size <n>", "records per batch").default(String(DEFAULT_BATCH_SIZE)))
     .option("--json", "print one JSON summary on stdout, no progress")
     .addHelpText("after", ROTATION_STEPS)
     .action(async (flags: StoreFlags) => {

@@ -1,5 +1,6 @@
 // Builds the BYOK instance the CLI commands use, from BYOK_MASTER_KEY, BYOK_PREVIOUS_MASTER_KEYS and the store flags.
 import { BYOK } from "../byok.js";
+import { checkBatchSize } from "../core/batch-size.js";
 import { ByokError } from "../errors.js";
 import { type StoreKind, storeFromEnv } from "./store-from-env.js";
 import { UsageError } from "./usage-error.js";
@@ -21,9 +22,12 @@ export function openByok(env: NodeJS.ProcessEnv, flags: StoreFlags): { byok: BYO
     .split(",")
     .map((k) => k.trim())
     .filter(Boolean);
-  const batchSize = flags.batchSize === undefined ? 500 : Number(flags.batchSize);
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
-    throw new UsageError("--batch-size must be a whole number from 1 to 10000.");
+  let batchSize: number;
+  try {
+    batchSize = checkBatchSize(flags.batchSize === undefined ? undefined : Number(flags.batchSize));
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace("batchSize", "--batch-size"));
+  }
   const { store, label } = storeFromEnv(env, flags);
   try {
     return {

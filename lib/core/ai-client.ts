@@ -3,7 +3,7 @@ import { ByokError, type ByokErrorCode } from "../errors.js";
 import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, storeCall } from "./context.js";
 import { listKeys } from "./keys.js";
 import { checkKey, noteKeyOutcome } from "./key-health.js";
-import { type AbortLink, startDeadline } from "./deadline.js";
+import { startDeadline } from "./deadline.js";
 import { type Operation, startOperation } from "./events.js";
 import type {
   AiClient,
@@ -33,11 +33,14 @@ function failureCode(error: unknown): ByokErrorCode {
   return ByokError.is(error) ? error.code : "ABORTED";
 }
 
-async function prepare(context: CoreContext, rawUserId: string | undefined, input: ChatRequest) {
+/** Finds the provider and key record a chat needs (for `userId` and the requested provider, if any). */
+type KeyLookup = (userId: string, provider: string | undefined) => Promise<Resolved>;
+
+async function prepare(context: CoreContext, rawUserId: string | undefined, input: ChatRequest, lookup: KeyLookup) {
   const request = checkChatRequest(input);
   const userId = userOf(rawUserId);
   if (request.signal?.aborted) throw request.signal.reason;
-  const resolved = await resolveKey(context, userId, request.provider);
+  const resolved = await lookup(userId, request.provider);
   const apiKey = context.vault.open(resolved.record.ciphertext, { userId, provider: resolved.id });
   return { request, userId, resolved, apiKey, providerRequest: toProviderRequest(request, resolved.provider) };
 }
@@ -72,16 +75,16 @@ function failed(
   context.emit("chat.failed", operation, { userId, provider, model, code, ...(usage ? { usage } : {}) });
 }
 
-/** `AiClient.chat` for `rawUserId`; `link` lets the router cancel it without a signal of its own. */
-export async function runChat(
+/** `AiClient.chat` for `rawUserId`. */
+async function runChat(
   context: CoreContext,
   rawUserId: string | undefined,
   input: ChatRequest,
-  link?: AbortLink,
+  lookup: KeyLookup,
 ): Promise<ChatResponse> {
   const operation = startOperation(context.requestId);
-  const { request, userId, resolved, apiKey, providerRequest } = await prepare(context, rawUserId, input);
-  const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal, link);
+  const { request, userId, resolved, apiKey, providerRequest } = await prepare(context, rawUserId, input, lookup);
+  const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal);
   try {
     // A signal that fired during the key lookup: some SDKs only listen for a *future* abort and would send the request anyway.
     deadline.signal.throwIfAborted();
@@ -104,12 +107,12 @@ export async function runChat(
   }
 }
 
-/** `AiClient.stream` for `rawUserId`; `link` as in {@link runChat}. */
-export function runStream(
+/** `AiClient.stream` for `rawUserId`. */
+function runStream(
   context: CoreContext,
   rawUserId: string | undefined,
   input: ChatRequest,
-  link?: AbortLink,
+  lookup: KeyLookup,
 ): ChatStream {
   let settle!: { resolve: (r: ChatResponse) => void; reject: (e: unknown) => void };
   const response = new Promise<ChatResponse>((resolve, reject) => (settle = { resolve, reject }));
@@ -118,13 +121,13 @@ export function runStream(
     const operation = startOperation(context.requestId);
     let prepared: Awaited<ReturnType<typeof prepare>>;
     try {
-      prepared = await prepare(context, rawUserId, input);
+      prepared = await prepare(context, rawUserId, input, lookup);
     } catch (error) {
       settle.reject(error);
       throw error;
     }
     const { request, userId, resolved, apiKey, providerRequest } = prepared;
-    const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal, link);
+    const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal);
     const call = { userId, resolved, model: providerRequest.model };
     let text = "";
     let done = false;
@@ -184,12 +187,37 @@ export function runStream(
   };
 }
 
+/** @internal The key of {@link KeyLookupHook}'s method. */
+export const START_KEY_LOOKUP = Symbol("byok-ai.startKeyLookup");
+
+/** @internal What the router's clients have beyond the public AiClient. */
+export interface KeyLookupHook {
+  [START_KEY_LOOKUP](provider: string | undefined): void;
+}
+
+/**
+ * @internal Starts, now, the key lookup that this client's next `chat` or `stream` for `provider`
+ * will need, so that the store read runs while the router counts the request against its rate limit
+ * (both commands in flight together: one store round trip instead of two, one after the other). The
+ * next call for that provider takes the lookup over; a request stopped in between (429) leaves it
+ * unused. It reads the store only: nothing reaches the provider until `chat`/`stream` runs.
+ */
+export function startKeyLookup(client: AiClient, provider: string | undefined): void {
+  (client as Partial<KeyLookupHook>)[START_KEY_LOOKUP]?.(provider);
+}
+
 /** Creates the AiClient for `userId` (`undefined`: every call rejects UNAUTHENTICATED). Cheap: no I/O until a method runs. */
-export function createAiClient(context: CoreContext, rawUserId: string | undefined): AiClient {
+export function createAiClient(context: CoreContext, rawUserId: string | undefined): AiClient & KeyLookupHook {
   const user = (): string => userOf(rawUserId);
+  let started: { provider: string | undefined; lookup: Promise<Resolved> } | undefined;
+  const lookup: KeyLookup = (userId, provider) => {
+    const early = started;
+    started = undefined; // taken once: a later call reads the store afresh
+    return early && early.provider === provider ? early.lookup : resolveKey(context, userId, provider);
+  };
   return {
-    chat: (input) => runChat(context, rawUserId, input),
-    stream: (input) => runStream(context, rawUserId, input),
+    chat: (input) => runChat(context, rawUserId, input, lookup),
+    stream: (input) => runStream(context, rawUserId, input, lookup),
 
     keys: async (): Promise<KeyInfo[]> => listKeys(context, user()),
     connection: (provider) => openConnection(context, rawUserId, provider),
@@ -203,6 +231,12 @@ export function createAiClient(context: CoreContext, rawUserId: string | undefin
         );
       providerFor(context, checkProviderId(provider));
       return (await storeCall("get", () => context.store.get(userId, provider))) !== undefined;
+    },
+
+    [START_KEY_LOOKUP](provider) {
+      const early = (async () => resolveKey(context, user(), provider))();
+      early.catch(() => undefined); // unused when the request stops first (429); the chat reports it otherwise
+      started = { provider, lookup: early };
     },
   };
 }

@@ -47,7 +47,7 @@ export function providerFor(context: CoreContext, id: string): Provider {
   if (!provider) {
     throw new ByokError(
       "UNKNOWN_PROVIDER",
-      `Provider "${id}" is not configured; configured providers: ${[...context.providers.keys()].join(", ")}.`,
+      `The requested provider is not configured; configured providers: ${[...context.providers.keys()].join(", ")}.`,
       {
         details: { fields: ["provider"] },
       },

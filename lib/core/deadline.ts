@@ -18,21 +18,12 @@ export interface Deadline {
 }
 
 /**
- * Lets an outer layer cancel a call without an AbortSignal of its own (the router, when its client
- * goes away): it receives `abort`, may call it once with the reason the caller should see, and
- * returns how to unlink. One signal per call instead of two: Node 20's AbortSignal is not cheap.
- */
-export type AbortLink = (abort: (reason: unknown) => void) => () => void;
-
-/**
  * @param timeoutMs - limit for the call
  * @param callerSignal - the request's own signal, if any
- * @param link - another way to cancel the call, see {@link AbortLink}
  */
-export function startDeadline(timeoutMs: number, callerSignal: AbortSignal | undefined, link?: AbortLink): Deadline {
+export function startDeadline(timeoutMs: number, callerSignal: AbortSignal | undefined): Deadline {
   const controller = new AbortController();
   let timedOut = false;
-  let linked: { reason: unknown } | undefined;
   let timer: NodeJS.Timeout | undefined;
   const arm = () => {
     clearTimeout(timer);
@@ -47,11 +38,6 @@ export function startDeadline(timeoutMs: number, callerSignal: AbortSignal | und
     callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
     arm();
   }
-  const unlink = link?.((reason) => {
-    if (controller.signal.aborted) return;
-    linked = { reason };
-    controller.abort(reason);
-  });
   return {
     signal: controller.signal,
     refresh: () => {
@@ -59,7 +45,6 @@ export function startDeadline(timeoutMs: number, callerSignal: AbortSignal | und
     },
     translate(error, provider) {
       if (callerSignal?.aborted) return callerSignal.reason;
-      if (linked) return linked.reason;
       if (timedOut) {
         return new ByokError(
           "PROVIDER_TIMEOUT",
@@ -78,7 +63,6 @@ export function startDeadline(timeoutMs: number, callerSignal: AbortSignal | und
       // Cancels the upstream request if the call is left early (a stream the consumer stopped reading).
       if (cancel && !controller.signal.aborted) controller.abort(new DOMException("The call is over.", "AbortError"));
       callerSignal?.removeEventListener("abort", onCallerAbort);
-      unlink?.();
     },
   };
 }

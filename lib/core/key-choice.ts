@@ -45,7 +45,7 @@ export async function resolveKey(
 function keyNotFound(provider: string): ByokError {
   return new ByokError(
     "KEY_NOT_FOUND",
-    `The user has no ${provider} key; register one first (byok.registerKey or the router's keys route).`,
+    "The user has no key for the requested provider; register one first (byok.registerKey or the router's keys route).",
     { provider },
   );
 }

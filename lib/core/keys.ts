@@ -65,11 +65,13 @@ function checkObject(input: unknown, allowed: Set<string>, what: string): Record
 /**
  * Validates the key with its provider (unless `validate: false`), encrypts it bound to (userId,
  * provider), and stores it, replacing any previous key (whose `createdAt` is kept).
+ * @param signal - cancels the validation call; once it fired nothing is stored (the router's client went away)
  * @returns the KeyInfo and whether a key was replaced
  */
 export async function registerKey(
   context: CoreContext,
   input: RegisterKeyInput,
+  signal?: AbortSignal,
 ): Promise<{ info: KeyInfo; replaced: boolean }> {
   const operation = startOperation(context.requestId);
   const fields = checkObject(input, REGISTER_FIELDS, "registerKey");
@@ -81,7 +83,7 @@ export async function registerKey(
     throw new ByokError("INVALID_REQUEST", "validate must be a boolean.", { details: { fields: ["validate"] } });
   }
   if (fields.validate !== false) {
-    const deadline = startDeadline(provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, undefined);
+    const deadline = startDeadline(provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal);
     try {
       await provider.validateKey({ apiKey, signal: deadline.signal });
     } catch (error) {
@@ -93,6 +95,7 @@ export async function registerKey(
       deadline.dispose();
     }
   }
+  signal?.throwIfAborted();
   const now = new Date().toISOString();
   const hint = hintFor(apiKey);
   const ciphertext = context.vault.seal(apiKey, { userId, provider: id });

@@ -1,6 +1,6 @@
 // Master-key rotation and verification: stream every record, re-encrypt with compare-and-set, count per key id.
-import { ByokError } from "../errors.js";
 import { keyIdOf } from "../vault/format.js";
+import { checkBatchSize } from "./batch-size.js";
 import { type CoreContext, storeCall } from "./context.js";
 import type { CompareAndSwap, KeyRecord, KeyStore } from "./types.js";
 
@@ -33,16 +33,6 @@ export interface VerifyResult {
   keyIds: string[];
   /** Records that fail to decrypt: user id and provider only, never the key. */
   unreadable: { userId: string; provider: string; keyId?: string }[];
-}
-
-function checkBatchSize(value: unknown): number {
-  if (value === undefined) return 500;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 10_000) {
-    throw new ByokError("INVALID_REQUEST", "batchSize must be a whole number from 1 to 10000.", {
-      details: { fields: ["batchSize"] },
-    });
-  }
-  return value;
 }
 
 /** The store's batches, reading one ahead: the store fetches the next batch while the CPU works on this one. */

@@ -84,16 +84,17 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   !Array.isArray(v) &&
   [Object.prototype, null].includes(Object.getPrototypeOf(v));
 
-/**
- * Checks a ChatRequest's shape and limits, field by field.
- * @throws ByokError INVALID_REQUEST with `details.fields` naming every bad field (never values)
- */
 /** @throws ByokError INVALID_REQUEST unless exactly one of `prompt` / `messages` is given. */
-export function checkPromptOrMessages({ prompt, messages }: Record<string, unknown>): void {
+function checkPromptOrMessages({ prompt, messages }: Record<string, unknown>): void {
   if ((prompt === undefined) === (messages === undefined)) {
     throw invalid("Give exactly one of `prompt` (a string) or `messages` (an array).", ["prompt", "messages"]);
   }
 }
+
+/**
+ * Checks a ChatRequest's shape and limits, field by field.
+ * @throws ByokError INVALID_REQUEST with `details.fields` naming every bad field (never values)
+ */
 
 export function checkChatRequest(input: unknown): ChatRequest {
   if (!isPlainObject(input)) throw invalid("The chat request must be an object with `prompt` or `messages`.", []);
@@ -112,9 +113,10 @@ export function checkChatRequest(input: unknown): ChatRequest {
     if (!Array.isArray(messages) || messages.length === 0 || messages.length > MAX_MESSAGES) bad.push("messages");
     else
       messages.forEach((m: unknown, i) => {
-        const ok = isPlainObject(m) && Object.keys(m).every((k) => k === "role" || k === "content");
-        if (!ok || typeof m.role !== "string" || !ROLES.has(m.role)) bad.push(`messages[${i}].role`);
-        if (!ok || typeof m.content !== "string") bad.push(`messages[${i}].content`);
+        if (!isPlainObject(m)) return void bad.push(`messages[${i}]`);
+        for (const key of Object.keys(m)) if (key !== "role" && key !== "content") bad.push(`messages[${i}].${key}`);
+        if (typeof m.role !== "string" || !ROLES.has(m.role)) bad.push(`messages[${i}].role`);
+        if (typeof m.content !== "string") bad.push(`messages[${i}].content`);
       });
     if (!bad.length && (messages as ChatMessage[]).every((m) => m.role === "system")) bad.push("messages");
   }

@@ -1,7 +1,8 @@
 // byokRouter: the Express router kit. Attaches req.ai everywhere and mounts the key-settings and chat routes under basePath.
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from "express";
-import helmet from "helmet";
+import helmet, { type HelmetOptions } from "helmet";
 import { coreContextOf } from "../byok.js";
+import { startKeyLookup } from "../core/ai-client.js";
 import { configError } from "../core/option-checks.js";
 import { chatRoute } from "./chat-route.js";
 import { checkKeyRoute, checkKeyRules } from "./check-key-route.js";
@@ -12,90 +13,36 @@ import { createLimiters } from "./rate-limit.js";
 import { attachAi, requireUser } from "./request-user.js";
 import { errorMiddleware } from "./send-error.js";
 import { preflightHeaders } from "./preflight.js";
-import { checkPromptOrMessages } from "../core/validate.js";
-import {
-  bodyCheck,
-  chatContainerRules,
-  chatRules,
-  deleteKeyRules,
-  isValidChatBody,
-  jsonBody,
-  registerKeyRules,
-} from "./validation.js";
+import { bodyCheck, chatRules, deleteKeyRules, jsonBody, registerKeyRules } from "./validation.js";
 
-const NO_STORE: [string, string] = ["Cache-Control", "no-store"];
-
-const hasFunction = (value: unknown): boolean =>
-  typeof value === "function" ||
-  (typeof value === "object" && value !== null && Object.values(value).some(hasFunction));
-
-/**
- * The headers helmet sets for `options` when they cannot depend on the request (no function in the
- * options, e.g. no CSP nonce): recorded once by running helmet on a stand-in response, so each
- * request sets them in one loop instead of through helmet's dozen middlewares. `undefined` otherwise.
- */
-function recordHelmet(
-  middleware: RequestHandler,
-  options: object,
-): { set: [string, string][]; remove: string[] } | undefined {
-  if (hasFunction(options)) return undefined;
-  const set: [string, string][] = [];
-  const remove: string[] = [];
-  let nextCalled = false;
-  const res = {
-    setHeader: (name: string, value: unknown) => void set.push([name, String(value)]),
-    removeHeader: (name: string) => void remove.push(name),
-  };
-  middleware(
-    { headers: {}, method: "GET", url: "/" } as Request,
-    res as unknown as Response,
-    (error?: unknown) => (nextCalled = error === undefined),
-  );
-  return nextCalled && set.every(([, v]) => typeof v === "string") ? { set, remove } : undefined;
+/** byok answers hold keys' metadata and users' chats: never cached. */
+function noStore(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader("Cache-Control", "no-store");
+  next();
 }
 
-/** helmet's headers as a list to set, or helmet's own middleware when they depend on the request, or nothing with `false`. */
-function helmetFor(
-  options: false | Parameters<typeof helmet>[0],
-): { set: [string, string][]; remove: string[] } | RequestHandler | undefined {
+/**
+ * helmet on the byok routes: its defaults without `Strict-Transport-Security` (pinning every
+ * subdomain to HTTPS for a year is the app's decision, not a library's) unless the app's own options
+ * set it; nothing with `false`.
+ */
+function helmetFor(options: false | HelmetOptions): RequestHandler | undefined {
   if (options === false) return undefined;
-  let middleware: RequestHandler;
+  const setsHsts = "strictTransportSecurity" in options || "hsts" in options;
   try {
-    middleware = helmet(options) as RequestHandler;
+    const withDefaults = setsHsts ? options : ({ ...options, strictTransportSecurity: false } as HelmetOptions);
+    return helmet(withDefaults) as RequestHandler;
   } catch (error) {
     throw configError(
       `byokRouter: helmet options rejected by helmet: ${error instanceof Error ? error.message : "invalid"}`,
     );
   }
-  return recordHelmet(middleware, options ?? {}) ?? middleware;
 }
 
-/**
- * What runs first on every byok route: `Cache-Control: no-store`, helmet's headers, then the
- * UNAUTHENTICATED gate. One middleware when helmet's headers could be recorded (the usual case),
- * since each router layer costs a little on every request.
- */
-function preamble(
-  helmetOptions: false | Parameters<typeof helmet>[0],
-  getUserId: (req: Request) => unknown,
-): RequestHandler[] {
-  const gate = requireUser(getUserId);
-  const headers = helmetFor(helmetOptions);
-  const set = [NO_STORE, ...(typeof headers === "object" ? headers.set : [])];
-  const remove = typeof headers === "object" ? headers.remove : [];
-  const setHeaders = (res: Response): void => {
-    for (const [name, value] of set) res.setHeader(name, value);
-    for (const name of remove) res.removeHeader(name);
-  };
-  if (typeof headers === "function") {
-    return [(_req: Request, res: Response, next: NextFunction) => (setHeaders(res), next()), headers, gate];
-  }
-  return [
-    function byokPreamble(req: Request, res: Response, next: NextFunction): void {
-      setHeaders(res);
-      gate(req, res, next);
-    },
-  ];
+/** Starts the chat's key lookup before the rate limiter counts the request: the two store reads overlap. */
+function startChatKeyLookup(req: Request, _res: Response, next: NextFunction): void {
+  startKeyLookup(req.ai, (req.body as { provider?: string }).provider);
+  next();
 }
 
 /**
@@ -119,7 +66,8 @@ export function byokRouter(options: RouterOptions): Router {
   const context = coreContextOf(parsed.byok);
   const limits = createLimiters(parsed.rateLimit, context.store);
   const keys = keysRoutes(context);
-  const common = preamble(parsed.helmet, parsed.getUserId);
+  const secure = helmetFor(parsed.helmet);
+  const common = [noStore, ...(secure ? [secure] : []), requireUser(parsed.getUserId)];
   const parse = express.json({ limit: parsed.bodyLimit, strict: true, type: "application/json" });
 
   const routes = express.Router();
@@ -145,14 +93,10 @@ export function byokRouter(options: RouterOptions): Router {
     jsonBody(parse, bodyCheck(deleteKeyRules, { bodyRequired: false })),
     keys.remove,
   );
-  const chatBody = bodyCheck(chatRules, {
-    bodyRequired: true,
-    containers: chatContainerRules,
-    accepts: isValidChatBody,
-    then: checkPromptOrMessages,
-  });
-  routes.post("/chat", ...common, ...limits.chat, jsonBody(parse, chatBody), chatRoute(context, parsed.messageFor));
-  routes.use(preflightHeaders(parsed.helmet)); // after the routes: only requests none of them answered
+  // The body comes before the limiter here: the key lookup needs the provider it names.
+  const chatBody = jsonBody(parse, bodyCheck(chatRules, { bodyRequired: true }));
+  routes.post("/chat", ...common, chatBody, startChatKeyLookup, ...limits.chat, chatRoute(parsed.messageFor));
+  routes.use(preflightHeaders(secure)); // after the routes: only requests none of them answered
   // Inside `routes`, after them: only errors from the byok routes get here.
   routes.use(errorMiddleware(parsed.messageFor, "all"));
 

@@ -1,13 +1,8 @@
-// Handler of POST {basePath}/chat: one JSON ChatResponse or an SSE stream, aborted upstream when the client goes away.
+// Handler of POST {basePath}/chat: req.ai.chat or req.ai.stream, cancelled through its signal when the client goes away.
 import type { Request, Response } from "express";
-import { runChat, runStream } from "../core/ai-client.js";
-import type { CoreContext } from "../core/context.js";
-import type { AbortLink } from "../core/deadline.js";
 import type { ChatRequest } from "../core/types.js";
 import { asyncRoute } from "./async-route.js";
-import { forRequest } from "./request-id.js";
 import type { MessageFor } from "./error-messages.js";
-import { userIdOf } from "./request-user.js";
 import { sendJson } from "./send-json.js";
 import { sendChatStream } from "./sse.js";
 
@@ -16,47 +11,33 @@ function wantsStream(req: Request, stream: boolean | undefined): boolean {
   return stream ?? (req.headers.accept ?? "").toLowerCase().includes("text/event-stream");
 }
 
-/**
- * Watches for the client going away before its answer was sent, from now on: `link` hands that to
- * the provider call's deadline (no AbortSignal of its own), and `gone` tells the route nobody is
- * left to answer.
- */
-function clientWatch(res: Response): { link: AbortLink; readonly gone: boolean } {
-  let gone = false;
-  let abort: ((reason: unknown) => void) | undefined;
-  const reason = () => new DOMException("The client disconnected.", "AbortError");
+/** A signal that fires when the client goes away before its answer was sent. */
+function disconnectSignal(res: Response): AbortSignal {
+  const controller = new AbortController();
   res.on("close", () => {
-    if (res.writableFinished) return;
-    gone = true;
-    abort?.(reason());
+    if (!res.writableFinished) controller.abort(new DOMException("The client disconnected.", "AbortError"));
   });
-  return {
-    link(fn) {
-      if (gone) fn(reason());
-      else abort = fn;
-      return () => (abort = undefined);
-    },
-    get gone() {
-      return gone;
-    },
-  };
+  return controller.signal;
 }
 
-/** `POST {basePath}/chat` for the signed-in user. */
-export function chatRoute(context: CoreContext, messageFor: MessageFor) {
+/**
+ * `POST {basePath}/chat` for the signed-in user: an ordinary client of the public AiClient (`req.ai`),
+ * which checks the request's fields and answers INVALID_REQUEST naming the bad ones.
+ */
+export function chatRoute(messageFor: MessageFor) {
   return asyncRoute(async (req, res) => {
-    const { stream, ...request } = req.body as ChatRequest & { stream?: boolean };
-    const userId = userIdOf(req);
-    const client = clientWatch(res);
+    const { stream, ...fields } = req.body as ChatRequest & { stream?: boolean };
+    const signal = disconnectSignal(res);
+    const request: ChatRequest = { ...fields, signal };
     try {
       if (wantsStream(req, stream)) {
         // Errors before the first chunk propagate to the JSON error handler with their status.
-        await sendChatStream(res, runStream(forRequest(context, req), userId, request, client.link), messageFor);
+        await sendChatStream(res, req.ai.stream(request), messageFor);
       } else {
-        sendJson(res, 200, await runChat(forRequest(context, req), userId, request, client.link));
+        sendJson(res, 200, await req.ai.chat(request));
       }
     } catch (error) {
-      if (client.gone) return; // nobody is left to answer
+      if (signal.aborted) return; // nobody is left to answer
       throw error;
     }
   });

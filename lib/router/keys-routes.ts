@@ -1,4 +1,4 @@
-// Handlers of the key-settings routes: register (201/200), list, delete (204/404).
+// Handlers of the key-settings routes: register (201/200, through the core: the public method has no "replaced"), list, delete (204/404).
 import type { Request } from "express";
 import type { CoreContext } from "../core/context.js";
 import { deleteKey, listKeys, registerKey } from "../core/keys.js";
@@ -36,12 +36,22 @@ export function keysRoutes(context: CoreContext) {
   return {
     register: asyncRoute(async (req, res) => {
       const { provider, apiKey } = req.body as { provider: string; apiKey: string };
-      const { info, replaced } = await registerKey(forRequest(context, req), {
-        userId: userIdOf(req),
-        provider,
-        apiKey,
+      // A client that leaves cancels the validation call, and then nothing is stored.
+      const gone = new AbortController();
+      res.on("close", () => {
+        if (!res.writableFinished) gone.abort(new DOMException("The client disconnected.", "AbortError"));
       });
-      sendJson(res, replaced ? 200 : 201, info);
+      try {
+        const { info, replaced } = await registerKey(
+          forRequest(context, req),
+          { userId: userIdOf(req), provider, apiKey },
+          gone.signal,
+        );
+        sendJson(res, replaced ? 200 : 201, info);
+      } catch (error) {
+        if (gone.signal.aborted) return; // nobody is left to answer
+        throw error;
+      }
     }),
     list: asyncRoute(async (req, res) => {
       sendJson(res, 200, { keys: await listKeys(context, userIdOf(req)) });
@@ -49,8 +59,8 @@ export function keysRoutes(context: CoreContext) {
     remove: asyncRoute(async (req, res) => {
       const provider = providerToDelete(req);
       if (!(await deleteKey(forRequest(context, req), { userId: userIdOf(req), provider }))) {
-        throw new ByokError("KEY_NOT_FOUND", `There is no ${provider} key to delete for this user.`, {
-          provider,
+        // No `provider` here: it may be one this server does not configure, and answers never repeat what was sent.
+        throw new ByokError("KEY_NOT_FOUND", "The user has no key for that provider to delete.", {
           details: { fields: ["provider"] },
         });
       }

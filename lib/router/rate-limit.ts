@@ -1,68 +1,91 @@
-// Per-user rate limits for the byok routes (express-rate-limit), in memory or in the BYOK store's Redis.
+// Per-user rate limits for the byok routes (express-rate-limit): in the Redis of a RedisStore, else in process memory.
+import { debuglog } from "node:util";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { rateLimit, type Store } from "express-rate-limit";
-import { RedisStore, type RedisReply } from "rate-limit-redis";
+import { type ClientRateLimitInfo, type Options, rateLimit, type Store } from "express-rate-limit";
+import { RedisStore as RateLimitRedisStore, type RedisReply } from "rate-limit-redis";
 import type { KeyStore } from "../core/types.js";
 import { ByokError } from "../errors.js";
+import { RATE_LIMIT_COUNTERS, type RateLimitCounters } from "../stores/redis-store.js";
 import type { ParsedRouterOptions, RateLimitWindow } from "./options.js";
 import { userIdOf } from "./request-user.js";
 
-type RedisLike = {
-  call?: (command: string, ...args: string[]) => Promise<unknown>;
-  sendCommand?: (args: string[]) => Promise<unknown>;
-  isCluster?: boolean;
-};
+const debug = debuglog("byok");
 
 /**
- * The counter store: Redis when the BYOK store is backed by a single Redis node (a `RedisStore`, which
- * connects on first use, or any store exposing an ioredis `client.call` / node-redis `sendCommand`),
- * so every instance shares the limits; else process memory. A Redis Cluster falls back to memory:
- * rate-limit-redis's single-connection mode loads its script on one node only. The counters' prefix
- * stays outside the key store's own prefix so key scans never see them.
+ * rate-limit-redis's store, changed in two ways for a Redis that may be down or restart: its Lua
+ * scripts are loaded on first use rather than in `init` (express-rate-limit prints a failed init to
+ * the console, and byok-ai never prints), and after any failure the next request loads the script
+ * again. rate-limit-redis would keep a failed load's promise (503 until a restart), and it reloads on
+ * NOSCRIPT only, which a restarted Redis answers but RedisStore's STORE_UNAVAILABLE hides.
  */
-export function limiterStore(keyStore: KeyStore, name: "keys" | "chat"): Store | undefined {
-  const { client, prefix, connect } = keyStore as {
-    client?: RedisLike;
-    prefix?: unknown;
-    connect?: () => Promise<RedisLike>;
-  };
-  const rlPrefix = `byok-rl:${typeof prefix === "string" ? prefix : ""}${name}:`;
-  if (client?.isCluster) return undefined;
-  if (typeof connect === "function") {
-    // RedisStore opens its connection on first use; so does this.
-    const send = async (command: string, ...args: string[]) => {
-      const redis = await connect.call(keyStore);
-      return redis.call!(command, ...args) as Promise<RedisReply>;
-    };
-    return new RedisStore({ prefix: rlPrefix, sendCommand: (command, ...args) => send(command!, ...args) });
+class CounterStore extends RateLimitRedisStore {
+  #increment?: Promise<string>;
+  #get?: Promise<string>;
+
+  override async init(options: Options): Promise<void> {
+    this.windowMs = options.windowMs;
   }
-  if (typeof client !== "object" || client === null) return undefined;
-  const { call, sendCommand } = client;
-  if (typeof call === "function") {
-    return new RedisStore({
-      prefix: rlPrefix,
-      sendCommand: (command, ...args) => call.call(client, command!, ...args) as Promise<RedisReply>,
-    });
+
+  override async increment(key: string): Promise<ClientRateLimitInfo> {
+    this.incrementScriptSha = this.#increment ??= this.loadIncrementScript();
+    try {
+      return await super.increment(key);
+    } catch (error) {
+      this.#increment = undefined;
+      throw error;
+    }
   }
-  if (typeof sendCommand === "function") {
-    return new RedisStore({
-      prefix: rlPrefix,
-      sendCommand: (...args) => sendCommand.call(client, args) as Promise<RedisReply>,
-    });
+
+  override async get(key: string): Promise<ClientRateLimitInfo | undefined> {
+    this.getScriptSha = this.#get ??= this.loadGetScript();
+    try {
+      return await super.get(key);
+    } catch (error) {
+      this.#get = undefined;
+      throw error;
+    }
   }
-  return undefined;
 }
 
+/** The store's hook for counters, when it has the brand (byok-ai's own RedisStore). */
+function countersOf(keyStore: KeyStore): RateLimitCounters | undefined {
+  const hook = (keyStore as { [RATE_LIMIT_COUNTERS]?: () => RateLimitCounters | undefined })[RATE_LIMIT_COUNTERS];
+  return typeof hook === "function" ? hook.call(keyStore) : undefined;
+}
+
+/**
+ * Where a limiter counts: in the key store's Redis when the key store is byok-ai's `RedisStore` (a
+ * single node), so every instance shares the limits, with the store's connection and its time limit;
+ * else in this process's memory (any other store, or a Redis Cluster client). Chosen from the
+ * store's brand, never guessed from its properties.
+ */
+function counterStore(keyStore: KeyStore, name: "keys" | "chat"): { store?: Store; keyOf: (userId: string) => string } {
+  const counters = countersOf(keyStore);
+  if (!counters) return { keyOf: (userId) => userId };
+  const store = new CounterStore({
+    prefix: `${counters.prefix}${name}:`,
+    sendCommand: (command, ...args) => counters.sendCommand(command!, ...args) as Promise<RedisReply>,
+  });
+  return { store, keyOf: counters.userKey };
+}
+
+/** express-rate-limit's warnings and errors go to `NODE_DEBUG=byok`, never to the console. */
+const quietLogger = {
+  warn: (error: unknown) => debug("rate limiter warning: %s", error instanceof Error ? error.name : typeof error),
+  error: (error: unknown) => debug("rate limiter error: %s", error instanceof Error ? error.name : typeof error),
+};
+
 function limiter(window: Required<RateLimitWindow>, keyStore: KeyStore, name: "keys" | "chat"): RequestHandler {
-  const store = limiterStore(keyStore, name);
+  const { store, keyOf } = counterStore(keyStore, name);
   const limit = rateLimit({
     windowMs: window.windowMs,
     limit: window.limit,
     // Runs after requireUser, so there always is a user id to count by.
-    keyGenerator: (req) => userIdOf(req),
+    keyGenerator: (req) => keyOf(userIdOf(req)),
     standardHeaders: "draft-7",
     legacyHeaders: false,
     ...(store ? { store } : {}),
+    logger: quietLogger,
     // Keyed by user, not IP: the IP checks would only warn about settings that do not matter here.
     validate: {
       ip: false,

@@ -1,6 +1,6 @@
 // Who is asking: the user id from getUserId (never body or query), req.ai, and the UNAUTHENTICATED gate.
 import type { NextFunction, Request, Response } from "express";
-import { createAiClient } from "../core/ai-client.js";
+import { createAiClient, type KeyLookupHook, START_KEY_LOOKUP, startKeyLookup } from "../core/ai-client.js";
 import type { CoreContext } from "../core/context.js";
 import type { AiClient } from "../core/types.js";
 import { ByokError } from "../errors.js";
@@ -23,10 +23,21 @@ export function normalizeUserId(value: unknown): string | undefined {
 /**
  * An AiClient that asks getUserId at call time, so it sees a user set by middleware that runs after
  * the router, and costs nothing on requests that never use it. Without a user every call rejects
- * UNAUTHENTICATED.
+ * UNAUTHENTICATED. Calls for the same user share one client, so a key lookup the router started
+ * ahead ({@link startKeyLookup}) is there for the chat that needs it.
  */
-export function lazyAiClient(context: CoreContext, req: Request, getUserId: (req: Request) => unknown): AiClient {
-  const current = () => createAiClient(forRequest(context, req), normalizeUserId(getUserId(req)));
+export function lazyAiClient(
+  context: CoreContext,
+  req: Request,
+  getUserId: (req: Request) => unknown,
+): AiClient & KeyLookupHook {
+  let last: { userId: string | undefined; client: ReturnType<typeof createAiClient> } | undefined;
+  const current = () => {
+    const userId = normalizeUserId(getUserId(req));
+    if (last === undefined || last.userId !== userId)
+      last = { userId, client: createAiClient(forRequest(context, req), userId) };
+    return last.client;
+  };
   return {
     chat: async (request) => current().chat(request),
     stream: (request) => current().stream(request),
@@ -34,6 +45,7 @@ export function lazyAiClient(context: CoreContext, req: Request, getUserId: (req
     has: async (provider) => current().has(provider),
     connection: async (provider) => current().connection(provider),
     checkKey: async (provider) => current().checkKey(provider),
+    [START_KEY_LOOKUP]: (provider) => startKeyLookup(current(), provider),
   };
 }
 

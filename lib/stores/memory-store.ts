@@ -1,5 +1,6 @@
 // MemoryStore: a KeyStore in process memory, for development and tests (keys are lost on restart).
 import type { KeyRecord, KeyStore, PutResult } from "../core/types.js";
+import { checkBatchSize } from "../core/batch-size.js";
 
 const copy = (record: KeyRecord): KeyRecord => ({ ...record });
 
@@ -68,7 +69,7 @@ export class MemoryStore implements KeyStore {
   }
 
   async *scan(options: { batchSize?: number } = {}): AsyncIterable<KeyRecord[]> {
-    const batchSize = Math.max(1, options.batchSize ?? 500);
+    const batchSize = checkBatchSize(options.batchSize);
     let batch: KeyRecord[] = [];
     for (const keys of this.#users.values()) {
       for (const record of keys.values()) {

@@ -5,6 +5,7 @@ import { checkOptionsObject, configError, type KeysEnum } from "../core/option-c
 import { loadOptionalPeer } from "../core/optional-peer.js";
 import type { CompareAndSwap, KeyRecord, KeyStore, PutResult } from "../core/types.js";
 import { checkStorableUserId, storeUnavailable, withTimeLimit } from "./store-support.js";
+import { checkBatchSize } from "../core/batch-size.js";
 
 const debug = debuglog("byok");
 
@@ -247,7 +248,7 @@ export class PostgresStore implements KeyStore {
 
   /** Keyset pagination on the primary key: each batch is one indexed query, memory stays flat. */
   async *scan(options: { batchSize?: number } = {}): AsyncIterable<KeyRecord[]> {
-    const size = Math.max(1, Math.floor(options.batchSize ?? 500));
+    const size = checkBatchSize(options.batchSize);
     let rows = await this.#query(
       "scan",
       `SELECT ${COLUMNS} FROM ${this.#table} ORDER BY user_id, provider LIMIT $1`,

@@ -14,9 +14,10 @@ import {
   SET_STATUS,
   TOUCH,
 } from "./redis-scripts.js";
-import { type RecordJson, toRecord, userIdOf, userKey } from "./redis-layout.js";
+import { encodedUserId, type RecordJson, toRecord, userIdOf, userKey } from "./redis-layout.js";
 import { hgetallMany, waitUntilReady } from "./redis-client.js";
 import { storeUnavailable, withTimeLimit } from "./store-support.js";
+import { checkBatchSize } from "../core/batch-size.js";
 
 const debug = debuglog("byok");
 
@@ -47,6 +48,22 @@ const OWN_CONNECTION: RedisOptions = {
 };
 
 type Client = Redis | Cluster;
+
+/**
+ * @internal The brand the router looks for to keep its rate-limit counters in a RedisStore's Redis
+ * (`Symbol.for`, so two copies of byok-ai in one app still recognise each other's stores).
+ */
+export const RATE_LIMIT_COUNTERS = Symbol.for("byok-ai.rateLimitCounters");
+
+/** @internal What a RedisStore lends the router's rate limiter (rate-limit-redis) for its counters. */
+export interface RateLimitCounters {
+  /** One raw command on the store's connection, under the store's time limit; rejects STORE_UNAVAILABLE like any store call. */
+  sendCommand(command: string, ...args: string[]): Promise<unknown>;
+  /** Start of every counter key: `byok-rl:<store prefix>`, outside the prefix the store scans. */
+  prefix: string;
+  /** The user part of a counter key: the same encoding as the user's hash. */
+  userKey(userId: string): string;
+}
 
 /**
  * Keeps encrypted keys in Redis or Redis Cluster: one hash per user, `<prefix>{<base64url user id>}`,
@@ -108,6 +125,19 @@ export class RedisStore implements KeyStore {
   /** The key prefix (e.g. `"byok:"`); the router's rate-limit counters live under `byok-rl:<prefix>`. */
   get prefix(): string {
     return this.#prefix;
+  }
+
+  /**
+   * @internal For the router's rate limiter: commands on this store's connection with its time limit.
+   * `undefined` for a Cluster client: rate-limit-redis loads its script on one node only.
+   */
+  [RATE_LIMIT_COUNTERS](): RateLimitCounters | undefined {
+    if (this.#client?.isCluster) return undefined;
+    return {
+      sendCommand: (command, ...args) => this.#run("rateLimit", (c) => (c as Redis).call(command, ...args)),
+      prefix: `byok-rl:${this.#prefix}`,
+      userKey: encodedUserId,
+    };
   }
 
   /** Opens the connection now (a url store otherwise connects on first use) and resolves to the client. */
@@ -182,7 +212,7 @@ export class RedisStore implements KeyStore {
    * `verify` counts stay exact. That set is the one thing that grows, by about 100 bytes per user.
    */
   async *scan(options: { batchSize?: number } = {}): AsyncIterable<KeyRecord[]> {
-    const size = Math.max(1, Math.floor(options.batchSize ?? 500));
+    const size = checkBatchSize(options.batchSize);
     const client = await this.connect();
     const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes("master") : [client as Redis];
     const seen = new Set<string>();

@@ -8,15 +8,15 @@ import {
   rejection,
   startHarness,
   withKey,
-} from "./conformance-kit.js";
-import { failureTests, streamTests } from "./provider-conformance-failures.js";
+} from "./provider-conformance-support.js";
+import { failureTests, streamTests } from "./provider-cases-failures.js";
 
 export {
   chatReaders,
   type ConformanceRunner,
   type ProviderConformanceOptions,
   type SeenChat,
-} from "./conformance-kit.js";
+} from "./provider-conformance-support.js";
 
 function keyTests(it: ConformanceRunner["it"], options: ProviderConformanceOptions): void {
   it("registerKey() proves the key with one upstream call carrying exactly that key", async () => {

@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import type { KeyRecord, KeyStore } from "../core/types.js";
 
-import type { ConformanceRunner } from "./conformance-kit.js";
+import type { ConformanceRunner } from "./provider-conformance-support.js";
 
 export type { ConformanceRunner };
 

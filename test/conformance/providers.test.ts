@@ -1,11 +1,6 @@
 // Runs the provider conformance suite over every built-in provider and one OpenAI-compatible provider.
-import {
-  chatReaders,
-  runProviderConformance,
-  startFakeAnthropic,
-  startFakeGemini,
-  startFakeOpenAI,
-} from "../../lib/testing";
+import { runProviderConformance, startFakeAnthropic, startFakeGemini, startFakeOpenAI } from "../../lib/testing";
+import { chatReaders } from "../../lib/testing/provider-conformance-support";
 
 runProviderConformance(
   { describe, it },

@@ -46,6 +46,8 @@ export interface RedisProcess {
   port: number;
   /** Kills it (SIGKILL, like a crash) and waits for it to exit. */
   kill(): Promise<void>;
+  /** Sends it SIGSTOP (a hung server: connections stay open, nothing answers) or SIGCONT. */
+  signal(signal: "SIGSTOP" | "SIGCONT"): void;
 }
 
 /** Starts `redis-server --port <port> <args>` and waits until it answers. */
@@ -66,6 +68,7 @@ export async function startRedisServer(
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await exited;
     },
+    signal: (signal) => void child.kill(signal),
   };
 }
 

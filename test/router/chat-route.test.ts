@@ -162,24 +162,29 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
       }
     }
     await f.close();
-    f = await appFixture(kit, { store: new SlowGetStore() });
+    const failures: string[] = [];
+    f = await appFixture(kit, {
+      store: new SlowGetStore(),
+      byok: { onEvent: (e) => void (e.type === "chat.failed" && failures.push(String(e.code))) },
+    });
     await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: CANARY_KEY, validate: false });
     const server = await listen(f.app);
+    let serverSawClose = false;
+    server.server.on("request", (_req, res) => res.on("close", () => (serverSawClose = true)));
     try {
       const req = httpRequest(`${server.url}/byok/chat`, {
         method: "POST",
         headers: { "content-type": "application/json", "x-user": "u1" },
       });
-      const closed = new Promise((resolve) => req.on("close", resolve));
       req.on("error", () => undefined);
       req.end(JSON.stringify({ prompt: "Hi", provider: "gemini" }));
       await until(() => lookups === 1, "the key lookup");
       req.destroy();
-      await closed;
-      await new Promise((r) => setTimeout(r, 20)); // the server sees the close
+      await until(() => serverSawClose, "the server to see the close");
       release();
-      await new Promise((r) => setTimeout(r, 50));
-      expect(f.fake.requests.filter((r) => r.op === "chat" && !r.aborted)).toEqual([]);
+      await until(() => failures.length === 1, "the chat to settle"); // chat.failed: the call is over
+      expect(failures).toEqual(["ABORTED"]);
+      expect(f.fake.requests.filter((r) => r.op === "chat")).toEqual([]);
     } finally {
       await server.close();
     }

@@ -65,7 +65,7 @@ describe.each(EXPRESS_VERSIONS)("byokRouter error messages on %s", (version) => 
         () => undefined,
         (e: Error) => e,
       );
-    expect(thrown?.message).toMatch(/no gemini key; register one first \(byok\.registerKey/);
+    expect(thrown?.message).toMatch(/no key for the requested provider; register one first \(byok\.registerKey/);
     const answered = await request(f.app)
       .post("/byok/chat")
       .set("x-user", "u1")

