@@ -1,4 +1,4 @@
-// Router overhead: the same autocannon load against (a) Express + @google/generative-ai directly, (b) byokRouter + MemoryStore, (c) byokRouter + RedisStore.
+// Router overhead: the same autocannon load against (a) Express + @google/genai directly, (b) byokRouter + MemoryStore, (c) byokRouter + RedisStore.
 import { type ChildProcess, fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
@@ -16,7 +16,7 @@ const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 type Role = "bare" | Variant;
 const LABELS: Record<Role, string> = {
-  bare: "(a) express + @google/generative-ai",
+  bare: "(a) express + @google/genai",
   memory: "(b) byokRouter + MemoryStore",
   redis: "(c) byokRouter + RedisStore",
 };

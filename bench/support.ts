@@ -1,5 +1,6 @@
 // The apps the benchmarks load: Express + the Gemini SDK called directly, and byokRouter over MemoryStore or RedisStore.
-import { GoogleGenerativeAI } from "@google/generative-ai";
+import { GoogleGenAI } from "@google/genai";
+import type { Redis } from "ioredis";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { BYOK, byokRouter, MemoryStore, RedisStore, type KeyStore, type RouterOptions } from "../lib";
 
@@ -12,20 +13,22 @@ const MODEL = "gemini-2.5-flash";
 
 /** (a) The baseline: what an app does without byok-ai, one SDK client with a fixed key and base URL. */
 export function bareGeminiApp(upstream: string): Express {
-  const model = new GoogleGenerativeAI(BENCH_KEY).getGenerativeModel(
-    { model: MODEL },
-    { baseUrl: upstream, timeout: 60_000 },
-  );
+  const ai = new GoogleGenAI({
+    apiKey: BENCH_KEY,
+    vertexai: false,
+    httpOptions: { baseUrl: upstream, apiVersion: "v1beta", timeout: 60_000 },
+  });
   const app = express();
   app.post("/byok/chat", express.json(), (req: Request, res: Response, next: NextFunction) => {
-    model
+    ai.models
       .generateContent({
+        model: MODEL,
         contents: [{ role: "user", parts: [{ text: String((req.body as { prompt?: string }).prompt) }] }],
       })
       .then((r) => {
-        const u = r.response.usageMetadata;
+        const u = r.usageMetadata;
         res.json({
-          text: r.response.text(),
+          text: r.text ?? "",
           provider: "gemini",
           model: MODEL,
           finishReason: "stop",
@@ -56,7 +59,7 @@ export async function byokApp(variant: Variant, upstream: string, prefix: string
   app.locals.close = async () => {
     await byok.deleteUser(BENCH_USER).catch(() => undefined);
     if (variant === "redis") {
-      const client = (store as RedisStore).client;
+      const client = (store as RedisStore).client as Redis | undefined;
       const keys = await client?.keys(`byok-rl:${prefix}*`);
       if (keys?.length) await client!.del(...keys);
     }

@@ -3,6 +3,7 @@ import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
 import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, storeCall } from "./context.js";
 import { listKeys } from "./keys.js";
+import { listModels } from "./models.js";
 import { type AbortLink, startDeadline } from "./deadline.js";
 import type {
   AiClient,
@@ -25,7 +26,11 @@ interface Resolved {
 }
 
 /** Picks the provider and its record: the one asked for, else `defaultProvider` if the user has it, else the user's only key. */
-async function resolveKey(context: CoreContext, userId: string, requested: string | undefined): Promise<Resolved> {
+export async function resolveKey(
+  context: CoreContext,
+  userId: string,
+  requested: string | undefined,
+): Promise<Resolved> {
   if (requested !== undefined) {
     const provider = providerFor(context, requested);
     const record = await storeCall("get", () => context.store.get(userId, requested));
@@ -89,6 +94,7 @@ async function prepare(context: CoreContext, rawUserId: string | undefined, inpu
   const userId = userOf(rawUserId);
   if (request.signal?.aborted) throw request.signal.reason;
   const resolved = await resolveKey(context, userId, request.provider);
+  await resolved.provider.load?.(); // before the deadline starts: a one-time SDK import is not upstream time
   const apiKey = context.vault.open(resolved.record.ciphertext, { userId, provider: resolved.id });
   return { request, userId, resolved, apiKey, providerRequest: toProviderRequest(request, resolved.provider) };
 }
@@ -219,6 +225,7 @@ export function createAiClient(context: CoreContext, rawUserId: string | undefin
     stream: (input) => runStream(context, rawUserId, input),
 
     keys: async (): Promise<KeyInfo[]> => listKeys(context, user()),
+    models: async (provider) => listModels(context, user(), provider),
 
     async has(provider) {
       const userId = user();

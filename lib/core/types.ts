@@ -218,12 +218,34 @@ export interface Provider {
   readonly defaultModel: string;
   /** Upstream time limit for one call, in ms; the core enforces it. Defaults to 60 000. */
   readonly timeoutMs?: number;
+  /**
+   * **Optional.** Loads what the provider needs before its first call (the built-ins: their SDK,
+   * a few hundred ms once per process). byok-ai awaits it before a call's `timeoutMs` starts, so a
+   * one-time import never counts as upstream time. Must be cheap once done; may reject (e.g.
+   * `CONFIG_INVALID` when the SDK is not installed).
+   */
+  load?(): Promise<void>;
   /** Proves the key works with the cheapest upstream call; throws `KEY_REJECTED` when it does not. */
   validateKey(context: ProviderCallContext): Promise<void>;
   /** One complete answer. */
   doChat(request: ProviderChatRequest, context: ProviderCallContext): Promise<ProviderChatResult>;
   /** Streamed answer: text parts, then one `finish` part. Stopping iteration must abort the upstream request. */
   doStream(request: ProviderChatRequest, context: ProviderCallContext): AsyncIterable<ProviderStreamPart>;
+  /** **Optional.** The models this key can use, from the provider's list-models API (at most 1000). */
+  listModels?(context: ProviderCallContext): Promise<ProviderModel[]>;
+}
+
+/** One model a provider lists; the core adds `provider`. */
+export interface ProviderModel {
+  /** What to pass as `model` in a chat request. */
+  id: string;
+  /** A human-readable name, when the provider gives one. */
+  displayName?: string;
+}
+
+/** One model the user's key can use, as `ai.models()` and `GET {basePath}/models` answer it. */
+export interface ModelInfo extends ProviderModel {
+  provider: string;
 }
 
 /** Server-side settings of a provider (never from a request). */
@@ -261,4 +283,9 @@ export interface AiClient {
   keys(): Promise<KeyInfo[]>;
   /** Whether the user has a key for `provider`, or for any provider when omitted. */
   has(provider?: string): Promise<boolean>;
+  /**
+   * The models the user's key can use, from the provider's list-models API (provider chosen as in
+   * `chat` when omitted). Rejects UNKNOWN_PROVIDER for a provider that cannot list its models.
+   */
+  models(provider?: string): Promise<ModelInfo[]>;
 }

@@ -3,7 +3,8 @@ import type * as AnthropicSdk from "@anthropic-ai/sdk";
 import type { MessageCreateParamsBase } from "@anthropic-ai/sdk/resources/messages/messages";
 import type { FinishReason, Provider, ProviderChatRequest, ProviderChatResult, Usage } from "../core/types.js";
 import { upstreamError } from "./upstream-error.js";
-import { cancelEnvHeaders, lazyPeer, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
+import { lazyPeer } from "../core/optional-peer.js";
+import { cancelEnvHeaders, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
 
 /** Settings of the Anthropic provider (server configuration only). */
 export interface AnthropicProviderSettings {
@@ -39,7 +40,9 @@ export function mapAnthropicStopReason(reason: string | null | undefined): Finis
 }
 
 type Sdk = typeof AnthropicSdk;
-const loadSdk = lazyPeer<Sdk>("@anthropic-ai/sdk", "The anthropic provider");
+/** The npm package the provider runs on (an optional peer of byok-ai). */
+export const ANTHROPIC_SDK = "@anthropic-ai/sdk";
+const loadSdk = lazyPeer<Sdk>(ANTHROPIC_SDK, "The anthropic provider");
 
 type RawUsage = {
   input_tokens?: number | null;
@@ -104,6 +107,10 @@ export function createAnthropicProvider(settings: AnthropicProviderSettings = {}
     specificationVersion: "v1",
     defaultModel,
     ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
+
+    async load(): Promise<void> {
+      await loadSdk();
+    },
 
     async validateKey(context): Promise<void> {
       // GET /v1/models?limit=1: free, and it needs a valid key.

@@ -7,7 +7,8 @@ import type {
 } from "openai/resources/chat/completions";
 import type { FinishReason, Provider, ProviderChatRequest, ProviderChatResult, Usage } from "../core/types.js";
 import { upstreamError } from "./upstream-error.js";
-import { cancelEnvHeaders, lazyPeer, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
+import { lazyPeer } from "../core/optional-peer.js";
+import { cancelEnvHeaders, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
 
 /** Settings of the OpenAI provider (server configuration only). */
 export interface OpenAIProviderSettings {
@@ -49,7 +50,9 @@ export function mapOpenAIFinishReason(reason: string | null | undefined): Finish
 }
 
 type Sdk = typeof OpenAISdk;
-const loadSdk = lazyPeer<Sdk>("openai", "The openai provider");
+/** The npm package the provider runs on (an optional peer of byok-ai). */
+export const OPENAI_SDK = "openai";
+const loadSdk = lazyPeer<Sdk>(OPENAI_SDK, "The openai provider");
 
 function usageOf(usage: ChatCompletion["usage"] | null | undefined): Usage {
   const inputTokens = usage?.prompt_tokens ?? 0;
@@ -105,6 +108,10 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
     specificationVersion: "v1",
     defaultModel,
     ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
+
+    async load(): Promise<void> {
+      await loadSdk();
+    },
 
     async validateKey(context): Promise<void> {
       // GET /models, first page only: free, and it needs a valid key.

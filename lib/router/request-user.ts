@@ -31,6 +31,7 @@ export function lazyAiClient(context: CoreContext, req: Request, getUserId: (req
     stream: (request) => current().stream(request),
     keys: async () => current().keys(),
     has: async (provider) => current().has(provider),
+    models: async (provider) => current().models(provider),
   };
 }
 
