@@ -1,7 +1,15 @@
 // Anthropic through the official @anthropic-ai/sdk (an optional peer): validation, chat, stream, and error mapping.
 import type * as AnthropicSdk from "@anthropic-ai/sdk";
 import type { MessageCreateParamsBase } from "@anthropic-ai/sdk/resources/messages/messages";
-import type { FinishReason, Provider, ProviderChatRequest, ProviderChatResult, Usage } from "../core/types.js";
+import { MAX_LISTED_MODELS } from "../core/models.js";
+import type {
+  FinishReason,
+  Provider,
+  ProviderChatRequest,
+  ProviderChatResult,
+  ProviderModel,
+  Usage,
+} from "../core/types.js";
 import { upstreamError } from "./upstream-error.js";
 import { lazyPeer } from "../core/optional-peer.js";
 import { cancelEnvHeaders, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
@@ -115,6 +123,17 @@ export function createAnthropicProvider(settings: AnthropicProviderSettings = {}
     async validateKey(context): Promise<void> {
       // GET /v1/models?limit=1: free, and it needs a valid key.
       await sdk.call(context, (c) => c.models.list({ limit: 1 }, { signal: context.signal }));
+    },
+
+    async listModels(context): Promise<ProviderModel[]> {
+      return sdk.call(context, async (c) => {
+        const out: ProviderModel[] = [];
+        for await (const model of c.models.list({ limit: 1000 }, { signal: context.signal })) {
+          out.push({ id: model.id, ...(model.display_name ? { displayName: model.display_name } : {}) });
+          if (out.length >= MAX_LISTED_MODELS) break;
+        }
+        return out;
+      });
     },
 
     async doChat(request, context): Promise<ProviderChatResult> {

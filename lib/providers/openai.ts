@@ -5,7 +5,15 @@ import type {
   ChatCompletionCreateParamsBase,
   ChatCompletionMessageParam,
 } from "openai/resources/chat/completions";
-import type { FinishReason, Provider, ProviderChatRequest, ProviderChatResult, Usage } from "../core/types.js";
+import { MAX_LISTED_MODELS } from "../core/models.js";
+import type {
+  FinishReason,
+  Provider,
+  ProviderChatRequest,
+  ProviderChatResult,
+  ProviderModel,
+  Usage,
+} from "../core/types.js";
 import { upstreamError } from "./upstream-error.js";
 import { lazyPeer } from "../core/optional-peer.js";
 import { cancelEnvHeaders, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
@@ -116,6 +124,18 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
     async validateKey(context): Promise<void> {
       // GET /models, first page only: free, and it needs a valid key.
       await sdk.call(context, (c) => c.models.list({ signal: context.signal }));
+    },
+
+    async listModels(context): Promise<ProviderModel[]> {
+      // GET /models: every model the key can see (OpenAI's list has no capabilities to filter on).
+      return sdk.call(context, async (c) => {
+        const out: ProviderModel[] = [];
+        for await (const model of c.models.list({ signal: context.signal })) {
+          out.push({ id: model.id });
+          if (out.length >= MAX_LISTED_MODELS) break;
+        }
+        return out;
+      });
     },
 
     async doChat(request, context): Promise<ProviderChatResult> {

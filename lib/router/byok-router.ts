@@ -6,6 +6,7 @@ import { configError } from "../core/option-checks.js";
 import { chatRoute } from "./chat-route.js";
 import "./express-augment.js";
 import { keysRoutes } from "./keys-routes.js";
+import { modelsRoute } from "./models-route.js";
 import { parseRouterOptions, type RouterOptions } from "./options.js";
 import { createLimiters } from "./rate-limit.js";
 import { attachAi, requireUser } from "./request-user.js";
@@ -143,6 +144,7 @@ export function byokRouter(options: RouterOptions): Router {
     then: checkPromptOrMessages,
   });
   routes.post("/chat", ...common, ...limits.chat, jsonBody(parse, chatBody), chatRoute(context));
+  routes.get("/models", ...common, ...limits.chat, modelsRoute(context));
   // Inside `routes`, after them: only errors from the byok routes get here.
   routes.use(byokErrorHandler);
 
