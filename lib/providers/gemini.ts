@@ -33,6 +33,7 @@ export interface GeminiProviderSettings {
 
 /** The npm package the Gemini provider runs on (an optional peer of byok-ai). */
 export const GEMINI_SDK = "@google/genai";
+/** Fast, cheap and current; override with `defaultModel`. */
 export const GEMINI_DEFAULT_MODEL = "gemini-2.5-flash";
 const GEMINI_BASE_URL = "https://generativelanguage.googleapis.com";
 const GEMINI_API_VERSION = "v1beta";
@@ -124,12 +125,12 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
     }
   }
 
-  const config = (request: ProviderChatRequest | undefined, signal: AbortSignal): GenerateContentConfig => ({
+  const config = (request: ProviderChatRequest, signal: AbortSignal): GenerateContentConfig => ({
     abortSignal: signal,
     automaticContinuation: false,
-    ...(request?.system ? { systemInstruction: request.system } : {}),
-    ...(request?.temperature !== undefined ? { temperature: request.temperature } : {}),
-    ...(request?.maxTokens !== undefined ? { maxOutputTokens: request.maxTokens } : {}),
+    ...(request.system ? { systemInstruction: request.system } : {}),
+    ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+    ...(request.maxTokens !== undefined ? { maxOutputTokens: request.maxTokens } : {}),
   });
 
   const contents = (request: ProviderChatRequest): Content[] =>
