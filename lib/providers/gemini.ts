@@ -109,8 +109,13 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
       apiKey: context.apiKey,
       vertexai: false,
       apiVersion: GEMINI_API_VERSION,
-      // The global fetch, not the SDK's own undici dispatcher (missing under test runners' sandboxes).
-      httpOptions: { baseUrl, apiVersion: GEMINI_API_VERSION, fetch: globalThis.fetch },
+      // The global fetch (the SDK's own undici dispatcher is missing under test runners' sandboxes),
+      // given the call's signal itself rather than the SDK's per-attempt copy of it.
+      httpOptions: {
+        baseUrl,
+        apiVersion: GEMINI_API_VERSION,
+        fetch: (input, init) => fetch(input, { ...init, signal: context.signal }),
+      },
     });
     const fail = (error: unknown) => mapGeminiError(id, error, context.apiKey, context.signal, sdk.ApiError);
     return { ai, fail };
