@@ -1,16 +1,27 @@
-// Builds the three entry points (library, testing kit, CLI) as ESM + CJS with bundled .d.ts files.
-import { defineConfig } from "tsup";
+// Builds the library and the testing kit as ESM + CJS with bundled .d.ts files, and the CLI (the bin) as CJS only.
+import { defineConfig, type Options } from "tsup";
 
-export default defineConfig({
-  entry: { index: "lib/index.ts", testing: "lib/testing/index.ts", cli: "lib/cli/main.ts" },
-  format: ["esm", "cjs"],
-  dts: { entry: { index: "lib/index.ts", testing: "lib/testing/index.ts" } },
+const common: Options = {
   outExtension: ({ format }) => ({ js: format === "esm" ? ".mjs" : ".cjs" }),
   target: "node20",
   platform: "node",
-  clean: true,
   sourcemap: false,
   splitting: false,
+  // `__filename` in the ESM build (lib/core/optional-peer.ts resolves optional peers from it).
+  shims: true,
   // Peers and optional peers stay external (egoist/tsup#998): the app's own copy is used.
-  external: ["express", "ioredis", "pg", "openai", "@anthropic-ai/sdk", "@google/generative-ai"],
-});
+  external: ["express", "ioredis", "pg", "openai", "@anthropic-ai/sdk", "@google/genai"],
+};
+
+export default defineConfig([
+  {
+    ...common,
+    entry: { index: "lib/index.ts", testing: "lib/testing/index.ts" },
+    format: ["esm", "cjs"],
+    dts: true,
+    // Both builds run at once: this one empties dist/ but leaves the CLI build's file alone.
+    clean: ["!cli.cjs"],
+  },
+  // package.json's bin runs dist/cli.cjs; nothing imports the CLI, so it has no ESM build.
+  { ...common, entry: { cli: "lib/cli/main.ts" }, format: ["cjs"], clean: false },
+]);

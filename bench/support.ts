@@ -1,5 +1,6 @@
 // The apps the benchmarks load: Express + the Gemini SDK (@google/genai) called directly, and byokRouter over MemoryStore or RedisStore.
 import { GoogleGenAI } from "@google/genai";
+import type { Redis } from "ioredis";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { BYOK, byokRouter, MemoryStore, RedisStore, type KeyStore, type RouterOptions } from "../lib";
 
@@ -12,11 +13,18 @@ const MODEL = "gemini-2.5-flash";
 
 /** (a) The baseline: what an app does without byok-ai, one SDK client with a fixed key and base URL. */
 export function bareGeminiApp(upstream: string): Express {
-  const ai = new GoogleGenAI({ apiKey: BENCH_KEY, httpOptions: { baseUrl: upstream, timeout: 60_000 } });
+  const ai = new GoogleGenAI({
+    apiKey: BENCH_KEY,
+    vertexai: false,
+    httpOptions: { baseUrl: upstream, apiVersion: "v1beta", timeout: 60_000 },
+  });
   const app = express();
   app.post("/byok/chat", express.json(), (req: Request, res: Response, next: NextFunction) => {
     ai.models
-      .generateContent({ model: MODEL, contents: String((req.body as { prompt?: string }).prompt) })
+      .generateContent({
+        model: MODEL,
+        contents: [{ role: "user", parts: [{ text: String((req.body as { prompt?: string }).prompt) }] }],
+      })
       .then((r) => {
         const u = r.usageMetadata;
         res.json({
@@ -50,7 +58,7 @@ export async function byokApp(variant: Variant, upstream: string, prefix: string
   app.use(byokRouter({ byok, rateLimit: { chat: { windowMs: 60_000, limit: 1e9 } }, ...overrides }));
   // The floor for (c): one raw Redis round trip (GET) on the store's own connection, from this process.
   app.locals.redisFloorMs = async (count = 2000): Promise<number> => {
-    const client = variant === "redis" ? await (store as RedisStore).connect() : undefined;
+    const client = variant === "redis" ? ((await (store as RedisStore).connect()) as unknown as Redis) : undefined;
     if (!client) return NaN;
     const times: number[] = [];
     for (let i = 0; i < count; i++) {
@@ -63,7 +71,7 @@ export async function byokApp(variant: Variant, upstream: string, prefix: string
   app.locals.close = async () => {
     await byok.deleteUser(BENCH_USER).catch(() => undefined);
     if (variant === "redis") {
-      const client = (store as RedisStore).client;
+      const client = (store as RedisStore).client as Redis | undefined;
       const keys = await client?.keys(`byok-rl:${prefix}*`);
       if (keys?.length) await client!.del(...keys);
     }

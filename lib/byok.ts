@@ -6,9 +6,10 @@ import { createEventSink } from "./core/events.js";
 import { deleteKey, deleteUser, listKeys, registerKey, type RegisterKeyInput } from "./core/keys.js";
 import { type ByokOptions, isProvider, parseByokOptions } from "./core/options.js";
 import type { AiClient, KeyInfo, Provider, ProviderOptions } from "./core/types.js";
-import { createAnthropicProvider } from "./providers/anthropic.js";
-import { createGeminiProvider } from "./providers/gemini.js";
-import { createOpenAIProvider } from "./providers/openai.js";
+import { isPeerInstalled, missingPeer } from "./core/optional-peer.js";
+import { ANTHROPIC_SDK, createAnthropicProvider } from "./providers/anthropic.js";
+import { createGeminiProvider, GEMINI_SDK } from "./providers/gemini.js";
+import { createOpenAIProvider, OPENAI_SDK } from "./providers/openai.js";
 import { MemoryStore } from "./stores/memory-store.js";
 import { Vault } from "./vault/vault.js";
 import { configError } from "./core/option-checks.js";
@@ -18,12 +19,12 @@ import { rotate, type RotateOptions, type RotateResult } from "./core/rotate.js"
 export const BUILT_IN_PROVIDERS = ["gemini", "openai", "anthropic"] as const;
 
 type Factory = (id: string, options: Readonly<ProviderOptions>) => Provider;
-const FACTORIES: Partial<Record<NonNullable<ProviderOptions["kind"]>, Factory>> = {
-  gemini: (id, o) => createGeminiProvider({ id, ...o }),
-  // Creating these loads no SDK: openai and @anthropic-ai/sdk are optional peers, imported on the first call.
-  openai: (id, o) => createOpenAIProvider({ id, ...o }),
-  anthropic: (id, o) => createAnthropicProvider({ id, ...o }),
-  "openai-compatible": (id, o) => createOpenAIProvider({ id, ...o, compatible: true }),
+/** How to build each kind, and the SDK (an optional peer) it runs on. Creating one loads no SDK: that waits for the first call. */
+const FACTORIES: Partial<Record<NonNullable<ProviderOptions["kind"]>, { create: Factory; sdk: string }>> = {
+  gemini: { create: (id, o) => createGeminiProvider({ id, ...o }), sdk: GEMINI_SDK },
+  openai: { create: (id, o) => createOpenAIProvider({ id, ...o }), sdk: OPENAI_SDK },
+  anthropic: { create: (id, o) => createAnthropicProvider({ id, ...o }), sdk: ANTHROPIC_SDK },
+  "openai-compatible": { create: (id, o) => createOpenAIProvider({ id, ...o, compatible: true }), sdk: OPENAI_SDK },
 };
 
 let memoryStoreWarned = false;
@@ -52,6 +53,7 @@ export class BYOK {
   constructor(options: ByokOptions) {
     const parsed = parseByokOptions(options, BUILT_IN_PROVIDERS);
     const providers = new Map<string, Provider>();
+    const missingSdks = new Map<string, string>();
     for (const [id, value] of Object.entries(parsed.providers)) {
       if (isProvider(value)) {
         providers.set(id, value);
@@ -60,7 +62,13 @@ export class BYOK {
       const factory = FACTORIES[value.kind!];
       if (!factory)
         throw configError(`providers.${id}: kind "${value.kind}" is not available in this version of byok-ai.`);
-      providers.set(id, factory(id, value));
+      // A built-in left at its defaults is simply not offered without its SDK; one the app configured must have it.
+      if (!isPeerInstalled(factory.sdk)) {
+        if (options.providers?.[id] !== undefined) throw missingPeer(factory.sdk, `providers.${id}`);
+        missingSdks.set(id, factory.sdk);
+        continue;
+      }
+      providers.set(id, factory.create(id, value));
     }
     if (!parsed.store && process.env.NODE_ENV === "production" && !memoryStoreWarned) {
       memoryStoreWarned = true;
@@ -75,6 +83,7 @@ export class BYOK {
       store: parsed.store ?? new MemoryStore(),
       vault: new Vault(parsed.masterKeys),
       providers,
+      missingSdks,
       defaultProvider: parsed.defaultProvider,
       emit: createEventSink(parsed.onEvent),
     });

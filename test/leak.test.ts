@@ -11,7 +11,8 @@ describe("leak canary (BYOK with MemoryStore and Gemini)", () => {
     const byok = new BYOK({
       masterKey: TEST_MASTER_KEY,
       store,
-      providers: { gemini: { baseUrl: fake.url, timeoutMs: 200 } },
+      // Short enough for the hang case below, long enough for a first fetch on a loaded machine.
+      providers: { gemini: { baseUrl: fake.url, timeoutMs: 1500 } },
       onEvent: (e) => void events.push(e),
     });
     const seen: unknown[] = [byok, store];

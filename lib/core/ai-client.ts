@@ -5,6 +5,7 @@ import { listKeys } from "./keys.js";
 import { checkKey, noteKeyOutcome } from "./key-health.js";
 import { startDeadline } from "./deadline.js";
 import { type Operation, startOperation } from "./events.js";
+import { listModels } from "./models.js";
 import type {
   AiClient,
   ChatRequest,
@@ -41,6 +42,7 @@ async function prepare(context: CoreContext, rawUserId: string | undefined, inpu
   const userId = userOf(rawUserId);
   if (request.signal?.aborted) throw request.signal.reason;
   const resolved = await lookup(userId, request.provider);
+  await resolved.provider.load?.(); // before the deadline starts: a one-time SDK import is not upstream time
   const apiKey = context.vault.open(resolved.record.ciphertext, { userId, provider: resolved.id });
   return { request, userId, resolved, apiKey, providerRequest: toProviderRequest(request, resolved.provider) };
 }
@@ -222,6 +224,7 @@ export function createAiClient(context: CoreContext, rawUserId: string | undefin
     keys: async (): Promise<KeyInfo[]> => listKeys(context, user()),
     connection: (provider) => openConnection(context, rawUserId, provider),
     checkKey: async (provider) => checkKey(context, user(), provider),
+    models: async (provider) => listModels(context, user(), provider),
 
     async has(provider) {
       const userId = user();

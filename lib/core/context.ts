@@ -12,6 +12,8 @@ export interface CoreContext {
   readonly store: KeyStore;
   readonly vault: Vault;
   readonly providers: ReadonlyMap<string, Provider>;
+  /** Built-in providers not offered because their SDK is not installed: id → npm package. */
+  readonly missingSdks?: ReadonlyMap<string, string>;
   readonly defaultProvider: string;
   readonly emit: EventSink;
   /** The router request's id (validated `X-Request-Id`, or generated), in a per-request copy made by the router. */
@@ -44,6 +46,14 @@ export async function storeCall<T>(operation: string, call: () => Promise<T>): P
 /** @throws ByokError UNKNOWN_PROVIDER unless `id` is configured */
 export function providerFor(context: CoreContext, id: string): Provider {
   const provider = context.providers.get(id);
+  const sdk = context.missingSdks?.get(id);
+  if (!provider && sdk) {
+    throw new ByokError(
+      "UNKNOWN_PROVIDER",
+      `Provider "${id}" is not available: its SDK is not installed on the server (\`npm install ${sdk}\`).`,
+      { details: { fields: ["provider"] } },
+    );
+  }
   if (!provider) {
     throw new ByokError(
       "UNKNOWN_PROVIDER",

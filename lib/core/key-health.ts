@@ -53,6 +53,7 @@ export async function checkKey(context: CoreContext, userId: string, rawProvider
     context.emit("key.checked", operation, { userId, provider: id, hint: record.hint, status: "unreadable" });
     return toKeyInfo(record, "unreadable");
   }
+  await provider.load?.(); // before the deadline starts, as for a chat
   const deadline = startDeadline(provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, undefined);
   let status: "ok" | "invalid" = "ok";
   try {

@@ -83,6 +83,7 @@ export async function registerKey(
     throw new ByokError("INVALID_REQUEST", "validate must be a boolean.", { details: { fields: ["validate"] } });
   }
   if (fields.validate !== false) {
+    await provider.load?.(); // before the deadline starts, as for a chat
     const deadline = startDeadline(provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal);
     try {
       await provider.validateKey({ apiKey, signal: deadline.signal });

@@ -1,4 +1,5 @@
-// Loads an optional peer dependency on first use; a missing one fails with the npm install to run.
+// Loads an optional peer dependency on first use, or tells at once whether it is installed; a missing one names the npm install.
+import { createRequire } from "node:module";
 import { ByokError } from "../errors.js";
 
 // CommonJS builds (and ts-jest) have `require`; the ESM build uses import(). Either way the app's own copy loads.
@@ -15,8 +16,40 @@ async function load(name: string): Promise<unknown> {
   return import(name);
 }
 
+/** The error that names the `npm install` to run. */
+export function missingPeer(name: string, forWhat: string): ByokError {
+  return new ByokError(
+    "CONFIG_INVALID",
+    `${forWhat} needs the "${name}" package, which is not installed; run \`npm install ${name}\`.`,
+  );
+}
+
 /**
- * Loads an optional peer (ioredis, pg, openai, @anthropic-ai/sdk) the first time it is needed.
+ * Whether `name` can be found from byok-ai's own location, as {@link loadOptionalPeer} would
+ * look for it (a pnpm install links peers there too). Synchronous, so constructors can check it;
+ * loads nothing. A package that is present but cannot be resolved for `require` (no "require"
+ * export) counts as installed: its loading, later, says what is wrong.
+ */
+export function isPeerInstalled(name: string): boolean {
+  try {
+    // `__filename`: the source file under ts-jest, dist/index.cjs, or (tsup's shim) dist/index.mjs.
+    createRequire(__filename).resolve(name);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code !== "MODULE_NOT_FOUND";
+  }
+}
+
+/**
+ * @throws ByokError CONFIG_INVALID naming `npm install <name>` unless {@link isPeerInstalled}
+ * @param forWhat - what needs it, for the message (e.g. "RedisStore")
+ */
+export function requirePeerInstalled(name: string, forWhat: string): void {
+  if (!isPeerInstalled(name)) throw missingPeer(name, forWhat);
+}
+
+/**
+ * Loads an optional peer (ioredis, pg, openai, @anthropic-ai/sdk, @google/genai) the first time it is needed.
  * @param name - the package
  * @param forWhat - what needs it, for the message (e.g. "RedisStore")
  * @throws ByokError CONFIG_INVALID naming `npm install <name>` when it is not installed
@@ -26,12 +59,17 @@ export async function loadOptionalPeer<T>(name: string, forWhat: string): Promis
     return (await load(name)) as T;
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") {
-      throw new ByokError(
-        "CONFIG_INVALID",
-        `${forWhat} needs the "${name}" package, which is not installed; run \`npm install ${name}\`.`,
-      );
-    }
+    if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") throw missingPeer(name, forWhat);
     throw error;
   }
+}
+
+/** A loader that imports an optional peer once, and retries after a failure (the app may install it). */
+export function lazyPeer<T>(name: string, forWhat: string): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () =>
+    (pending ??= loadOptionalPeer<T>(name, forWhat).catch((error: unknown) => {
+      pending = undefined;
+      throw error;
+    }));
 }

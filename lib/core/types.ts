@@ -264,6 +264,13 @@ export interface Provider {
   readonly defaultModel: string;
   /** Upstream time limit for one call, in ms; the core enforces it. Defaults to 60 000. */
   readonly timeoutMs?: number;
+  /**
+   * **Optional.** Loads what the provider needs before its first call (the built-ins: their SDK,
+   * a few hundred ms once per process). byok-ai awaits it before a call's `timeoutMs` starts, so a
+   * one-time import never counts as upstream time. Must be cheap once done; may reject (e.g.
+   * `CONFIG_INVALID` when the SDK is not installed).
+   */
+  load?(): Promise<void>;
   /** Proves the key works with the cheapest upstream call; throws `KEY_REJECTED` when it does not. */
   validateKey(context: ProviderCallContext): Promise<void>;
   /** One complete answer. */
@@ -275,6 +282,21 @@ export interface Provider {
    * `ai.connection()` for this provider throws `CONFIG_INVALID`.
    */
   readonly connection?: ProviderConnectionSpec;
+  /** **Optional.** The models this key can use, from the provider's list-models API (at most 1000). */
+  listModels?(context: ProviderCallContext): Promise<ProviderModel[]>;
+}
+
+/** One model a provider lists; the core adds `provider`. */
+export interface ProviderModel {
+  /** What to pass as `model` in a chat request. */
+  id: string;
+  /** A human-readable name, when the provider gives one. */
+  displayName?: string;
+}
+
+/** One model the user's key can use, as `ai.models()` and `GET {basePath}/models` answer it. */
+export interface ModelInfo extends ProviderModel {
+  provider: string;
 }
 
 /** How a provider's HTTP API takes a key, for `ai.connection()`. */
@@ -428,4 +450,9 @@ export interface AiClient {
    * @throws ByokError KEY_NOT_FOUND, UNKNOWN_PROVIDER, PROVIDER_* (when the provider could not tell), STORE_UNAVAILABLE
    */
   checkKey(provider: string): Promise<KeyInfo>;
+  /**
+   * The models the user's key can use, from the provider's list-models API (provider chosen as in
+   * `chat` when omitted). Rejects UNKNOWN_PROVIDER for a provider that cannot list its models.
+   */
+  models(provider?: string): Promise<ModelInfo[]>;
 }

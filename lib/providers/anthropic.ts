@@ -1,9 +1,18 @@
 // Anthropic through the official @anthropic-ai/sdk (an optional peer): validation, chat, stream, and error mapping.
 import type * as AnthropicSdk from "@anthropic-ai/sdk";
 import type { MessageCreateParamsBase } from "@anthropic-ai/sdk/resources/messages/messages";
-import type { FinishReason, Provider, ProviderChatRequest, ProviderChatResult, Usage } from "../core/types.js";
+import { MAX_LISTED_MODELS } from "../core/models.js";
+import type {
+  FinishReason,
+  Provider,
+  ProviderChatRequest,
+  ProviderChatResult,
+  ProviderModel,
+  Usage,
+} from "../core/types.js";
 import { upstreamError } from "./upstream-error.js";
-import { cancelEnvHeaders, lazyPeer, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
+import { lazyPeer } from "../core/optional-peer.js";
+import { cancelEnvHeaders, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
 
 /** Settings of the Anthropic provider (server configuration only). */
 export interface AnthropicProviderSettings {
@@ -39,7 +48,9 @@ export function mapAnthropicStopReason(reason: string | null | undefined): Finis
 }
 
 type Sdk = typeof AnthropicSdk;
-const loadSdk = lazyPeer<Sdk>("@anthropic-ai/sdk", "The anthropic provider");
+/** The npm package the provider runs on (an optional peer of byok-ai). */
+export const ANTHROPIC_SDK = "@anthropic-ai/sdk";
+const loadSdk = lazyPeer<Sdk>(ANTHROPIC_SDK, "The anthropic provider");
 
 type RawUsage = {
   input_tokens?: number | null;
@@ -106,9 +117,24 @@ export function createAnthropicProvider(settings: AnthropicProviderSettings = {}
     ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
     connection: { baseURL: `${baseURL.replace(/\/+$/, "")}/v1`, auth: "x-api-key" },
 
+    async load(): Promise<void> {
+      await loadSdk();
+    },
+
     async validateKey(context): Promise<void> {
       // GET /v1/models?limit=1: free, and it needs a valid key.
       await sdk.call(context, (c) => c.models.list({ limit: 1 }, { signal: context.signal }));
+    },
+
+    async listModels(context): Promise<ProviderModel[]> {
+      return sdk.call(context, async (c) => {
+        const out: ProviderModel[] = [];
+        for await (const model of c.models.list({ limit: 1000 }, { signal: context.signal })) {
+          out.push({ id: model.id, ...(model.display_name ? { displayName: model.display_name } : {}) });
+          if (out.length >= MAX_LISTED_MODELS) break;
+        }
+        return out;
+      });
     },
 
     async doChat(request, context): Promise<ProviderChatResult> {

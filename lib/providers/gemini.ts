@@ -1,27 +1,29 @@
-// Gemini through the official @google/generative-ai SDK: key validation, chat, stream, and error mapping.
-import {
-  type Content,
-  type GenerateContentResponse,
-  GoogleGenerativeAI,
-  GoogleGenerativeAIAbortError,
-  GoogleGenerativeAIFetchError,
-  type GenerativeModel,
-} from "@google/generative-ai";
+// Gemini through Google's @google/genai SDK (an optional peer): key validation, chat, stream, models.
+import type * as GenAiSdk from "@google/genai";
+import type { Content, GenerateContentConfig, GenerateContentResponse } from "@google/genai";
+import { ByokError } from "../errors.js";
 import type {
   FinishReason,
   Provider,
   ProviderCallContext,
   ProviderChatRequest,
   ProviderChatResult,
+  ProviderModel,
   Usage,
 } from "../core/types.js";
+import { lazyPeer } from "../core/optional-peer.js";
+import { mapGeminiError } from "./gemini-error.js";
+import { MAX_LISTED_MODELS } from "../core/models.js";
 import { upstreamError } from "./upstream-error.js";
 
 /** Settings of the Gemini provider (server configuration only). */
 export interface GeminiProviderSettings {
   /** The provider id the app uses (named in errors). Defaults to `"gemini"`. */
   id?: string;
-  /** API root; the SDK appends `/v1beta/models/...`. Defaults to `https://generativelanguage.googleapis.com`. */
+  /**
+   * API root; the SDK appends `/v1beta/models/...`. Defaults to `https://generativelanguage.googleapis.com`
+   * (never `GOOGLE_GEMINI_BASE_URL`).
+   */
   baseUrl?: string;
   /** Defaults to `"gemini-2.5-flash"`. */
   defaultModel?: string;
@@ -29,8 +31,12 @@ export interface GeminiProviderSettings {
   timeoutMs?: number;
 }
 
+/** The npm package the Gemini provider runs on (an optional peer of byok-ai). */
+export const GEMINI_SDK = "@google/genai";
+/** Fast, cheap and current; override with `defaultModel`. */
 export const GEMINI_DEFAULT_MODEL = "gemini-2.5-flash";
 const GEMINI_BASE_URL = "https://generativelanguage.googleapis.com";
+const GEMINI_API_VERSION = "v1beta";
 
 /** Gemini's finish reasons → the contract's four. */
 export function mapGeminiFinishReason(reason: string | undefined): FinishReason {
@@ -51,17 +57,20 @@ export function mapGeminiFinishReason(reason: string | undefined): FinishReason 
   }
 }
 
+type Sdk = typeof GenAiSdk;
+const loadSdk = lazyPeer<Sdk>(GEMINI_SDK, "The gemini provider");
+
 function usageOf(response: GenerateContentResponse | undefined): Usage {
-  const u = response?.usageMetadata as
-    (GenerateContentResponse["usageMetadata"] & { thoughtsTokenCount?: number }) | undefined;
+  const u = response?.usageMetadata;
   const inputTokens = u?.promptTokenCount ?? 0;
   const outputTokens = (u?.candidatesTokenCount ?? 0) + (u?.thoughtsTokenCount ?? 0);
   return { inputTokens, outputTokens, totalTokens: u?.totalTokenCount ?? inputTokens + outputTokens };
 }
 
+// Read from the parts, not the SDK's `text` getter, which warns on the console about non-text parts.
 function textOf(response: GenerateContentResponse | undefined): string {
   return (response?.candidates?.[0]?.content?.parts ?? [])
-    .map((p) => (typeof p.text === "string" ? p.text : ""))
+    .map((p) => (typeof p.text === "string" && !p.thought ? p.text : ""))
     .join("");
 }
 
@@ -71,61 +80,63 @@ function finishOf(response: GenerateContentResponse | undefined): FinishReason {
   return mapGeminiFinishReason(candidate?.finishReason);
 }
 
-/** Gemini answers name the exact model version; the SDK's types predate the field. */
-const modelOf = (response: GenerateContentResponse | undefined, fallback: string): string => {
-  const version = (response as { modelVersion?: unknown } | undefined)?.modelVersion;
-  return typeof version === "string" && version ? version : fallback;
-};
-
-type ErrorDetail = { "@type"?: string; reason?: string; retryDelay?: string };
-
-/** SDK errors → ByokError; aborts pass through untouched (the core knows why it aborted). */
-function mapError(id: string, error: unknown, apiKey: string): unknown {
-  if (error instanceof GoogleGenerativeAIAbortError || (error instanceof Error && error.name === "AbortError"))
-    return error;
-  if (error instanceof GoogleGenerativeAIFetchError) {
-    const details = (Array.isArray(error.errorDetails) ? error.errorDetails : []) as ErrorDetail[];
-    const reason = details.find((d) => typeof d.reason === "string")?.reason;
-    const retryDelay = details.find((d) => typeof d.retryDelay === "string")?.retryDelay;
-    // The SDK's message is "…[400 Bad Request] <upstream message> <details json>"; keep only the upstream message.
-    const upstream = /\[\d{3}[^\]]*\]\s*(.*?)(?:\s\[\{.*)?$/s.exec(error.message)?.[1];
-    return upstreamError(
-      id,
-      {
-        status: error.status,
-        type: reason ?? error.statusText,
-        retryAfter: retryDelay,
-        message: upstream,
-        keyRejected: reason === "API_KEY_INVALID",
-      },
-      apiKey,
-    );
-  }
-  return upstreamError(id, { type: error instanceof Error ? error.name : typeof error }, apiKey);
-}
+/** Gemini answers name the exact model version. */
+const modelOf = (response: GenerateContentResponse | undefined, fallback: string): string =>
+  response?.modelVersion || fallback;
 
 /**
- * The Gemini provider. Every call builds a throw-away SDK client around the user's key (cheap: the
- * SDK client is a plain object), so no key outlives the call.
+ * The Gemini provider. The SDK is loaded on the first call, not when the provider is created.
+ * Each call builds its own SDK client around the user's key, so a key never outlives its call.
+ * Every environment fallback of the SDK is neutralised by explicit options: `apiKey` (never
+ * `GOOGLE_API_KEY`/`GEMINI_API_KEY`, nor Google's credential chain), `vertexai: false` (never
+ * `GOOGLE_GENAI_USE_VERTEXAI`, so `GOOGLE_CLOUD_PROJECT`/`LOCATION` are unused),
+ * `httpOptions.baseUrl` and `apiVersion` (never `GOOGLE_GEMINI_BASE_URL`). No `retryOptions`
+ * (byok-ai never retries) and `automaticContinuation: false` on every request, so one call is
+ * one upstream request.
  */
 export function createGeminiProvider(settings: GeminiProviderSettings = {}): Provider {
   const id = settings.id ?? "gemini";
   const baseUrl = settings.baseUrl ?? GEMINI_BASE_URL;
   const defaultModel = settings.defaultModel ?? GEMINI_DEFAULT_MODEL;
 
-  const modelFor = (apiKey: string, request: ProviderChatRequest | undefined, model: string): GenerativeModel =>
-    new GoogleGenerativeAI(apiKey).getGenerativeModel(
-      {
-        model,
-        ...(request?.system ? { systemInstruction: request.system } : {}),
-        generationConfig: {
-          ...(request?.temperature !== undefined ? { temperature: request.temperature } : {}),
-          ...(request?.maxTokens !== undefined ? { maxOutputTokens: request.maxTokens } : {}),
-        },
+  /** A client for this call's key, and the mapping of its failures (see {@link mapGeminiError}). */
+  async function open(context: ProviderCallContext) {
+    // An empty key would make the SDK fall back to the server's environment or Google credentials.
+    if (typeof context.apiKey !== "string" || context.apiKey.length === 0)
+      throw new ByokError("INTERNAL", `The ${id} provider was called without an API key.`, { provider: id });
+    const sdk = await loadSdk();
+    const ai = new sdk.GoogleGenAI({
+      apiKey: context.apiKey,
+      vertexai: false,
+      apiVersion: GEMINI_API_VERSION,
+      // The global fetch (the SDK's own undici dispatcher is missing under test runners' sandboxes),
+      // given the call's signal itself rather than the SDK's per-attempt copy of it.
+      httpOptions: {
+        baseUrl,
+        apiVersion: GEMINI_API_VERSION,
+        fetch: (input, init) => fetch(input, { ...init, signal: context.signal }),
       },
-      // No SDK `timeout`: it starts a timer it never clears. The core's signal does the timing.
-      { baseUrl },
-    );
+    });
+    const fail = (error: unknown) => mapGeminiError(id, error, context.apiKey, context.signal, sdk.ApiError);
+    return { ai, fail };
+  }
+
+  async function withClient<T>(context: ProviderCallContext, call: (ai: GenAiSdk.GoogleGenAI) => Promise<T>) {
+    const { ai, fail } = await open(context);
+    try {
+      return await call(ai);
+    } catch (error) {
+      throw fail(error);
+    }
+  }
+
+  const config = (request: ProviderChatRequest, signal: AbortSignal): GenerateContentConfig => ({
+    abortSignal: signal,
+    automaticContinuation: false,
+    ...(request.system ? { systemInstruction: request.system } : {}),
+    ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+    ...(request.maxTokens !== undefined ? { maxOutputTokens: request.maxTokens } : {}),
+  });
 
   const contents = (request: ProviderChatRequest): Content[] =>
     request.messages.map((m) => ({ role: m.role === "assistant" ? "model" : "user", parts: [{ text: m.content }] }));
@@ -136,57 +147,76 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
     ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
     connection: { baseURL: `${baseUrl.replace(/\/+$/, "")}/v1beta`, auth: "x-goog-api-key" },
 
-    async validateKey({ apiKey, signal }: ProviderCallContext): Promise<void> {
+    async load(): Promise<void> {
+      await loadSdk();
+    },
+
+    async validateKey(context): Promise<void> {
       // countTokens is free and needs a valid key: the cheapest call that proves it.
-      try {
-        await modelFor(apiKey, undefined, defaultModel).countTokens(
-          { contents: [{ role: "user", parts: [{ text: "ping" }] }] },
-          { signal },
-        );
-      } catch (error) {
-        throw mapError(id, error, apiKey);
-      }
+      await withClient(context, (ai) =>
+        ai.models.countTokens({
+          model: defaultModel,
+          contents: [{ role: "user", parts: [{ text: "ping" }] }],
+          config: { abortSignal: context.signal },
+        }),
+      );
     },
 
-    async doChat(request, { apiKey, signal }): Promise<ProviderChatResult> {
-      try {
-        const { response } = await modelFor(apiKey, request, request.model).generateContent(
-          { contents: contents(request) },
-          { signal },
-        );
-        if (typeof response !== "object" || response === null) throw new TypeError("malformed reply");
-        return {
-          text: textOf(response),
-          model: modelOf(response, request.model),
-          finishReason: finishOf(response),
-          usage: usageOf(response),
-        };
-      } catch (error) {
-        throw mapError(id, error, apiKey);
-      }
+    async doChat(request, context): Promise<ProviderChatResult> {
+      const response = await withClient(context, (ai) =>
+        ai.models.generateContent({
+          model: request.model,
+          contents: contents(request),
+          config: config(request, context.signal),
+        }),
+      );
+      if (typeof response !== "object" || response === null) throw upstreamError(id, { type: "malformed reply" });
+      return {
+        text: textOf(response),
+        model: modelOf(response, request.model),
+        finishReason: finishOf(response),
+        usage: usageOf(response),
+      };
     },
 
-    async *doStream(request, { apiKey, signal }) {
+    async *doStream(request, context) {
       let last: GenerateContentResponse | undefined;
+      const { ai, fail } = await open(context);
       try {
-        const result = await modelFor(apiKey, request, request.model).generateContentStream(
-          { contents: contents(request) },
-          { signal },
-        );
-        result.response.catch(() => undefined); // the SDK's aggregate promise; we aggregate ourselves
-        for await (const chunk of result.stream) {
+        const chunks = await ai.models.generateContentStream({
+          model: request.model,
+          contents: contents(request),
+          config: config(request, context.signal),
+        });
+        for await (const chunk of chunks) {
           last = chunk;
           if (chunk.usageMetadata) yield { type: "usage", usage: usageOf(chunk) }; // Gemini counts on every chunk
           const text = textOf(chunk);
           if (text) yield { type: "text", text };
         }
       } catch (error) {
-        throw mapError(id, error, apiKey);
+        throw fail(error);
       }
+      if (context.signal.aborted) throw context.signal.reason;
       // Gemini's last chunk always carries a finish reason; without one the connection was cut short.
       if (!last?.candidates?.[0]?.finishReason && !last?.promptFeedback?.blockReason)
         throw upstreamError(id, { type: "incomplete stream" });
       yield { type: "finish", model: modelOf(last, request.model), finishReason: finishOf(last), usage: usageOf(last) };
+    },
+
+    async listModels(context): Promise<ProviderModel[]> {
+      return withClient(context, async (ai) => {
+        const out: ProviderModel[] = [];
+        const pager = await ai.models.list({ config: { abortSignal: context.signal, pageSize: 1000 } });
+        for await (const model of pager) {
+          // Only models that can chat (embedding, image and other models cannot answer doChat).
+          if (model.supportedActions && !model.supportedActions.includes("generateContent")) continue;
+          const modelId = model.name?.replace(/^models\//, "");
+          if (modelId) out.push({ id: modelId, ...(model.displayName ? { displayName: model.displayName } : {}) });
+          if (out.length >= MAX_LISTED_MODELS) break;
+        }
+        return out;
+      });
     },
   };
 }

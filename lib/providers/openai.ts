@@ -5,9 +5,18 @@ import type {
   ChatCompletionCreateParamsBase,
   ChatCompletionMessageParam,
 } from "openai/resources/chat/completions";
-import type { FinishReason, Provider, ProviderChatRequest, ProviderChatResult, Usage } from "../core/types.js";
+import { MAX_LISTED_MODELS } from "../core/models.js";
+import type {
+  FinishReason,
+  Provider,
+  ProviderChatRequest,
+  ProviderChatResult,
+  ProviderModel,
+  Usage,
+} from "../core/types.js";
 import { upstreamError } from "./upstream-error.js";
-import { cancelEnvHeaders, lazyPeer, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
+import { lazyPeer } from "../core/optional-peer.js";
+import { cancelEnvHeaders, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
 
 /** Settings of the OpenAI provider (server configuration only). */
 export interface OpenAIProviderSettings {
@@ -49,7 +58,9 @@ export function mapOpenAIFinishReason(reason: string | null | undefined): Finish
 }
 
 type Sdk = typeof OpenAISdk;
-const loadSdk = lazyPeer<Sdk>("openai", "The openai provider");
+/** The npm package the provider runs on (an optional peer of byok-ai). */
+export const OPENAI_SDK = "openai";
+const loadSdk = lazyPeer<Sdk>(OPENAI_SDK, "The openai provider");
 
 function usageOf(usage: ChatCompletion["usage"] | null | undefined): Usage {
   const inputTokens = usage?.prompt_tokens ?? 0;
@@ -107,9 +118,25 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
     ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
     connection: { baseURL, auth: "bearer" }, // the SDK's baseURL already ends in the version (/v1)
 
+    async load(): Promise<void> {
+      await loadSdk();
+    },
+
     async validateKey(context): Promise<void> {
       // GET /models, first page only: free, and it needs a valid key.
       await sdk.call(context, (c) => c.models.list({ signal: context.signal }));
+    },
+
+    async listModels(context): Promise<ProviderModel[]> {
+      // GET /models: every model the key can see (OpenAI's list has no capabilities to filter on).
+      return sdk.call(context, async (c) => {
+        const out: ProviderModel[] = [];
+        for await (const model of c.models.list({ signal: context.signal })) {
+          out.push({ id: model.id });
+          if (out.length >= MAX_LISTED_MODELS) break;
+        }
+        return out;
+      });
     },
 
     async doChat(request, context): Promise<ProviderChatResult> {

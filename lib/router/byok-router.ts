@@ -8,6 +8,7 @@ import { chatRoute } from "./chat-route.js";
 import { checkKeyRoute, checkKeyRules } from "./check-key-route.js";
 import "./express-augment.js";
 import { keysRoutes } from "./keys-routes.js";
+import { modelsRoute } from "./models-route.js";
 import { parseRouterOptions, type RouterOptions } from "./options.js";
 import { createLimiters } from "./rate-limit.js";
 import { attachAi, requireUser } from "./request-user.js";
@@ -97,6 +98,7 @@ export function byokRouter(options: RouterOptions): Router {
   const chatBody = jsonBody(parse, bodyCheck(chatRules, { bodyRequired: true }));
   routes.post("/chat", ...common, chatBody, startChatKeyLookup, ...limits.chat, chatRoute(parsed.messageFor));
   routes.use(preflightHeaders(secure)); // after the routes: only requests none of them answered
+  routes.get("/models", ...common, ...limits.chat, modelsRoute());
   // Inside `routes`, after them: only errors from the byok routes get here.
   routes.use(errorMiddleware(parsed.messageFor, "all"));
 

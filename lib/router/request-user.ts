@@ -46,6 +46,7 @@ export function lazyAiClient(
     connection: async (provider) => current().connection(provider),
     checkKey: async (provider) => current().checkKey(provider),
     [START_KEY_LOOKUP]: (provider) => startKeyLookup(current(), provider),
+    models: async (provider) => current().models(provider),
   };
 }
 

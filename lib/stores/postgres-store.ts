@@ -2,17 +2,18 @@
 import { debuglog } from "node:util";
 import type { Pool, PoolClient, QueryResultRow } from "pg";
 import { checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
-import { loadOptionalPeer } from "../core/optional-peer.js";
+import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js";
 import type { CompareAndSwap, KeyRecord, KeyStore, PutResult } from "../core/types.js";
 import { checkStorableUserId, storeUnavailable, withTimeLimit } from "./store-support.js";
 import { checkBatchSize } from "../core/batch-size.js";
+import type { PgPoolLike } from "./driver-types.js";
 
 const debug = debuglog("byok");
 
 /** Options of `new PostgresStore()`: exactly one of `pool` / `connectionString`. */
 export interface PostgresStoreOptions {
   /** Your `pg` Pool. The store never ends it. */
-  pool?: Pool;
+  pool?: PgPoolLike;
   /** e.g. `"postgres://user@localhost/app"`: the store creates (and on `close()` ends) its own pool. */
   connectionString?: string;
   /** Table name, optionally schema-qualified (`schema.table`), lower-case identifiers. Defaults to `"byok_keys"`. */
@@ -84,7 +85,7 @@ function toRecord(row: Row): KeyRecord {
  * await store.migrate();
  * const byok = new BYOK({ masterKey: process.env.BYOK_MASTER_KEY!, store });
  * ```
- * @throws ByokError CONFIG_INVALID for bad options (both or neither of pool/connectionString, a bad table name)
+ * @throws ByokError CONFIG_INVALID for bad options (both or neither of pool/connectionString, a bad table name), or a connectionString without pg installed
  */
 export class PostgresStore implements KeyStore {
   readonly #table: string;
@@ -117,12 +118,15 @@ export class PostgresStore implements KeyStore {
       );
     }
     this.#table = parts.map((p) => `"${p}"`).join(".");
+    // A connectionString store creates its own pool with pg: say now, not on the first request, that it is missing.
+    if (o.connectionString !== undefined) requirePeerInstalled("pg", "PostgresStore");
     this.#connectionString = o.connectionString;
-    if (o.pool) {
+    const pool = o.pool as Pool | undefined;
+    if (pool) {
       // A pool emits "error" when an idle backend dies; unhandled, that would crash the process.
-      if (!guardedPools.has(o.pool)) o.pool.on("error", onPoolError);
-      guardedPools.add(o.pool);
-      this.#pool = Promise.resolve(o.pool);
+      if (!guardedPools.has(pool)) pool.on("error", onPoolError);
+      guardedPools.add(pool);
+      this.#pool = Promise.resolve(pool);
     }
   }
 

@@ -3,7 +3,7 @@ import { debuglog } from "node:util";
 import type { Cluster, Redis, RedisOptions } from "ioredis";
 import { ByokError } from "../errors.js";
 import { checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
-import { loadOptionalPeer } from "../core/optional-peer.js";
+import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js";
 import type { CompareAndSwap, KeyRecord, KeyStore, PutResult } from "../core/types.js";
 import {
   COMPARE_AND_SWAP,
@@ -18,13 +18,14 @@ import { encodedUserId, type RecordJson, toRecord, userIdOf, userKey } from "./r
 import { hgetallMany, waitUntilReady } from "./redis-client.js";
 import { storeUnavailable, withTimeLimit } from "./store-support.js";
 import { checkBatchSize } from "../core/batch-size.js";
+import type { RedisClientLike } from "./driver-types.js";
 
 const debug = debuglog("byok");
 
 /** Options of `new RedisStore()`: exactly one of `client` / `url`. */
 export interface RedisStoreOptions {
   /** Your ioredis `Redis` or `Cluster`. The store never closes it. */
-  client?: Redis | Cluster;
+  client?: RedisClientLike;
   /** e.g. `"redis://localhost:6379"`: the store opens (and on `close()` quits) its own fail-fast connection. */
   url?: string;
   /** Prepended to every key; letters, digits and `: _ . - /`. Defaults to `"byok:"`. */
@@ -77,7 +78,7 @@ export interface RateLimitCounters {
  * const store = new RedisStore({ url: process.env.REDIS_URL });     // or { client: new Redis(...) }
  * const byok = new BYOK({ masterKey: process.env.BYOK_MASTER_KEY!, store });
  * ```
- * @throws ByokError CONFIG_INVALID for bad options (both or neither of client/url, a bad prefix)
+ * @throws ByokError CONFIG_INVALID for bad options (both or neither of client/url, a bad prefix), or a url without ioredis installed
  */
 export class RedisStore implements KeyStore {
   readonly #prefix: string;
@@ -109,16 +110,18 @@ export class RedisStore implements KeyStore {
         'RedisStore: prefix must be 1 to 64 letters, digits or `: _ . - /` (no braces or glob characters), e.g. "byok:".',
       );
     }
+    // A url store opens its own connection with ioredis: say now, not on the first request, that it is missing.
+    if (o.url !== undefined) requirePeerInstalled("ioredis", "RedisStore");
     this.#prefix = o.prefix ?? "byok:";
     this.#url = o.url;
-    this.#client = o.client;
+    this.#client = o.client as Client | undefined;
   }
 
   /**
    * The ioredis client the store uses, for sharing it (e.g. with `rate-limit-redis`). `undefined`
    * for a url store until its first call or {@link RedisStore.connect}.
    */
-  get client(): Redis | Cluster | undefined {
+  get client(): RedisClientLike | undefined {
     return this.#client;
   }
 
@@ -141,7 +144,7 @@ export class RedisStore implements KeyStore {
   }
 
   /** Opens the connection now (a url store otherwise connects on first use) and resolves to the client. */
-  connect(): Promise<Redis | Cluster> {
+  connect(): Promise<RedisClientLike> {
     return this.#run("connect", async (c) => c);
   }
 

@@ -97,7 +97,29 @@ export const geminiProtocol: FakeProtocol = {
         : { details: [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: `${retryAfter}s` }] }),
     },
   }),
-  validateBody: (model) => ({ totalTokens: 1, name: `models/${model}` }),
+  // A model name: countTokens (key validation); none: the model list (GET /v1beta/models).
+  validateBody: (model) =>
+    model
+      ? { totalTokens: 1, name: `models/${model}` }
+      : {
+          models: [
+            {
+              name: "models/gemini-2.5-flash",
+              displayName: "Gemini 2.5 Flash",
+              supportedGenerationMethods: ["generateContent", "countTokens"],
+            },
+            {
+              name: "models/gemini-2.5-pro",
+              displayName: "Gemini 2.5 Pro",
+              supportedGenerationMethods: ["generateContent", "countTokens"],
+            },
+            {
+              name: "models/text-embedding-004",
+              displayName: "Text Embedding 004",
+              supportedGenerationMethods: ["embedContent"],
+            },
+          ],
+        },
   chatBody: (r) => ({
     candidates: [candidate(r.text, r.finishReason, r.toolCalls)],
     usageMetadata: usageMetadata(r),

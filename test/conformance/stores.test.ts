@@ -1,4 +1,5 @@
 import { Pool } from "pg";
+import type { Redis } from "ioredis";
 import { type KeyStore, MemoryStore, PostgresStore, RedisStore } from "../../lib";
 import { runKeyStoreConformance } from "../../lib/testing";
 import { useRedisCluster } from "../helpers/redis-server";
@@ -18,7 +19,7 @@ const NOT_REDIS_RECORDS = [
 let brokenWrites = 0;
 async function writeBrokenRedis(store: KeyStore, userId: string, provider: string): Promise<void> {
   const redis = store as RedisStore;
-  const client = await redis.connect();
+  const client = (await redis.connect()) as unknown as Redis;
   const key = `${redis.prefix}{${Buffer.from(userId, "utf8").toString("base64url")}}`;
   await client.hset(key, provider, NOT_REDIS_RECORDS[brokenWrites++ % NOT_REDIS_RECORDS.length]!);
 }

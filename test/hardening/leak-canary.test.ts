@@ -130,7 +130,10 @@ describe("leak canary across byokRouter, every store and every built-in provider
               expect(res.status === 200 ? res.text : res.body.error.code).toMatch(/event: error|PROVIDER_/);
             }
             const ai = byok.use(user);
-            seen.push(ai, await ai.keys());
+            seen.push(ai, await ai.keys(), await ai.models(id));
+            record(await call("get", `/models?provider=${id}`));
+            fakes[id].enqueue({ status: 401, message: `Incorrect API key provided: ${key}` });
+            seen.push(await ai.models(id).catch((e: unknown) => e));
             fakes[id].enqueue({ status: 401, message: `Incorrect API key provided: ${key}` });
             seen.push(await ai.chat({ provider: id, prompt: "x" }).catch((e: unknown) => e));
             const stored = (await store.get(user, id))!;

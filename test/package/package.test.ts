@@ -1,6 +1,6 @@
 // Installs the packed tarball into fresh CommonJS and ESM apps and runs the README's usage against the fake Gemini.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { version as typescriptVersion } from "typescript";
@@ -46,6 +46,8 @@ describe("the packed byok-ai package", () => {
         "--no-fund",
         "--prefer-offline",
         tarball,
+        // The Quickstart's install: the Gemini SDK is an optional peer.
+        "@google/genai@^2.32",
         `typescript@${typescriptVersion}`,
         "@types/node@20",
       ],
@@ -79,32 +81,7 @@ describe("the packed byok-ai package", () => {
     expect(run("app.cjs")).toEqual({ text: "Echo: hello package", keys: [KEY, KEY], isError: "function" });
   });
 
-  it("names the npm install to run when an optional peer (ioredis, pg, openai, @anthropic-ai/sdk) is missing", () => {
-    // The app installed byok-ai alone: every optional peer is absent.
-    writeFileSync(
-      join(dir, "peers.cjs"),
-      `const { BYOK, RedisStore, PostgresStore, generateMasterKey } = require("byok-ai");
-const codeOf = (p) => p.then(() => "resolved", (e) => e.code + " " + e.message);
-(async () => {
-  const byok = new BYOK({ masterKey: generateMasterKey() });
-  console.log(JSON.stringify([
-    await codeOf(new RedisStore({ url: "redis://127.0.0.1:6379" }).list("u")),
-    await codeOf(new PostgresStore({ connectionString: "postgres://127.0.0.1/test" }).list("u")),
-    await codeOf(byok.registerKey({ userId: "u", provider: "openai", apiKey: "sk-test-12345678" })),
-    await codeOf(byok.registerKey({ userId: "u", provider: "anthropic", apiKey: "sk-ant-12345678" })),
-  ]));
-})();
-`,
-    );
-    const [redis, pg, openai, anthropic] = run("peers.cjs") as string[];
-    expect(redis).toMatch(/^CONFIG_INVALID .*npm install ioredis/);
-    expect(pg).toMatch(/^CONFIG_INVALID .*npm install pg/);
-    expect(openai).toMatch(/^CONFIG_INVALID .*npm install openai/);
-    expect(anthropic).toMatch(/^CONFIG_INVALID .*npm install @anthropic-ai\/sdk/);
-  });
-
-  // The declarations name the peers' types (express, and ioredis/pg for the store options), as a
-  // TypeScript app that uses them has installed; skipLibCheck stays off so our .d.ts are checked.
+  // An app that uses Redis and PostgreSQL installs them; skipLibCheck stays off so our .d.ts are checked.
   it("ships types that check under TypeScript's node16 resolution, for ESM and CommonJS", () => {
     execFileSync(
       "npm",
@@ -144,5 +121,116 @@ const codeOf = (p) => p.then(() => "resolved", (e) => e.code + " " + e.message);
     const key = execFileSync(join(dir, "node_modules/.bin/byok-ai"), ["keygen"], { cwd: dir, encoding: "utf8" }).trim();
     expect(Buffer.from(key, "base64")).toHaveLength(32);
     expect(key).toHaveLength(44);
+  });
+});
+
+/** An app that installed byok-ai (and express, its one required peer) but none of the optional peers. */
+const NO_PEERS_TYPED = `import { BYOK, MemoryStore, RedisStore, PostgresStore, byokRouter, type ChatResponse, type ModelInfo } from "byok-ai";
+import { startFakeProviders } from "byok-ai/testing";
+import express from "express";
+export async function check(): Promise<[ChatResponse, ModelInfo[]]> {
+  const fakes = await startFakeProviders();
+  const byok = new BYOK({ masterKey: "x".repeat(44), store: new MemoryStore(), providers: fakes.providers });
+  express().use(byokRouter({ byok }));
+  const stores = [new RedisStore({ url: "redis://localhost" }), new PostgresStore({ connectionString: "postgres://x" })];
+  void stores;
+  return [await byok.use("u").chat({ prompt: "x" }), await byok.use("u").models()];
+}
+`;
+
+const NO_PEERS_RUN = `const { BYOK, RedisStore, PostgresStore, generateMasterKey } = require("byok-ai");
+const failure = (run) => { try { run(); return "constructed"; } catch (e) { return e.code + " " + e.message; } };
+const rejection = (p) => p.then(() => "resolved", (e) => e.code + " " + e.message);
+(async () => {
+  const byok = new BYOK({ masterKey: generateMasterKey() });
+  const out = {
+    offered: byok.toJSON().providers,
+    redis: failure(() => new RedisStore({ url: "redis://127.0.0.1:6379" })),
+    postgres: failure(() => new PostgresStore({ connectionString: "postgres://127.0.0.1/test" })),
+    configured: failure(() => new BYOK({ masterKey: generateMasterKey(), providers: { openai: {} } })),
+    compatible: failure(() => new BYOK({ masterKey: generateMasterKey(), providers: { groq: { kind: "openai-compatible", baseUrl: "https://api.groq.com/openai/v1", defaultModel: "m" } } })),
+  };
+  for (const provider of ["gemini", "openai", "anthropic"])
+    out[provider] = await rejection(byok.registerKey({ userId: "u", provider, apiKey: "sk-test-12345678" }));
+  process.stdout.write(JSON.stringify(out));
+})();
+`;
+
+describe("the packed byok-ai package in an app without the optional peers", () => {
+  let dir: string;
+  let tarball: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "byok-no-peers-"));
+    tarball = packBuiltPackage(dir);
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "bare-app", private: true }));
+    // express is byok-ai's one required peer (npm installs it); @types/express is what a TypeScript app adds.
+    const deps = [tarball, `typescript@${typescriptVersion}`, "@types/node@20", "express@5", "@types/express@5"];
+    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", ...deps], {
+      cwd: dir,
+      stdio: "pipe",
+    });
+  }, 180_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("has none of the optional peers and no @google/generative-ai installed", () => {
+    for (const name of ["ioredis", "pg", "openai", "@anthropic-ai/sdk", "@google/genai", "@google/generative-ai"])
+      expect([name, existsSync(join(dir, "node_modules", name))]).toEqual([name, false]);
+  });
+
+  it("ships LICENSE and the CJS CLI only, and depends on no @google/generative-ai", () => {
+    const files = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).split("\n");
+    expect(files).toContain("package/LICENSE");
+    expect(files).toContain("package/dist/cli.cjs");
+    expect(files).not.toContain("package/dist/cli.mjs");
+    const manifest = execFileSync("tar", ["-xzOf", tarball, "package/package.json"], { encoding: "utf8" });
+    expect(manifest).not.toContain("@google/generative-ai");
+  });
+
+  it.each([
+    ["ESM (NodeNext)", "check.mts"],
+    ["CommonJS (NodeNext)", "check.cts"],
+  ])("ships types that compile in %s under strict with skipLibCheck off", (_label, file) => {
+    writeFileSync(join(dir, file), NO_PEERS_TYPED);
+    const tsc = join(dir, "node_modules/typescript/bin/tsc");
+    const args = ["--noEmit", "--strict", "--skipLibCheck", "false", "--module", "nodenext", "--moduleResolution"];
+    const run = () =>
+      execFileSync("node", [tsc, ...args, "nodenext", "--target", "es2022", "--types", "node", file], {
+        cwd: dir,
+        encoding: "utf8",
+        stdio: "pipe",
+      });
+    expect(run).not.toThrow();
+  });
+
+  it("does not offer a built-in whose SDK is absent, and fails at construction what needs a missing peer, printing nothing", () => {
+    writeFileSync(join(dir, "peers.cjs"), NO_PEERS_RUN);
+    const result = spawnSync("node", ["peers.cjs"], { cwd: dir, encoding: "utf8" });
+    expect(result.stderr).toBe("");
+    const out = JSON.parse(result.stdout) as Record<string, string | string[]>;
+    expect(out.offered).toEqual([]);
+    expect(out.redis).toMatch(/^CONFIG_INVALID .*npm install ioredis/);
+    expect(out.postgres).toMatch(/^CONFIG_INVALID .*npm install pg/);
+    expect(out.configured).toMatch(/^CONFIG_INVALID .*npm install openai/);
+    expect(out.compatible).toMatch(/^CONFIG_INVALID .*npm install openai/);
+    expect(out.gemini).toMatch(/^UNKNOWN_PROVIDER .*npm install @google\/genai/);
+    expect(out.openai).toMatch(/^UNKNOWN_PROVIDER .*npm install openai/);
+    expect(out.anthropic).toMatch(/^UNKNOWN_PROVIDER .*npm install @anthropic-ai\/sdk/);
+  });
+
+  it("behaves the same from ESM", () => {
+    writeFileSync(
+      join(dir, "peers.mjs"),
+      `import { BYOK, RedisStore, generateMasterKey } from "byok-ai";
+let redis = "constructed";
+try { new RedisStore({ url: "redis://127.0.0.1:6379" }); } catch (e) { redis = e.code + " " + e.message; }
+const gemini = await new BYOK({ masterKey: generateMasterKey() }).registerKey({ userId: "u", provider: "gemini", apiKey: "AIza-12345678" }).catch((e) => e.code + " " + e.message);
+process.stdout.write(JSON.stringify({ redis, gemini }));
+`,
+    );
+    const result = spawnSync("node", ["peers.mjs"], { cwd: dir, encoding: "utf8" });
+    expect(result.stderr).toBe("");
+    const out = JSON.parse(result.stdout) as Record<string, string>;
+    expect(out.redis).toMatch(/^CONFIG_INVALID .*npm install ioredis/);
+    expect(out.gemini).toMatch(/^UNKNOWN_PROVIDER .*npm install @google\/genai/);
   });
 });

@@ -1,5 +1,5 @@
 import { BYOK, ByokError } from "../../lib";
-import { lazyPeer } from "../../lib/providers/stainless";
+import { lazyPeer } from "../../lib/core/optional-peer";
 import {
   startFakeAnthropic,
   startFakeOpenAI,

@@ -35,7 +35,7 @@ describe("RedisStore", () => {
   it("exposes its own client only once connected, and close() quits it", async () => {
     const store = new RedisStore({ url: REDIS_URL, prefix: `${uniqueName("own")}:` });
     expect(store.client).toBeUndefined();
-    const client = await store.connect();
+    const client = (await store.connect()) as Redis;
     expect(store.client).toBe(client);
     expect(await client.ping()).toBe("PONG");
     const ended = new Promise((resolve) => client.once("end", resolve));

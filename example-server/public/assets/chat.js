@@ -22,7 +22,7 @@ async function chat(provider, text) {
   const response = await fetch("/byok/chat", {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-    body: JSON.stringify({ provider, prompt: text, stream: true }),
+    body: JSON.stringify({ provider, model: $("model").value || undefined, prompt: text, stream: true }),
     signal: controller.signal,
   });
   if (!response.ok) throw await errorFrom(response); // failures before the stream starts are plain JSON errors
@@ -58,6 +58,16 @@ form.addEventListener("submit", async (event) => {
 });
 stop.addEventListener("click", () => controller?.abort());
 
+/** Offers the models the user's key for the selected provider can use (GET /byok/models); "Default model" stays first. */
+async function loadModels() {
+  const models = select.value ? (await api(`/byok/models?provider=${select.value}`)).models : [];
+  $("model").replaceChildren(
+    new Option("Default model", ""),
+    ...models.map((m) => new Option(m.displayName ?? m.id, m.id)),
+  );
+}
+select.addEventListener("change", () => loadModels().catch((failure) => showError(error, friendlyError(failure))));
+
 $("summarize-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const out = $("summary");
@@ -86,6 +96,7 @@ async function main() {
     ),
   );
   if (keys.length === 0) select.replaceChildren(new Option("No key yet: add one on the API keys page", ""));
+  await loadModels().catch((failure) => showError(error, friendlyError(failure)));
   $("no-keys").hidden = keys.length > 0;
   for (const control of [select, send, $("summarize-form").querySelector("button")])
     control.disabled = keys.length === 0;

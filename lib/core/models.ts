@@ -1,0 +1,46 @@
+// AiClient.models: the models a user's key can use, from the provider's list-models API.
+import { type CoreContext, DEFAULT_TIMEOUT_MS } from "./context.js";
+import { startDeadline } from "./deadline.js";
+import { resolveKey } from "./key-choice.js";
+import type { ModelInfo, ProviderModel } from "./types.js";
+import { checkProviderId } from "./validate.js";
+
+/** The most models one listing returns (providers list a few dozen; this bounds a runaway pagination). */
+export const MAX_LISTED_MODELS = 1000;
+
+const isModel = (m: unknown): m is ProviderModel =>
+  typeof m === "object" && m !== null && typeof (m as ProviderModel).id === "string" && (m as ProviderModel).id !== "";
+
+/**
+ * Lists the models `userId`'s key for `requested` (or the provider chosen as for a chat) can use.
+ * A provider without `listModels` answers its `defaultModel` alone: the one model byok-ai knows
+ * it serves. The call has the provider's `timeoutMs`; failures map as a chat's do (KEY_REJECTED…).
+ *
+ * @throws ByokError UNKNOWN_PROVIDER, KEY_NOT_FOUND, KEY_UNREADABLE, KEY_REJECTED, PROVIDER_*, STORE_UNAVAILABLE
+ */
+export async function listModels(context: CoreContext, userId: string, requested?: string): Promise<ModelInfo[]> {
+  const { id, provider, record } = await resolveKey(
+    context,
+    userId,
+    requested === undefined ? undefined : checkProviderId(requested),
+  );
+  if (!provider.listModels) return [{ id: provider.defaultModel, provider: id }];
+  await provider.load?.(); // before the deadline starts, as for a chat
+  const apiKey = context.vault.open(record.ciphertext, { userId, provider: id });
+  const deadline = startDeadline(provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, undefined);
+  try {
+    const listed = await provider.listModels({ apiKey, signal: deadline.signal });
+    return (Array.isArray(listed) ? listed : [])
+      .filter(isModel)
+      .slice(0, MAX_LISTED_MODELS)
+      .map((m) => ({
+        id: m.id,
+        provider: id,
+        ...(typeof m.displayName === "string" ? { displayName: m.displayName } : {}),
+      }));
+  } catch (error) {
+    throw deadline.translate(error, id);
+  } finally {
+    deadline.dispose(false);
+  }
+}
