@@ -16,5 +16,6 @@ export {
   runProviderConformance,
   type ProviderConformanceOptions,
   type ConformanceRunner,
+  type SeenChat,
 } from "./provider-conformance.js";
 export { runKeyStoreConformance, type KeyStoreConformanceOptions } from "./store-conformance.js";
