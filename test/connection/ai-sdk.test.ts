@@ -4,9 +4,8 @@ import { createGoogleGenerativeAI } from "@ai-sdk/google";
 import { createOpenAI } from "@ai-sdk/openai";
 import { generateObject, generateText, type LanguageModel, stepCountIs, streamText, tool } from "ai";
 import { z } from "zod";
-import { BYOK, type ProviderConnection } from "../../lib";
-import { type FakeProviders, startFakeProviders } from "../../lib/testing";
-import { TEST_MASTER_KEY } from "../helpers/canary";
+import type { ProviderConnection } from "../../lib";
+import { useConnectionFixture } from "../helpers/connection-fixture";
 
 const USER = "ai-sdk-user";
 const KEYS = {
@@ -28,24 +27,11 @@ const CASES: [string, Id, (c: ProviderConnection) => LanguageModel, string][] = 
   ],
 ];
 
-let fakes: FakeProviders;
-let byok: BYOK;
-beforeAll(async () => {
-  fakes = await startFakeProviders();
-  // OpenAI's base URL carries its version, as the real one does (https://api.openai.com/v1).
-  byok = new BYOK({
-    masterKey: TEST_MASTER_KEY,
-    providers: { ...fakes.providers, openai: { baseUrl: `${fakes.openai.url}/v1` } },
-  });
-  for (const [provider, apiKey] of Object.entries(KEYS))
-    await byok.registerKey({ userId: USER, provider, apiKey, validate: false });
-});
-afterAll(async () => fakes.close());
-beforeEach(() => [fakes.openai, fakes.anthropic, fakes.gemini].forEach((f) => f.reset()));
+const fx = useConnectionFixture(USER, KEYS);
 
 describe.each(CASES)("ai.connection() with the Vercel AI SDK: %s", (_name, id, modelFor, path) => {
-  const fake = () => fakes[id];
-  const model = async () => modelFor(await byok.use(USER).connection(id));
+  const fake = () => fx.fakes[id];
+  const model = async () => modelFor(await fx.byok.use(USER).connection(id));
   const seenKeys = () => fake().requests.map((r) => r.apiKey);
 
   it("generateText answers with the fake's text, sent with the user's key", async () => {

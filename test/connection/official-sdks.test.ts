@@ -2,9 +2,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { GoogleGenAI } from "@google/genai";
 import OpenAI from "openai";
-import { BYOK } from "../../lib";
-import { type FakeProviders, startFakeProviders } from "../../lib/testing";
-import { TEST_MASTER_KEY } from "../helpers/canary";
+import { useConnectionFixture } from "../helpers/connection-fixture";
 
 const USER = "official-sdk-user";
 const KEYS = {
@@ -13,23 +11,11 @@ const KEYS = {
   gemini: "AIza-user-gemini-key-0002",
 } as const;
 
-let fakes: FakeProviders;
-let byok: BYOK;
-beforeAll(async () => {
-  fakes = await startFakeProviders();
-  byok = new BYOK({
-    masterKey: TEST_MASTER_KEY,
-    providers: { ...fakes.providers, openai: { baseUrl: `${fakes.openai.url}/v1` } },
-  });
-  for (const [provider, apiKey] of Object.entries(KEYS))
-    await byok.registerKey({ userId: USER, provider, apiKey, validate: false });
-});
-afterAll(async () => fakes.close());
-beforeEach(() => [fakes.openai, fakes.anthropic, fakes.gemini].forEach((f) => f.reset()));
+const fx = useConnectionFixture(USER, KEYS);
 
 describe("ai.connection() with the official openai client", () => {
   const client = async () => {
-    const conn = await byok.use(USER).connection("openai");
+    const conn = await fx.byok.use(USER).connection("openai");
     return new OpenAI({
       apiKey: conn.apiKey,
       baseURL: conn.baseURL,
@@ -42,14 +28,14 @@ describe("ai.connection() with the official openai client", () => {
 
   it("answers responses.create and chat.completions.create with the user's key", async () => {
     const openai = await client();
-    fakes.openai.enqueue({ text: "From responses." }, { text: "From chat." });
+    fx.fakes.openai.enqueue({ text: "From responses." }, { text: "From chat." });
     const response = await openai.responses.create({ model: "gpt-4o-mini", input: "Hi" });
     const completion = await openai.chat.completions.create({
       model: "gpt-4o-mini",
       messages: [{ role: "user", content: "Hi" }],
     });
     expect([response.output_text, completion.choices[0]!.message.content]).toEqual(["From responses.", "From chat."]);
-    expect(fakes.openai.requests.map((r) => [r.path, r.apiKey])).toEqual([
+    expect(fx.fakes.openai.requests.map((r) => [r.path, r.apiKey])).toEqual([
       ["/v1/responses", KEYS.openai],
       ["/v1/chat/completions", KEYS.openai],
     ]);
@@ -57,7 +43,7 @@ describe("ai.connection() with the official openai client", () => {
 
   it("streams a response and reports a tool call", async () => {
     const openai = await client();
-    fakes.openai.enqueue({ chunks: ["a ", "b"] }, { toolCalls: [{ name: "lookup", arguments: { q: "x" } }] });
+    fx.fakes.openai.enqueue({ chunks: ["a ", "b"] }, { toolCalls: [{ name: "lookup", arguments: { q: "x" } }] });
     const deltas: string[] = [];
     for await (const event of await openai.responses.create({ model: "gpt-4o-mini", input: "Hi", stream: true }))
       if (event.type === "response.output_text.delta") deltas.push(event.delta);
@@ -71,7 +57,7 @@ describe("ai.connection() with the official openai client", () => {
 
 describe("ai.connection() with the official @anthropic-ai/sdk client", () => {
   it("answers messages.create, plain and streamed, with the user's key in x-api-key", async () => {
-    const conn = await byok.use(USER).connection("anthropic");
+    const conn = await fx.byok.use(USER).connection("anthropic");
     // @anthropic-ai/sdk appends /v1/... itself, so it takes the root.
     const anthropic = new Anthropic({
       apiKey: conn.apiKey,
@@ -79,7 +65,7 @@ describe("ai.connection() with the official @anthropic-ai/sdk client", () => {
       fetch: conn.fetch,
       maxRetries: 0,
     });
-    fakes.anthropic.enqueue({ text: "Bonjour." }, { chunks: ["x ", "y"] });
+    fx.fakes.anthropic.enqueue({ text: "Bonjour." }, { chunks: ["x ", "y"] });
     const message = await anthropic.messages.create({
       model: "claude-haiku-4-5",
       max_tokens: 100,
@@ -92,7 +78,7 @@ describe("ai.connection() with the official @anthropic-ai/sdk client", () => {
       messages: [{ role: "user", content: "Hi" }],
     });
     expect((await stream.finalMessage()).content).toEqual([{ type: "text", text: "x y" }]);
-    expect(fakes.anthropic.requests.map((r) => [r.path, r.headers["x-api-key"], r.headers.authorization])).toEqual([
+    expect(fx.fakes.anthropic.requests.map((r) => [r.path, r.headers["x-api-key"], r.headers.authorization])).toEqual([
       ["/v1/messages", KEYS.anthropic, undefined],
       ["/v1/messages", KEYS.anthropic, undefined],
     ]);
@@ -101,21 +87,21 @@ describe("ai.connection() with the official @anthropic-ai/sdk client", () => {
 
 describe("ai.connection() with the official @google/genai client", () => {
   it("answers generateContent, plain and streamed, with the user's key", async () => {
-    const conn = await byok.use(USER).connection("gemini");
+    const conn = await fx.byok.use(USER).connection("gemini");
     // conn.baseURL already ends in /v1beta: apiVersion "" keeps the SDK from adding it again.
     const ai = new GoogleGenAI({
       apiKey: conn.apiKey,
       vertexai: false,
       httpOptions: { baseUrl: conn.baseURL, apiVersion: "", fetch: conn.fetch },
     });
-    fakes.gemini.enqueue({ text: "Hallo." }, { chunks: ["p ", "q"] });
+    fx.fakes.gemini.enqueue({ text: "Hallo." }, { chunks: ["p ", "q"] });
     const response = await ai.models.generateContent({ model: "gemini-2.5-flash", contents: "Hi" });
     expect(response.text).toBe("Hallo.");
     const texts: string[] = [];
     for await (const chunk of await ai.models.generateContentStream({ model: "gemini-2.5-flash", contents: "Hi" }))
       texts.push(chunk.text ?? "");
     expect(texts.join("")).toBe("p q");
-    expect(fakes.gemini.requests.map((r) => [r.path, r.apiKey])).toEqual([
+    expect(fx.fakes.gemini.requests.map((r) => [r.path, r.apiKey])).toEqual([
       ["/v1beta/models/gemini-2.5-flash:generateContent", KEYS.gemini],
       ["/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", KEYS.gemini],
     ]);
