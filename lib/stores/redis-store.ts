@@ -271,6 +271,9 @@ export class RedisStore implements KeyStore {
 
   async #run<T>(operation: string, call: (client: Client) => Promise<T>, items = 1): Promise<T> {
     try {
+      // The first call loads ioredis (a one-time import that can take longer than a call may on a busy
+      // machine): that is not Redis's time, so the limit starts after it, as a provider's does after `load`.
+      if (this.#client === undefined && this.#url !== undefined && !this.#closed) await this.#open();
       return await withTimeLimit(this.#ready().then(call), CALL_LIMIT_MS + (items - 1) * PER_ITEM_MS, () =>
         Object.assign(new Error("timed out"), { code: "TIMEOUT" }),
       );
