@@ -68,7 +68,9 @@ async function child(role: string): Promise<void> {
 }
 
 function start(role: string, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = fork(__filename, [role], { env: { ...process.env, ...env }, execArgv: [] });
+  // BENCH_CPU_PROF=<dir>: each child writes a V8 CPU profile there, to find where a variant spends its time.
+  const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF] : [];
+  const proc = fork(__filename, [role], { env: { ...process.env, ...env }, execArgv: profile });
   return new Promise((resolve, reject) => {
     proc.once("message", (m) => resolve({ proc, url: (m as { url: string }).url }));
     proc.once("exit", (code) => reject(new Error(`${role} exited with ${code}`)));

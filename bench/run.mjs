@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { build } from "esbuild";
 
-const all = ["vault", "overhead", "memory", "rotate"].filter((name) => existsSync(`bench/${name}.ts`));
+const all = ["vault", "overhead", "layers", "memory", "rotate"].filter((name) => existsSync(`bench/${name}.ts`));
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : all;
 mkdirSync(".tmp/bench", { recursive: true });
 console.log(
