@@ -3,7 +3,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import autocannon from "autocannon";
-import { bareGeminiApp, byokApp, BENCH_BODY, BENCH_KEY, BENCH_USER, type Variant } from "./support";
+import { bareGeminiApp, byokApp, coreApp, BENCH_BODY, BENCH_KEY, BENCH_USER, type Variant } from "./support";
 import { startFakeGemini } from "../lib/testing";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
@@ -14,9 +14,10 @@ const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 3);
 const ROLES = (process.env.BENCH_VARIANTS ?? "bare,memory,redis").split(",") as Role[];
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
-type Role = "bare" | Variant;
+type Role = "bare" | "core" | Variant;
 const LABELS: Record<Role, string> = {
   bare: "(a) express + @google/genai",
+  core: "(a2) express + byok.use().chat()",
   memory: "(b) byokRouter + MemoryStore",
   redis: "(c) byokRouter + RedisStore",
 };
@@ -47,7 +48,9 @@ async function child(role: string): Promise<void> {
   const app =
     role === "bare"
       ? bareGeminiApp(upstream)
-      : await byokApp(role as Variant, upstream, process.env.BENCH_PREFIX!, REDIS_URL);
+      : role === "core"
+        ? await coreApp(upstream)
+        : await byokApp(role as Variant, upstream, process.env.BENCH_PREFIX!, REDIS_URL);
   const server = app.listen(0, "127.0.0.1", () =>
     process.send!({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }),
   );

@@ -43,6 +43,25 @@ export function bareGeminiApp(upstream: string): Express {
   return app;
 }
 
+/** (a2) The same route in the app's own handler through `byok.use(user).chat()` (MemoryStore): prices the router. */
+export async function coreApp(upstream: string): Promise<Express> {
+  const byok = new BYOK({
+    masterKey: MASTER_KEY,
+    store: new MemoryStore(),
+    providers: { gemini: { baseUrl: upstream } },
+  });
+  await byok.registerKey({ userId: BENCH_USER, provider: "gemini", apiKey: BENCH_KEY, validate: false });
+  const app = express();
+  app.post("/byok/chat", express.json(), (req: Request, res: Response, next: NextFunction) => {
+    const user = String(req.headers["x-user"] ?? "");
+    byok
+      .use(user)
+      .chat({ prompt: String((req.body as { prompt?: string }).prompt) })
+      .then((answer) => res.json(answer), next);
+  });
+  return app;
+}
+
 /** (b)/(c) byokRouter with its defaults (helmet, validation, rate limiting with a limit that never triggers). */
 export async function byokApp(variant: Variant, upstream: string, prefix: string, redisUrl: string): Promise<Express> {
   const store: KeyStore = variant === "memory" ? new MemoryStore() : new RedisStore({ url: redisUrl, prefix });
