@@ -45,8 +45,8 @@ export function lazyAiClient(
     has: async (provider) => current().has(provider),
     connection: async (provider) => current().connection(provider),
     checkKey: async (provider) => current().checkKey(provider),
-    [START_KEY_LOOKUP]: (provider) => startKeyLookup(current(), provider),
     models: async (provider) => current().models(provider),
+    [START_KEY_LOOKUP]: (provider) => startKeyLookup(current(), provider),
   };
 }
 
