@@ -20,8 +20,6 @@ import { checkChatRequest, checkProviderId, toConversation } from "./validate.js
 import { openConnection } from "./connection.js";
 import { type Resolved, resolveKey, touchIfDue, userOf } from "./key-choice.js";
 
-export { needsTouch, TOUCH_INTERVAL_MS } from "./key-choice.js";
-
 function toProviderRequest(request: ChatRequest, provider: Provider): ProviderChatRequest {
   const out: ProviderChatRequest = { model: request.model ?? provider.defaultModel, ...toConversation(request) };
   if (request.temperature !== undefined) out.temperature = request.temperature;

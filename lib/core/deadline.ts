@@ -1,5 +1,7 @@
 // One AbortSignal per provider call that fires on the caller's abort or on timeoutMs, and leaves no timer behind.
 import { ByokError } from "../errors.js";
+import { DEFAULT_TIMEOUT_MS } from "./context.js";
+import type { Provider } from "./types.js";
 
 /** A provider call's signal plus how to tell why it fired. */
 export interface Deadline {
@@ -65,4 +67,28 @@ export function startDeadline(timeoutMs: number, callerSignal: AbortSignal | und
       callerSignal?.removeEventListener("abort", onCallerAbort);
     },
   };
+}
+
+/**
+ * One provider call that is not a chat (key validation, the model list) under the provider's
+ * `timeoutMs`: loads the provider's SDK first (a one-time import is not upstream time), runs `call`
+ * with the deadline's signal, and throws what it threw as the caller should see it.
+ * @param id - the provider id, for messages
+ * @param callerSignal - the request's own signal, if any
+ */
+export async function callWithDeadline<T>(
+  provider: Provider,
+  id: string,
+  callerSignal: AbortSignal | undefined,
+  call: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  await provider.load?.();
+  const deadline = startDeadline(provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, callerSignal);
+  try {
+    return await call(deadline.signal);
+  } catch (error) {
+    throw deadline.translate(error, id);
+  } finally {
+    deadline.dispose();
+  }
 }

@@ -1,8 +1,8 @@
 // Key health: remembers when a provider refuses a stored key (or accepts it again), and re-checks a key on demand.
 import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
-import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, storeCall } from "./context.js";
-import { startDeadline } from "./deadline.js";
+import { type CoreContext, providerFor, storeCall } from "./context.js";
+import { callWithDeadline } from "./deadline.js";
 import { startOperation } from "./events.js";
 import { toKeyInfo } from "./keys.js";
 import type { KeyInfo, KeyRecord } from "./types.js";
@@ -53,17 +53,12 @@ export async function checkKey(context: CoreContext, userId: string, rawProvider
     context.emit("key.checked", operation, { userId, provider: id, hint: record.hint, status: "unreadable" });
     return toKeyInfo(record, "unreadable");
   }
-  await provider.load?.(); // before the deadline starts, as for a chat
-  const deadline = startDeadline(provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, undefined);
   let status: "ok" | "invalid" = "ok";
   try {
-    await provider.validateKey({ apiKey, signal: deadline.signal });
+    await callWithDeadline(provider, id, undefined, (signal) => provider.validateKey({ apiKey, signal }));
   } catch (error) {
-    const translated = deadline.translate(error, id);
-    if (!ByokError.is(translated) || translated.code !== "KEY_REJECTED") throw translated;
+    if (!ByokError.is(error) || error.code !== "KEY_REJECTED") throw error;
     status = "invalid";
-  } finally {
-    deadline.dispose();
   }
   await saveStatus(context, record, status);
   context.emit("key.checked", operation, { userId, provider: id, hint: record.hint, status });

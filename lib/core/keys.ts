@@ -1,7 +1,7 @@
 // Key management on a CoreContext: register (validate, seal, store), delete, list, delete a user; the KeyInfo view.
 import { ByokError } from "../errors.js";
-import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, storeCall } from "./context.js";
-import { startDeadline } from "./deadline.js";
+import { type CoreContext, providerFor, storeCall } from "./context.js";
+import { callWithDeadline } from "./deadline.js";
 import { startOperation } from "./events.js";
 import type { KeyInfo, KeyRecord, KeyStatus } from "./types.js";
 import { checkApiKey, checkProviderId, checkUserId } from "./validate.js";
@@ -83,18 +83,13 @@ export async function registerKey(
     throw new ByokError("INVALID_REQUEST", "validate must be a boolean.", { details: { fields: ["validate"] } });
   }
   if (fields.validate !== false) {
-    await provider.load?.(); // before the deadline starts, as for a chat
-    const deadline = startDeadline(provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal);
-    try {
-      await provider.validateKey({ apiKey, signal: deadline.signal });
-    } catch (error) {
-      const translated = deadline.translate(error, id);
-      if (ByokError.is(translated) && translated.code === "KEY_REJECTED")
-        context.emit("key.rejected", operation, { userId, provider: id, hint: hintFor(apiKey) });
-      throw translated;
-    } finally {
-      deadline.dispose();
-    }
+    await callWithDeadline(provider, id, signal, (signal) => provider.validateKey({ apiKey, signal })).catch(
+      (error: unknown) => {
+        if (ByokError.is(error) && error.code === "KEY_REJECTED")
+          context.emit("key.rejected", operation, { userId, provider: id, hint: hintFor(apiKey) });
+        throw error;
+      },
+    );
   }
   signal?.throwIfAborted();
   const now = new Date().toISOString();

@@ -1,6 +1,6 @@
 // AiClient.models: the models a user's key can use, from the provider's list-models API.
-import { type CoreContext, DEFAULT_TIMEOUT_MS } from "./context.js";
-import { startDeadline } from "./deadline.js";
+import type { CoreContext } from "./context.js";
+import { callWithDeadline } from "./deadline.js";
 import { resolveKey } from "./key-choice.js";
 import type { ModelInfo, ProviderModel } from "./types.js";
 import { checkProviderId } from "./validate.js";
@@ -25,22 +25,14 @@ export async function listModels(context: CoreContext, userId: string, requested
     requested === undefined ? undefined : checkProviderId(requested),
   );
   if (!provider.listModels) return [{ id: provider.defaultModel, provider: id }];
-  await provider.load?.(); // before the deadline starts, as for a chat
   const apiKey = context.vault.open(record.ciphertext, { userId, provider: id });
-  const deadline = startDeadline(provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, undefined);
-  try {
-    const listed = await provider.listModels({ apiKey, signal: deadline.signal });
-    return (Array.isArray(listed) ? listed : [])
-      .filter(isModel)
-      .slice(0, MAX_LISTED_MODELS)
-      .map((m) => ({
-        id: m.id,
-        provider: id,
-        ...(typeof m.displayName === "string" ? { displayName: m.displayName } : {}),
-      }));
-  } catch (error) {
-    throw deadline.translate(error, id);
-  } finally {
-    deadline.dispose(false);
-  }
+  const listed = await callWithDeadline(provider, id, undefined, (signal) => provider.listModels!({ apiKey, signal }));
+  return (Array.isArray(listed) ? listed : [])
+    .filter(isModel)
+    .slice(0, MAX_LISTED_MODELS)
+    .map((m) => ({
+      id: m.id,
+      provider: id,
+      ...(typeof m.displayName === "string" ? { displayName: m.displayName } : {}),
+    }));
 }

@@ -3,7 +3,7 @@ import express from "express";
 import helmet, { type HelmetOptions } from "helmet";
 import request from "supertest";
 import { BYOK, byokRouter, MemoryStore } from "../../lib";
-import { needsTouch, TOUCH_INTERVAL_MS } from "../../lib/core/ai-client";
+import { needsTouch, TOUCH_INTERVAL_MS } from "../../lib/core/key-choice";
 import { startFakeGemini, type FakeUpstream } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
 
