@@ -1,10 +1,8 @@
 // Turns @google/genai errors (an ApiError whose message is the upstream JSON) into ByokErrors.
-import { upstreamError } from "./upstream-error.js";
+import { nonEmptyString as str, upstreamError } from "./upstream-error.js";
 
 type ErrorDetail = { "@type"?: unknown; reason?: unknown; retryDelay?: unknown };
 type ErrorBody = { error?: { message?: unknown; status?: unknown; details?: unknown } };
-
-const str = (value: unknown): string | undefined => (typeof value === "string" && value ? value : undefined);
 
 /**
  * The upstream JSON inside an ApiError message. A failed response's message is the body itself;

@@ -69,6 +69,10 @@ export function cleanUpstreamMessage(message: string, apiKey?: string): string {
   return out.length > 300 ? `${out.slice(0, 297)}...` : out;
 }
 
+/** `value` when it is a non-empty string, else `undefined`: for reading fields of an SDK's error body. */
+export const nonEmptyString = (value: unknown): string | undefined =>
+  typeof value === "string" && value ? value : undefined;
+
 /** Seconds from a Retry-After value (delta-seconds or HTTP date); undefined when absent or unparsable. */
 export function parseRetryAfter(value: string | number | null | undefined): number | undefined {
   if (value === undefined || value === null || value === "") return undefined;
