@@ -5,7 +5,7 @@ import { coreContextOf } from "../byok.js";
 import { startKeyLookup } from "../core/ai-client.js";
 import { configError } from "../core/option-checks.js";
 import { chatRoute } from "./chat-route.js";
-import { checkKeyRoute, checkKeyRules } from "./check-key-route.js";
+import { checkKeyRoute } from "./check-key-route.js";
 import "./express-augment.js";
 import { keysRoutes } from "./keys-routes.js";
 import { modelsRoute } from "./models-route.js";
@@ -14,7 +14,7 @@ import { createLimiters } from "./rate-limit.js";
 import { attachAi, requireUser } from "./request-user.js";
 import { errorMiddleware } from "./send-error.js";
 import { preflightHeaders } from "./preflight.js";
-import { bodyCheck, chatRules, deleteKeyRules, jsonBody, registerKeyRules } from "./validation.js";
+import { bodyCheck, chatBody, checkKeyBody, deleteKeyBody, jsonBody, registerKeyBody } from "./validation.js";
 
 /** byok answers hold keys' metadata and users' chats: never cached. */
 function noStore(_req: Request, res: Response, next: NextFunction): void {
@@ -72,31 +72,19 @@ export function byokRouter(options: RouterOptions): Router {
   const parse = express.json({ limit: parsed.bodyLimit, strict: true, type: "application/json" });
 
   const routes = express.Router();
-  routes.post(
-    "/keys",
-    ...common,
-    ...limits.keys,
-    jsonBody(parse, bodyCheck(registerKeyRules, { bodyRequired: true })),
-    keys.register,
-  );
+  routes.post("/keys", ...common, ...limits.keys, jsonBody(parse, bodyCheck(registerKeyBody)), keys.register);
   routes.get("/keys", ...common, ...limits.keys, keys.list);
   routes.post(
     "/keys/check",
     ...common,
     ...limits.keys,
-    jsonBody(parse, bodyCheck(checkKeyRules, { bodyRequired: true })),
+    jsonBody(parse, bodyCheck(checkKeyBody)),
     checkKeyRoute(context),
   );
-  routes.delete(
-    "/keys",
-    ...common,
-    ...limits.keys,
-    jsonBody(parse, bodyCheck(deleteKeyRules, { bodyRequired: false })),
-    keys.remove,
-  );
+  routes.delete("/keys", ...common, ...limits.keys, jsonBody(parse, bodyCheck(deleteKeyBody)), keys.remove);
   // The body comes before the limiter here: the key lookup needs the provider it names.
-  const chatBody = jsonBody(parse, bodyCheck(chatRules, { bodyRequired: true }));
-  routes.post("/chat", ...common, chatBody, startChatKeyLookup, ...limits.chat, chatRoute(parsed.messageFor));
+  const chatJson = jsonBody(parse, bodyCheck(chatBody));
+  routes.post("/chat", ...common, chatJson, startChatKeyLookup, ...limits.chat, chatRoute(parsed.messageFor));
   routes.use(preflightHeaders(secure)); // after the routes: only requests none of them answered
   routes.get("/models", ...common, ...limits.chat, modelsRoute());
   // Inside `routes`, after them: only errors from the byok routes get here.

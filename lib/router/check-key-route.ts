@@ -1,16 +1,9 @@
 // POST {basePath}/keys/check: re-validates the signed-in user's stored key with its provider and answers its KeyInfo.
-import { body, type ValidationChain } from "express-validator";
 import type { CoreContext } from "../core/context.js";
 import { checkKey } from "../core/key-health.js";
-import { PROVIDER_ID } from "../core/validate.js";
 import { asyncRoute } from "./async-route.js";
 import { userIdOf } from "./request-user.js";
 import { sendJson } from "./send-json.js";
-
-/** `POST /keys/check`: `{ provider }`. */
-export const checkKeyRules: ValidationChain[] = [
-  body("provider").custom((v) => typeof v === "string" && PROVIDER_ID.test(v)),
-];
 
 /** The handler: `200 KeyInfo` with the status found (`ok`, `invalid` or `unreadable`). */
 export function checkKeyRoute(context: CoreContext) {
