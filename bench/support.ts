@@ -5,14 +5,20 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import { BYOK, byokRouter, MemoryStore, RedisStore, type KeyStore, type RouterOptions } from "../lib";
 
 export type Variant = "memory" | "redis";
+/** Router pieces a variant can leave out, to price each in the same run. */
+export type Without = "helmet" | "ratelimit";
 export const BENCH_KEY = "AIzaBENCH-0123456789abcdefghijk";
 export const BENCH_USER = "bench-user";
 export const BENCH_BODY = JSON.stringify({ prompt: "Say hello" });
 const MASTER_KEY = Buffer.alloc(32, 9).toString("base64");
 const MODEL = "gemini-2.5-flash";
 
-/** (a) The baseline: what an app does without byok-ai, one SDK client with a fixed key and base URL. */
-export function bareGeminiApp(upstream: string): Express {
+/**
+ * (a) The baseline: what an app does without byok-ai, one SDK client with a fixed key and base URL.
+ * With `floor`, each request first reads one Redis key (the `floor` variant): the least any
+ * per-user key lookup in Redis costs.
+ */
+export function bareGeminiApp(upstream: string, floor?: { redis: Redis; key: string }): Express {
   const ai = new GoogleGenAI({
     apiKey: BENCH_KEY,
     vertexai: false,
@@ -20,26 +26,36 @@ export function bareGeminiApp(upstream: string): Express {
   });
   const app = express();
   app.post("/byok/chat", express.json(), (req: Request, res: Response, next: NextFunction) => {
-    ai.models
-      .generateContent({
+    const chat = async () => {
+      if (floor) await floor.redis.get(floor.key);
+      const r = await ai.models.generateContent({
         model: MODEL,
         contents: [{ role: "user", parts: [{ text: String((req.body as { prompt?: string }).prompt) }] }],
-      })
-      .then((r) => {
-        const u = r.usageMetadata;
-        res.json({
-          text: r.text ?? "",
-          provider: "gemini",
-          model: MODEL,
-          finishReason: "stop",
-          usage: {
-            inputTokens: u?.promptTokenCount ?? 0,
-            outputTokens: u?.candidatesTokenCount ?? 0,
-            totalTokens: u?.totalTokenCount ?? 0,
-          },
-        });
-      }, next);
+      });
+      const u = r.usageMetadata;
+      res.json({
+        text: r.text ?? "",
+        provider: "gemini",
+        model: MODEL,
+        finishReason: "stop",
+        usage: {
+          inputTokens: u?.promptTokenCount ?? 0,
+          outputTokens: u?.candidatesTokenCount ?? 0,
+          totalTokens: u?.totalTokenCount ?? 0,
+        },
+      });
+    };
+    chat().catch(next);
   });
+  return app;
+}
+
+/** The `floor` variant: the bare app plus one raw Redis GET per request, on a connection set up as RedisStore's. */
+export async function floorApp(upstream: string, prefix: string, redisUrl: string): Promise<Express> {
+  const { Redis: RedisClient } = await import("ioredis");
+  const redis = new RedisClient(redisUrl, { enableAutoPipelining: true });
+  const app = bareGeminiApp(upstream, { redis, key: `${prefix}floor` });
+  app.locals.close = async () => void (await redis.quit());
   return app;
 }
 
@@ -63,7 +79,13 @@ export async function coreApp(upstream: string): Promise<Express> {
 }
 
 /** (b)/(c) byokRouter with its defaults (helmet, validation, rate limiting with a limit that never triggers). */
-export async function byokApp(variant: Variant, upstream: string, prefix: string, redisUrl: string): Promise<Express> {
+export async function byokApp(
+  variant: Variant,
+  upstream: string,
+  prefix: string,
+  redisUrl: string,
+  without: Without[] = [],
+): Promise<Express> {
   const store: KeyStore = variant === "memory" ? new MemoryStore() : new RedisStore({ url: redisUrl, prefix });
   const byok = new BYOK({ masterKey: MASTER_KEY, store, providers: { gemini: { baseUrl: upstream } } });
   await byok.registerKey({ userId: BENCH_USER, provider: "gemini", apiKey: BENCH_KEY, validate: false });
@@ -72,8 +94,10 @@ export async function byokApp(variant: Variant, upstream: string, prefix: string
     (req as Request & { user?: { id: string } }).user = { id: String(req.headers["x-user"] ?? "") };
     next();
   });
-  // BENCH_ROUTER (JSON) overrides router options, e.g. '{"rateLimit":false}' to measure a piece's cost.
-  const overrides = JSON.parse(process.env.BENCH_ROUTER ?? "{}") as Partial<RouterOptions>;
+  const overrides: Partial<RouterOptions> = {
+    ...(without.includes("helmet") ? { helmet: false } : {}),
+    ...(without.includes("ratelimit") ? { rateLimit: false } : {}),
+  };
   app.use(byokRouter({ byok, rateLimit: { chat: { windowMs: 60_000, limit: 1e9 } }, ...overrides }));
   // The floor for (c): one raw Redis round trip (GET) on the store's own connection, from this process.
   app.locals.redisFloorMs = async (count = 2000): Promise<number> => {
