@@ -12,7 +12,7 @@ const WARMUP_CONNECTIONS = Math.max(...CONNECTIONS);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 3);
+const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 5);
 /**
  * `bare` first. A router variant may name pieces to leave out, to price them in the same run:
  * `memory-helmet`, `redis-ratelimit`, `memory-helmet-ratelimit`.
