@@ -85,8 +85,8 @@ export function byokRouter(options: RouterOptions): Router {
   // The body comes before the limiter here: the key lookup needs the provider it names.
   const chatJson = jsonBody(parse, bodyCheck(chatBody));
   routes.post("/chat", ...common, chatJson, startChatKeyLookup, ...limits.chat, chatRoute(parsed.messageFor));
-  routes.use(preflightHeaders(secure)); // after the routes: only requests none of them answered
   routes.get("/models", ...common, ...limits.chat, modelsRoute());
+  routes.use(preflightHeaders(secure)); // after the routes: only requests none of them answered
   // Inside `routes`, after them: only errors from the byok routes get here.
   routes.use(errorMiddleware(parsed.messageFor, "all"));
 
