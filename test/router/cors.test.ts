@@ -93,8 +93,10 @@ describe.each(EXPRESS_VERSIONS)("byokRouter behind cors on %s", (version) => {
     expect(res.headers["x-content-type-options"]).toBe("nosniff");
     expect(res.headers["content-security-policy"]).toBeDefined();
     expect(res.headers["access-control-allow-origin"]).toBeUndefined();
-    const chat = await request(crossOriginApp(kit, fake)).options("/byok/chat");
-    expect([chat.status < 300, chat.headers["cache-control"]]).toEqual([true, "no-store"]);
+    for (const path of ["/byok/chat", "/byok/models"]) {
+      const res = await request(crossOriginApp(kit, fake)).options(path);
+      expect([path, res.status < 300, res.headers["cache-control"]]).toEqual([path, true, "no-store"]);
+    }
   });
 
   it("adds those headers to cors's own preflight answer with preflightContinue", async () => {
