@@ -1,4 +1,4 @@
-// Router overhead: the same autocannon load against (a) Express + @google/genai directly, (a1) the same plus one raw Redis GET, (a2) the app's own route through byok.use().chat(), (b) byokRouter + MemoryStore, (c) byokRouter + RedisStore; plus the floor, one raw Redis round trip.
+// Router overhead: the same autocannon load against (a) Express + @google/genai directly, (a1) the same plus one raw Redis GET, (a1') plus that GET and the rate-limit counter's script, (a2) the app's own route through byok.use().chat(), (b) byokRouter + MemoryStore, (c) byokRouter + RedisStore; plus the floor, one raw Redis round trip.
 import { type ChildProcess, fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
@@ -17,13 +17,14 @@ const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 5);
  * `bare` first. A router variant may name pieces to leave out, to price them in the same run:
  * `memory-helmet`, `redis-ratelimit`, `memory-helmet-ratelimit`.
  */
-const ROLES = (process.env.BENCH_VARIANTS ?? "bare,floor,core,memory,redis").split(",");
+const ROLES = (process.env.BENCH_VARIANTS ?? "bare,floor,counter,core,memory,redis").split(",");
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 type Role = string;
 const LABELS: Record<string, string> = {
   bare: "(a) express + @google/genai",
   floor: "(a1) (a) + one raw Redis GET",
+  counter: "(a1') (a1) + the counter's script",
   core: "(a2) express + byok.use().chat()",
   memory: "(b) byokRouter + MemoryStore",
   redis: "(c) byokRouter + RedisStore",
@@ -66,8 +67,8 @@ async function child(role: string): Promise<void> {
   const app =
     role === "bare"
       ? bareGeminiApp(upstream)
-      : role === "floor"
-        ? await floorApp(upstream, process.env.BENCH_PREFIX!, REDIS_URL)
+      : role === "floor" || role === "counter"
+        ? await floorApp(upstream, process.env.BENCH_PREFIX!, REDIS_URL, role === "counter")
         : role === "core"
           ? await coreApp(upstream)
           : await routerApp(role, upstream);
@@ -279,7 +280,7 @@ async function main(): Promise<void> {
     console.log(`floor: one raw Redis GET round trip from the app process, p50 ${median(floors).toFixed(3)} ms`);
   console.log(
     `targets: ratio >= 0.95 at 10-20 connections (redis); at 1 connection +p50 <= 0.3 ms and +cpu <= 100 µs per chat (redis); memory no slower than redis\n` +
-      `(key ${BENCH_KEY.slice(0, 4)}…, one user, rate limiting on with a limit that never triggers; (a1) prices one Redis round trip in an app, (a2) the core and provider without the router)`,
+      `(key ${BENCH_KEY.slice(0, 4)}…, one user, rate limiting on with a limit that never triggers; (a1) prices one Redis round trip in an app, (a1') that trip with the shared counter, (a2) the core and provider without the router)`,
   );
 }
 

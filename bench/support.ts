@@ -15,10 +15,9 @@ const MODEL = "gemini-2.5-flash";
 
 /**
  * (a) The baseline: what an app does without byok-ai, one SDK client with a fixed key and base URL.
- * With `floor`, each request first reads one Redis key (the `floor` variant): the least any
- * per-user key lookup in Redis costs.
+ * With `before`, each request first awaits it (the floor variants' Redis commands).
  */
-export function bareGeminiApp(upstream: string, floor?: { redis: Redis; key: string }): Express {
+export function bareGeminiApp(upstream: string, before?: () => Promise<unknown>): Express {
   const ai = new GoogleGenAI({
     apiKey: BENCH_KEY,
     vertexai: false,
@@ -27,7 +26,7 @@ export function bareGeminiApp(upstream: string, floor?: { redis: Redis; key: str
   const app = express();
   app.post("/byok/chat", express.json(), (req: Request, res: Response, next: NextFunction) => {
     const chat = async () => {
-      if (floor) await floor.redis.get(floor.key);
+      if (before) await before();
       const r = await ai.models.generateContent({
         model: MODEL,
         contents: [{ role: "user", parts: [{ text: String((req.body as { prompt?: string }).prompt) }] }],
@@ -50,12 +49,35 @@ export function bareGeminiApp(upstream: string, floor?: { redis: Redis; key: str
   return app;
 }
 
-/** The `floor` variant: the bare app plus one raw Redis GET per request, on a connection set up as RedisStore's. */
-export async function floorApp(upstream: string, prefix: string, redisUrl: string): Promise<Express> {
+/** rate-limit-redis's increment script, verbatim: what the router's chat counter runs in Redis per request. */
+const COUNTER_SCRIPT = `local windowMs = tonumber(ARGV[1])
+local timeToExpire = redis.call("PTTL", KEYS[1])
+if timeToExpire <= 0 then
+redis.call("SET", KEYS[1], 1, "PX", windowMs)
+return { 1, windowMs }
+end
+local totalHits = redis.call("INCR", KEYS[1])
+return { totalHits, timeToExpire }`;
+
+/**
+ * The floor variants, on a connection set up as RedisStore's (auto-pipelining): the bare app plus one
+ * raw Redis GET per request (`floor`: the least any per-user key lookup in Redis costs), or plus that
+ * GET and the counter's script sent together (`counter`: the least a shared rate-limit counter adds).
+ */
+export async function floorApp(upstream: string, prefix: string, redisUrl: string, counter: boolean): Promise<Express> {
   const { Redis: RedisClient } = await import("ioredis");
   const redis = new RedisClient(redisUrl, { enableAutoPipelining: true });
-  const app = bareGeminiApp(upstream, { redis, key: `${prefix}floor` });
-  app.locals.close = async () => void (await redis.quit());
+  redis.defineCommand("countHit", { numberOfKeys: 1, lua: COUNTER_SCRIPT });
+  const countHit = (redis as unknown as { countHit: (key: string, windowMs: number) => Promise<unknown> }).countHit;
+  const get = () => redis.get(`${prefix}floor`);
+  const app = bareGeminiApp(
+    upstream,
+    counter ? () => Promise.all([get(), countHit.call(redis, `${prefix}counter`, 60_000)]) : get,
+  );
+  app.locals.close = async () => {
+    await redis.del(`${prefix}counter`);
+    await redis.quit();
+  };
   return app;
 }
 
