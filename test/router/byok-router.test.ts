@@ -95,6 +95,22 @@ describe.each(EXPRESS_VERSIONS)("byokRouter in an app on %s", (version) => {
     expect(ByokError.is(f.appErrors[0]) && (f.appErrors[0] as ByokError).code).toBe("KEY_NOT_FOUND");
   });
 
+  it("uses a body the app parsed itself, and takes a JSON null from a non-strict parser as no body", async () => {
+    f = await appFixture(kit);
+    const app = kit.express() as express.Express;
+    app.use(kit.express.json({ strict: false }), (req, _res, next) => {
+      (req as unknown as { user: { id: string } }).user = { id: "u1" };
+      next();
+    });
+    app.use(kit.lib.byokRouter({ byok: f.byok }));
+    const json = (path: string, method: "post" | "delete", body: string) =>
+      request(app)[method](path).type("application/json").send(body);
+    expect((await json("/byok/keys", "post", '{"provider":"gemini","apiKey":"AIza-good-key-0000"}')).status).toBe(201);
+    const chat = await json("/byok/chat", "post", "null");
+    expect([chat.status, chat.body.error.details]).toEqual([400, { fields: ["prompt", "messages"] }]);
+    expect((await json("/byok/keys?provider=gemini", "delete", "null")).status).toBe(204);
+  });
+
   it("answers 500 INTERNAL without internals when getUserId throws", async () => {
     f = await appFixture(kit, {
       router: {
