@@ -6,6 +6,25 @@ import { join } from "node:path";
 import { version as typescriptVersion } from "typescript";
 import { packBuiltPackage } from "../helpers/built-package";
 
+/** `npm install` of `packages` into the app in `dir`, as a user would, quietly. */
+function npmInstall(dir: string, packages: string[]): void {
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", ...packages], {
+    cwd: dir,
+    stdio: "pipe",
+  });
+}
+
+/** Type-checks `files` in `dir` with the app's TypeScript: strict, skipLibCheck off, so our .d.ts are checked too. */
+function typecheck(dir: string, resolution: "node16" | "nodenext", files: string[]): string {
+  const tsc = join(dir, "node_modules/typescript/bin/tsc");
+  const args = ["--noEmit", "--strict", "--skipLibCheck", "false", "--module", resolution, "--moduleResolution"];
+  return execFileSync("node", [tsc, ...args, resolution, "--target", "es2022", "--types", "node", ...files], {
+    cwd: dir,
+    encoding: "utf8",
+    stdio: "pipe",
+  });
+}
+
 const KEY = "AIza-package-test-key-0001";
 const usage = (imports: string) => `${imports}
 const main = async () => {
@@ -38,24 +57,8 @@ describe("the packed byok-ai package", () => {
     dir = mkdtempSync(join(tmpdir(), "byok-package-"));
     const tarball = packBuiltPackage(dir);
     writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "app", private: true }));
-    execFileSync(
-      "npm",
-      [
-        "install",
-        "--no-audit",
-        "--no-fund",
-        "--prefer-offline",
-        tarball,
-        // The Quickstart's install: the Gemini SDK is an optional peer.
-        "@google/genai@^2.32",
-        `typescript@${typescriptVersion}`,
-        "@types/node@20",
-      ],
-      {
-        cwd: dir,
-        stdio: "pipe",
-      },
-    );
+    // The Quickstart's install: the Gemini SDK is an optional peer.
+    npmInstall(dir, [tarball, "@google/genai@^2.32", `typescript@${typescriptVersion}`, "@types/node@20"]);
   }, 180_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -83,38 +86,10 @@ describe("the packed byok-ai package", () => {
 
   // An app that uses Redis and PostgreSQL installs them; skipLibCheck stays off so our .d.ts are checked.
   it("ships types that check under TypeScript's node16 resolution, for ESM and CommonJS", () => {
-    execFileSync(
-      "npm",
-      [
-        "install",
-        "--no-audit",
-        "--no-fund",
-        "--prefer-offline",
-        "@types/express@5",
-        "ioredis@6",
-        "pg@8",
-        "@types/pg@8",
-      ],
-      { cwd: dir, stdio: "pipe" },
-    );
+    npmInstall(dir, ["@types/express@5", "ioredis@6", "pg@8", "@types/pg@8"]);
     writeFileSync(join(dir, "check.mts"), typed);
     writeFileSync(join(dir, "check.cts"), typed);
-    const tsc = join(dir, "node_modules/typescript/bin/tsc");
-    const args = [
-      "--noEmit",
-      "--strict",
-      "--module",
-      "node16",
-      "--moduleResolution",
-      "node16",
-      "--target",
-      "es2022",
-      "--types",
-      "node",
-    ];
-    expect(() =>
-      execFileSync("node", [tsc, ...args, "check.mts", "check.cts"], { cwd: dir, stdio: "pipe" }),
-    ).not.toThrow();
+    expect(() => typecheck(dir, "node16", ["check.mts", "check.cts"])).not.toThrow();
   });
 
   it("installs a byok-ai bin whose keygen prints a 32-byte base64 master key", () => {
@@ -165,10 +140,7 @@ describe("the packed byok-ai package in an app without the optional peers", () =
     writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "bare-app", private: true }));
     // express is byok-ai's one required peer (npm installs it); @types/express is what a TypeScript app adds.
     const deps = [tarball, `typescript@${typescriptVersion}`, "@types/node@20", "express@5", "@types/express@5"];
-    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", ...deps], {
-      cwd: dir,
-      stdio: "pipe",
-    });
+    npmInstall(dir, deps);
   }, 180_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -191,15 +163,7 @@ describe("the packed byok-ai package in an app without the optional peers", () =
     ["CommonJS (NodeNext)", "check.cts"],
   ])("ships types that compile in %s under strict with skipLibCheck off", (_label, file) => {
     writeFileSync(join(dir, file), NO_PEERS_TYPED);
-    const tsc = join(dir, "node_modules/typescript/bin/tsc");
-    const args = ["--noEmit", "--strict", "--skipLibCheck", "false", "--module", "nodenext", "--moduleResolution"];
-    const run = () =>
-      execFileSync("node", [tsc, ...args, "nodenext", "--target", "es2022", "--types", "node", file], {
-        cwd: dir,
-        encoding: "utf8",
-        stdio: "pipe",
-      });
-    expect(run).not.toThrow();
+    expect(() => typecheck(dir, "nodenext", [file])).not.toThrow();
   });
 
   it("does not offer a built-in whose SDK is absent, and fails at construction what needs a missing peer, printing nothing", () => {
