@@ -1,11 +1,11 @@
 // The BYOK class: checks options once, wires the vault, the store and the built-in providers, and exposes the key API.
 import { inspect } from "node:util";
 import { type CoreContext, storeCall } from "./core/context.js";
-import { createAiClient } from "./core/ai-client.js";
+import { createAiClient, type UseOptions } from "./core/ai-client.js";
 import { createEventSink } from "./core/events.js";
 import { deleteKey, deleteUser, listKeys, registerKey, type RegisterKeyInput } from "./core/keys.js";
 import { type ByokOptions, isProvider, parseByokOptions } from "./core/options.js";
-import type { AiClient, KeyInfo, Provider, ProviderOptions } from "./core/types.js";
+import type { AiClient, KeyInfo, KeyStore, Provider, ProviderOptions } from "./core/types.js";
 import { isPeerInstalled, missingPeer } from "./core/optional-peer.js";
 import { ANTHROPIC_SDK, createAnthropicProvider } from "./providers/anthropic.js";
 import { createGeminiProvider, GEMINI_SDK } from "./providers/gemini.js";
@@ -13,7 +13,14 @@ import { createOpenAIProvider, OPENAI_SDK } from "./providers/openai.js";
 import { MemoryStore } from "./stores/memory-store.js";
 import { Vault } from "./vault/vault.js";
 import { configError } from "./core/option-checks.js";
-import { rotate, type RotateOptions, type RotateResult } from "./core/rotate.js";
+import {
+  rotate,
+  type RotateOptions,
+  type RotateResult,
+  verify,
+  type VerifyOptions,
+  type VerifyResult,
+} from "./core/rotate.js";
 
 /** Provider ids configured by default. */
 export const BUILT_IN_PROVIDERS = ["gemini", "openai", "anthropic"] as const;
@@ -27,15 +34,8 @@ const FACTORIES: Partial<Record<NonNullable<ProviderOptions["kind"]>, { create: 
   "openai-compatible": { create: (id, o) => createOpenAIProvider({ id, ...o, compatible: true }), sdk: OPENAI_SDK },
 };
 
-let memoryStoreWarned = false;
-const contexts = new WeakMap<BYOK, CoreContext>();
-
-/** @internal The wiring of a BYOK instance, for the router and rotation. */
-export function coreContextOf(byok: BYOK): CoreContext {
-  const context = contexts.get(byok);
-  if (!context) throw configError("Expected a BYOK instance (new BYOK({ masterKey, store })).");
-  return context;
-}
+/** Marks a BYOK from any copy of byok-ai (`Symbol.for`: an ESM and a CommonJS copy in one app share it). */
+const BRAND = Symbol.for("byok-ai.BYOK");
 
 /**
  * Accepts users' own AI provider keys, stores them encrypted (AES-256-GCM, bound to user and
@@ -50,6 +50,8 @@ export function coreContextOf(byok: BYOK): CoreContext {
  * @throws ByokError CONFIG_INVALID for bad options, with a message that names the fix
  */
 export class BYOK {
+  readonly #context: CoreContext;
+
   constructor(options: ByokOptions) {
     const parsed = parseByokOptions(options, BUILT_IN_PROVIDERS);
     const providers = new Map<string, Provider>();
@@ -70,52 +72,73 @@ export class BYOK {
       }
       providers.set(id, factory.create(id, value));
     }
-    if (!parsed.store && process.env.NODE_ENV === "production" && !memoryStoreWarned) {
-      memoryStoreWarned = true;
-      process.emitWarning(
-        "byok-ai: no store given, using MemoryStore: keys are lost on restart and not shared between instances. Pass store: new RedisStore(...) or new PostgresStore(...).",
-        {
-          code: "BYOK_MEMORY_STORE",
-        },
-      );
-    }
-    contexts.set(this, {
+    this.#context = {
       store: parsed.store ?? new MemoryStore(),
       vault: new Vault(parsed.masterKeys),
       providers,
       missingSdks,
       defaultProvider: parsed.defaultProvider,
       emit: createEventSink(parsed.onEvent),
-    });
+    };
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /**
+   * True for a BYOK from any copy of byok-ai (an app that loads byok-ai both through `import` and
+   * `require` has two). Use it instead of `instanceof`.
+   */
+  static is(value: unknown): value is BYOK {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
+  /** The ids of the providers this instance offers (configured, with their SDK installed), e.g. for a settings page. */
+  get providers(): string[] {
+    return [...this.#context.providers.keys()];
+  }
+
+  /** The store this instance keeps its encrypted keys in (the `store` option, or its default MemoryStore). */
+  get store(): KeyStore {
+    return this.#context.store;
   }
 
   /**
    * Checks the key with the provider (unless `validate: false`), encrypts it and stores it,
-   * replacing the user's previous key for that provider.
+   * replacing the user's previous key for that provider. `signal` cancels the check; once it fired,
+   * nothing is stored.
+   * @returns the stored key's KeyInfo, and `replaced: true` when it replaced a key
    * @throws ByokError INVALID_REQUEST, UNKNOWN_PROVIDER, KEY_REJECTED, PROVIDER_*, STORE_UNAVAILABLE
    */
-  async registerKey(input: RegisterKeyInput): Promise<KeyInfo> {
-    return (await registerKey(coreContextOf(this), input)).info;
+  async registerKey(input: RegisterKeyInput): Promise<KeyInfo & { replaced: boolean }> {
+    const { info, replaced } = await registerKey(this.#context, input);
+    return { ...info, replaced };
   }
 
-  /** Removes one key; `true` if a key was removed. */
-  deleteKey(input: { userId: string; provider: string }): Promise<boolean> {
-    return deleteKey(coreContextOf(this), input);
+  /**
+   * Removes one key; `true` if a key was removed. `requestId` goes into the `key.deleted` event.
+   * @throws ByokError INVALID_REQUEST, STORE_UNAVAILABLE
+   */
+  deleteKey(input: { userId: string; provider: string; requestId?: string }): Promise<boolean> {
+    return deleteKey(this.#context, input);
   }
 
   /** The user's keys: provider, hint and dates, never the key itself. */
   listKeys(userId: string): Promise<KeyInfo[]> {
-    return listKeys(coreContextOf(this), userId);
+    return listKeys(this.#context, userId);
   }
 
   /** Removes all of a user's keys; resolves to how many. */
   deleteUser(userId: string): Promise<number> {
-    return deleteUser(coreContextOf(this), userId);
+    return deleteUser(this.#context, userId);
   }
 
-  /** AI calls with `userId`'s own keys. Cheap: touches the store only when a method is called. */
-  use(userId: string): AiClient {
-    return createAiClient(coreContextOf(this), userId);
+  /**
+   * AI calls with `userId`'s own keys. Cheap: touches the store only when a method is called.
+   * `undefined` (nobody signed in) makes every call reject UNAUTHENTICATED. `signal` aborts every
+   * call made through the client (the router passes one that fires when the client disconnects);
+   * `requestId` goes into every event of its calls.
+   */
+  use(userId: string | undefined, options: UseOptions = {}): AiClient {
+    return createAiClient(this.#context, userId, options);
   }
 
   /**
@@ -125,22 +148,30 @@ export class BYOK {
    * @returns `{ scanned, rotated, skipped, failed }`; `failed` records are unreadable by every known key and left untouched
    */
   rotate(options: RotateOptions = {}): Promise<RotateResult> {
-    return rotate(coreContextOf(this), options);
+    return rotate(this.#context, options);
+  }
+
+  /**
+   * Decrypts every record, streaming through the store, and counts them per master-key id; lists
+   * the records no known key can read (user id and provider only). What `npx byok-ai verify` prints.
+   */
+  verify(options: VerifyOptions = {}): Promise<VerifyResult> {
+    return verify(this.#context, options);
   }
 
   /** Closes the store (which closes only connections it opened itself). */
   async close(): Promise<void> {
-    const { store } = coreContextOf(this);
+    const { store } = this.#context;
     if (store.close) await storeCall("close", () => store.close!());
   }
 
   /** What JSON.stringify shows: configured provider ids, never keys. */
   toJSON(): { providers: string[] } {
-    return { providers: [...coreContextOf(this).providers.keys()] };
+    return { providers: this.providers };
   }
 
   [inspect.custom](): string {
-    const { providers, store, defaultProvider } = coreContextOf(this);
+    const { providers, store, defaultProvider } = this.#context;
     return `BYOK { providers: [${[...providers.keys()].join(", ")}], defaultProvider: '${defaultProvider}', store: ${store.constructor.name} }`;
   }
 }

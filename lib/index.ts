@@ -2,7 +2,8 @@
 export { BYOK } from "./byok.js";
 export type { ByokOptions } from "./core/options.js";
 export type { RegisterKeyInput } from "./core/keys.js";
-export type { RotateOptions, RotateResult, VerifyResult } from "./core/rotate.js";
+export type { UseOptions } from "./core/ai-client.js";
+export type { RotateOptions, RotateResult, VerifyOptions, VerifyResult } from "./core/rotate.js";
 export { ByokError, ERROR_STATUS, type ByokErrorCode, type ByokErrorOptions } from "./errors.js";
 export type {
   AiClient,
@@ -46,6 +47,11 @@ export { upstreamError, cleanUpstreamMessage, type UpstreamFailure } from "./pro
 export { createGeminiProvider, type GeminiProviderSettings } from "./providers/gemini.js";
 export { createOpenAIProvider, type OpenAIProviderSettings } from "./providers/openai.js";
 export { createAnthropicProvider, type AnthropicProviderSettings } from "./providers/anthropic.js";
-export { byokRouter, type RouterOptions, type RateLimitWindow } from "./router/byok-router.js";
+export {
+  byokRouter,
+  type RouterOptions,
+  type RateLimitWindow,
+  type RateLimitStoreFactory,
+} from "./router/byok-router.js";
 export { byokErrorHandler, type ErrorHandlerOptions } from "./router/error-handler.js";
 export type { ErrorDetails, ErrorMessages } from "./router/error-messages.js";

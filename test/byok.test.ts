@@ -77,6 +77,7 @@ describe("BYOK.registerKey", () => {
       status: "ok",
       createdAt: expect.any(String),
       updatedAt: info.createdAt,
+      replaced: false,
     });
     expect(f.fake.requests).toHaveLength(1);
     expect(f.fake.requests[0]).toMatchObject({ op: "validate", apiKey: CANARY_KEY });
@@ -93,6 +94,7 @@ describe("BYOK.registerKey", () => {
     const first = await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-first-key" });
     await new Promise((r) => setTimeout(r, 5));
     const second = await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-second-key" });
+    expect([first.replaced, second.replaced]).toEqual([false, true]);
     expect(second.createdAt).toBe(first.createdAt);
     expect(second.updatedAt > first.updatedAt).toBe(true);
     expect(second.hint).toBe("\u2026-key");

@@ -1,6 +1,4 @@
 // The rotate and verify commands: run on the configured store, print a summary, return the exit status.
-import { coreContextOf } from "../byok.js";
-import { verify } from "../core/rotate.js";
 import { openByok, type StoreFlags } from "./open-byok.js";
 import { plural } from "./plural.js";
 import { createProgress } from "./progress.js";
@@ -44,7 +42,7 @@ export async function verifyCommand(flags: StoreFlags, print: Print, env = proce
   const { byok, label, batchSize } = openByok(env, flags);
   const progress = createProgress("Verifying", { json: flags.json === true });
   try {
-    const result = await verify(coreContextOf(byok), {
+    const result = await byok.verify({
       batchSize,
       onProgress: (scanned) => progress.update({ scanned }),
     });

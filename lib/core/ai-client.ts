@@ -16,7 +16,14 @@ import type {
   ProviderChatRequest,
   Usage,
 } from "./types.js";
-import { checkChatRequest, checkProviderId, toConversation } from "./validate.js";
+import {
+  checkChatRequest,
+  checkObject,
+  checkProviderId,
+  checkRequestId,
+  checkSignal,
+  toConversation,
+} from "./validate.js";
 import { openConnection } from "./connection.js";
 import { type Resolved, resolveKey, touchIfDue, userOf } from "./key-choice.js";
 
@@ -32,14 +39,27 @@ function failureCode(error: unknown): ByokErrorCode {
   return ByokError.is(error) ? error.code : "ABORTED";
 }
 
-/** Finds the provider and key record a chat needs (for `userId` and the requested provider, if any). */
-type KeyLookup = (userId: string, provider: string | undefined) => Promise<Resolved>;
+/** The request's signal and the client's (from `use(userId, { signal })`) as one. */
+function callerSignal(context: CoreContext, request: ChatRequest): AbortSignal | undefined {
+  const { signal } = context;
+  if (!signal || !request.signal) return signal ?? request.signal;
+  return AbortSignal.any([signal, request.signal]);
+}
 
-async function prepare(context: CoreContext, rawUserId: string | undefined, input: ChatRequest, lookup: KeyLookup) {
-  const request = checkChatRequest(input);
+/** Checks the request, finds the key and opens it; a lookup that finds no key is reported as `chat.failed`. */
+async function prepare(context: CoreContext, operation: Operation, rawUserId: string | undefined, input: ChatRequest) {
+  const checked = checkChatRequest(input);
   const userId = userOf(rawUserId);
+  const request: ChatRequest = { ...checked, signal: callerSignal(context, checked) };
   if (request.signal?.aborted) throw request.signal.reason;
-  const resolved = await lookup(userId, request.provider);
+  const resolved = await resolveKey(context, userId, request.provider).catch((error: unknown) => {
+    if (ByokError.is(error) && error.code === "KEY_NOT_FOUND") {
+      const provider = request.provider ?? context.defaultProvider;
+      const model = request.model ?? context.providers.get(provider)?.defaultModel ?? "";
+      context.emit("chat.failed", operation, { userId, provider, model, code: error.code });
+    }
+    throw error;
+  });
   await resolved.provider.load?.(); // before the deadline starts: a one-time SDK import is not upstream time
   const apiKey = context.vault.open(resolved.record.ciphertext, { userId, provider: resolved.id });
   return { request, userId, resolved, apiKey, providerRequest: toProviderRequest(request, resolved.provider) };
@@ -76,14 +96,9 @@ function failed(
 }
 
 /** `AiClient.chat` for `rawUserId`. */
-async function runChat(
-  context: CoreContext,
-  rawUserId: string | undefined,
-  input: ChatRequest,
-  lookup: KeyLookup,
-): Promise<ChatResponse> {
+async function runChat(context: CoreContext, rawUserId: string | undefined, input: ChatRequest): Promise<ChatResponse> {
   const operation = startOperation(context.requestId);
-  const { request, userId, resolved, apiKey, providerRequest } = await prepare(context, rawUserId, input, lookup);
+  const { request, userId, resolved, apiKey, providerRequest } = await prepare(context, operation, rawUserId, input);
   const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal);
   try {
     // A signal that fired during the key lookup: some SDKs only listen for a *future* abort and would send the request anyway.
@@ -108,12 +123,7 @@ async function runChat(
 }
 
 /** `AiClient.stream` for `rawUserId`. */
-function runStream(
-  context: CoreContext,
-  rawUserId: string | undefined,
-  input: ChatRequest,
-  lookup: KeyLookup,
-): ChatStream {
+function runStream(context: CoreContext, rawUserId: string | undefined, input: ChatRequest): ChatStream {
   let settle!: { resolve: (r: ChatResponse) => void; reject: (e: unknown) => void };
   const response = new Promise<ChatResponse>((resolve, reject) => (settle = { resolve, reject }));
   response.catch(() => undefined); // the iterator reports the same error; an unread `response` must not crash the app
@@ -121,7 +131,7 @@ function runStream(
     const operation = startOperation(context.requestId);
     let prepared: Awaited<ReturnType<typeof prepare>>;
     try {
-      prepared = await prepare(context, rawUserId, input, lookup);
+      prepared = await prepare(context, operation, rawUserId, input);
     } catch (error) {
       settle.reject(error);
       throw error;
@@ -187,40 +197,39 @@ function runStream(
   };
 }
 
-/** @internal The key of {@link KeyLookupHook}'s method. */
-export const START_KEY_LOOKUP = Symbol("byok-ai.startKeyLookup");
+/** Options of `byok.use(userId, options)`. */
+export interface UseOptions {
+  /** The id every event of this client's calls carries (the router passes the request's `X-Request-Id`). Defaults to a new UUID per call. */
+  requestId?: string;
+  /** Aborts every call made through this client, as a call's own `signal` does. Defaults to none. */
+  signal?: AbortSignal;
+}
 
-/** @internal What the router's clients have beyond the public AiClient. */
-export interface KeyLookupHook {
-  [START_KEY_LOOKUP](provider: string | undefined): void;
+const USE_FIELDS = new Set(["requestId", "signal"]);
+
+function checkUseOptions(options: UseOptions): UseOptions {
+  const fields = checkObject(options, USE_FIELDS, "use(userId, options)");
+  const out: UseOptions = {};
+  const requestId = checkRequestId(fields.requestId);
+  const signal = checkSignal(fields.signal);
+  if (requestId !== undefined) out.requestId = requestId;
+  if (signal !== undefined) out.signal = signal;
+  return out;
 }
 
 /**
- * @internal Starts, now, the key lookup that this client's next `chat` or `stream` for `provider`
- * will need, so that the store read runs while the router counts the request against its rate limit
- * (both commands in flight together: one store round trip instead of two, one after the other). The
- * next call for that provider takes the lookup over; a request stopped in between (429) leaves it
- * unused. It reads the store only: nothing reaches the provider until `chat`/`stream` runs.
+ * Creates the AiClient for `userId` (`undefined`: every call rejects UNAUTHENTICATED). Cheap: no I/O
+ * until a method runs.
  */
-export function startKeyLookup(client: AiClient, provider: string | undefined): void {
-  (client as Partial<KeyLookupHook>)[START_KEY_LOOKUP]?.(provider);
-}
-
-/** Creates the AiClient for `userId` (`undefined`: every call rejects UNAUTHENTICATED). Cheap: no I/O until a method runs. */
-export function createAiClient(context: CoreContext, rawUserId: string | undefined): AiClient & KeyLookupHook {
+export function createAiClient(base: CoreContext, rawUserId: string | undefined, options: UseOptions): AiClient {
+  const context: CoreContext = { ...base, ...checkUseOptions(options) };
   const user = (): string => userOf(rawUserId);
-  let started: { provider: string | undefined; lookup: Promise<Resolved> } | undefined;
-  const lookup: KeyLookup = (userId, provider) => {
-    const early = started;
-    started = undefined; // taken once: a later call reads the store afresh
-    return early && early.provider === provider ? early.lookup : resolveKey(context, userId, provider);
-  };
   return {
-    chat: (input) => runChat(context, rawUserId, input, lookup),
-    stream: (input) => runStream(context, rawUserId, input, lookup),
+    chat: async (input) => runChat(context, rawUserId, input),
+    stream: (input) => runStream(context, rawUserId, input),
 
     keys: async (): Promise<KeyInfo[]> => listKeys(context, user()),
-    connection: (provider) => openConnection(context, rawUserId, provider),
+    connection: async (provider) => openConnection(context, rawUserId, provider),
     checkKey: async (provider) => checkKey(context, user(), provider),
     models: async (provider) => listModels(context, user(), provider),
 
@@ -232,12 +241,6 @@ export function createAiClient(context: CoreContext, rawUserId: string | undefin
         );
       providerFor(context, checkProviderId(provider));
       return (await storeCall("get", () => context.store.get(userId, provider))) !== undefined;
-    },
-
-    [START_KEY_LOOKUP](provider) {
-      const early = (async () => resolveKey(context, user(), provider))();
-      early.catch(() => undefined); // unused when the request stops first (429); the chat reports it otherwise
-      started = { provider, lookup: early };
     },
   };
 }

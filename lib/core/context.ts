@@ -16,8 +16,10 @@ export interface CoreContext {
   readonly missingSdks?: ReadonlyMap<string, string>;
   readonly defaultProvider: string;
   readonly emit: EventSink;
-  /** The router request's id (validated `X-Request-Id`, or generated), in a per-request copy made by the router. */
+  /** The id events carry (the router's `X-Request-Id`), in a client's copy made by `use(userId, { requestId })`. */
   readonly requestId?: string;
+  /** Aborts every call of a client, in its copy made by `use(userId, { signal })`. */
+  readonly signal?: AbortSignal;
 }
 
 /** Default upstream limit per call when a provider sets none. */

@@ -42,12 +42,12 @@ export async function resolveKey(
   return { id: record.provider, provider: providerFor(context, record.provider), record };
 }
 
-function keyNotFound(provider: string): ByokError {
-  return new ByokError(
-    "KEY_NOT_FOUND",
-    "The user has no key for the requested provider; register one first (byok.registerKey or the router's keys route).",
-    { provider },
-  );
+/** KEY_NOT_FOUND for a named provider: `provider` and `details.fields` say which, on every route alike. */
+export function keyNotFound(
+  provider: string,
+  message = "The user has no key for the requested provider; register one first (byok.registerKey or the router's keys route).",
+): ByokError {
+  return new ByokError("KEY_NOT_FOUND", message, { provider, details: { fields: ["provider"] } });
 }
 
 /** The checked user id, or UNAUTHENTICATED when there is none. */

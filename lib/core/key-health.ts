@@ -4,6 +4,7 @@ import { ByokError } from "../errors.js";
 import { type CoreContext, providerFor, storeCall } from "./context.js";
 import { callWithDeadline } from "./deadline.js";
 import { startOperation } from "./events.js";
+import { keyNotFound } from "./key-choice.js";
 import { toKeyInfo } from "./keys.js";
 import type { KeyInfo, KeyRecord } from "./types.js";
 import { checkProviderId } from "./validate.js";
@@ -41,11 +42,7 @@ export async function checkKey(context: CoreContext, userId: string, rawProvider
   const id = checkProviderId(rawProvider);
   const provider = providerFor(context, id);
   const record = await storeCall("get", () => context.store.get(userId, id));
-  if (!record)
-    throw new ByokError("KEY_NOT_FOUND", "The user has no key for this provider to check.", {
-      provider: id,
-      details: { fields: ["provider"] },
-    });
+  if (!record) throw keyNotFound(id, "The user has no key for this provider to check.");
   let apiKey: string;
   try {
     apiKey = context.vault.open(record.ciphertext, { userId, provider: id }); // fails closed for a broken record too
@@ -55,7 +52,7 @@ export async function checkKey(context: CoreContext, userId: string, rawProvider
   }
   let status: "ok" | "invalid" = "ok";
   try {
-    await callWithDeadline(provider, id, undefined, (signal) => provider.validateKey({ apiKey, signal }));
+    await callWithDeadline(provider, id, context.signal, (signal) => provider.validateKey({ apiKey, signal }));
   } catch (error) {
     if (!ByokError.is(error) || error.code !== "KEY_REJECTED") throw error;
     status = "invalid";

@@ -4,7 +4,16 @@ import { type CoreContext, providerFor, storeCall } from "./context.js";
 import { callWithDeadline } from "./deadline.js";
 import { startOperation } from "./events.js";
 import type { KeyInfo, KeyRecord, KeyStatus } from "./types.js";
-import { checkApiKey, checkProviderId, checkUserId } from "./validate.js";
+import {
+  checkApiKey,
+  checkObject,
+  REGISTER_KEY_FIELDS,
+  checkProviderId,
+  checkRequestId,
+  checkSignal,
+  checkUserId,
+  invalid,
+} from "./validate.js";
 
 /** What KeyInfo shows for the fields of a record the store could not read. */
 const UNKNOWN_HINT = "\u2026????";
@@ -46,42 +55,35 @@ export interface RegisterKeyInput {
   apiKey: string;
   /** Check the key with the provider before storing it. Defaults to `true`. */
   validate?: boolean;
+  /** Cancels the check with the provider; once it fired, nothing is stored. Defaults to none. */
+  signal?: AbortSignal;
+  /** The id events of this call carry (the router passes the request's `X-Request-Id`). Defaults to a new UUID. */
+  requestId?: string;
 }
 
-const REGISTER_FIELDS = new Set(["userId", "provider", "apiKey", "validate"]);
-
-function checkObject(input: unknown, allowed: Set<string>, what: string): Record<string, unknown> {
-  if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    throw new ByokError("INVALID_REQUEST", `${what} takes an object.`);
-  }
-  const unknown = Object.keys(input).filter((k) => !allowed.has(k));
-  if (unknown.length)
-    throw new ByokError("INVALID_REQUEST", `${what}: unknown field(s) ${unknown.join(", ")}.`, {
-      details: { fields: unknown },
-    });
-  return input as Record<string, unknown>;
-}
+const REGISTER_FIELDS = new Set([...Object.keys(REGISTER_KEY_FIELDS), "userId", "validate", "signal", "requestId"]);
+const DELETE_FIELDS = new Set(["userId", "provider", "requestId"]);
 
 /**
  * Validates the key with its provider (unless `validate: false`), encrypts it bound to (userId,
  * provider), and stores it, replacing any previous key (whose `createdAt` is kept).
- * @param signal - cancels the validation call; once it fired nothing is stored (the router's client went away)
  * @returns the KeyInfo and whether a key was replaced
  */
 export async function registerKey(
   context: CoreContext,
   input: RegisterKeyInput,
-  signal?: AbortSignal,
 ): Promise<{ info: KeyInfo; replaced: boolean }> {
-  const operation = startOperation(context.requestId);
   const fields = checkObject(input, REGISTER_FIELDS, "registerKey");
+  const operation = startOperation(checkRequestId(fields.requestId));
   const userId = checkUserId(fields.userId);
   const id = checkProviderId(fields.provider);
   const provider = providerFor(context, id);
   const apiKey = checkApiKey(fields.apiKey);
+  const signal = checkSignal(fields.signal);
   if (fields.validate !== undefined && typeof fields.validate !== "boolean") {
-    throw new ByokError("INVALID_REQUEST", "validate must be a boolean.", { details: { fields: ["validate"] } });
+    throw invalid("validate must be a boolean.", ["validate"]);
   }
+  signal?.throwIfAborted();
   if (fields.validate !== false) {
     await callWithDeadline(provider, id, signal, (signal) => provider.validateKey({ apiKey, signal })).catch(
       (error: unknown) => {
@@ -103,9 +105,12 @@ export async function registerKey(
 }
 
 /** Removes one key; `true` if there was one. */
-export async function deleteKey(context: CoreContext, input: { userId: string; provider: string }): Promise<boolean> {
-  const operation = startOperation(context.requestId);
-  const fields = checkObject(input, new Set(["userId", "provider"]), "deleteKey");
+export async function deleteKey(
+  context: CoreContext,
+  input: { userId: string; provider: string; requestId?: string },
+): Promise<boolean> {
+  const fields = checkObject(input, DELETE_FIELDS, "deleteKey");
+  const operation = startOperation(checkRequestId(fields.requestId));
   const userId = checkUserId(fields.userId);
   const provider = checkProviderId(fields.provider);
   const removed = await storeCall("delete", () => context.store.delete(userId, provider));

@@ -14,7 +14,7 @@ const isModel = (m: unknown): m is ProviderModel =>
 /**
  * Lists the models `userId`'s key for `requested` (or the provider chosen as for a chat) can use.
  * A provider without `listModels` answers its `defaultModel` alone: the one model byok-ai knows
- * it serves. The call has the provider's `timeoutMs`; failures map as a chat's do (KEY_REJECTED…).
+ * it serves (never UNKNOWN_PROVIDER for a configured provider). The call has the provider's `timeoutMs`; failures map as a chat's do (KEY_REJECTED…).
  *
  * @throws ByokError UNKNOWN_PROVIDER, KEY_NOT_FOUND, KEY_UNREADABLE, KEY_REJECTED, PROVIDER_*, STORE_UNAVAILABLE
  */
@@ -26,7 +26,9 @@ export async function listModels(context: CoreContext, userId: string, requested
   );
   if (!provider.listModels) return [{ id: provider.defaultModel, provider: id }];
   const apiKey = context.vault.open(record.ciphertext, { userId, provider: id });
-  const listed = await callWithDeadline(provider, id, undefined, (signal) => provider.listModels!({ apiKey, signal }));
+  const listed = await callWithDeadline(provider, id, context.signal, (signal) =>
+    provider.listModels!({ apiKey, signal }),
+  );
   return (Array.isArray(listed) ? listed : [])
     .filter(isModel)
     .slice(0, MAX_LISTED_MODELS)

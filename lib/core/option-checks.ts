@@ -1,5 +1,6 @@
 // Shared option-checking helpers: drop undefined, reject unknown keys with a "did you mean", type checks.
 import { ByokError } from "../errors.js";
+import { isPlainObject } from "./validate.js";
 
 /** A list of every key of T, checked by the compiler so it cannot fall behind the type (express-rate-limit's KeysEnum). */
 export type KeysEnum<T> = { [K in keyof Required<T>]: true };
@@ -41,9 +42,9 @@ export function configError(message: string): ByokError {
  */
 export function checkOptionsObject<T extends object>(input: unknown, known: KeysEnum<T>, where: string): Partial<T> {
   if (input === undefined) return {};
-  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+  if (!isPlainObject(input)) {
     throw configError(
-      `${where}: options must be an object (got ${Array.isArray(input) ? "an array" : input === null ? "null" : `a ${typeof input}`}).`,
+      `${where}: options must be a plain object (got ${Array.isArray(input) ? "an array" : input === null ? "null" : typeof input === "object" ? "a class instance" : `a ${typeof input}`}).`,
     );
   }
   const names = Object.keys(known);

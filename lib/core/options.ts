@@ -12,14 +12,21 @@ export interface ByokOptions {
   previousMasterKeys?: (string | Buffer)[];
   /** Where encrypted keys live. Defaults to a `MemoryStore` (with one warning when NODE_ENV=production). */
   store?: KeyStore;
-  /** Settings per provider id, or your own {@link Provider}. Defaults to the built-ins with their defaults. */
+  /**
+   * Settings per provider id, or your own {@link Provider}; `false` turns a built-in off (even when
+   * its SDK is installed). Defaults to the built-ins with their defaults, each offered when its SDK
+   * is installed.
+   */
   providers?: {
-    gemini?: ProviderOptions;
-    openai?: ProviderOptions;
-    anthropic?: ProviderOptions;
-    [id: string]: ProviderOptions | Provider | undefined;
+    gemini?: ProviderOptions | false;
+    openai?: ProviderOptions | false;
+    anthropic?: ProviderOptions | false;
+    [id: string]: ProviderOptions | Provider | false | undefined;
   };
-  /** Provider used when a request names none and the user has a key for it. Defaults to `"gemini"`. */
+  /**
+   * Provider used when a request names none and the user has a key for it. Defaults to `"gemini"`,
+   * or, with gemini turned off, the first configured provider.
+   */
   defaultProvider?: string;
   /** Audit and usage events; never carry a key. Not awaited; a throwing listener cannot break a request. */
   onEvent?: (event: ByokEvent) => void;
@@ -133,6 +140,14 @@ export function parseByokOptions(input: unknown, builtIns: readonly string[]): P
   for (const id of builtIns) providers[id] = Object.freeze({ kind: id as ProviderOptions["kind"] });
   for (const [id, value] of Object.entries(providersInput)) {
     if (value === undefined) continue;
+    if (value === false) {
+      if (!builtIns.includes(id))
+        throw configError(
+          `providers.${id}: false turns a built-in provider off (${builtIns.join(", ")}); for your own provider, leave it out.`,
+        );
+      delete providers[id];
+      continue;
+    }
     if (!PROVIDER_ID.test(id))
       throw configError(
         `providers: "${id.slice(0, 40)}" is not a valid provider id (lower-case letter first, then a-z, 0-9, "-" or "_", at most 32 characters).`,
@@ -140,7 +155,7 @@ export function parseByokOptions(input: unknown, builtIns: readonly string[]): P
     providers[id] = isProvider(value) ? checkProvider(id, value) : checkProviderOptions(id, value, builtIns);
   }
 
-  const defaultProvider = o.defaultProvider ?? "gemini";
+  const defaultProvider = o.defaultProvider ?? (Object.hasOwn(providers, "gemini") ? "gemini" : Object.keys(providers)[0]);
   if (typeof defaultProvider !== "string" || !Object.hasOwn(providers, defaultProvider)) {
     throw configError(`defaultProvider must name a configured provider (${Object.keys(providers).join(", ")}).`);
   }

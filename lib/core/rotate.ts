@@ -112,11 +112,16 @@ export async function rotate(context: CoreContext, options: RotateOptions = {}):
   return result;
 }
 
+/** Options of `byok.verify()`. */
+export interface VerifyOptions {
+  /** Called after each batch with the number of records seen so far. */
+  onProgress?: (scanned: number) => void;
+  /** Records per batch. Defaults to 500. */
+  batchSize?: number;
+}
+
 /** Decrypts every record and counts them per master-key id; lists the unreadable ones (ids only). */
-export async function verify(
-  context: CoreContext,
-  options: { batchSize?: number; onProgress?: (scanned: number) => void } = {},
-): Promise<VerifyResult> {
+export async function verify(context: CoreContext, options: VerifyOptions = {}): Promise<VerifyResult> {
   const batchSize = checkBatchSize(options.batchSize);
   const keyIds = context.vault.keyIds;
   const result: VerifyResult = {

@@ -452,7 +452,8 @@ export interface AiClient {
   checkKey(provider: string): Promise<KeyInfo>;
   /**
    * The models the user's key can use, from the provider's list-models API (provider chosen as in
-   * `chat` when omitted). Rejects UNKNOWN_PROVIDER for a provider that cannot list its models.
+   * `chat` when omitted). A provider that cannot list its models answers its `defaultModel` alone.
+   * @throws ByokError UNKNOWN_PROVIDER (not configured), KEY_NOT_FOUND, KEY_UNREADABLE, KEY_REJECTED, PROVIDER_*, STORE_UNAVAILABLE
    */
   models(provider?: string): Promise<ModelInfo[]>;
 }

@@ -21,9 +21,15 @@ export const CHAT_ROLES: ReadonlySet<string> = new Set(["system", "user", "assis
 export const invalid = (message: string, fields: string[]) =>
   new ByokError("INVALID_REQUEST", message, { details: { fields } });
 
-/** A non-null, non-array object (any prototype): the loose shape check for option and body objects. */
-export const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
+/**
+ * A plain object (an object literal, parsed JSON, or `Object.create(null)`): the one shape check for
+ * options, arguments, bodies and messages. Arrays, class instances and functions are not.
+ */
+export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" &&
+  v !== null &&
+  !Array.isArray(v) &&
+  [Object.prototype, null].includes(Object.getPrototypeOf(v));
 
 // A lone surrogate cannot be encoded as UTF-8 (it would become U+FFFD and collide with another id),
 // and PostgreSQL text cannot hold NUL: refuse both everywhere, so every store accepts the same ids.
@@ -66,23 +72,31 @@ export function checkApiKey(apiKey: unknown): string {
   return apiKey;
 }
 
-const CHAT_FIELDS = new Set([
-  "prompt",
-  "messages",
-  "system",
-  "provider",
-  "model",
-  "temperature",
-  "maxTokens",
-  "signal",
-]);
-const ROLES = CHAT_ROLES;
+/** The JSON type of a field that can arrive in a JSON body. */
+export type JsonType = "string" | "number" | "boolean" | "array";
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" &&
-  v !== null &&
-  !Array.isArray(v) &&
-  [Object.prototype, null].includes(Object.getPrototypeOf(v));
+/**
+ * ChatRequest's fields that can come as JSON, with their JSON types: the one list the core's check
+ * and the router's body envelope (plus `stream`) are built from. `signal` is the one other field.
+ */
+export const CHAT_REQUEST_FIELDS = Object.freeze({
+  prompt: "string",
+  messages: "array",
+  system: "string",
+  provider: "string",
+  model: "string",
+  temperature: "number",
+  maxTokens: "number",
+} as const satisfies Record<string, JsonType>);
+
+/** What a key registration takes from a client (`POST /keys`); `registerKey` adds the server's own fields. */
+export const REGISTER_KEY_FIELDS = Object.freeze({
+  provider: "string",
+  apiKey: "string",
+} as const satisfies Record<string, JsonType>);
+
+const CHAT_FIELDS = new Set([...Object.keys(CHAT_REQUEST_FIELDS), "signal"]);
+const ROLES = CHAT_ROLES;
 
 /** @throws ByokError INVALID_REQUEST unless exactly one of `prompt` / `messages` is given. */
 function checkPromptOrMessages({ prompt, messages }: Record<string, unknown>): void {
@@ -157,4 +171,30 @@ export function toConversation(request: ChatRequest): {
   );
   const messages = all.filter((m): m is { role: "user" | "assistant"; content: string } => m.role !== "system");
   return systems.length ? { system: systems.join("\n\n"), messages } : { messages };
+}
+
+/** `input` as a record with only `allowed` keys, for the core's object arguments. */
+export function checkObject(input: unknown, allowed: Set<string>, what: string): Record<string, unknown> {
+  if (!isPlainObject(input)) throw invalid(`${what} takes an object.`, []);
+  const unknown = Object.keys(input).filter((k) => !allowed.has(k));
+  if (unknown.length)
+    throw new ByokError("INVALID_REQUEST", `${what}: unknown field(s) ${unknown.join(", ")}.`, {
+      details: { fields: unknown },
+    });
+  return input as Record<string, unknown>;
+}
+
+/** `requestId` as given (a non-empty string of at most 128 characters), or `undefined`. */
+export function checkRequestId(requestId: unknown): string | undefined {
+  if (requestId === undefined) return undefined;
+  if (typeof requestId !== "string" || requestId.length === 0 || requestId.length > 128)
+    throw invalid("requestId must be a string of 1 to 128 characters.", ["requestId"]);
+  return requestId;
+}
+
+/** `signal` as given (an AbortSignal), or `undefined`. */
+export function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw invalid("signal must be an AbortSignal.", ["signal"]);
+  return signal;
 }

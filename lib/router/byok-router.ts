@@ -1,11 +1,8 @@
 // byokRouter: the Express router kit. Attaches req.ai everywhere and mounts the key-settings and chat routes under basePath.
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from "express";
 import helmet, { type HelmetOptions } from "helmet";
-import { coreContextOf } from "../byok.js";
-import { startKeyLookup } from "../core/ai-client.js";
 import { configError } from "../core/option-checks.js";
 import { chatRoute } from "./chat-route.js";
-import { checkKeyRoute } from "./check-key-route.js";
 import "./express-augment.js";
 import { keysRoutes } from "./keys-routes.js";
 import { modelsRoute } from "./models-route.js";
@@ -14,7 +11,15 @@ import { createLimiters } from "./rate-limit.js";
 import { attachAi, requireUser } from "./request-user.js";
 import { errorMiddleware } from "./send-error.js";
 import { preflightHeaders } from "./preflight.js";
-import { bodyCheck, chatBody, checkKeyBody, deleteKeyBody, jsonBody, registerKeyBody } from "./validation.js";
+import {
+  bodyCheck,
+  chatBody,
+  checkKeyBody,
+  deleteKeyBody,
+  type Envelope,
+  jsonBody,
+  registerKeyBody,
+} from "./validation.js";
 
 /** byok answers hold keys' metadata and users' chats: never cached. */
 function noStore(_req: Request, res: Response, next: NextFunction): void {
@@ -40,16 +45,11 @@ function helmetFor(options: false | HelmetOptions): RequestHandler | undefined {
   }
 }
 
-/** Starts the chat's key lookup before the rate limiter counts the request: the two store reads overlap. */
-function startChatKeyLookup(req: Request, _res: Response, next: NextFunction): void {
-  startKeyLookup(req.ai, (req.body as { provider?: string }).provider);
-  next();
-}
-
 /**
  * The Express router kit: mounts `POST/GET/DELETE {basePath}/keys` and `POST {basePath}/chat` for the
  * signed-in user, and attaches `req.ai` (an AiClient for that user) to every request through it.
- * Works with Express 4 and 5. The byok routes parse their own JSON bodies, set
+ * Works with Express 4 and 5 and in a plain Connect app, and uses only BYOK's public API (so a BYOK
+ * from the other module format works too). The byok routes parse their own JSON bodies, set
  * `Cache-Control: no-store` and helmet's headers, limit each user, and answer errors as
  * `{ error: { code, message, details? } }`; the app's own routes, body parsing and error handling
  * are untouched.
@@ -64,36 +64,30 @@ function startChatKeyLookup(req: Request, _res: Response, next: NextFunction): v
  */
 export function byokRouter(options: RouterOptions): Router {
   const parsed = parseRouterOptions(options);
-  const context = coreContextOf(parsed.byok);
-  const limits = createLimiters(parsed.rateLimit, context.store);
-  const keys = keysRoutes(context);
+  const { byok } = parsed;
+  const limits = createLimiters(parsed.rateLimit, byok.store);
+  const keys = keysRoutes(byok);
   const secure = helmetFor(parsed.helmet);
   const common = [noStore, ...(secure ? [secure] : []), requireUser(parsed.getUserId)];
   const parse = express.json({ limit: parsed.bodyLimit, strict: true, type: "application/json" });
+  const json = (envelope: Envelope) => jsonBody(parse, parsed.bodyLimit, bodyCheck(envelope));
 
+  // The limiter comes before the body and any store read: a refused request costs one counter update.
   const routes = express.Router();
-  routes.post("/keys", ...common, ...limits.keys, jsonBody(parse, bodyCheck(registerKeyBody)), keys.register);
+  routes.post("/keys", ...common, ...limits.keys, json(registerKeyBody), keys.register);
   routes.get("/keys", ...common, ...limits.keys, keys.list);
-  routes.post(
-    "/keys/check",
-    ...common,
-    ...limits.keys,
-    jsonBody(parse, bodyCheck(checkKeyBody)),
-    checkKeyRoute(context),
-  );
-  routes.delete("/keys", ...common, ...limits.keys, jsonBody(parse, bodyCheck(deleteKeyBody)), keys.remove);
-  // The body comes before the limiter here: the key lookup needs the provider it names.
-  const chatJson = jsonBody(parse, bodyCheck(chatBody));
-  routes.post("/chat", ...common, chatJson, startChatKeyLookup, ...limits.chat, chatRoute(parsed.messageFor));
+  routes.post("/keys/check", ...common, ...limits.keys, json(checkKeyBody), keys.check);
+  routes.delete("/keys", ...common, ...limits.keys, json(deleteKeyBody), keys.remove);
+  routes.post("/chat", ...common, ...limits.chat, json(chatBody), chatRoute(parsed.messageFor));
   routes.get("/models", ...common, ...limits.chat, modelsRoute());
   routes.use(preflightHeaders(secure)); // after the routes: only requests none of them answered
   // Inside `routes`, after them: only errors from the byok routes get here.
   routes.use(errorMiddleware(parsed.messageFor, "all"));
 
   const router = express.Router();
-  router.use(attachAi(context, parsed.getUserId));
+  router.use(attachAi(byok, parsed.getUserId));
   router.use(parsed.basePath, routes);
   return router;
 }
 
-export type { RouterOptions, RateLimitWindow } from "./options.js";
+export type { RouterOptions, RateLimitWindow, RateLimitStoreFactory } from "./options.js";

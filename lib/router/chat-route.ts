@@ -1,23 +1,15 @@
 // Handler of POST {basePath}/chat: req.ai.chat or req.ai.stream, cancelled through its signal when the client goes away.
-import type { Request, Response } from "express";
+import type { Request } from "express";
 import type { ChatRequest } from "../core/types.js";
 import { asyncRoute } from "./async-route.js";
 import type { MessageFor } from "./error-messages.js";
 import { sendJson } from "./send-json.js";
+import { clientGone } from "./request-user.js";
 import { sendChatStream } from "./sse.js";
 
 /** `stream: true`, or no `stream` field and `Accept: text/event-stream`. */
 function wantsStream(req: Request, stream: boolean | undefined): boolean {
   return stream ?? (req.headers.accept ?? "").toLowerCase().includes("text/event-stream");
-}
-
-/** A signal that fires when the client goes away before its answer was sent. */
-function disconnectSignal(res: Response): AbortSignal {
-  const controller = new AbortController();
-  res.on("close", () => {
-    if (!res.writableFinished) controller.abort(new DOMException("The client disconnected.", "AbortError"));
-  });
-  return controller.signal;
 }
 
 /**
@@ -27,8 +19,9 @@ function disconnectSignal(res: Response): AbortSignal {
 export function chatRoute(messageFor: MessageFor) {
   return asyncRoute(async (req, res) => {
     const { stream, ...fields } = req.body as ChatRequest & { stream?: boolean };
-    const signal = disconnectSignal(res);
-    const request: ChatRequest = { ...fields, signal };
+    // req.ai is bound to the request: a client that disconnects aborts the upstream call.
+    const signal = clientGone(req, res);
+    const request: ChatRequest = fields;
     try {
       if (wantsStream(req, stream)) {
         // Errors before the first chunk propagate to the JSON error handler with their status.

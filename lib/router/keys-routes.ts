@@ -1,71 +1,67 @@
-// Handlers of the key-settings routes: register (201/200, through the core: the public method has no "replaced"), list, delete (204/404).
+// Handlers of the key-settings routes, each a client of BYOK's public API: register (201/200), list, delete (204/404), check.
 import type { Request } from "express";
-import type { CoreContext } from "../core/context.js";
-import { deleteKey, listKeys, registerKey } from "../core/keys.js";
-import { checkProviderId } from "../core/validate.js";
+import type { BYOK } from "../byok.js";
 import { ByokError } from "../errors.js";
+import { invalid } from "../core/validate.js";
 import { asyncRoute } from "./async-route.js";
-import { forRequest } from "./request-id.js";
-import { userIdOf } from "./request-user.js";
+import { providerQuery } from "./provider-query.js";
+import { requestIdOf } from "./request-id.js";
+import { clientGone, userIdOf } from "./request-user.js";
 import { sendJson } from "./send-json.js";
 
 /** The provider to delete: from the body or `?provider=`; both and different is a 400. */
 function providerToDelete(req: Request): string {
-  const fromBody = (req.body as { provider?: unknown } | undefined)?.provider;
-  const fromQuery = req.query.provider;
-  if (fromQuery !== undefined && typeof fromQuery !== "string") {
-    throw new ByokError("INVALID_REQUEST", "Give ?provider= once, as a provider id.", {
-      details: { fields: ["provider"] },
-    });
-  }
+  const fromBody = (req.body as { provider?: string }).provider;
+  const fromQuery = providerQuery(req);
   if (fromBody !== undefined && fromQuery !== undefined && fromBody !== fromQuery) {
-    throw new ByokError("INVALID_REQUEST", "The provider in the body and in the query differ; give it once.", {
-      details: { fields: ["provider"] },
-    });
+    throw invalid("The provider in the body and in the query differ; give it once.", ["provider"]);
   }
   const provider = fromBody ?? fromQuery;
   if (provider === undefined)
-    throw new ByokError("INVALID_REQUEST", 'Name the key to delete: { "provider": … } in the body or ?provider=.', {
-      details: { fields: ["provider"] },
-    });
-  return checkProviderId(provider);
+    throw invalid('Name the key to delete: { "provider": … } in the body or ?provider=.', ["provider"]);
+  return provider;
 }
 
-/** `POST`, `GET` and `DELETE {basePath}/keys` for the signed-in user. */
-export function keysRoutes(context: CoreContext) {
+/** `POST`, `GET` and `DELETE {basePath}/keys` and `POST {basePath}/keys/check` for the signed-in user. */
+export function keysRoutes(byok: BYOK) {
   return {
     register: asyncRoute(async (req, res) => {
       const { provider, apiKey } = req.body as { provider: string; apiKey: string };
       // A client that leaves cancels the validation call, and then nothing is stored.
-      const gone = new AbortController();
-      res.on("close", () => {
-        if (!res.writableFinished) gone.abort(new DOMException("The client disconnected.", "AbortError"));
-      });
+      const signal = clientGone(req, res);
       try {
-        const { info, replaced } = await registerKey(
-          forRequest(context, req),
-          { userId: userIdOf(req), provider, apiKey },
-          gone.signal,
-        );
+        const { replaced, ...info } = await byok.registerKey({
+          userId: userIdOf(req),
+          provider,
+          apiKey,
+          signal,
+          requestId: requestIdOf(req),
+        });
         sendJson(res, replaced ? 200 : 201, info);
       } catch (error) {
-        if (gone.signal.aborted) return; // nobody is left to answer
+        if (signal.aborted) return; // nobody is left to answer
         throw error;
       }
     }),
     list: asyncRoute(async (req, res) => {
-      sendJson(res, 200, { keys: await listKeys(context, userIdOf(req)) });
+      sendJson(res, 200, { keys: await byok.listKeys(userIdOf(req)) });
     }),
     remove: asyncRoute(async (req, res) => {
       const provider = providerToDelete(req);
-      if (!(await deleteKey(forRequest(context, req), { userId: userIdOf(req), provider }))) {
-        // No `provider` here: it may be one this server does not configure, and answers never repeat what was sent.
+      if (!(await byok.deleteKey({ userId: userIdOf(req), provider, requestId: requestIdOf(req) }))) {
+        // As a chat's KEY_NOT_FOUND; `provider` only when configured: answers never repeat an arbitrary value sent.
         throw new ByokError("KEY_NOT_FOUND", "The user has no key for that provider to delete.", {
+          ...(byok.providers.includes(provider) ? { provider } : {}),
           details: { fields: ["provider"] },
         });
       }
       res.statusCode = 204;
       res.end();
+    }),
+    /** `200 KeyInfo` with the status found (`ok`, `invalid` or `unreadable`). */
+    check: asyncRoute(async (req, res) => {
+      const { provider } = req.body as { provider: string };
+      sendJson(res, 200, await req.ai.checkKey(provider));
     }),
   };
 }

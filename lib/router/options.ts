@@ -1,9 +1,10 @@
 // Checks `byokRouter(options)` once, at construction: unknown keys, types, basePath, limits, helmet and rate-limit settings.
 import type { Request } from "express";
+import type { Store } from "express-rate-limit";
 import type { HelmetOptions } from "helmet";
-import { type BYOK, coreContextOf } from "../byok.js";
+import { BYOK } from "../byok.js";
 import { checkDuration, checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
-import { isRecord } from "../core/validate.js";
+import { isPlainObject } from "../core/validate.js";
 import { type ErrorMessages, type MessageFor, parseMessages } from "./error-messages.js";
 
 /** One rate-limit window: at most `limit` requests per user every `windowMs` milliseconds. */
@@ -13,6 +14,14 @@ export interface RateLimitWindow {
   /** Requests allowed per user and window. Defaults to 30 for the keys routes, 60 for chat. */
   limit?: number;
 }
+
+/**
+ * Where a limiter counts: called once per limiter (`"keys"`, `"chat"`) at construction, it returns
+ * a new express-rate-limit `Store` for that limiter (express-rate-limit refuses one store shared
+ * by two limiters: each has its own window). E.g. `(name) => new RedisStore({ sendCommand, prefix: \`rl:${name}:\` })`
+ * with rate-limit-redis, or any other express-rate-limit store.
+ */
+export type RateLimitStoreFactory = (limiter: "keys" | "chat") => Store;
 
 /** Options of {@link byokRouter}. */
 export interface RouterOptions {
@@ -26,10 +35,11 @@ export interface RouterOptions {
    */
   getUserId?: (req: Request) => string | undefined;
   /**
-   * Per-user limits, counted separately for the keys routes and chat; `false` turns them off.
-   * Defaults to keys 30 per 10 minutes and chat 60 per minute.
+   * Per-user limits, counted separately for the keys routes and for chat (`POST /chat` and
+   * `GET /models`); `false` turns them off. Defaults to keys 30 per 10 minutes and chat 60 per minute,
+   * counted in the key store's Redis when it is a `RedisStore`, else in this process's memory.
    */
-  rateLimit?: boolean | { keys?: RateLimitWindow; chat?: RateLimitWindow };
+  rateLimit?: boolean | { keys?: RateLimitWindow; chat?: RateLimitWindow; store?: RateLimitStoreFactory };
   /** Largest JSON body accepted, as bytes or a string like `"16kb"`. Defaults to `"16kb"`. */
   bodyLimit?: string | number;
   /** helmet's headers on the byok routes only: `true`/undefined defaults, `false` off, an object configures helmet. Defaults to `true`. */
@@ -48,8 +58,10 @@ export interface ParsedRouterOptions {
   byok: BYOK;
   basePath: string;
   getUserId: (req: Request) => unknown;
-  rateLimit: false | { keys: Required<RateLimitWindow>; chat: Required<RateLimitWindow> };
-  bodyLimit: string | number;
+  rateLimit:
+    false | { keys: Required<RateLimitWindow>; chat: Required<RateLimitWindow>; store?: RateLimitStoreFactory };
+  /** `bodyLimit` in bytes. */
+  bodyLimit: number;
   helmet: false | HelmetOptions;
   messageFor: MessageFor;
 }
@@ -64,14 +76,20 @@ const KNOWN: KeysEnum<RouterOptions> = {
   messages: true,
 };
 const WINDOW_KNOWN: KeysEnum<RateLimitWindow> = { windowMs: true, limit: true };
-const LIMITS_KNOWN: KeysEnum<{ keys: unknown; chat: unknown }> = { keys: true, chat: true };
+const LIMITS_KNOWN: KeysEnum<{ keys: unknown; chat: unknown; store: unknown }> = {
+  keys: true,
+  chat: true,
+  store: true,
+};
 /** Default per-user limits. */
 export const DEFAULT_RATE_LIMITS = Object.freeze({
   keys: { windowMs: 10 * 60_000, limit: 30 },
   chat: { windowMs: 60_000, limit: 60 },
 });
 const BASE_PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
-const BYTES = /^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i;
+const BYTES = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i;
+/** The units of a size string, in bytes (1 kb = 1024 b, as body-parser counts). */
+const UNIT_BYTES: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 const MAX_WINDOW_MS = 24 * 60 * 60_000;
 const W = "byokRouter";
 
@@ -99,24 +117,38 @@ function checkRateLimit(value: unknown): ParsedRouterOptions["rateLimit"] {
   if (value === false) return false;
   if (value === undefined || value === true)
     return { keys: { ...DEFAULT_RATE_LIMITS.keys }, chat: { ...DEFAULT_RATE_LIMITS.chat } };
-  if (!isRecord(value))
+  if (!isPlainObject(value))
     throw configError(
       `${W}: rateLimit must be false, true or { keys?: { windowMs, limit }, chat?: { windowMs, limit } }.`,
     );
-  const limits = checkOptionsObject<{ keys: unknown; chat: unknown }>(value, LIMITS_KNOWN, `${W}: rateLimit`);
-  return { keys: checkWindow(limits.keys, "keys"), chat: checkWindow(limits.chat, "chat") };
+  const limits = checkOptionsObject<{ keys: unknown; chat: unknown; store: unknown }>(
+    value,
+    LIMITS_KNOWN,
+    `${W}: rateLimit`,
+  );
+  const parsed = { keys: checkWindow(limits.keys, "keys"), chat: checkWindow(limits.chat, "chat") };
+  if (limits.store === undefined) return parsed;
+  if (typeof limits.store !== "function")
+    throw configError(
+      `${W}: rateLimit.store must be a function (limiter: "keys" | "chat") => Store that returns a new express-rate-limit store per limiter.`,
+    );
+  return { ...parsed, store: limits.store as RateLimitStoreFactory };
 }
 
-function checkBodyLimit(value: unknown): string | number {
+function checkBodyLimit(value: unknown): number {
   if (typeof value === "number" && Number.isInteger(value) && value > 0) return value;
-  if (typeof value === "string" && BYTES.test(value.trim())) return value.trim();
+  const size = typeof value === "string" ? BYTES.exec(value.trim()) : null;
+  if (size) {
+    const bytes = Math.floor(Number(size[1]) * UNIT_BYTES[(size[2] ?? "b").toLowerCase()]!);
+    if (bytes > 0) return bytes;
+  }
   throw configError(`${W}: bodyLimit must be a positive number of bytes or a size string such as "16kb" or "1mb".`);
 }
 
 function checkHelmet(value: unknown): false | HelmetOptions {
   if (value === false) return false;
   if (value === undefined || value === true) return {};
-  if (!isRecord(value)) throw configError(`${W}: helmet must be true, false or helmet's options object.`);
+  if (!isPlainObject(value)) throw configError(`${W}: helmet must be true, false or helmet's options object.`);
   return value as HelmetOptions;
 }
 
@@ -127,9 +159,7 @@ function checkHelmet(value: unknown): false | HelmetOptions {
 export function parseRouterOptions(input: unknown): Readonly<ParsedRouterOptions> {
   if (input === undefined) throw configError(`${W}: pass options with a BYOK instance: byokRouter({ byok }).`);
   const options = checkOptionsObject<RouterOptions>(input, KNOWN, W);
-  try {
-    coreContextOf(options.byok as BYOK);
-  } catch {
+  if (!BYOK.is(options.byok)) {
     throw configError(`${W}: byok must be a BYOK instance: byokRouter({ byok: new BYOK({ masterKey }) }).`);
   }
   const basePath = options.basePath ?? "/byok";
@@ -144,7 +174,7 @@ export function parseRouterOptions(input: unknown): Readonly<ParsedRouterOptions
     );
   }
   return Object.freeze({
-    byok: options.byok as BYOK,
+    byok: options.byok,
     basePath,
     getUserId: options.getUserId ?? defaultGetUserId,
     rateLimit: checkRateLimit(options.rateLimit),

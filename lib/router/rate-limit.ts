@@ -1,72 +1,88 @@
-// Per-user rate limits for the byok routes (express-rate-limit): in the Redis of a RedisStore, else in process memory.
+// Per-user rate limits for the byok routes (express-rate-limit): in the app's store, else a RedisStore's Redis, else memory.
 import { debuglog } from "node:util";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { type ClientRateLimitInfo, type Options, rateLimit, type Store } from "express-rate-limit";
 import { RedisStore as RateLimitRedisStore, type RedisReply } from "rate-limit-redis";
 import type { KeyStore } from "../core/types.js";
 import { ByokError } from "../errors.js";
-import { RATE_LIMIT_COUNTERS, type RateLimitCounters } from "../stores/redis-store.js";
-import type { ParsedRouterOptions, RateLimitWindow } from "./options.js";
+import { encodedUserId } from "../stores/redis-layout.js";
+import { RedisStore } from "../stores/redis-store.js";
+import type { ParsedRouterOptions, RateLimitStoreFactory, RateLimitWindow } from "./options.js";
 import { userIdOf } from "./request-user.js";
 
 const debug = debuglog("byok");
 
-/**
- * rate-limit-redis's store, changed in two ways for a Redis that may be down or restart: its Lua
- * scripts are loaded on first use rather than in `init` (express-rate-limit prints a failed init to
- * the console, and byok-ai never prints), and after any failure the next request loads the script
- * again. rate-limit-redis would keep a failed load's promise (503 until a restart), and it reloads on
- * NOSCRIPT only, which a restarted Redis answers but RedisStore's STORE_UNAVAILABLE hides.
- */
-class CounterStore extends RateLimitRedisStore {
-  #increment?: Promise<string>;
-  #get?: Promise<string>;
+type Limiter = "keys" | "chat";
 
-  override async init(options: Options): Promise<void> {
-    this.windowMs = options.windowMs;
+/**
+ * rate-limit-redis, remade after any failure. It keeps the promise of its script load for good: a
+ * load that failed (Redis down when the app started, or restarting) would fail every later request
+ * until the process restarts. Here the next request after a failure gets a fresh rate-limit-redis
+ * store, which loads its scripts again, so the limiter heals as soon as Redis answers. (A script
+ * Redis lost while up, after a restart, failover or `SCRIPT FLUSH`, answers `NOSCRIPT`, which
+ * RedisStore's `command` passes on as it is and rate-limit-redis itself reloads on.)
+ */
+class HealingCounters implements Store {
+  readonly #make: () => RateLimitRedisStore;
+  #windowMs = 60_000;
+  #current?: Promise<RateLimitRedisStore>;
+
+  constructor(make: () => RateLimitRedisStore) {
+    this.#make = make;
   }
 
-  override async increment(key: string): Promise<ClientRateLimitInfo> {
-    this.incrementScriptSha = this.#increment ??= this.loadIncrementScript();
+  init(options: Options): void {
+    this.#windowMs = options.windowMs; // the scripts load on first use: Redis may not be up yet
+  }
+
+  async #use<T>(call: (store: RateLimitRedisStore) => Promise<T>): Promise<T> {
+    const current = (this.#current ??= (async () => {
+      const store = this.#make();
+      await store.init({ windowMs: this.#windowMs } as Options); // it reads windowMs only
+      return store;
+    })());
     try {
-      return await super.increment(key);
+      return await call(await current);
     } catch (error) {
-      this.#increment = undefined;
+      if (this.#current === current) this.#current = undefined;
       throw error;
     }
   }
 
-  override async get(key: string): Promise<ClientRateLimitInfo | undefined> {
-    this.getScriptSha = this.#get ??= this.loadGetScript();
-    try {
-      return await super.get(key);
-    } catch (error) {
-      this.#get = undefined;
-      throw error;
-    }
+  increment(key: string): Promise<ClientRateLimitInfo> {
+    return this.#use((store) => store.increment(key));
+  }
+
+  get(key: string): Promise<ClientRateLimitInfo | undefined> {
+    return this.#use((store) => store.get(key));
+  }
+
+  decrement(key: string): Promise<void> {
+    return this.#use((store) => store.decrement(key));
+  }
+
+  resetKey(key: string): Promise<void> {
+    return this.#use((store) => store.resetKey(key));
   }
 }
 
-/** The store's hook for counters, when it has the brand (byok-ai's own RedisStore). */
-function countersOf(keyStore: KeyStore): RateLimitCounters | undefined {
-  const hook = (keyStore as { [RATE_LIMIT_COUNTERS]?: () => RateLimitCounters | undefined })[RATE_LIMIT_COUNTERS];
-  return typeof hook === "function" ? hook.call(keyStore) : undefined;
-}
-
 /**
- * Where a limiter counts: in the key store's Redis when the key store is byok-ai's `RedisStore` (a
- * single node), so every instance shares the limits, with the store's connection and its time limit;
- * else in this process's memory (any other store, or a Redis Cluster client). Chosen from the
- * store's brand, never guessed from its properties.
+ * The default counter store when the key store is byok-ai's `RedisStore` on a single node: rate-limit-redis
+ * on the store's own connection (its public `command`, with the store's time limit), so every instance
+ * shares the limits. Counters live under `byok-rl:<store prefix><limiter>:`, outside what the store scans,
+ * keyed by the same hash-tagged user encoding as the store's hashes. A Redis Cluster client counts in
+ * memory instead: rate-limit-redis's `sendCommand` loads its script on one node only.
  */
-function counterStore(keyStore: KeyStore, name: "keys" | "chat"): { store?: Store; keyOf: (userId: string) => string } {
-  const counters = countersOf(keyStore);
-  if (!counters) return { keyOf: (userId) => userId };
-  const store = new CounterStore({
-    prefix: `${counters.prefix}${name}:`,
-    sendCommand: (command, ...args) => counters.sendCommand(command!, ...args) as Promise<RedisReply>,
-  });
-  return { store, keyOf: counters.userKey };
+function redisCounters(keyStore: KeyStore): RateLimitStoreFactory | undefined {
+  if (!RedisStore.is(keyStore) || keyStore.client?.isCluster) return undefined;
+  return (name) =>
+    new HealingCounters(
+      () =>
+        new RateLimitRedisStore({
+          prefix: `byok-rl:${keyStore.prefix}${name}:`,
+          sendCommand: (command, ...args) => keyStore.command(command!, ...args) as Promise<RedisReply>,
+        }),
+    );
 }
 
 /** express-rate-limit's warnings and errors go to `NODE_DEBUG=byok`, never to the console. */
@@ -75,13 +91,12 @@ const quietLogger = {
   error: (error: unknown) => debug("rate limiter error: %s", error instanceof Error ? error.name : typeof error),
 };
 
-function limiter(window: Required<RateLimitWindow>, keyStore: KeyStore, name: "keys" | "chat"): RequestHandler {
-  const { store, keyOf } = counterStore(keyStore, name);
+function limiter(window: Required<RateLimitWindow>, name: Limiter, store: Store | undefined): RequestHandler {
   const limit = rateLimit({
     windowMs: window.windowMs,
     limit: window.limit,
     // Runs after requireUser, so there always is a user id to count by.
-    keyGenerator: (req) => keyOf(userIdOf(req)),
+    keyGenerator: (req) => encodedUserId(userIdOf(req)),
     standardHeaders: "draft-7",
     legacyHeaders: false,
     ...(store ? { store } : {}),
@@ -122,11 +137,17 @@ function limiter(window: Required<RateLimitWindow>, keyStore: KeyStore, name: "k
   };
 }
 
-/** The limiters for the keys routes and for chat (empty lists with `rateLimit: false`). */
+/**
+ * The limiters for the keys routes and for chat (empty lists with `rateLimit: false`), each counting
+ * in a store of its own: the app's `rateLimit.store(name)`, else the key store's Redis (see
+ * {@link redisCounters}), else express-rate-limit's memory store.
+ */
 export function createLimiters(
   settings: ParsedRouterOptions["rateLimit"],
   keyStore: KeyStore,
 ): { keys: RequestHandler[]; chat: RequestHandler[] } {
   if (settings === false) return { keys: [], chat: [] };
-  return { keys: [limiter(settings.keys, keyStore, "keys")], chat: [limiter(settings.chat, keyStore, "chat")] };
+  const storeFor = settings.store ?? redisCounters(keyStore);
+  const make = (name: Limiter) => limiter(settings[name], name, storeFor?.(name));
+  return { keys: [make("keys")], chat: [make("chat")] };
 }

@@ -1,7 +1,6 @@
 // The router request's id for events: its X-Request-Id when well-formed, else one generated per request.
 import { randomUUID } from "node:crypto";
 import type { Request } from "express";
-import type { CoreContext } from "../core/context.js";
 
 /** 1–128 printable ASCII characters, not starting with a space: safe to put in a log line as it is. */
 const WELL_FORMED = /^[!-~][ -~]{0,127}$/;
@@ -17,9 +16,4 @@ export function requestIdOf(req: Request): string {
   let id = generated.get(req);
   if (id === undefined) generated.set(req, (id = randomUUID()));
   return id;
-}
-
-/** `context` for the operations of one router request: their events carry its request id. */
-export function forRequest(context: CoreContext, req: Request): CoreContext {
-  return { ...context, requestId: requestIdOf(req) };
 }

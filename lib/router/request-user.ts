@@ -1,10 +1,9 @@
-// Who is asking: the user id from getUserId (never body or query), req.ai, and the UNAUTHENTICATED gate.
+// Who is asking and for how long: the user id from getUserId (never body or query), req.ai bound to its request, and the UNAUTHENTICATED gate.
 import type { NextFunction, Request, Response } from "express";
-import { createAiClient, type KeyLookupHook, START_KEY_LOOKUP, startKeyLookup } from "../core/ai-client.js";
-import type { CoreContext } from "../core/context.js";
+import type { BYOK } from "../byok.js";
 import type { AiClient } from "../core/types.js";
 import { ByokError } from "../errors.js";
-import { forRequest } from "./request-id.js";
+import { requestIdOf } from "./request-id.js";
 
 const USER = Symbol("byok-ai.user");
 type WithUser = Request & { [USER]?: string };
@@ -20,22 +19,35 @@ export function normalizeUserId(value: unknown): string | undefined {
   throw new ByokError("INTERNAL", "getUserId must return a string, a number or undefined.");
 }
 
+const gone = new WeakMap<Request, AbortSignal>();
+
 /**
- * An AiClient that asks getUserId at call time, so it sees a user set by middleware that runs after
- * the router, and costs nothing on requests that never use it. Without a user every call rejects
- * UNAUTHENTICATED. Calls for the same user share one client, so a key lookup the router started
- * ahead ({@link startKeyLookup}) is there for the chat that needs it.
+ * A signal that fires when the client goes away before its answer was sent, one per request
+ * (made on first use: a request that never calls a provider adds no listener).
  */
-export function lazyAiClient(
-  context: CoreContext,
-  req: Request,
-  getUserId: (req: Request) => unknown,
-): AiClient & KeyLookupHook {
-  let last: { userId: string | undefined; client: ReturnType<typeof createAiClient> } | undefined;
-  const current = () => {
+export function clientGone(req: Request, res: Response): AbortSignal {
+  let signal = gone.get(req);
+  if (signal) return signal;
+  const controller = new AbortController();
+  res.on("close", () => {
+    if (!res.writableFinished) controller.abort(new DOMException("The client disconnected.", "AbortError"));
+  });
+  gone.set(req, (signal = controller.signal));
+  return signal;
+}
+
+/**
+ * `req.ai`: `byok.use(userId, { requestId, signal })` for the request, where the signal fires when
+ * the client disconnects, so whatever `req.ai` is doing stops then, in the app's routes too. The
+ * user is asked at call time (a user set by middleware after the router is seen), and nothing is
+ * made on requests that never use it.
+ */
+function requestAi(byok: BYOK, req: Request, res: Response, getUserId: (req: Request) => unknown): AiClient {
+  let last: { userId: string | undefined; client: AiClient } | undefined;
+  const current = (): AiClient => {
     const userId = normalizeUserId(getUserId(req));
     if (last === undefined || last.userId !== userId)
-      last = { userId, client: createAiClient(forRequest(context, req), userId) };
+      last = { userId, client: byok.use(userId, { requestId: requestIdOf(req), signal: clientGone(req, res) }) };
     return last.client;
   };
   return {
@@ -46,14 +58,13 @@ export function lazyAiClient(
     connection: async (provider) => current().connection(provider),
     checkKey: async (provider) => current().checkKey(provider),
     models: async (provider) => current().models(provider),
-    [START_KEY_LOOKUP]: (provider) => startKeyLookup(current(), provider),
   };
 }
 
 /** Middleware for every request through the router: attaches `req.ai`. */
-export function attachAi(context: CoreContext, getUserId: (req: Request) => unknown) {
-  return function attachAiMiddleware(req: Request, _res: Response, next: NextFunction): void {
-    req.ai = lazyAiClient(context, req, getUserId);
+export function attachAi(byok: BYOK, getUserId: (req: Request) => unknown) {
+  return function attachAiMiddleware(req: Request, res: Response, next: NextFunction): void {
+    req.ai = requestAi(byok, req, res, getUserId);
     next();
   };
 }

@@ -1,7 +1,7 @@
 // The HTTP envelope of the byok routes with express-validator: a JSON object, known top-level fields of the right JSON type, bounded nesting. What the fields mean is checked by the core.
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { body, checkExact, validationResult } from "express-validator";
-import { invalid, isRecord } from "../core/validate.js";
+import { CHAT_REQUEST_FIELDS, invalid, isPlainObject, type JsonType, REGISTER_KEY_FIELDS } from "../core/validate.js";
 import { ByokError } from "../errors.js";
 
 /** Keys that could reach an object's prototype: refused anywhere in a body. */
@@ -35,20 +35,41 @@ function unsafeFields(body: Record<string, unknown>): string[] {
   return unsafe;
 }
 
+/** Whether the request declares its body as JSON (`application/json`, any parameters). Read from the header: Connect has no `req.is`. */
+const declaresJson = (req: Request): boolean =>
+  (req.headers["content-type"] ?? "").split(";", 1)[0]!.trim().toLowerCase() === "application/json";
+
 /** 400 INVALID_REQUEST unless the body, if any, is declared as JSON (checked before parsing). */
 function checkJsonType(req: Request): void {
   const length = req.headers["content-length"];
   const hasBody = req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
-  if (hasBody && !req.is("application/json")) {
+  if (hasBody && !declaresJson(req)) {
     throw new ByokError("INVALID_REQUEST", "Send the body as JSON with Content-Type: application/json.");
+  }
+}
+
+/** Whether an app's parser read the body already: body-parser 1 marks it `_body`; any parser leaves the stream ended. */
+const bodyAlreadyRead = (req: Request): boolean =>
+  (req as Request & { _body?: boolean })._body === true || req.readableEnded;
+
+/**
+ * A body an app-wide parser already read is held to the router's own
+ * limit: by its declared `Content-Length`, else by the size of the parsed JSON. Without this an
+ * `express.json({ limit: "5mb" })` before the router would make `bodyLimit` void.
+ */
+function checkParsedSize(req: Request, limit: number): void {
+  const declared = Number(req.headers["content-length"]);
+  const size = Number.isFinite(declared) ? declared : Buffer.byteLength(JSON.stringify(req.body) ?? "");
+  if (size > limit) {
+    throw new ByokError(
+      "PAYLOAD_TOO_LARGE",
+      `The request body is larger than the byok routes accept (${limit} bytes; byokRouter's bodyLimit), though an app-wide body parser let it through; send a smaller JSON body.`,
+    );
   }
 }
 
 /** Checks a parsed body in place: throws, or rejects, with INVALID_REQUEST for a bad one. */
 export type BodyCheck = (req: Request) => Promise<void>;
-
-/** The JSON types a top-level field of a byok body can have. */
-export type JsonType = "string" | "number" | "boolean" | "array";
 
 /** One route's envelope: each known top-level field and its JSON type. */
 export interface Envelope {
@@ -76,7 +97,7 @@ export function bodyCheck({ fields, required }: Envelope): BodyCheck {
   const exact = checkExact([types], { locations: ["body"] });
   return async (req) => {
     if (req.body === undefined || req.body === null) req.body = {}; // no body, or JSON `null`: no fields
-    if (!isRecord(req.body)) throw invalid("The request body must be a JSON object.", []);
+    if (!isPlainObject(req.body)) throw invalid("The request body must be a JSON object.", []);
     const unsafe = unsafeFields(req.body);
     if (unsafe.length) {
       throw invalid(
@@ -104,12 +125,14 @@ export function bodyCheck({ fields, required }: Envelope): BodyCheck {
 }
 
 /**
- * One middleware for a JSON body: the Content-Type check, `parse` (express.json) and `check`, in
- * place of three router layers on every request.
+ * One middleware for a JSON body: the Content-Type check, `parse` (express.json with `limit` bytes)
+ * or the size check of a body the app parsed already, and `check`, in place of three router layers
+ * on every request.
  */
-export function jsonBody(parse: RequestHandler, check: BodyCheck): RequestHandler {
+export function jsonBody(parse: RequestHandler, limit: number, check: BodyCheck): RequestHandler {
   return function byokJsonBody(req: Request, res: Response, next: NextFunction): void {
     checkJsonType(req);
+    if (bodyAlreadyRead(req)) checkParsedSize(req, limit);
     void parse(req, res, (error?: unknown) => {
       if (error !== undefined) return next(error);
       check(req).then(() => next(), next);
@@ -117,11 +140,8 @@ export function jsonBody(parse: RequestHandler, check: BodyCheck): RequestHandle
   };
 }
 
-/** `POST /keys`: `{ provider, apiKey }`, both strings (the core checks what they hold). */
-export const registerKeyBody: Envelope = {
-  fields: { provider: "string", apiKey: "string" },
-  required: true,
-};
+/** `POST /keys`: what a client registers (the core's table; it checks what the fields hold). */
+export const registerKeyBody: Envelope = { fields: REGISTER_KEY_FIELDS, required: true };
 
 /** `POST /keys/check`: `{ provider }`. */
 export const checkKeyBody: Envelope = { fields: { provider: "string" }, required: true };
@@ -129,17 +149,5 @@ export const checkKeyBody: Envelope = { fields: { provider: "string" }, required
 /** `DELETE /keys`: `{ provider }` in the body, or nothing (then `?provider=`). */
 export const deleteKeyBody: Envelope = { fields: { provider: "string" }, required: false };
 
-/** `POST /chat`: the JSON types of ChatRequest's fields (no `signal`) plus `stream`; the core checks their values. */
-export const chatBody: Envelope = {
-  fields: {
-    prompt: "string",
-    messages: "array",
-    system: "string",
-    provider: "string",
-    model: "string",
-    temperature: "number",
-    maxTokens: "number",
-    stream: "boolean",
-  },
-  required: false,
-};
+/** `POST /chat`: ChatRequest's JSON fields (the core's table) plus `stream`; the core checks their values. */
+export const chatBody: Envelope = { fields: { ...CHAT_REQUEST_FIELDS, stream: "boolean" }, required: false };

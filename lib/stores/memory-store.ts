@@ -4,10 +4,13 @@ import { checkBatchSize } from "../core/batch-size.js";
 
 const copy = (record: KeyRecord): KeyRecord => ({ ...record });
 
+let productionWarned = false;
+
 /**
  * Keeps encrypted keys in a Map. Fine for development, tests and single-process demos; use
  * `RedisStore` or `PostgresStore` in production, where keys must survive restarts and be shared
- * by every instance.
+ * by every instance. Made under `NODE_ENV=production` (given as `store`, or BYOK's default), it
+ * emits one `BYOK_MEMORY_STORE` warning per process.
  *
  * @example
  * ```ts
@@ -17,6 +20,15 @@ const copy = (record: KeyRecord): KeyRecord => ({ ...record });
 export class MemoryStore implements KeyStore {
   // Nested maps, so no user id can collide with another's (no joined string keys).
   readonly #users = new Map<string, Map<string, KeyRecord>>();
+
+  constructor() {
+    if (process.env.NODE_ENV !== "production" || productionWarned) return;
+    productionWarned = true;
+    process.emitWarning(
+      "byok-ai: MemoryStore under NODE_ENV=production: keys are lost on restart and not shared between instances. Pass store: new RedisStore(...) or new PostgresStore(...).",
+      { code: "BYOK_MEMORY_STORE" },
+    );
+  }
 
   async get(userId: string, provider: string): Promise<KeyRecord | undefined> {
     const record = this.#users.get(userId)?.get(provider);

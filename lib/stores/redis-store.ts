@@ -14,7 +14,7 @@ import {
   SET_STATUS,
   TOUCH,
 } from "./redis-scripts.js";
-import { encodedUserId, type RecordJson, toRecord, userIdOf, userKey } from "./redis-layout.js";
+import { type RecordJson, toRecord, userIdOf, userKey } from "./redis-layout.js";
 import { hgetallMany, waitUntilReady } from "./redis-client.js";
 import { storeUnavailable, withTimeLimit } from "./store-support.js";
 import { checkBatchSize } from "../core/batch-size.js";
@@ -50,21 +50,8 @@ const OWN_CONNECTION: RedisOptions = {
 
 type Client = Redis | Cluster;
 
-/**
- * @internal The brand the router looks for to keep its rate-limit counters in a RedisStore's Redis
- * (`Symbol.for`, so two copies of byok-ai in one app still recognise each other's stores).
- */
-export const RATE_LIMIT_COUNTERS = Symbol.for("byok-ai.rateLimitCounters");
-
-/** @internal What a RedisStore lends the router's rate limiter (rate-limit-redis) for its counters. */
-export interface RateLimitCounters {
-  /** One raw command on the store's connection, under the store's time limit; rejects STORE_UNAVAILABLE like any store call. */
-  sendCommand(command: string, ...args: string[]): Promise<unknown>;
-  /** Start of every counter key: `byok-rl:<store prefix>`, outside the prefix the store scans. */
-  prefix: string;
-  /** The user part of a counter key: the same encoding as the user's hash. */
-  userKey(userId: string): string;
-}
+/** Marks a RedisStore from any copy of byok-ai (`Symbol.for`: an ESM and a CommonJS copy in one app share it). */
+const BRAND = Symbol.for("byok-ai.RedisStore");
 
 /**
  * Keeps encrypted keys in Redis or Redis Cluster: one hash per user, `<prefix>{<base64url user id>}`,
@@ -115,6 +102,7 @@ export class RedisStore implements KeyStore {
     this.#prefix = o.prefix ?? "byok:";
     this.#url = o.url;
     this.#client = o.client as Client | undefined;
+    Object.defineProperty(this, BRAND, { value: true });
   }
 
   /**
@@ -131,16 +119,32 @@ export class RedisStore implements KeyStore {
   }
 
   /**
-   * @internal For the router's rate limiter: commands on this store's connection with its time limit.
-   * `undefined` for a Cluster client: rate-limit-redis loads its script on one node only.
+   * True for a RedisStore from any copy of byok-ai (an app that loads byok-ai both through
+   * `import` and `require` has two). Use it instead of `instanceof`.
    */
-  [RATE_LIMIT_COUNTERS](): RateLimitCounters | undefined {
-    if (this.#client?.isCluster) return undefined;
-    return {
-      sendCommand: (command, ...args) => this.#run("rateLimit", (c) => (c as Redis).call(command, ...args)),
-      prefix: `byok-rl:${this.#prefix}`,
-      userKey: encodedUserId,
-    };
+  static is(value: unknown): value is RedisStore {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
+  /**
+   * Sends one raw command on the store's connection, under the store's time limit: for sharing the
+   * connection, e.g. with rate-limit-redis's `sendCommand`. A Redis error reply rejects as it is
+   * (rate-limit-redis reloads its script on `NOSCRIPT`); a connection failure or the time limit
+   * rejects `STORE_UNAVAILABLE`.
+   */
+  async command(name: string, ...args: (string | number)[]): Promise<unknown> {
+    let reply: { error: unknown } | undefined;
+    const result = await this.#run("command", async (c) => {
+      try {
+        return await (c as Redis).call(name, ...args);
+      } catch (error) {
+        if ((error as Error | undefined)?.name !== "ReplyError") throw error;
+        reply = { error }; // Redis answered: not an outage
+        return undefined;
+      }
+    });
+    if (reply) throw reply.error;
+    return result;
   }
 
   /** Opens the connection now (a url store otherwise connects on first use) and resolves to the client. */

@@ -1,8 +1,6 @@
 // Rotation behaviour for any KeyStore: live traffic, resume after interruption, failed records, verify counts.
 import { BYOK, ByokError, type CompareAndSwap, type KeyStore } from "../../lib";
-import { coreContextOf } from "../../lib/byok";
-import { verify } from "../../lib/core/rotate";
-import { keyIdFor } from "../../lib/vault/vault";
+import { keyIdFor, Vault } from "../../lib/vault/vault";
 
 const OLD = Buffer.alloc(32, 11);
 const NEW = Buffer.alloc(32, 22);
@@ -24,7 +22,7 @@ async function seed(store: KeyStore, users: string[], masterKey = OLD) {
 
 async function plaintexts(store: KeyStore, users: string[]): Promise<Record<string, string>> {
   // Decrypt through the vault with only the NEW key: proves every record was re-encrypted.
-  const { vault } = coreContextOf(byokFor(store, NEW));
+  const vault = new Vault([NEW]);
   const out: Record<string, string> = {};
   for (const userId of users) {
     for (const record of await store.list(userId))
@@ -126,7 +124,7 @@ export function rotationSuite(
       const result = await byokFor(store, NEW, [OLD]).rotate();
       expect(result).toEqual({ scanned: 26, rotated: 24, skipped: 0, failed: 2 });
       expect(await store.get(stranger, "gemini")).toEqual(before);
-      const report = await verify(coreContextOf(byokFor(store, NEW, [OLD])));
+      const report = await byokFor(store, NEW, [OLD]).verify();
       expect(report.byKeyId).toEqual({ [keyIdFor(NEW)]: 24, [keyIdFor(OLD)]: 0 });
       expect(report.unreadable).toHaveLength(2);
       expect(report.unreadable).toContainEqual({
@@ -138,14 +136,14 @@ export function rotationSuite(
     });
 
     it("verify counts records per key id before and after rotation", async () => {
-      const before = await verify(coreContextOf(byokFor(store, NEW, [OLD])));
+      const before = await byokFor(store, NEW, [OLD]).verify();
       expect(before).toMatchObject({
         scanned: 24,
         byKeyId: { [keyIdFor(NEW)]: 0, [keyIdFor(OLD)]: 24 },
         unreadable: [],
       });
       await byokFor(store, NEW, [OLD]).rotate();
-      expect((await verify(coreContextOf(byokFor(store, NEW, [OLD])))).byKeyId).toEqual({
+      expect((await byokFor(store, NEW, [OLD]).verify()).byKeyId).toEqual({
         [keyIdFor(NEW)]: 24,
         [keyIdFor(OLD)]: 0,
       });

@@ -60,6 +60,8 @@ export interface AppFixtureOptions {
   byok?: Partial<Lib.ByokOptions>;
   gemini?: { timeoutMs?: number };
   store?: KeyStore;
+  /** App middleware mounted before the router (e.g. an app-wide body parser). */
+  beforeRouter?: ((req: Request, res: Response, next: NextFunction) => void)[];
 }
 
 /**
@@ -82,6 +84,7 @@ export async function appFixture(kit: Kit, options: AppFixtureOptions = {}): Pro
     if (typeof user === "string") (req as unknown as { user: { id: string } }).user = { id: user };
     next();
   });
+  for (const middleware of options.beforeRouter ?? []) app.use(middleware);
   app.use(kit.lib.byokRouter({ byok, ...options.router }));
   app.post("/app/echo", kit.express.urlencoded({ extended: false }), (req: Request, res: Response) => {
     res.json({ body: req.body ?? null });

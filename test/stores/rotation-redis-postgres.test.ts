@@ -2,8 +2,6 @@
 import { Redis } from "ioredis";
 import { Pool } from "pg";
 import { BYOK, generateMasterKey, type KeyStore, PostgresStore, RedisStore } from "../../lib";
-import { coreContextOf } from "../../lib/byok";
-import { verify } from "../../lib/core/rotate";
 import { useRedisCluster } from "../helpers/redis-server";
 import { rotationSuite } from "../helpers/rotation-suite";
 import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";
@@ -93,7 +91,7 @@ describe("RedisStore.scan", () => {
       const byok = new BYOK({ masterKey: newKey, previousMasterKeys: [oldKey], store });
       expect(await byok.rotate({ batchSize: 5 })).toEqual({ scanned: 40, rotated: 40, skipped: 0, failed: 0 });
       expect(returned).toBeGreaterThan(40);
-      const report = await verify(coreContextOf(byok), { batchSize: 5 });
+      const report = await byok.verify({ batchSize: 5 });
       expect(report.scanned).toBe(40);
       expect(Object.values(report.byKeyId)).toEqual([40, 0]);
     } finally {

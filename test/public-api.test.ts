@@ -1,0 +1,151 @@
+// What the router and CLI need from BYOK, as public API: brand across module copies, use() options, verify(), providers off.
+import { BYOK, ByokError, type ByokEvent, byokRouter, MemoryStore } from "../lib";
+import type * as Lib from "../lib";
+import { type FakeUpstream, startFakeGemini } from "../lib/testing";
+import { TEST_MASTER_KEY } from "./helpers/canary";
+import { waitFor } from "./helpers/wait-for";
+
+/** A second copy of byok-ai, as an app that loads it through both `import` and `require` has. */
+function secondCopy(): typeof Lib {
+  let copy: typeof Lib | undefined;
+  jest.isolateModules(() => (copy = jest.requireActual<typeof Lib>("../lib")));
+  expect(copy!.BYOK).not.toBe(BYOK);
+  return copy!;
+}
+
+describe("BYOK across module copies", () => {
+  it("is recognised by BYOK.is and accepted by another copy's byokRouter", () => {
+    const other = secondCopy();
+    const byok = new other.BYOK({ masterKey: TEST_MASTER_KEY });
+    expect(BYOK.is(byok)).toBe(true);
+    expect(byok instanceof BYOK).toBe(false);
+    expect(() => byokRouter({ byok: byok as unknown as BYOK })).not.toThrow();
+    expect(BYOK.is({ use: () => undefined })).toBe(false);
+    expect(() => byokRouter({ byok: {} as BYOK })).toThrow(/byok must be a BYOK instance/);
+  });
+});
+
+describe("BYOK's public API", () => {
+  let fake: FakeUpstream;
+  let events: ByokEvent[];
+  let byok: BYOK;
+
+  beforeEach(async () => {
+    fake = await startFakeGemini();
+    events = [];
+    byok = new BYOK({
+      masterKey: TEST_MASTER_KEY,
+      providers: { gemini: { baseUrl: fake.url }, openai: false, anthropic: false },
+      onEvent: (e) => events.push(e),
+    });
+  });
+  afterEach(async () => {
+    await byok.close();
+    await fake.close();
+  });
+
+  it("aborts every call of a client made with use(userId, { signal }), and tags its events with requestId", async () => {
+    await byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-signal-0000", validate: false });
+    const controller = new AbortController();
+    const ai = byok.use("u1", { signal: controller.signal, requestId: "req-42" });
+    fake.enqueue({ hang: true });
+    const pending = ai.chat({ prompt: "wait" });
+    await waitFor(() => fake.requests.length === 1, "the upstream request");
+    controller.abort(new DOMException("gone", "AbortError"));
+    await expect(pending).rejects.toMatchObject({ name: "AbortError" });
+    await waitFor(() => fake.requests[0]!.aborted === true, "the upstream abort");
+    expect(events.at(-1)).toMatchObject({ type: "chat.failed", code: "ABORTED", requestId: "req-42" });
+    await expect(ai.chat({ prompt: "again" })).rejects.toMatchObject({ name: "AbortError" });
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it("refuses use() options it does not know, naming them", () => {
+    expect(() => byok.use("u1", { teamid: "t" } as never)).toThrow(/unknown field\(s\) teamid/);
+    expect(() => byok.use("u1", { signal: "no" } as never)).toThrow(/signal must be an AbortSignal/);
+  });
+
+  it("says whether registerKey replaced a key, and stores nothing once its signal fired", async () => {
+    const first = await byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-first-0000" });
+    const second = await byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-second-000" });
+    expect([first.replaced, second.replaced]).toEqual([false, true]);
+    const aborted = AbortSignal.abort(new DOMException("gone", "AbortError"));
+    await expect(
+      byok.registerKey({ userId: "u2", provider: "gemini", apiKey: "AIza-third-0000", signal: aborted }),
+    ).rejects.toMatchObject({ name: "AbortError" });
+    expect(await byok.listKeys("u2")).toEqual([]);
+  });
+
+  it("reports a chat without a key as chat.failed KEY_NOT_FOUND, with the same details as DELETE's 404", async () => {
+    const error = await byok
+      .use("u1", { requestId: "req-7" })
+      .chat({ prompt: "hi", provider: "gemini" })
+      .catch((e: unknown) => e);
+    expect(ByokError.is(error) && [error.code, error.provider, error.details]).toEqual([
+      "KEY_NOT_FOUND",
+      "gemini",
+      { fields: ["provider"] },
+    ]);
+    expect(events).toEqual([
+      expect.objectContaining({
+        type: "chat.failed",
+        code: "KEY_NOT_FOUND",
+        userId: "u1",
+        provider: "gemini",
+        requestId: "req-7",
+      }),
+    ]);
+  });
+
+  it("verify() counts records per master-key id, as the CLI prints", async () => {
+    await byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-verify-000", validate: false });
+    const report = await byok.verify();
+    expect(report).toEqual({
+      scanned: 1,
+      byKeyId: { [report.keyIds[0]!]: 1 },
+      keyIds: [expect.any(String)],
+      unreadable: [],
+    });
+  });
+});
+
+describe("built-in providers turned off", () => {
+  it("offers no provider set to false, though its SDK is installed", async () => {
+    const byok = new BYOK({ masterKey: TEST_MASTER_KEY, providers: { anthropic: false } });
+    expect(byok.providers).toEqual(["gemini", "openai"]);
+    const error = await byok
+      .registerKey({ userId: "u1", provider: "anthropic", apiKey: "sk-ant-off-0000" })
+      .catch((e: unknown) => e);
+    expect(ByokError.is(error) && error.code).toBe("UNKNOWN_PROVIDER");
+  });
+
+  it("defaults to the first provider left when gemini is off, and refuses false for a custom id", () => {
+    expect(new BYOK({ masterKey: TEST_MASTER_KEY, providers: { gemini: false } }).providers).toEqual([
+      "openai",
+      "anthropic",
+    ]);
+    expect(() => new BYOK({ masterKey: TEST_MASTER_KEY, providers: { mine: false } })).toThrow(
+      /providers.mine: false turns a built-in provider off/,
+    );
+  });
+});
+
+describe("MemoryStore under NODE_ENV=production", () => {
+  it("warns once when the app passes one explicitly, as when BYOK defaults to it", () => {
+    const env = process.env.NODE_ENV;
+    const spy = jest.spyOn(process, "emitWarning").mockImplementation(() => undefined);
+    process.env.NODE_ENV = "production";
+    try {
+      const copy = secondCopy(); // a fresh module: nothing warned yet
+      new copy.BYOK({ masterKey: TEST_MASTER_KEY, store: new copy.MemoryStore() });
+      new copy.MemoryStore();
+      const warned = spy.mock.calls.filter(
+        ([, o]) => (o as { code?: string } | undefined)?.code === "BYOK_MEMORY_STORE",
+      );
+      expect(warned).toHaveLength(1);
+    } finally {
+      process.env.NODE_ENV = env;
+      spy.mockRestore();
+    }
+    expect(new MemoryStore()).toBeInstanceOf(MemoryStore);
+  });
+});
