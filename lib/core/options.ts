@@ -155,7 +155,8 @@ export function parseByokOptions(input: unknown, builtIns: readonly string[]): P
     providers[id] = isProvider(value) ? checkProvider(id, value) : checkProviderOptions(id, value, builtIns);
   }
 
-  const defaultProvider = o.defaultProvider ?? (Object.hasOwn(providers, "gemini") ? "gemini" : Object.keys(providers)[0]);
+  const defaultProvider =
+    o.defaultProvider ?? (Object.hasOwn(providers, "gemini") ? "gemini" : Object.keys(providers)[0]);
   if (typeof defaultProvider !== "string" || !Object.hasOwn(providers, defaultProvider)) {
     throw configError(`defaultProvider must name a configured provider (${Object.keys(providers).join(", ")}).`);
   }

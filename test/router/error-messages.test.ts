@@ -95,7 +95,11 @@ describe.each(EXPRESS_VERSIONS)("byokRouter error messages on %s", (version) => 
       .send({ prompt: "Hi", provider: "gemini" });
     expect([noKey.status, noKey.body.error]).toEqual([
       404,
-      { code: "KEY_NOT_FOUND", message: "Aucune clé enregistrée.", details: { provider: "gemini", fields: ["provider"] } },
+      {
+        code: "KEY_NOT_FOUND",
+        message: "Aucune clé enregistrée.",
+        details: { provider: "gemini", fields: ["provider"] },
+      },
     ]);
     const bad = await request(f.app).post("/byok/chat").set("x-user", "u1").send({ prompt: 5 });
     expect(bad.body.error).toEqual({ code: "INVALID_REQUEST", message: "Non.", details: { fields: ["prompt"] } });
