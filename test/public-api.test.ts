@@ -96,6 +96,23 @@ describe("BYOK's public API", () => {
     ]);
   });
 
+  it("accepts a store without the recommended touch(): chats work, keys show no lastUsedAt", async () => {
+    const memory = new MemoryStore();
+    const store = {
+      get: memory.get.bind(memory),
+      list: memory.list.bind(memory),
+      put: memory.put.bind(memory),
+      delete: memory.delete.bind(memory),
+      deleteUser: memory.deleteUser.bind(memory),
+      scan: memory.scan.bind(memory),
+      compareAndSwap: memory.compareAndSwap.bind(memory),
+    };
+    const plain = new BYOK({ masterKey: TEST_MASTER_KEY, store, providers: { gemini: { baseUrl: fake.url } } });
+    await plain.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-notouch-00", validate: false });
+    expect((await plain.use("u1").chat({ prompt: "hi" })).text).toBe("Echo: hi");
+    expect((await plain.listKeys("u1"))[0]!.lastUsedAt).toBeUndefined();
+  });
+
   it("verify() counts records per master-key id, as the CLI prints", async () => {
     await byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-verify-000", validate: false });
     const report = await byok.verify();

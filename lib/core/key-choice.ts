@@ -82,9 +82,10 @@ export function touchIfDue(
   lastUsedAt: string | undefined,
 ): string | undefined {
   const now = Date.now();
-  if (!needsTouch(lastUsedAt, now)) return lastUsedAt;
+  const { store } = context;
+  if (!store.touch || !needsTouch(lastUsedAt, now)) return lastUsedAt;
   const at = new Date(now).toISOString();
-  void storeCall("touch", () => context.store.touch(userId, provider, at)).catch((e: unknown) =>
+  void storeCall("touch", () => store.touch!(userId, provider, at)).catch((e: unknown) =>
     debug("lastUsedAt update failed: %s", ByokError.is(e) ? e.code : "error"),
   );
   return at;

@@ -52,7 +52,8 @@ const KNOWN: KeysEnum<ByokOptions> = {
 };
 const PROVIDER_KNOWN: KeysEnum<ProviderOptions> = { kind: true, baseUrl: true, defaultModel: true, timeoutMs: true };
 const KINDS = ["gemini", "openai", "anthropic", "openai-compatible"] as const;
-const STORE_METHODS = ["get", "list", "put", "delete", "deleteUser", "touch", "scan", "compareAndSwap"] as const;
+/** The KeyStore methods marked **Required** (rotation's `scan` and `compareAndSwap` included); the rest are optional. */
+const STORE_METHODS = ["get", "list", "put", "delete", "deleteUser", "scan", "compareAndSwap"] as const;
 const MAX_TIMEOUT_MS = 10 * 60_000;
 
 /** True for an object implementing the {@link Provider} spec (rather than ProviderOptions). */

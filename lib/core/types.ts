@@ -115,9 +115,9 @@ export interface KeyStore {
    * (it must never re-create a deleted record). Called without being awaited by the caller's
    * request, so it should be cheap. byok-ai calls it after a successful chat only when the record's
    * `lastUsedAt` is absent or at least a minute old, so a busy key costs one write a minute, not one
-   * per call.
+   * per call. A store without it never shows `lastUsedAt`.
    */
-  touch(userId: string, provider: string, lastUsedAt: string): Promise<void>;
+  touch?(userId: string, provider: string, lastUsedAt: string): Promise<void>;
 
   /**
    * **Recommended.** Records the key's health: `"invalid"` sets `status: "invalid"`, `"ok"` removes

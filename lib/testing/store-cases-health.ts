@@ -7,6 +7,7 @@ import {
   type KeyStoreConformanceOptions,
   makeRecord,
   scanAll,
+  touchNow,
   withStore,
 } from "./store-conformance-support.js";
 
@@ -56,14 +57,13 @@ export function healthCases({ it }: ConformanceRunner, o: KeyStoreConformanceOpt
       const record = makeRecord(user(), "gemini", new Date(Date.now() - 60_000));
       await store.put(record);
       await store.setStatus(record.userId, "gemini", record.ciphertext, "invalid");
-      const lastUsedAt = new Date().toISOString();
-      await store.touch(record.userId, "gemini", lastUsedAt);
+      const touched = await touchNow(store, record.userId);
       const next = makeRecord(record.userId).ciphertext;
       assert.equal(await store.compareAndSwap(record.userId, "gemini", record.ciphertext, next), true);
       assert.deepEqual(await store.get(record.userId, "gemini"), {
         ...record,
         ciphertext: next,
-        lastUsedAt,
+        ...touched,
         status: "invalid",
       });
       const replacement = makeRecord(record.userId);
@@ -100,7 +100,7 @@ export function healthCases({ it }: ConformanceRunner, o: KeyStoreConformanceOpt
     withStore(o, async (store, user) => {
       const userId = user();
       await writeBroken(store, userId, "gemini");
-      await store.touch(userId, "gemini", new Date().toISOString());
+      await store.touch?.(userId, "gemini", new Date().toISOString());
       await store.setStatus?.(userId, "gemini", "", "invalid");
       assert.equal(await store.compareAndSwap(userId, "gemini", "", "v1.x.y.z.w"), false);
       assert.deepEqual(await store.get(userId, "gemini"), brokenRecord(userId, "gemini"));

@@ -78,3 +78,14 @@ export async function scanAll(store: KeyStore, batchSize?: number): Promise<{ re
 /** Sorts records by provider, for order-free comparisons of `list()`. */
 export const byProvider = (records: KeyRecord[]): KeyRecord[] =>
   [...records].sort((a, b) => (a.provider < b.provider ? -1 : a.provider > b.provider ? 1 : 0));
+
+/**
+ * `touch()`es the user's gemini key now, when the store has `touch` (recommended, not required):
+ * the `lastUsedAt` the record should then show, as a spread (`{}` for a store without it).
+ */
+export async function touchNow(store: KeyStore, userId: string): Promise<{ lastUsedAt?: string }> {
+  if (!store.touch) return {};
+  const lastUsedAt = new Date().toISOString();
+  await store.touch(userId, "gemini", lastUsedAt);
+  return { lastUsedAt };
+}

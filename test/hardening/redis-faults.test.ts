@@ -1,5 +1,6 @@
 // A hung Redis (SIGSTOP) and a Redis that starts after the app, behind byokRouter with its default rate limiting, on a private redis-server.
 import express from "express";
+import Redis from "ioredis";
 import request from "supertest";
 import { BYOK, byokRouter, RedisStore, type RouterOptions } from "../../lib";
 import { startFakeGemini, type FakeUpstream } from "../../lib/testing";
@@ -119,6 +120,30 @@ describe("byokRouter with RedisStore when Redis starts after the app", () => {
       await byok.deleteUser("u1").catch(() => undefined);
       await byok.close();
       await redis?.kill();
+      await fake.close();
+    }
+  });
+});
+
+describe("byokRouter with RedisStore after Redis loses its scripts (SCRIPT FLUSH, restart, failover)", () => {
+  it("answers every one of 100 concurrent requests after a flush: the limiter reloads its script, never a 503", async () => {
+    const fake = await startFakeGemini();
+    const redis = await startRedisServer(await freePort());
+    const { app, byok } = appFor(redis.port, fake, { rateLimit: { keys: { limit: 10_000 } } });
+    const admin = new Redis(redis.port, "127.0.0.1");
+    try {
+      expect((await request(app).get("/byok/keys")).status).toBe(200); // the limiter's script is loaded now
+      for (let round = 0; round < 3; round++) {
+        expect(await admin.script("FLUSH")).toBe("OK");
+        const statuses = await Promise.all(
+          Array.from({ length: 100 }, async () => (await request(app).get("/byok/keys")).status),
+        );
+        expect(statuses.filter((s) => s !== 200)).toEqual([]);
+      }
+    } finally {
+      await admin.quit();
+      await byok.close();
+      await redis.kill();
       await fake.close();
     }
   });
