@@ -92,6 +92,38 @@ describe("the packed byok-ai package", () => {
     expect(() => typecheck(dir, "node16", ["check.mts", "check.cts"])).not.toThrow();
   });
 
+  it("serves a BYOK made from import through the router loaded with require (an ESM app with one CommonJS dependency)", () => {
+    npmInstall(dir, ["express@5"]);
+    writeFileSync(
+      join(dir, "dual.mjs"),
+      `import { createRequire } from "node:module";
+import { once } from "node:events";
+import { BYOK, generateMasterKey } from "byok-ai";
+import { startFakeGemini } from "byok-ai/testing";
+const require = createRequire(import.meta.url);
+const { byokRouter, BYOK: RequiredBYOK } = require("byok-ai");
+const express = require("express");
+const fake = await startFakeGemini();
+const byok = new BYOK({ masterKey: generateMasterKey(), providers: { gemini: { baseUrl: fake.url } } });
+const app = express();
+app.use((req, _res, next) => ((req.user = { id: "u1" }), next()));
+app.use(byokRouter({ byok }));
+const server = app.listen(0, "127.0.0.1");
+await once(server, "listening");
+const base = "http://127.0.0.1:" + server.address().port;
+const post = (path, body) =>
+  fetch(base + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const created = await post("/byok/keys", { provider: "gemini", apiKey: "${KEY}" });
+const chat = await (await post("/byok/chat", { prompt: "dual" })).json();
+const missing = await (await post("/byok/chat", { prompt: "x", provider: "openai" })).json(); // its SDK is not installed
+console.log(JSON.stringify({ copies: RequiredBYOK !== BYOK, created: created.status, text: chat.text, missing: missing.error.code }));
+server.close();
+await fake.close();
+`,
+    );
+    expect(run("dual.mjs")).toEqual({ copies: true, created: 201, text: "Echo: dual", missing: "UNKNOWN_PROVIDER" });
+  });
+
   it("installs a byok-ai bin whose keygen prints a 32-byte base64 master key", () => {
     const key = execFileSync(join(dir, "node_modules/.bin/byok-ai"), ["keygen"], { cwd: dir, encoding: "utf8" }).trim();
     expect(Buffer.from(key, "base64")).toHaveLength(32);
