@@ -50,13 +50,16 @@ export function keyNotFound(
   return new ByokError("KEY_NOT_FOUND", message, { provider, details: { fields: ["provider"] } });
 }
 
+/** UNAUTHENTICATED: a call or byok route without a signed-in user. */
+export const unauthenticated = (): ByokError =>
+  new ByokError(
+    "UNAUTHENTICATED",
+    "No signed-in user: getUserId returned nothing. Sign the user in before the byok routes and req.ai.",
+  );
+
 /** The checked user id, or UNAUTHENTICATED when there is none. */
 export function userOf(rawUserId: string | undefined): string {
-  if (rawUserId === undefined)
-    throw new ByokError(
-      "UNAUTHENTICATED",
-      "No signed-in user: getUserId returned nothing. Sign the user in before the byok routes and req.ai.",
-    );
+  if (rawUserId === undefined) throw unauthenticated();
   return checkUserId(rawUserId);
 }
 

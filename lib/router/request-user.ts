@@ -1,6 +1,7 @@
 // Who is asking and for how long: the user id from getUserId (never body or query), req.ai bound to its request, and the UNAUTHENTICATED gate.
 import type { NextFunction, Request, Response } from "express";
 import type { BYOK } from "../byok.js";
+import { unauthenticated } from "../core/key-choice.js";
 import type { AiClient } from "../core/types.js";
 import { ByokError } from "../errors.js";
 import { requestIdOf } from "./request-id.js";
@@ -73,11 +74,7 @@ export function attachAi(byok: BYOK, getUserId: (req: Request) => unknown) {
 export function requireUser(getUserId: (req: Request) => unknown) {
   return function requireUserMiddleware(req: Request, _res: Response, next: NextFunction): void {
     const userId = normalizeUserId(getUserId(req));
-    if (userId === undefined)
-      throw new ByokError(
-        "UNAUTHENTICATED",
-        "No signed-in user: getUserId returned nothing. Sign the user in before the byok routes and req.ai.",
-      );
+    if (userId === undefined) throw unauthenticated();
     (req as WithUser)[USER] = userId;
     next();
   };
