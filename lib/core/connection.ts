@@ -62,26 +62,40 @@ function isUnder(url: URL, base: Base): boolean {
   return base.path === "" || url.pathname === base.path || url.pathname.startsWith(`${base.path}/`);
 }
 
-/** The URL and init of a fetch call, whatever form it came in (`new URL` resolves `.` and `..` segments). */
-function callParts(input: string | URL | Request, init: RequestInit | undefined): { url: URL; init: RequestInit } {
+/**
+ * One fetch call, reduced to the only options the connection forwards: what the request is (method,
+ * headers, body) and when to stop (signal). Nothing that chooses where or how it travels (an undici
+ * `dispatcher`, a proxy agent, `redirect`), and none of the browser-only fields (`cache`,
+ * `credentials`, `mode`, `referrer`, `integrity`, `keepalive`, `priority`), which the openai,
+ * @anthropic-ai/sdk, @google/genai and AI SDK clients never pass to a custom fetch.
+ */
+interface Call {
+  url: URL;
+  method: string | undefined;
+  /** A copy: the caller's headers object is never changed. */
+  headers: Headers;
+  body: RequestInit["body"];
+  signal: AbortSignal | null | undefined;
+}
+
+/**
+ * The {@link Call} a fetch call describes, whatever form it came in: each allowed field read once, from
+ * the init or the Request (`new URL` resolves `.` and `..` segments).
+ */
+function callOf(input: string | URL | Request, init: RequestInit | undefined): Call {
   if (input instanceof Request) {
     const merged = new Request(input, init);
-    return {
-      url: new URL(merged.url),
-      init: {
-        method: merged.method,
-        headers: merged.headers,
-        body: merged.body,
-        signal: merged.signal,
-        ...(merged.body ? { duplex: "half" } : {}),
-      },
-    };
+    const { method, headers, body, signal } = merged;
+    return { url: new URL(merged.url), method, headers: new Headers(headers), body, signal };
   }
+  const { method, headers, body, signal } = init ?? {};
+  let url: URL;
   try {
-    return { url: new URL(input instanceof URL ? input.href : String(input)), init: init ?? {} };
+    url = new URL(input instanceof URL ? input.href : String(input));
   } catch {
-    return { url: new URL("invalid:"), init: init ?? {} };
+    url = new URL("invalid:");
   }
+  return { url, method, headers: new Headers(headers), body, signal };
 }
 
 function refused(id: string): ByokError {
@@ -100,20 +114,25 @@ function refused(id: string): ByokError {
 function keyedFetch(context: CoreContext, userId: string, id: string, record: KeyRecord, base: Base) {
   let lastUsedAt = record.lastUsedAt;
   return async function byokConnectionFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    const call = callParts(input, init);
-    const { url } = call;
+    const { url, headers, body, signal, ...call } = callOf(input, init);
     if (!isUnder(url, base)) throw refused(id);
-    const headers = new Headers(call.init.headers);
     for (const name of AUTH_HEADERS) headers.delete(name);
     for (const name of AUTH_QUERY_PARAMS) if (url.searchParams.has(name)) url.searchParams.delete(name);
     const apiKey = context.vault.open(record.ciphertext, { userId, provider: id });
     headers.set(base.header, base.header === "authorization" ? `Bearer ${apiKey}` : apiKey);
 
-    const method = (call.init.method ?? "GET").toUpperCase();
+    const method = (call.method ?? "GET").toUpperCase();
     const operation = startOperation(context.requestId);
     let status: number | undefined;
     try {
-      const response = await fetch(url, { ...call.init, headers, redirect: "manual" });
+      // A fresh init: only the allowed fields, a body always half-duplex (Node requires it for a stream).
+      const response = await fetch(url, {
+        method: call.method,
+        headers,
+        ...(body == null ? {} : { body, duplex: "half" }),
+        ...(signal == null ? {} : { signal }),
+        redirect: "manual",
+      } as RequestInit);
       status = response.status;
       return response;
     } finally {

@@ -73,7 +73,7 @@ export function mapStainlessError(
     (error instanceof Error && error.name === "AbortError")
   )
     return error;
-  if (error instanceof sdk.APIConnectionTimeoutError) return upstreamError(id, { timedOut: true, type: "sdk timeout" });
+  if (error instanceof sdk.APIConnectionTimeoutError) return upstreamError(id, { timedOut: true, type: "sdk_timeout" });
   if (error instanceof sdk.APIError) {
     const e = error as Error & {
       status?: number;

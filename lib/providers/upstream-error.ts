@@ -9,7 +9,10 @@ export interface UpstreamFailure {
   retryAfter?: string | number | null;
   /** The upstream's own error message, passed on (cleaned) for PROVIDER_BAD_REQUEST only. */
   message?: string;
-  /** The upstream's error type/reason, kept in `cause` for debugging. */
+  /**
+   * The upstream's error type/reason, kept in `cause` for debugging when it is a short token
+   * (letters, digits, `_`, `.`, `-`; at most 64) with nothing key-like in it.
+   */
   type?: string;
   /** Set when the upstream says the key is invalid whatever the status (Gemini answers 400 API_KEY_INVALID). */
   keyRejected?: boolean;
@@ -29,16 +32,57 @@ const KEY_LIKE = [
 
 /** Shortest piece of a key that counts as the key: every piece this long is redacted wherever it appears. */
 const KEY_PIECE = 8;
+/** Upstream text longer than this is cut before it is cleaned (the kept message is shorter still). */
+const UPSTREAM_TEXT_READ = 4096;
+/** The kept part of an upstream message. */
+const UPSTREAM_MESSAGE_KEPT = 300;
+/** What an upstream error type, code or reason may look like to be kept (`invalid_request_error`, `API_KEY_INVALID`). */
+const SAFE_TOKEN = /^[a-z0-9_.-]{1,64}$/i;
+
+/** The characters of base64(`bytes`) that depend on `bytes` alone when they start `offset` bytes into a 3-byte group. */
+function base64Interior(bytes: Buffer, offset: number): string {
+  const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString("base64");
+  return encoded.slice(Math.ceil((8 * offset) / 6), Math.floor((8 * (offset + bytes.length)) / 6));
+}
 
 /**
- * Replaces every stretch of `text` made of pieces of `apiKey` (any {@link KEY_PIECE} characters in a row
- * that also appear in the key) with `[redacted]`. One pass over the text with a set of the key's
- * 8-character pieces: linear in both lengths, whatever part of the key the upstream echoed.
+ * The forms in which an upstream may quote a key: as is, reversed, URL-encoded (encodeURIComponent
+ * and form encoding, with upper- or lower-case escapes), hex (either case), and base64 and base64url
+ * at each of the three byte alignments it can have inside a longer encoded text (`Bearer <key>`,
+ * `user:<key>`), keeping only the characters that encode the key's bytes alone.
+ */
+function keyForms(apiKey: string): string[] {
+  const bytes = Buffer.from(apiKey, "utf8");
+  const lowerEscapes = (text: string) => text.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase());
+  const uri = encodeURIComponent(apiKey);
+  const form = new URLSearchParams({ k: apiKey }).toString().slice(2);
+  const base64 = [0, 1, 2].map((offset) => base64Interior(bytes, offset));
+  const hex = bytes.toString("hex");
+  return [
+    apiKey,
+    [...apiKey].reverse().join(""),
+    uri,
+    lowerEscapes(uri),
+    form,
+    lowerEscapes(form),
+    hex,
+    hex.toUpperCase(),
+    ...base64,
+    ...base64.map((text) => text.replace(/\+/g, "-").replace(/\//g, "_")),
+  ];
+}
+
+/**
+ * Replaces every stretch of `text` made of pieces of `apiKey` in any of its {@link keyForms} (any
+ * {@link KEY_PIECE} characters in a row that also appear in one form) with `[redacted]`. One pass over
+ * the text with a set of the forms' 8-character pieces: linear in both lengths, whatever part of
+ * the key the upstream echoed, and however it encoded it.
  */
 function redactKeyPieces(text: string, apiKey: string): string {
-  if (apiKey.length < KEY_PIECE) return text.split(apiKey).join("[redacted]");
+  const forms = keyForms(apiKey);
+  if (apiKey.length < KEY_PIECE) return forms.reduce((out, form) => out.split(form).join("[redacted]"), text);
   const pieces = new Set<string>();
-  for (let i = 0; i + KEY_PIECE <= apiKey.length; i++) pieces.add(apiKey.slice(i, i + KEY_PIECE));
+  for (const form of forms) for (let i = 0; i + KEY_PIECE <= form.length; i++) pieces.add(form.slice(i, i + KEY_PIECE));
   let out = "";
   let kept = 0; // text before this index is already in `out`
   let coveredUntil = -1; // end of the redacted stretch being built
@@ -56,17 +100,27 @@ function redactKeyPieces(text: string, apiKey: string): string {
 }
 
 /**
- * Removes the key and anything key-like from upstream text, and bounds its length.
- * @param apiKey - the key used for the call: any 8 or more characters of it in a row are removed,
- * wherever they sit in the text
+ * Removes the key and anything key-like from upstream text, and bounds its length (300 characters).
+ * @param apiKey - the key used for the call: any 8 or more characters in a row of it, of it
+ * reversed, or of its URL-encoded, hex, base64 or base64url form are removed, wherever they sit in
+ * the text
  */
 export function cleanUpstreamMessage(message: string, apiKey?: string): string {
-  let out = message;
+  let out = message.slice(0, UPSTREAM_TEXT_READ);
   // Patterns first: cutting pieces of this key out first could split another key-like token past recognition.
   for (const pattern of KEY_LIKE) out = out.replace(pattern, "[redacted]");
   if (apiKey) out = redactKeyPieces(out, apiKey);
   out = out.replace(/\s+/g, " ").trim();
-  return out.length > 300 ? `${out.slice(0, 297)}...` : out;
+  return out.length > UPSTREAM_MESSAGE_KEPT ? `${out.slice(0, UPSTREAM_MESSAGE_KEPT - 3)}...` : out;
+}
+
+/**
+ * An upstream error type, code or reason, kept for `cause` only when it is a short plain token that
+ * holds nothing key-like and no piece of the key in any form; anything else is dropped.
+ */
+function safeUpstreamToken(token: string | undefined, apiKey: string | undefined): string | undefined {
+  if (token === undefined || !SAFE_TOKEN.test(token)) return undefined;
+  return cleanUpstreamMessage(token, apiKey) === token ? token : undefined;
 }
 
 /** `value` when it is a non-empty string, else `undefined`: for reading fields of an SDK's error body. */
@@ -94,8 +148,7 @@ export function parseRetryAfter(value: string | number | null | undefined): numb
 export function upstreamError(provider: string, failure: UpstreamFailure, apiKey?: string): ByokError {
   const { status } = failure;
   // The type is upstream text too (an error code or reason such as API_KEY_INVALID): no piece of the key may stay in it.
-  const type = failure.type !== undefined && apiKey ? redactKeyPieces(failure.type, apiKey) : failure.type;
-  const cause = { status, type };
+  const cause = { status, type: safeUpstreamToken(failure.type, apiKey) };
   if (failure.keyRejected || status === 401 || status === 403) {
     return new ByokError(
       "KEY_REJECTED",

@@ -9,6 +9,25 @@ const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 /** Deepest nesting of objects and arrays any byok body needs is 3 (body, messages, one message); more is refused. */
 const MAX_NESTING = 8;
 
+/** A field name a client sent may be repeated in an answer only if it is a plain identifier like this. */
+const PLAIN_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+/** At most this many client-sent names are repeated in one answer. */
+const NAMES_REPEATED = 5;
+
+/**
+ * How an answer may mention field names the client sent (unknown fields, or fields refused for
+ * nesting): the first {@link NAMES_REPEATED} plain identifiers by name (`fields`), the rest only
+ * counted (`text`), so no markup, quote or path the client chose comes back, and a body of
+ * thousands of unknown fields answers in a few lines.
+ */
+function clientFieldNames(names: readonly string[]): { fields: string[]; text: string } {
+  const unique = [...new Set(names)];
+  const fields = unique.filter((name) => PLAIN_NAME.test(name)).slice(0, NAMES_REPEATED);
+  const unnamed = unique.length - fields.length;
+  if (fields.length === 0) return { fields, text: `${unnamed}, whose names are not repeated here` };
+  return { fields, text: `${fields.join(", ")}${unnamed ? ` and ${unnamed} more` : ""}` };
+}
+
 /**
  * The top-level fields of `body` that hold a forbidden key or nest deeper than {@link MAX_NESTING}.
  * Walks with its own stack, never by recursion, so no input depth can overflow the call stack.
@@ -100,26 +119,27 @@ export function bodyCheck({ fields, required }: Envelope): BodyCheck {
     if (!isPlainObject(req.body)) throw invalid("The request body must be a JSON object.", []);
     const unsafe = unsafeFields(req.body);
     if (unsafe.length) {
+      const named = clientFieldNames(unsafe);
       throw invalid(
-        `Field(s) ${unsafe.join(", ")}: nested more than ${MAX_NESTING} levels deep, or using a reserved name (__proto__, constructor, prototype).`,
-        unsafe,
+        `Field(s) nested more than ${MAX_NESTING} levels deep, or using a reserved name (__proto__, constructor, prototype): ${named.text}.`,
+        named.fields,
       );
     }
     await exact.run(req);
     const errors = validationResult(req).array();
     if (errors.length) {
-      const fields = [
-        ...new Set(
-          errors.flatMap((e) =>
-            e.type === "unknown_fields" ? e.fields.map((f) => f.path) : e.type === "field" ? [e.path] : [],
-          ),
-        ),
+      // Invalid fields are the route's own names; unknown ones are the client's.
+      const invalidFields = [...new Set(errors.flatMap((e) => (e.type === "field" ? [e.path] : [])))];
+      const unknownNames = errors.flatMap((e) => (e.type === "unknown_fields" ? e.fields.map((f) => f.path) : []));
+      const unknown = clientFieldNames(unknownNames);
+      const problems = [
+        ...(invalidFields.length ? [`Invalid field(s): ${invalidFields.join(", ")}.`] : []),
+        ...(unknownNames.length ? [`Unknown field(s): ${unknown.text}.`] : []),
       ];
-      const unknown = errors.some((e) => e.type === "unknown_fields");
-      throw invalid(
-        `${unknown ? "Unknown or invalid" : "Invalid"} field(s): ${fields.join(", ")}. See the byok-ai README for each route's fields.`,
-        fields,
-      );
+      throw invalid(`${problems.join(" ")} See the byok-ai README for each route's fields.`, [
+        ...invalidFields,
+        ...unknown.fields,
+      ]);
     }
   };
 }

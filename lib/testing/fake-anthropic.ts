@@ -80,9 +80,12 @@ export const anthropicProtocol: FakeProtocol = {
     status: 401,
     body: { type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } },
   }),
-  errorBody: (status, text) => ({
+  errorBody: (status, text, _retryAfter, type) => ({
     type: "error",
-    error: { type: ERROR_TYPE[status] ?? (status >= 500 ? "api_error" : "invalid_request_error"), message: text },
+    error: {
+      type: type ?? ERROR_TYPE[status] ?? (status >= 500 ? "api_error" : "invalid_request_error"),
+      message: text,
+    },
   }),
   validateBody: () => ({
     data: [

@@ -87,16 +87,24 @@ export const geminiProtocol: FakeProtocol = {
       },
     },
   }),
-  errorBody: (status, message, retryAfter) => ({
-    error: {
-      code: status,
-      message,
-      status: STATUS_NAME[status] ?? "UNKNOWN",
+  errorBody: (status, message, retryAfter, type) => {
+    const details = [
+      ...(type === undefined
+        ? []
+        : [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: type, domain: "googleapis.com" }]),
       ...(retryAfter === undefined
-        ? {}
-        : { details: [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: `${retryAfter}s` }] }),
-    },
-  }),
+        ? []
+        : [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: `${retryAfter}s` }]),
+    ];
+    return {
+      error: {
+        code: status,
+        message,
+        status: STATUS_NAME[status] ?? "UNKNOWN",
+        ...(details.length ? { details } : {}),
+      },
+    };
+  },
   // A model name: countTokens (key validation); none: the model list (GET /v1beta/models).
   validateBody: (model) =>
     model

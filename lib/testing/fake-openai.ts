@@ -85,10 +85,10 @@ export const openaiProtocol: FakeProtocol = {
       },
     },
   }),
-  errorBody: (status, message) => ({
+  errorBody: (status, message, _retryAfter, type) => ({
     error: {
       message,
-      type: ERROR_TYPE[status] ?? "server_error",
+      type: type ?? ERROR_TYPE[status] ?? "server_error",
       param: null,
       code: status === 429 ? "rate_limit_exceeded" : null,
     },

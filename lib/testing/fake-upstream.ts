@@ -58,7 +58,11 @@ export interface FakeReply {
   dropAfterChunks?: number;
   /** Streams: send the vendor's in-stream error event after this many chunks. */
   errorAfterChunks?: number;
-  /** The vendor's error type for `errorAfterChunks` (e.g. Anthropic's `"rate_limit_error"`). Defaults to a server error. */
+  /**
+   * The vendor's error type in the error body of `status` (OpenAI's and Anthropic's `error.type`,
+   * Gemini's `ErrorInfo` reason) and in the in-stream error of `errorAfterChunks` (e.g. Anthropic's
+   * `"rate_limit_error"`). Defaults to the vendor's type for the status, or a server error.
+   */
   errorType?: string;
 }
 
@@ -109,8 +113,8 @@ export interface FakeProtocol {
   jsonSchema?(body: unknown): unknown;
   /** Status and body of the vendor's "invalid key" answer (some vendors echo part of the key). */
   rejectedKey(apiKey: string | undefined): { status: number; body: unknown };
-  /** The vendor's error body for a status. */
-  errorBody(status: number, message: string, retryAfter?: number): unknown;
+  /** The vendor's error body for a status; `type` is {@link FakeReply.errorType}. */
+  errorBody(status: number, message: string, retryAfter?: number, type?: string): unknown;
   /** Success body of a validation call. */
   validateBody(model: string): unknown;
   /** Success body of a chat call. */
@@ -253,7 +257,12 @@ export async function startFakeUpstream(
         sendJson(
           response,
           reply.status,
-          protocol.errorBody(reply.status, reply.message ?? `Fake error ${reply.status}`, reply.retryAfter),
+          protocol.errorBody(
+            reply.status,
+            reply.message ?? `Fake error ${reply.status}`,
+            reply.retryAfter,
+            reply.errorType,
+          ),
           headers,
         ),
         done()

@@ -7,7 +7,7 @@ import { Client } from "pg";
 import request from "supertest";
 import { BYOK, byokRouter, MemoryStore, PostgresStore, RedisStore, type ByokEvent, type KeyStore } from "../../lib";
 import { type FakeReply, startFakeProviders } from "../../lib/testing";
-import { captureConsole, renderings } from "../helpers/canary";
+import { captureConsole, keyEchoes, keyPieces, renderings } from "../helpers/canary";
 import { freePort } from "../helpers/redis-server";
 import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";
 // The optional SDKs load on a provider's first call, inside its timeoutMs; load them up front so the
@@ -15,10 +15,11 @@ import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";
 import "openai";
 import "@anthropic-ai/sdk";
 
+// "+", "/", "=" and "%" so that the key's URL-encoded forms differ from the key itself.
 const CANARIES = {
-  gemini: "AIzaCANARYgemini-0123456789abcdQWER",
-  openai: "sk-CANARYopenai-0123456789abcdASDF",
-  anthropic: "sk-ant-CANARYanthropic-0123456789ZXCV",
+  gemini: "AIzaCANARYgemini-0123+456/789=abcd%QWER",
+  openai: "sk-CANARYopenai-0123+456/789=abcd%ASDF",
+  anthropic: "sk-ant-CANARYanthropic-0123+456/789=%ZXCV",
 } as const;
 type Id = keyof typeof CANARIES;
 const AUTH_HEADER: Record<Id, (key: string) => [string, string]> = {
@@ -26,6 +27,9 @@ const AUTH_HEADER: Record<Id, (key: string) => [string, string]> = {
   openai: (k) => ["authorization", `Bearer ${k}`],
   anthropic: (k) => ["authorization", `Bearer ${k}`], // @anthropic-ai/sdk 1.x sends the key as a bearer token
 };
+// Hundreds of calls through three stores and three SDKs on a shared machine: ~30 s alone, so 4x that.
+jest.setTimeout(120_000);
+
 const master = randomBytes(32);
 const ERRORS: FakeReply[] = [400, 401, 403, 429, 500, 503].map((status) => ({
   status,
@@ -111,8 +115,18 @@ describe("leak canary across byokRouter, every store and every built-in provider
             await expectStatus(call("post", "/keys", { provider: id, apiKey: key }), 201);
             await expectStatus(call("get", "/keys"), 200);
             await expectStatus(call("post", "/chat", { provider: id, prompt: "hello" }), 200);
-            // The last one echoes only a middle piece of the key, which no credential pattern catches.
-            for (const reply of [...ERRORS, { status: 400, message: `bad value ${key.slice(4, 16)}` }]) {
+            // Then: only a middle piece of the key, which no credential pattern catches, and the key
+            // URL-encoded, base64, hex or reversed, whole or a middle piece, in the message or the error type.
+            const echoes = Object.values(keyEchoes(key)).flatMap((echo) => [echo, echo.slice(5, 21)]);
+            const echoReplies: FakeReply[] = [
+              ...echoes.map((echo) => ({ status: 400, message: `bad value (${echo}) here` })),
+              ...echoes.map((echo) => ({ status: 400, message: "bad value", errorType: echo })),
+            ];
+            for (const reply of [
+              ...ERRORS,
+              { status: 400, message: `bad value ${key.slice(4, 16)}` },
+              ...echoReplies,
+            ]) {
               fakes[id].enqueue(reply);
               record(await call("post", "/chat", { provider: id, prompt: "x" }));
             }
@@ -130,6 +144,10 @@ describe("leak canary across byokRouter, every store and every built-in provider
               expect(res.status === 200 ? res.text : res.body.error.code).toMatch(/event: error|PROVIDER_/);
             }
             const ai = byok.use(user);
+            for (const reply of echoReplies) {
+              fakes[id].enqueue(reply);
+              seen.push(await ai.chat({ provider: id, prompt: "x" }).catch((e: unknown) => e)); // thrown errors, which apps log
+            }
             seen.push(ai, await ai.keys(), await ai.models(id));
             record(await call("get", `/models?provider=${id}`));
             fakes[id].enqueue({ status: 401, message: `Incorrect API key provided: ${key}` });
@@ -210,10 +228,12 @@ describe("leak canary across byokRouter, every store and every built-in provider
         expect(everything.includes(secret) ? secret : "absent").toBe("absent");
       }
       for (const key of Object.values(CANARIES)) {
-        // Every 8 characters of the key in a row, but ordinary lower-case words ("anthropi" is in every provider URL).
-        const pieces = Array.from({ length: key.length - 7 }, (_, i) => key.slice(i, i + 8)).filter(
-          (piece) => !/^[a-z]+$/.test(piece),
-        );
+        // Every 8 characters in a row of the key or of its encoded forms, but ordinary lower-case words
+        // ("anthropi" is in every provider URL) and 8 hex digits (request ids are hex; 16 are hunted instead).
+        const pieces = keyPieces(key).filter((piece) => !/^[a-z]+$/.test(piece) && !/^[0-9a-f]{8}$/i.test(piece));
+        const hex = Buffer.from(key).toString("hex");
+        for (const form of [hex, hex.toUpperCase()])
+          for (let i = 0; i + 16 <= form.length; i += 2) pieces.push(form.slice(i, i + 16));
         expect(pieces.filter((piece) => everything.includes(piece))).toEqual([]);
       }
       for (const id of Object.keys(CANARIES) as Id[]) {
