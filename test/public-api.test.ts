@@ -59,6 +59,22 @@ describe("BYOK's public API", () => {
     expect(fake.requests).toHaveLength(1);
   });
 
+  it("aborts a connection() request of a client made with use(userId, { signal }) too", async () => {
+    await byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-signal-0001", validate: false });
+    const controller = new AbortController();
+    const connection = await byok.use("u1", { signal: controller.signal }).connection("gemini");
+    fake.enqueue({ hang: true });
+    const pending = connection.fetch(`${connection.baseURL}/models/gemini-2.5-flash:generateContent`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ contents: [{ role: "user", parts: [{ text: "wait" }] }] }),
+    });
+    await waitFor(() => fake.requests.length === 1, "the upstream request");
+    controller.abort(new DOMException("gone", "AbortError"));
+    await expect(pending).rejects.toMatchObject({ name: "AbortError" });
+    await waitFor(() => fake.requests[0]!.aborted === true, "the upstream abort");
+  });
+
   it("refuses use() options it does not know, naming them", () => {
     expect(() => byok.use("u1", { teamid: "t" } as never)).toThrow(/unknown field\(s\) teamid/);
     expect(() => byok.use("u1", { signal: "no" } as never)).toThrow(/signal must be an AbortSignal/);

@@ -114,7 +114,8 @@ function refused(id: string): ByokError {
 function keyedFetch(context: CoreContext, userId: string, id: string, record: KeyRecord, base: Base) {
   let lastUsedAt = record.lastUsedAt;
   return async function byokConnectionFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    const { url, headers, body, signal, ...call } = callOf(input, init);
+    const { url, headers, body, signal: own, ...call } = callOf(input, init);
+    const signal = own == null ? context.signal : context.signal ? AbortSignal.any([own, context.signal]) : own;
     if (!isUnder(url, base)) throw refused(id);
     for (const name of AUTH_HEADERS) headers.delete(name);
     for (const name of AUTH_QUERY_PARAMS) if (url.searchParams.has(name)) url.searchParams.delete(name);
