@@ -1,6 +1,8 @@
-// Type-checks every ```ts / ```typescript / ```js / ```javascript block of README.md against the built byok-ai.
+// Type-checks every ```ts / ```typescript / ```js / ```javascript block of README.md, SECURITY.md, CONTRIBUTING.md and
+// every docs/*.md (a new page is picked up by itself), and every examples/*.ts / *.mjs file, against the built byok-ai,
+// with skipLibCheck off (byok-ai's declarations, and the packages a block imports, are checked too).
 //
-// How a README block gets what it needs (write blocks so that they pass under these rules):
+// How a block gets what it needs (write blocks so that they pass under these rules):
 // - Blocks are separate ES modules (`.mts`; `.mjs` for JavaScript), compiled together by one TypeScript program.
 //   TypeScript blocks use `strict`. JavaScript blocks are checked too (`checkJs`, without `strict`): syntax, names,
 //   imports and byok-ai's own types, but not properties JavaScript cannot declare (an app's `req.user`, a JSON body:
@@ -13,12 +15,14 @@
 //   They are globals, so a block that declares the same name itself simply uses its own. Add a placeholder only
 //   for such app-side values; never for byok-ai's own API (a block must show where those come from).
 // - LOCAL_MODULES below are stubs for files a block imports from the reader's project (`./my-store`).
-// - A block that must not be compiled (pseudo-code) is fenced with another language (```text).
+// - A block that must not be compiled (pseudo-code, output, shell) is fenced with one of NOT_COMPILED's languages
+//   (```text, ```bash…). A block with no language, or one this file does not know, fails: label it.
+// - examples/ files are compiled as they are (no added imports, no placeholders): they are complete programs.
 // - describe/it/expect are jest's globals (a README test block may also import them from node:test).
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import ts from "typescript";
-import { type ReadmeBlock, readmeBlocks } from "./readme-blocks";
+import { type DocBlock, docFiles, markdownBlocks } from "./readme-blocks";
 
 const ROOT = resolve(__dirname, "../..");
 
@@ -69,11 +73,26 @@ export declare class MyStore implements KeyStore {
   compareAndSwap: KeyStore["compareAndSwap"]; close(): Promise<void>;
 }
 `,
+  // docs/stores.md's Prisma store: the example file itself, and an app's PrismaClient with the ByokKey model.
+  "prisma-key-store.ts": 'export * from "../../examples/prisma-key-store.js";\n',
+  "db.ts": `import type { ByokKeyDelegate } from "./prisma-key-store.js";
+export declare const prisma: { byokKey: ByokKeyDelegate };
+`,
 };
 
 const LANGS: Record<string, "ts" | "js"> = { ts: "ts", typescript: "ts", js: "js", javascript: "js" };
-const blocks = readmeBlocks().filter((b) => b.lang in LANGS);
-const fileOf = (b: ReadmeBlock) => `readme-line-${b.line}.${LANGS[b.lang] === "ts" ? "mts" : "mjs"}`;
+/** Languages of blocks that are shown, not compiled. */
+const NOT_COMPILED = new Set(["text", "bash", "sh", "console", "sql", "prisma", "json", "http"]);
+const allBlocks = docFiles().flatMap((file) => markdownBlocks(file));
+const blocks = allBlocks.filter((b) => b.lang in LANGS);
+const where = (b: DocBlock) => `${b.file}:${b.line}`;
+const fileOf = (b: DocBlock) =>
+  `${b.file.replace(/\.md$/, "").replace(/\W/g, "-")}-line-${b.line}.${LANGS[b.lang] === "ts" ? "mts" : "mjs"}`;
+/** The examples/ programs, compiled as they are. */
+const EXAMPLES = join(ROOT, "examples");
+const examples = readdirSync(EXAMPLES)
+  .filter((name) => /\.(ts|mts|mjs)$/.test(name))
+  .map((name) => join(EXAMPLES, name));
 
 const BASE: ts.CompilerOptions = {
   module: ts.ModuleKind.NodeNext,
@@ -81,7 +100,7 @@ const BASE: ts.CompilerOptions = {
   target: ts.ScriptTarget.ES2022,
   lib: ["lib.es2022.d.ts"],
   types: ["node", "jest"],
-  skipLibCheck: true,
+  skipLibCheck: false,
   noEmit: true,
   allowJs: true,
   checkJs: true,
@@ -134,9 +153,15 @@ function exportsOf(dir: string): Map<string, string> {
 const missingName = (d: ts.Diagnostic) =>
   /Cannot find name '([^']+)'/.exec(ts.flattenDiagnosticMessageText(d.messageText, "\n"))?.[1];
 
-describe("README.md code blocks", () => {
+/** The examples/ programs on their own (no placeholders): TypeScript strictly, JavaScript with checkJs. */
+function compileExamples(): ts.Diagnostic[] {
+  const program = ts.createProgram({ rootNames: examples, options: { ...BASE, strict: true } });
+  return [...ts.getPreEmitDiagnostics(program)];
+}
+
+describe("code blocks of README.md, SECURITY.md, CONTRIBUTING.md and docs/*.md", () => {
   const dir = join(ROOT, ".tmp", `readme-snippets-${process.pid}`);
-  /** Problems per block file, with README line numbers. */
+  /** Problems per block file, with markdown line numbers. */
   const problems = new Map<string, string[]>();
 
   beforeAll(() => {
@@ -177,27 +202,50 @@ describe("README.md code blocks", () => {
       }
       const block = blocks[files.indexOf(d.file.fileName)]!;
       const { line } = d.file.getLineAndCharacterOfPosition(d.start ?? 0);
-      const readmeLine = block.line + line - headerLines.get(d.file.fileName)!;
+      const docLine = block.line + line - headerLines.get(d.file.fileName)!;
       const hint = missingName(d)
         ? " (import or declare it in the block; see the top of test/readme/snippets.test.ts)"
         : "";
       problems.set(fileOf(block), [
         ...(problems.get(fileOf(block)) ?? []),
-        `README.md:${readmeLine}: TS${d.code} ${message}${hint}`,
+        `${block.file}:${docLine}: TS${d.code} ${message}${hint}`,
       ]);
     }
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("finds the README's TypeScript and JavaScript blocks", () => {
+  it("finds the docs' TypeScript and JavaScript blocks, with no setup problem", () => {
+    expect(docFiles()).toEqual(expect.arrayContaining(["README.md", "SECURITY.md", "CONTRIBUTING.md"]));
+    expect(docFiles().filter((f) => f.startsWith("docs/")).length).toBeGreaterThan(5);
     expect(blocks.length).toBeGreaterThan(10);
     expect(problems.get("(setup)")).toBeUndefined();
   });
 
-  it.each(blocks.map((b) => [b.line, b.lang, b.heading, b] as const))(
-    "the block at README.md:%i (%s, under “%s”) compiles",
-    (_line, _lang, _heading, block) => {
+  it("labels every block with a language it either compiles or knows not to", () => {
+    const unlabelled = allBlocks.filter((b) => !(b.lang in LANGS) && !NOT_COMPILED.has(b.lang));
+    expect(unlabelled.map((b) => `${where(b)}: \`\`\`${b.lang} (use ts, js, or text)`)).toEqual([]);
+  });
+
+  it.each(blocks.map((b) => [where(b), b.lang, b.heading, b] as const))(
+    "the block at %s (%s, under “%s”) compiles",
+    (_where, _lang, _heading, block) => {
       expect(problems.get(fileOf(block)) ?? []).toEqual([]);
     },
   );
+});
+
+describe("examples/", () => {
+  it("has programs to check", () => {
+    expect(examples.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("compiles every examples/ file as it is (strict, skipLibCheck off)", () => {
+    const problems = compileExamples().map((d) => {
+      const message = ts.flattenDiagnosticMessageText(d.messageText, "\n");
+      if (!d.file) return message;
+      const { line } = d.file.getLineAndCharacterOfPosition(d.start ?? 0);
+      return `${d.file.fileName.slice(ROOT.length + 1)}:${line + 1}: TS${d.code} ${message}`;
+    });
+    expect(problems).toEqual([]);
+  }, 120_000);
 });
