@@ -8,7 +8,7 @@ import express from "express";
 import { BYOK, RedisStore, byokErrorHandler, byokRouter } from "byok-ai";
 
 const byok = new BYOK({
-  masterKey: process.env.BYOK_MASTER_KEY,
+  masterKey: process.env.BYOK_MASTER_KEY ?? "", // when unset: CONFIG_INVALID, saying how to make one
   store: new RedisStore({ url: process.env.REDIS_URL }),
 });
 const app = express();

@@ -1,10 +1,10 @@
-// Runs docs/testing.md's supertest example ("Testing your app") as written, against the sources under test.
+// Runs docs/testing.md's supertest example ("Testing a route with supertest") as written, against the sources under test.
 import { blocksUnder, sourceAsModule } from "./readme-blocks";
 
-const block = blocksUnder("docs/testing.md", "Testing your app: `byok-ai/testing`", ["ts"]).find((b) =>
+const block = blocksUnder("docs/testing.md", "Testing a route with supertest", ["ts"]).find((b) =>
   b.code.includes("supertest"),
 );
-if (!block) throw new Error("docs/testing.md's “Testing your app” section has no supertest example.");
+if (!block) throw new Error("docs/testing.md's “Testing a route with supertest” section has no supertest example.");
 const generated = sourceAsModule(block.code, "testing-example");
 afterAll(generated.remove);
 
