@@ -171,7 +171,7 @@ export interface ChatRequest {
   messages?: ChatMessage[];
   /** System instruction, in addition to any `system` messages. */
   system?: string;
-  /** Which provider to use; see the provider choice rule in the README. */
+  /** Which provider to use; see the provider choice rule in docs/api.md ("Which provider?"). */
   provider?: string;
   /** Defaults to the provider's `defaultModel`. */
   model?: string;

@@ -1,4 +1,4 @@
-// byok-ai/testing: fake provider servers and the two conformance suites, for the users' own tests (and ours), as the README documents them.
+// byok-ai/testing: fake provider servers and the two conformance suites, for the users' own tests (and ours), as docs/testing.md documents them.
 export { startFakeGemini } from "./fake-gemini.js";
 export { startFakeOpenAI } from "./fake-openai.js";
 export { startFakeAnthropic } from "./fake-anthropic.js";

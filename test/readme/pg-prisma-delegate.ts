@@ -1,7 +1,7 @@
-// A stand-in for Prisma's generated `prisma.byokKey` delegate, over pg: the README's PrismaKeyStore runs against it.
+// A stand-in for Prisma's generated `prisma.byokKey` delegate, over pg: examples/prisma-key-store.ts runs against it.
 import type { Pool } from "pg";
 
-/** The README's ByokKeyRow (kept structural here: the test imports the README block, not a copy). */
+/** The example's ByokKeyRow (kept structural here: the test imports the example file, not a copy). */
 export interface Row {
   userId: string;
   provider: string;
@@ -34,7 +34,7 @@ const SELECT = Object.entries(COLUMNS)
   .map(([field, column]) => `${column} AS "${field}"`)
   .join(", ");
 
-/** The table `prisma migrate` creates for the README's ByokKey model (columns as @map names them). */
+/** The table `prisma migrate` creates for the ByokKey model of docs/stores.md (columns as @map names them). */
 export const createTableSql = (table: string): string => `CREATE TABLE "${table}" (
   "user_id" TEXT NOT NULL, "provider" TEXT NOT NULL, "ciphertext" TEXT NOT NULL, "hint" TEXT NOT NULL,
   "created_at" TIMESTAMPTZ(3) NOT NULL, "updated_at" TIMESTAMPTZ(3) NOT NULL, "last_used_at" TIMESTAMPTZ(3), "status" TEXT,

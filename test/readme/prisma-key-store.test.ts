@@ -1,15 +1,13 @@
-// The README's "Keeping keys with Prisma" store, as written there, passes the KeyStore conformance suite over a
-// stand-in for Prisma's delegate (pg), and PostgresStore reads and rotates what it wrote.
+// examples/prisma-key-store.ts (docs/stores.md, "Keeping keys with Prisma"), as written there, passes the KeyStore
+// conformance suite over a stand-in for Prisma's delegate (pg), and PostgresStore reads and rotates what it wrote.
 import { Pool } from "pg";
 import { BYOK, generateMasterKey, type KeyStore, PostgresStore } from "../../lib";
 import { runKeyStoreConformance } from "../../lib/testing";
 import { DATABASE_URL, uniqueName } from "../helpers/services";
 import { createTableSql, pgPrismaDelegate } from "./pg-prisma-delegate";
-import { blockAsModule, blocksUnder } from "./readme-blocks";
+import { exampleAsModule } from "./readme-blocks";
 
-const block = blocksUnder("Keeping keys with Prisma", ["ts"]).find((b) => b.code.includes("class PrismaKeyStore"));
-if (!block) throw new Error("README.md's Prisma recipe has no PrismaKeyStore block.");
-const generated = blockAsModule(block, "prisma-key-store");
+const generated = exampleAsModule("prisma-key-store.ts");
 const { PrismaKeyStore } = jest.requireActual(generated.path) as {
   PrismaKeyStore: new (delegate: ReturnType<typeof pgPrismaDelegate>) => KeyStore;
 };
@@ -30,7 +28,7 @@ afterAll(async () => {
 runKeyStoreConformance(
   { describe, it },
   {
-    name: "PrismaKeyStore (README recipe) over a pg stand-in for prisma.byokKey",
+    name: "PrismaKeyStore (examples/prisma-key-store.ts) over a pg stand-in for prisma.byokKey",
     create: () => new PrismaKeyStore(pgPrismaDelegate(pool, table)),
     createIsolated: () => new PrismaKeyStore(pgPrismaDelegate(pool, otherTable)),
     unreachable: () => new PrismaKeyStore(pgPrismaDelegate(unreachablePool, table)),

@@ -1,0 +1,159 @@
+// A KeyStore over Prisma: keeps byok-ai's encrypted keys in your database through the ByokKey model of
+// docs/stores.md ("Keeping keys with Prisma"). Copy this file into your app and pass `prisma.byokKey`:
+//   new BYOK({ masterKey, store: new PrismaKeyStore(prisma.byokKey) })
+// It is written against the few methods of the generated delegate that it uses, so it does not depend on your
+// generated client. test/readme/prisma-key-store.test.ts runs it through runKeyStoreConformance.
+import { ByokError, type KeyRecord, type KeyStore, type PutResult } from "byok-ai";
+
+/** A row of the ByokKey model. */
+export interface ByokKeyRow {
+  userId: string;
+  provider: string;
+  ciphertext: string;
+  hint: string;
+  createdAt: Date;
+  updatedAt: Date;
+  lastUsedAt: Date | null;
+  /** `"invalid"` once the provider refused the key; `null` otherwise. */
+  status: string | null;
+}
+type Id = { userId_provider: { userId: string; provider: string } };
+type Where = {
+  userId?: string | { gt: string };
+  provider?: string | { gt: string };
+  ciphertext?: string;
+  OR?: Where[];
+};
+
+/** What PrismaKeyStore needs of `prisma.byokKey`. */
+export interface ByokKeyDelegate {
+  findUnique(args: { where: Id }): Promise<ByokKeyRow | null>;
+  findMany(args: {
+    where: Where;
+    orderBy?: { userId?: "asc"; provider?: "asc" }[];
+    take?: number;
+  }): Promise<ByokKeyRow[]>;
+  create(args: { data: ByokKeyRow }): Promise<ByokKeyRow>;
+  update(args: { where: Id; data: Partial<ByokKeyRow> }): Promise<ByokKeyRow>;
+  updateMany(args: { where: Where; data: Partial<ByokKeyRow> }): Promise<{ count: number }>;
+  deleteMany(args: { where: Where }): Promise<{ count: number }>;
+}
+
+const toRecord = (row: ByokKeyRow): KeyRecord => ({
+  userId: row.userId,
+  provider: row.provider,
+  ciphertext: row.ciphertext,
+  hint: row.hint,
+  createdAt: row.createdAt.toISOString(),
+  updatedAt: row.updatedAt.toISOString(),
+  ...(row.lastUsedAt ? { lastUsedAt: row.lastUsedAt.toISOString() } : {}),
+  ...(row.status === "invalid" ? { status: "invalid" as const } : {}),
+});
+
+/** Prisma's error code: `code` on request errors, `errorCode` on connection errors. */
+const codeOf = (error: unknown) => {
+  const { code, errorCode } = (error ?? {}) as { code?: unknown; errorCode?: unknown };
+  return String(code ?? errorCode ?? "");
+};
+
+/** Keeps encrypted keys in the ByokKey model; passes byok-ai's store conformance suite. */
+export class PrismaKeyStore implements KeyStore {
+  constructor(private readonly keys: ByokKeyDelegate) {}
+
+  /** Connection errors (P1xxx) become STORE_UNAVAILABLE, so byok-ai answers 503 as with its own stores. */
+  private async run<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (!codeOf(error).startsWith("P1")) throw error;
+      throw new ByokError("STORE_UNAVAILABLE", "PrismaKeyStore: the database cannot be reached.");
+    }
+  }
+
+  get(userId: string, provider: string) {
+    return this.run(async () => {
+      const row = await this.keys.findUnique({ where: { userId_provider: { userId, provider } } });
+      return row ? toRecord(row) : undefined;
+    });
+  }
+
+  list(userId: string) {
+    return this.run(async () => (await this.keys.findMany({ where: { userId } })).map(toRecord));
+  }
+
+  /** Create, or replace keeping createdAt; retried if another request creates or deletes it meanwhile. */
+  put(record: KeyRecord): Promise<PutResult> {
+    const { userId, provider, ciphertext, hint } = record;
+    const [createdAt, updatedAt] = [new Date(record.createdAt), new Date(record.updatedAt)];
+    return this.run(async () => {
+      for (;;) {
+        try {
+          const row = await this.keys.create({
+            data: { userId, provider, ciphertext, hint, createdAt, updatedAt, lastUsedAt: null, status: null },
+          });
+          return { record: toRecord(row), replaced: false };
+        } catch (error) {
+          if (codeOf(error) !== "P2002") throw error; // P2002: the key exists
+        }
+        try {
+          const row = await this.keys.update({
+            where: { userId_provider: { userId, provider } },
+            data: { ciphertext, hint, updatedAt, lastUsedAt: null, status: null },
+          });
+          return { record: toRecord(row), replaced: true };
+        } catch (error) {
+          if (codeOf(error) !== "P2025") throw error; // P2025: deleted meanwhile; create it again
+        }
+      }
+    });
+  }
+
+  delete(userId: string, provider: string) {
+    return this.run(async () => (await this.keys.deleteMany({ where: { userId, provider } })).count > 0);
+  }
+
+  deleteUser(userId: string) {
+    return this.run(async () => (await this.keys.deleteMany({ where: { userId } })).count);
+  }
+
+  touch(userId: string, provider: string, lastUsedAt: string) {
+    return this.run(async () => {
+      await this.keys.updateMany({ where: { userId, provider }, data: { lastUsedAt: new Date(lastUsedAt) } });
+    });
+  }
+
+  /** Only while the stored key is still the one that was used, so a key the user just replaced keeps its status. */
+  setStatus(userId: string, provider: string, ciphertext: string, status: "ok" | "invalid") {
+    return this.run(async () => {
+      const data = { status: status === "invalid" ? "invalid" : null };
+      await this.keys.updateMany({ where: { userId, provider, ciphertext }, data });
+    });
+  }
+
+  /** Pages by primary key (not by cursor row, which a concurrent delete could remove). */
+  async *scan({ batchSize = 500 } = {}): AsyncIterable<KeyRecord[]> {
+    let last: ByokKeyRow | undefined;
+    for (;;) {
+      const after = last;
+      const rows = await this.run(() =>
+        this.keys.findMany({
+          where: after
+            ? { OR: [{ userId: { gt: after.userId } }, { userId: after.userId, provider: { gt: after.provider } }] }
+            : {},
+          orderBy: [{ userId: "asc" }, { provider: "asc" }],
+          take: batchSize,
+        }),
+      );
+      if (rows.length > 0) yield rows.map(toRecord);
+      if (rows.length < batchSize) return;
+      last = rows[rows.length - 1];
+    }
+  }
+
+  compareAndSwap(userId: string, provider: string, expectedCiphertext: string, ciphertext: string) {
+    return this.run(async () => {
+      const where = { userId, provider, ciphertext: expectedCiphertext };
+      return (await this.keys.updateMany({ where, data: { ciphertext } })).count === 1;
+    });
+  }
+}
