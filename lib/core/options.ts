@@ -126,7 +126,7 @@ export function parseByokOptions(input: unknown, builtIns: readonly string[]): P
         : [...STORE_METHODS];
     if (missing.length) {
       throw configError(
-        `store must implement the KeyStore interface (missing: ${missing.join(", ")}); use MemoryStore, RedisStore or PostgresStore, or see "Writing a store" in the README.`,
+        `store must implement the KeyStore interface (missing: ${missing.join(", ")}); use MemoryStore, RedisStore or PostgresStore, or see "Writing a store" in docs/extending.md.`,
       );
     }
   }

@@ -136,7 +136,7 @@ export function bodyCheck({ fields, required }: Envelope): BodyCheck {
         ...(invalidFields.length ? [`Invalid field(s): ${invalidFields.join(", ")}.`] : []),
         ...(unknownNames.length ? [`Unknown field(s): ${unknown.text}.`] : []),
       ];
-      throw invalid(`${problems.join(" ")} See the byok-ai README for each route's fields.`, [
+      throw invalid(`${problems.join(" ")} See docs/router.md (Routes) for each route's fields.`, [
         ...invalidFields,
         ...unknown.fields,
       ]);
