@@ -35,8 +35,10 @@ export type {
   ProviderModel,
   ProviderOptions,
   ProviderStreamPart,
+  ProviderUserEndpoints,
   PutResult,
   Usage,
+  UserEndpointOptions,
 } from "./core/types.js";
 export { MemoryStore } from "./stores/memory-store.js";
 export { RedisStore, type RedisStoreOptions } from "./stores/redis-store.js";
@@ -46,6 +48,13 @@ export { upstreamError, cleanUpstreamMessage, type UpstreamFailure } from "./pro
 export { createGeminiProvider, type GeminiProviderSettings } from "./providers/gemini.js";
 export { createOpenAIProvider, type OpenAIProviderSettings } from "./providers/openai.js";
 export { createAnthropicProvider, type AnthropicProviderSettings } from "./providers/anthropic.js";
+export {
+  createOpenRouterProvider,
+  type OpenRouterProvider,
+  type OpenRouterProviderSettings,
+} from "./providers/openrouter.js";
+export { createAzureOpenAIProvider, type AzureOpenAIProviderSettings } from "./providers/azure-openai.js";
+export type { UserEndpointSettings } from "./providers/user-endpoints.js";
 export { byokRouter, type RouterOptions, type RateLimitWindow } from "./router/byok-router.js";
 export { byokErrorHandler, type ErrorHandlerOptions } from "./router/error-handler.js";
 export type { ErrorDetails, ErrorMessages } from "./router/error-messages.js";
