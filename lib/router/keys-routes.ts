@@ -35,7 +35,7 @@ function providerToDelete(req: Request): string {
 export function keysRoutes(context: CoreContext) {
   return {
     register: asyncRoute(async (req, res) => {
-      const { provider, apiKey } = req.body as { provider: string; apiKey: string };
+      const { provider, apiKey, endpoint } = req.body as { provider: string; apiKey: string; endpoint?: string };
       // A client that leaves cancels the validation call, and then nothing is stored.
       const gone = new AbortController();
       res.on("close", () => {
@@ -44,7 +44,7 @@ export function keysRoutes(context: CoreContext) {
       try {
         const { info, replaced } = await registerKey(
           forRequest(context, req),
-          { userId: userIdOf(req), provider, apiKey },
+          { userId: userIdOf(req), provider, apiKey, ...(endpoint === undefined ? {} : { endpoint }) },
           gone.signal,
         );
         sendJson(res, replaced ? 200 : 201, info);

@@ -117,10 +117,10 @@ export function jsonBody(parse: RequestHandler, check: BodyCheck): RequestHandle
   };
 }
 
-/** `POST /keys`: `{ provider, apiKey }`, both strings (the core checks what they hold). */
+/** `POST /keys`: `{ provider, apiKey, endpoint? }`, strings (the core checks what they hold and that provider and apiKey are there). */
 export const registerKeyBody: Envelope = {
-  fields: { provider: "string", apiKey: "string" },
-  required: true,
+  fields: { provider: "string", apiKey: "string", endpoint: "string" },
+  required: false,
 };
 
 /** `POST /keys/check`: `{ provider }`. */
