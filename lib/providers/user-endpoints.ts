@@ -92,18 +92,28 @@ export function endpointError(problem: string): ByokError {
   return new ByokError("INVALID_REQUEST", `endpoint ${problem}`, { details: { fields: ["endpoint"] } });
 }
 
-const refusedAddress = (kind: string) =>
-  endpointError(
-    `resolves to ${kind} address, which this server refuses (userEndpoints.allowPrivateNetwork is off); use the public https endpoint.`,
-  );
+const refusedAddress = (kind: string | undefined) =>
+  kind === undefined
+    ? endpointError("has a host name that resolves to no address; check it for typos.")
+    : endpointError(
+        `resolves to ${kind} address, which this server refuses (userEndpoints.allowPrivateNetwork is off); use the public https endpoint.`,
+      );
+
+/** The first non-public kind among `addresses`; `undefined` inside `{ kind }` when there is no address at all. */
+function firstProblem(addresses: readonly string[]): { kind: string | undefined } | undefined {
+  if (addresses.length === 0) return { kind: undefined };
+  const kind = addresses.map(nonPublicAddress).find(Boolean);
+  return kind ? { kind } : undefined;
+}
 
 /** Whether `host` (lower-case, no trailing dot) matches an allow-list entry: exact, or `*.` plus one label. */
 function hostAllowed(host: string, allowed: readonly string[] | undefined): boolean {
   if (allowed === undefined) return true;
   return allowed.some((pattern) => {
     if (!pattern.startsWith("*.")) return host === pattern;
-    const label = host.slice(0, host.length - pattern.length + 1);
-    return host.endsWith(pattern.slice(1)) && label.length > 0 && !label.includes(".");
+    const suffix = pattern.slice(1); // ".example.com"
+    const label = host.slice(0, -suffix.length);
+    return host.endsWith(suffix) && label.length > 0 && !label.includes(".");
   });
 }
 
@@ -113,8 +123,8 @@ function checkedLookup(resolve: LookupFunction): LookupFunction {
     resolve(hostname, { ...options, all: true }, (error, answer, family) => {
       if (error) return callback(error, "", 0);
       const addresses = Array.isArray(answer) ? answer : [{ address: answer, family: family ?? isIP(answer) }];
-      const kind = addresses.length === 0 ? "no" : addresses.map((a) => nonPublicAddress(a.address)).find(Boolean);
-      if (kind) return callback(refusedAddress(kind), "", 0);
+      const problem = firstProblem(addresses.map((a) => a.address));
+      if (problem) return callback(refusedAddress(problem.kind), "", 0);
       if (options.all) return callback(null, addresses);
       callback(null, addresses[0]!.address, addresses[0]!.family);
     });
@@ -220,8 +230,8 @@ export function endpointGuard(settings: UserEndpointSettings, originOnly: boolea
         const addresses = await resolveAll(resolve, url.hostname).catch(() => {
           throw endpointError("has a host name that does not resolve; check it for typos.");
         });
-        const kind = addresses.length === 0 ? "no" : addresses.map(nonPublicAddress).find(Boolean);
-        if (kind) throw refusedAddress(kind);
+        const problem = firstProblem(addresses);
+        if (problem) throw refusedAddress(problem.kind);
       }
       return originOnly ? url.origin : url.href.replace(/\/+$/, "");
     },
