@@ -208,7 +208,13 @@ export function endpointGuard(settings: UserEndpointSettings, originOnly: boolea
   };
 
   const guarded = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    agent ??= loadUndici().then((undici) => ({ undici, agent: guardedAgent(undici, resolve) }));
+    agent ??= loadUndici().then(
+      (undici) => ({ undici, agent: guardedAgent(undici, resolve) }),
+      (error: unknown) => {
+        agent = undefined; // the next call tries again
+        throw error;
+      },
+    );
     const { undici, agent: dispatcher } = await agent;
     try {
       const response = await undici.fetch(input as Undici.RequestInfo, {

@@ -5,7 +5,7 @@ import { Redis } from "ioredis";
 import OpenAI from "openai";
 import { Client } from "pg";
 import request from "supertest";
-import { BYOK, PostgresStore, RedisStore, type KeyStore } from "../../lib";
+import { BYOK, MemoryStore, PostgresStore, RedisStore, type KeyStore } from "../../lib";
 import { type FakeProviders, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
 import { EXPRESS_VERSIONS, loadKit } from "../helpers/router-harness";
@@ -204,6 +204,21 @@ describe("the fake OpenRouter's PKCE authorization", () => {
     const good = fakes.openrouter.mintCode(challenge, "sk-or-v1-minted-key-0004");
     const answer = await exchange({ code: good, code_verifier: verifier, code_challenge_method: "S256" });
     expect(await answer.json()).toEqual({ key: "sk-or-v1-minted-key-0004", user_id: "user_fake" });
+  });
+});
+
+describe("byok.rotate() over keys with an endpoint", () => {
+  it("re-encrypts them under the new master key, still bound to their endpoint", async () => {
+    const store = new MemoryStore();
+    const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
+    const before = new BYOK({ masterKey: oldKey, store, providers: providerOptions() });
+    const azure = fakes["azure-openai"];
+    await before.registerKey({ userId: "u1", provider: "azure-openai", apiKey: AZURE_KEY, endpoint: azure.url });
+    const after = new BYOK({ masterKey: newKey, previousMasterKeys: [oldKey], store, providers: providerOptions() });
+    expect(await after.rotate()).toMatchObject({ rotated: 1, failed: 0 });
+    expect((await store.get("u1", "azure-openai"))?.endpoint).toBe(azure.url);
+    expect((await after.use("u1").chat({ provider: "azure-openai", prompt: "rotated" })).text).toBe("Echo: rotated");
+    expect(azure.requests.at(-1)?.apiKey).toBe(AZURE_KEY);
   });
 });
 
