@@ -10,6 +10,8 @@ import { isPeerInstalled, missingPeer } from "./core/optional-peer.js";
 import { ANTHROPIC_SDK, createAnthropicProvider } from "./providers/anthropic.js";
 import { createGeminiProvider, GEMINI_SDK } from "./providers/gemini.js";
 import { createOpenAIProvider, OPENAI_SDK } from "./providers/openai.js";
+import { createOpenRouterProvider } from "./providers/openrouter.js";
+import { createAzureOpenAIProvider } from "./providers/azure-openai.js";
 import { MemoryStore } from "./stores/memory-store.js";
 import { Vault } from "./vault/vault.js";
 import { configError } from "./core/option-checks.js";
@@ -23,7 +25,7 @@ import {
 } from "./core/rotate.js";
 
 /** Provider ids configured by default. */
-export const BUILT_IN_PROVIDERS = ["gemini", "openai", "anthropic"] as const;
+export const BUILT_IN_PROVIDERS = ["gemini", "openai", "anthropic", "openrouter", "azure-openai"] as const;
 
 type Factory = (id: string, options: Readonly<ProviderOptions>) => Provider;
 /** How to build each kind, and the SDK (an optional peer) it runs on. Creating one loads no SDK: that waits for the first call. */
@@ -31,6 +33,8 @@ const FACTORIES: Partial<Record<NonNullable<ProviderOptions["kind"]>, { create: 
   gemini: { create: (id, o) => createGeminiProvider({ id, ...o }), sdk: GEMINI_SDK },
   openai: { create: (id, o) => createOpenAIProvider({ id, ...o }), sdk: OPENAI_SDK },
   anthropic: { create: (id, o) => createAnthropicProvider({ id, ...o }), sdk: ANTHROPIC_SDK },
+  openrouter: { create: (id, o) => createOpenRouterProvider({ id, ...o }), sdk: OPENAI_SDK },
+  "azure-openai": { create: (id, o) => createAzureOpenAIProvider({ id, ...o }), sdk: OPENAI_SDK },
   "openai-compatible": { create: (id, o) => createOpenAIProvider({ id, ...o, compatible: true }), sdk: OPENAI_SDK },
 };
 

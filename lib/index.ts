@@ -36,8 +36,10 @@ export type {
   ProviderModel,
   ProviderOptions,
   ProviderStreamPart,
+  ProviderUserEndpoints,
   PutResult,
   Usage,
+  UserEndpointOptions,
 } from "./core/types.js";
 export { MemoryStore } from "./stores/memory-store.js";
 export { RedisStore, type RedisStoreOptions } from "./stores/redis-store.js";
@@ -47,6 +49,13 @@ export { upstreamError, cleanUpstreamMessage, type UpstreamFailure } from "./pro
 export { createGeminiProvider, type GeminiProviderSettings } from "./providers/gemini.js";
 export { createOpenAIProvider, type OpenAIProviderSettings } from "./providers/openai.js";
 export { createAnthropicProvider, type AnthropicProviderSettings } from "./providers/anthropic.js";
+export {
+  createOpenRouterProvider,
+  type OpenRouterProvider,
+  type OpenRouterProviderSettings,
+} from "./providers/openrouter.js";
+export { createAzureOpenAIProvider, type AzureOpenAIProviderSettings } from "./providers/azure-openai.js";
+export type { UserEndpointSettings } from "./providers/user-endpoints.js";
 export {
   byokRouter,
   type RouterOptions,

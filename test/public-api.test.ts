@@ -144,7 +144,7 @@ describe("BYOK's public API", () => {
 describe("built-in providers turned off", () => {
   it("offers no provider set to false, though its SDK is installed", async () => {
     const byok = new BYOK({ masterKey: TEST_MASTER_KEY, providers: { anthropic: false } });
-    expect(byok.providers).toEqual(["gemini", "openai"]);
+    expect(byok.providers).toEqual(["gemini", "openai", "openrouter", "azure-openai"]);
     const error = await byok
       .registerKey({ userId: "u1", provider: "anthropic", apiKey: "sk-ant-off-0000" })
       .catch((e: unknown) => e);
@@ -155,6 +155,8 @@ describe("built-in providers turned off", () => {
     expect(new BYOK({ masterKey: TEST_MASTER_KEY, providers: { gemini: false } }).providers).toEqual([
       "openai",
       "anthropic",
+      "openrouter",
+      "azure-openai",
     ]);
     expect(() => new BYOK({ masterKey: TEST_MASTER_KEY, providers: { mine: false } })).toThrow(
       /providers.mine: false turns a built-in provider off/,

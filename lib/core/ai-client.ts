@@ -1,6 +1,6 @@
 // AiClient: chat, stream, keys, has and connection for one user, with key lookup, decryption, deadlines and events.
 import { ByokError, type ByokErrorCode } from "../errors.js";
-import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, storeCall } from "./context.js";
+import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, sealContextOf, storeCall } from "./context.js";
 import { listKeys } from "./keys.js";
 import { checkKey, noteKeyOutcome } from "./key-health.js";
 import { startDeadline } from "./deadline.js";
@@ -61,8 +61,9 @@ async function prepare(context: CoreContext, operation: Operation, rawUserId: st
     throw error;
   });
   await resolved.provider.load?.(); // before the deadline starts: a one-time SDK import is not upstream time
-  const apiKey = context.vault.open(resolved.record.ciphertext, { userId, provider: resolved.id });
-  return { request, userId, resolved, apiKey, providerRequest: toProviderRequest(request, resolved.provider) };
+  const apiKey = context.vault.open(resolved.record.ciphertext, sealContextOf(resolved.record));
+  const call = { apiKey, endpoint: resolved.record.endpoint };
+  return { request, userId, resolved, call, providerRequest: toProviderRequest(request, resolved.provider) };
 }
 
 function succeeded(
@@ -98,12 +99,12 @@ function failed(
 /** `AiClient.chat` for `rawUserId`. */
 async function runChat(context: CoreContext, rawUserId: string | undefined, input: ChatRequest): Promise<ChatResponse> {
   const operation = startOperation(context.requestId);
-  const { request, userId, resolved, apiKey, providerRequest } = await prepare(context, operation, rawUserId, input);
+  const { request, userId, resolved, call, providerRequest } = await prepare(context, operation, rawUserId, input);
   const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal);
   try {
     // A signal that fired during the key lookup: some SDKs only listen for a *future* abort and would send the request anyway.
     deadline.signal.throwIfAborted();
-    const result = await resolved.provider.doChat(providerRequest, { apiKey, signal: deadline.signal });
+    const result = await resolved.provider.doChat(providerRequest, { ...call, signal: deadline.signal });
     const response: ChatResponse = {
       text: result.text,
       provider: resolved.id,
@@ -136,16 +137,17 @@ function runStream(context: CoreContext, rawUserId: string | undefined, input: C
       settle.reject(error);
       throw error;
     }
-    const { request, userId, resolved, apiKey, providerRequest } = prepared;
+    const { request, userId, resolved, providerRequest } = prepared;
     const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal);
-    const call = { userId, resolved, model: providerRequest.model };
+    const failure = { userId, resolved, model: providerRequest.model };
     let text = "";
     let done = false;
     let reported = false; // chat.completed or chat.failed went out
     let usage: Usage | undefined; // the latest usage the provider reported mid-stream
     try {
       deadline.signal.throwIfAborted(); // as in runChat
-      for await (const part of resolved.provider.doStream(providerRequest, { apiKey, signal: deadline.signal })) {
+      const stream = resolved.provider.doStream(providerRequest, { ...prepared.call, signal: deadline.signal });
+      for await (const part of stream) {
         deadline.refresh();
         if (part.type === "text") {
           if (part.text.length === 0) continue;
@@ -173,14 +175,14 @@ function runStream(context: CoreContext, rawUserId: string | undefined, input: C
     } catch (error) {
       const translated = deadline.translate(error, resolved.id);
       reported = true;
-      failed(context, operation, call, translated, usage);
+      failed(context, operation, failure, translated, usage);
       settle.reject(translated);
       throw translated;
     } finally {
       if (!done) {
         // The consumer stopped early (break/return): settle `response` and let dispose() cancel the upstream call.
         const closed = new DOMException("The stream was closed before it finished.", "AbortError");
-        if (!reported) failed(context, operation, call, closed, usage); // chat.failed ABORTED, with the usage so far
+        if (!reported) failed(context, operation, failure, closed, usage); // chat.failed ABORTED, with the usage so far
         settle.reject(closed);
       }
       deadline.dispose(!done); // cancels the upstream call only when the stream was left early

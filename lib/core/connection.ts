@@ -1,6 +1,6 @@
 // ai.connection(): a fetch that puts the user's key in the auth header at send time, only for the provider's own API.
 import { ByokError } from "../errors.js";
-import { type CoreContext, providerFor } from "./context.js";
+import { type CoreContext, providerFor, sealContextOf } from "./context.js";
 import { startOperation } from "./events.js";
 import { resolveKey, touchIfDue, userOf } from "./key-choice.js";
 import type { KeyRecord, Provider, ProviderConnection, ProviderConnectionSpec } from "./types.js";
@@ -28,10 +28,13 @@ interface Base {
   path: string;
   /** The header that carries the key. */
   header: (typeof AUTH_HEADERS)[number];
+  /** Sends the requests: the provider's own fetch (a user endpoint's guarded one), else the global fetch. */
+  send: typeof fetch;
 }
 
-function specOf(id: string, provider: Provider): Base {
-  const spec = provider.connection;
+/** @param endpoint - the endpoint the key carries, if any: then the provider's connection for it */
+function specOf(id: string, provider: Provider, endpoint?: string): Base {
+  const spec = endpoint === undefined ? provider.connection : provider.userEndpoints?.connection?.(endpoint);
   if (!spec)
     throw new ByokError(
       "CONFIG_INVALID",
@@ -52,7 +55,7 @@ function specOf(id: string, provider: Provider): Base {
       { provider: id },
     );
   const path = url.pathname.replace(/\/+$/, "");
-  return { href: url.origin + path, origin: url.origin, path, header };
+  return { href: url.origin + path, origin: url.origin, path, header, send: spec.fetch ?? fetch };
 }
 
 /** Whether `url` is under `base`: same origin, and the base path as a whole-segment prefix. */
@@ -119,7 +122,7 @@ function keyedFetch(context: CoreContext, userId: string, id: string, record: Ke
     if (!isUnder(url, base)) throw refused(id);
     for (const name of AUTH_HEADERS) headers.delete(name);
     for (const name of AUTH_QUERY_PARAMS) if (url.searchParams.has(name)) url.searchParams.delete(name);
-    const apiKey = context.vault.open(record.ciphertext, { userId, provider: id });
+    const apiKey = context.vault.open(record.ciphertext, sealContextOf(record));
     headers.set(base.header, base.header === "authorization" ? `Bearer ${apiKey}` : apiKey);
 
     const method = (call.method ?? "GET").toUpperCase();
@@ -127,7 +130,7 @@ function keyedFetch(context: CoreContext, userId: string, id: string, record: Ke
     let status: number | undefined;
     try {
       // A fresh init: only the allowed fields, a body always half-duplex (Node requires it for a stream).
-      const response = await fetch(url, {
+      const response = await base.send(url, {
         method: call.method,
         headers,
         ...(body == null ? {} : { body, duplex: "half" }),
@@ -155,9 +158,12 @@ export async function openConnection(
   provider: string | undefined,
 ): Promise<ProviderConnection> {
   const userId = userOf(rawUserId);
-  if (provider !== undefined) specOf(provider, providerFor(context, checkProviderId(provider))); // fail before I/O
+  if (provider !== undefined) {
+    const configured = providerFor(context, checkProviderId(provider));
+    if (!configured.userEndpoints?.connection) specOf(provider, configured); // fail before I/O
+  }
   const resolved = await resolveKey(context, userId, provider);
-  const base = specOf(resolved.id, resolved.provider);
+  const base = specOf(resolved.id, resolved.provider, resolved.record.endpoint);
   return Object.freeze({
     provider: resolved.id,
     baseURL: base.href,

@@ -1,9 +1,9 @@
 // What the BYOK instance shares with the clients it makes: store, vault, providers, events.
 import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
-import type { Vault } from "../vault/vault.js";
+import type { SealContext, Vault } from "../vault/vault.js";
 import type { EventSink } from "./events.js";
-import type { KeyStore, Provider } from "./types.js";
+import type { KeyRecord, KeyStore, Provider } from "./types.js";
 
 const debug = debuglog("byok");
 
@@ -43,6 +43,25 @@ export async function storeCall<T>(operation: string, call: () => Promise<T>): P
       },
     );
   }
+}
+
+/** What a record's ciphertext is bound to: user, provider and, for a key with its own endpoint, that endpoint. */
+export function sealContextOf(record: KeyRecord): SealContext {
+  const { userId, provider, endpoint } = record;
+  return endpoint === undefined ? { userId, provider } : { userId, provider, endpoint };
+}
+
+/**
+ * @throws ByokError INVALID_REQUEST naming `endpoint` for a record that carries an endpoint when the
+ * provider no longer takes one (its configuration changed): such a key is never sent anywhere else
+ */
+export function checkRecordEndpoint(provider: Provider, record: KeyRecord): void {
+  if (record.endpoint !== undefined && !provider.userEndpoints)
+    throw new ByokError(
+      "INVALID_REQUEST",
+      "The stored key was registered with its own endpoint, which this provider no longer takes; ask the user to add the key again.",
+      { provider: record.provider, details: { fields: ["endpoint"] } },
+    );
 }
 
 /** @throws ByokError UNKNOWN_PROVIDER unless `id` is configured */

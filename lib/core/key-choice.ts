@@ -1,7 +1,7 @@
 // Which stored key a call uses (the provider choice rule), and when its lastUsedAt is due: shared by chat and connection.
 import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
-import { type CoreContext, providerFor, storeCall } from "./context.js";
+import { checkRecordEndpoint, type CoreContext, providerFor, storeCall } from "./context.js";
 import type { KeyRecord, Provider } from "./types.js";
 import { checkUserId } from "./validate.js";
 
@@ -24,6 +24,7 @@ export async function resolveKey(
     const provider = providerFor(context, requested);
     const record = await storeCall("get", () => context.store.get(userId, requested));
     if (!record) throw keyNotFound(requested);
+    checkRecordEndpoint(provider, record);
     return { id: requested, provider, record };
   }
   const records = (await storeCall("list", () => context.store.list(userId))).filter((r) =>
@@ -39,7 +40,9 @@ export async function resolveKey(
         : `The user has keys for several providers (${records.map((r) => r.provider).join(", ")}); pass \`provider\` to pick one.`,
     );
   }
-  return { id: record.provider, provider: providerFor(context, record.provider), record };
+  const provider = providerFor(context, record.provider);
+  checkRecordEndpoint(provider, record);
+  return { id: record.provider, provider, record };
 }
 
 /** KEY_NOT_FOUND for a named provider: `provider` and `details.fields` say which, on every route alike. */

@@ -1,7 +1,7 @@
 // Key health: remembers when a provider refuses a stored key (or accepts it again), and re-checks a key on demand.
 import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
-import { type CoreContext, providerFor, storeCall } from "./context.js";
+import { checkRecordEndpoint, type CoreContext, providerFor, sealContextOf, storeCall } from "./context.js";
 import { callWithDeadline } from "./deadline.js";
 import { startOperation } from "./events.js";
 import { keyNotFound } from "./key-choice.js";
@@ -43,16 +43,20 @@ export async function checkKey(context: CoreContext, userId: string, rawProvider
   const provider = providerFor(context, id);
   const record = await storeCall("get", () => context.store.get(userId, id));
   if (!record) throw keyNotFound(id, "The user has no key for this provider to check.");
+  checkRecordEndpoint(provider, record);
   let apiKey: string;
   try {
-    apiKey = context.vault.open(record.ciphertext, { userId, provider: id }); // fails closed for a broken record too
+    apiKey = context.vault.open(record.ciphertext, sealContextOf(record)); // fails closed for a broken record too
   } catch {
     context.emit("key.checked", operation, { userId, provider: id, hint: record.hint, status: "unreadable" });
     return toKeyInfo(record, "unreadable");
   }
   let status: "ok" | "invalid" = "ok";
   try {
-    await callWithDeadline(provider, id, context.signal, (signal) => provider.validateKey({ apiKey, signal }));
+    const { endpoint } = record;
+    await callWithDeadline(provider, id, context.signal, (signal) =>
+      provider.validateKey({ apiKey, signal, endpoint }),
+    );
   } catch (error) {
     if (!ByokError.is(error) || error.code !== "KEY_REJECTED") throw error;
     status = "invalid";

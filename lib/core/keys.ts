@@ -1,9 +1,9 @@
 // Key management on a CoreContext: register (validate, seal, store), delete, list, delete a user; the KeyInfo view.
 import { ByokError } from "../errors.js";
-import { type CoreContext, providerFor, storeCall } from "./context.js";
+import { type CoreContext, providerFor, sealContextOf, storeCall } from "./context.js";
 import { callWithDeadline } from "./deadline.js";
 import { startOperation } from "./events.js";
-import type { KeyInfo, KeyRecord, KeyStatus } from "./types.js";
+import type { KeyInfo, KeyRecord, KeyStatus, Provider } from "./types.js";
 import {
   checkApiKey,
   checkObject,
@@ -19,6 +19,15 @@ import {
 const UNKNOWN_HINT = "\u2026????";
 const UNKNOWN_TIME = new Date(0).toISOString();
 
+/** The host (and port) of a stored endpoint; `undefined` for one that does not parse (the record then fails to decrypt anyway). */
+function hostOf(endpoint: string): string | undefined {
+  try {
+    return new URL(endpoint).host;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The public view of a stored record, with its status: never the ciphertext. */
 export function toKeyInfo(record: KeyRecord, status: KeyStatus): KeyInfo {
   const info: KeyInfo = {
@@ -28,6 +37,8 @@ export function toKeyInfo(record: KeyRecord, status: KeyStatus): KeyInfo {
     createdAt: record.broken ? UNKNOWN_TIME : record.createdAt,
     updatedAt: record.broken ? UNKNOWN_TIME : record.updatedAt,
   };
+  const host = record.endpoint === undefined ? undefined : hostOf(record.endpoint);
+  if (host) info.endpoint = host;
   if (record.lastUsedAt !== undefined) info.lastUsedAt = record.lastUsedAt;
   return info;
 }
@@ -37,8 +48,7 @@ export function toKeyInfo(record: KeyRecord, status: KeyStatus): KeyInfo {
  * few µs: cheap enough for every listing; the plaintext bytes are zeroed at once).
  */
 export function statusOf(context: CoreContext, record: KeyRecord): KeyStatus {
-  const { userId, provider, ciphertext } = record;
-  if (record.broken || !context.vault.canOpen(ciphertext, { userId, provider })) return "unreadable";
+  if (record.broken || !context.vault.canOpen(record.ciphertext, sealContextOf(record))) return "unreadable";
   return record.status === "invalid" ? "invalid" : "ok";
 }
 
@@ -53,6 +63,12 @@ export interface RegisterKeyInput {
   provider: string;
   /** The user's key, as the provider issued it. */
   apiKey: string;
+  /**
+   * Where the key is used, for providers that let keys carry their own endpoint (`"azure-openai"`:
+   * required, the resource endpoint; `"openai-compatible"` with `userEndpoints`: the API root).
+   * Checked against the provider's allowed hosts and addresses, and bound to the stored key.
+   */
+  endpoint?: string;
   /** Check the key with the provider before storing it. Defaults to `true`. */
   validate?: boolean;
   /** Cancels the check with the provider; once it fired, nothing is stored. Defaults to none. */
@@ -63,6 +79,29 @@ export interface RegisterKeyInput {
 
 const REGISTER_FIELDS = new Set([...Object.keys(REGISTER_KEY_FIELDS), "userId", "validate", "signal", "requestId"]);
 const DELETE_FIELDS = new Set(["userId", "provider", "requestId"]);
+
+/**
+ * The endpoint to store with a key: the provider's own check of the one given, else none.
+ * @throws ByokError INVALID_REQUEST naming `endpoint`: given where the provider takes none, missing where it needs one, or refused
+ */
+async function checkEndpoint(provider: Provider, endpoint: unknown): Promise<string | undefined> {
+  const rules = provider.userEndpoints;
+  if (endpoint === undefined) {
+    if (rules?.required)
+      throw invalid('This provider needs the key\'s endpoint, e.g. endpoint: "https://my-resource.openai.azure.com".', [
+        "endpoint",
+      ]);
+    return undefined;
+  }
+  if (!rules) throw invalid("This provider takes no endpoint with a key; leave endpoint out.", ["endpoint"]);
+  if (typeof endpoint !== "string") throw invalid("endpoint must be a string (a URL).", ["endpoint"]);
+  try {
+    return await rules.check(endpoint);
+  } catch (error) {
+    if (ByokError.is(error)) throw error;
+    throw invalid("endpoint was refused by the provider's check.", ["endpoint"]);
+  }
+}
 
 /**
  * Validates the key with its provider (unless `validate: false`), encrypts it bound to (userId,
@@ -84,8 +123,9 @@ export async function registerKey(
     throw invalid("validate must be a boolean.", ["validate"]);
   }
   signal?.throwIfAborted();
+  const endpoint = await checkEndpoint(provider, fields.endpoint);
   if (fields.validate !== false) {
-    await callWithDeadline(provider, id, signal, (signal) => provider.validateKey({ apiKey, signal })).catch(
+    await callWithDeadline(provider, id, signal, (signal) => provider.validateKey({ apiKey, signal, endpoint })).catch(
       (error: unknown) => {
         if (ByokError.is(error) && error.code === "KEY_REJECTED")
           context.emit("key.rejected", operation, { userId, provider: id, hint: hintFor(apiKey) });
@@ -96,10 +136,10 @@ export async function registerKey(
   signal?.throwIfAborted();
   const now = new Date().toISOString();
   const hint = hintFor(apiKey);
-  const ciphertext = context.vault.seal(apiKey, { userId, provider: id });
-  const { record, replaced } = await storeCall("put", () =>
-    context.store.put({ userId, provider: id, ciphertext, hint, createdAt: now, updatedAt: now }),
-  );
+  const sealed: KeyRecord = { userId, provider: id, ciphertext: "", hint, createdAt: now, updatedAt: now };
+  if (endpoint !== undefined) sealed.endpoint = endpoint;
+  sealed.ciphertext = context.vault.seal(apiKey, sealContextOf(sealed));
+  const { record, replaced } = await storeCall("put", () => context.store.put(sealed));
   context.emit("key.registered", operation, { userId, provider: id, hint });
   return { info: toKeyInfo(record, "ok"), replaced };
 }

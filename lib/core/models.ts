@@ -1,5 +1,5 @@
 // AiClient.models: the models a user's key can use, from the provider's list-models API.
-import type { CoreContext } from "./context.js";
+import { type CoreContext, sealContextOf } from "./context.js";
 import { callWithDeadline } from "./deadline.js";
 import { resolveKey } from "./key-choice.js";
 import type { ModelInfo, ProviderModel } from "./types.js";
@@ -25,9 +25,10 @@ export async function listModels(context: CoreContext, userId: string, requested
     requested === undefined ? undefined : checkProviderId(requested),
   );
   if (!provider.listModels) return [{ id: provider.defaultModel, provider: id }];
-  const apiKey = context.vault.open(record.ciphertext, { userId, provider: id });
+  const apiKey = context.vault.open(record.ciphertext, sealContextOf(record));
+  const { endpoint } = record;
   const listed = await callWithDeadline(provider, id, context.signal, (signal) =>
-    provider.listModels!({ apiKey, signal }),
+    provider.listModels!({ apiKey, signal, endpoint }),
   );
   return (Array.isArray(listed) ? listed : [])
     .filter(isModel)

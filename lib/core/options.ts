@@ -1,7 +1,7 @@
 // Checks `new BYOK(options)` once, at construction: unknown keys, types, master keys, store shape, providers.
 import { parseMasterKey } from "../vault/master-key.js";
 import { checkBaseUrl, checkDuration, checkOptionsObject, configError, type KeysEnum } from "./option-checks.js";
-import type { ByokEvent, KeyStore, Provider, ProviderOptions } from "./types.js";
+import type { ByokEvent, KeyStore, Provider, ProviderOptions, UserEndpointOptions } from "./types.js";
 import { PROVIDER_ID } from "./validate.js";
 
 /** Options of `new BYOK()`. */
@@ -21,6 +21,8 @@ export interface ByokOptions {
     gemini?: ProviderOptions | false;
     openai?: ProviderOptions | false;
     anthropic?: ProviderOptions | false;
+    openrouter?: ProviderOptions | false;
+    "azure-openai"?: ProviderOptions | false;
     [id: string]: ProviderOptions | Provider | false | undefined;
   };
   /**
@@ -50,8 +52,19 @@ const KNOWN: KeysEnum<ByokOptions> = {
   defaultProvider: true,
   onEvent: true,
 };
-const PROVIDER_KNOWN: KeysEnum<ProviderOptions> = { kind: true, baseUrl: true, defaultModel: true, timeoutMs: true };
-const KINDS = ["gemini", "openai", "anthropic", "openai-compatible"] as const;
+const PROVIDER_KNOWN: KeysEnum<ProviderOptions> = {
+  kind: true,
+  baseUrl: true,
+  authUrl: true,
+  defaultModel: true,
+  timeoutMs: true,
+  userEndpoints: true,
+};
+const USER_ENDPOINTS_KNOWN: KeysEnum<UserEndpointOptions> = { hosts: true, allowPrivateNetwork: true };
+const KINDS = ["gemini", "openai", "anthropic", "openrouter", "azure-openai", "openai-compatible"] as const;
+/** Kinds whose keys may carry their own endpoint. */
+const ENDPOINT_KINDS: readonly string[] = ["azure-openai", "openai-compatible"];
+const MAX_HOSTS = 100;
 /** The KeyStore methods marked **Required** (rotation's `scan` and `compareAndSwap` included); the rest are optional. */
 const STORE_METHODS = ["get", "list", "put", "delete", "deleteUser", "scan", "compareAndSwap"] as const;
 const MAX_TIMEOUT_MS = 10 * 60_000;
@@ -74,6 +87,44 @@ function checkProvider(id: string, value: unknown): Provider {
   return value as Provider;
 }
 
+/** One `userEndpoints.hosts` entry: a host name (or IP) as a URL would show it, optionally `*.` + a host name. */
+function checkHostPattern(value: unknown, label: string): string {
+  const host = typeof value === "string" ? value.toLowerCase() : "";
+  const name = host.startsWith("*.") ? host.slice(2) : host;
+  let parsed: string | undefined;
+  try {
+    parsed = new URL(`https://${name}/`).hostname;
+  } catch {
+    parsed = undefined;
+  }
+  if (!name || parsed !== name || name.endsWith(".") || name.includes("*"))
+    throw configError(
+      `${label} must be a host name such as "llm.example.com" or "*.example.com" (no scheme, port, path or trailing dot; IPv6 in brackets).`,
+    );
+  return host;
+}
+
+function checkUserEndpoints(value: unknown, label: string): Readonly<UserEndpointOptions> {
+  const o = checkOptionsObject<UserEndpointOptions>(value, USER_ENDPOINTS_KNOWN, label);
+  const out: UserEndpointOptions = {};
+  if (o.hosts !== undefined) {
+    if (!Array.isArray(o.hosts) || o.hosts.length === 0 || o.hosts.length > MAX_HOSTS)
+      throw configError(`${label}.hosts must be an array of 1 to ${MAX_HOSTS} host names, e.g. ["llm.example.com"].`);
+    out.hosts = Object.freeze(o.hosts.map((h, i) => checkHostPattern(h, `${label}.hosts[${i}]`))) as string[];
+  }
+  if (o.allowPrivateNetwork !== undefined) {
+    if (typeof o.allowPrivateNetwork !== "boolean")
+      throw configError(`${label}.allowPrivateNetwork must be a boolean.`);
+    // Any host on the server's own network is what SSRF is: only with the hosts named.
+    if (o.allowPrivateNetwork && out.hosts === undefined)
+      throw configError(
+        `${label}: allowPrivateNetwork needs hosts, the host names keys may point at (e.g. ["ollama.internal"]).`,
+      );
+    out.allowPrivateNetwork = o.allowPrivateNetwork;
+  }
+  return Object.freeze(out);
+}
+
 function checkProviderOptions(id: string, value: unknown, builtIns: readonly string[]): Readonly<ProviderOptions> {
   const o = checkOptionsObject<ProviderOptions>(value, PROVIDER_KNOWN, `providers.${id}`);
   const kind = o.kind ?? (builtIns.includes(id) ? (id as ProviderOptions["kind"]) : undefined);
@@ -83,7 +134,22 @@ function checkProviderOptions(id: string, value: unknown, builtIns: readonly str
     );
   }
   const out: ProviderOptions = { kind };
-  if (o.baseUrl !== undefined) out.baseUrl = checkBaseUrl(o.baseUrl, `providers.${id}.baseUrl`);
+  if (o.baseUrl !== undefined) {
+    if (kind === "azure-openai")
+      throw configError(
+        `providers.${id}.baseUrl: an "azure-openai" key carries its own endpoint; to allow other hosts, set userEndpoints.hosts.`,
+      );
+    out.baseUrl = checkBaseUrl(o.baseUrl, `providers.${id}.baseUrl`);
+  }
+  if (o.authUrl !== undefined) {
+    if (kind !== "openrouter") throw configError(`providers.${id}.authUrl is only for kind "openrouter".`);
+    out.authUrl = checkBaseUrl(o.authUrl, `providers.${id}.authUrl`);
+  }
+  if (o.userEndpoints !== undefined) {
+    if (!ENDPOINT_KINDS.includes(kind))
+      throw configError(`providers.${id}.userEndpoints is only for kinds ${ENDPOINT_KINDS.join(" and ")}.`);
+    out.userEndpoints = checkUserEndpoints(o.userEndpoints, `providers.${id}.userEndpoints`);
+  }
   if (o.defaultModel !== undefined) {
     if (typeof o.defaultModel !== "string" || o.defaultModel.length === 0)
       throw configError(`providers.${id}.defaultModel must be a non-empty string, e.g. a model name.`);
@@ -91,9 +157,12 @@ function checkProviderOptions(id: string, value: unknown, builtIns: readonly str
   }
   if (o.timeoutMs !== undefined)
     out.timeoutMs = checkDuration(o.timeoutMs, `providers.${id}.timeoutMs`, MAX_TIMEOUT_MS);
-  if (kind === "openai-compatible" && (out.baseUrl === undefined || out.defaultModel === undefined)) {
+  if (
+    kind === "openai-compatible" &&
+    ((out.baseUrl === undefined && out.userEndpoints === undefined) || out.defaultModel === undefined)
+  ) {
     throw configError(
-      `providers.${id}: kind "openai-compatible" needs baseUrl and defaultModel, e.g. { kind: "openai-compatible", baseUrl: "https://api.groq.com/openai/v1", defaultModel: "llama-3.1-8b-instant" }.`,
+      `providers.${id}: kind "openai-compatible" needs defaultModel, and baseUrl unless keys bring their own endpoint (userEndpoints), e.g. { kind: "openai-compatible", baseUrl: "https://api.groq.com/openai/v1", defaultModel: "llama-3.1-8b-instant" }.`,
     );
   }
   return Object.freeze(out);

@@ -1,7 +1,7 @@
 // Master-key rotation and verification: stream every record, re-encrypt with compare-and-set, count per key id.
 import { keyIdOf } from "../vault/format.js";
 import { checkBatchSize } from "./batch-size.js";
-import { type CoreContext, storeCall } from "./context.js";
+import { type CoreContext, sealContextOf, storeCall } from "./context.js";
 import type { CompareAndSwap, KeyRecord, KeyStore } from "./types.js";
 
 /** Counts reported by `byok.rotate()` (and to `onProgress` after each batch). */
@@ -70,10 +70,11 @@ function swapAll(store: KeyStore, swaps: CompareAndSwap[]): Promise<boolean[]> {
 function reseal(context: CoreContext, batch: KeyRecord[]): { swaps: CompareAndSwap[]; counts: RotateResult } {
   const counts: RotateResult = { scanned: batch.length, rotated: 0, skipped: 0, failed: 0 };
   const swaps: CompareAndSwap[] = [];
-  for (const { userId, provider, ciphertext } of batch) {
+  for (const record of batch) {
+    const { userId, provider, ciphertext } = record;
     let resealed: string | undefined;
     try {
-      resealed = context.vault.reseal(ciphertext, { userId, provider });
+      resealed = context.vault.reseal(ciphertext, sealContextOf(record));
     } catch {
       counts.failed++;
       continue;
@@ -135,7 +136,7 @@ export async function verify(context: CoreContext, options: VerifyOptions = {}):
       result.scanned++;
       const keyId = keyIdOf(record.ciphertext);
       try {
-        context.vault.open(record.ciphertext, { userId: record.userId, provider: record.provider });
+        context.vault.open(record.ciphertext, sealContextOf(record));
         result.byKeyId[keyId!] = (result.byKeyId[keyId!] ?? 0) + 1;
       } catch {
         result.unreadable.push({ userId: record.userId, provider: record.provider, ...(keyId ? { keyId } : {}) });

@@ -18,6 +18,11 @@ export interface KeyInfo {
   hint: string;
   /** See {@link KeyStatus}. */
   status: KeyStatus;
+  /**
+   * For a key registered with its own endpoint (Azure OpenAI, a self-hosted server): the endpoint's
+   * host (and port, if any), e.g. `"myres.openai.azure.com"`. Absent for every other key.
+   */
+  endpoint?: string;
   /** ISO-8601. Kept when the key is replaced. The epoch when the record is not the store's format. */
   createdAt: string;
   /** ISO-8601. */
@@ -38,6 +43,13 @@ export interface KeyRecord {
   ciphertext: string;
   /** `…` plus the key's last 4 characters. */
   hint: string;
+  /**
+   * The endpoint the key was registered with, as the provider normalised it (e.g.
+   * `"https://myres.openai.azure.com"`), for providers that let a key carry its own endpoint; absent
+   * otherwise. Bound into the ciphertext's associated data: a record whose endpoint was changed no
+   * longer decrypts. A `put` stores it as given (a replacing key without one drops the old one).
+   */
+  endpoint?: string;
   createdAt: string;
   updatedAt: string;
   lastUsedAt?: string;
@@ -246,6 +258,11 @@ export interface ProviderCallContext {
    * request; byok-ai itself turns the abort into the caller's reason or `PROVIDER_TIMEOUT`.
    */
   signal: AbortSignal;
+  /**
+   * The endpoint the key was registered with (see {@link Provider.userEndpoints}); absent for a key
+   * without one. The key must be sent there and nowhere else.
+   */
+  endpoint?: string;
 }
 
 /**
@@ -284,6 +301,25 @@ export interface Provider {
   readonly connection?: ProviderConnectionSpec;
   /** **Optional.** The models this key can use, from the provider's list-models API (at most 1000). */
   listModels?(context: ProviderCallContext): Promise<ProviderModel[]>;
+  /**
+   * **Optional.** Lets a key carry its own endpoint (`registerKey({ endpoint })`). Without it, a key
+   * with an endpoint is refused with `INVALID_REQUEST` naming `endpoint`.
+   */
+  readonly userEndpoints?: ProviderUserEndpoints;
+}
+
+/** How a provider takes keys that carry their own endpoint (Azure OpenAI resources, self-hosted servers). */
+export interface ProviderUserEndpoints {
+  /** Every key must carry an endpoint (Azure: a key belongs to one resource). */
+  readonly required: boolean;
+  /**
+   * Checks an endpoint given with a key at registration (allowed host, scheme, address) and
+   * resolves to the form to store, the one every call then gets as `context.endpoint`.
+   * @throws ByokError INVALID_REQUEST naming the `endpoint` field (never its value)
+   */
+  check(endpoint: string): Promise<string>;
+  /** **Optional.** What `ai.connection()` uses for a key with its own endpoint (else it answers CONFIG_INVALID). */
+  connection?(endpoint: string): ProviderConnectionSpec;
 }
 
 /** One model a provider lists; the core adds `provider`. */
@@ -308,6 +344,11 @@ export interface ProviderConnectionSpec {
   baseURL: string;
   /** The header that carries the key: `Authorization: Bearer`, `x-api-key` (Anthropic) or `x-goog-api-key` (Gemini). */
   auth: "bearer" | "x-api-key" | "x-goog-api-key";
+  /**
+   * **Optional.** Sends the connection's requests (for a user endpoint: a fetch that refuses
+   * private addresses at connect time). Defaults to the global `fetch`.
+   */
+  fetch?: typeof fetch;
 }
 
 /**
@@ -331,14 +372,41 @@ export interface ProviderConnection {
 
 /** Server-side settings of a provider (never from a request). */
 export interface ProviderOptions {
-  /** Which protocol; defaults to the id for built-ins. `"openai-compatible"` needs `baseUrl` and `defaultModel`. */
-  kind?: "gemini" | "openai" | "anthropic" | "openai-compatible";
-  /** Where keys for this provider are sent. Defaults to the vendor's public API. */
+  /**
+   * Which protocol; defaults to the id for built-ins. `"openai-compatible"` needs `defaultModel`, and
+   * `baseUrl` unless every key brings its own endpoint (`userEndpoints`).
+   */
+  kind?: "gemini" | "openai" | "anthropic" | "openrouter" | "azure-openai" | "openai-compatible";
+  /** Where keys for this provider are sent. Defaults to the vendor's public API. Not for `"azure-openai"`. */
   baseUrl?: string;
-  /** Model used when a request names none. */
+  /** `"openrouter"` only: OpenRouter's authorization page for its connect flow. Defaults to `https://openrouter.ai/auth`. */
+  authUrl?: string;
+  /** Model used when a request names none. For `"azure-openai"`, a deployment name. */
   defaultModel?: string;
   /** Upstream time limit per call in ms. Defaults to 60 000. */
   timeoutMs?: number;
+  /**
+   * `"openai-compatible"` and `"azure-openai"`: let each key carry its own `endpoint`, checked at
+   * registration and on every connection. See {@link UserEndpointOptions}.
+   */
+  userEndpoints?: UserEndpointOptions;
+}
+
+/** Which endpoints a key may carry (`ProviderOptions.userEndpoints`). */
+export interface UserEndpointOptions {
+  /**
+   * Host names an endpoint may have: exact (`"llm.example.com"`) or one-label wildcards
+   * (`"*.example.com"` matches `a.example.com`, not `a.b.example.com`). Defaults to any host for
+   * `"openai-compatible"` and to `*.openai.azure.com` and `*.cognitiveservices.azure.com` for
+   * `"azure-openai"`; required with `allowPrivateNetwork`.
+   */
+  hosts?: string[];
+  /**
+   * Allow http and loopback, private, link-local and metadata addresses (a self-hosted Ollama or
+   * vLLM on the server's own network). Off by default: endpoints must be https, and every
+   * connection whose address is not public is refused at connect time. Defaults to `false`.
+   */
+  allowPrivateNetwork?: boolean;
 }
 
 /** What every {@link ByokEvent} carries. */

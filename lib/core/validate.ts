@@ -89,10 +89,14 @@ export const CHAT_REQUEST_FIELDS = Object.freeze({
   maxTokens: "number",
 } as const satisfies Record<string, JsonType>);
 
-/** What a key registration takes from a client (`POST /keys`); `registerKey` adds the server's own fields. */
+/**
+ * What a key registration takes from a client (`POST /keys`; `endpoint` only for providers whose keys
+ * carry one); `registerKey` adds the server's own fields.
+ */
 export const REGISTER_KEY_FIELDS = Object.freeze({
   provider: "string",
   apiKey: "string",
+  endpoint: "string",
 } as const satisfies Record<string, JsonType>);
 
 const CHAT_FIELDS = new Set([...Object.keys(CHAT_REQUEST_FIELDS), "signal"]);

@@ -11,12 +11,15 @@ import type {
   Provider,
   ProviderChatRequest,
   ProviderChatResult,
+  ProviderConnectionSpec,
   ProviderModel,
+  ProviderUserEndpoints,
   Usage,
 } from "../core/types.js";
 import { upstreamError } from "./upstream-error.js";
 import { lazyPeer } from "../core/optional-peer.js";
 import { cancelEnvHeaders, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
+import { endpointError, endpointGuard, type UserEndpointSettings } from "./user-endpoints.js";
 
 /** Settings of the OpenAI provider (server configuration only). */
 export interface OpenAIProviderSettings {
@@ -37,6 +40,12 @@ export interface OpenAIProviderSettings {
    * Defaults to `false`.
    */
   compatible?: boolean;
+  /**
+   * Let each key carry its own endpoint (an API root like `baseUrl`), checked against `hosts` and,
+   * unless `allowPrivateNetwork`, refused at connect time when its address is not public. Without
+   * `baseUrl`, every key must carry one. Defaults to none: every key goes to `baseUrl`.
+   */
+  userEndpoints?: UserEndpointSettings;
 }
 
 /** Cheap, fast and current (a small chat model every OpenAI key can call); override with `defaultModel`. */
@@ -57,7 +66,8 @@ export function mapOpenAIFinishReason(reason: string | null | undefined): Finish
   }
 }
 
-type Sdk = typeof OpenAISdk;
+/** @internal The openai module. */
+export type Sdk = typeof OpenAISdk;
 /** The npm package the provider runs on (an optional peer of byok-ai). */
 export const OPENAI_SDK = "openai";
 const loadSdk = lazyPeer<Sdk>(OPENAI_SDK, "The openai provider");
@@ -68,36 +78,61 @@ function usageOf(usage: ChatCompletion["usage"] | null | undefined): Usage {
   return { inputTokens, outputTokens, totalTokens: usage?.total_tokens ?? inputTokens + outputTokens };
 }
 
+/** @internal What differs between the providers that speak Chat Completions through the openai SDK. */
+export interface ChatCompletionsSpec {
+  /** The provider id (named in errors). */
+  id: string;
+  defaultModel: string;
+  timeoutMs?: number;
+  /** Sends `max_tokens` rather than `max_completion_tokens`. */
+  compatible: boolean;
+  /** A client for one call's key, sent where the key belongs (its own endpoint, if it has one). */
+  client(openai: Sdk, apiKey: string, endpoint: string | undefined): OpenAISdk.OpenAI;
+  /** The cheapest call that needs a valid key. */
+  validate(client: OpenAISdk.OpenAI, signal: AbortSignal): Promise<unknown>;
+  /** Whether `GET /models` lists what the key can use (Azure's lists base models, not deployments). */
+  listsModels: boolean;
+  connection?: ProviderConnectionSpec;
+  userEndpoints?: ProviderUserEndpoints;
+}
+
 /**
- * The OpenAI provider, also used for every `"openai-compatible"` server. The SDK is loaded on the
- * first call, not when the provider is created.
+ * @internal Options every client gets: the key, where it goes, and every environment fallback of the
+ * SDK neutralised (`organization`, `project`, `adminAPIKey`, `webhookSecret` passed, the custom-headers
+ * variable cancelled, `OPENAI_LOG` overridden: the SDK's debug log would print prompts).
+ * @param auth - the header that carries the key (lower-case name → value), kept if the environment names it
+ * @param send - the fetch to send with (a user endpoint's guarded one), else the SDK's default
+ */
+export function clientOptions(
+  apiKey: string,
+  baseURL: string,
+  auth: Record<string, string>,
+  send?: typeof fetch,
+): { apiKey: string; baseURL: string } & Omit<OpenAISdk.ClientOptions, "provider" | "apiKey" | "baseURL"> {
+  return {
+    apiKey,
+    baseURL,
+    adminAPIKey: null,
+    organization: null,
+    project: null,
+    webhookSecret: null,
+    maxRetries: SDK_MAX_RETRIES,
+    timeout: SDK_TIMEOUT_MS,
+    logLevel: "off",
+    defaultHeaders: cancelEnvHeaders("OPENAI_CUSTOM_HEADERS", auth),
+    ...(send ? { fetch: send } : {}),
+  };
+}
+
+/**
+ * @internal A provider on Chat Completions: validation, chat, stream (usage included), models. The
+ * SDK is loaded on the first call, not when the provider is created.
  *
  * Client per call: each call builds its own SDK client around the user's key (about 8 µs, measured,
  * against a network call of 100 ms or more), so a key never outlives its call in a shared object.
- * Every environment fallback of the SDK is neutralised: `apiKey`, `baseURL`, `organization`,
- * `project`, `adminAPIKey`, `webhookSecret` are always passed, `OPENAI_CUSTOM_HEADERS` is cancelled,
- * `OPENAI_LOG` is overridden (`logLevel: "off"`: the SDK's debug log would print prompts).
  */
-export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Provider {
-  const id = settings.id ?? "openai";
-  const baseURL = settings.baseUrl ?? OPENAI_BASE_URL;
-  const defaultModel = settings.defaultModel ?? OPENAI_DEFAULT_MODEL;
-  const compatible = settings.compatible === true;
-
-  const client = (openai: Sdk, apiKey: string) =>
-    new openai.OpenAI({
-      apiKey,
-      baseURL,
-      adminAPIKey: null,
-      organization: null,
-      project: null,
-      webhookSecret: null,
-      maxRetries: SDK_MAX_RETRIES,
-      timeout: SDK_TIMEOUT_MS,
-      logLevel: "off",
-      defaultHeaders: cancelEnvHeaders("OPENAI_CUSTOM_HEADERS", { authorization: `Bearer ${apiKey}` }),
-    });
-
+export function chatCompletionsProvider(spec: ChatCompletionsSpec): Provider {
+  const { id, compatible } = spec;
   const body = (request: ProviderChatRequest): ChatCompletionCreateParamsBase => {
     const messages: ChatCompletionMessageParam[] = request.system ? [{ role: "system", content: request.system }] : [];
     for (const m of request.messages) messages.push({ role: m.role, content: m.content });
@@ -110,33 +145,21 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
     return out;
   };
 
-  const sdk = sdkCaller(id, loadSdk, client);
+  const sdk = sdkCaller(id, loadSdk, spec.client);
 
-  return {
+  const provider: Provider = {
     specificationVersion: "v1",
-    defaultModel,
-    ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
-    connection: { baseURL, auth: "bearer" }, // the SDK's baseURL already ends in the version (/v1)
+    defaultModel: spec.defaultModel,
+    ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
+    ...(spec.connection ? { connection: spec.connection } : {}),
+    ...(spec.userEndpoints ? { userEndpoints: spec.userEndpoints } : {}),
 
     async load(): Promise<void> {
       await loadSdk();
     },
 
     async validateKey(context): Promise<void> {
-      // GET /models, first page only: free, and it needs a valid key.
-      await sdk.call(context, (c) => c.models.list({ signal: context.signal }));
-    },
-
-    async listModels(context): Promise<ProviderModel[]> {
-      // GET /models: every model the key can see (OpenAI's list has no capabilities to filter on).
-      return sdk.call(context, async (c) => {
-        const out: ProviderModel[] = [];
-        for await (const model of c.models.list({ signal: context.signal })) {
-          out.push({ id: model.id });
-          if (out.length >= MAX_LISTED_MODELS) break;
-        }
-        return out;
-      });
+      await sdk.call(context, (c) => spec.validate(c, context.signal));
     },
 
     async doChat(request, context): Promise<ProviderChatResult> {
@@ -179,4 +202,69 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
       yield { type: "finish", model, finishReason: mapOpenAIFinishReason(finish), usage: usageOf(usage) };
     },
   };
+  if (spec.listsModels) {
+    provider.listModels = async (context) =>
+      // GET /models: every model the key can see (OpenAI's list has no capabilities to filter on).
+      sdk.call(context, async (c) => {
+        const out: ProviderModel[] = [];
+        for await (const model of c.models.list({ signal: context.signal })) {
+          const name = (model as { name?: unknown }).name; // OpenRouter names its models
+          out.push({ id: model.id, ...(typeof name === "string" && name ? { displayName: name } : {}) });
+          if (out.length >= MAX_LISTED_MODELS) break;
+        }
+        return out;
+      });
+  }
+  return provider;
 }
+
+/**
+ * The OpenAI provider, also used for every `"openai-compatible"` server. Every environment fallback
+ * of the SDK is neutralised (see {@link clientOptions}); `OPENAI_BASE_URL` is never read.
+ *
+ * With `userEndpoints`, a key may carry its own endpoint (`registerKey({ endpoint })`): checked
+ * against the allow-list at registration and on every call, and sent through a fetch that refuses
+ * non-public addresses at connect time and never follows a redirect.
+ */
+export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Provider {
+  const id = settings.id ?? "openai";
+  const baseURL =
+    settings.userEndpoints && settings.baseUrl === undefined ? undefined : (settings.baseUrl ?? OPENAI_BASE_URL);
+  const guard = settings.userEndpoints && endpointGuard(settings.userEndpoints, false);
+  const auth = (apiKey: string) => ({ authorization: `Bearer ${apiKey}` });
+
+  return chatCompletionsProvider({
+    id,
+    defaultModel: settings.defaultModel ?? OPENAI_DEFAULT_MODEL,
+    ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
+    compatible: settings.compatible === true,
+    client(openai, apiKey, endpoint) {
+      if (endpoint === undefined) {
+        if (baseURL === undefined) throw endpointError("is missing: this provider needs every key to carry one.");
+        return new openai.OpenAI(clientOptions(apiKey, baseURL, auth(apiKey)));
+      }
+      if (!guard) throw endpointError("is not accepted by this provider; register the key again without one.");
+      return new openai.OpenAI(clientOptions(apiKey, apiRoot(guard.parse(endpoint)), auth(apiKey), guard.fetch));
+    },
+    // GET /models, first page only: free, and it needs a valid key.
+    validate: (c, signal) => c.models.list({ signal }),
+    listsModels: true,
+    ...(baseURL !== undefined ? { connection: { baseURL, auth: "bearer" } } : {}), // the SDK's baseURL already ends in the version (/v1)
+    ...(guard
+      ? {
+          userEndpoints: {
+            required: baseURL === undefined,
+            check: guard.check,
+            connection: (endpoint: string) => ({
+              baseURL: apiRoot(guard.parse(endpoint)),
+              auth: "bearer",
+              fetch: guard.fetch,
+            }),
+          },
+        }
+      : {}),
+  });
+}
+
+/** A parsed endpoint as an SDK `baseURL`: no trailing slash. */
+const apiRoot = (url: URL): string => url.href.replace(/\/+$/, "");

@@ -26,7 +26,7 @@ function providerToDelete(req: Request): string {
 export function keysRoutes(byok: BYOK) {
   return {
     register: asyncRoute(async (req, res) => {
-      const { provider, apiKey } = req.body as { provider: string; apiKey: string };
+      const { provider, apiKey, endpoint } = req.body as { provider: string; apiKey: string; endpoint?: string };
       // A client that leaves cancels the validation call, and then nothing is stored.
       const signal = clientGone(req, res);
       try {
@@ -34,6 +34,7 @@ export function keysRoutes(byok: BYOK) {
           userId: userIdOf(req),
           provider,
           apiKey,
+          ...(endpoint === undefined ? {} : { endpoint }),
           signal,
           requestId: requestIdOf(req),
         });

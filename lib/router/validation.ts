@@ -93,8 +93,8 @@ export type BodyCheck = (req: Request) => Promise<void>;
 /** One route's envelope: each known top-level field and its JSON type. */
 export interface Envelope {
   fields: Readonly<Record<string, JsonType>>;
-  /** Every field must be there; else each may be left out. */
-  required: boolean;
+  /** The fields that must be there; the others may be left out. */
+  required: readonly string[];
 }
 
 const jsonTypeOf = (value: unknown): string =>
@@ -109,9 +109,9 @@ const jsonTypeOf = (value: unknown): string =>
  * `details.fields` names the fields, never their values.
  */
 export function bodyCheck({ fields, required }: Envelope): BodyCheck {
-  const chain = body(Object.keys(fields));
-  const types = (required ? chain : chain.optional()).custom(
-    (value: unknown, { path }) => jsonTypeOf(value) === fields[path],
+  const mustHave = new Set(required);
+  const types = body(Object.keys(fields)).custom((value: unknown, { path }) =>
+    value === undefined ? !mustHave.has(path) : jsonTypeOf(value) === fields[path],
   );
   const exact = checkExact([types], { locations: ["body"] });
   return async (req) => {
@@ -161,13 +161,13 @@ export function jsonBody(parse: RequestHandler, limit: number, check: BodyCheck)
 }
 
 /** `POST /keys`: what a client registers (the core's table; it checks what the fields hold). */
-export const registerKeyBody: Envelope = { fields: REGISTER_KEY_FIELDS, required: true };
+export const registerKeyBody: Envelope = { fields: REGISTER_KEY_FIELDS, required: ["provider", "apiKey"] };
 
 /** `POST /keys/check`: `{ provider }`. */
-export const checkKeyBody: Envelope = { fields: { provider: "string" }, required: true };
+export const checkKeyBody: Envelope = { fields: { provider: "string" }, required: ["provider"] };
 
 /** `DELETE /keys`: `{ provider }` in the body, or nothing (then `?provider=`). */
-export const deleteKeyBody: Envelope = { fields: { provider: "string" }, required: false };
+export const deleteKeyBody: Envelope = { fields: { provider: "string" }, required: [] };
 
 /** `POST /chat`: ChatRequest's JSON fields (the core's table) plus `stream`; the core checks their values. */
-export const chatBody: Envelope = { fields: { ...CHAT_REQUEST_FIELDS, stream: "boolean" }, required: false };
+export const chatBody: Envelope = { fields: { ...CHAT_REQUEST_FIELDS, stream: "boolean" }, required: [] };

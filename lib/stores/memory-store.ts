@@ -51,6 +51,7 @@ export class MemoryStore implements KeyStore {
       createdAt: existing?.createdAt ?? record.createdAt,
       updatedAt: record.updatedAt,
     };
+    if (record.endpoint !== undefined) stored.endpoint = record.endpoint;
     keys.set(record.provider, stored);
     return { record: copy(stored), replaced: existing !== undefined };
   }

@@ -45,7 +45,7 @@ const OLD_TABLE = "the table lacks a column of this version; run `await store.mi
 
 // Timestamps come back as the ISO strings that were stored (millisecond precision), whatever type parsers the pool has.
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const COLUMNS = `user_id, provider, ciphertext, hint, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at, ${iso("last_used_at")} AS last_used_at, status`;
+const COLUMNS = `user_id, provider, ciphertext, hint, endpoint, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at, ${iso("last_used_at")} AS last_used_at, status`;
 
 // Nullable for tables not made by migrate() (or altered since): a NULL where a value belongs is a broken record.
 interface Row extends QueryResultRow {
@@ -53,6 +53,7 @@ interface Row extends QueryResultRow {
   provider: string;
   ciphertext: string | null;
   hint: string | null;
+  endpoint: string | null;
   created_at: string | null;
   updated_at: string | null;
   last_used_at: string | null;
@@ -68,6 +69,7 @@ function toRecord(row: Row): KeyRecord {
   if (ciphertext === null || hint === null || createdAt === null || updatedAt === null)
     return { userId, provider, ciphertext: "", hint: "", createdAt: "", updatedAt: "", broken: true };
   const record: KeyRecord = { userId, provider, ciphertext, hint, createdAt, updatedAt };
+  if (row.endpoint !== null) record.endpoint = row.endpoint;
   if (row.last_used_at !== null) record.lastUsedAt = row.last_used_at;
   if (row.status === "invalid") record.status = "invalid";
   return record;
@@ -165,20 +167,19 @@ export class PostgresStore implements KeyStore {
   }
 
   async put(record: KeyRecord): Promise<PutResult> {
-    const { userId, provider, ciphertext, hint, createdAt, updatedAt } = record;
+    const { userId, provider, ciphertext, hint, createdAt, updatedAt, endpoint } = record;
     const [row] = await this.#query<{ created_at: string; replaced: boolean }>(
       "put",
       // A broken row (a NULL where a value belongs) gets the new createdAt: the put repairs it.
-      `INSERT INTO ${this.#table} AS t (user_id, provider, ciphertext, hint, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (user_id, provider) DO UPDATE SET ciphertext = EXCLUDED.ciphertext, hint = EXCLUDED.hint,
+      `INSERT INTO ${this.#table} AS t (user_id, provider, ciphertext, hint, endpoint, created_at, updated_at) VALUES ($1, $2, $3, $4, $7, $5, $6)
+       ON CONFLICT (user_id, provider) DO UPDATE SET ciphertext = EXCLUDED.ciphertext, hint = EXCLUDED.hint, endpoint = EXCLUDED.endpoint,
          created_at = CASE WHEN ${WHOLE_ROW} THEN t.created_at ELSE EXCLUDED.created_at END, updated_at = EXCLUDED.updated_at, last_used_at = NULL, status = NULL
        RETURNING ${iso("created_at")} AS created_at, (xmax <> 0) AS replaced`,
-      [checkStorableUserId(userId), provider, ciphertext, hint, createdAt, updatedAt],
+      [checkStorableUserId(userId), provider, ciphertext, hint, createdAt, updatedAt, endpoint ?? null],
     );
-    return {
-      record: { userId, provider, ciphertext, hint, createdAt: row!.created_at, updatedAt },
-      replaced: row!.replaced,
-    };
+    const stored: KeyRecord = { userId, provider, ciphertext, hint, createdAt: row!.created_at, updatedAt };
+    if (endpoint !== undefined) stored.endpoint = endpoint;
+    return { record: stored, replaced: row!.replaced };
   }
 
   async delete(userId: string, provider: string): Promise<boolean> {
@@ -288,14 +289,16 @@ export class PostgresStore implements KeyStore {
       provider text COLLATE "C" NOT NULL,
       ciphertext text NOT NULL,
       hint text NOT NULL,
+      endpoint text,
       created_at timestamptz NOT NULL,
       updated_at timestamptz NOT NULL,
       last_used_at timestamptz,
       status text,
       PRIMARY KEY (user_id, provider)
     )`);
-    // Tables made by an earlier version: the status column came later.
+    // Tables made by an earlier version: the status and endpoint columns came later.
     await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS status text`);
+    await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS endpoint text`);
     await client.query("COMMIT");
   }
 

@@ -52,6 +52,7 @@ export function toRecord(userId: string, provider: string, json: string): KeyRec
     createdAt: v.createdAt as string,
     updatedAt: v.updatedAt as string,
   };
+  if (typeof v.endpoint === "string") record.endpoint = v.endpoint;
   if (typeof v.lastUsedAt === "string") record.lastUsedAt = v.lastUsedAt;
   if (v.status === "invalid") record.status = "invalid";
   return record;

@@ -163,14 +163,14 @@ export class RedisStore implements KeyStore {
   }
 
   async put(record: KeyRecord): Promise<PutResult> {
-    const { userId, provider, ciphertext, hint, createdAt, updatedAt } = record;
+    const { userId, provider, ciphertext, hint, createdAt, updatedAt, endpoint } = record;
     const value: RecordJson = { ciphertext, hint, createdAt, updatedAt };
+    if (endpoint !== undefined) value.endpoint = endpoint;
     const kept = await this.#run("put", (c) => runScript(c, PUT, this.#key(userId), provider, JSON.stringify(value)));
     const replaced = typeof kept === "string";
-    return {
-      record: { userId, provider, ciphertext, hint, createdAt: replaced ? kept : createdAt, updatedAt },
-      replaced,
-    };
+    const stored: KeyRecord = { userId, provider, ciphertext, hint, createdAt: replaced ? kept : createdAt, updatedAt };
+    if (endpoint !== undefined) stored.endpoint = endpoint;
+    return { record: stored, replaced };
   }
 
   async delete(userId: string, provider: string): Promise<boolean> {

@@ -1,8 +1,10 @@
-// Starts the three built-in fakes at once, with a ready-made `providers` option pointing BYOK at them.
+// Starts the fakes of every built-in provider at once, with a ready-made `providers` option pointing BYOK at them.
 import type { ProviderOptions } from "../core/types.js";
 import { startFakeAnthropic } from "./fake-anthropic.js";
+import { startFakeAzureOpenAI } from "./fake-azure-openai.js";
 import { startFakeGemini } from "./fake-gemini.js";
 import { startFakeOpenAI } from "./fake-openai.js";
+import { type FakeOpenRouter, startFakeOpenRouter } from "./fake-openrouter.js";
 import type { FakeUpstream, FakeUpstreamOptions } from "./fake-upstream.js";
 
 /** The running fakes of {@link startFakeProviders}. */
@@ -10,14 +12,26 @@ export interface FakeProviders {
   gemini: FakeUpstream;
   openai: FakeUpstream;
   anthropic: FakeUpstream;
-  /** Pass as `new BYOK({ providers })`: every built-in provider pointed at its fake. */
-  providers: { gemini: ProviderOptions; openai: ProviderOptions; anthropic: ProviderOptions };
-  /** Stops all three. */
+  openrouter: FakeOpenRouter;
+  /** A fake Azure OpenAI resource: register keys with `endpoint: fakes["azure-openai"].url`. */
+  "azure-openai": FakeUpstream;
+  /**
+   * Pass as `new BYOK({ providers })`: every built-in provider pointed at its fake. For `azure-openai`,
+   * whose keys carry their endpoint, that means allowing the fake's http loopback endpoint.
+   */
+  providers: {
+    gemini: ProviderOptions;
+    openai: ProviderOptions;
+    anthropic: ProviderOptions;
+    openrouter: ProviderOptions;
+    "azure-openai": ProviderOptions;
+  };
+  /** Stops all of them. */
   close(): Promise<void>;
 }
 
 /**
- * Starts fake Gemini, OpenAI and Anthropic servers on 127.0.0.1.
+ * Starts fake Gemini, OpenAI, Anthropic, OpenRouter and Azure OpenAI servers on 127.0.0.1.
  *
  * @example
  * ```ts
@@ -31,6 +45,8 @@ export async function startFakeProviders(options?: FakeUpstreamOptions): Promise
     startFakeGemini(options),
     startFakeOpenAI(options),
     startFakeAnthropic(options),
+    startFakeOpenRouter(options),
+    startFakeAzureOpenAI(options),
   ]);
   const fakes = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   const close = async () => void (await Promise.all(fakes.map((f) => f.close())));
@@ -39,15 +55,25 @@ export async function startFakeProviders(options?: FakeUpstreamOptions): Promise
     await close();
     throw failed.reason;
   }
-  const [gemini, openai, anthropic] = fakes as [FakeUpstream, FakeUpstream, FakeUpstream];
+  const [gemini, openai, anthropic, openrouter, azure] = fakes as [
+    FakeUpstream,
+    FakeUpstream,
+    FakeUpstream,
+    FakeOpenRouter,
+    FakeUpstream,
+  ];
   return {
     gemini,
     openai,
     anthropic,
+    openrouter,
+    "azure-openai": azure,
     providers: {
       gemini: { baseUrl: gemini.url },
       openai: { baseUrl: openai.url },
       anthropic: { baseUrl: anthropic.url },
+      openrouter: { baseUrl: `${openrouter.url}/api/v1`, authUrl: openrouter.authUrl },
+      "azure-openai": { userEndpoints: { hosts: ["127.0.0.1"], allowPrivateNetwork: true } },
     },
     close,
   };

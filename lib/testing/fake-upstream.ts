@@ -115,8 +115,13 @@ export interface FakeProtocol {
   rejectedKey(apiKey: string | undefined): { status: number; body: unknown };
   /** The vendor's error body for a status; `type` is {@link FakeReply.errorType}. */
   errorBody(status: number, message: string, retryAfter?: number, type?: string): unknown;
-  /** Success body of a validation call. */
-  validateBody(model: string): unknown;
+  /** Success body of a validation call (`url`: which one, for a vendor with several). */
+  validateBody(model: string, url: URL): unknown;
+  /**
+   * Answers a request that needs no key (OpenRouter's code exchange and authorization page), before
+   * any key check; `undefined` for every other request.
+   */
+  keyless?(method: string, url: URL, body: unknown): { status: number; body?: unknown; location?: string } | undefined;
   /** Success body of a chat call. */
   chatBody(reply: ResolvedReply): unknown;
   /** SSE frames: one per chunk, the closing frame(s), and an in-stream error. */
@@ -240,6 +245,12 @@ export async function startFakeUpstream(
     const done = () => {
       finished = true;
     };
+    const keyless = protocol.keyless?.(record.method, url, body);
+    if (keyless) {
+      if (keyless.location !== undefined) response.writeHead(keyless.status, { location: keyless.location }).end();
+      else sendJson(response, keyless.status, keyless.body ?? {});
+      return done();
+    }
     if (!route) return (sendJson(response, 404, protocol.errorBody(404, "Not found"), {}), done());
     if (!record.apiKey || !acceptKey(record.apiKey)) {
       const rejected = protocol.rejectedKey(record.apiKey);
@@ -273,7 +284,7 @@ export async function startFakeUpstream(
       return (response.end(route.op === "stream" ? "data: {not json\n\n" : "<html>definitely not json"), done());
     }
     const resolved = resolveReply(reply, protocol, body, route.model);
-    if (route.op === "validate") return (sendJson(response, 200, protocol.validateBody(route.model)), done());
+    if (route.op === "validate") return (sendJson(response, 200, protocol.validateBody(route.model, url)), done());
     const format = route.format ?? protocol;
     if (route.op !== "stream") return (sendJson(response, 200, format.chatBody(resolved)), done());
 

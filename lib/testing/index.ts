@@ -2,6 +2,8 @@
 export { startFakeGemini } from "./fake-gemini.js";
 export { startFakeOpenAI } from "./fake-openai.js";
 export { startFakeAnthropic } from "./fake-anthropic.js";
+export { startFakeOpenRouter, type FakeOpenRouter } from "./fake-openrouter.js";
+export { startFakeAzureOpenAI } from "./fake-azure-openai.js";
 export { startFakeProviders, type FakeProviders } from "./fake-providers.js";
 export {
   startFakeUpstream,

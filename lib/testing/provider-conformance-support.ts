@@ -34,6 +34,8 @@ export interface ProviderConformanceOptions {
   providerOptions(fakeUrl: string, extra: { timeoutMs?: number }): ProviderOptions | Provider;
   /** Reads a chat request the fake received; see {@link chatReaders}. */
   readChat(request: FakeRequest): SeenChat;
+  /** For a provider whose keys carry their own endpoint (Azure OpenAI): the endpoint keys register with. Defaults to none. */
+  keyEndpoint?(fakeUrl: string): string;
 }
 
 type Body = Record<string, unknown> | undefined;
@@ -99,6 +101,8 @@ export interface Harness {
   id: string;
   userId: string;
   apiKey: string;
+  /** What `registerKey` takes besides the key: the user, the provider and, if the provider wants one, the endpoint. */
+  owner: { userId: string; provider: string; endpoint?: string };
   close(): Promise<void>;
 }
 
@@ -118,13 +122,16 @@ export async function startHarness(
       onEvent: (e) => void events.push(e),
     });
     const apiKey = `canary-${randomUUID()}-KEY`;
+    const userId = `conformance-${randomUUID()}`;
+    const endpoint = options.keyEndpoint?.(fake.url);
     return {
       byok,
       fake,
       events,
       id,
-      userId: `conformance-${randomUUID()}`,
+      userId,
       apiKey,
+      owner: { userId, provider: id, ...(endpoint === undefined ? {} : { endpoint }) },
       close: async () => (await byok.close(), await fake.close()),
     };
   } catch (error) {
@@ -141,7 +148,7 @@ export async function withKey(
 ): Promise<void> {
   const h = await startHarness(options, extra);
   try {
-    await h.byok.registerKey({ userId: h.userId, provider: h.id, apiKey: h.apiKey });
+    await h.byok.registerKey({ ...h.owner, apiKey: h.apiKey });
     h.fake.reset();
     await fn(h);
   } finally {

@@ -22,7 +22,7 @@ function keyTests(it: ConformanceRunner["it"], options: ProviderConformanceOptio
   it("registerKey() proves the key with one upstream call carrying exactly that key", async () => {
     const h = await startHarness(options);
     try {
-      const info = await h.byok.registerKey({ userId: h.userId, provider: h.id, apiKey: h.apiKey });
+      const info = await h.byok.registerKey({ ...h.owner, apiKey: h.apiKey });
       assert.equal(info.provider, h.id);
       assert.deepEqual(
         h.fake.requests.map((r) => [r.op, r.apiKey]),
@@ -41,7 +41,7 @@ function keyTests(it: ConformanceRunner["it"], options: ProviderConformanceOptio
     const h = await startHarness(options);
     const apiKey = `bad-${randomUUID()}-KEY`;
     try {
-      const error = await rejection(h.byok.registerKey({ userId: h.userId, provider: h.id, apiKey }));
+      const error = await rejection(h.byok.registerKey({ ...h.owner, apiKey }));
       assertByokError(error, "KEY_REJECTED", { id: h.id, apiKey });
       assert.equal(h.fake.requests.at(-1)?.apiKey, apiKey);
       assert.deepEqual(

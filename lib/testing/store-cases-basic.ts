@@ -61,6 +61,25 @@ export function basicCases({ it }: ConformanceRunner, o: KeyStoreConformanceOpti
       assert.deepEqual(await store.get(first.userId, "gemini"), expected);
     }));
 
+  if (o.endpoints !== false)
+    it("`put()` keeps a record's `endpoint` through get, list and scan; a replacing put without one drops it", () =>
+      withStore(o, async (store, user) => {
+        const record = { ...makeRecord(user(), "azure-openai"), endpoint: "https://res.openai.azure.com" };
+        assert.deepEqual(await store.put(record), { record, replaced: false });
+        assert.deepEqual(await store.get(record.userId, "azure-openai"), record);
+        assert.deepEqual(await store.list(record.userId), [record]);
+        assert.deepEqual(
+          (await scanAll(store)).records.find((r) => r.userId === record.userId),
+          record,
+        );
+        const replacement = makeRecord(record.userId, "azure-openai");
+        await store.put(replacement);
+        assert.deepEqual(await store.get(record.userId, "azure-openai"), {
+          ...replacement,
+          createdAt: record.createdAt,
+        });
+      }));
+
   it("`get()` returns undefined when there is no key", () =>
     withStore(o, async (store, user) => {
       const userId = user();

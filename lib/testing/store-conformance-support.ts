@@ -33,6 +33,12 @@ export interface KeyStoreConformanceOptions {
    * store returns it as `broken` instead of failing, and that `put()` replaces it.
    */
   writeBroken?(store: KeyStore, userId: string, provider: string): Promise<void>;
+  /**
+   * Whether the store keeps {@link KeyRecord.endpoint}. Pass `false` for a store that does not: it
+   * then serves no provider whose keys carry an endpoint (`azure-openai`, `userEndpoints`), whose
+   * keys it would turn unreadable. Defaults to `true`.
+   */
+  endpoints?: boolean;
 }
 
 /** Hands out user ids that the test's cleanup will delete. */

@@ -15,6 +15,11 @@ import { encodeSealed, IV_BYTES, parseSealed, type SealedParts, TAG_BYTES } from
 export interface SealContext {
   userId: string;
   provider: string;
+  /**
+   * The endpoint the key was registered with (a key that carries its own endpoint: Azure OpenAI, a
+   * self-hosted server), so a stored key cannot be pointed elsewhere. Absent for every other key.
+   */
+  endpoint?: string;
 }
 
 interface RingKey {
@@ -37,17 +42,18 @@ function ringKey(masterKey: Buffer): RingKey {
 const AD_PREFIX = Buffer.from("byok-ai/v1", "latin1");
 
 /**
- * Length-prefixed encoding of (userId, provider): unambiguous, so ("a:b","c") and ("a","b:c") differ.
+ * Length-prefixed encoding of (userId, provider), then of the endpoint only when there is one (so
+ * every record written without one reads as before): unambiguous, so ("a:b","c") and ("a","b:c") differ.
  */
-export function associatedData({ userId, provider }: SealContext): Buffer {
-  const userBytes = Buffer.byteLength(userId, "utf8");
-  const providerBytes = Buffer.byteLength(provider, "utf8");
-  const out = Buffer.allocUnsafe(AD_PREFIX.length + 4 + userBytes + 4 + providerBytes);
+export function associatedData({ userId, provider, endpoint }: SealContext): Buffer {
+  const parts = [userId, provider, ...(endpoint === undefined ? [] : [endpoint])];
+  const size = parts.reduce((total, part) => total + 4 + Buffer.byteLength(part, "utf8"), AD_PREFIX.length);
+  const out = Buffer.allocUnsafe(size);
   let at = AD_PREFIX.copy(out, 0);
-  at = out.writeUInt32BE(userBytes, at);
-  at += out.write(userId, at, "utf8");
-  at = out.writeUInt32BE(providerBytes, at);
-  out.write(provider, at, "utf8");
+  for (const part of parts) {
+    at = out.writeUInt32BE(Buffer.byteLength(part, "utf8"), at);
+    at += out.write(part, at, "utf8");
+  }
   return out;
 }
 

@@ -1,5 +1,12 @@
 // Runs the provider conformance suite over every built-in provider and one OpenAI-compatible provider.
-import { runProviderConformance, startFakeAnthropic, startFakeGemini, startFakeOpenAI } from "../../lib/testing";
+import {
+  runProviderConformance,
+  startFakeAnthropic,
+  startFakeAzureOpenAI,
+  startFakeGemini,
+  startFakeOpenAI,
+  startFakeOpenRouter,
+} from "../../lib/testing";
 import { chatReaders } from "../../lib/testing/provider-conformance-support";
 
 runProviderConformance(
@@ -45,5 +52,49 @@ runProviderConformance(
       defaultModel: "llama-3.1-8b-instant",
       ...extra,
     }),
+  },
+);
+
+runProviderConformance(
+  { describe, it },
+  {
+    name: "openrouter",
+    startFake: () => startFakeOpenRouter(),
+    readChat: chatReaders.openai,
+    providerOptions: (baseUrl, extra) => ({ baseUrl: `${baseUrl}/api/v1`, ...extra }),
+  },
+);
+
+runProviderConformance(
+  { describe, it },
+  {
+    name: "azure-openai",
+    startFake: () => startFakeAzureOpenAI(),
+    readChat: (request) => ({
+      ...chatReaders.openai(request),
+      model: decodeURIComponent(/\/deployments\/([^/]+)\//.exec(request.path)?.[1] ?? ""),
+    }),
+    providerOptions: (_url, extra) => ({
+      userEndpoints: { hosts: ["127.0.0.1"], allowPrivateNetwork: true },
+      ...extra,
+    }),
+    keyEndpoint: (url) => url,
+  },
+);
+
+runProviderConformance(
+  { describe, it },
+  {
+    name: "ollama (openai-compatible, user endpoints)",
+    id: "ollama",
+    startFake: () => startFakeOpenAI(),
+    readChat: chatReaders.openai,
+    providerOptions: (_url, extra) => ({
+      kind: "openai-compatible",
+      defaultModel: "llama3.2",
+      userEndpoints: { hosts: ["127.0.0.1"], allowPrivateNetwork: true },
+      ...extra,
+    }),
+    keyEndpoint: (url) => `${url}/v1`,
   },
 );

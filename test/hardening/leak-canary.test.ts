@@ -20,12 +20,16 @@ const CANARIES = {
   gemini: "AIzaCANARYgemini-0123+456/789=abcd%QWER",
   openai: "sk-CANARYopenai-0123+456/789=abcd%ASDF",
   anthropic: "sk-ant-CANARYanthropic-0123+456/789=%ZXCV",
+  openrouter: "sk-or-v1-CANARYopenrouter-0123+456/789=%TYUI",
+  "azure-openai": "CANARYazure0123+456/789=abcdef%GHJK",
 } as const;
 type Id = keyof typeof CANARIES;
 const AUTH_HEADER: Record<Id, (key: string) => [string, string]> = {
   gemini: (k) => ["x-goog-api-key", k],
   openai: (k) => ["authorization", `Bearer ${k}`],
   anthropic: (k) => ["authorization", `Bearer ${k}`], // @anthropic-ai/sdk 1.x sends the key as a bearer token
+  openrouter: (k) => ["authorization", `Bearer ${k}`],
+  "azure-openai": (k) => ["api-key", k],
 };
 // Hundreds of calls through three stores and three SDKs on a shared machine: ~30 s alone, so 4x that.
 jest.setTimeout(120_000);
@@ -94,6 +98,12 @@ describe("leak canary across byokRouter, every store and every built-in provider
           for (const id of Object.keys(CANARIES) as Id[]) {
             const key = CANARIES[id];
             const user = `${storeName}-${id}`;
+            // An Azure key registers with its resource endpoint (the fake's).
+            const keyBody = (apiKey: string) => ({
+              provider: id,
+              apiKey,
+              ...(id === "azure-openai" ? { endpoint: fakes["azure-openai"].url } : {}),
+            });
             const call = (method: "post" | "get" | "delete", path: string, body?: object) => {
               const r = request(app)[method](`/byok${path}`).set("x-user", user);
               return body ? r.send(body) : r;
@@ -109,10 +119,10 @@ describe("leak canary across byokRouter, every store and every built-in provider
               ]);
               return res;
             };
-            await expectStatus(call("post", "/keys", { provider: id, apiKey: `bad${key}` }), 422);
-            await expectStatus(call("post", "/keys", { provider: id, apiKey: `${key} x` }), 400);
+            await expectStatus(call("post", "/keys", keyBody(`bad${key}`)), 422);
+            await expectStatus(call("post", "/keys", keyBody(`${key} x`)), 400);
             await expectStatus(call("post", "/keys", { provider: "nope", apiKey: key }), 400);
-            await expectStatus(call("post", "/keys", { provider: id, apiKey: key }), 201);
+            await expectStatus(call("post", "/keys", keyBody(key)), 201);
             await expectStatus(call("get", "/keys"), 200);
             await expectStatus(call("post", "/chat", { provider: id, prompt: "hello" }), 200);
             // Then: only a middle piece of the key, which no credential pattern catches, and the key
@@ -150,7 +160,9 @@ describe("leak canary across byokRouter, every store and every built-in provider
             }
             seen.push(ai, await ai.keys(), await ai.models(id));
             record(await call("get", `/models?provider=${id}`));
-            fakes[id].enqueue({ status: 401, message: `Incorrect API key provided: ${key}` });
+            // Azure lists no models (its list is not the deployments): nothing goes upstream to refuse.
+            if (id !== "azure-openai")
+              fakes[id].enqueue({ status: 401, message: `Incorrect API key provided: ${key}` });
             seen.push(await ai.models(id).catch((e: unknown) => e));
             fakes[id].enqueue({ status: 401, message: `Incorrect API key provided: ${key}` });
             seen.push(await ai.chat({ provider: id, prompt: "x" }).catch((e: unknown) => e));
@@ -167,7 +179,7 @@ describe("leak canary across byokRouter, every store and every built-in provider
               "unreadable",
             );
             seen.push(await ai.chat({ provider: id, prompt: "x" }).catch((e: unknown) => e));
-            await expectStatus(call("post", "/keys", { provider: id, apiKey: key }), 200);
+            await expectStatus(call("post", "/keys", keyBody(key)), 200);
           }
           // byok's own rate limit, counted in this store's backend where it has one
           const limited = appFor(byok, { chat: { windowMs: 60_000, limit: 1 }, keys: { windowMs: 60_000, limit: 1 } });

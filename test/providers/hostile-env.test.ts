@@ -14,6 +14,8 @@ const USER_KEYS = {
   gemini: "AIza-user-gemini-key-0003",
   openai: "sk-proj-user-openai-key-0001",
   anthropic: "sk-ant-user-anthropic-key-0002",
+  openrouter: "sk-or-v1-user-openrouter-key-0004",
+  "azure-openai": "user-azure-resource-key-0005",
 } as const;
 const SERVER_KEY = "server-own-credential-9999";
 
@@ -48,6 +50,9 @@ function hostileEnv([gemini, openai, anthropic]: FakeUpstream[]): Record<string,
     OPENAI_WEBHOOK_SECRET: SERVER_KEY,
     OPENAI_CUSTOM_HEADERS: `Authorization: Bearer ${SERVER_KEY}\nX-Trap: openai`,
     OPENAI_LOG: "debug",
+    AZURE_OPENAI_API_KEY: SERVER_KEY,
+    AZURE_OPENAI_ENDPOINT: openai!.url,
+    OPENAI_API_VERSION: "trap-version",
     ANTHROPIC_API_KEY: SERVER_KEY,
     ANTHROPIC_AUTH_TOKEN: SERVER_KEY,
     ANTHROPIC_BASE_URL: anthropic!.url,
@@ -74,34 +79,39 @@ afterAll(async () => {
   await Promise.all(traps.map((t) => t.close()));
 });
 
-describe.each(["gemini", "openai", "anthropic"] as const)("the %s provider in a hostile environment", (id) => {
-  it("sends validateKey, chat and stream to the configured fake only, with the user's key, one request each", async () => {
-    const byok = new BYOK({ masterKey: TEST_MASTER_KEY, providers: fakes.providers });
-    const fake = fakes[id];
-    fake.reset();
-    const apiKey = USER_KEYS[id];
-    const { output } = await captureConsole(async () => {
-      await byok.registerKey({ userId: "u1", provider: id, apiKey });
-      expect((await byok.use("u1").chat({ provider: id, prompt: "hi" })).text).toBe("Echo: hi");
-      let streamed = "";
-      for await (const chunk of byok.use("u1").stream({ provider: id, prompt: "a b" })) streamed += chunk.text;
-      expect(streamed).toBe("Echo: a b");
+describe.each(["gemini", "openai", "anthropic", "openrouter", "azure-openai"] as const)(
+  "the %s provider in a hostile environment",
+  (id) => {
+    it("sends validateKey, chat and stream to the configured fake only, with the user's key, one request each", async () => {
+      const byok = new BYOK({ masterKey: TEST_MASTER_KEY, providers: fakes.providers });
+      const fake = fakes[id];
+      fake.reset();
+      const apiKey = USER_KEYS[id];
+      const { output } = await captureConsole(async () => {
+        const endpoint = id === "azure-openai" ? { endpoint: fake.url } : {};
+        await byok.registerKey({ userId: "u1", provider: id, apiKey, ...endpoint });
+        expect((await byok.use("u1").chat({ provider: id, prompt: "hi" })).text).toBe("Echo: hi");
+        let streamed = "";
+        for await (const chunk of byok.use("u1").stream({ provider: id, prompt: "a b" })) streamed += chunk.text;
+        expect(streamed).toBe("Echo: a b");
+      });
+      expect(fake.requests.map((r) => [r.op, r.apiKey])).toEqual([
+        ["validate", apiKey],
+        ["chat", apiKey],
+        ["stream", apiKey],
+      ]);
+      // The default API version (Gemini), and nothing of the server's: no key, org, project or custom header.
+      if (id === "gemini") for (const r of fake.requests) expect(r.path).toMatch(/^\/v1beta\/models\//);
+      if (id === "azure-openai") for (const r of fake.requests) expect(r.path).toContain("api-version=2024-10-21");
+      for (const r of fake.requests) {
+        expect(JSON.stringify(r.headers)).not.toMatch(/server|trap/i);
+        expect(r.headers).not.toHaveProperty("openai-organization");
+        expect(r.headers).not.toHaveProperty("openai-project");
+      }
+      expect(traps.map((t) => t.requests.length)).toEqual([0, 0, 0]);
+      expect(output).not.toContain(apiKey);
+      expect(output).not.toContain(SERVER_KEY);
+      await byok.close();
     });
-    expect(fake.requests.map((r) => [r.op, r.apiKey])).toEqual([
-      ["validate", apiKey],
-      ["chat", apiKey],
-      ["stream", apiKey],
-    ]);
-    // The default API version (Gemini), and nothing of the server's: no key, org, project or custom header.
-    if (id === "gemini") for (const r of fake.requests) expect(r.path).toMatch(/^\/v1beta\/models\//);
-    for (const r of fake.requests) {
-      expect(JSON.stringify(r.headers)).not.toMatch(/server|trap/i);
-      expect(r.headers).not.toHaveProperty("openai-organization");
-      expect(r.headers).not.toHaveProperty("openai-project");
-    }
-    expect(traps.map((t) => t.requests.length)).toEqual([0, 0, 0]);
-    expect(output).not.toContain(apiKey);
-    expect(output).not.toContain(SERVER_KEY);
-    await byok.close();
-  });
-});
+  },
+);

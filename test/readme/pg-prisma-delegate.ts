@@ -34,9 +34,12 @@ const SELECT = Object.entries(COLUMNS)
   .map(([field, column]) => `${column} AS "${field}"`)
   .join(", ");
 
-/** The table `prisma migrate` creates for the ByokKey model of docs/stores.md (columns as @map names them). */
+/**
+ * The table `prisma migrate` creates for the ByokKey model of docs/stores.md (columns as @map names them), plus
+ * the nullable `endpoint` column PostgresStore reads (a model for PostgresStore's table needs `endpoint String?`).
+ */
 export const createTableSql = (table: string): string => `CREATE TABLE "${table}" (
-  "user_id" TEXT NOT NULL, "provider" TEXT NOT NULL, "ciphertext" TEXT NOT NULL, "hint" TEXT NOT NULL,
+  "user_id" TEXT NOT NULL, "provider" TEXT NOT NULL, "ciphertext" TEXT NOT NULL, "hint" TEXT NOT NULL, "endpoint" TEXT,
   "created_at" TIMESTAMPTZ(3) NOT NULL, "updated_at" TIMESTAMPTZ(3) NOT NULL, "last_used_at" TIMESTAMPTZ(3), "status" TEXT,
   CONSTRAINT "${table}_pkey" PRIMARY KEY ("user_id", "provider"))`;
 

@@ -78,6 +78,30 @@ describe("PostgresStore.migrate", () => {
       await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
     }
   });
+
+  it("adds the columns of later versions (status, endpoint) to a table an earlier version made, keeping its rows", async () => {
+    const table = newTable("old");
+    await pool.query(`CREATE TABLE "${table}" (
+      user_id text COLLATE "C" NOT NULL, provider text COLLATE "C" NOT NULL, ciphertext text NOT NULL,
+      hint text NOT NULL, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+      last_used_at timestamptz, PRIMARY KEY (user_id, provider))`);
+    const at = new Date().toISOString();
+    await pool.query(`INSERT INTO "${table}" VALUES ('u1', 'openai', 'v1.a.b.c.d', '…abcd', $1, $1)`, [at]);
+    const store = new PostgresStore({ pool, table });
+    await store.migrate();
+    await store.migrate();
+    const record = { userId: "u2", provider: "azure-openai", ciphertext: "v1.e.f.g.h", hint: "…efgh" };
+    await store.put({ ...record, endpoint: "https://res.openai.azure.com", createdAt: at, updatedAt: at });
+    expect(await store.get("u1", "openai")).toEqual({
+      userId: "u1",
+      provider: "openai",
+      ciphertext: "v1.a.b.c.d",
+      hint: "…abcd",
+      createdAt: at,
+      updatedAt: at,
+    });
+    expect((await store.get("u2", "azure-openai"))?.endpoint).toBe("https://res.openai.azure.com");
+  });
 });
 
 describe("PostgresStore", () => {
@@ -149,6 +173,7 @@ describe("PostgresStore", () => {
       expect(Object.keys(rows[0]).sort()).toEqual([
         "ciphertext",
         "created_at",
+        "endpoint",
         "hint",
         "last_used_at",
         "provider",

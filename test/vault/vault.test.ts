@@ -64,6 +64,17 @@ describe("Vault", () => {
     expect(code(() => vault.open(vault.seal("AIza-secret", ctx), other))).toBe("KEY_UNREADABLE");
   });
 
+  it("binds an endpoint only when there is one: a key sealed with it opens with that endpoint alone", () => {
+    const vault = new Vault([KEY_A]);
+    const endpoint = "https://res.openai.azure.com";
+    const sealed = vault.seal("azure-secret-key", { ...ctx, endpoint });
+    expect(vault.open(sealed, { ...ctx, endpoint })).toBe("azure-secret-key");
+    for (const other of [ctx, { ...ctx, endpoint: "https://evil.openai.azure.com" }, { ...ctx, endpoint: "" }])
+      expect(code(() => vault.open(sealed, other))).toBe("KEY_UNREADABLE");
+    expect(code(() => vault.open(vault.seal("plain-key-123", ctx), { ...ctx, endpoint }))).toBe("KEY_UNREADABLE");
+    expect(associatedData({ ...ctx, endpoint: undefined })).toEqual(associatedData(ctx));
+  });
+
   it("encodes associated data unambiguously", () => {
     expect(associatedData({ userId: "a:b", provider: "c" })).not.toEqual(
       associatedData({ userId: "a", provider: "b:c" }),
