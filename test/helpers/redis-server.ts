@@ -6,7 +6,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Cluster } from "ioredis";
-import { whenReady } from "./services";
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -16,6 +15,15 @@ function isFree(port: number): Promise<boolean> {
     const server = createServer().once("error", () => resolve(false));
     server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
+}
+
+/** Resolves once an ioredis client (or cluster) is ready. */
+export function whenReady(
+  client: Cluster | { status: string; once(event: string, fn: () => void): unknown },
+): Promise<void> {
+  return client.status === "ready"
+    ? Promise.resolve()
+    : new Promise((resolve) => void client.once("ready", () => resolve()));
 }
 
 /** A random free port in 30000–39999 whose cluster bus port (+10000) is free too. */
