@@ -90,11 +90,19 @@ describe("BYOK.registerKey", () => {
   });
 
   it("keeps createdAt and moves updatedAt when it replaces a key", async () => {
-    const first = await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-first-key" });
-    await new Promise((r) => setTimeout(r, 5));
-    const second = await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-second-key" });
-    expect(second.createdAt).toBe(first.createdAt);
-    expect(second.updatedAt > first.updatedAt).toBe(true);
+    // Only Date is faked (the clock the records read); timers and I/O run as usual.
+    const REAL = ["hrtime", "nextTick", "performance", "queueMicrotask", "setImmediate", "clearImmediate"] as const;
+    const TIMERS = ["setInterval", "clearInterval", "setTimeout", "clearTimeout"] as const;
+    jest.useFakeTimers({ doNotFake: [...REAL, ...TIMERS], now: new Date("2026-01-01T00:00:00.000Z") });
+    try {
+      const first = await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-first-key" });
+      jest.setSystemTime(new Date("2026-01-01T00:00:01.000Z"));
+      const second = await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-second-key" });
+      expect([first.createdAt, first.updatedAt]).toEqual(["2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z"]);
+      expect([second.createdAt, second.updatedAt]).toEqual(["2026-01-01T00:00:00.000Z", "2026-01-01T00:00:01.000Z"]);
+    } finally {
+      jest.useRealTimers();
+    }
     expect(second.hint).toBe("\u2026-key");
     expect(await f.byok.listKeys("u1")).toHaveLength(1);
   });

@@ -10,6 +10,7 @@ import { BYOK, type ByokEvent, MemoryStore, type ProviderConnection } from "../.
 import { type FakeReply, startFakeProviders } from "../../lib/testing";
 import { captureConsole, renderings, TEST_MASTER_KEY } from "../helpers/canary";
 import { freePort } from "../helpers/redis-server";
+import { waitFor } from "../helpers/wait-for";
 
 const CANARIES = {
   gemini: "AIzaCANARYconn-gemini-0123456789QWER",
@@ -81,7 +82,11 @@ describe("leak canary across ai.connection()", () => {
           }
           fakes[id].enqueue({ hang: true });
           const aborted = new AbortController();
-          setTimeout(() => aborted.abort(), 50);
+          const sent = fakes[id].requests.length;
+          // Aborted mid-flight: once the fake holds the request.
+          void waitFor(() => fakes[id].requests.length > sent, "the request to reach the fake").then(() =>
+            aborted.abort(),
+          );
           await attempt(() => conn.fetch(`${conn.baseURL}/models`, { signal: aborted.signal }));
           await attempt(() => conn.fetch("http://127.0.0.1:9/v1/models"));
           await attempt(() => conn.fetch(`${conn.baseURL}/../../admin`));

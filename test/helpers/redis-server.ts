@@ -34,19 +34,21 @@ export async function freePort(): Promise<number> {
   }
 }
 
-/** Resolves once `redis-server` on `port` answers PING; rejects after `ms`. */
-export async function waitForPing(port: number, ms = 5000): Promise<void> {
+/** Resolves once `redis-server` on `port` answers PING; rejects when it still does not after `ms`. */
+export async function waitForPing(port: number, ms = 10_000): Promise<void> {
   const until = Date.now() + ms;
-  while (Date.now() < until) {
+  // Asks before it looks at the clock: a caller that blocked the event loop meanwhile (jest's globalSetup builds
+  // synchronously) still gets its answer.
+  for (;;) {
     const pong = await new Promise<boolean>((resolve) => {
       const socket = createConnection({ port, host: "127.0.0.1" }, () => socket.write("PING\r\n"));
       socket.once("data", (d) => (socket.destroy(), resolve(d.toString().startsWith("+PONG"))));
       socket.once("error", () => (socket.destroy(), resolve(false)));
     });
     if (pong) return;
+    if (Date.now() > until) throw new Error(`redis-server on port ${port} did not answer PING within ${ms} ms`);
     await sleep(25);
   }
-  throw new Error(`redis-server on port ${port} did not answer PING within ${ms} ms`);
 }
 
 /** One redis-server child process. */

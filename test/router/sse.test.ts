@@ -134,8 +134,8 @@ describe("POST /byok/chat with SSE", () => {
             },
           );
           req.on("error", () => undefined);
+          req.on("close", () => reject(new Error("the stream closed before its first chunk")));
           req.end(JSON.stringify({ prompt: "x", provider }));
-          setTimeout(() => reject(new Error("no first chunk")), 5000);
         });
         await waitFor(() => fake().requests.at(-1)!.aborted, "the upstream abort");
         const upstream = fake().requests.at(-1)!;
