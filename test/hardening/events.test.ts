@@ -25,7 +25,7 @@ function app(byok: BYOK) {
   return a;
 }
 
-/** What a metering listener writes: narrowing on `type` gives each type's own fields (checked by `npm run typecheck`). */
+/** What a metering listener writes: narrowing on `type` gives each type's own fields (checked by tsc in npm test: test/type-tests.test.ts). */
 function meter(event: ByokEvent): string {
   switch (event.type) {
     case "chat.completed":
