@@ -2,6 +2,7 @@
 import { BYOK, ByokError, MemoryStore, type ByokEvent } from "../lib";
 import { startFakeGemini, type FakeReply } from "../lib/testing";
 import { CANARY_KEY, TEST_MASTER_KEY, captureConsole, renderings } from "./helpers/canary";
+import { flipBit } from "./helpers/tamper";
 
 describe("leak canary (BYOK with MemoryStore and Gemini)", () => {
   it("never shows the canary key or the master key outside the upstream request header", async () => {
@@ -54,7 +55,7 @@ describe("leak canary (BYOK with MemoryStore and Gemini)", () => {
       );
       // a tampered record
       const record = (await store.get("u1", "gemini"))!;
-      await store.compareAndSwap("u1", "gemini", record.ciphertext, record.ciphertext.replace(/.$/, "A"));
+      await store.compareAndSwap("u1", "gemini", record.ciphertext, flipBit(record.ciphertext));
       seen.push(await ai.chat({ prompt: "x" }).catch((e: unknown) => e));
       seen.push(
         await byok
