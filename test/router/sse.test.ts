@@ -190,10 +190,14 @@ describe("POST /byok/chat SSE backpressure", () => {
           (res) => {
             res.once("data", () => {
               res.pause(); // a reader that stops reading
-              setTimeout(() => {
+              // Until the provider has not been pulled for 5 polls in a row (pulling shares this event loop, so a
+              // router that ignored backpressure would be seen still pulling, or done).
+              let [last, quiet] = [-1, 0];
+              const stalled = () => ((quiet = pulled === last ? quiet + 1 : 0), (last = pulled), quiet >= 5);
+              void waitFor(stalled, "the provider to stop being pulled", 20_000, 50).then(() => {
                 resolve(pulled);
                 req.destroy();
-              }, 1000);
+              });
             });
           },
         );
