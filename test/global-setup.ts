@@ -45,10 +45,16 @@ export default async function globalSetup(): Promise<void> {
     throw error;
   }
   const starting = startServices();
-  // Synchronous: the servers start while tsup builds. The rejection is awaited just below.
+  // The servers start while tsup builds (synchronously); a rejection is awaited below.
   starting.catch(() => undefined);
-  const { ensureBuilt } = await import("../scripts/ensure-built.mjs");
-  ensureBuilt(join(__dirname, ".."), { types: true });
+  try {
+    const { ensureBuilt } = await import("../scripts/ensure-built.mjs");
+    ensureBuilt(join(__dirname, ".."), { types: true });
+  } catch (error) {
+    // jest runs no globalTeardown after a failed globalSetup: stop the servers here.
+    await starting.then((services) => SERVICES.stop(services)).catch(() => undefined);
+    throw error;
+  }
   const services = await starting;
   SERVICES.set(services);
   process.env.REDIS_URL = `redis://127.0.0.1:${services.redis!.port}`;
