@@ -245,7 +245,12 @@ describe.each(EXPRESS_VERSIONS)("byok routes under fuzzing on %s", (version) => 
       if (fake.requests.length > 100) fake.reset();
   }
 
-  const settings = { numRuns: RUNS, endOnFailure: true };
+  // FUZZ_SEED replays the seed a failure printed.
+  const settings = {
+    numRuns: RUNS,
+    endOnFailure: true,
+    seed: process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined,
+  };
 
   it("POST /keys answers every generated request below 500 with the error shape", async () => {
     await fc.assert(
