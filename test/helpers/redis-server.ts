@@ -71,7 +71,10 @@ export async function startRedisServer(
     { stdio: "ignore" },
   );
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  await waitForPing(port);
+  await waitForPing(port).catch((error: unknown) => {
+    child.kill("SIGKILL"); // never leave a server behind that no caller can stop
+    throw error;
+  });
   return {
     port,
     kill: async () => {
