@@ -1,7 +1,8 @@
-// Builds the library and the testing kit as ESM + CJS with bundled .d.ts files, and the CLI (the bin) as CJS only.
+// Builds the library and the testing kit as ESM + CJS with bundled declarations (run through scripts/build.mjs), and the CLI (the bin) as CJS only.
 import { defineConfig, type Options } from "tsup";
 
 const common: Options = {
+  // The declarations come out as .d.mts (ESM) and .d.ts, which scripts/build.mjs renames to .d.cts (CommonJS).
   outExtension: ({ format }) => ({ js: format === "esm" ? ".mjs" : ".cjs" }),
   target: "node20",
   platform: "node",

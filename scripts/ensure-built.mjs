@@ -1,10 +1,10 @@
-// Builds dist/ with tsup only when it is missing or older than the sources: for `npm test` (jest globalSetup) and `npm run example`.
+// Builds dist/ (scripts/build.mjs) only when it is missing or older than the sources: for `npm test` (jest globalSetup) and `npm run example`.
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 /** What decides the build: a change to any of these makes dist/ stale. */
-const SOURCES = ["lib", "package.json", "tsup.config.ts", "tsconfig.json"];
+const SOURCES = ["lib", "package.json", "tsup.config.ts", "tsconfig.json", "scripts/build.mjs"];
 
 /** Newest modification time (ms) under a file or folder; 0 when it does not exist. */
 function newestMtime(path) {
@@ -51,7 +51,7 @@ function oldestMtime(root, files) {
 }
 
 /**
- * Runs tsup (tsup.config.ts, quietly) unless every file package.json promises is newer than every source.
+ * Runs scripts/build.mjs (tsup, quietly) unless every file package.json promises is newer than every source.
  *
  * @param {string} root the repository root
  * @param {{ types: boolean }} options `types: false` skips the .d.ts build (seconds faster) and does not
@@ -63,9 +63,8 @@ export function ensureBuilt(root, { types }) {
   const outputs = types ? [...code, ...declarations] : code;
   const builtAt = oldestMtime(root, outputs);
   if (SOURCES.every((source) => newestMtime(join(root, source)) < builtAt)) return false;
-  // In a child process, so that tsup loads tsup.config.ts from the repository root whatever the caller's cwd.
-  const build = `require("tsup").build({ silent: true, ${types ? "" : "dts: false, clean: false"} })
-    .catch((error) => { console.error(error); process.exit(1); })`;
-  execFileSync(process.execPath, ["-e", build], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  // In a child process from the repository root, so that tsup loads tsup.config.ts whatever the caller's cwd.
+  const build = [join(root, "scripts", "build.mjs"), "--silent", ...(types ? [] : ["--no-types"])];
+  execFileSync(process.execPath, build, { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
   return true;
 }

@@ -2,6 +2,7 @@ import { BYOK, ByokError, MemoryStore } from "../lib";
 import { CANARY_KEY, TEST_MASTER_KEY } from "./helpers/canary";
 import { geminiFixture, type GeminiFixture } from "./helpers/gemini-fixture";
 import { waitFor } from "./helpers/wait-for";
+import { flipBit } from "./helpers/tamper";
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -91,13 +92,21 @@ describe("BYOK.registerKey", () => {
   });
 
   it("keeps createdAt and moves updatedAt when it replaces a key", async () => {
-    const first = await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-first-key" });
-    await new Promise((r) => setTimeout(r, 5));
-    const second = await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-second-key" });
-    expect([first.replaced, second.replaced]).toEqual([false, true]);
-    expect(second.createdAt).toBe(first.createdAt);
-    expect(second.updatedAt > first.updatedAt).toBe(true);
-    expect(second.hint).toBe("\u2026-key");
+    // Only Date is faked (the clock the records read); timers and I/O run as usual.
+    const REAL = ["hrtime", "nextTick", "performance", "queueMicrotask", "setImmediate", "clearImmediate"] as const;
+    const TIMERS = ["setInterval", "clearInterval", "setTimeout", "clearTimeout"] as const;
+    jest.useFakeTimers({ doNotFake: [...REAL, ...TIMERS], now: new Date("2026-01-01T00:00:00.000Z") });
+    try {
+      const first = await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-first-key" });
+      jest.setSystemTime(new Date("2026-01-01T00:00:01.000Z"));
+      const second = await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: "AIza-second-key" });
+      expect([first.replaced, second.replaced]).toEqual([false, true]);
+      expect([first.createdAt, first.updatedAt]).toEqual(["2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z"]);
+      expect([second.createdAt, second.updatedAt]).toEqual(["2026-01-01T00:00:00.000Z", "2026-01-01T00:00:01.000Z"]);
+      expect(second.hint).toBe("\u2026-key");
+    } finally {
+      jest.useRealTimers();
+    }
     expect(await f.byok.listKeys("u1")).toHaveLength(1);
   });
 
@@ -345,7 +354,7 @@ describe("AiClient.chat", () => {
     try {
       await fx.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: CANARY_KEY });
       const record = (await store.get("u1", "gemini"))!;
-      await store.compareAndSwap("u1", "gemini", record.ciphertext, record.ciphertext.slice(0, -2) + "AA");
+      await store.compareAndSwap("u1", "gemini", record.ciphertext, flipBit(record.ciphertext));
       fx.fake.reset();
       expect(await codeOf(fx.byok.use("u1").chat({ prompt: "x" }))).toBe("KEY_UNREADABLE");
       expect(fx.fake.requests).toHaveLength(0);

@@ -162,7 +162,12 @@ export interface FakeUpstream {
 /** Keys starting with `bad` or `invalid` are refused; everything else is accepted. */
 export const defaultAcceptKey = (apiKey: string): boolean => !/^(bad|invalid)/i.test(apiKey);
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less if the client goes away first: no timer outlives the request it delays. */
+const pause = (ms: number, response: ServerResponse) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    response.once("close", () => (clearTimeout(timer), resolve()));
+  });
 
 function resolveReply(reply: FakeReply, protocol: FakeProtocol, body: unknown, model: string): ResolvedReply {
   const prompt = protocol.lastUserText(body);
@@ -257,7 +262,7 @@ export async function startFakeUpstream(
       return (sendJson(response, rejected.status, rejected.body), done());
     }
     const reply = queue.shift() ?? options.defaultReply ?? {};
-    if (reply.delayMs) await sleep(reply.delayMs);
+    if (reply.delayMs) await pause(reply.delayMs, response);
     if (response.destroyed) return;
     if (reply.hang) return; // answered never; the socket closes when the client aborts or the fake closes
     if (reply.reset) return void request.socket.destroy();
@@ -293,7 +298,7 @@ export async function startFakeUpstream(
     const start = () => (started ? "" : ((started = true), frames.start?.() ?? ""));
     response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     for (const [index, chunk] of resolved.chunks.entries()) {
-      if (index > 0 && reply.chunkDelayMs) await sleep(reply.chunkDelayMs);
+      if (index > 0 && reply.chunkDelayMs) await pause(reply.chunkDelayMs, response);
       if (reply.dropAfterChunks === index) return void request.socket.destroy();
       if (reply.errorAfterChunks === index)
         return (response.end(frames.error(reply.message ?? "Fake stream failure", reply.errorType)), done());

@@ -5,6 +5,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../helpers/node-process";
+import { waitFor } from "../helpers/wait-for";
 
 const LISTENING = /byok-ai example on (http:\/\/localhost:(\d+))/;
 
@@ -34,11 +35,9 @@ function npmRunExample(cwd: string) {
     child.once("exit", (code, signal) => done(signal ?? code)),
   );
   const listening = async (timeoutMs: number) => {
-    const until = Date.now() + timeoutMs;
-    while (!LISTENING.test(output)) {
-      if (Date.now() > until || child.exitCode !== null) throw new Error(`npm run example did not start:\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const done = () => LISTENING.test(output) || child.exitCode !== null;
+    await waitFor(done, "npm run example to listen", timeoutMs, 50).catch(() => undefined);
+    if (!LISTENING.test(output)) throw new Error(`npm run example did not start:\n${output}`);
     return output.match(LISTENING)![1]!;
   };
   const killGroup = () => {
@@ -109,10 +108,7 @@ describe("npm run example", () => {
       expect((await fetch(`${base}/`)).status).toBe(200);
       run.child.kill(signal); // the npm process only, as a process manager or `kill <pid>` would
       await run.exited;
-      const until = Date.now() + 10_000;
-      while (!(await closed(`${base}/`)) && Date.now() < until)
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(await closed(`${base}/`)).toBe(true);
+      await waitFor(() => closed(`${base}/`), "the server to close", 10_000, 100);
     },
     60_000,
   );

@@ -7,6 +7,7 @@ import { BYOK, byokRouter, MemoryStore, type ByokEvent, type ByokOptions, type K
 import { startFakeAnthropic, startFakeGemini, type FakeUpstream } from "../../lib/testing";
 import { CANARY_KEY, TEST_MASTER_KEY } from "../helpers/canary";
 import { listen } from "../helpers/router-harness";
+import { waitFor } from "../helpers/wait-for";
 
 const COMMON = ["at", "durationMs", "provider", "requestId", "type", "userId"];
 const fieldsOf = (e: ByokEvent | undefined) => Object.keys(e ?? {}).sort();
@@ -24,12 +25,7 @@ function app(byok: BYOK) {
   return a;
 }
 
-const until = async (check: () => boolean, what: string) => {
-  for (let i = 0; i < 1000 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
-};
-
-/** What a metering listener writes: narrowing on `type` gives each type's own fields (checked by `npm run typecheck`). */
+/** What a metering listener writes: narrowing on `type` gives each type's own fields (checked by tsc in npm test: test/type-tests.test.ts). */
 function meter(event: ByokEvent): string {
   switch (event.type) {
     case "chat.completed":
@@ -261,7 +257,7 @@ describe("BYOK onEvent usage of streams that did not finish", () => {
       req.on("response", (res) => res.once("data", () => req.destroy()));
       req.on("error", () => undefined);
       req.end(JSON.stringify({ prompt: "one two three four" }));
-      await until(() => failedEvent() !== undefined, "chat.failed");
+      await waitFor(() => failedEvent() !== undefined, "chat.failed");
       expect(failedEvent()).toMatchObject({ code: "ABORTED", usage: REPORTED, requestId: "gone-1" });
     } finally {
       await server.close();

@@ -7,16 +7,19 @@ import express from "express";
 import { Client } from "pg";
 import request from "supertest";
 import { BYOK, byokRouter, MemoryStore, PostgresStore, RedisStore, type KeyStore } from "../../lib";
-import { startFakeGemini, type FakeUpstream } from "../../lib/testing";
+import { type FakeProviders, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
 import { freePort, startRedisServer } from "../helpers/redis-server";
 import { listen } from "../helpers/router-harness";
 import { DATABASE_URL, uniqueName } from "../helpers/services";
+import { waitFor } from "../helpers/wait-for";
 
 const KEY = "AIza-fault-key-0000";
 
-function appFor(store: KeyStore, fake: FakeUpstream, timeoutMs = 2000) {
-  const byok = new BYOK({ masterKey: TEST_MASTER_KEY, store, providers: { gemini: { baseUrl: fake.url, timeoutMs } } });
+/** An app on `store` with every built-in provider on its fake; Gemini's calls time out after `timeoutMs`. */
+function appFor(store: KeyStore, fakes: FakeProviders, timeoutMs = 2000) {
+  const providers = { ...fakes.providers, gemini: { baseUrl: fakes.gemini.url, timeoutMs } };
+  const byok = new BYOK({ masterKey: TEST_MASTER_KEY, store, providers });
   const app = express();
   app.use(
     (req, _res, next) => (
@@ -31,25 +34,27 @@ function appFor(store: KeyStore, fake: FakeUpstream, timeoutMs = 2000) {
 }
 
 describe("byokRouter under upstream faults", () => {
-  let fake: FakeUpstream;
+  // A 1 s provider timeout: 20× what a call to the local fake takes on a loaded box; the slow upstream takes 5×.
+  const TIMEOUT_MS = 1000;
+  let fakes: FakeProviders;
   let f: ReturnType<typeof appFor>;
   beforeAll(async () => {
-    fake = await startFakeGemini();
-    f = appFor(new MemoryStore(), fake, 150);
-    await request(f.app).post("/byok/keys").send({ provider: "gemini", apiKey: KEY }).expect(201);
+    fakes = await startFakeProviders();
+    f = appFor(new MemoryStore(), fakes, TIMEOUT_MS);
+    await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: KEY, validate: false });
   });
   afterAll(async () => {
     await f.byok.close();
-    await fake.close();
+    await fakes.close();
   });
 
   it.each([
-    ["a slow upstream", 504, "PROVIDER_TIMEOUT", { delayMs: 1000 }],
+    ["a slow upstream", 504, "PROVIDER_TIMEOUT", { delayMs: 5 * TIMEOUT_MS }],
     ["an upstream that never answers", 504, "PROVIDER_TIMEOUT", { hang: true }],
     ["an upstream that resets the connection", 502, "PROVIDER_ERROR", { reset: true }],
     ["an upstream answering non-JSON", 502, "PROVIDER_ERROR", { garbage: true }],
   ])("answers %s with %i %s", async (_name, status, code, reply) => {
-    fake.enqueue(reply);
+    fakes.gemini.enqueue(reply);
     const res = await request(f.app).post("/byok/chat").send({ prompt: "hi" });
     expect([res.status, res.body.error.code]).toEqual([status, code]);
     expect((await request(f.app).post("/byok/chat").send({ prompt: "hi" })).status).toBe(200); // and the next call is fine
@@ -62,10 +67,10 @@ describe("RedisStore behind byokRouter when Redis dies under load", () => {
     const port = await freePort();
     const durable = ["--appendonly", "yes", "--appendfsync", "always", "--save", "", "--dir", dir];
     let redis = await startRedisServer(port, durable);
-    const fake = await startFakeGemini();
+    const fakes = await startFakeProviders();
     const { app, byok } = appFor(
       new RedisStore({ url: `redis://127.0.0.1:${port}`, prefix: `${uniqueName("faults")}:` }),
-      fake,
+      fakes,
     );
     const server = await listen(app);
     const rejections: unknown[] = [];
@@ -76,6 +81,8 @@ describe("RedisStore behind byokRouter when Redis dies under load", () => {
       for (const user of users)
         await request(app).post("/byok/keys").set("x-user", user).send({ provider: "gemini", apiKey: KEY }).expect(201);
 
+      // Load until 50 chats have answered, then kill Redis, and keep the load on until 50 more have answered:
+      // counted, not timed, so a slow machine only takes longer. (The duration is an upper bound; stop() ends it.)
       const seen: { status: number; ms: number }[] = [];
       let instance!: autocannon.Instance;
       const load = new Promise<autocannon.Result>((resolve, reject) => {
@@ -83,33 +90,32 @@ describe("RedisStore behind byokRouter when Redis dies under load", () => {
           url: `${server.url}/byok/chat`,
           method: "POST" as const,
           connections: 8,
-          duration: 2,
+          duration: 120,
           headers: { "content-type": "application/json", "x-user": "u1" },
           body: JSON.stringify({ prompt: "hi" }),
         };
         instance = autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
       });
       instance.on("response", (_client, status, _bytes, ms) => void seen.push({ status, ms }));
-      const killed = new Promise<void>((resolve) => setTimeout(() => void redis.kill().then(resolve), 700));
+      await waitFor(() => seen.length >= 50, "50 answers before the kill", 20_000);
+      await redis.kill();
+      const killedAt = seen.length;
+      await waitFor(() => seen.length >= killedAt + 50, "50 answers after the kill", 20_000);
+      instance.stop();
       const result = await load;
-      await killed;
 
       const unavailable = seen.filter((r) => r.status === 503);
       expect(seen.filter((r) => r.status === 200).length).toBeGreaterThan(0);
       expect(unavailable.length).toBeGreaterThan(0);
       expect(seen.every((r) => r.status === 200 || r.status === 503)).toBe(true);
-      expect(Math.max(...unavailable.map((r) => r.ms))).toBeLessThan(2000); // ~0.5 s promised; generous for a loaded box
+      expect(Math.max(...unavailable.map((r) => r.ms))).toBeLessThan(2000); // 4× the store's 500 ms limit
       expect(result.errors + result.timeouts).toBe(0);
       const down = await request(app).post("/byok/chat").set("x-user", "u2").send({ prompt: "hi" });
       expect([down.status, down.body.error.code]).toEqual([503, "STORE_UNAVAILABLE"]);
 
       redis = await startRedisServer(port, durable);
-      let back = 0;
-      for (let i = 0; i < 40 && back !== 200; i++) {
-        back = (await request(app).post("/byok/chat").set("x-user", "u2").send({ prompt: "hi" })).status;
-        if (back !== 200) await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(back).toBe(200);
+      const chat = () => request(app).post("/byok/chat").set("x-user", "u2").send({ prompt: "hi" });
+      await waitFor(async () => (await chat()).status === 200, "a chat to answer 200 once Redis is back", 15_000, 100);
       for (const user of users) expect((await byok.listKeys(user)).map((k) => k.provider)).toEqual(["gemini"]);
       for (const user of users) await byok.deleteUser(user);
       await new Promise((r) => setImmediate(r));
@@ -118,7 +124,7 @@ describe("RedisStore behind byokRouter when Redis dies under load", () => {
       process.off("unhandledRejection", onRejection);
       await server.close();
       await byok.close();
-      await fake.close();
+      await fakes.close();
       await redis.kill();
       rmSync(dir, { recursive: true, force: true });
     }
@@ -133,8 +139,8 @@ describe("PostgresStore behind byokRouter when its connection is killed", () => 
     url.searchParams.set("application_name", appName);
     const store = new PostgresStore({ connectionString: url.toString(), table });
     await store.migrate();
-    const fake = await startFakeGemini();
-    const { app, byok } = appFor(store, fake);
+    const fakes = await startFakeProviders();
+    const { app, byok } = appFor(store, fakes);
     const admin = new Client({ connectionString: DATABASE_URL });
     await admin.connect();
     try {
@@ -154,7 +160,7 @@ describe("PostgresStore behind byokRouter when its connection is killed", () => 
       await admin.query(`DROP TABLE IF EXISTS ${table}`);
       await admin.end();
       await byok.close();
-      await fake.close();
+      await fakes.close();
     }
   });
 });

@@ -5,9 +5,10 @@ import express from "express";
 import { Redis } from "ioredis";
 import { Client } from "pg";
 import request from "supertest";
-import { BYOK, byokRouter, MemoryStore, PostgresStore, RedisStore, type ByokEvent, type KeyStore } from "../../lib";
+import { BYOK, byokRouter, MemoryStore, PostgresStore, RedisStore, type KeyStore } from "../../lib";
 import { type FakeReply, startFakeProviders } from "../../lib/testing";
-import { captureConsole, keyEchoes, keyPieces, renderings } from "../helpers/canary";
+import { keyEchoes } from "../helpers/canary";
+import { expectOnlyInAuthHeader, leakHunt } from "../helpers/leak-suite";
 import { freePort } from "../helpers/redis-server";
 import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";
 // The optional SDKs load on a provider's first call, inside its timeoutMs; load them up front so the
@@ -72,8 +73,8 @@ describe("leak canary across byokRouter, every store and every built-in provider
     const providers = Object.fromEntries(
       Object.entries(fakes.providers).map(([id, o]) => [id, { ...o, timeoutMs: 600 }]),
     );
-    const events: ByokEvent[] = [];
-    const seen: unknown[] = [];
+    const hunt = leakHunt();
+    const { seen, events } = hunt;
     const responses: string[] = [];
     const instances: BYOK[] = [];
     const record = (res: request.Response) =>
@@ -83,14 +84,14 @@ describe("leak canary across byokRouter, every store and every built-in provider
         masterKey: master.toString("base64"),
         store,
         providers,
-        onEvent: (e) => void events.push(e),
+        onEvent: hunt.onEvent,
       });
       instances.push(byok);
       return byok;
     };
 
     try {
-      const { output } = await captureConsole(async () => {
+      await hunt.capture(async () => {
         for (const [storeName, store] of Object.entries(stores)) {
           const byok = newByok(store);
           const app = appFor(byok);
@@ -223,43 +224,13 @@ describe("leak canary across byokRouter, every store and every built-in provider
       for await (const batch of stores.memory!.scan()) raw.push(JSON.stringify(batch));
       expect(raw.join("").length).toBeGreaterThan(1000);
       expect(events.length).toBeGreaterThan(50);
-      const everything = [
-        output,
-        ...responses,
-        ...raw,
-        ...events.map(renderings),
-        ...seen.map(renderings),
-        inspect(stores, { depth: 5, showHidden: true }),
-      ].join("\n");
-      for (const secret of [
-        ...Object.values(CANARIES),
-        master.toString("base64"),
-        master.toString("hex"),
-        master.toString("base64url"),
-      ]) {
-        expect(everything.includes(secret) ? secret : "absent").toBe("absent");
-      }
-      for (const key of Object.values(CANARIES)) {
-        // Every 8 characters in a row of the key or of its encoded forms, but ordinary lower-case words
-        // ("anthropi" is in every provider URL) and 8 hex digits (request ids are hex; 16 are hunted instead).
-        const pieces = keyPieces(key).filter((piece) => !/^[a-z]+$/.test(piece) && !/^[0-9a-f]{8}$/i.test(piece));
-        const hex = Buffer.from(key).toString("hex");
-        for (const form of [hex, hex.toUpperCase()])
-          for (let i = 0; i + 16 <= form.length; i += 2) pieces.push(form.slice(i, i + 16));
-        expect(pieces.filter((piece) => everything.includes(piece))).toEqual([]);
-      }
+      const extra = [...responses, ...raw, inspect(stores, { depth: 5, showHidden: true })];
+      // The keys, and any 8 characters of one in a row; the master key in every encoding.
+      hunt.expectNone(Object.values(CANARIES), { extra, pieces: true });
+      hunt.expectNone([master.toString("base64"), master.toString("hex"), master.toString("base64url")], { extra });
       for (const id of Object.keys(CANARIES) as Id[]) {
-        const requests = fakes[id].requests;
-        expect(requests.length).toBeGreaterThan(20);
-        const [header, value] = AUTH_HEADER[id](CANARIES[id]);
-        expect([
-          id,
-          requests.some((r) => r.headers[header] === value) ? "sent" : JSON.stringify(requests[0]!.headers),
-        ]).toEqual([id, "sent"]);
-        for (const r of requests) expect(JSON.stringify({ path: r.path, body: r.body })).not.toContain("CANARY");
-        for (const r of requests)
-          for (const [name, v] of Object.entries(r.headers))
-            if (name !== header) expect(`${name}: ${String(v)}`).not.toContain("CANARY");
+        expect(fakes[id].requests.length).toBeGreaterThan(20);
+        expectOnlyInAuthHeader(fakes[id], AUTH_HEADER[id](CANARIES[id]), "CANARY");
       }
     } finally {
       for (const byok of instances) await byok.close();

@@ -7,6 +7,7 @@ import { startFakeGemini, type FakeUpstream } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
 import { freePort, type RedisProcess, startRedisServer } from "../helpers/redis-server";
 import { uniqueName } from "../helpers/services";
+import { waitFor } from "../helpers/wait-for";
 
 const KEY = "AIza-redis-fault-key-0000";
 
@@ -30,17 +31,9 @@ const ROUTES: [string, (app: express.Express) => request.Test][] = [
   ["POST /byok/chat", (app) => request(app).post("/byok/chat").send({ prompt: "hi" })],
 ];
 
-/** Retries `send` until it answers `status`, for at most `ms`; resolves to how long that took. */
-async function until(send: () => request.Test, status: number, ms: number): Promise<number> {
-  const started = Date.now();
-  let last = 0;
-  while (Date.now() - started < ms) {
-    last = (await send()).status;
-    if (last === status) return Date.now() - started;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`still ${last} after ${ms} ms`);
-}
+/** Retries `send` (every 100 ms, for at most `ms`) until it answers `status`; resolves to how long that took. */
+const until = (send: () => request.Test, status: number, ms: number): Promise<number> =>
+  waitFor(async () => (await send()).status === status, `an answer ${status}`, ms, 100);
 
 describe("byokRouter with RedisStore when Redis hangs (SIGSTOP)", () => {
   let fake: FakeUpstream;

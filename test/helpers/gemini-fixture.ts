@@ -1,6 +1,6 @@
-// A BYOK wired to a fresh fake Gemini, with every event recorded.
+// A BYOK wired to a fresh fake Gemini (and the other built-ins to their fakes), with every event recorded.
 import { BYOK, type ByokEvent, type ByokOptions } from "../../lib";
-import { type FakeUpstream, startFakeGemini } from "../../lib/testing";
+import { type FakeUpstream, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "./canary";
 
 export interface GeminiFixture {
@@ -14,11 +14,12 @@ export async function geminiFixture(
   options: Partial<ByokOptions> = {},
   gemini: { timeoutMs?: number } = {},
 ): Promise<GeminiFixture> {
-  const fake = await startFakeGemini();
+  const fakes = await startFakeProviders();
+  const fake = fakes.gemini;
   const events: ByokEvent[] = [];
   const byok = new BYOK({
     masterKey: TEST_MASTER_KEY,
-    providers: { gemini: { baseUrl: fake.url, ...gemini } },
+    providers: { ...fakes.providers, gemini: { baseUrl: fake.url, ...gemini } },
     onEvent: (e) => void events.push(e),
     ...options,
   });
@@ -28,7 +29,7 @@ export async function geminiFixture(
     events,
     close: async () => {
       await byok.close();
-      await fake.close();
+      await fakes.close();
     },
   };
 }

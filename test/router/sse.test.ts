@@ -134,8 +134,8 @@ describe("POST /byok/chat with SSE", () => {
             },
           );
           req.on("error", () => undefined);
+          req.on("close", () => reject(new Error("the stream closed before its first chunk")));
           req.end(JSON.stringify({ prompt: "x", provider }));
-          setTimeout(() => reject(new Error("no first chunk")), 5000);
         });
         await waitFor(() => fake().requests.at(-1)!.aborted, "the upstream abort");
         const upstream = fake().requests.at(-1)!;
@@ -190,10 +190,14 @@ describe("POST /byok/chat SSE backpressure", () => {
           (res) => {
             res.once("data", () => {
               res.pause(); // a reader that stops reading
-              setTimeout(() => {
+              // Until the provider has not been pulled for 5 polls in a row (pulling shares this event loop, so a
+              // router that ignored backpressure would be seen still pulling, or done).
+              let [last, quiet] = [-1, 0];
+              const stalled = () => ((quiet = pulled === last ? quiet + 1 : 0), (last = pulled), quiet >= 5);
+              void waitFor(stalled, "the provider to stop being pulled", 20_000, 50).then(() => {
                 resolve(pulled);
                 req.destroy();
-              }, 1000);
+              });
             });
           },
         );

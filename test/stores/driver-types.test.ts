@@ -1,4 +1,4 @@
-// The stores' structural client types accept the real ioredis and pg classes (checked by tsc: npm run typecheck).
+// The stores' structural client types accept the real ioredis and pg classes (checked by tsc in npm test: test/type-tests.test.ts).
 import type { Cluster, Redis } from "ioredis";
 import type { Pool } from "pg";
 import type { PostgresStoreOptions, RedisStoreOptions } from "../../lib";

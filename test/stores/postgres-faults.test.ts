@@ -5,6 +5,7 @@ import { BYOK, byokRouter, PostgresStore } from "../../lib";
 import { type FakeProviders, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
 import { type PostgresProcess, startPostgresServer } from "../helpers/postgres-server";
+import { waitFor } from "../helpers/wait-for";
 
 jest.setTimeout(120_000);
 
@@ -66,14 +67,9 @@ async function expectFast503s(): Promise<void> {
 
 /** Waits until the keys route answers 200 again (the same BYOK, no restart), then proves every key still decrypts. */
 async function expectRecovered(): Promise<void> {
-  const until = Date.now() + 15_000;
-  let res = await call("get", "/keys");
-  while (res.status !== 200 && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 100));
-    res = await call("get", "/keys");
-  }
-  expect(res.status).toBe(200);
-  expect(res.body.keys.map((k: { provider: string; status: string }) => [k.provider, k.status])).toEqual([
+  let res: Awaited<ReturnType<typeof call>> | undefined;
+  await waitFor(async () => (res = await call("get", "/keys")).status === 200, "GET /keys to answer 200", 15_000, 100);
+  expect(res!.body.keys.map((k: { provider: string; status: string }) => [k.provider, k.status])).toEqual([
     ["gemini", "ok"],
     ["openai", "ok"],
   ]);

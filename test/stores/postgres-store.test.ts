@@ -4,6 +4,7 @@ import { CANARY_KEY } from "../helpers/canary";
 import { failure, thrownBy } from "../helpers/errors";
 import { geminiFixture } from "../helpers/gemini-fixture";
 import { DATABASE_URL, uniqueName } from "../helpers/services";
+import { waitFor } from "../helpers/wait-for";
 
 let pool: Pool;
 const tables: string[] = [];
@@ -120,13 +121,13 @@ describe("PostgresStore", () => {
     try {
       const { code, ms } = await failure(f.byok.listKeys("u1"));
       expect(code).toBe("STORE_UNAVAILABLE");
-      expect(ms).toBeLessThan(1000);
+      expect(ms).toBeLessThan(2000); // a refused connection fails at once; 2 s is the "fast" bar for a loaded box
     } finally {
       await f.close();
     }
   });
 
-  it("survives a killed backend connection and reconnects on the next call", async () => {
+  it("survives a killed backend connection: at most one call fails, and the next reconnects", async () => {
     const table = newTable("killed");
     const app = uniqueName("app");
     const store = new PostgresStore({ connectionString: `${DATABASE_URL}?application_name=${app}`, table });
@@ -138,7 +139,15 @@ describe("PostgresStore", () => {
         [app],
       );
       expect(killed.rowCount).toBeGreaterThan(0);
-      await new Promise((r) => setTimeout(r, 50));
+      const alive = async () =>
+        (await pool.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1", [app])).rowCount;
+      await waitFor(async () => (await alive()) === 0, "the killed backend to exit");
+      // A call sent before the pool has read the server's goodbye fails (once); the pool then drops that connection.
+      const first = await store.list("u1").then(
+        () => "answered",
+        (error: { code?: string }) => error.code,
+      );
+      expect(["answered", "STORE_UNAVAILABLE"]).toContain(first);
       expect(await store.list("u1")).toEqual([]);
     } finally {
       await store.close();
