@@ -34,4 +34,17 @@ describe("the loopback-only guard", () => {
       expect.stringMatching(/^Blocked a connection to api\.openai\.com:443/),
     ]);
   });
+
+  it("judges a name that brings its own lookup by the addresses it gives", async () => {
+    const socket = connect({
+      host: "somewhere.example",
+      port: 443,
+      lookup: (_host, _options, callback) =>
+        (callback as (e: null, a: string, f: number) => void)(null, "192.0.2.7", 4),
+    });
+    const error = await new Promise<Error>((resolve) => socket.once("error", resolve));
+    expect(error.message).toMatch(/^Blocked a connection to somewhere\.example \(192\.0\.2\.7\):443/);
+    const proto = Socket.prototype as unknown as Record<symbol, string[]>;
+    expect(proto[Symbol.for("byok-ai.test.loopback-only")]!.splice(0)).toHaveLength(1);
+  });
 });
