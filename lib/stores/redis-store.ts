@@ -48,14 +48,15 @@ const MAX_CALL_TIMEOUT_MS = 60_000;
 const PER_ITEM_MS = 1;
 /**
  * The connection a url store opens: no offline queue (fail at once while down), reconnect forever in
- * the background, and never re-send after a reconnect a command the lost connection left unanswered:
- * its call was answered STORE_UNAVAILABLE long before, and a write must not land after that.
+ * the background. `maxRetriesPerRequest: 0` rejects the commands a lost connection left unanswered
+ * as it closes, so ioredis never re-sends them on the next connection: their calls were answered
+ * STORE_UNAVAILABLE long before, and a write must not land after that. (`autoResendUnfulfilledCommands:
+ * false` would drop them without settling them, and stall every later auto-pipelined command.)
  */
 const OWN_CONNECTION: RedisOptions = {
   enableOfflineQueue: false,
-  autoResendUnfulfilledCommands: false,
   connectTimeout: 1000,
-  maxRetriesPerRequest: 1,
+  maxRetriesPerRequest: 0,
   retryStrategy: (times) => Math.min(50 * times, 500),
   enableAutoPipelining: true,
 };
