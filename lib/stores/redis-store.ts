@@ -44,7 +44,7 @@ const KNOWN: KeysEnum<RedisStoreOptions> = { client: true, url: true, prefix: tr
 const PREFIX = /^[A-Za-z0-9:_.\-/]{1,64}$/;
 const DEFAULT_CALL_TIMEOUT_MS = 500;
 const MAX_CALL_TIMEOUT_MS = 60_000;
-/** Added to that limit per item of a batched call (scan pages, compareAndSwapMany), which queue behind each other. */
+/** Added to callTimeoutMs per item of a batched call (scan pages, compareAndSwapMany), which queue behind each other. */
 const PER_ITEM_MS = 1;
 /**
  * The connection a url store opens: no offline queue (fail at once while down), reconnect forever in
@@ -174,7 +174,7 @@ export class RedisStore implements KeyStore {
   /**
    * Runs one raw Redis command on the store's connection, under the same `callTimeoutMs` as the
    * store's own calls: for a library that shares the store's Redis, e.g. rate-limit-redis's
-   * `sendCommand: (...args) => store.command(...args)`. On a Cluster, ioredis sends it to the node
+   * `sendCommand: (name, ...args) => store.command(name, ...args)`. On a Cluster, ioredis sends it to the node
    * of its first key (a command without keys to any node).
    *
    * @param name - the command, e.g. `"EVALSHA"`
@@ -281,6 +281,7 @@ export class RedisStore implements KeyStore {
           node.scan(cursor, "MATCH", `${this.#prefix}{*`, "COUNT", size),
         );
         cursor = next;
+        // Hash name → user id, in SCAN's order (a name repeated within the page is read once).
         const users = new Map<string, string>();
         for (const key of keys) {
           const userId = userIdOf(this.#prefix, key);
