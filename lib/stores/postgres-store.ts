@@ -145,7 +145,15 @@ export class PostgresStore implements KeyStore {
     let failed = false;
     try {
       const pool = await this.#getPool();
-      client = await withTimeLimit(pool.connect(), this.queryTimeoutMs, timeout);
+      const connecting = pool.connect();
+      client = await withTimeLimit(connecting, this.queryTimeoutMs, () => {
+        // A connection the pool hands out after the limit (a busy pool) goes back to it unused.
+        void connecting.then(
+          (late) => late.release(),
+          () => undefined,
+        );
+        return timeout();
+      });
       await withTimeLimit(this.#createTable(client), MIGRATE_LIMIT_MS, timeout);
     } catch (error) {
       failed = true;

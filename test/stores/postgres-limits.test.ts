@@ -3,6 +3,7 @@ import { Pool, type PoolClient, type QueryResult } from "pg";
 import { type KeyRecord, PostgresStore } from "../../lib";
 import { failure, thrownBy } from "../helpers/errors";
 import { DATABASE_URL, uniqueName } from "../helpers/services";
+import { waitFor } from "../helpers/wait-for";
 
 jest.setTimeout(60_000);
 
@@ -204,6 +205,25 @@ describe("PostgresStore.queryTimeoutMs", () => {
     } finally {
       await locker.query("ROLLBACK");
       locker.release();
+    }
+  });
+});
+
+describe("PostgresStore with a busy pool the app passed in", () => {
+  it("gives back a connection the pool hands out after the call was answered 503", async () => {
+    const table = await newTable("busy");
+    const single = new Pool({ connectionString: DATABASE_URL, max: 1 });
+    try {
+      const store = new PostgresStore({ pool: single, table, queryTimeoutMs: 300 });
+      for (const call of [() => store.migrate(), () => store.put(record("u1"))]) {
+        const held = await single.connect();
+        expect((await failure(call())).code).toBe("STORE_UNAVAILABLE");
+        held.release();
+        await waitFor(() => single.idleCount === 1 && single.waitingCount === 0, "the connection to come back");
+      }
+      expect(await store.list("u1")).toEqual([]);
+    } finally {
+      await single.end();
     }
   });
 });
