@@ -16,6 +16,8 @@ export interface RedisClientLike {
   hdel(...args: any[]): Promise<unknown>;
   evalsha(...args: any[]): Promise<unknown>;
   eval(...args: any[]): Promise<unknown>;
+  /** Any command by name: ioredis's `call`, which `RedisStore.command()` uses. */
+  call(...args: any[]): Promise<unknown>;
   connect(...args: any[]): Promise<unknown>;
   quit(...args: any[]): Promise<unknown>;
   disconnect(...args: any[]): unknown;
@@ -25,11 +27,11 @@ export interface RedisClientLike {
 }
 
 /**
- * What {@link PostgresStore} needs of a pool: the methods it calls. A `pg` `Pool` fits; declared
- * here rather than imported, so apps that use no PostgreSQL compile the byok-ai types without pg.
+ * What {@link PostgresStore} needs of a pool: a `pg` `Pool`'s `query` and `connect` (it checks out
+ * a connection per call, for a transaction; it adds no listener to the pool). A `pg` `Pool` fits;
+ * declared here rather than imported, so apps that use no PostgreSQL compile the byok-ai types without pg.
  */
 export interface PgPoolLike {
   query(...args: any[]): Promise<unknown>;
   connect(...args: any[]): Promise<unknown>;
-  on(...args: any[]): unknown;
 }

@@ -1,44 +1,50 @@
 // PostgresStore: a KeyStore on PostgreSQL (pg): one row per (user, provider), parameterised SQL, keyset-paginated scan.
 import { debuglog } from "node:util";
 import type { Pool, PoolClient, QueryResultRow } from "pg";
-import { checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
+import { checkDuration, checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js";
 import type { CompareAndSwap, KeyRecord, KeyStore, PutResult } from "../core/types.js";
 import { checkStorableUserId, storeUnavailable, withTimeLimit } from "./store-support.js";
-import { checkBatchSize } from "../core/batch-size.js";
+import { checkBatchSize, MAX_BATCH_SIZE } from "../core/batch-size.js";
 import type { PgPoolLike } from "./driver-types.js";
 
 const debug = debuglog("byok");
 
 /** Options of `new PostgresStore()`: exactly one of `pool` / `connectionString`. */
 export interface PostgresStoreOptions {
-  /** Your `pg` Pool. The store never ends it. */
+  /**
+   * Your `pg` Pool. The store never ends it, never changes its settings and adds no listener to it:
+   * give it your own `pool.on("error", …)` (pg emits "error" when an idle connection dies).
+   */
   pool?: PgPoolLike;
   /** e.g. `"postgres://user@localhost/app"`: the store creates (and on `close()` ends) its own pool. */
   connectionString?: string;
   /** Table name, optionally schema-qualified (`schema.table`), lower-case identifiers. Defaults to `"byok_keys"`. */
   table?: string;
+  /**
+   * Longest one call may take, connecting included, before it rejects `STORE_UNAVAILABLE`: a whole
+   * number of milliseconds from 1 to 60,000. PostgreSQL enforces it too (`statement_timeout` on the
+   * store's own statements), so a query the caller gave up on is cancelled, not left running; a write
+   * the server had not committed by then is rolled back (see docs/stores-timeouts.md). Defaults to 1000.
+   */
+  queryTimeoutMs?: number;
 }
 
-const KNOWN: KeysEnum<PostgresStoreOptions> = { pool: true, connectionString: true, table: true };
+const KNOWN: KeysEnum<PostgresStoreOptions> = { pool: true, connectionString: true, table: true, queryTimeoutMs: true };
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
-/**
- * Longest one call may take (connecting included) before it rejects STORE_UNAVAILABLE, whatever the
- * pool's own settings: a stopped or hung server answers 503 in about a second.
- */
-const QUERY_LIMIT_MS = 1000;
-/** Added to that limit per record of a batched call (scan pages, compareAndSwapMany). */
+const DEFAULT_QUERY_TIMEOUT_MS = 1000;
+const MAX_QUERY_TIMEOUT_MS = 60_000;
+/** Added to the call's limit per record of a batched call (scan pages, compareAndSwapMany). */
 const PER_ITEM_MS = 1;
 /**
- * For the store's own pool: a query still unanswered after this long is abandoned and its
- * connection dropped, so a server that vanished without closing its sockets cannot hold every
- * pooled connection. Longer than any call's limit: the call has long been answered 503 by then.
+ * For the store's own pool: a query still unanswered this long after the longest call's limit is
+ * abandoned and its connection dropped, so a server that vanished without closing its sockets
+ * cannot hold every pooled connection. The call has long been answered 503 by then.
  */
 const STUCK_QUERY_MS = 15_000;
 const MIGRATE_LIMIT_MS = 15_000;
 /** First key of the migration's advisory lock, so it cannot clash with the application's own locks ("byk"). */
 const LOCK_NAMESPACE = 0x62796b;
-const guardedPools = new WeakSet<Pool>();
 const FIX = "check that PostgreSQL is reachable, then try again";
 const MISSING_TABLE = "the table does not exist; run `await store.migrate()` once at start-up";
 const OLD_TABLE = "the table lacks a column of this version; run `await store.migrate()` once at start-up";
@@ -87,9 +93,14 @@ function toRecord(row: Row): KeyRecord {
  * await store.migrate();
  * const byok = new BYOK({ masterKey: process.env.BYOK_MASTER_KEY!, store });
  * ```
- * @throws ByokError CONFIG_INVALID for bad options (both or neither of pool/connectionString, a bad table name), or a connectionString without pg installed
+ * @throws ByokError CONFIG_INVALID for bad options (both or neither of pool/connectionString, a bad table name or queryTimeoutMs), or a connectionString without pg installed
  */
 export class PostgresStore implements KeyStore {
+  /**
+   * The longest one call may take before it rejects `STORE_UNAVAILABLE`, in milliseconds (the
+   * `queryTimeoutMs` option, 1000 by default); the server cancels the store's statements at it too.
+   */
+  readonly queryTimeoutMs: number;
   readonly #table: string;
   readonly #connectionString?: string;
   #pool?: Promise<Pool>;
@@ -120,16 +131,14 @@ export class PostgresStore implements KeyStore {
       );
     }
     this.#table = parts.map((p) => `"${p}"`).join(".");
+    this.queryTimeoutMs =
+      o.queryTimeoutMs === undefined
+        ? DEFAULT_QUERY_TIMEOUT_MS
+        : checkDuration(o.queryTimeoutMs, "PostgresStore: queryTimeoutMs", MAX_QUERY_TIMEOUT_MS);
     // A connectionString store creates its own pool with pg: say now, not on the first request, that it is missing.
     if (o.connectionString !== undefined) requirePeerInstalled("pg", "PostgresStore");
     this.#connectionString = o.connectionString;
-    const pool = o.pool as Pool | undefined;
-    if (pool) {
-      // A pool emits "error" when an idle backend dies; unhandled, that would crash the process.
-      if (!guardedPools.has(pool)) pool.on("error", onPoolError);
-      guardedPools.add(pool);
-      this.#pool = Promise.resolve(pool);
-    }
+    if (o.pool) this.#pool = Promise.resolve(o.pool as Pool);
   }
 
   /** Creates the table if it does not exist. Idempotent; concurrent calls serialise on an advisory lock. */
@@ -138,7 +147,15 @@ export class PostgresStore implements KeyStore {
     let failed = false;
     try {
       const pool = await this.#getPool();
-      client = await withTimeLimit(pool.connect(), QUERY_LIMIT_MS, timeout);
+      const connecting = pool.connect();
+      client = await withTimeLimit(connecting, this.queryTimeoutMs, () => {
+        // A connection the pool hands out after the limit (a busy pool) goes back to it unused.
+        void connecting.then(
+          (late) => late.release(),
+          () => undefined,
+        );
+        return timeout();
+      });
       await withTimeLimit(this.#createTable(client), MIGRATE_LIMIT_MS, timeout);
     } catch (error) {
       failed = true;
@@ -282,7 +299,7 @@ export class PostgresStore implements KeyStore {
   }
 
   async #createTable(client: PoolClient): Promise<void> {
-    await client.query("BEGIN");
+    await client.query(`BEGIN; SET LOCAL statement_timeout = ${MIGRATE_LIMIT_MS}`);
     await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [LOCK_NAMESPACE, this.#table]);
     await client.query(`CREATE TABLE IF NOT EXISTS ${this.#table} (
       user_id text COLLATE "C" NOT NULL,
@@ -310,11 +327,77 @@ export class PostgresStore implements KeyStore {
   ): Promise<R[]> {
     try {
       const pool = await this.#getPool();
-      const limit = QUERY_LIMIT_MS + (items - 1) * PER_ITEM_MS;
-      return (await withTimeLimit(pool.query<R>(text, values), limit, timeout)).rows;
+      const limit = this.#limitFor(items);
+      const deadline = performance.now() + limit;
+      return await withTimeLimit(this.#transaction<R>(pool, deadline, text, values), limit, timeout);
     } catch (error) {
-      throw storeUnavailable("PostgresStore", operation, error, fixFor((error as { code?: string }).code));
+      throw storeUnavailable("PostgresStore", operation, error, this.#fixFor((error as { code?: string }).code));
     }
+  }
+
+  /**
+   * Runs one statement in a transaction of its own, on a connection checked out of the pool:
+   * `BEGIN; SET LOCAL statement_timeout` (one round trip), the statement, `COMMIT`.
+   *
+   * Why this way: pg's `query_timeout` (and the time limit around this call) only stop the client
+   * waiting, while the query runs on in the server; a write answered 503 could land seconds later.
+   * `statement_timeout` makes the server cancel it, and `SET LOCAL` confines the setting to this
+   * transaction. That works the same on the store's own pool and on a pool the app passed in, whose
+   * settings the store must not change (a pool-wide `options: "-c statement_timeout=…"` or a
+   * session `SET` would also apply to the app's queries), and behind a transaction-mode pgbouncer.
+   * The transaction also closes the gap the server's timer leaves: the store commits only while the
+   * caller is still waiting, and rolls back a statement that finished after the caller was
+   * answered 503. The remaining gap is COMMIT itself (docs/stores-timeouts.md).
+   *
+   * @param deadline - `performance.now()` time at which the caller is answered 503
+   */
+  async #transaction<R extends QueryResultRow>(
+    pool: Pool,
+    deadline: number,
+    text: string,
+    values: unknown[],
+  ): Promise<R[]> {
+    const client = await pool.connect();
+    const left = () => Math.floor(deadline - performance.now());
+    // Checked out after the caller was answered 503 (a busy pool): give the connection back unused.
+    if (left() <= 0) {
+      client.release();
+      throw timeout();
+    }
+    // pg also rejects the running query with a connection error; unheard, the "error" event would
+    // crash the process. pg's own pool.query listens the same way while it holds a connection.
+    const ignore = () => undefined;
+    client.on("error", ignore);
+    let failure: Error | undefined;
+    try {
+      // At least 1: a statement_timeout of 0 would mean none.
+      await client.query(`BEGIN; SET LOCAL statement_timeout = ${Math.max(1, left())}`);
+      const { rows } = await client.query<R>(text, values);
+      if (left() <= 0) throw timeout();
+      await client.query("COMMIT");
+      return rows;
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error));
+      throw error;
+    } finally {
+      client.off("error", ignore);
+      // Released with an error, pg drops the connection, and the server rolls back what it left open.
+      client.release(failure);
+    }
+  }
+
+  /** The time limit of a call on `items` records: queryTimeoutMs, plus {@link PER_ITEM_MS} per record after the first. */
+  #limitFor(items: number): number {
+    return this.queryTimeoutMs + (items - 1) * PER_ITEM_MS;
+  }
+
+  /** What to do about a failed query: undefined_table and undefined_column mean migrate() has not run. */
+  #fixFor(code: string | undefined): string {
+    if (code === "42P01") return MISSING_TABLE;
+    if (code === "42703") return OLD_TABLE;
+    if (code === "57014")
+      return `it ran past queryTimeoutMs (${this.queryTimeoutMs} ms); check the database's load, or raise queryTimeoutMs`;
+    return FIX;
   }
 
   #getPool(): Promise<Pool> {
@@ -322,8 +405,8 @@ export class PostgresStore implements KeyStore {
       const PoolClass = m.Pool ?? (m as unknown as { default: typeof m }).default.Pool;
       const pool = new PoolClass({
         connectionString: this.#connectionString,
-        connectionTimeoutMillis: 1000,
-        query_timeout: STUCK_QUERY_MS,
+        connectionTimeoutMillis: this.queryTimeoutMs,
+        query_timeout: this.#limitFor(MAX_BATCH_SIZE) + STUCK_QUERY_MS,
       });
       pool.on("error", onPoolError);
       this.#ownPool = true;
@@ -335,13 +418,6 @@ export class PostgresStore implements KeyStore {
 
 function onPoolError(error: Error): void {
   debug("PostgresStore pool error: %s", (error as { code?: string }).code ?? "unknown");
-}
-
-/** What to do about a failed query: undefined_table and undefined_column mean migrate() has not run. */
-function fixFor(code: string | undefined): string {
-  if (code === "42P01") return MISSING_TABLE;
-  if (code === "42703") return OLD_TABLE;
-  return FIX;
 }
 
 function timeout(): Error {

@@ -1,26 +1,28 @@
-// Small helpers on an ioredis client for RedisStore: wait until it is ready, read many hashes at once.
+// Small helpers on an ioredis client for RedisStore: wait until it is ready without listeners, read many hashes at once.
 import type { Cluster, Redis } from "ioredis";
 import { HGETALL_MANY, runScriptOnKeys } from "./redis-scripts.js";
 
 type Client = Redis | Cluster;
 
-/** Resolves once `client` is ready; rejects on "error"/"end" or after `ms` (code NOT_READY). */
-export function waitUntilReady(client: Client, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (error?: Error) => {
-      clearTimeout(timer);
-      for (const [event, fn] of listeners) client.off(event, fn);
-      if (error) reject(error);
-      else resolve();
-    };
-    const listeners: [string, (e?: Error) => void][] = [
-      ["ready", () => done()],
-      ["error", (e) => done(e ?? new Error("error"))],
-      ["end", () => done(new Error("end"))],
-    ];
-    for (const [event, fn] of listeners) client.on(event, fn);
-    const timer = setTimeout(() => done(Object.assign(new Error("not ready"), { code: "NOT_READY" })), ms);
-  });
+/** Statuses from which a client becomes ready by itself soon, so a call may wait for it. */
+const CONNECTING = new Set(["wait", "connecting", "connect"]);
+/** How often {@link untilReady} looks at the status while the client connects. */
+const POLL_MS = 5;
+
+/**
+ * Resolves once `client` is ready. It polls the status instead of listening for "ready": the client
+ * may be the app's, and the store adds no listener to it. It starts a lazy client (status "wait"),
+ * and rejects (code NOT_READY) at once while the client is reconnecting or closed, or when
+ * `deadline` (a `performance.now()` time) passes. So the store writes a command only to a ready
+ * connection and never leaves one in ioredis's offline queue, to run after the caller was answered.
+ */
+export async function untilReady(client: Client, deadline: number): Promise<void> {
+  if (client.status === "wait") client.connect().catch(() => undefined);
+  while (client.status !== "ready") {
+    if (!CONNECTING.has(client.status) || performance.now() >= deadline)
+      throw Object.assign(new Error("not ready"), { code: "NOT_READY" });
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
 }
 
 /** Hashes per HGETALL_MANY call: bounds how long one script holds the (single-threaded) server. */

@@ -2,7 +2,7 @@
 import { debuglog } from "node:util";
 import type { Cluster, Redis, RedisOptions } from "ioredis";
 import { ByokError } from "../errors.js";
-import { checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
+import { checkDuration, checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js";
 import type { CompareAndSwap, KeyRecord, KeyStore, PutResult } from "../core/types.js";
 import {
@@ -15,9 +15,10 @@ import {
   TOUCH,
 } from "./redis-scripts.js";
 import { type RecordJson, toRecord, userIdOf, userKey } from "./redis-layout.js";
-import { hgetallMany, waitUntilReady } from "./redis-client.js";
+import { hgetallMany, untilReady } from "./redis-client.js";
 import { storeUnavailable, withTimeLimit } from "./store-support.js";
 import { checkBatchSize } from "../core/batch-size.js";
+import { invalid } from "../core/validate.js";
 import type { RedisClientLike } from "./driver-types.js";
 
 const debug = debuglog("byok");
@@ -30,25 +31,38 @@ export interface RedisStoreOptions {
   url?: string;
   /** Prepended to every key; letters, digits and `: _ . - /`. Defaults to `"byok:"`. */
   prefix?: string;
+  /**
+   * Longest one call may take, waiting for the connection included, before it rejects
+   * `STORE_UNAVAILABLE`: a whole number of milliseconds from 1 to 60,000. A call that hits it may
+   * still have reached Redis (see docs/stores-timeouts.md). Defaults to 500.
+   */
+  callTimeoutMs?: number;
 }
 
-const KNOWN: KeysEnum<RedisStoreOptions> = { client: true, url: true, prefix: true };
+const KNOWN: KeysEnum<RedisStoreOptions> = { client: true, url: true, prefix: true, callTimeoutMs: true };
 // No braces (they would move the cluster hash tag) and no glob characters (SCAN MATCH uses the prefix).
 const PREFIX = /^[A-Za-z0-9:_.\-/]{1,64}$/;
-/** Longest any one store call may take before it rejects STORE_UNAVAILABLE. */
-const CALL_LIMIT_MS = 500;
-/** Added to that limit per item of a batched call (scan pages, compareAndSwapMany), which queue behind each other. */
+const DEFAULT_CALL_TIMEOUT_MS = 500;
+const MAX_CALL_TIMEOUT_MS = 60_000;
+/** Added to callTimeoutMs per item of a batched call (scan pages, compareAndSwapMany), which queue behind each other. */
 const PER_ITEM_MS = 1;
-/** The connection a url store opens: no offline queue (fail at once while down), reconnect forever in the background. */
+/**
+ * The connection a url store opens: no offline queue (fail at once while down), reconnect forever in
+ * the background. `maxRetriesPerRequest: 0` rejects the commands a lost connection left unanswered
+ * as it closes, so ioredis never re-sends them on the next connection: their calls were answered
+ * STORE_UNAVAILABLE long before, and a write must not land after that. (`autoResendUnfulfilledCommands:
+ * false` would drop them without settling them, and stall every later auto-pipelined command.)
+ */
 const OWN_CONNECTION: RedisOptions = {
   enableOfflineQueue: false,
   connectTimeout: 1000,
-  maxRetriesPerRequest: 1,
+  maxRetriesPerRequest: 0,
   retryStrategy: (times) => Math.min(50 * times, 500),
   enableAutoPipelining: true,
 };
 
 type Client = Redis | Cluster;
+const UNAVAILABLE_FIX = "check that Redis is reachable, then try again";
 
 /** Marks a RedisStore from any copy of byok-ai (`Symbol.for`: an ESM and a CommonJS copy in one app share it). */
 const BRAND = Symbol.for("byok-ai.RedisStore");
@@ -57,23 +71,24 @@ const BRAND = Symbol.for("byok-ai.RedisStore");
  * Keeps encrypted keys in Redis or Redis Cluster: one hash per user, `<prefix>{<base64url user id>}`,
  * field = provider id, value = JSON of the record (ciphertext and metadata only). The hash tag keeps
  * a user's keys in one cluster slot; encoding the id means no id can reach another user's hash.
- * Every call rejects `STORE_UNAVAILABLE` within about 500 ms while Redis is down, and works again
- * by itself once Redis is back.
+ * Every call rejects `STORE_UNAVAILABLE` within `callTimeoutMs` (500 ms by default) while Redis is
+ * down or slow, and works again by itself once Redis is back. The store adds no listener to a
+ * `client` you pass; give it your own `client.on("error", …)`.
  *
  * @example
  * ```ts
  * const store = new RedisStore({ url: process.env.REDIS_URL });     // or { client: new Redis(...) }
  * const byok = new BYOK({ masterKey: process.env.BYOK_MASTER_KEY!, store });
  * ```
- * @throws ByokError CONFIG_INVALID for bad options (both or neither of client/url, a bad prefix), or a url without ioredis installed
+ * @throws ByokError CONFIG_INVALID for bad options (both or neither of client/url, a bad prefix or callTimeoutMs), or a url without ioredis installed
  */
 export class RedisStore implements KeyStore {
+  /** The longest one call may take before it rejects `STORE_UNAVAILABLE`, in milliseconds (the `callTimeoutMs` option, 500 by default). */
+  readonly callTimeoutMs: number;
   readonly #prefix: string;
   readonly #url?: string;
   #client?: Client;
   #opening?: Promise<Client>;
-  // One wait for "ready" shared by every call made while connecting (not one listener set per call).
-  #readyWait?: Promise<void>;
   #closed = false;
 
   constructor(options: RedisStoreOptions) {
@@ -97,6 +112,10 @@ export class RedisStore implements KeyStore {
         'RedisStore: prefix must be 1 to 64 letters, digits or `: _ . - /` (no braces or glob characters), e.g. "byok:".',
       );
     }
+    this.callTimeoutMs =
+      o.callTimeoutMs === undefined
+        ? DEFAULT_CALL_TIMEOUT_MS
+        : checkDuration(o.callTimeoutMs, "RedisStore: callTimeoutMs", MAX_CALL_TIMEOUT_MS);
     // A url store opens its own connection with ioredis: say now, not on the first request, that it is missing.
     if (o.url !== undefined) requirePeerInstalled("ioredis", "RedisStore");
     this.#prefix = o.prefix ?? "byok:";
@@ -113,7 +132,11 @@ export class RedisStore implements KeyStore {
     return this.#client;
   }
 
-  /** The key prefix (e.g. `"byok:"`); the router's rate-limit counters live under `byok-rl:<prefix>`. */
+  /**
+   * The configured key prefix (e.g. `"byok:"`): every key the store writes starts with it. Something
+   * else that keeps keys on the same Redis (a rate limiter using {@link RedisStore.command}) should
+   * keep them outside it.
+   */
   get prefix(): string {
     return this.#prefix;
   }
@@ -126,30 +149,39 @@ export class RedisStore implements KeyStore {
     return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
   }
 
-  /**
-   * Sends one raw command on the store's connection, under the store's time limit: for sharing the
-   * connection, e.g. with rate-limit-redis's `sendCommand`. A Redis error reply rejects as it is
-   * (rate-limit-redis reloads its script on `NOSCRIPT`); a connection failure or the time limit
-   * rejects `STORE_UNAVAILABLE`.
-   */
-  async command(name: string, ...args: (string | number)[]): Promise<unknown> {
-    let reply: { error: unknown } | undefined;
-    const result = await this.#run("command", async (c) => {
-      try {
-        return await (c as Redis).call(name, ...args);
-      } catch (error) {
-        if ((error as Error | undefined)?.name !== "ReplyError") throw error;
-        reply = { error }; // Redis answered: not an outage
-        return undefined;
-      }
-    });
-    if (reply) throw reply.error;
-    return result;
-  }
-
   /** Opens the connection now (a url store otherwise connects on first use) and resolves to the client. */
   connect(): Promise<RedisClientLike> {
     return this.#run("connect", async (c) => c);
+  }
+
+  /**
+   * Runs one raw Redis command on the store's connection, under the same `callTimeoutMs` as the
+   * store's own calls: for a library that shares the store's Redis, e.g. rate-limit-redis's
+   * `sendCommand: (name, ...args) => store.command(name, ...args)`. On a Cluster, ioredis sends it to the node
+   * of its first key (a command without keys to any node).
+   *
+   * @param name - the command, e.g. `"EVALSHA"`
+   * @param args - its arguments
+   * @returns Redis's reply, as ioredis decodes it (strings, numbers, arrays, `null`)
+   * @throws Redis's own error (an ioredis `ReplyError`, e.g. a message starting `"NOSCRIPT"`) when
+   * Redis answers with an error; ByokError STORE_UNAVAILABLE only when the connection fails, is
+   * not ready, or the time limit passes; ByokError INVALID_REQUEST for an empty command name
+   * @example
+   * ```ts
+   * const store = new RedisStore({ url: "redis://localhost:6379" });
+   * const pong = await store.command("PING"); // "PONG"
+   * ```
+   */
+  async command(name: string, ...args: (string | number)[]): Promise<unknown> {
+    if (typeof name !== "string" || name.length === 0)
+      throw invalid('RedisStore.command: name must be a Redis command name, e.g. "PING".', ["name"]);
+    try {
+      return await this.#withinLimit((c) => c.call(name, ...args));
+    } catch (error) {
+      // ioredis rejects an error reply with a ReplyError: Redis answered, so the caller gets its answer.
+      if (error instanceof Error && error.name === "ReplyError") throw error;
+      throw storeUnavailable("RedisStore", "command", error, UNAVAILABLE_FIX);
+    }
   }
 
   async get(userId: string, provider: string): Promise<KeyRecord | undefined> {
@@ -213,16 +245,17 @@ export class RedisStore implements KeyStore {
   }
 
   /**
-   * Walks every master with SCAN (never KEYS), one page of about `batchSize` keys at a time, each
-   * page's hashes read in one pipeline. SCAN may return a key twice (when Redis shrinks its table
-   * mid-walk), so the walk remembers the hash names it has read and yields every record once:
-   * `verify` counts stay exact. That set is the one thing that grows, by about 100 bytes per user.
+   * Walks every master with SCAN (never KEYS), one page of about `batchSize` hashes at a time, each
+   * page's hashes read in one pipeline, and yields batches of at most `batchSize` records. It holds
+   * one page and less than one batch at a time, whatever the number of users. SCAN returns a hash
+   * twice when Redis shrinks its table mid-walk (after most keys were deleted); remembering every
+   * hash read would grow with the number of users, so such a hash's records are then yielded twice
+   * (rotation's second compare-and-swap finds them current and skips them; `verify` counts them twice).
    */
   async *scan(options: { batchSize?: number } = {}): AsyncIterable<KeyRecord[]> {
     const size = checkBatchSize(options.batchSize);
     const client = await this.connect();
     const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes("master") : [client as Redis];
-    const seen = new Set<string>();
     const batch: KeyRecord[] = [];
     for (const node of nodes) {
       let cursor = "0";
@@ -231,25 +264,14 @@ export class RedisStore implements KeyStore {
           node.scan(cursor, "MATCH", `${this.#prefix}{*`, "COUNT", size),
         );
         cursor = next;
-        const users: [key: string, userId: string][] = [];
+        // Hash name → user id, in SCAN's order (a name repeated within the page is read once).
+        const users = new Map<string, string>();
         for (const key of keys) {
           const userId = userIdOf(this.#prefix, key);
-          if (userId === undefined || seen.has(key)) continue;
-          seen.add(key);
-          users.push([key, userId]);
+          if (userId !== undefined) users.set(key, userId);
         }
-        const hashes = users.length
-          ? await this.#run(
-              "scan",
-              (c) =>
-                hgetallMany(
-                  c,
-                  users.map(([key]) => key),
-                ),
-              users.length,
-            )
-          : [];
-        users.forEach(([, userId], i) => {
+        const hashes = users.size ? await this.#run("scan", (c) => hgetallMany(c, [...users.keys()]), users.size) : [];
+        [...users.values()].forEach((userId, i) => {
           for (const [provider, json] of Object.entries(hashes[i]!)) batch.push(toRecord(userId, provider, json));
         });
         while (batch.length >= size) yield batch.splice(0, size);
@@ -265,7 +287,7 @@ export class RedisStore implements KeyStore {
     const client = this.#opening && (await this.#opening.catch(() => undefined));
     if (!client) return;
     if (client.status === "ready")
-      await withTimeLimit(client.quit(), CALL_LIMIT_MS, () => new Error("quit")).catch(() => client.disconnect());
+      await withTimeLimit(client.quit(), this.callTimeoutMs, () => new Error("quit")).catch(() => client.disconnect());
     else client.disconnect();
   }
 
@@ -275,28 +297,32 @@ export class RedisStore implements KeyStore {
 
   async #run<T>(operation: string, call: (client: Client) => Promise<T>, items = 1): Promise<T> {
     try {
-      // The first call loads ioredis (a one-time import that can take longer than a call may on a busy
-      // machine): that is not Redis's time, so the limit starts after it, as a provider's does after `load`.
-      if (this.#client === undefined && this.#url !== undefined && !this.#closed) await this.#open();
-      return await withTimeLimit(this.#ready().then(call), CALL_LIMIT_MS + (items - 1) * PER_ITEM_MS, () =>
-        Object.assign(new Error("timed out"), { code: "TIMEOUT" }),
-      );
+      return await this.#withinLimit(call, items);
     } catch (error) {
-      throw storeUnavailable("RedisStore", operation, error, "check that Redis is reachable, then try again");
+      throw storeUnavailable("RedisStore", operation, error, UNAVAILABLE_FIX);
     }
   }
 
-  async #ready(): Promise<Client> {
+  /**
+   * Runs `call` once the client is ready, rejecting after `callTimeoutMs` (plus {@link PER_ITEM_MS}
+   * per item of a batch). Past that limit nothing more is sent: the wait for a connection stops
+   * there too, so a call answered STORE_UNAVAILABLE while Redis was unreachable never runs later.
+   */
+  async #withinLimit<T>(call: (client: Client) => Promise<T>, items = 1): Promise<T> {
+    // The first call loads ioredis (a one-time import that can take longer than a call may on a busy
+    // machine): that is not Redis's time, so the limit starts after it, as a provider's does after `load`.
+    if (this.#client === undefined && this.#url !== undefined && !this.#closed) await this.#open();
+    const ms = this.callTimeoutMs + (items - 1) * PER_ITEM_MS;
+    const deadline = performance.now() + ms;
+    return withTimeLimit(this.#ready(deadline).then(call), ms, () =>
+      Object.assign(new Error("timed out"), { code: "TIMEOUT" }),
+    );
+  }
+
+  async #ready(deadline: number): Promise<Client> {
     if (this.#closed) throw new ByokError("STORE_UNAVAILABLE", "RedisStore: the store is closed; create a new one.");
     const client = this.#client ?? (await this.#open());
-    if (client.status === "wait") await client.connect();
-    else if (client.status === "connecting" || client.status === "connect") {
-      this.#readyWait ??= waitUntilReady(client, CALL_LIMIT_MS).finally(() => (this.#readyWait = undefined));
-      await this.#readyWait;
-    }
-    // Our own connection has no offline queue: while it reconnects, fail now instead of waiting.
-    else if (client.status !== "ready" && this.#url !== undefined)
-      throw Object.assign(new Error("reconnecting"), { code: "NOT_READY" });
+    await untilReady(client, deadline);
     return client;
   }
 

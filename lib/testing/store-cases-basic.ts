@@ -1,6 +1,7 @@
-// KeyStore conformance, everyday operations: get/put/list/delete/deleteUser/touch, concurrency and odd user ids.
+// KeyStore conformance, everyday operations: get/put/list/delete/deleteUser/touch, concurrency (deleteUser racing puts included) and odd user ids.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import type { PutResult } from "../core/types.js";
 import {
   byProvider,
   type ConformanceRunner,
@@ -115,6 +116,35 @@ export function basicCases({ it }: ConformanceRunner, o: KeyStoreConformanceOpti
       assert.deepEqual(await store.list(a), []);
       assert.equal(await store.deleteUser(a), 0);
       assert.deepEqual(await store.list(b), [kept]);
+    }));
+
+  it("`deleteUser()` racing `put()`s removes or keeps each record whole, and counts exactly what it removed", () =>
+    withStore(o, async (store, user) => {
+      const before = ["gemini", "openai", "anthropic"];
+      for (let round = 0; round <= 6; round++) {
+        const userId = user();
+        for (const provider of before) await store.put(makeRecord(userId, provider));
+        const replacing = before.map((provider) => makeRecord(userId, provider));
+        const adding = ["groq", "mistral", "cohere"].map((provider) => makeRecord(userId, provider));
+        const puts = [...replacing, ...adding];
+        // Each round starts the delete at another place among the puts.
+        const calls: (() => Promise<unknown>)[] = puts.map((r) => () => store.put(r));
+        calls.splice(round, 0, () => store.deleteUser(userId));
+        const settled = await Promise.all(calls.map((call) => call()));
+        const count = settled.splice(round, 1)[0] as number;
+        const results = settled as PutResult[];
+        const left = await store.list(userId);
+        for (const record of left) {
+          const i = puts.findIndex((p) => p.provider === record.provider);
+          assert.deepEqual(record, results[i]!.record, `${record.provider}: not the record its put() returned`);
+        }
+        const kept = (provider: string) => left.some((r) => r.provider === provider);
+        // A key that existed survives only as a put() made after the delete, which found nothing to replace.
+        for (const [i, r] of replacing.entries())
+          assert.equal(kept(r.provider), !results[i]!.replaced, `${r.provider}: replaced, yet survived the delete`);
+        // It removed every key that existed, plus the new ones put before it.
+        assert.equal(count, before.length + adding.filter((r) => !kept(r.provider)).length, `round ${round}`);
+      }
     }));
 
   it("`list()` returns every key of one user and none of another's", () =>

@@ -54,8 +54,10 @@ describe("rotation on PostgreSQL", () => {
 });
 
 describe("RedisStore.scan", () => {
-  it("yields every record once even when Redis SCAN returns a key again, so rotate and verify counts are exact", async () => {
-    // SCAN may repeat a key when Redis shrinks its table mid-walk; this client makes every reply repeat the previous page.
+  it("rotates every record exactly once even when Redis SCAN returns a key again; the repeats count as scanned and skipped", async () => {
+    // SCAN may repeat a key when Redis shrinks its table mid-walk; this client makes every reply repeat the previous
+    // page. The scan keeps no set of the hashes it read (it would grow with the number of users), so the
+    // repeats reach rotate, whose compare-and-swap finds them already current.
     const client = new Redis(REDIS_URL);
     let previous: string[] = [];
     let returned = 0;
@@ -89,11 +91,17 @@ describe("RedisStore.scan", () => {
         ),
       );
       const byok = new BYOK({ masterKey: newKey, previousMasterKeys: [oldKey], store });
-      expect(await byok.rotate({ batchSize: 5 })).toEqual({ scanned: 40, rotated: 40, skipped: 0, failed: 0 });
+      const result = await byok.rotate({ batchSize: 5 });
       expect(returned).toBeGreaterThan(40);
-      const report = await byok.verify({ batchSize: 5 });
-      expect(report.scanned).toBe(40);
-      expect(Object.values(report.byKeyId)).toEqual([40, 0]);
+      expect(result).toEqual({ scanned: returned, rotated: 40, skipped: returned - 40, failed: 0 });
+      returned = 0;
+      previous = [];
+      expect(await byok.rotate({ batchSize: 5 })).toEqual({
+        scanned: returned,
+        rotated: 0,
+        skipped: returned,
+        failed: 0,
+      });
     } finally {
       await emptyAndClose(store);
       await client.quit();
