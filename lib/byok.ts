@@ -11,7 +11,7 @@ import { ANTHROPIC_SDK, createAnthropicProvider } from "./providers/anthropic.js
 import { createGeminiProvider, GEMINI_SDK } from "./providers/gemini.js";
 import { createOpenAIProvider, OPENAI_SDK } from "./providers/openai.js";
 import { MemoryStore } from "./stores/memory-store.js";
-import { Vault } from "./vault/vault.js";
+import { Keyring } from "./vault/keyring.js";
 import { configError } from "./core/option-checks.js";
 import { rotate, type RotateOptions, type RotateResult } from "./core/rotate.js";
 
@@ -81,7 +81,11 @@ export class BYOK {
     }
     contexts.set(this, {
       store: parsed.store ?? new MemoryStore(),
-      vault: new Vault(parsed.masterKeys),
+      vault: new Keyring({
+        current: parsed.keyEncryption,
+        previous: parsed.previousKeyEncryption,
+        dataKeyCache: parsed.dataKeyCache,
+      }),
       providers,
       missingSdks,
       defaultProvider: parsed.defaultProvider,
@@ -128,9 +132,10 @@ export class BYOK {
     return rotate(coreContextOf(this), options);
   }
 
-  /** Closes the store (which closes only connections it opened itself). */
+  /** Zeroes the cached data keys and closes the store (which closes only connections it opened itself). */
   async close(): Promise<void> {
-    const { store } = coreContextOf(this);
+    const { store, vault } = coreContextOf(this);
+    vault.close();
     if (store.close) await storeCall("close", () => store.close!());
   }
 

@@ -41,7 +41,7 @@ async function prepare(context: CoreContext, rawUserId: string | undefined, inpu
   if (request.signal?.aborted) throw request.signal.reason;
   const resolved = await lookup(userId, request.provider);
   await resolved.provider.load?.(); // before the deadline starts: a one-time SDK import is not upstream time
-  const apiKey = context.vault.open(resolved.record.ciphertext, { userId, provider: resolved.id });
+  const apiKey = await context.vault.open(resolved.record.ciphertext, { userId, provider: resolved.id });
   return { request, userId, resolved, apiKey, providerRequest: toProviderRequest(request, resolved.provider) };
 }
 

@@ -106,7 +106,7 @@ function keyedFetch(context: CoreContext, userId: string, id: string, record: Ke
     const headers = new Headers(call.init.headers);
     for (const name of AUTH_HEADERS) headers.delete(name);
     for (const name of AUTH_QUERY_PARAMS) if (url.searchParams.has(name)) url.searchParams.delete(name);
-    const apiKey = context.vault.open(record.ciphertext, { userId, provider: id });
+    const apiKey = await context.vault.open(record.ciphertext, { userId, provider: id });
     headers.set(base.header, base.header === "authorization" ? `Bearer ${apiKey}` : apiKey);
 
     const method = (call.init.method ?? "GET").toUpperCase();

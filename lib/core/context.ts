@@ -1,7 +1,7 @@
 // What the BYOK instance shares with the clients it makes: store, vault, providers, events.
 import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
-import type { Vault } from "../vault/vault.js";
+import type { Keyring } from "../vault/keyring.js";
 import type { EventSink } from "./events.js";
 import type { KeyStore, Provider } from "./types.js";
 
@@ -10,7 +10,7 @@ const debug = debuglog("byok");
 /** The wiring a BYOK instance hands to its AiClients and to rotation. */
 export interface CoreContext {
   readonly store: KeyStore;
-  readonly vault: Vault;
+  readonly vault: Keyring;
   readonly providers: ReadonlyMap<string, Provider>;
   /** Built-in providers not offered because their SDK is not installed: id → npm package. */
   readonly missingSdks?: ReadonlyMap<string, string>;

@@ -48,7 +48,7 @@ export async function checkKey(context: CoreContext, userId: string, rawProvider
     });
   let apiKey: string;
   try {
-    apiKey = context.vault.open(record.ciphertext, { userId, provider: id }); // fails closed for a broken record too
+    apiKey = await context.vault.open(record.ciphertext, { userId, provider: id }); // fails closed for a broken record too
   } catch {
     context.emit("key.checked", operation, { userId, provider: id, hint: record.hint, status: "unreadable" });
     return toKeyInfo(record, "unreadable");

@@ -25,11 +25,14 @@ export function toKeyInfo(record: KeyRecord, status: KeyStatus): KeyInfo {
 
 /**
  * A record's status as stored, or `"unreadable"` when it does not decrypt (one AES-GCM decryption, a
- * few µs: cheap enough for every listing; the plaintext bytes are zeroed at once).
+ * few µs: cheap enough for every listing; the plaintext bytes are zeroed at once). When a key service
+ * cannot be asked (an uncached v2 record during an outage) the stored status stands: an outage must
+ * not tell users to re-enter their keys.
  */
-export function statusOf(context: CoreContext, record: KeyRecord): KeyStatus {
+export async function statusOf(context: CoreContext, record: KeyRecord): Promise<KeyStatus> {
   const { userId, provider, ciphertext } = record;
-  if (record.broken || !context.vault.canOpen(ciphertext, { userId, provider })) return "unreadable";
+  if (record.broken || (await context.vault.readability(ciphertext, { userId, provider })) === "unreadable")
+    return "unreadable";
   return record.status === "invalid" ? "invalid" : "ok";
 }
 
@@ -94,7 +97,7 @@ export async function registerKey(
   signal?.throwIfAborted();
   const now = new Date().toISOString();
   const hint = hintFor(apiKey);
-  const ciphertext = context.vault.seal(apiKey, { userId, provider: id });
+  const ciphertext = await context.vault.seal(apiKey, { userId, provider: id });
   const { record, replaced } = await storeCall("put", () =>
     context.store.put({ userId, provider: id, ciphertext, hint, createdAt: now, updatedAt: now }),
   );
@@ -117,7 +120,8 @@ export async function deleteKey(context: CoreContext, input: { userId: string; p
 export async function listKeys(context: CoreContext, rawUserId: string): Promise<KeyInfo[]> {
   const userId = checkUserId(rawUserId);
   const records = await storeCall("list", () => context.store.list(userId));
-  return records.map((r) => toKeyInfo(r, statusOf(context, r))).sort((a, b) => a.provider.localeCompare(b.provider));
+  const infos = await Promise.all(records.map(async (r) => toKeyInfo(r, await statusOf(context, r))));
+  return infos.sort((a, b) => a.provider.localeCompare(b.provider));
 }
 
 /** Removes all of a user's keys (e.g. on account deletion); resolves to how many there were. */

@@ -25,7 +25,7 @@ export async function listModels(context: CoreContext, userId: string, requested
     requested === undefined ? undefined : checkProviderId(requested),
   );
   if (!provider.listModels) return [{ id: provider.defaultModel, provider: id }];
-  const apiKey = context.vault.open(record.ciphertext, { userId, provider: id });
+  const apiKey = await context.vault.open(record.ciphertext, { userId, provider: id });
   const listed = await callWithDeadline(provider, id, undefined, (signal) => provider.listModels!({ apiKey, signal }));
   return (Array.isArray(listed) ? listed : [])
     .filter(isModel)
