@@ -5,7 +5,7 @@ import { encodeWrapContext, type KeyEncryptionKey, wrappedKeyUnreadable } from "
 import { parseMasterKey } from "./master-key.js";
 import { keyIdFor } from "./vault.js";
 
-const WRAPPED = /^[A-Za-z0-9_-]{86}$/; // 12-byte IV + 32-byte key + 16-byte tag, base64url
+const WRAPPED = /^[A-Za-z0-9_-]{80}$/; // 12-byte IV + 32-byte key + 16-byte tag, base64url
 
 /**
  * A master key held in the process. Records it protects keep today's `v1` format (sealed under a key
