@@ -5,11 +5,21 @@ import express from "express";
 import { Redis } from "ioredis";
 import { Client } from "pg";
 import request from "supertest";
-import { BYOK, byokRouter, MemoryStore, PostgresStore, RedisStore, type ByokEvent, type KeyStore } from "../../lib";
+import {
+  BYOK,
+  byokRouter,
+  MemoryStore,
+  PostgresStore,
+  RedisStore,
+  type ByokEvent,
+  type KeyEncryptionKey,
+  type KeyStore,
+} from "../../lib";
 import { type FakeReply, startFakeProviders } from "../../lib/testing";
 import { captureConsole, renderings } from "../helpers/canary";
 import { freePort } from "../helpers/redis-server";
 import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";
+import { type KekSetup, startKek } from "../helpers/key-services";
 // The optional SDKs load on a provider's first call, inside its timeoutMs; load them up front so the
 // short timeout below measures the upstream, not a cold require on a busy machine.
 import "openai";
@@ -56,10 +66,17 @@ describe("leak canary across byokRouter, every store and every built-in provider
     await pg.connect();
     const postgres = new PostgresStore({ connectionString: DATABASE_URL, table });
     await postgres.migrate();
+    // Each key-encryption key too: on a MemoryStore, with the key service's secrets hunted like the master key.
+    const keks: Record<string, KekSetup> = {
+      "memory-vault": await startKek("vaultTransit"),
+      "memory-kms": await startKek("awsKms"),
+    };
     const stores: Record<string, KeyStore> = {
       memory: new MemoryStore(),
       redis: new RedisStore({ url: REDIS_URL, prefix }),
       postgres,
+      "memory-vault": new MemoryStore(),
+      "memory-kms": new MemoryStore(),
     };
     const providers = Object.fromEntries(
       Object.entries(fakes.providers).map(([id, o]) => [id, { ...o, timeoutMs: 600 }]),
@@ -70,9 +87,9 @@ describe("leak canary across byokRouter, every store and every built-in provider
     const instances: BYOK[] = [];
     const record = (res: request.Response) =>
       void responses.push(JSON.stringify({ status: res.status, headers: res.headers, text: res.text, body: res.body }));
-    const newByok = (store: KeyStore) => {
+    const newByok = (store: KeyStore, keyEncryption?: KeyEncryptionKey) => {
       const byok = new BYOK({
-        masterKey: master.toString("base64"),
+        ...(keyEncryption ? { keyEncryption } : { masterKey: master.toString("base64") }),
         store,
         providers,
         onEvent: (e) => void events.push(e),
@@ -84,7 +101,7 @@ describe("leak canary across byokRouter, every store and every built-in provider
     try {
       const { output } = await captureConsole(async () => {
         for (const [storeName, store] of Object.entries(stores)) {
-          const byok = newByok(store);
+          const byok = newByok(store, keks[storeName]?.kek);
           const app = appFor(byok);
           seen.push(byok, store);
           for (const id of Object.keys(CANARIES) as Id[]) {
@@ -190,7 +207,8 @@ describe("leak canary across byokRouter, every store and every built-in provider
           raw.push(JSON.stringify(await redis.hgetall(key).catch(() => redis.get(key))));
       }
       raw.push(JSON.stringify((await pg.query(`SELECT * FROM ${table}`)).rows));
-      for await (const batch of stores.memory!.scan()) raw.push(JSON.stringify(batch));
+      for (const name of ["memory", ...Object.keys(keks)])
+        for await (const batch of stores[name]!.scan()) raw.push(JSON.stringify(batch));
       expect(raw.join("").length).toBeGreaterThan(1000);
       expect(events.length).toBeGreaterThan(50);
       const everything = [
@@ -200,12 +218,14 @@ describe("leak canary across byokRouter, every store and every built-in provider
         ...events.map(renderings),
         ...seen.map(renderings),
         inspect(stores, { depth: 5, showHidden: true }),
+        ...Object.values(keks).flatMap((k) => [inspect(k.kek, { depth: 5, showHidden: true }), JSON.stringify(k.kek)]),
       ].join("\n");
       for (const secret of [
         ...Object.values(CANARIES),
         master.toString("base64"),
         master.toString("hex"),
         master.toString("base64url"),
+        ...Object.values(keks).flatMap((k) => k.secrets),
       ]) {
         expect(everything.includes(secret) ? secret : "absent").toBe("absent");
       }
@@ -237,6 +257,7 @@ describe("leak canary across byokRouter, every store and every built-in provider
       await pg.query(`DROP TABLE IF EXISTS ${table}`);
       await pg.end();
       await fakes.close();
+      for (const k of Object.values(keks)) await k.close();
     }
   });
 });
