@@ -133,7 +133,7 @@ export class Keyring {
       }
     }
     const { parts, kek, aad } = this.#envelope(sealed, context);
-    if (kek === this.#current) return undefined;
+    if (parts.kekId === this.#current.id) return undefined;
     const dataKey = await this.#dataKeyUncached(parts, kek, aad, context);
     try {
       const plaintext = gcmOpen(dataKey, parts, aad, context.provider); // never re-wrap a tampered record
