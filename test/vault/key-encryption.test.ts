@@ -1,5 +1,16 @@
 import { inspect } from "node:util";
-import { BYOK, ByokError, type KeyEncryptionKey, localKey, MemoryStore, vaultTransit, awsKms } from "../../lib";
+import express from "express";
+import request from "supertest";
+import {
+  BYOK,
+  ByokError,
+  byokRouter,
+  type KeyEncryptionKey,
+  localKey,
+  MemoryStore,
+  vaultTransit,
+  awsKms,
+} from "../../lib";
 import { type FakeUpstream, startFakeGemini } from "../../lib/testing";
 import { CANARY_KEY, TEST_MASTER_KEY } from "../helpers/canary";
 import { codeOf } from "../helpers/errors";
@@ -178,6 +189,16 @@ describe.each(["vaultTransit", "awsKms"] as const)("%s when the key service fail
       expect((await byok.use("cold").chat({ prompt: "back" })).text).toBe("Echo: back");
     },
   );
+
+  it("POST /byok/chat answers 503 KEY_SERVICE_UNAVAILABLE with the end-user message while the service is down", async () => {
+    const app = express();
+    app.use((req, _res, next) => (((req as unknown as { user: { id: string } }).user = { id: "cold" }), next()));
+    app.use(byokRouter({ byok, rateLimit: false }));
+    setup.service!.faults.down = true;
+    const res = await request(app).post("/byok/chat").send({ prompt: "hi" });
+    expect([res.status, res.body.error.code]).toEqual([503, "KEY_SERVICE_UNAVAILABLE"]);
+    expect(res.body.error.message).toBe("Saved keys cannot be unlocked right now. Please try again in a moment.");
+  });
 
   it("deny: answers 503 KEY_SERVICE_UNAVAILABLE naming the permission to check", async () => {
     setup.service!.faults.deny = true;
