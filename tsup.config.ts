@@ -11,7 +11,7 @@ const common: Options = {
   // `__filename` in the ESM build (lib/core/optional-peer.ts resolves optional peers from it).
   shims: true,
   // Peers and optional peers stay external (egoist/tsup#998): the app's own copy is used.
-  external: ["express", "ioredis", "pg", "openai", "@anthropic-ai/sdk", "@google/genai"],
+  external: ["express", "ioredis", "pg", "openai", "@anthropic-ai/sdk", "@google/genai", "@aws-sdk/client-kms"],
 };
 
 export default defineConfig([

@@ -13,7 +13,7 @@ import { createOpenAIProvider, OPENAI_SDK } from "./providers/openai.js";
 import { createOpenRouterProvider } from "./providers/openrouter.js";
 import { createAzureOpenAIProvider } from "./providers/azure-openai.js";
 import { MemoryStore } from "./stores/memory-store.js";
-import { Vault } from "./vault/vault.js";
+import { Keyring } from "./vault/keyring.js";
 import { configError } from "./core/option-checks.js";
 import {
   rotate,
@@ -78,7 +78,11 @@ export class BYOK {
     }
     this.#context = {
       store: parsed.store ?? new MemoryStore(),
-      vault: new Vault(parsed.masterKeys),
+      vault: new Keyring({
+        current: parsed.keyEncryption,
+        previous: parsed.previousKeyEncryption,
+        dataKeyCache: parsed.dataKeyCache,
+      }),
       providers,
       missingSdks,
       defaultProvider: parsed.defaultProvider,
@@ -163,9 +167,10 @@ export class BYOK {
     return verify(this.#context, options);
   }
 
-  /** Closes the store (which closes only connections it opened itself). */
+  /** Zeroes the cached data keys and closes the store (which closes only connections it opened itself). */
   async close(): Promise<void> {
-    const { store } = this.#context;
+    const { store, vault } = this.#context;
+    vault.close();
     if (store.close) await storeCall("close", () => store.close!());
   }
 

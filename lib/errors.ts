@@ -17,6 +17,8 @@ export const ERROR_STATUS = Object.freeze({
   INTERNAL: 500,
   PROVIDER_ERROR: 502,
   STORE_UNAVAILABLE: 503,
+  /** The key service (KMS, Vault) that unwraps data keys failed or did not answer in time, and no cached data key served. */
+  KEY_SERVICE_UNAVAILABLE: 503,
   PROVIDER_TIMEOUT: 504,
   /**
    * The caller gave up: its own `signal`, a client that disconnected, or a stream left early. Never

@@ -21,14 +21,19 @@ Rotating the master key, with no downtime:
 
 Environment: REDIS_URL (with --prefix) or DATABASE_URL (with --table) names the store (--store redis|postgres
 picks one when both are set); BYOK_MASTER_KEY;
-BYOK_PREVIOUS_MASTER_KEYS (comma-separated). Progress goes to stderr (a live line on a terminal);
+BYOK_PREVIOUS_MASTER_KEYS (comma-separated).
+A key service instead of an env master key: BYOK_VAULT_ADDR + BYOK_VAULT_TOKEN + BYOK_VAULT_KEY (Vault
+transit; BYOK_PREVIOUS_VAULT_KEYS, comma-separated, names older transit keys), or BYOK_AWS_KMS_KEY_ID (AWS
+KMS, with the usual AWS_REGION and credentials). That key then writes, and BYOK_MASTER_KEY and
+BYOK_PREVIOUS_MASTER_KEYS still open old records, so one rotate moves them to it; with both Vault and AWS
+KMS set, AWS KMS writes and Vault still opens. Progress goes to stderr (a live line on a terminal);
 the summary to stdout (one JSON object with --json).
 
 Exit status:
   0  done, and every record is readable (rotate: nothing failed; verify: nothing unreadable)
   1  done, but some records are unreadable by every known master key (verify lists them)
-  2  could not run: usage or configuration error, or the store cannot be reached
-     (STORE_UNAVAILABLE; nothing was changed or checked, fix it and run again)`;
+  2  could not run: usage or configuration error, or the store or key service cannot be reached
+     (STORE_UNAVAILABLE, KEY_SERVICE_UNAVAILABLE; fix it and run again: rotation resumes where it stopped)`;
 
 const print = (line: string) => void process.stdout.write(`${line}\n`);
 
@@ -93,7 +98,12 @@ async function main(argv: string[]): Promise<void> {
     if (error instanceof UsageError || (ByokError.is(error) && error.code === "CONFIG_INVALID")) {
       process.stderr.write(`byok-ai: ${error.message}\n`);
     } else if (ByokError.is(error)) {
-      const hint = error.code === "STORE_UNAVAILABLE" ? " Check REDIS_URL / DATABASE_URL and --prefix / --table." : "";
+      const hint =
+        error.code === "STORE_UNAVAILABLE"
+          ? " Check REDIS_URL / DATABASE_URL and --prefix / --table."
+          : error.code === "KEY_SERVICE_UNAVAILABLE"
+            ? " Check BYOK_VAULT_ADDR / BYOK_VAULT_TOKEN or BYOK_AWS_KMS_KEY_ID and the AWS credentials; nothing more was done, run it again."
+            : "";
       process.stderr.write(`byok-ai: ${error.code}: ${error.message}${hint}\n`);
     } else {
       // Never the error's message: it could carry a value. Its type is enough to report a bug.

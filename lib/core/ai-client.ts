@@ -61,7 +61,7 @@ async function prepare(context: CoreContext, operation: Operation, rawUserId: st
     throw error;
   });
   await resolved.provider.load?.(); // before the deadline starts: a one-time SDK import is not upstream time
-  const apiKey = context.vault.open(resolved.record.ciphertext, sealContextOf(resolved.record));
+  const apiKey = await context.vault.open(resolved.record.ciphertext, sealContextOf(resolved.record));
   const call = { apiKey, endpoint: resolved.record.endpoint };
   return { request, userId, resolved, call, providerRequest: toProviderRequest(request, resolved.provider) };
 }

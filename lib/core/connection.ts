@@ -122,7 +122,7 @@ function keyedFetch(context: CoreContext, userId: string, id: string, record: Ke
     if (!isUnder(url, base)) throw refused(id);
     for (const name of AUTH_HEADERS) headers.delete(name);
     for (const name of AUTH_QUERY_PARAMS) if (url.searchParams.has(name)) url.searchParams.delete(name);
-    const apiKey = context.vault.open(record.ciphertext, sealContextOf(record));
+    const apiKey = await context.vault.open(record.ciphertext, sealContextOf(record));
     headers.set(base.header, base.header === "authorization" ? `Bearer ${apiKey}` : apiKey);
 
     const method = (call.method ?? "GET").toUpperCase();

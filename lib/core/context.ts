@@ -1,7 +1,8 @@
 // What the BYOK instance shares with the clients it makes: store, vault, providers, events.
 import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
-import type { SealContext, Vault } from "../vault/vault.js";
+import type { Keyring } from "../vault/keyring.js";
+import type { SealContext } from "../vault/vault.js";
 import type { EventSink } from "./events.js";
 import type { KeyRecord, KeyStore, Provider } from "./types.js";
 
@@ -10,7 +11,7 @@ const debug = debuglog("byok");
 /** The wiring a BYOK instance hands to its AiClients and to rotation. */
 export interface CoreContext {
   readonly store: KeyStore;
-  readonly vault: Vault;
+  readonly vault: Keyring;
   readonly providers: ReadonlyMap<string, Provider>;
   /** Built-in providers not offered because their SDK is not installed: id → npm package. */
   readonly missingSdks?: ReadonlyMap<string, string>;

@@ -46,7 +46,7 @@ export async function checkKey(context: CoreContext, userId: string, rawProvider
   checkRecordEndpoint(provider, record);
   let apiKey: string;
   try {
-    apiKey = context.vault.open(record.ciphertext, sealContextOf(record)); // fails closed for a broken record too
+    apiKey = await context.vault.open(record.ciphertext, sealContextOf(record)); // fails closed for a broken record too
   } catch {
     context.emit("key.checked", operation, { userId, provider: id, hint: record.hint, status: "unreadable" });
     return toKeyInfo(record, "unreadable");

@@ -45,10 +45,13 @@ export function toKeyInfo(record: KeyRecord, status: KeyStatus): KeyInfo {
 
 /**
  * A record's status as stored, or `"unreadable"` when it does not decrypt (one AES-GCM decryption, a
- * few µs: cheap enough for every listing; the plaintext bytes are zeroed at once).
+ * few µs: cheap enough for every listing; the plaintext bytes are zeroed at once). When a key service
+ * cannot be asked (an uncached v2 record during an outage) the stored status stands: an outage must
+ * not tell users to re-enter their keys.
  */
-export function statusOf(context: CoreContext, record: KeyRecord): KeyStatus {
-  if (record.broken || !context.vault.canOpen(record.ciphertext, sealContextOf(record))) return "unreadable";
+export async function statusOf(context: CoreContext, record: KeyRecord): Promise<KeyStatus> {
+  if (record.broken || (await context.vault.readability(record.ciphertext, sealContextOf(record))) === "unreadable")
+    return "unreadable";
   return record.status === "invalid" ? "invalid" : "ok";
 }
 
@@ -138,7 +141,7 @@ export async function registerKey(
   const hint = hintFor(apiKey);
   const sealed: KeyRecord = { userId, provider: id, ciphertext: "", hint, createdAt: now, updatedAt: now };
   if (endpoint !== undefined) sealed.endpoint = endpoint;
-  sealed.ciphertext = context.vault.seal(apiKey, sealContextOf(sealed));
+  sealed.ciphertext = await context.vault.seal(apiKey, sealContextOf(sealed));
   const { record, replaced } = await storeCall("put", () => context.store.put(sealed));
   context.emit("key.registered", operation, { userId, provider: id, hint });
   return { info: toKeyInfo(record, "ok"), replaced };
@@ -162,7 +165,8 @@ export async function deleteKey(
 export async function listKeys(context: CoreContext, rawUserId: string): Promise<KeyInfo[]> {
   const userId = checkUserId(rawUserId);
   const records = await storeCall("list", () => context.store.list(userId));
-  return records.map((r) => toKeyInfo(r, statusOf(context, r))).sort((a, b) => a.provider.localeCompare(b.provider));
+  const infos = await Promise.all(records.map(async (r) => toKeyInfo(r, await statusOf(context, r))));
+  return infos.sort((a, b) => a.provider.localeCompare(b.provider));
 }
 
 /** Removes all of a user's keys (e.g. on account deletion); resolves to how many there were. */

@@ -25,7 +25,7 @@ export async function listModels(context: CoreContext, userId: string, requested
     requested === undefined ? undefined : checkProviderId(requested),
   );
   if (!provider.listModels) return [{ id: provider.defaultModel, provider: id }];
-  const apiKey = context.vault.open(record.ciphertext, sealContextOf(record));
+  const apiKey = await context.vault.open(record.ciphertext, sealContextOf(record));
   const { endpoint } = record;
   const listed = await callWithDeadline(provider, id, context.signal, (signal) =>
     provider.listModels!({ apiKey, signal, endpoint }),

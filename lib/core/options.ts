@@ -1,4 +1,11 @@
 // Checks `new BYOK(options)` once, at construction: unknown keys, types, master keys, store shape, providers.
+import {
+  type DataKeyCacheOptions,
+  DEFAULT_DATA_KEY_MAX_AGE_MS,
+  DEFAULT_DATA_KEY_MAX_ENTRIES,
+} from "../vault/data-key-cache.js";
+import type { KeyEncryptionKey } from "../vault/key-encryption.js";
+import { localKey } from "../vault/local-key.js";
 import { parseMasterKey } from "../vault/master-key.js";
 import { checkBaseUrl, checkDuration, checkOptionsObject, configError, type KeysEnum } from "./option-checks.js";
 import type { ByokEvent, KeyStore, Provider, ProviderOptions, UserEndpointOptions } from "./types.js";
@@ -6,10 +13,26 @@ import { PROVIDER_ID } from "./validate.js";
 
 /** Options of `new BYOK()`. */
 export interface ByokOptions {
-  /** 32 bytes as base64 (44 chars), hex (64 chars) or a Buffer. Generate one with `npx byok-ai keygen`. */
-  masterKey: string | Buffer;
+  /**
+   * 32 bytes as base64 (44 chars), hex (64 chars) or a Buffer. Generate one with `npx byok-ai keygen`.
+   * Required unless `keyEncryption` is given (not both).
+   */
+  masterKey?: string | Buffer;
   /** Older master keys that still decrypt; `byok.rotate()` re-encrypts their records. Defaults to none. */
   previousMasterKeys?: (string | Buffer)[];
+  /**
+   * Instead of `masterKey`: the key that wraps the records' data keys, kept in a key service
+   * (`vaultTransit()`, `awsKms()`, your own {@link KeyEncryptionKey}) so it never enters the process.
+   * `localKey(masterKey)` is the same as `masterKey`. See docs/key-encryption.md.
+   */
+  keyEncryption?: KeyEncryptionKey;
+  /** Older key-encryption keys that still unwrap; `byok.rotate()` re-wraps their records under `keyEncryption`. Defaults to none. */
+  previousKeyEncryption?: KeyEncryptionKey[];
+  /**
+   * Unwrapped data keys kept in memory, so that a chat costs no key-service call while its key is cached
+   * and an outage is felt only after `maxAgeMs`. Defaults to `{ maxAgeMs: 300_000, maxEntries: 10_000 }`.
+   */
+  dataKeyCache?: DataKeyCacheOptions;
   /** Where encrypted keys live. Defaults to a `MemoryStore` (with one warning when NODE_ENV=production). */
   store?: KeyStore;
   /**
@@ -36,7 +59,11 @@ export interface ByokOptions {
 
 /** The checked, frozen result of {@link parseByokOptions}. */
 export interface ParsedByokOptions {
-  masterKeys: readonly Buffer[];
+  /** Writes new records: `keyEncryption`, or `localKey(masterKey)`. */
+  keyEncryption: KeyEncryptionKey;
+  /** Still open old records: `previousMasterKeys` (as localKeys), then `previousKeyEncryption`. */
+  previousKeyEncryption: readonly KeyEncryptionKey[];
+  dataKeyCache: Required<DataKeyCacheOptions>;
   store?: KeyStore;
   /** Every configured provider id → its settings (built-ins filled in) or a custom Provider. */
   providers: Readonly<Record<string, Readonly<ProviderOptions> | Provider>>;
@@ -47,11 +74,15 @@ export interface ParsedByokOptions {
 const KNOWN: KeysEnum<ByokOptions> = {
   masterKey: true,
   previousMasterKeys: true,
+  keyEncryption: true,
+  previousKeyEncryption: true,
+  dataKeyCache: true,
   store: true,
   providers: true,
   defaultProvider: true,
   onEvent: true,
 };
+const CACHE_KNOWN: KeysEnum<DataKeyCacheOptions> = { maxAgeMs: true, maxEntries: true };
 const PROVIDER_KNOWN: KeysEnum<ProviderOptions> = {
   kind: true,
   baseUrl: true,
@@ -68,6 +99,64 @@ const MAX_HOSTS = 100;
 /** The KeyStore methods marked **Required** (rotation's `scan` and `compareAndSwap` included); the rest are optional. */
 const STORE_METHODS = ["get", "list", "put", "delete", "deleteUser", "scan", "compareAndSwap"] as const;
 const MAX_TIMEOUT_MS = 10 * 60_000;
+const MAX_CACHE_AGE_MS = 24 * 3_600_000;
+const MAX_CACHE_ENTRIES = 10_000_000;
+
+/** A KeyEncryptionKey: `id`, `wrap()` and `unwrap()`. */
+function checkKeyEncryption(value: unknown, label: string): KeyEncryptionKey {
+  const k = value as Partial<KeyEncryptionKey> | null;
+  const ok =
+    typeof k === "object" &&
+    k !== null &&
+    typeof k.id === "string" &&
+    k.id.length > 0 &&
+    k.id.length <= 256 &&
+    typeof k.wrap === "function" &&
+    typeof k.unwrap === "function";
+  if (!ok)
+    throw configError(
+      `${label} must be a KeyEncryptionKey ({ id: string of 1 to 256 characters, wrap(), unwrap() }), e.g. vaultTransit({ url, token, keyName }) or awsKms({ keyId }).`,
+    );
+  return value as KeyEncryptionKey;
+}
+
+/** The keys that protect records: the current one first, then those that still open old records. */
+function parseKeys(o: Partial<ByokOptions>): Pick<ParsedByokOptions, "keyEncryption" | "previousKeyEncryption"> {
+  if (o.masterKey !== undefined && o.keyEncryption !== undefined)
+    throw configError(
+      "Pass masterKey or keyEncryption, not both: to move records from a master key to keyEncryption, put the master key in previousMasterKeys and run byok.rotate().",
+    );
+  const current =
+    o.keyEncryption !== undefined
+      ? checkKeyEncryption(o.keyEncryption, "keyEncryption")
+      : localKey(parseMasterKey(o.masterKey, "masterKey"));
+  if (o.previousMasterKeys !== undefined && !Array.isArray(o.previousMasterKeys)) {
+    throw configError(
+      "previousMasterKeys must be an array of master keys (base64, hex or Buffer), e.g. from BYOK_PREVIOUS_MASTER_KEYS split on commas.",
+    );
+  }
+  if (o.previousKeyEncryption !== undefined && !Array.isArray(o.previousKeyEncryption))
+    throw configError("previousKeyEncryption must be an array of KeyEncryptionKeys, e.g. [vaultTransit({ ... })].");
+  const previous = [
+    ...(o.previousMasterKeys ?? []).map((k, i) => localKey(parseMasterKey(k, `previousMasterKeys[${i}]`))),
+    ...(o.previousKeyEncryption ?? []).map((k, i) => checkKeyEncryption(k, `previousKeyEncryption[${i}]`)),
+  ];
+  return { keyEncryption: current, previousKeyEncryption: Object.freeze(previous) };
+}
+
+function parseDataKeyCache(value: unknown): Required<DataKeyCacheOptions> {
+  const o = checkOptionsObject<DataKeyCacheOptions>(value, CACHE_KNOWN, "dataKeyCache");
+  const maxEntries = o.maxEntries ?? DEFAULT_DATA_KEY_MAX_ENTRIES;
+  if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > MAX_CACHE_ENTRIES)
+    throw configError(`dataKeyCache.maxEntries must be a whole number from 1 to ${MAX_CACHE_ENTRIES}.`);
+  return Object.freeze({
+    maxAgeMs:
+      o.maxAgeMs === undefined
+        ? DEFAULT_DATA_KEY_MAX_AGE_MS
+        : checkDuration(o.maxAgeMs, "dataKeyCache.maxAgeMs", MAX_CACHE_AGE_MS),
+    maxEntries,
+  });
+}
 
 /** True for an object implementing the {@link Provider} spec (rather than ProviderOptions). */
 export function isProvider(value: unknown): value is Provider {
@@ -176,16 +265,11 @@ function checkProviderOptions(id: string, value: unknown, builtIns: readonly str
 export function parseByokOptions(input: unknown, builtIns: readonly string[]): ParsedByokOptions {
   if (input === undefined)
     throw configError(
-      "new BYOK() needs options: at least { masterKey }. Generate a master key with `npx byok-ai keygen`.",
+      "new BYOK() needs options: at least { masterKey } (or { keyEncryption }). Generate a master key with `npx byok-ai keygen`.",
     );
   const o = checkOptionsObject<ByokOptions>(input, KNOWN, "BYOK");
-  const current = parseMasterKey(o.masterKey, "masterKey");
-  if (o.previousMasterKeys !== undefined && !Array.isArray(o.previousMasterKeys)) {
-    throw configError(
-      "previousMasterKeys must be an array of master keys (base64, hex or Buffer), e.g. from BYOK_PREVIOUS_MASTER_KEYS split on commas.",
-    );
-  }
-  const previous = (o.previousMasterKeys ?? []).map((k, i) => parseMasterKey(k, `previousMasterKeys[${i}]`));
+  const keys = parseKeys(o);
+  const dataKeyCache = parseDataKeyCache(o.dataKeyCache);
 
   if (o.store !== undefined) {
     const store = o.store as unknown as Record<string, unknown> | null;
@@ -234,7 +318,8 @@ export function parseByokOptions(input: unknown, builtIns: readonly string[]): P
     throw configError("onEvent must be a function (event) => void.");
 
   const parsed: ParsedByokOptions = {
-    masterKeys: [current, ...previous],
+    ...keys,
+    dataKeyCache,
     providers: Object.freeze(providers),
     defaultProvider,
   };

@@ -1,5 +1,5 @@
-// Master-key rotation and verification: stream every record, re-encrypt with compare-and-set, count per key id.
-import { keyIdOf } from "../vault/format.js";
+// Master-key rotation and verification: stream every record, re-encrypt or re-wrap with compare-and-set, count per key id.
+import { ByokError } from "../errors.js";
 import { checkBatchSize } from "./batch-size.js";
 import { type CoreContext, sealContextOf, storeCall } from "./context.js";
 import type { CompareAndSwap, KeyRecord, KeyStore } from "./types.js";
@@ -27,9 +27,9 @@ export interface RotateOptions {
 /** What `verify` finds: records per key id, and the ones no known key can read. */
 export interface VerifyResult {
   scanned: number;
-  /** Readable records per master-key id (current first in `keyIds`). */
+  /** Readable records per key id: master-key fingerprint or KeyEncryptionKey id (current first in `keyIds`). */
   byKeyId: Record<string, number>;
-  /** Key ids of the configured master keys, current first. */
+  /** Ids of the configured keys (master keys, key-encryption keys), current first. */
   keyIds: string[];
   /** Records that fail to decrypt: user id and provider only, never the key. */
   unreadable: { userId: string; provider: string; keyId?: string }[];
@@ -66,22 +66,48 @@ function swapAll(store: KeyStore, swaps: CompareAndSwap[]): Promise<boolean[]> {
   );
 }
 
-/** Decrypts and re-encrypts one batch (CPU only): the swaps to make, and the counts so far. */
-function reseal(context: CoreContext, batch: KeyRecord[]): { swaps: CompareAndSwap[]; counts: RotateResult } {
-  const counts: RotateResult = { scanned: batch.length, rotated: 0, skipped: 0, failed: 0 };
-  const swaps: CompareAndSwap[] = [];
-  for (const record of batch) {
-    const { userId, provider, ciphertext } = record;
-    let resealed: string | undefined;
-    try {
-      resealed = context.vault.reseal(ciphertext, sealContextOf(record));
-    } catch {
-      counts.failed++;
-      continue;
+/**
+ * Key-service calls in flight at once while resealing a batch: enough to hide a KMS round trip, few
+ * enough to stay far below a KMS request quota and not to queue past a call's time limit.
+ */
+const KEY_SERVICE_CONCURRENCY = 16;
+
+/** Runs `work` on every item, at most `limit` at a time; results in input order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const at = next++;
+      results[at] = await work(items[at]!);
     }
-    if (resealed === undefined) counts.skipped++;
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/**
+ * Re-encrypts (or re-wraps) one batch: the swaps to make, and the counts so far. A record no known key
+ * opens counts as failed; a key service that fails stops the rotation (run it again once it is back).
+ */
+async function reseal(
+  context: CoreContext,
+  batch: KeyRecord[],
+): Promise<{ swaps: CompareAndSwap[]; counts: RotateResult }> {
+  const counts: RotateResult = { scanned: batch.length, rotated: 0, skipped: 0, failed: 0 };
+  const outcomes = await mapLimit(batch, KEY_SERVICE_CONCURRENCY, (record) =>
+    context.vault.reseal(record.ciphertext, sealContextOf(record)).catch((error: unknown) => {
+      if (ByokError.is(error) && error.code === "KEY_UNREADABLE") return null;
+      throw error;
+    }),
+  );
+  const swaps: CompareAndSwap[] = [];
+  batch.forEach(({ userId, provider, ciphertext }, i) => {
+    const resealed = outcomes[i];
+    if (resealed === null) counts.failed++;
+    else if (resealed === undefined) counts.skipped++;
     else swaps.push({ userId, provider, expectedCiphertext: ciphertext, ciphertext: resealed });
-  }
+  });
   return { swaps, counts };
 }
 
@@ -99,7 +125,7 @@ export async function rotate(context: CoreContext, options: RotateOptions = {}):
   const result: RotateResult = { scanned: 0, rotated: 0, skipped: 0, failed: 0 };
   let writing: Promise<void> = Promise.resolve();
   for await (const batch of batches(context, batchSize)) {
-    const { swaps, counts } = reseal(context, batch);
+    const { swaps, counts } = await reseal(context, batch);
     await writing;
     writing = swapAll(context.store, swaps).then((swapped) => {
       for (const ok of swapped) counts[ok ? "rotated" : "skipped"]++;
@@ -121,7 +147,10 @@ export interface VerifyOptions {
   batchSize?: number;
 }
 
-/** Decrypts every record and counts them per master-key id; lists the unreadable ones (ids only). */
+/**
+ * Decrypts every record and counts them per key id (master key or key-encryption key); lists the
+ * unreadable ones (ids only). A key service that fails stops it with KEY_SERVICE_UNAVAILABLE.
+ */
 export async function verify(context: CoreContext, options: VerifyOptions = {}): Promise<VerifyResult> {
   const batchSize = checkBatchSize(options.batchSize);
   const keyIds = context.vault.keyIds;
@@ -132,16 +161,21 @@ export async function verify(context: CoreContext, options: VerifyOptions = {}):
     unreadable: [],
   };
   for await (const batch of batches(context, batchSize)) {
-    for (const record of batch) {
+    const readable = await mapLimit(batch, KEY_SERVICE_CONCURRENCY, async (record) => {
+      const readability = await context.vault.readability(record.ciphertext, sealContextOf(record));
+      if (readability === "unknown")
+        throw new ByokError(
+          "KEY_SERVICE_UNAVAILABLE",
+          "verify stopped: the key service did not answer; check that it is reachable, then run it again.",
+        );
+      return readability === "readable";
+    });
+    batch.forEach(({ userId, provider, ciphertext }, i) => {
       result.scanned++;
-      const keyId = keyIdOf(record.ciphertext);
-      try {
-        context.vault.open(record.ciphertext, sealContextOf(record));
-        result.byKeyId[keyId!] = (result.byKeyId[keyId!] ?? 0) + 1;
-      } catch {
-        result.unreadable.push({ userId: record.userId, provider: record.provider, ...(keyId ? { keyId } : {}) });
-      }
-    }
+      const keyId = context.vault.keyIdOf(ciphertext);
+      if (readable[i]) result.byKeyId[keyId!] = (result.byKeyId[keyId!] ?? 0) + 1;
+      else result.unreadable.push({ userId, provider, ...(keyId ? { keyId } : {}) });
+    });
     options.onProgress?.(result.scanned);
   }
   return result;

@@ -52,6 +52,7 @@ export const DEFAULT_MESSAGES: Readonly<Record<ByokErrorCode, string | ((details
     INTERNAL: "Something went wrong. Please try again later.",
     PROVIDER_ERROR: "The AI provider is not answering correctly right now. Please try again later.",
     STORE_UNAVAILABLE: "Saved keys cannot be reached right now. Please try again in a moment.",
+    KEY_SERVICE_UNAVAILABLE: "Saved keys cannot be unlocked right now. Please try again in a moment.",
     PROVIDER_TIMEOUT: "The AI provider took too long to answer. Please try again.",
     ABORTED: "The request was cancelled.",
   });

@@ -1,4 +1,4 @@
-// byok-ai/testing: fake provider servers and the two conformance suites, for the users' own tests (and ours), as docs/testing.md documents them.
+// byok-ai/testing: fake provider servers, fake key services (Vault transit, AWS KMS) and the two conformance suites, for the users' own tests (and ours), as docs/testing.md documents them.
 export { startFakeGemini } from "./fake-gemini.js";
 export { startFakeOpenAI } from "./fake-openai.js";
 export { startFakeAnthropic } from "./fake-anthropic.js";
@@ -21,3 +21,6 @@ export {
   type SeenChat,
 } from "./provider-conformance.js";
 export { runKeyStoreConformance, type KeyStoreConformanceOptions } from "./store-conformance.js";
+export { startFakeVaultTransit, type FakeVaultTransit, type FakeVaultTransitOptions } from "./fake-vault-transit.js";
+export { startFakeAwsKms, type FakeAwsKms, type FakeAwsKmsOptions } from "./fake-aws-kms.js";
+export type { FakeKeyService, KeyServiceCall, KeyServiceFaults } from "./fake-key-service.js";

@@ -51,6 +51,26 @@ export function basicCases({ it }: ConformanceRunner, o: KeyStoreConformanceOpti
       assert.deepEqual(await store.get(record.userId, "gemini"), record);
     }));
 
+  it("`put()`, `get()`, `scan()` and `compareAndSwap()` keep an envelope record (v2, up to 8,192 characters) exactly", () =>
+    withStore(o, async (store, user) => {
+      // What a key service's records look like: longer than v1, every part base64url.
+      const part = (bytes: number) => Buffer.alloc(bytes, 0xfb).toString("base64url");
+      const envelope = (wrapped: number) =>
+        ["v2", part(40), part(wrapped), part(12), part(64), part(16)].join(".").slice(0, 8192);
+      const record = { ...makeRecord(user()), ciphertext: envelope(6_100) };
+      assert.equal(record.ciphertext.length, 8192);
+      await store.put(record);
+      assert.deepEqual(await store.get(record.userId, "gemini"), record);
+      const { records } = await scanAll(store);
+      assert.deepEqual(
+        records.find((r) => r.userId === record.userId),
+        record,
+      );
+      const next = envelope(300);
+      assert.equal(await store.compareAndSwap(record.userId, "gemini", record.ciphertext, next), true);
+      assert.equal((await store.get(record.userId, "gemini"))!.ciphertext, next);
+    }));
+
   it("`put()` of an existing key keeps createdAt, clears lastUsedAt and reports replaced", () =>
     withStore(o, async (store, user) => {
       const first = makeRecord(user(), "gemini", earlier(60_000));

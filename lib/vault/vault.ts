@@ -57,7 +57,8 @@ export function associatedData({ userId, provider, endpoint }: SealContext): Buf
   return out;
 }
 
-const unreadable = (provider: string) =>
+/** The error for a record that does not decrypt: the one message, whichever format or key. */
+export const unreadable = (provider: string) =>
   new ByokError(
     "KEY_UNREADABLE",
     "The stored key cannot be decrypted (tampered, or encrypted under an unknown master key); ask the user to add the key again.",
@@ -106,10 +107,18 @@ export class Vault {
    * @throws ByokError KEY_UNREADABLE for anything but an intact ciphertext of that very record
    */
   open(sealed: string, context: SealContext): string {
-    const plaintext = this.#open(parseSealed(sealed), associatedData(context), context.provider);
+    const plaintext = this.openBytes(sealed, context);
     const text = plaintext.toString("utf8");
     plaintext.fill(0);
     return text;
+  }
+
+  /**
+   * Like {@link Vault.open}, as bytes the caller zeroes once used (for re-encryption under another key).
+   * @throws ByokError KEY_UNREADABLE for anything but an intact ciphertext of that very record
+   */
+  openBytes(sealed: string, context: SealContext): Buffer {
+    return this.#open(parseSealed(sealed), associatedData(context), context.provider);
   }
 
   /**

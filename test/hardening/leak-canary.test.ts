@@ -5,12 +5,21 @@ import express from "express";
 import { Redis } from "ioredis";
 import { Client } from "pg";
 import request from "supertest";
-import { BYOK, byokRouter, MemoryStore, PostgresStore, RedisStore, type KeyStore } from "../../lib";
+import {
+  BYOK,
+  byokRouter,
+  MemoryStore,
+  PostgresStore,
+  RedisStore,
+  type KeyEncryptionKey,
+  type KeyStore,
+} from "../../lib";
 import { type FakeReply, startFakeProviders } from "../../lib/testing";
 import { keyEchoes } from "../helpers/canary";
 import { expectOnlyInAuthHeader, leakHunt } from "../helpers/leak-suite";
 import { freePort } from "../helpers/redis-server";
 import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";
+import { type KekSetup, startKek } from "../helpers/key-services";
 // The optional SDKs load on a provider's first call, inside its timeoutMs; load them up front so the
 // short timeout below measures the upstream, not a cold require on a busy machine.
 import "openai";
@@ -65,10 +74,17 @@ describe("leak canary across byokRouter, every store and every built-in provider
     await pg.connect();
     const postgres = new PostgresStore({ connectionString: DATABASE_URL, table });
     await postgres.migrate();
+    // Each key-encryption key too: on a MemoryStore, with the key service's secrets hunted like the master key.
+    const keks: Record<string, KekSetup> = {
+      "memory-vault": await startKek("vaultTransit"),
+      "memory-kms": await startKek("awsKms"),
+    };
     const stores: Record<string, KeyStore> = {
       memory: new MemoryStore(),
       redis: new RedisStore({ url: REDIS_URL, prefix }),
       postgres,
+      "memory-vault": new MemoryStore(),
+      "memory-kms": new MemoryStore(),
     };
     const providers = Object.fromEntries(
       Object.entries(fakes.providers).map(([id, o]) => [id, { ...o, timeoutMs: 600 }]),
@@ -79,9 +95,9 @@ describe("leak canary across byokRouter, every store and every built-in provider
     const instances: BYOK[] = [];
     const record = (res: request.Response) =>
       void responses.push(JSON.stringify({ status: res.status, headers: res.headers, text: res.text, body: res.body }));
-    const newByok = (store: KeyStore) => {
+    const newByok = (store: KeyStore, keyEncryption?: KeyEncryptionKey) => {
       const byok = new BYOK({
-        masterKey: master.toString("base64"),
+        ...(keyEncryption ? { keyEncryption } : { masterKey: master.toString("base64") }),
         store,
         providers,
         onEvent: hunt.onEvent,
@@ -93,7 +109,7 @@ describe("leak canary across byokRouter, every store and every built-in provider
     try {
       await hunt.capture(async () => {
         for (const [storeName, store] of Object.entries(stores)) {
-          const byok = newByok(store);
+          const byok = newByok(store, keks[storeName]?.kek);
           const app = appFor(byok);
           seen.push(byok, store);
           for (const id of Object.keys(CANARIES) as Id[]) {
@@ -221,13 +237,28 @@ describe("leak canary across byokRouter, every store and every built-in provider
           raw.push(JSON.stringify(await redis.hgetall(key).catch(() => redis.get(key))));
       }
       raw.push(JSON.stringify((await pg.query(`SELECT * FROM ${table}`)).rows));
-      for await (const batch of stores.memory!.scan()) raw.push(JSON.stringify(batch));
+      for (const name of ["memory", ...Object.keys(keks)])
+        for await (const batch of stores[name]!.scan()) raw.push(JSON.stringify(batch));
       expect(raw.join("").length).toBeGreaterThan(1000);
       expect(events.length).toBeGreaterThan(50);
-      const extra = [...responses, ...raw, inspect(stores, { depth: 5, showHidden: true })];
-      // The keys, and any 8 characters of one in a row; the master key in every encoding.
+      const extra = [
+        ...responses,
+        ...raw,
+        inspect(stores, { depth: 5, showHidden: true }),
+        ...Object.values(keks).flatMap((k) => [inspect(k.kek, { depth: 5, showHidden: true }), JSON.stringify(k.kek)]),
+      ];
+      // The keys, and any 8 characters of one in a row (or of its encoded forms); the master key in every
+      // encoding; the key services' secrets.
       hunt.expectNone(Object.values(CANARIES), { extra, pieces: true });
-      hunt.expectNone([master.toString("base64"), master.toString("hex"), master.toString("base64url")], { extra });
+      hunt.expectNone(
+        [
+          master.toString("base64"),
+          master.toString("hex"),
+          master.toString("base64url"),
+          ...Object.values(keks).flatMap((k) => k.secrets),
+        ],
+        { extra },
+      );
       for (const id of Object.keys(CANARIES) as Id[]) {
         expect(fakes[id].requests.length).toBeGreaterThan(20);
         expectOnlyInAuthHeader(fakes[id], AUTH_HEADER[id](CANARIES[id]), "CANARY");
@@ -240,6 +271,7 @@ describe("leak canary across byokRouter, every store and every built-in provider
       await pg.query(`DROP TABLE IF EXISTS ${table}`);
       await pg.end();
       await fakes.close();
+      for (const k of Object.values(keks)) await k.close();
     }
   });
 });

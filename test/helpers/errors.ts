@@ -21,3 +21,8 @@ export async function failure(promise: Promise<unknown>): Promise<{ code: string
   );
   return { code, ms: performance.now() - started };
 }
+
+/** The ByokError code a promise rejects with (`"resolved"` when it does not reject). */
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
+  return (await failure(promise)).code;
+}

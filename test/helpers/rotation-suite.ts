@@ -26,7 +26,7 @@ async function plaintexts(store: KeyStore, users: string[]): Promise<Record<stri
   const out: Record<string, string> = {};
   for (const userId of users) {
     for (const record of await store.list(userId))
-      out[`${userId}/${record.provider}`] = vault.open(record.ciphertext, record);
+      out[`${userId}/${record.provider}`] = await vault.open(record.ciphertext, record);
   }
   return out;
 }
