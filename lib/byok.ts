@@ -3,7 +3,15 @@ import { inspect } from "node:util";
 import { type CoreContext, storeCall } from "./core/context.js";
 import { createAiClient, type UseOptions } from "./core/ai-client.js";
 import { createEventSink } from "./core/events.js";
-import { deleteKey, deleteUser, listKeys, registerKey, type RegisterKeyInput } from "./core/keys.js";
+import {
+  deleteKey,
+  type DeleteKeyInput,
+  deleteOwner,
+  type KeyOwner,
+  listKeys,
+  registerKey,
+  type RegisterKeyInput,
+} from "./core/keys.js";
 import { type ByokOptions, isProvider, parseByokOptions } from "./core/options.js";
 import type { AiClient, KeyInfo, KeyStore, Provider, ProviderOptions } from "./core/types.js";
 import { isPeerInstalled, missingPeer } from "./core/optional-peer.js";
@@ -111,8 +119,9 @@ export class BYOK {
 
   /**
    * Checks the key with the provider (unless `validate: false`), encrypts it and stores it,
-   * replacing the user's previous key for that provider. `signal` cancels the check; once it fired,
-   * nothing is stored.
+   * replacing the previous key of that user (`userId`) or team (`teamId`) for that provider.
+   * `signal` cancels the check; once it fired, nothing is stored. `actorId` (who did it, e.g. the
+   * team admin) is the `userId` of the `key.registered` event.
    * @returns the stored key's KeyInfo, and `replaced: true` when it replaced a key
    * @throws ByokError INVALID_REQUEST, UNKNOWN_PROVIDER, KEY_REJECTED, PROVIDER_*, STORE_UNAVAILABLE
    */
@@ -122,28 +131,35 @@ export class BYOK {
   }
 
   /**
-   * Removes one key; `true` if a key was removed. `requestId` goes into the `key.deleted` event.
+   * Removes one key of a user (`userId`) or a team (`teamId`); `true` if a key was removed.
+   * `actorId` and `requestId` go into the `key.deleted` event.
    * @throws ByokError INVALID_REQUEST, STORE_UNAVAILABLE
    */
-  deleteKey(input: { userId: string; provider: string; requestId?: string }): Promise<boolean> {
+  deleteKey(input: DeleteKeyInput): Promise<boolean> {
     return deleteKey(this.#context, input);
   }
 
-  /** The user's keys: provider, hint and dates, never the key itself. */
-  listKeys(userId: string): Promise<KeyInfo[]> {
-    return listKeys(this.#context, userId);
+  /** The keys of a user (`listKeys(userId)` or `{ userId }`) or a team (`{ teamId }`): provider, owner, hint and dates, never the key. */
+  listKeys(owner: string | KeyOwner): Promise<KeyInfo[]> {
+    return listKeys(this.#context, owner);
   }
 
-  /** Removes all of a user's keys; resolves to how many. */
+  /** Removes all of a user's keys (account deletion); resolves to how many. */
   deleteUser(userId: string): Promise<number> {
-    return deleteUser(this.#context, userId);
+    return deleteOwner(this.#context, { userId });
+  }
+
+  /** Removes all of a team's keys (the team was deleted); resolves to how many. */
+  deleteTeam(teamId: string): Promise<number> {
+    return deleteOwner(this.#context, { teamId });
   }
 
   /**
-   * AI calls with `userId`'s own keys. Cheap: touches the store only when a method is called.
-   * `undefined` (nobody signed in) makes every call reject UNAUTHENTICATED. `signal` aborts every
-   * call made through the client (the router passes one that fires when the client disconnects);
-   * `requestId` goes into every event of its calls.
+   * AI calls with `userId`'s own keys, and with `teamId` the team's keys for every provider the user
+   * has no own key for. Cheap: touches the store only when a method is called. `undefined` (nobody
+   * signed in) makes every call reject UNAUTHENTICATED. `signal` aborts every call made through the
+   * client (the router passes one that fires when the client disconnects); `requestId` goes into
+   * every event of its calls.
    */
   use(userId: string | undefined, options: UseOptions = {}): AiClient {
     return createAiClient(this.#context, userId, options);

@@ -7,6 +7,10 @@ export const ERROR_STATUS = Object.freeze({
   INVALID_REQUEST: 400,
   UNKNOWN_PROVIDER: 400,
   UNAUTHENTICATED: 401,
+  /** Signed in, but not allowed: managing a team's keys without `canManageTeamKeys`. */
+  FORBIDDEN: 403,
+  /** A team route on a request without a team (`getTeamId` returned nothing). */
+  NO_TEAM: 404,
   KEY_NOT_FOUND: 404,
   PAYLOAD_TOO_LARGE: 413,
   KEY_REJECTED: 422,

@@ -1,7 +1,7 @@
 // byok-ai: the public entry point. Re-exports the contract, nothing else.
 export { BYOK } from "./byok.js";
 export type { ByokOptions } from "./core/options.js";
-export type { RegisterKeyInput } from "./core/keys.js";
+export type { DeleteKeyInput, KeyOwner, RegisterKeyFields, RegisterKeyInput } from "./core/keys.js";
 export type { UseOptions } from "./core/ai-client.js";
 export type { RotateOptions, RotateResult, VerifyOptions, VerifyResult } from "./core/rotate.js";
 export { ByokError, ERROR_STATUS, type ByokErrorCode, type ByokErrorOptions } from "./errors.js";

@@ -57,7 +57,9 @@ export async function verifyCommand(flags: StoreFlags, print: Print, env = proce
       if (!result.scanned) print(EMPTY);
       // JSON-quoted so an odd user id cannot inject terminal control sequences.
       for (const r of result.unreadable)
-        print(`    user ${JSON.stringify(r.userId)} provider ${r.provider}${r.keyId ? ` (key id ${r.keyId})` : ""}`);
+        print(
+          `    ${"teamId" in r ? `team ${JSON.stringify(r.teamId)}` : `user ${JSON.stringify(r.userId)}`} provider ${r.provider}${r.keyId ? ` (key id ${r.keyId})` : ""}`,
+        );
       if (result.unreadable.some((r) => r.keyId !== undefined && !result.keyIds.includes(r.keyId))) print(MISSING_KEY);
     }
     return result.unreadable.length ? 1 : 0;

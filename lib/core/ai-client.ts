@@ -1,6 +1,6 @@
 // AiClient: chat, stream, keys, has and connection for one user, with key lookup, decryption, deadlines and events.
 import { ByokError, type ByokErrorCode } from "../errors.js";
-import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, sealContextOf, storeCall } from "./context.js";
+import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, sealContextOf } from "./context.js";
 import { listKeys } from "./keys.js";
 import { checkKey, noteKeyOutcome } from "./key-health.js";
 import { startDeadline } from "./deadline.js";
@@ -22,10 +22,11 @@ import {
   checkProviderId,
   checkRequestId,
   checkSignal,
+  checkTeamId,
   toConversation,
 } from "./validate.js";
 import { openConnection } from "./connection.js";
-import { type Resolved, resolveKey, touchIfDue, userOf } from "./key-choice.js";
+import { type Resolved, resolveKey, touchIfDue, usableRecord, usableRecords, userOf, whoCalled } from "./key-choice.js";
 
 function toProviderRequest(request: ChatRequest, provider: Provider): ProviderChatRequest {
   const out: ProviderChatRequest = { model: request.model ?? provider.defaultModel, ...toConversation(request) };
@@ -73,10 +74,10 @@ function succeeded(
   resolved: Resolved,
   response: ChatResponse,
 ): void {
-  touchIfDue(context, userId, resolved.id, resolved.record.lastUsedAt);
+  touchIfDue(context, resolved.record.userId, resolved.id, resolved.record.lastUsedAt);
   noteKeyOutcome(context, resolved.record, "ok");
   const { model, usage } = response;
-  context.emit("chat.completed", operation, { userId, provider: resolved.id, model, usage });
+  context.emit("chat.completed", operation, { ...whoCalled(userId, resolved), provider: resolved.id, model, usage });
 }
 
 /** `usage`: what the provider had reported before a stream broke or was aborted, if anything. */
@@ -89,11 +90,12 @@ function failed(
 ): void {
   const code = failureCode(error);
   const provider = resolved.id;
+  const who = whoCalled(userId, resolved);
   if (code === "KEY_REJECTED") {
     noteKeyOutcome(context, resolved.record, "invalid");
-    context.emit("key.rejected", operation, { userId, provider });
+    context.emit("key.rejected", operation, { ...who, provider });
   }
-  context.emit("chat.failed", operation, { userId, provider, model, code, ...(usage ? { usage } : {}) });
+  context.emit("chat.failed", operation, { ...who, provider, model, code, ...(usage ? { usage } : {}) });
 }
 
 /** `AiClient.chat` for `rawUserId`. */
@@ -201,17 +203,23 @@ function runStream(context: CoreContext, rawUserId: string | undefined, input: C
 
 /** Options of `byok.use(userId, options)`. */
 export interface UseOptions {
+  /**
+   * The team whose keys this client may use, for every provider the user has no own key for. The
+   * app decides membership: pass it on every call (the router asks `getTeamId` on each request).
+   */
+  teamId?: string;
   /** The id every event of this client's calls carries (the router passes the request's `X-Request-Id`). Defaults to a new UUID per call. */
   requestId?: string;
   /** Aborts every call made through this client, as a call's own `signal` does. Defaults to none. */
   signal?: AbortSignal;
 }
 
-const USE_FIELDS = new Set(["requestId", "signal"]);
+const USE_FIELDS = new Set(["teamId", "requestId", "signal"]);
 
 function checkUseOptions(options: UseOptions): UseOptions {
   const fields = checkObject(options, USE_FIELDS, "use(userId, options)");
   const out: UseOptions = {};
+  if (fields.teamId !== undefined) out.teamId = checkTeamId(fields.teamId);
   const requestId = checkRequestId(fields.requestId);
   const signal = checkSignal(fields.signal);
   if (requestId !== undefined) out.requestId = requestId;
@@ -230,7 +238,14 @@ export function createAiClient(base: CoreContext, rawUserId: string | undefined,
     chat: async (input) => runChat(context, rawUserId, input),
     stream: (input) => runStream(context, rawUserId, input),
 
-    keys: async (): Promise<KeyInfo[]> => listKeys(context, user()),
+    async keys(): Promise<KeyInfo[]> {
+      const { teamId } = context;
+      const [own, team] = await Promise.all([
+        listKeys(context, user()),
+        teamId === undefined ? [] : listKeys(context, { teamId }),
+      ]);
+      return [...own, ...team];
+    },
     connection: async (provider) => openConnection(context, rawUserId, provider),
     checkKey: async (provider) => checkKey(context, user(), provider),
     models: async (provider) => listModels(context, user(), provider),
@@ -238,11 +253,9 @@ export function createAiClient(base: CoreContext, rawUserId: string | undefined,
     async has(provider) {
       const userId = user();
       if (provider === undefined)
-        return (await storeCall("list", () => context.store.list(userId))).some((r) =>
-          context.providers.has(r.provider),
-        );
+        return (await usableRecords(context, userId)).some((r) => context.providers.has(r.provider));
       providerFor(context, checkProviderId(provider));
-      return (await storeCall("get", () => context.store.get(userId, provider))) !== undefined;
+      return (await usableRecord(context, userId, provider)) !== undefined;
     },
   };
 }

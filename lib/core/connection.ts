@@ -2,8 +2,8 @@
 import { ByokError } from "../errors.js";
 import { type CoreContext, providerFor, sealContextOf } from "./context.js";
 import { startOperation } from "./events.js";
-import { resolveKey, touchIfDue, userOf } from "./key-choice.js";
-import type { KeyRecord, Provider, ProviderConnection, ProviderConnectionSpec } from "./types.js";
+import { type Resolved, resolveKey, touchIfDue, userOf, whoCalled } from "./key-choice.js";
+import type { Provider, ProviderConnection, ProviderConnectionSpec } from "./types.js";
 import { checkProviderId } from "./validate.js";
 
 /** What `ProviderConnection.apiKey` always is. The SDKs insist on a key; the fetch swaps in the real one. */
@@ -114,7 +114,9 @@ function refused(id: string): ByokError {
  * in the provider's auth header (replacing whatever auth the SDK set) and lets it go once fetch
  * has the request. Redirects are never followed: a 3xx reaches the SDK as it came.
  */
-function keyedFetch(context: CoreContext, userId: string, id: string, record: KeyRecord, base: Base) {
+function keyedFetch(context: CoreContext, userId: string, resolved: Resolved, base: Base) {
+  const { id, record } = resolved;
+  const who = whoCalled(userId, resolved);
   let lastUsedAt = record.lastUsedAt;
   return async function byokConnectionFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     const { url, headers, body, signal: own, ...call } = callOf(input, init);
@@ -140,8 +142,8 @@ function keyedFetch(context: CoreContext, userId: string, id: string, record: Ke
       status = response.status;
       return response;
     } finally {
-      context.emit("key.used", operation, { userId, provider: id, method, path: url.pathname, status });
-      if (status !== undefined && status < 400) lastUsedAt = touchIfDue(context, userId, id, lastUsedAt);
+      context.emit("key.used", operation, { ...who, provider: id, method, path: url.pathname, status });
+      if (status !== undefined && status < 400) lastUsedAt = touchIfDue(context, record.userId, id, lastUsedAt);
     }
   };
 }
@@ -168,6 +170,6 @@ export async function openConnection(
     provider: resolved.id,
     baseURL: base.href,
     apiKey: PLACEHOLDER_API_KEY,
-    fetch: keyedFetch(context, userId, resolved.id, resolved.record, base) as typeof fetch,
+    fetch: keyedFetch(context, userId, resolved, base) as typeof fetch,
   });
 }

@@ -21,6 +21,8 @@ export interface CoreContext {
   readonly requestId?: string;
   /** Aborts every call of a client, in its copy made by `use(userId, { signal })`. */
   readonly signal?: AbortSignal;
+  /** The team whose keys a client may use, in its copy made by `use(userId, { teamId })`. */
+  readonly teamId?: string;
 }
 
 /** Default upstream limit per call when a provider sets none. */

@@ -31,7 +31,9 @@ export type EventSink = <T extends EventType>(type: T, operation: Operation, fie
  * The fields each type may carry beyond userId and provider, and nothing else: what a call site passes
  * by mistake (a prompt, a request object) never reaches a listener.
  */
-const ALLOWED: { readonly [T in EventType]: readonly Exclude<keyof EventFields<T>, "userId" | "provider">[] } = {
+const ALLOWED: {
+  readonly [T in EventType]: readonly Exclude<keyof EventFields<T>, "userId" | "teamId" | "provider">[];
+} = {
   "key.registered": ["hint"],
   "key.deleted": [],
   "key.rejected": ["hint"],
@@ -57,6 +59,7 @@ function build<T extends EventType>(type: T, operation: Operation, fields: Event
     durationMs: Math.round(performance.now() - operation.startedAt),
     requestId: operation.requestId,
   };
+  if (given.teamId !== undefined) event.teamId = given.teamId;
   for (const name of ALLOWED[type] as readonly string[]) {
     const value = given[name];
     if (value !== undefined) event[name] = name === "usage" ? copyUsage(value as Usage) : value;

@@ -2,19 +2,70 @@
 import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
 import { checkRecordEndpoint, type CoreContext, providerFor, storeCall } from "./context.js";
+import { ownerOf, teamOwnerId } from "./owner.js";
 import type { KeyRecord, Provider } from "./types.js";
 import { checkUserId } from "./validate.js";
 
 const debug = debuglog("byok");
 
-/** A provider and the user's record for it. */
+/** A provider and the record a call uses for it: the user's own, or (with `teamId`) the team's. */
 export interface Resolved {
   id: string;
   provider: Provider;
   record: KeyRecord;
+  /** The team whose key it is, when a team key serves the call. */
+  teamId?: string;
 }
 
-/** Picks the provider and its record: the one asked for, else `defaultProvider` if the user has it, else the user's only key. */
+/** An event's `userId` (the member who called) and, when a team key served, `teamId`. */
+export function whoCalled(userId: string, resolved: { teamId?: string }): { userId: string; teamId?: string } {
+  return resolved.teamId === undefined ? { userId } : { userId, teamId: resolved.teamId };
+}
+
+/** The resolved record, and the team it belongs to when it is the team's. */
+function resolved(id: string, provider: Provider, record: KeyRecord): Resolved {
+  checkRecordEndpoint(provider, record);
+  const { teamId } = ownerOf(record.userId);
+  return teamId === undefined ? { id, provider, record } : { id, provider, record, teamId };
+}
+
+/**
+ * Every record a call of `userId` may use, one per provider: the user's own, then (with the client's
+ * `teamId`) the team's for the providers the user has no own key for. Both lists are read together
+ * (one round trip on Redis). The app decides membership on every call: nothing is cached.
+ */
+export async function usableRecords(context: CoreContext, userId: string): Promise<KeyRecord[]> {
+  const { teamId } = context;
+  const [own, team] = await Promise.all([
+    storeCall("list", () => context.store.list(userId)),
+    teamId === undefined ? [] : storeCall("list", () => context.store.list(teamOwnerId(teamId))),
+  ]);
+  const byProvider = new Map<string, KeyRecord>();
+  for (const record of [...team, ...own]) byProvider.set(record.provider, record); // own keys win
+  return [...byProvider.values()];
+}
+
+/**
+ * The record of `userId` (else, with the client's `teamId`, of the team) for one provider, or
+ * `undefined`. With a team both are read together (one round trip on Redis).
+ */
+export async function usableRecord(
+  context: CoreContext,
+  userId: string,
+  provider: string,
+): Promise<KeyRecord | undefined> {
+  const { teamId } = context;
+  const [own, team] = await Promise.all([
+    storeCall("get", () => context.store.get(userId, provider)),
+    teamId === undefined ? undefined : storeCall("get", () => context.store.get(teamOwnerId(teamId), provider)),
+  ]);
+  return own ?? team;
+}
+
+/**
+ * Picks the provider and its record: the one asked for, else `defaultProvider` if the user (or the
+ * team) has it, else the only provider with a key. The user's own key wins over the team's.
+ */
 export async function resolveKey(
   context: CoreContext,
   userId: string,
@@ -22,14 +73,11 @@ export async function resolveKey(
 ): Promise<Resolved> {
   if (requested !== undefined) {
     const provider = providerFor(context, requested);
-    const record = await storeCall("get", () => context.store.get(userId, requested));
+    const record = await usableRecord(context, userId, requested);
     if (!record) throw keyNotFound(requested);
-    checkRecordEndpoint(provider, record);
-    return { id: requested, provider, record };
+    return resolved(requested, provider, record);
   }
-  const records = (await storeCall("list", () => context.store.list(userId))).filter((r) =>
-    context.providers.has(r.provider),
-  );
+  const records = (await usableRecords(context, userId)).filter((r) => context.providers.has(r.provider));
   const record =
     records.find((r) => r.provider === context.defaultProvider) ?? (records.length === 1 ? records[0] : undefined);
   if (!record) {
@@ -40,9 +88,7 @@ export async function resolveKey(
         : `The user has keys for several providers (${records.map((r) => r.provider).join(", ")}); pass \`provider\` to pick one.`,
     );
   }
-  const provider = providerFor(context, record.provider);
-  checkRecordEndpoint(provider, record);
-  return { id: record.provider, provider, record };
+  return resolved(record.provider, providerFor(context, record.provider), record);
 }
 
 /** KEY_NOT_FOUND for a named provider: `provider` and `details.fields` say which, on every route alike. */

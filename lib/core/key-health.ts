@@ -4,7 +4,8 @@ import { ByokError } from "../errors.js";
 import { checkRecordEndpoint, type CoreContext, providerFor, sealContextOf, storeCall } from "./context.js";
 import { callWithDeadline } from "./deadline.js";
 import { startOperation } from "./events.js";
-import { keyNotFound } from "./key-choice.js";
+import { keyNotFound, usableRecord, whoCalled } from "./key-choice.js";
+import { ownerOf } from "./owner.js";
 import { toKeyInfo } from "./keys.js";
 import type { KeyInfo, KeyRecord } from "./types.js";
 import { checkProviderId } from "./validate.js";
@@ -41,14 +42,17 @@ export async function checkKey(context: CoreContext, userId: string, rawProvider
   const operation = startOperation(context.requestId);
   const id = checkProviderId(rawProvider);
   const provider = providerFor(context, id);
-  const record = await storeCall("get", () => context.store.get(userId, id));
+  // The key a chat would use: the user's own, else (with the client's team) the team's.
+  const record = await usableRecord(context, userId, id);
   if (!record) throw keyNotFound(id, "The user has no key for this provider to check.");
   checkRecordEndpoint(provider, record);
+  const who = whoCalled(userId, ownerOf(record.userId));
   let apiKey: string;
   try {
     apiKey = await context.vault.open(record.ciphertext, sealContextOf(record)); // fails closed for a broken record too
-  } catch {
-    context.emit("key.checked", operation, { userId, provider: id, hint: record.hint, status: "unreadable" });
+  } catch (error) {
+    if (!ByokError.is(error) || error.code !== "KEY_UNREADABLE") throw error; // a key service outage is no verdict
+    context.emit("key.checked", operation, { ...who, provider: id, hint: record.hint, status: "unreadable" });
     return toKeyInfo(record, "unreadable");
   }
   let status: "ok" | "invalid" = "ok";
@@ -62,6 +66,6 @@ export async function checkKey(context: CoreContext, userId: string, rawProvider
     status = "invalid";
   }
   await saveStatus(context, record, status);
-  context.emit("key.checked", operation, { userId, provider: id, hint: record.hint, status });
+  context.emit("key.checked", operation, { ...who, provider: id, hint: record.hint, status });
   return toKeyInfo(record, status);
 }

@@ -3,14 +3,17 @@ import { ByokError } from "../errors.js";
 import { type CoreContext, providerFor, sealContextOf, storeCall } from "./context.js";
 import { callWithDeadline } from "./deadline.js";
 import { startOperation } from "./events.js";
+import { ownerOf, teamOwnerId } from "./owner.js";
 import type { KeyInfo, KeyRecord, KeyStatus, Provider } from "./types.js";
 import {
+  checkActorId,
   checkApiKey,
   checkObject,
   REGISTER_KEY_FIELDS,
   checkProviderId,
   checkRequestId,
   checkSignal,
+  checkTeamId,
   checkUserId,
   invalid,
 } from "./validate.js";
@@ -32,6 +35,7 @@ function hostOf(endpoint: string): string | undefined {
 export function toKeyInfo(record: KeyRecord, status: KeyStatus): KeyInfo {
   const info: KeyInfo = {
     provider: record.provider,
+    owner: ownerOf(record.userId).teamId === undefined ? "user" : "team",
     hint: record.broken ? UNKNOWN_HINT : record.hint,
     status,
     createdAt: record.broken ? UNKNOWN_TIME : record.createdAt,
@@ -60,10 +64,17 @@ export function hintFor(apiKey: string): string {
   return `\u2026${apiKey.slice(-4)}`;
 }
 
-/** Arguments of `byok.registerKey`. */
-export interface RegisterKeyInput {
-  userId: string;
+/** Whose keys an operation is about: exactly one of a user or a team. */
+export type KeyOwner = { userId: string; teamId?: undefined } | { teamId: string; userId?: undefined };
+
+/** Arguments of `byok.registerKey`: for a user's own key (`userId`) or a team's (`teamId`). */
+export type RegisterKeyInput = KeyOwner & RegisterKeyFields;
+
+/** The fields of `byok.registerKey` beside its owner. */
+export interface RegisterKeyFields {
   provider: string;
+  /** Who registered it (e.g. the team admin), for the `key.registered` event's `userId`. Defaults to the `userId`. */
+  actorId?: string;
   /** The user's key, as the provider issued it. */
   apiKey: string;
   /**
@@ -80,8 +91,36 @@ export interface RegisterKeyInput {
   requestId?: string;
 }
 
-const REGISTER_FIELDS = new Set([...Object.keys(REGISTER_KEY_FIELDS), "userId", "validate", "signal", "requestId"]);
-const DELETE_FIELDS = new Set(["userId", "provider", "requestId"]);
+const OWNER_FIELDS = ["userId", "teamId", "actorId"];
+const REGISTER_FIELDS = new Set([
+  ...Object.keys(REGISTER_KEY_FIELDS),
+  ...OWNER_FIELDS,
+  "validate",
+  "signal",
+  "requestId",
+]);
+const DELETE_FIELDS = new Set([...OWNER_FIELDS, "provider", "requestId"]);
+
+/** Whose records an operation touches, and who acted, from `{ userId }` or `{ teamId }` (plus `actorId`). */
+interface CheckedOwner {
+  /** What the store keeps the records under (the user id, or the team's owner id). */
+  ownerId: string;
+  /** The events' `userId` (the actor) and, for a team, `teamId`. */
+  who: { userId: string; teamId?: string };
+}
+
+/** @throws ByokError INVALID_REQUEST unless exactly one of `userId` / `teamId`, and valid ids */
+export function checkOwner(fields: Record<string, unknown>): CheckedOwner {
+  if ((fields.userId === undefined) === (fields.teamId === undefined))
+    throw invalid("Give exactly one of userId (a user's own key) or teamId (a team's key).", ["userId", "teamId"]);
+  const actor = fields.actorId === undefined ? undefined : checkActorId(fields.actorId);
+  if (fields.userId !== undefined) {
+    const userId = checkUserId(fields.userId);
+    return { ownerId: userId, who: { userId: actor ?? userId } };
+  }
+  const teamId = checkTeamId(fields.teamId);
+  return { ownerId: teamOwnerId(teamId), who: { userId: actor ?? "", teamId } };
+}
 
 /**
  * The endpoint to store with a key: the provider's own check of the one given, else none.
@@ -117,7 +156,7 @@ export async function registerKey(
 ): Promise<{ info: KeyInfo; replaced: boolean }> {
   const fields = checkObject(input, REGISTER_FIELDS, "registerKey");
   const operation = startOperation(checkRequestId(fields.requestId));
-  const userId = checkUserId(fields.userId);
+  const { ownerId, who } = checkOwner(fields);
   const id = checkProviderId(fields.provider);
   const provider = providerFor(context, id);
   const apiKey = checkApiKey(fields.apiKey);
@@ -131,7 +170,7 @@ export async function registerKey(
     await callWithDeadline(provider, id, signal, (signal) => provider.validateKey({ apiKey, signal, endpoint })).catch(
       (error: unknown) => {
         if (ByokError.is(error) && error.code === "KEY_REJECTED")
-          context.emit("key.rejected", operation, { userId, provider: id, hint: hintFor(apiKey) });
+          context.emit("key.rejected", operation, { ...who, provider: id, hint: hintFor(apiKey) });
         throw error;
       },
     );
@@ -139,42 +178,49 @@ export async function registerKey(
   signal?.throwIfAborted();
   const now = new Date().toISOString();
   const hint = hintFor(apiKey);
-  const sealed: KeyRecord = { userId, provider: id, ciphertext: "", hint, createdAt: now, updatedAt: now };
+  const sealed: KeyRecord = { userId: ownerId, provider: id, ciphertext: "", hint, createdAt: now, updatedAt: now };
   if (endpoint !== undefined) sealed.endpoint = endpoint;
   sealed.ciphertext = await context.vault.seal(apiKey, sealContextOf(sealed));
   const { record, replaced } = await storeCall("put", () => context.store.put(sealed));
-  context.emit("key.registered", operation, { userId, provider: id, hint });
+  context.emit("key.registered", operation, { ...who, provider: id, hint });
   return { info: toKeyInfo(record, "ok"), replaced };
 }
 
-/** Removes one key; `true` if there was one. */
-export async function deleteKey(
-  context: CoreContext,
-  input: { userId: string; provider: string; requestId?: string },
-): Promise<boolean> {
+/** Arguments of `byok.deleteKey`. */
+export type DeleteKeyInput = KeyOwner & { provider: string; actorId?: string; requestId?: string };
+
+/** Removes one key of a user or a team; `true` if there was one. */
+export async function deleteKey(context: CoreContext, input: DeleteKeyInput): Promise<boolean> {
   const fields = checkObject(input, DELETE_FIELDS, "deleteKey");
   const operation = startOperation(checkRequestId(fields.requestId));
-  const userId = checkUserId(fields.userId);
+  const { ownerId, who } = checkOwner(fields);
   const provider = checkProviderId(fields.provider);
-  const removed = await storeCall("delete", () => context.store.delete(userId, provider));
-  if (removed) context.emit("key.deleted", operation, { userId, provider });
+  const removed = await storeCall("delete", () => context.store.delete(ownerId, provider));
+  if (removed) context.emit("key.deleted", operation, { ...who, provider });
   return removed;
 }
 
-/** The user's keys as KeyInfo, sorted by provider. */
-export async function listKeys(context: CoreContext, rawUserId: string): Promise<KeyInfo[]> {
-  const userId = checkUserId(rawUserId);
-  const records = await storeCall("list", () => context.store.list(userId));
+/** The store owner id of `owner` (a user id, or `{ userId }` / `{ teamId }`). */
+function ownerIdOf(owner: string | KeyOwner): string {
+  if (typeof owner === "string") return checkUserId(owner);
+  if (typeof owner !== "object" || owner === null) return checkUserId(owner);
+  return checkOwner(checkObject(owner, new Set(["userId", "teamId"]), "listKeys")).ownerId;
+}
+
+/** The keys of a user (or of a team) as KeyInfo, sorted by provider. */
+export async function listKeys(context: CoreContext, owner: string | KeyOwner): Promise<KeyInfo[]> {
+  const ownerId = ownerIdOf(owner);
+  const records = await storeCall("list", () => context.store.list(ownerId));
   const infos = await Promise.all(records.map(async (r) => toKeyInfo(r, await statusOf(context, r))));
   return infos.sort((a, b) => a.provider.localeCompare(b.provider));
 }
 
-/** Removes all of a user's keys (e.g. on account deletion); resolves to how many there were. */
-export async function deleteUser(context: CoreContext, rawUserId: string): Promise<number> {
+/** Removes all of a user's keys (account deletion) or a team's; resolves to how many there were. */
+export async function deleteOwner(context: CoreContext, owner: KeyOwner): Promise<number> {
   const operation = startOperation(context.requestId);
-  const userId = checkUserId(rawUserId);
-  const before = await storeCall("list", () => context.store.list(userId));
-  const count = await storeCall("deleteUser", () => context.store.deleteUser(userId));
-  for (const record of before) context.emit("key.deleted", operation, { userId, provider: record.provider });
+  const { ownerId, who } = checkOwner(owner);
+  const before = await storeCall("list", () => context.store.list(ownerId));
+  const count = await storeCall("deleteUser", () => context.store.deleteUser(ownerId));
+  for (const record of before) context.emit("key.deleted", operation, { ...who, provider: record.provider });
   return count;
 }

@@ -2,6 +2,7 @@
 import { ByokError } from "../errors.js";
 import { checkBatchSize } from "./batch-size.js";
 import { type CoreContext, sealContextOf, storeCall } from "./context.js";
+import { ownerOf } from "./owner.js";
 import type { CompareAndSwap, KeyRecord, KeyStore } from "./types.js";
 
 /** Counts reported by `byok.rotate()` (and to `onProgress` after each batch). */
@@ -31,8 +32,8 @@ export interface VerifyResult {
   byKeyId: Record<string, number>;
   /** Ids of the configured keys (master keys, key-encryption keys), current first. */
   keyIds: string[];
-  /** Records that fail to decrypt: user id and provider only, never the key. */
-  unreadable: { userId: string; provider: string; keyId?: string }[];
+  /** Records that fail to decrypt: whose (user id, or team id) and provider only, never the key. */
+  unreadable: (({ userId: string } | { teamId: string }) & { provider: string; keyId?: string })[];
 }
 
 /** The store's batches, reading one ahead: the store fetches the next batch while the CPU works on this one. */
@@ -174,7 +175,12 @@ export async function verify(context: CoreContext, options: VerifyOptions = {}):
       result.scanned++;
       const keyId = context.vault.keyIdOf(ciphertext);
       if (readable[i]) result.byKeyId[keyId!] = (result.byKeyId[keyId!] ?? 0) + 1;
-      else result.unreadable.push({ userId, provider, ...(keyId ? { keyId } : {}) });
+      else
+        result.unreadable.push({
+          ...ownerOf(userId),
+          provider,
+          ...(keyId ? { keyId } : {}),
+        } as VerifyResult["unreadable"][number]);
     });
     options.onProgress?.(result.scanned);
   }

@@ -11,6 +11,8 @@ export type KeyStatus = "ok" | "invalid" | "unreadable";
 /** What applications see of a stored key: never the key itself. */
 export interface KeyInfo {
   provider: string;
+  /** Whose key it is: the user's own, or a team's (used by its members; see `use(userId, { teamId })`). */
+  owner: "user" | "team";
   /**
    * The key's last 4 characters after an ellipsis, e.g. `"…x7Qa"`; `"…????"` when the record is
    * not the store's format.
@@ -411,7 +413,13 @@ export interface UserEndpointOptions {
 
 /** What every {@link ByokEvent} carries. */
 export interface ByokEventBase {
+  /**
+   * The user who acted or called: for a chat with a team key, the member; for a team key registered
+   * or deleted, the `actorId` given (empty when none was).
+   */
   userId: string;
+  /** The team whose key the event is about (a team key served the call, or was registered or deleted). */
+  teamId?: string;
   provider: string;
   /** ISO-8601, when the event was emitted. */
   at: string;

@@ -31,21 +31,50 @@ export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   !Array.isArray(v) &&
   [Object.prototype, null].includes(Object.getPrototypeOf(v));
 
-// A lone surrogate cannot be encoded as UTF-8 (it would become U+FFFD and collide with another id),
-// and PostgreSQL text cannot hold NUL: refuse both everywhere, so every store accepts the same ids.
+/**
+ * Where a team's keys live in a store: its owner id is this mark, then the team id. U+FFFF is a Unicode
+ * noncharacter that no user id or team id may hold, so no id can ever name another owner's records.
+ */
+export const TEAM_OWNER_MARK = "\uFFFFteam:";
+
+// A lone surrogate cannot be encoded as UTF-8 (it would become U+FFFF and collide with another id),
+// PostgreSQL text cannot hold NUL, and U+FFFF marks team owners: refuse all three everywhere, so every
+// store accepts the same ids and keeps every owner apart.
 // eslint-disable-next-line no-control-regex -- NUL is exactly what must be refused
-const UNSTORABLE = /[\p{Cs}\u0000]/u;
+const UNSTORABLE = /[\p{Cs}\u0000\uFFFF]/u;
 
 /**
- * @throws ByokError INVALID_REQUEST unless a string of 1–256 characters of well-formed Unicode
- * without NUL (no store could keep such ids apart from others)
+ * @throws ByokError INVALID_REQUEST naming `field` unless a string of 1–256 characters of well-formed
+ * Unicode without NUL or U+FFFF (no store could keep such ids apart from others)
  */
-export function checkUserId(userId: unknown): string {
-  if (typeof userId !== "string" || userId.length === 0 || userId.length > MAX_USER_ID) {
-    throw invalid(`userId must be a string of 1 to ${MAX_USER_ID} characters.`, ["userId"]);
+function checkId(id: unknown, field: "userId" | "teamId" | "actorId"): string {
+  if (typeof id !== "string" || id.length === 0 || id.length > MAX_USER_ID) {
+    throw invalid(`${field} must be a string of 1 to ${MAX_USER_ID} characters.`, [field]);
   }
-  if (UNSTORABLE.test(userId)) throw invalid("userId must be well-formed Unicode without NUL characters.", ["userId"]);
-  return userId;
+  if (UNSTORABLE.test(id))
+    throw invalid(`${field} must be well-formed Unicode without NUL or U+FFFF characters.`, [field]);
+  return id;
+}
+
+/** @throws ByokError INVALID_REQUEST unless a valid user id (see {@link checkId}). */
+export const checkUserId = (userId: unknown): string => checkId(userId, "userId");
+
+/** @throws ByokError INVALID_REQUEST unless a valid team id (the same rules as a user id). */
+export const checkTeamId = (teamId: unknown): string => checkId(teamId, "teamId");
+
+/** @throws ByokError INVALID_REQUEST unless a valid actor id (who acted on a team's keys: a user id). */
+export const checkActorId = (actorId: unknown): string => checkId(actorId, "actorId");
+
+/**
+ * What a store keeps records under: a user id, or a team's owner id ({@link TEAM_OWNER_MARK} and the team id).
+ * @throws ByokError INVALID_REQUEST unless one of them
+ */
+export function checkOwnerId(ownerId: unknown): string {
+  if (typeof ownerId === "string" && ownerId.startsWith(TEAM_OWNER_MARK)) {
+    checkTeamId(ownerId.slice(TEAM_OWNER_MARK.length));
+    return ownerId;
+  }
+  return checkUserId(ownerId);
 }
 
 /** @throws ByokError INVALID_REQUEST unless a well-formed provider id. */

@@ -4,7 +4,7 @@ import helmet, { type HelmetOptions } from "helmet";
 import { configError } from "../core/option-checks.js";
 import { chatRoute } from "./chat-route.js";
 import "./express-augment.js";
-import { keysRoutes } from "./keys-routes.js";
+import { keysRoutes, teamKeysRoutes } from "./keys-routes.js";
 import { modelsRoute } from "./models-route.js";
 import { parseRouterOptions, type RouterOptions } from "./options.js";
 import { createLimiters } from "./rate-limit.js";
@@ -66,7 +66,8 @@ export function byokRouter(options: RouterOptions): Router {
   const parsed = parseRouterOptions(options);
   const { byok } = parsed;
   const limits = createLimiters(parsed.rateLimit, byok.store);
-  const keys = keysRoutes(byok);
+  const keys = keysRoutes(byok, parsed.getTeamId);
+  const team = teamKeysRoutes(byok, parsed.getTeamId, parsed.canManageTeamKeys);
   const secure = helmetFor(parsed.helmet);
   const common = [noStore, ...(secure ? [secure] : []), requireUser(parsed.getUserId)];
   const parse = express.json({ limit: parsed.bodyLimit, strict: true, type: "application/json" });
@@ -80,12 +81,17 @@ export function byokRouter(options: RouterOptions): Router {
   routes.delete("/keys", ...common, ...limits.keys, json(deleteKeyBody), keys.remove);
   routes.post("/chat", ...common, ...limits.chat, json(chatBody), chatRoute(parsed.messageFor));
   routes.get("/models", ...common, ...limits.chat, modelsRoute());
+  // A team's keys: listed by any member, changed only by a manager; limited per member, like every route.
+  const teamCommon = [...common, ...limits.keys, team.requireTeam];
+  routes.post("/team/keys", ...teamCommon, team.requireManager, json(registerKeyBody), team.register);
+  routes.get("/team/keys", ...teamCommon, team.list);
+  routes.delete("/team/keys", ...teamCommon, team.requireManager, json(deleteKeyBody), team.remove);
   routes.use(preflightHeaders(secure)); // after the routes: only requests none of them answered
   // Inside `routes`, after them: only errors from the byok routes get here.
   routes.use(errorMiddleware(parsed.messageFor, "all"));
 
   const router = express.Router();
-  router.use(attachAi(byok, parsed.getUserId));
+  router.use(attachAi(byok, parsed));
   router.use(parsed.basePath, routes);
   return router;
 }

@@ -35,6 +35,17 @@ export interface RouterOptions {
    */
   getUserId?: (req: Request) => string | undefined;
   /**
+   * The team whose keys this request may use (`req.ai`, chat) and whose keys `{basePath}/team/keys`
+   * shows and changes; `undefined` for none. Asked on every request: byok-ai keeps no memberships, so a
+   * user the app takes out of a team loses the team's keys at once. Defaults to no team.
+   */
+  getTeamId?: (req: Request) => string | undefined;
+  /**
+   * Whether this request may add or remove its team's keys (`POST`/`DELETE {basePath}/team/keys`).
+   * Every member can list them (hints only). Defaults to `() => false`: nobody.
+   */
+  canManageTeamKeys?: (req: Request) => boolean | Promise<boolean>;
+  /**
    * Per-user limits, counted separately for the keys routes and for chat (`POST /chat` and
    * `GET /models`); `false` turns them off. Defaults to keys 30 per 10 minutes and chat 60 per minute,
    * counted in the key store's Redis when it is a `RedisStore`, else in this process's memory.
@@ -58,6 +69,8 @@ export interface ParsedRouterOptions {
   byok: BYOK;
   basePath: string;
   getUserId: (req: Request) => unknown;
+  getTeamId: (req: Request) => unknown;
+  canManageTeamKeys: (req: Request) => boolean | Promise<boolean>;
   rateLimit:
     false | { keys: Required<RateLimitWindow>; chat: Required<RateLimitWindow>; store?: RateLimitStoreFactory };
   /** `bodyLimit` in bytes. */
@@ -70,6 +83,8 @@ const KNOWN: KeysEnum<RouterOptions> = {
   byok: true,
   basePath: true,
   getUserId: true,
+  getTeamId: true,
+  canManageTeamKeys: true,
   rateLimit: true,
   bodyLimit: true,
   helmet: true,
@@ -93,6 +108,8 @@ const UNIT_BYTES: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 
 const MAX_WINDOW_MS = 24 * 60 * 60_000;
 const W = "byokRouter";
 
+const noTeam = (): undefined => undefined;
+const nobody = (): boolean => false;
 const defaultGetUserId = (req: Request): unknown => (req as { user?: { id?: unknown } }).user?.id;
 
 function checkWindow(value: unknown, name: "keys" | "chat"): Required<RateLimitWindow> {
@@ -173,10 +190,18 @@ export function parseRouterOptions(input: unknown): Readonly<ParsedRouterOptions
       `${W}: getUserId must be a function (req) => string | undefined that returns the signed-in user's id.`,
     );
   }
+  for (const name of ["getTeamId", "canManageTeamKeys"] as const) {
+    if (options[name] !== undefined && typeof options[name] !== "function")
+      throw configError(
+        `${W}: ${name} must be a function of the request, e.g. ${name === "getTeamId" ? "(req) => req.user?.teamId" : '(req) => req.user?.role === "admin"'}.`,
+      );
+  }
   return Object.freeze({
     byok: options.byok,
     basePath,
     getUserId: options.getUserId ?? defaultGetUserId,
+    getTeamId: options.getTeamId ?? noTeam,
+    canManageTeamKeys: options.canManageTeamKeys ?? nobody,
     rateLimit: checkRateLimit(options.rateLimit),
     bodyLimit: checkBodyLimit(options.bodyLimit ?? "16kb"),
     helmet: checkHelmet(options.helmet),

@@ -10,15 +10,19 @@ const USER = Symbol("byok-ai.user");
 type WithUser = Request & { [USER]?: string };
 
 /**
- * Normalizes what getUserId returned: a non-empty string, a finite number (stringified), or
- * nothing. Anything else is a bug in the app's getUserId, reported as INTERNAL.
+ * Normalizes what getUserId (or getTeamId) returned: a non-empty string, a finite number
+ * (stringified), or nothing. Anything else is a bug in the app's function, reported as INTERNAL.
  */
-export function normalizeUserId(value: unknown): string | undefined {
+export function normalizeUserId(value: unknown, from = "getUserId"): string | undefined {
   if (value === undefined || value === null || value === "") return undefined;
   if (typeof value === "string") return value;
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
-  throw new ByokError("INTERNAL", "getUserId must return a string, a number or undefined.");
+  throw new ByokError("INTERNAL", `${from} must return a string, a number or undefined.`);
 }
+
+/** The request's team, asked of `getTeamId` now (never cached: membership is the app's, request by request). */
+export const teamIdOf = (req: Request, getTeamId: (req: Request) => unknown): string | undefined =>
+  normalizeUserId(getTeamId(req), "getTeamId");
 
 const gone = new WeakMap<Request, AbortSignal>();
 
@@ -43,12 +47,15 @@ export function clientGone(req: Request, res: Response): AbortSignal {
  * user is asked at call time (a user set by middleware after the router is seen), and nothing is
  * made on requests that never use it.
  */
-function requestAi(byok: BYOK, req: Request, res: Response, getUserId: (req: Request) => unknown): AiClient {
-  let last: { userId: string | undefined; client: AiClient } | undefined;
+function requestAi(byok: BYOK, req: Request, res: Response, who: RequestOwners): AiClient {
+  let last: { userId: string | undefined; teamId: string | undefined; client: AiClient } | undefined;
   const current = (): AiClient => {
-    const userId = normalizeUserId(getUserId(req));
-    if (last === undefined || last.userId !== userId)
-      last = { userId, client: byok.use(userId, { requestId: requestIdOf(req), signal: clientGone(req, res) }) };
+    const userId = normalizeUserId(who.getUserId(req));
+    const teamId = teamIdOf(req, who.getTeamId);
+    if (last === undefined || last.userId !== userId || last.teamId !== teamId) {
+      const options = { requestId: requestIdOf(req), signal: clientGone(req, res) };
+      last = { userId, teamId, client: byok.use(userId, teamId === undefined ? options : { ...options, teamId }) };
+    }
     return last.client;
   };
   return {
@@ -62,10 +69,16 @@ function requestAi(byok: BYOK, req: Request, res: Response, getUserId: (req: Req
   };
 }
 
+/** How the router learns who is asking: the app's `getUserId` and `getTeamId`. */
+export interface RequestOwners {
+  getUserId: (req: Request) => unknown;
+  getTeamId: (req: Request) => unknown;
+}
+
 /** Middleware for every request through the router: attaches `req.ai`. */
-export function attachAi(byok: BYOK, getUserId: (req: Request) => unknown) {
+export function attachAi(byok: BYOK, who: RequestOwners) {
   return function attachAiMiddleware(req: Request, res: Response, next: NextFunction): void {
-    req.ai = requestAi(byok, req, res, getUserId);
+    req.ai = requestAi(byok, req, res, who);
     next();
   };
 }

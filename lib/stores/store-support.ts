@@ -9,7 +9,7 @@ const debug = debuglog("byok");
  * @throws ByokError INVALID_REQUEST when a user id contains NUL or a lone surrogate, which no
  * networked store can keep apart from other ids
  */
-export { checkUserId as checkStorableUserId } from "../core/validate.js";
+export { checkOwnerId as checkStorableUserId } from "../core/validate.js";
 
 /** The error every store method rejects with when its backend cannot be reached; never carries the backend's message. */
 export function storeUnavailable(

@@ -37,6 +37,10 @@ function oddUserIds(): string[] {
     `${t}`.padEnd(256, "z"),
     encoded,
     `{${encoded}}`,
+    // A team's owner id (byok-ai keeps a team's keys under U+FFFF "team:" and the team id), beside the user ids above.
+    `\uFFFFteam:${t}`,
+    `\uFFFFteam:{${t}}:x`,
+    `\uFFFFteam:${t}`.padEnd(262, "t"),
     `byok:{${encoded}}`,
     `byok:${t}`,
   ];
@@ -229,7 +233,7 @@ export function basicCases({ it }: ConformanceRunner, o: KeyStoreConformanceOpti
       lists.forEach((list, i) => assert.deepEqual(list, [records[i]]));
     }));
 
-  it("keeps users apart whatever their ids (`:`, `{}`, `*`, `%`, Unicode, 256 characters, prefixes, encoded-looking)", () =>
+  it("keeps owners apart whatever their ids (`:`, `{}`, `*`, `%`, Unicode, 256 characters, prefixes, encoded-looking, team owner ids)", () =>
     withStore(o, async (store, user) => {
       const records = oddUserIds().map((id) => makeRecord(user(id)));
       for (const r of records) await store.put(r);
