@@ -74,6 +74,7 @@ describe("BYOK.registerKey", () => {
     const info = await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: CANARY_KEY });
     expect(info).toEqual({
       provider: "gemini",
+      owner: "user",
       hint: "\u2026XYZW",
       status: "ok",
       createdAt: expect.any(String),

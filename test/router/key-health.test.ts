@@ -78,6 +78,7 @@ describe.each(EXPRESS_VERSIONS)("key status on %s", (version) => {
       expect(res.status).toBe(200);
       expect(res.body).toEqual({
         provider: "gemini",
+        owner: "user",
         hint: "\u2026XYZW",
         status: "ok",
         createdAt: expect.any(String),

@@ -39,6 +39,7 @@ describe.each(EXPRESS_VERSIONS)("key routes on %s", (version) => {
       expect(res.status).toBe(201);
       expect(res.body).toEqual({
         provider: "gemini",
+        owner: "user",
         hint: "\u2026XYZW",
         status: "ok",
         createdAt: expect.any(String),
