@@ -95,7 +95,15 @@ export async function createExampleApp(options = {}) {
   );
   app.use("/assets", express.static(`${PUBLIC}assets`, { index: false, maxAge: 0 }));
   app.use(demoAuth({ secret, secure: Boolean(options.production) }));
-  app.use(byokRouter({ byok })); // POST/GET/DELETE /byok/keys, POST /byok/chat, and req.ai on every request
+  // POST/GET/DELETE /byok/keys and /byok/team/keys, POST /byok/chat, and req.ai on every request. The team's key
+  // serves a member for every provider they have no own key for; only the team's admin may change it.
+  app.use(
+    byokRouter({
+      byok,
+      getTeamId: (req) => req.user?.teamId,
+      canManageTeamKeys: (req) => req.user?.role === "admin",
+    }),
+  );
   app.use(summarizeRoute());
   app.get("/api/settings", (_req, res) => res.json({ defaultProvider: DEFAULT_PROVIDER }));
 

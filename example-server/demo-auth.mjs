@@ -1,10 +1,17 @@
 // DEMO AUTH ONLY: "log in" by typing any user name. Replace with your real login (passport, OIDC, ...).
-// It shows the one thing byok-ai needs from your auth: `req.user = { id }` on every signed-in request.
+// It shows what byok-ai needs from your auth: `req.user = { id }` on every signed-in request, plus, for team
+// keys, the user's team and whether they may manage its keys (here `teamId` and `role`, for alice and bob).
 import cookieSession from "cookie-session";
 import express from "express";
 
 /** User names the demo accepts: they become byok-ai user ids. */
 const USER_NAME = /^[A-Za-z0-9_.-]{1,40}$/;
+
+/**
+ * The demo's one team, as your app's own membership data would say it: alice is its admin (she may add
+ * and remove the team's keys), bob a member (he uses them). Everyone else is in no team.
+ */
+export const DEMO_TEAM = Object.freeze({ id: "demo-team", members: { alice: "admin", bob: "member" } });
 
 /**
  * Demo login/logout and `req.user`, from a signed session cookie (cookie-session: HMAC-signed,
@@ -25,7 +32,10 @@ export function demoAuth({ secret, secure }) {
   );
   router.use((req, _res, next) => {
     const id = req.session?.userId;
-    if (typeof id === "string" && USER_NAME.test(id)) req.user = { id };
+    if (typeof id === "string" && USER_NAME.test(id)) {
+      const role = DEMO_TEAM.members[id];
+      req.user = role ? { id, teamId: DEMO_TEAM.id, role } : { id };
+    }
     next();
   });
   router.post("/login", express.urlencoded({ extended: false, limit: "1kb" }), (req, res) => {

@@ -1,6 +1,6 @@
 // The loopback HTTP server behind the fake key services (Vault transit, AWS KMS): fault knobs and a record of every call.
 import { createServer, type IncomingMessage } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { listenOnLoopback } from "./loopback-server.js";
 
 /** Faults a fake key service plays; change them at any time, they apply to the next request. */
 export interface KeyServiceFaults {
@@ -55,7 +55,6 @@ export async function startKeyServiceServer(
 ): Promise<FakeKeyService> {
   const faults: KeyServiceFaults = { down: false, hang: false, deny: false, wrongContext: false };
   const calls: KeyServiceCall[] = [];
-  const sockets = new Set<Socket>();
   const server = createServer((request, response) => {
     if (faults.down) {
       request.socket.destroy();
@@ -72,20 +71,6 @@ export async function startKeyServiceServer(
       response.end(text);
     });
   });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    faults,
-    calls,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  const { url, close } = await listenOnLoopback(server);
+  return { url, faults, calls, close };
 }

@@ -1,8 +1,8 @@
 // A real node:http server that plays an AI provider's API for tests: scripted replies, recorded requests, faults.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
 import type { FinishReason, Usage } from "../core/types.js";
 import { sampleJson } from "./fake-json.js";
+import { listenOnLoopback } from "./loopback-server.js";
 
 /** A tool (function) call the fake model asks for. */
 export interface FakeToolCall {
@@ -227,7 +227,6 @@ export async function startFakeUpstream(
   const acceptKey = options.acceptKey ?? defaultAcceptKey;
   const queue: FakeReply[] = [];
   const requests: FakeRequest[] = [];
-  const sockets = new Set<Socket>();
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
@@ -313,25 +312,16 @@ export async function startFakeUpstream(
   const server = createServer((request, response) => {
     handle(request, response).catch(() => response.destroy());
   });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const { url, close } = await listenOnLoopback(server);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     requests,
     enqueue: (...replies) => void queue.push(...replies),
     reset: () => {
       queue.length = 0;
       requests.length = 0;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

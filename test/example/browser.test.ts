@@ -63,6 +63,9 @@ describe("example-server pages in Chromium", () => {
     await page.waitForSelector("body[data-ready=true]");
     expect(await page.textContent("#who")).toBe("Signed in as alice");
     expect(await card("gemini").locator("[data-field=none]").textContent()).toBe("No key saved.");
+    // alice is the demo team's admin: the page shows her the team's keys too (members never see this section).
+    expect(await page.isVisible("#team")).toBe(true);
+    expect(await page.locator("section[data-team-provider]").count()).toBeGreaterThan(0);
   });
 
   it("saves a key, shows only its hint and dates, and clears the password field", async () => {
@@ -96,7 +99,7 @@ describe("example-server pages in Chromium", () => {
     expect(partial.length).toBeLessThan(full!.length);
     expect(full!.startsWith(partial)).toBe(true);
     expect(await page.locator("#answer .chunk").count()).toBe(7);
-    expect(await page.textContent("#answer-meta")).toMatch(/^gemini · .+ · \d+ tokens · stop$/);
+    expect(await page.textContent("#answer-meta")).toMatch(/^gemini · your key · .+ · \d+ tokens · stop$/);
     expect(await page.isHidden("#chat-error")).toBe(true);
   });
 

@@ -90,6 +90,27 @@ describe("example-server (npm run example)", () => {
     expect((await http.call("/api/me")).status).toBe(401);
   });
 
+  it("lets alice, the demo team's admin, add a team key that bob's chats use, and refuses bob's change", async () => {
+    const server = start();
+    const base = (await server.waitFor(LISTENING))[1]!;
+    const alice = client(base);
+    const bob = client(base);
+    await alice.login("alice");
+    await bob.login("bob");
+    expect(await (await bob.call("/api/me")).json()).toEqual({
+      user: { id: "bob", teamId: "demo-team", role: "member" },
+      demoAuth: true,
+    });
+    const added = await alice.json("/byok/team/keys", { provider: "openai", apiKey: "sk-team-example-key-Tm01" });
+    expect([added.status, ((await added.json()) as { owner: string }).owner]).toEqual([201, "team"]);
+    const refused = await bob.json("/byok/team/keys", { provider: "openai", apiKey: "sk-bob-example-key-Bb01" });
+    expect([refused.status, ((await refused.json()) as ErrorBody).error.code]).toEqual([403, "FORBIDDEN"]);
+    const keys = (await (await bob.call("/byok/keys")).json()) as { keys: unknown[]; teamKeys: { hint: string }[] };
+    expect([keys.keys, keys.teamKeys.map((k) => k.hint)]).toEqual([[], ["…Tm01"]]);
+    const summary = await bob.json("/summarize", { text: "Team facts." });
+    expect([summary.status, ((await summary.json()) as { provider: string }).provider]).toEqual([200, "openai"]);
+  });
+
   it("answers /summarize errors as { error: { code, message } } with the byok status", async () => {
     const server = start();
     const http = client((await server.waitFor(LISTENING))[1]!);

@@ -52,7 +52,11 @@ const ERRORS: FakeReply[] = [400, 401, 403, 429, 500, 503].map((status) => ({
 }));
 ERRORS.push({ garbage: true }, { reset: true }, { hang: true });
 
-function appFor(byok: BYOK, rateLimit: Parameters<typeof byokRouter>[0]["rateLimit"] = false) {
+function appFor(
+  byok: BYOK,
+  rateLimit: Parameters<typeof byokRouter>[0]["rateLimit"] = false,
+  teams: Partial<Parameters<typeof byokRouter>[0]> = {},
+) {
   const app = express();
   app.use(
     (req, _res, next) => (
@@ -60,7 +64,7 @@ function appFor(byok: BYOK, rateLimit: Parameters<typeof byokRouter>[0]["rateLim
       next()
     ),
   );
-  app.use(byokRouter({ byok, rateLimit }));
+  app.use(byokRouter({ byok, rateLimit, ...teams }));
   return app;
 }
 
@@ -197,6 +201,32 @@ describe("leak canary across byokRouter, every store and every built-in provider
             );
             seen.push(await ai.chat({ provider: id, prompt: "x" }).catch((e: unknown) => e));
             await expectStatus(call("post", "/keys", keyBody(key)), 200);
+          }
+          // Team keys: a manager adds the team's key over HTTP, a member chats with it, lists it, sees it refused.
+          const teamId = `team-${storeName}`;
+          const teamApp = appFor(byok, false, { getTeamId: () => teamId, canManageTeamKeys: () => true });
+          for (const id of Object.keys(CANARIES) as Id[]) {
+            const key = CANARIES[id];
+            const send = (method: "post" | "get" | "delete", path: string, body?: object) => {
+              const r = request(teamApp)[method](`/byok${path}`).set("x-user", `${storeName}-member`);
+              return body ? r.send(body) : r;
+            };
+            const teamKey = {
+              provider: id,
+              apiKey: key,
+              ...(id === "azure-openai" ? { endpoint: fakes[id].url } : {}),
+            };
+            const statuses: number[] = [];
+            const keep = (res: request.Response) => (record(res), statuses.push(res.status));
+            keep(await send("post", "/team/keys", teamKey));
+            keep(await send("get", "/team/keys"));
+            keep(await send("get", "/keys"));
+            keep(await send("post", "/chat", { provider: id, prompt: "team" }));
+            fakes[id].enqueue({ status: 401, message: `Incorrect API key provided: ${key}` });
+            keep(await send("post", "/chat", { provider: id, prompt: "team" }));
+            seen.push(await byok.use(`${storeName}-member`, { teamId }).keys());
+            keep(await send("delete", `/team/keys?provider=${id}`));
+            expect([storeName, id, statuses]).toEqual([storeName, id, [201, 200, 200, 200, 422, 204]]);
           }
           // byok's own rate limit, counted in this store's backend where it has one
           const limited = appFor(byok, { chat: { windowMs: 60_000, limit: 1 }, keys: { windowMs: 60_000, limit: 1 } });

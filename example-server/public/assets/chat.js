@@ -30,7 +30,7 @@ async function chat(provider, text) {
     if (event === "chunk")
       answer.append(Object.assign(document.createElement("span"), { className: "chunk", textContent: data.text }));
     else if (event === "done")
-      meta.textContent = `${data.provider} · ${data.model} · ${data.usage.totalTokens} tokens · ${data.finishReason}`;
+      meta.textContent = `${data.provider} · ${whose.get(data.provider) ?? "your key"} · ${data.model} · ${data.usage.totalTokens} tokens · ${data.finishReason}`;
     else if (event === "error") throw Object.assign(new Error(data.message), { code: data.code });
   }
 }
@@ -84,15 +84,30 @@ $("summarize-form").addEventListener("submit", async (event) => {
   }
 });
 
+/** Whose key answers for each provider: the user's own wins over the team's (as byok-ai chooses). */
+const whose = new Map();
+
 async function main() {
   await loadUser();
-  const [{ keys }, { defaultProvider }] = await Promise.all([api("/byok/keys"), api("/api/settings")]);
+  const [{ keys: own, teamKeys = [] }, { defaultProvider }] = await Promise.all([
+    api("/byok/keys"),
+    api("/api/settings"),
+  ]);
+  for (const k of teamKeys) whose.set(k.provider, "your team's key");
+  for (const k of own) whose.set(k.provider, "your key");
+  const keys = [...own, ...teamKeys.filter((t) => !own.some((k) => k.provider === t.provider))];
   const names = new Map(PROVIDERS.map((p) => [p.id, p.name]));
   // The default provider first and selected: it is the one byok-ai calls when a request names none.
   const ordered = [...keys].sort((a, b) => (b.provider === defaultProvider) - (a.provider === defaultProvider));
   select.replaceChildren(
     ...ordered.map(
-      (k, i) => new Option(`${names.get(k.provider) ?? k.provider} (key ${k.hint})`, k.provider, i === 0, i === 0),
+      (k, i) =>
+        new Option(
+          `${names.get(k.provider) ?? k.provider} (${k.owner === "team" ? "team key" : "key"} ${k.hint})`,
+          k.provider,
+          i === 0,
+          i === 0,
+        ),
     ),
   );
   if (keys.length === 0) select.replaceChildren(new Option("No key yet: add one on the API keys page", ""));

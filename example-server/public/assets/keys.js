@@ -11,9 +11,10 @@ const STATUS = {
 const when = (iso) =>
   iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "never";
 
-function card(provider) {
+/** One provider's card; `base` is the route of whose keys it manages (the user's, or the team's). */
+function card(provider, base = "/byok/keys", scope = "") {
   const input = el("input", {
-    id: `key-${provider.id}`,
+    id: `key-${scope}${provider.id}`,
     name: "apiKey",
     type: "password",
     autocomplete: "off",
@@ -23,11 +24,12 @@ function card(provider) {
     minlength: 8,
     maxlength: 512,
     placeholder: "Paste your API key",
-    "aria-describedby": `error-${provider.id}`,
+    "aria-describedby": `error-${scope}${provider.id}`,
   });
-  const error = el("p", { class: "field-error", id: `error-${provider.id}`, role: "alert", hidden: true });
+  const error = el("p", { class: "field-error", id: `error-${scope}${provider.id}`, role: "alert", hidden: true });
   const status = el("p", { class: "ok", role: "status", hidden: true });
   const save = el("button", { type: "submit" }, "Save key");
+  // Checking re-validates the key a chat would use: the user's own (a team's key is checked by its members' chats).
   const check = el("button", { type: "button", class: "secondary", hidden: true }, "Check key");
   const remove = el("button", { type: "button", class: "danger", hidden: true }, "Delete key");
   const info = el("div", { class: "key-info" });
@@ -42,7 +44,7 @@ function card(provider) {
   );
   const section = el(
     "section",
-    { class: "card provider", "data-provider": provider.id },
+    { class: "card provider", [scope ? "data-team-provider" : "data-provider"]: provider.id },
     el("h2", {}, provider.name),
     info,
     form,
@@ -73,7 +75,7 @@ function card(provider) {
         : el("p", { class: "muted", "data-field": "none" }, "No key saved."),
     );
     save.textContent = key ? "Replace key" : "Save key";
-    check.hidden = !key;
+    check.hidden = !key || base !== "/byok/keys";
     remove.hidden = !key;
   };
   const busy = (on) => {
@@ -95,7 +97,7 @@ function card(provider) {
     if (!apiKey) return showError(error, "Paste a key first.");
     busy(true);
     try {
-      const key = await api("/byok/keys", { method: "POST", body: { provider: provider.id, apiKey } });
+      const key = await api(base, { method: "POST", body: { provider: provider.id, apiKey } });
       render(key);
       done(`Key ending ${key.hint.replace(/^…/, "")} checked with ${provider.name} and saved.`);
     } catch (failure) {
@@ -123,7 +125,7 @@ function card(provider) {
     status.hidden = true;
     busy(true);
     try {
-      await api("/byok/keys", { method: "DELETE", body: { provider: provider.id } });
+      await api(base, { method: "DELETE", body: { provider: provider.id } });
       render(undefined);
       done("Key deleted.");
     } catch (failure) {
@@ -136,12 +138,21 @@ function card(provider) {
 }
 
 async function main() {
-  await loadUser();
+  const user = await loadUser();
   const cards = new Map(PROVIDERS.map((p) => [p.id, card(p)]));
   list.replaceChildren(...[...cards.values()].map((c) => c.section));
+  // The team's keys: shown to the team's admin only (members use them, and see which key answered on the chat page).
+  const teamCards =
+    user?.role === "admin" ? new Map(PROVIDERS.map((p) => [p.id, card(p, "/byok/team/keys", "team-")])) : undefined;
+  if (teamCards) {
+    document.getElementById("team-name").textContent = user.teamId;
+    document.getElementById("team-providers").replaceChildren(...[...teamCards.values()].map((c) => c.section));
+    document.getElementById("team").hidden = false;
+  }
   try {
-    const { keys } = await api("/byok/keys");
+    const { keys, teamKeys = [] } = await api("/byok/keys");
     for (const [id, c] of cards) c.render(keys.find((k) => k.provider === id));
+    if (teamCards) for (const [id, c] of teamCards) c.render(teamKeys.find((k) => k.provider === id));
   } catch (failure) {
     showError(document.getElementById("page-error"), friendlyError(failure));
   }
