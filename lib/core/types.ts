@@ -503,7 +503,7 @@ export type ByokEvent =
   | ChatCompletedEvent
   | ChatFailedEvent;
 
-/** What `byok.use(userId)` and `req.ai` are: AI calls with one user's own keys. */
+/** What `byok.use(userId)` and `req.ai` are: AI calls with one user's own keys (and, with `teamId`, their team's). */
 export interface AiClient {
   /** One complete answer with the user's key. */
   chat(request: ChatRequest): Promise<ChatResponse>;
