@@ -1,10 +1,10 @@
 // awsKms(): data keys wrapped by an AWS KMS key through @aws-sdk/client-kms (an optional peer, loaded on first use).
 import type * as KmsSdk from "@aws-sdk/client-kms";
 import { inspect } from "node:util";
+import { checkDuration, checkOptionsObject, type KeysEnum } from "../core/option-checks.js";
 import { lazyPeer, requirePeerInstalled } from "../core/optional-peer.js";
 import { ByokError } from "../errors.js";
 import {
-  checkTimeoutMs,
   DEFAULT_KEY_SERVICE_TIMEOUT_MS,
   type KeyEncryptionKey,
   keyServiceUnavailable,
@@ -35,7 +35,7 @@ export interface AwsKmsOptions {
 
 type Sdk = typeof KmsSdk;
 const SERVICE = "AWS KMS";
-const KNOWN = new Set(["keyId", "client", "timeoutMs"]);
+const KNOWN: KeysEnum<AwsKmsOptions> = { keyId: true, client: true, timeoutMs: true };
 const loadSdk = lazyPeer<Sdk>(AWS_KMS_SDK, "awsKms()");
 /** Errors that mean "this ciphertext does not open with this key and context", not "KMS failed". */
 const UNREADABLE = new Set(["InvalidCiphertextException", "IncorrectKeyException"]);
@@ -117,17 +117,14 @@ class AwsKmsKey implements KeyEncryptionKey {
  * ```
  */
 export function awsKms(options: AwsKmsOptions): KeyEncryptionKey {
-  if (typeof options !== "object" || options === null) throw configError("takes { keyId, client? }.");
-  const unknown = Object.keys(options).filter((k) => !KNOWN.has(k));
-  if (unknown.length) throw configError(`unknown option ${unknown.join(", ")}; known: ${[...KNOWN].join(", ")}.`);
-  if (typeof options.keyId !== "string" || !/^[A-Za-z0-9:/_+=,.@-]{1,2048}$/.test(options.keyId))
+  const o = checkOptionsObject<AwsKmsOptions>(options, KNOWN, "awsKms()");
+  if (typeof o.keyId !== "string" || !/^[A-Za-z0-9:/_+=,.@-]{1,2048}$/.test(o.keyId))
     throw configError(
       'keyId must name the KMS key: key id, key ARN, "alias/<name>" or alias ARN (BYOK_AWS_KMS_KEY_ID).',
     );
-  if (options.client !== undefined && typeof (options.client as Partial<KmsClientLike>)?.send !== "function")
+  if (o.client !== undefined && typeof (o.client as Partial<KmsClientLike>)?.send !== "function")
     throw configError("client must be a KMSClient from @aws-sdk/client-kms.");
   requirePeerInstalled(AWS_KMS_SDK, "awsKms()");
-  const timeoutMs =
-    options.timeoutMs === undefined ? DEFAULT_KEY_SERVICE_TIMEOUT_MS : checkTimeoutMs(options.timeoutMs, "awsKms()");
-  return new AwsKmsKey(options.keyId, options.client, timeoutMs);
+  const timeoutMs = checkDuration(o.timeoutMs ?? DEFAULT_KEY_SERVICE_TIMEOUT_MS, "awsKms(): timeoutMs", 60_000);
+  return new AwsKmsKey(o.keyId, o.client, timeoutMs);
 }

@@ -1,8 +1,8 @@
 // vaultTransit(): data keys wrapped by a HashiCorp Vault (or OpenBao) transit key, over its HTTP API with fetch.
 import { inspect } from "node:util";
+import { checkDuration, checkOptionsObject, type KeysEnum } from "../core/option-checks.js";
 import { ByokError } from "../errors.js";
 import {
-  checkTimeoutMs,
   DEFAULT_KEY_SERVICE_TIMEOUT_MS,
   encodeWrapContext,
   type KeyEncryptionKey,
@@ -28,7 +28,7 @@ export interface VaultTransitOptions {
 const SERVICE = "Vault transit";
 const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 const MOUNT = /^[A-Za-z0-9_-][A-Za-z0-9_./-]{0,127}$/;
-const KNOWN = new Set(["url", "token", "keyName", "mount", "timeoutMs"]);
+const KNOWN: KeysEnum<VaultTransitOptions> = { url: true, token: true, keyName: true, mount: true, timeoutMs: true };
 
 function configError(message: string): ByokError {
   return new ByokError("CONFIG_INVALID", `vaultTransit(): ${message}`);
@@ -153,20 +153,15 @@ class VaultTransitKey implements KeyEncryptionKey {
  * ```
  */
 export function vaultTransit(options: VaultTransitOptions): KeyEncryptionKey {
-  if (typeof options !== "object" || options === null) throw configError("takes { url, token, keyName, mount? }.");
-  const unknown = Object.keys(options).filter((k) => !KNOWN.has(k));
-  if (unknown.length) throw configError(`unknown option ${unknown.join(", ")}; known: ${[...KNOWN].join(", ")}.`);
-  const url = checkUrl(options.url);
-  if (typeof options.token !== "string" || options.token.length === 0 || /\s/.test(options.token))
+  const o = checkOptionsObject<VaultTransitOptions>(options, KNOWN, "vaultTransit()");
+  const url = checkUrl(o.url);
+  if (typeof o.token !== "string" || o.token.length === 0 || /\s/.test(o.token))
     throw configError("token must be a Vault token (BYOK_VAULT_TOKEN), a non-empty string without spaces.");
-  if (typeof options.keyName !== "string" || !NAME.test(options.keyName))
+  if (typeof o.keyName !== "string" || !NAME.test(o.keyName))
     throw configError('keyName must name the transit key: letters, digits, "_", "-", "." (BYOK_VAULT_KEY).');
-  const mount = options.mount ?? "transit";
+  const mount = o.mount ?? "transit";
   if (typeof mount !== "string" || !MOUNT.test(mount) || mount.includes("..") || mount.endsWith("/"))
     throw configError('mount must be the transit engine\'s path, e.g. "transit".');
-  const timeoutMs =
-    options.timeoutMs === undefined
-      ? DEFAULT_KEY_SERVICE_TIMEOUT_MS
-      : checkTimeoutMs(options.timeoutMs, "vaultTransit()");
-  return new VaultTransitKey({ url, token: options.token, keyName: options.keyName, mount, timeoutMs });
+  const timeoutMs = checkDuration(o.timeoutMs ?? DEFAULT_KEY_SERVICE_TIMEOUT_MS, "vaultTransit(): timeoutMs", 60_000);
+  return new VaultTransitKey({ url, token: o.token, keyName: o.keyName, mount, timeoutMs });
 }

@@ -117,16 +117,5 @@ export async function withTimeout<T>(
   }
 }
 
-/** A `timeoutMs` option: a whole number of milliseconds from 1 to 60,000. */
-export function checkTimeoutMs(value: unknown, where: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 60_000) {
-    throw new ByokError(
-      "CONFIG_INVALID",
-      `${where}: timeoutMs must be a whole number of milliseconds from 1 to 60000 (got ${typeof value === "number" ? value : `a ${typeof value}`}).`,
-    );
-  }
-  return value;
-}
-
 /** Default `timeoutMs` of the built-in key services: as RedisStore's call limit, see docs/key-encryption.md. */
 export const DEFAULT_KEY_SERVICE_TIMEOUT_MS = 500;
