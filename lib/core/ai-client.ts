@@ -1,6 +1,6 @@
 // AiClient: chat, stream, keys, has and connection for one user, with key lookup, decryption, deadlines and events.
 import { ByokError, type ByokErrorCode } from "../errors.js";
-import { type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, sealContextOf } from "./context.js";
+import { callSignal, type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, sealContextOf } from "./context.js";
 import { listKeys } from "./keys.js";
 import { checkKey, noteKeyOutcome } from "./key-health.js";
 import { startDeadline } from "./deadline.js";
@@ -40,18 +40,11 @@ function failureCode(error: unknown): ByokErrorCode {
   return ByokError.is(error) ? error.code : "ABORTED";
 }
 
-/** The request's signal and the client's (from `use(userId, { signal })`) as one. */
-function callerSignal(context: CoreContext, request: ChatRequest): AbortSignal | undefined {
-  const { signal } = context;
-  if (!signal || !request.signal) return signal ?? request.signal;
-  return AbortSignal.any([signal, request.signal]);
-}
-
 /** Checks the request, finds the key and opens it; a lookup that finds no key is reported as `chat.failed`. */
 async function prepare(context: CoreContext, operation: Operation, rawUserId: string | undefined, input: ChatRequest) {
   const checked = checkChatRequest(input);
   const userId = userOf(rawUserId);
-  const request: ChatRequest = { ...checked, signal: callerSignal(context, checked) };
+  const request: ChatRequest = { ...checked, signal: callSignal(context, checked.signal) };
   if (request.signal?.aborted) throw request.signal.reason;
   const resolved = await resolveKey(context, userId, request.provider).catch((error: unknown) => {
     if (ByokError.is(error) && error.code === "KEY_NOT_FOUND") {

@@ -1,6 +1,6 @@
 // ai.connection(): a fetch that puts the user's key in the auth header at send time, only for the provider's own API.
 import { ByokError } from "../errors.js";
-import { type CoreContext, providerFor, sealContextOf } from "./context.js";
+import { callSignal, type CoreContext, providerFor, sealContextOf } from "./context.js";
 import { startOperation } from "./events.js";
 import { type Resolved, resolveKey, touchIfDue, userOf, whoCalled } from "./key-choice.js";
 import type { Provider, ProviderConnection, ProviderConnectionSpec } from "./types.js";
@@ -120,7 +120,7 @@ function keyedFetch(context: CoreContext, userId: string, resolved: Resolved, ba
   let lastUsedAt = record.lastUsedAt;
   return async function byokConnectionFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     const { url, headers, body, signal: own, ...call } = callOf(input, init);
-    const signal = own == null ? context.signal : context.signal ? AbortSignal.any([own, context.signal]) : own;
+    const signal = callSignal(context, own);
     if (!isUnder(url, base)) throw refused(id);
     for (const name of AUTH_HEADERS) headers.delete(name);
     for (const name of AUTH_QUERY_PARAMS) if (url.searchParams.has(name)) url.searchParams.delete(name);

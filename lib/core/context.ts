@@ -25,6 +25,16 @@ export interface CoreContext {
   readonly teamId?: string;
 }
 
+/**
+ * A call's own signal and its client's (from `use(userId, { signal })`) as one: either aborts the call.
+ * `undefined` when there is neither.
+ */
+export function callSignal(context: CoreContext, own: AbortSignal | null | undefined): AbortSignal | undefined {
+  const { signal } = context;
+  if (!signal || !own) return signal ?? own ?? undefined;
+  return AbortSignal.any([signal, own]);
+}
+
 /** Default upstream limit per call when a provider sets none. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
 

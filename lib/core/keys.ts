@@ -203,7 +203,6 @@ export async function deleteKey(context: CoreContext, input: DeleteKeyInput): Pr
 /** The store owner id of `owner` (a user id, or `{ userId }` / `{ teamId }`). */
 function ownerIdOf(owner: string | KeyOwner): string {
   if (typeof owner === "string") return checkUserId(owner);
-  if (typeof owner !== "object" || owner === null) return checkUserId(owner);
   return checkOwner(checkObject(owner, new Set(["userId", "teamId"]), "listKeys")).ownerId;
 }
 

@@ -21,13 +21,12 @@ export function chatRoute(messageFor: MessageFor) {
     const { stream, ...fields } = req.body as ChatRequest & { stream?: boolean };
     // req.ai is bound to the request: a client that disconnects aborts the upstream call.
     const signal = clientGone(req, res);
-    const request: ChatRequest = fields;
     try {
       if (wantsStream(req, stream)) {
         // Errors before the first chunk propagate to the JSON error handler with their status.
-        await sendChatStream(res, req.ai.stream(request), messageFor);
+        await sendChatStream(res, req.ai.stream(fields), messageFor);
       } else {
-        sendJson(res, 200, await req.ai.chat(request));
+        sendJson(res, 200, await req.ai.chat(fields));
       }
     } catch (error) {
       if (signal.aborted) return; // nobody is left to answer

@@ -42,10 +42,10 @@ export function clientGone(req: Request, res: Response): AbortSignal {
 }
 
 /**
- * `req.ai`: `byok.use(userId, { requestId, signal })` for the request, where the signal fires when
- * the client disconnects, so whatever `req.ai` is doing stops then, in the app's routes too. The
- * user is asked at call time (a user set by middleware after the router is seen), and nothing is
- * made on requests that never use it.
+ * `req.ai`: `byok.use(userId, { teamId, requestId, signal })` for the request, where the signal fires
+ * when the client disconnects, so whatever `req.ai` is doing stops then, in the app's routes too. The
+ * user and team are asked at call time (a user set by middleware after the router is seen; a member
+ * just taken out of a team), and nothing is made on requests that never use it.
  */
 function requestAi(byok: BYOK, req: Request, res: Response, who: RequestOwners): AiClient {
   let last: { userId: string | undefined; teamId: string | undefined; client: AiClient } | undefined;

@@ -152,7 +152,7 @@ const rejection = (p) => p.then(() => "resolved", (e) => e.code + " " + e.messag
   const byok = new BYOK({ masterKey: generateMasterKey() });
   const out = {
     offered: byok.toJSON().providers,
-    redis: failure(() => new RedisStore({ url: "redis://127.0.0.1:6379" })),
+    redis: failure(() => new RedisStore({ url: "redis://127.0.0.1:1" })),
     postgres: failure(() => new PostgresStore({ connectionString: "postgres://127.0.0.1/test" })),
     configured: failure(() => new BYOK({ masterKey: generateMasterKey(), providers: { openai: {} } })),
     compatible: failure(() => new BYOK({ masterKey: generateMasterKey(), providers: { groq: { kind: "openai-compatible", baseUrl: "https://api.groq.com/openai/v1", defaultModel: "m" } } })),
@@ -218,7 +218,7 @@ describe("the packed byok-ai package in an app without the optional peers", () =
       join(dir, "peers.mjs"),
       `import { BYOK, RedisStore, generateMasterKey } from "byok-ai";
 let redis = "constructed";
-try { new RedisStore({ url: "redis://127.0.0.1:6379" }); } catch (e) { redis = e.code + " " + e.message; }
+try { new RedisStore({ url: "redis://127.0.0.1:1" }); } catch (e) { redis = e.code + " " + e.message; }
 const gemini = await new BYOK({ masterKey: generateMasterKey() }).registerKey({ userId: "u", provider: "gemini", apiKey: "AIza-12345678" }).catch((e) => e.code + " " + e.message);
 process.stdout.write(JSON.stringify({ redis, gemini }));
 `,

@@ -2,6 +2,7 @@
 import { Pool, type PoolClient, type QueryResult } from "pg";
 import { type KeyRecord, PostgresStore } from "../../lib";
 import { failure, thrownBy } from "../helpers/errors";
+import { scanReadAhead } from "../helpers/scan-ahead";
 import { DATABASE_URL, uniqueName } from "../helpers/services";
 import { waitFor } from "../helpers/wait-for";
 
@@ -179,13 +180,7 @@ describe("PostgresStore.scan", () => {
     };
     const store = new PostgresStore({ pool: counting, table });
     const batchSize = 100;
-    let yielded = 0;
-    let mostAhead = 0;
-    for await (const batch of store.scan({ batchSize })) {
-      expect(batch.length).toBeLessThanOrEqual(batchSize);
-      yielded += batch.length;
-      mostAhead = Math.max(mostAhead, read - yielded);
-    }
+    const { yielded, mostAhead } = await scanReadAhead(store, batchSize, () => read);
     expect([yielded, read]).toEqual([users, users]);
     expect(mostAhead).toBeLessThanOrEqual(batchSize);
   });

@@ -5,6 +5,7 @@ import { ByokError, type KeyRecord, RedisStore } from "../../lib";
 import { userKey } from "../../lib/stores/redis-layout";
 import { failure, thrownBy } from "../helpers/errors";
 import { freePort, type RedisProcess, startRedisServer } from "../helpers/redis-server";
+import { scanReadAhead } from "../helpers/scan-ahead";
 import { REDIS_URL, uniqueName, whenReady } from "../helpers/services";
 import { waitFor } from "../helpers/wait-for";
 
@@ -252,13 +253,7 @@ describe("RedisStore.scan", () => {
     const store = new RedisStore({ client: counting, prefix });
     try {
       const batchSize = 100;
-      let yielded = 0;
-      let mostAhead = 0;
-      for await (const batch of store.scan({ batchSize })) {
-        expect(batch.length).toBeLessThanOrEqual(batchSize);
-        yielded += batch.length;
-        mostAhead = Math.max(mostAhead, read - yielded);
-      }
+      const { yielded, mostAhead } = await scanReadAhead(store, batchSize, () => read);
       expect([yielded, read]).toEqual([users.length, users.length]);
       // One SCAN page (about batchSize hashes) plus what is left of the last batch: never a walk's worth.
       expect(mostAhead).toBeLessThanOrEqual(3 * batchSize);

@@ -18,7 +18,7 @@ describe("new RedisStore", () => {
       "pass client or url, not both",
     ],
     ["neither client nor url", () => ({}), "pass client"],
-    ["a url that is not redis://", () => ({ url: "http://localhost:6379" }), "redis:// or rediss://"],
+    ["a url that is not redis://", () => ({ url: "http://localhost:1" }), "redis:// or rediss://"],
     ["a client that is not ioredis", () => ({ client: { get: () => undefined } }), "ioredis Redis or Cluster"],
     ["a prefix with braces", () => ({ url: REDIS_URL, prefix: "a{b}:" }), "no braces"],
     ["a prefix with a glob", () => ({ url: REDIS_URL, prefix: "byok*" }), "glob"],
