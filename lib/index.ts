@@ -7,11 +7,15 @@ export type { RotateOptions, RotateResult, VerifyOptions, VerifyResult } from ".
 export { ByokError, ERROR_STATUS, type ByokErrorCode, type ByokErrorOptions } from "./errors.js";
 export type {
   AiClient,
+  Budget,
+  BudgetCounter,
+  Budgets,
   ByokEvent,
   ByokEventBase,
   ChatCompletedEvent,
   ChatFailedEvent,
   KeyCheckedEvent,
+  KeyStatusChangedEvent,
   KeyDeletedEvent,
   KeyRegisteredEvent,
   KeyRejectedEvent,
@@ -25,6 +29,7 @@ export type {
   KeyInfo,
   KeyRecord,
   KeyStatus,
+  StoredKeyStatus,
   KeyStore,
   ModelInfo,
   Provider,
@@ -39,6 +44,7 @@ export type {
   ProviderUserEndpoints,
   PutResult,
   Usage,
+  UsageRow,
   UserEndpointOptions,
 } from "./core/types.js";
 export { MemoryStore } from "./stores/memory-store.js";

@@ -38,6 +38,7 @@ const ALLOWED: {
   "key.deleted": [],
   "key.rejected": ["hint"],
   "key.checked": ["hint", "status"],
+  "key.status_changed": ["hint", "status", "previousStatus", "statusUntil"],
   "key.used": ["method", "path", "status"],
   "chat.completed": ["model", "usage"],
   "chat.failed": ["model", "code", "usage"],

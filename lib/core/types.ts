@@ -2,11 +2,16 @@
 import type { ByokErrorCode } from "../errors.js";
 
 /**
- * Health of a stored key: `"ok"` (new, or it worked last time it was used or checked), `"invalid"`
- * (the provider refused it: 401/403 on a chat, a stream or a check), `"unreadable"` (it cannot be
- * decrypted, or its record is not the store's format; ask the user to add it again).
+ * Health of a stored key, learned from every call: `"ok"` (new, or it worked last time it was used
+ * or checked), `"invalid"` (the provider refused it: 401/403), `"quota_exhausted"` (the provider
+ * refused for quota or billing: out of credit), `"rate_limited"` (the provider answered 429 without
+ * a quota reason; until `statusUntil`), `"unreadable"` (it cannot be decrypted, or its record is not
+ * the store's format; ask the user to add it again).
  */
-export type KeyStatus = "ok" | "invalid" | "unreadable";
+export type KeyStatus = "ok" | "invalid" | "quota_exhausted" | "rate_limited" | "unreadable";
+
+/** The statuses a store keeps on a record (`"ok"` is their absence; `"unreadable"` is found, not stored). */
+export type StoredKeyStatus = "invalid" | "quota_exhausted" | "rate_limited";
 
 /** What applications see of a stored key: never the key itself. */
 export interface KeyInfo {
@@ -20,6 +25,8 @@ export interface KeyInfo {
   hint: string;
   /** See {@link KeyStatus}. */
   status: KeyStatus;
+  /** ISO-8601: for `"rate_limited"`, when the provider said to try again. */
+  statusUntil?: string;
   /**
    * For a key registered with its own endpoint (Azure OpenAI, a self-hosted server): the endpoint's
    * host (and port, if any), e.g. `"myres.openai.azure.com"`. Absent for every other key.
@@ -56,10 +63,12 @@ export interface KeyRecord {
   updatedAt: string;
   lastUsedAt?: string;
   /**
-   * `"invalid"` once the provider refused this key (see {@link KeyStore.setStatus}); absent
-   * otherwise. A new key (`put`) never has it.
+   * Set once the provider refused this key (see {@link KeyStore.setStatus}); absent while it is
+   * `"ok"`. A new key (`put`) never has it.
    */
-  status?: "invalid";
+  status?: StoredKeyStatus;
+  /** ISO-8601, with `status: "rate_limited"`: when the provider said to try again. */
+  statusUntil?: string;
   /**
    * Set by a store on a record it holds but cannot read (not its format: not JSON, a field missing
    * or of the wrong type). Only `userId` and `provider` are meaningful then; `ciphertext`, `hint`,
@@ -134,14 +143,65 @@ export interface KeyStore {
   touch?(userId: string, provider: string, lastUsedAt: string): Promise<void>;
 
   /**
-   * **Recommended.** Records the key's health: `"invalid"` sets `status: "invalid"`, `"ok"` removes
-   * it; every other field is kept. Only while the stored ciphertext is still `ciphertext` (a key the
-   * user replaced meanwhile is not marked); never creates a record, does nothing to a broken one.
-   * byok-ai calls it without awaiting it after a chat, and only when the status changes (a key the
-   * provider refused, or a refused key that worked again), and awaits it in `checkKey`. A store
-   * without it never reports `"invalid"`.
+   * **Recommended.** Records the key's health: a {@link StoredKeyStatus} sets `status` (and
+   * `statusUntil` when given, else removes it), `"ok"` removes both; every other field is kept. Only
+   * while the stored ciphertext is still `ciphertext` (a key the user replaced meanwhile is not
+   * marked); never creates a record, does nothing to a broken one. byok-ai calls it without awaiting
+   * it after a call, and only when the status changes, and awaits it in `checkKey`. A store without
+   * it always reports `"ok"`.
    */
-  setStatus?(userId: string, provider: string, ciphertext: string, status: "ok" | "invalid"): Promise<void>;
+  setStatus?(
+    userId: string,
+    provider: string,
+    ciphertext: string,
+    status: StoredKeyStatus | "ok",
+    statusUntil?: string,
+  ): Promise<void>;
+
+  /**
+   * **Optional (usage).** Adds one call's counts to the row (`day`, `provider`, `model`, `userId`,
+   * `teamId`) of each owner in `ownerIds` (the calling user, plus the team's owner id when a team key
+   * served), creating it at zero; `estimated` once set stays set. Rows older than `retentionDays`
+   * days may be dropped. Called without being awaited. A store without it (and `readUsage`) has no
+   * usage: `new BYOK({ usage: {...} })` or `budgets` on it is `CONFIG_INVALID`.
+   */
+  addUsage?(ownerIds: readonly string[], usage: UsageRow, retentionDays: number): Promise<void>;
+
+  /** **Optional (usage).** The rows of `ownerId` from `fromDay` to `toDay` (YYYY-MM-DD, UTC, both included), in any order. */
+  readUsage?(ownerId: string, fromDay: string, toDay: string): Promise<UsageRow[]>;
+
+  /**
+   * **Optional (budgets).** Atomically, against every instance sharing the store: drops `ownerId`'s
+   * expired reservations, then, if for every counter `spent + reserved + tokens <= limit`, records
+   * reservation `id` of `tokens` on each (expiring after `ttlMs`, so a crashed process's reservation
+   * frees itself) and resolves `-1`; else records nothing and resolves the index of the first counter
+   * that would go over. Every counter of one call belongs to one owner (`ownerId`: Redis Cluster
+   * keeps them in one slot).
+   */
+  reserve?(
+    ownerId: string,
+    id: string,
+    tokens: number,
+    counters: readonly BudgetCounter[],
+    ttlMs: number,
+  ): Promise<number>;
+
+  /**
+   * **Optional (budgets).** Ends reservation `id` on each counter and adds `tokens` (what the call
+   * really spent, `0` to release it) to each counter's spent total. A reservation already gone
+   * (expired) is not an error: the spent tokens are added anyway.
+   */
+  settle?(ownerId: string, id: string, tokens: number, counters: readonly BudgetCounter[]): Promise<void>;
+
+  /**
+   * **Optional (connect flows).** Keeps `value` under `key` for `ttlMs`, shared by every instance
+   * (the router's "Connect OpenRouter" state). Without it (and `takeOnce`) the router's `connect`
+   * option is `CONFIG_INVALID`.
+   */
+  putOnce?(key: string, value: string, ttlMs: number): Promise<void>;
+
+  /** **Optional (connect flows).** Atomically returns and removes the value under `key`; `undefined` when missing or expired. */
+  takeOnce?(key: string): Promise<string | undefined>;
 
   /**
    * **Required for rotation.** Every record in the store, in batches of about `batchSize`, for
@@ -171,6 +231,49 @@ export interface KeyStore {
    * was given.
    */
   close?(): Promise<void>;
+}
+
+/** One day of one user's calls to one provider and model (with a team's key when `teamId` is set). */
+export interface UsageRow {
+  /** YYYY-MM-DD, UTC. */
+  day: string;
+  provider: string;
+  model: string;
+  /** Who called. */
+  userId: string;
+  /** Set when the team's key served the calls. */
+  teamId?: string;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** Some call in the row ended without the provider's usage figures and was counted from its reservation. */
+  estimated: boolean;
+}
+
+/** A token budget for one period or both; a call that would go over it is refused with `BUDGET_EXCEEDED`. */
+export interface Budget {
+  tokensPerDay?: number;
+  tokensPerMonth?: number;
+}
+
+/**
+ * Budgets per key: `user` for each user's own key of each provider, `team` for each team key (all
+ * members together), `member` for each member's share of a team key. Or a function answering the
+ * budget of the call's user on the key that serves it (`teamId` set for a team key), or `undefined`
+ * for none.
+ */
+export type Budgets =
+  | { user?: Budget; team?: Budget; member?: Budget }
+  | ((owner: { userId: string; teamId?: string; provider: string }) => Budget | undefined);
+
+/** One budget counter a call reserves against (see {@link KeyStore.reserve}). */
+export interface BudgetCounter {
+  /** Names the counter within its owner, e.g. `"gemini|day|2026-12-04"`; opaque to the store. */
+  name: string;
+  /** Tokens the period allows. */
+  limit: number;
+  /** When the period ends (ms since the epoch): the store may drop the counter after it. */
+  resetsAt: number;
 }
 
 /** One message of a conversation. */
@@ -457,7 +560,17 @@ export interface KeyCheckedEvent extends ByokEventBase {
   type: "key.checked";
   hint: string;
   /** What the check found. */
-  status: "ok" | "invalid" | "unreadable";
+  status: KeyStatus;
+}
+
+/** A stored key's health changed, learned from a call or a check (see {@link KeyStatus}). */
+export interface KeyStatusChangedEvent extends ByokEventBase {
+  type: "key.status_changed";
+  hint: string;
+  status: Exclude<KeyStatus, "unreadable">;
+  previousStatus: Exclude<KeyStatus, "unreadable">;
+  /** With `"rate_limited"`: ISO-8601, when the provider said to try again. */
+  statusUntil?: string;
 }
 
 /** A request through `ai.connection()`'s `fetch` reached the provider with the user's key. */
@@ -499,6 +612,7 @@ export type ByokEvent =
   | KeyDeletedEvent
   | KeyRejectedEvent
   | KeyCheckedEvent
+  | KeyStatusChangedEvent
   | KeyUsedEvent
   | ChatCompletedEvent
   | ChatFailedEvent;
