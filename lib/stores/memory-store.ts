@@ -1,8 +1,20 @@
 // MemoryStore: a KeyStore in process memory, for development and tests (keys are lost on restart).
-import type { KeyRecord, KeyStore, PutResult } from "../core/types.js";
+import type { BudgetCounter, KeyRecord, KeyStore, PutResult, UsageRow } from "../core/types.js";
 import { checkBatchSize } from "../core/batch-size.js";
 
 const copy = (record: KeyRecord): KeyRecord => ({ ...record });
+
+const DAY_MS = 86_400_000;
+
+/** One budget counter: tokens spent, and live reservations (id → tokens and when they expire). */
+interface Counter {
+  spent: number;
+  resetsAt: number;
+  reservations: Map<string, { tokens: number; expiresAt: number }>;
+}
+
+/** Usage rows are keyed by their identifying fields as JSON (an array: no separator any id could contain). */
+const rowKey = (row: UsageRow): string => JSON.stringify([row.day, row.provider, row.model, row.userId, row.teamId]);
 
 let productionWarned = false;
 
@@ -20,6 +32,10 @@ let productionWarned = false;
 export class MemoryStore implements KeyStore {
   // Nested maps, so no user id can collide with another's (no joined string keys).
   readonly #users = new Map<string, Map<string, KeyRecord>>();
+  /** Owner id → row key → row. */
+  readonly #usage = new Map<string, Map<string, UsageRow>>();
+  /** Owner id → counter name → counter. */
+  readonly #budgets = new Map<string, Map<string, Counter>>();
 
   constructor() {
     if (process.env.NODE_ENV !== "production" || productionWarned) return;
@@ -79,6 +95,68 @@ export class MemoryStore implements KeyStore {
     if (!record || record.ciphertext !== ciphertext) return;
     if (status === "invalid") record.status = "invalid";
     else delete record.status;
+  }
+
+  async addUsage(ownerIds: readonly string[], usage: UsageRow, retentionDays: number): Promise<void> {
+    const oldest = new Date(Date.now() - retentionDays * DAY_MS).toISOString().slice(0, 10);
+    for (const ownerId of ownerIds) {
+      let rows = this.#usage.get(ownerId);
+      if (!rows) this.#usage.set(ownerId, (rows = new Map()));
+      for (const [key, row] of rows) if (row.day < oldest) rows.delete(key);
+      const key = rowKey(usage);
+      const row = rows.get(key);
+      if (!row) {
+        rows.set(key, { ...usage });
+        continue;
+      }
+      row.requests += usage.requests;
+      row.inputTokens += usage.inputTokens;
+      row.outputTokens += usage.outputTokens;
+      row.estimated ||= usage.estimated;
+    }
+  }
+
+  async readUsage(ownerId: string, fromDay: string, toDay: string): Promise<UsageRow[]> {
+    const rows = [...(this.#usage.get(ownerId)?.values() ?? [])];
+    return rows.filter((row) => row.day >= fromDay && row.day <= toDay).map((row) => ({ ...row }));
+  }
+
+  async reserve(
+    ownerId: string,
+    id: string,
+    tokens: number,
+    counters: readonly BudgetCounter[],
+    ttlMs: number,
+  ): Promise<number> {
+    const now = Date.now();
+    const owned = this.#budgets.get(ownerId) ?? new Map<string, Counter>();
+    this.#budgets.set(ownerId, owned);
+    const live = counters.map(({ name, resetsAt }) => {
+      let counter = owned.get(name);
+      if (!counter || counter.resetsAt <= now)
+        owned.set(name, (counter = { spent: 0, resetsAt, reservations: new Map() }));
+      for (const [reservation, { expiresAt }] of counter.reservations)
+        if (expiresAt <= now) counter.reservations.delete(reservation);
+      return counter;
+    });
+    const over = live.findIndex((counter, i) => {
+      const reserved = [...counter.reservations.values()].reduce((sum, r) => sum + r.tokens, 0);
+      return counter.spent + reserved + tokens > counters[i]!.limit;
+    });
+    if (over !== -1) return over;
+    for (const counter of live) counter.reservations.set(id, { tokens, expiresAt: now + ttlMs });
+    return -1;
+  }
+
+  async settle(ownerId: string, id: string, tokens: number, counters: readonly BudgetCounter[]): Promise<void> {
+    const owned = this.#budgets.get(ownerId) ?? new Map<string, Counter>();
+    this.#budgets.set(ownerId, owned);
+    for (const { name, resetsAt } of counters) {
+      let counter = owned.get(name);
+      if (!counter) owned.set(name, (counter = { spent: 0, resetsAt, reservations: new Map() }));
+      counter.reservations.delete(id);
+      counter.spent += tokens;
+    }
   }
 
   async *scan(options: { batchSize?: number } = {}): AsyncIterable<KeyRecord[]> {
