@@ -13,7 +13,7 @@ import {
   type RegisterKeyInput,
 } from "./core/keys.js";
 import { type ByokOptions, isProvider, parseByokOptions } from "./core/options.js";
-import type { AiClient, KeyInfo, KeyStore, Provider, ProviderOptions } from "./core/types.js";
+import type { AiClient, KeyInfo, KeyStore, Provider, ProviderOptions, UsageRow } from "./core/types.js";
 import { isPeerInstalled, missingPeer } from "./core/optional-peer.js";
 import { ANTHROPIC_SDK, createAnthropicProvider } from "./providers/anthropic.js";
 import { createGeminiProvider, GEMINI_SDK } from "./providers/gemini.js";
@@ -21,6 +21,7 @@ import { createOpenAIProvider, OPENAI_SDK } from "./providers/openai.js";
 import { createOpenRouterProvider } from "./providers/openrouter.js";
 import { createAzureOpenAIProvider } from "./providers/azure-openai.js";
 import { MemoryStore } from "./stores/memory-store.js";
+import { parseMetering, readUsage, type UsageQuery } from "./core/metering.js";
 import { Keyring } from "./vault/keyring.js";
 import { configError } from "./core/option-checks.js";
 import {
@@ -84,8 +85,9 @@ export class BYOK {
       }
       providers.set(id, factory.create(id, value));
     }
+    const store = parsed.store ?? new MemoryStore();
     this.#context = {
-      store: parsed.store ?? new MemoryStore(),
+      store,
       vault: new Keyring({
         current: parsed.keyEncryption,
         previous: parsed.previousKeyEncryption,
@@ -95,6 +97,7 @@ export class BYOK {
       missingSdks,
       defaultProvider: parsed.defaultProvider,
       emit: createEventSink(parsed.onEvent),
+      metering: parseMetering(parsed.usage, parsed.budgets, store),
     };
     Object.defineProperty(this, BRAND, { value: true });
   }
@@ -163,6 +166,16 @@ export class BYOK {
    */
   use(userId: string | undefined, options: UseOptions = {}): AiClient {
     return createAiClient(this.#context, userId, options);
+  }
+
+  /**
+   * Usage rows, oldest day first: a user's (`{ userId }`: their own keys and the team keys they
+   * used), a team's (`{ teamId }`: every member's use of its keys), or one member's use of a team's
+   * keys (both). `from`/`to` are YYYY-MM-DD (UTC, both included; default the last 30 days).
+   * @throws ByokError INVALID_REQUEST, CONFIG_INVALID (usage is off), STORE_UNAVAILABLE
+   */
+  usage(query: UsageQuery): Promise<UsageRow[]> {
+    return readUsage(this.#context, query);
   }
 
   /**

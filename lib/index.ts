@@ -3,6 +3,7 @@ export { BYOK } from "./byok.js";
 export type { ByokOptions } from "./core/options.js";
 export type { DeleteKeyInput, KeyOwner, RegisterKeyFields, RegisterKeyInput } from "./core/keys.js";
 export type { UseOptions } from "./core/ai-client.js";
+export type { UsageOptions, UsageQuery } from "./core/metering.js";
 export type { RotateOptions, RotateResult, VerifyOptions, VerifyResult } from "./core/rotate.js";
 export { ByokError, ERROR_STATUS, type ByokErrorCode, type ByokErrorOptions } from "./errors.js";
 export type {

@@ -26,6 +26,7 @@ import {
   toConversation,
 } from "./validate.js";
 import { openConnection } from "./connection.js";
+import { estimateChat, readUsage, startMeter } from "./metering.js";
 import { type Resolved, resolveKey, touchIfDue, usableRecord, usableRecords, userOf, whoCalled } from "./key-choice.js";
 
 function toProviderRequest(request: ChatRequest, provider: Provider): ProviderChatRequest {
@@ -55,9 +56,22 @@ async function prepare(context: CoreContext, operation: Operation, rawUserId: st
     throw error;
   });
   await resolved.provider.load?.(); // before the deadline starts: a one-time SDK import is not upstream time
-  const apiKey = await context.vault.open(resolved.record.ciphertext, sealContextOf(resolved.record));
+  const providerRequest = toProviderRequest(request, resolved.provider);
+  const subject = { ...whoCalled(userId, resolved), provider: resolved.id, model: providerRequest.model };
+  const meter = await startMeter(context, subject, estimateChat(providerRequest)).catch((error: unknown) => {
+    if (ByokError.is(error) && error.code === "BUDGET_EXCEEDED")
+      context.emit("chat.failed", operation, { ...subject, code: error.code });
+    throw error;
+  });
+  let apiKey: string;
+  try {
+    apiKey = await context.vault.open(resolved.record.ciphertext, sealContextOf(resolved.record));
+  } catch (error) {
+    await meter.end({}); // nothing was sent: the reservation is released
+    throw error;
+  }
   const call = { apiKey, endpoint: resolved.record.endpoint };
-  return { request, userId, resolved, call, providerRequest: toProviderRequest(request, resolved.provider) };
+  return { request, userId, resolved, call, providerRequest, meter };
 }
 
 function succeeded(
@@ -94,7 +108,12 @@ function failed(
 /** `AiClient.chat` for `rawUserId`. */
 async function runChat(context: CoreContext, rawUserId: string | undefined, input: ChatRequest): Promise<ChatResponse> {
   const operation = startOperation(context.requestId);
-  const { request, userId, resolved, call, providerRequest } = await prepare(context, operation, rawUserId, input);
+  const { request, userId, resolved, call, providerRequest, meter } = await prepare(
+    context,
+    operation,
+    rawUserId,
+    input,
+  );
   const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal);
   try {
     // A signal that fired during the key lookup: some SDKs only listen for a *future* abort and would send the request anyway.
@@ -107,9 +126,11 @@ async function runChat(context: CoreContext, rawUserId: string | undefined, inpu
       finishReason: result.finishReason,
       usage: result.usage,
     };
+    void meter.end({ model: response.model, usage: response.usage });
     succeeded(context, operation, userId, resolved, response);
     return response;
   } catch (error) {
+    await meter.end({}); // a chat that failed was not served: its reservation is released
     const translated = deadline.translate(error, resolved.id);
     failed(context, operation, { userId, resolved, model: providerRequest.model }, translated);
     throw translated;
@@ -132,18 +153,20 @@ function runStream(context: CoreContext, rawUserId: string | undefined, input: C
       settle.reject(error);
       throw error;
     }
-    const { request, userId, resolved, providerRequest } = prepared;
+    const { request, userId, resolved, providerRequest, meter } = prepared;
     const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal);
     const failure = { userId, resolved, model: providerRequest.model };
     let text = "";
     let done = false;
     let reported = false; // chat.completed or chat.failed went out
     let usage: Usage | undefined; // the latest usage the provider reported mid-stream
+    let started = false; // the provider began answering: a stream cut short from here on has cost something
     try {
       deadline.signal.throwIfAborted(); // as in runChat
       const stream = resolved.provider.doStream(providerRequest, { ...prepared.call, signal: deadline.signal });
       for await (const part of stream) {
         deadline.refresh();
+        started = true;
         if (part.type === "text") {
           if (part.text.length === 0) continue;
           text += part.text;
@@ -159,6 +182,7 @@ function runStream(context: CoreContext, rawUserId: string | undefined, input: C
             usage: part.usage,
           };
           done = reported = true;
+          void meter.end({ model: part.model, usage: part.usage });
           succeeded(context, operation, userId, resolved, result);
           settle.resolve(result);
         }
@@ -168,6 +192,7 @@ function runStream(context: CoreContext, rawUserId: string | undefined, input: C
           provider: resolved.id,
         });
     } catch (error) {
+      await meter.end({ usage, started });
       const translated = deadline.translate(error, resolved.id);
       reported = true;
       failed(context, operation, failure, translated, usage);
@@ -177,6 +202,7 @@ function runStream(context: CoreContext, rawUserId: string | undefined, input: C
       if (!done) {
         // The consumer stopped early (break/return): settle `response` and let dispose() cancel the upstream call.
         const closed = new DOMException("The stream was closed before it finished.", "AbortError");
+        await meter.end({ usage, started });
         if (!reported) failed(context, operation, failure, closed, usage); // chat.failed ABORTED, with the usage so far
         settle.reject(closed);
       }
@@ -208,6 +234,7 @@ export interface UseOptions {
 }
 
 const USE_FIELDS = new Set(["teamId", "requestId", "signal"]);
+const USAGE_RANGE_FIELDS = new Set(["from", "to"]);
 
 function checkUseOptions(options: UseOptions): UseOptions {
   const fields = checkObject(options, USE_FIELDS, "use(userId, options)");
@@ -242,6 +269,10 @@ export function createAiClient(base: CoreContext, rawUserId: string | undefined,
     connection: async (provider) => openConnection(context, rawUserId, provider),
     checkKey: async (provider) => checkKey(context, user(), provider),
     models: async (provider) => listModels(context, user(), provider),
+    async usage(range = {}) {
+      const { from, to } = checkObject(range, USAGE_RANGE_FIELDS, "ai.usage(range)");
+      return readUsage(context, { userId: user(), from, to });
+    },
 
     async has(provider) {
       const userId = user();

@@ -4,6 +4,7 @@ import { ByokError } from "../errors.js";
 import type { Keyring } from "../vault/keyring.js";
 import type { SealContext } from "../vault/vault.js";
 import type { EventSink } from "./events.js";
+import type { Metering } from "./metering.js";
 import type { KeyRecord, KeyStore, Provider } from "./types.js";
 
 const debug = debuglog("byok");
@@ -17,6 +18,8 @@ export interface CoreContext {
   readonly missingSdks?: ReadonlyMap<string, string>;
   readonly defaultProvider: string;
   readonly emit: EventSink;
+  /** Usage rows and budgets (see metering.ts). */
+  readonly metering: Metering;
   /** The id events carry (the router's `X-Request-Id`), in a client's copy made by `use(userId, { requestId })`. */
   readonly requestId?: string;
   /** Aborts every call of a client, in its copy made by `use(userId, { signal })`. */

@@ -8,7 +8,8 @@ import type { KeyEncryptionKey } from "../vault/key-encryption.js";
 import { localKey } from "../vault/local-key.js";
 import { parseMasterKey } from "../vault/master-key.js";
 import { checkBaseUrl, checkDuration, checkOptionsObject, configError, type KeysEnum } from "./option-checks.js";
-import type { ByokEvent, KeyStore, Provider, ProviderOptions, UserEndpointOptions } from "./types.js";
+import type { UsageOptions } from "./metering.js";
+import type { Budgets, ByokEvent, KeyStore, Provider, ProviderOptions, UserEndpointOptions } from "./types.js";
 import { PROVIDER_ID } from "./validate.js";
 
 /** Options of `new BYOK()`. */
@@ -55,6 +56,17 @@ export interface ByokOptions {
   defaultProvider?: string;
   /** Audit and usage events; never carry a key. Not awaited; a throwing listener cannot break a request. */
   onEvent?: (event: ByokEvent) => void;
+  /**
+   * Usage rows (per UTC day, provider, model, user and team) kept in the store for `retentionDays`
+   * (default 90), read with `byok.usage()` and `ai.usage()`; `false` counts nothing. Defaults to on
+   * where the store keeps usage (the three built-in stores). See docs/usage.md.
+   */
+  usage?: false | UsageOptions;
+  /**
+   * Token budgets per user key, team key and member; a call that would exceed one is refused with
+   * `BUDGET_EXCEEDED` before anything is sent. Defaults to none. See docs/usage.md.
+   */
+  budgets?: Budgets;
 }
 
 /** The checked, frozen result of {@link parseByokOptions}. */
@@ -69,6 +81,9 @@ export interface ParsedByokOptions {
   providers: Readonly<Record<string, Readonly<ProviderOptions> | Provider>>;
   defaultProvider: string;
   onEvent?: (event: ByokEvent) => void;
+  /** Checked with the store in the BYOK constructor (parseMetering). */
+  usage?: unknown;
+  budgets?: unknown;
 }
 
 const KNOWN: KeysEnum<ByokOptions> = {
@@ -81,6 +96,8 @@ const KNOWN: KeysEnum<ByokOptions> = {
   providers: true,
   defaultProvider: true,
   onEvent: true,
+  usage: true,
+  budgets: true,
 };
 const CACHE_KNOWN: KeysEnum<DataKeyCacheOptions> = { maxAgeMs: true, maxEntries: true };
 const PROVIDER_KNOWN: KeysEnum<ProviderOptions> = {
@@ -325,5 +342,7 @@ export function parseByokOptions(input: unknown, builtIns: readonly string[]): P
   };
   if (o.store !== undefined) parsed.store = o.store;
   if (o.onEvent !== undefined) parsed.onEvent = o.onEvent;
+  if (o.usage !== undefined) parsed.usage = o.usage;
+  if (o.budgets !== undefined) parsed.budgets = o.budgets;
   return Object.freeze(parsed);
 }

@@ -646,4 +646,10 @@ export interface AiClient {
    * @throws ByokError UNKNOWN_PROVIDER (not configured), KEY_NOT_FOUND, KEY_UNREADABLE, KEY_REJECTED, PROVIDER_*, STORE_UNAVAILABLE
    */
   models(provider?: string): Promise<ModelInfo[]>;
+  /**
+   * This user's usage, of their own keys and of team keys they used, per day, provider and model,
+   * from `from` to `to` (YYYY-MM-DD, UTC, both included; default: the last 30 days up to today).
+   * @throws ByokError INVALID_REQUEST (bad dates), CONFIG_INVALID (usage is off), STORE_UNAVAILABLE
+   */
+  usage(range?: { from?: string; to?: string }): Promise<UsageRow[]>;
 }

@@ -49,6 +49,7 @@ export const DEFAULT_MESSAGES: Readonly<Record<ByokErrorCode, string | ((details
     KEY_REJECTED: "The provider refused your API key. Check it, or add a new one in your settings.",
     PROVIDER_BAD_REQUEST: "The AI provider could not handle this request. Try another model or a shorter message.",
     RATE_LIMITED: "Too many requests. Please wait a moment and try again.",
+    BUDGET_EXCEEDED: "This would go over the AI usage budget for now. It resets soon; try again later.",
     PROVIDER_RATE_LIMITED: "The AI provider is limiting requests for your API key. Please wait a moment and try again.",
     KEY_UNREADABLE: "Your saved API key can no longer be used. Please add it again in your settings.",
     INTERNAL: "Something went wrong. Please try again later.",

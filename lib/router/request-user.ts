@@ -66,6 +66,7 @@ function requestAi(byok: BYOK, req: Request, res: Response, who: RequestOwners):
     connection: async (provider) => current().connection(provider),
     checkKey: async (provider) => current().checkKey(provider),
     models: async (provider) => current().models(provider),
+    usage: async (range) => current().usage(range),
   };
 }
 

@@ -1,0 +1,354 @@
+// Usage and budgets: what each call reserves before it is sent, what it settles to after, and the usage rows it adds.
+import { randomUUID } from "node:crypto";
+import { debuglog } from "node:util";
+import { ByokError } from "../errors.js";
+import { type CoreContext, storeCall } from "./context.js";
+import { checkOptionsObject, configError, type KeysEnum } from "./option-checks.js";
+import { checkObject, checkTeamId, checkUserId, invalid, isPlainObject } from "./validate.js";
+import { teamOwnerId } from "./owner.js";
+import type { Budget, BudgetCounter, Budgets, KeyStore, ProviderChatRequest, Usage, UsageRow } from "./types.js";
+
+const debug = debuglog("byok");
+
+/** How a BYOK meters: rows kept `retentionDays` (absent: usage off) and the budgets (absent: none). */
+export interface Metering {
+  readonly retentionDays?: number;
+  readonly budgets?: Budgets;
+}
+
+/** The output a call may produce when it names no `maxTokens`: its reservation's worst case. */
+export const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
+
+/** How long a reservation outlives a process that died holding it. Longer than any call's upstream time. */
+const RESERVATION_TTL_MS = 15 * 60_000;
+
+/** What a call reserves: input tokens estimated from its text, plus the output it may produce. */
+export interface Estimate {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/**
+ * A generous guess of a request's input tokens: one token per 3 characters (English averages about 4)
+ * plus a few per message for the roles and separators the providers add.
+ */
+export function estimateInputTokens(texts: readonly string[]): number {
+  const characters = texts.reduce((sum, text) => sum + text.length, 0);
+  return Math.ceil(characters / 3) + 8 * texts.length;
+}
+
+/** The estimate of a chat or stream request. */
+export function estimateChat(request: ProviderChatRequest): Estimate {
+  const texts = request.messages.map((m) => m.content);
+  if (request.system !== undefined) texts.push(request.system);
+  return { inputTokens: estimateInputTokens(texts), outputTokens: request.maxTokens ?? DEFAULT_MAX_OUTPUT_TOKENS };
+}
+
+/** UTC day (YYYY-MM-DD) of `now`. */
+export const utcDay = (now: number): string => new Date(now).toISOString().slice(0, 10);
+
+/** The periods a budget counts in, each with its name part and when it resets (ms since the epoch). */
+function periodsOf(budget: Budget, now: number): { period: string; limit: number; resetsAt: number }[] {
+  const date = new Date(now);
+  const [year, month, day] = [date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()];
+  const out: { period: string; limit: number; resetsAt: number }[] = [];
+  if (budget.tokensPerDay !== undefined)
+    out.push({ period: utcDay(now), limit: budget.tokensPerDay, resetsAt: Date.UTC(year, month, day + 1) });
+  if (budget.tokensPerMonth !== undefined)
+    out.push({ period: utcDay(now).slice(0, 7), limit: budget.tokensPerMonth, resetsAt: Date.UTC(year, month + 1, 1) });
+  return out;
+}
+
+/** Who a call is: the user, the team whose key serves it (if any), and the provider. */
+export interface Payer {
+  userId: string;
+  teamId?: string;
+  provider: string;
+}
+
+/** The budgets that apply to a call, each with the scope its counters are named by. */
+function budgetsOf(budgets: Budgets, payer: Payer): { scope: string[]; budget: Budget }[] {
+  const { userId, teamId, provider } = payer;
+  if (typeof budgets === "function") {
+    const budget = budgets(teamId === undefined ? { userId, provider } : { userId, teamId, provider });
+    if (budget === undefined) return [];
+    return [{ scope: teamId === undefined ? ["user", provider] : ["member", userId, provider], budget }];
+  }
+  if (teamId === undefined) return budgets.user ? [{ scope: ["user", provider], budget: budgets.user }] : [];
+  const out: { scope: string[]; budget: Budget }[] = [];
+  if (budgets.team) out.push({ scope: ["team", provider], budget: budgets.team });
+  if (budgets.member) out.push({ scope: ["member", userId, provider], budget: budgets.member });
+  return out;
+}
+
+/**
+ * Every counter a call counts against (names are JSON arrays: no id can make one collide with
+ * another), with the period each counts ("day" or "month").
+ */
+function countersOf(budgets: Budgets, payer: Payer, now: number): { counter: BudgetCounter; period: string }[] {
+  return budgetsOf(budgets, payer).flatMap(({ scope, budget }) =>
+    periodsOf(budget, now).map(({ period, limit, resetsAt }) => ({
+      counter: { name: JSON.stringify([...scope, period]), limit, resetsAt },
+      period: period.length === 7 ? "month" : "day",
+    })),
+  );
+}
+
+/** The store owner whose counters a call uses: the key's owner (all of one call's counters share it). */
+const budgetOwner = ({ userId, teamId }: Payer): string => (teamId === undefined ? userId : teamOwnerId(teamId));
+
+/** What the call is, for its usage row. */
+interface MeterSubject extends Payer {
+  model: string;
+}
+
+/** How a call ended, for its {@link Meter}. */
+export interface CallEnd {
+  /** The model the provider reported, when it answered. */
+  model?: string;
+  /** What the provider reported spending, if it did. */
+  usage?: Usage;
+  /**
+   * The provider was sending (a stream cut short after it started): without `usage`, the call is
+   * counted from its reservation and marked estimated.
+   */
+  started?: boolean;
+  /** The provider answered without stating usage (a request through `ai.connection()`): one request, no tokens. */
+  answered?: boolean;
+}
+
+/** One metered call: reserved (when budgets apply) before it is sent; ended exactly once. */
+export interface Meter {
+  /**
+   * Settles the reservation and adds the usage row, in the background. Resolves (never rejects) once
+   * the settle is done: a failed call awaits it, so that its caller's retry never meets its stale
+   * reservation; a served one does not (its settle rides with the next writes).
+   */
+  end(outcome: CallEnd): Promise<void>;
+}
+
+const tokensOf = (usage: Usage): number => usage.totalTokens || usage.inputTokens + usage.outputTokens;
+
+/** Runs a store write that must never fail the call: a failure is only traced. Resolves when it is done. */
+function inBackground(operation: string, write: () => Promise<void>): Promise<void> {
+  return storeCall(operation, write).catch((error: unknown) =>
+    debug("%s failed: %s", operation, ByokError.is(error) ? error.code : "error"),
+  );
+}
+
+function addUsage(
+  context: CoreContext,
+  subject: MeterSubject,
+  day: string,
+  counts: Omit<UsageRow, "day" | "provider" | "model" | "userId" | "teamId">,
+): void {
+  const { retentionDays } = context.metering;
+  const { store } = context;
+  if (retentionDays === undefined || !store.addUsage) return;
+  const { userId, teamId, provider, model } = subject;
+  const row: UsageRow = { day, provider, model, userId, ...(teamId === undefined ? {} : { teamId }), ...counts };
+  const owners = teamId === undefined ? [userId] : [userId, teamOwnerId(teamId)];
+  void inBackground("addUsage", () => store.addUsage!(owners, row, retentionDays));
+}
+
+function budgetExceeded(
+  { counter, period }: { counter: BudgetCounter; period: string },
+  now: number,
+  provider: string,
+): ByokError {
+  const retryAfter = Math.max(1, Math.ceil((counter.resetsAt - now) / 1000));
+  return new ByokError(
+    "BUDGET_EXCEEDED",
+    `This call would exceed the token budget for the ${period}; it resets in ${retryAfter} seconds.`,
+    { provider, retryAfter },
+  );
+}
+
+/**
+ * Starts metering a call: with budgets, reserves the call's worst case against every instance
+ * (one store round trip) and throws when it would not fit; without, costs nothing.
+ * @throws ByokError BUDGET_EXCEEDED (nothing reserved), STORE_UNAVAILABLE
+ */
+export async function startMeter(context: CoreContext, subject: MeterSubject, estimate: Estimate): Promise<Meter> {
+  const now = Date.now();
+  const day = utcDay(now);
+  const { budgets } = context.metering;
+  const store: KeyStore = context.store;
+  const budgeted = budgets === undefined ? [] : countersOf(budgets, subject, now);
+  const counters = budgeted.map((b) => b.counter);
+  const reserved = estimate.inputTokens + estimate.outputTokens;
+  const id = randomUUID();
+  const owner = budgetOwner(subject);
+  if (counters.length > 0) {
+    const over = await storeCall("reserve", () => store.reserve!(owner, id, reserved, counters, RESERVATION_TTL_MS));
+    if (over !== -1) throw budgetExceeded(budgeted[over]!, now, subject.provider);
+  }
+  let ended = false;
+  return {
+    async end({ model = subject.model, usage, started, answered }) {
+      if (ended) return;
+      ended = true;
+      const spent = usage ? tokensOf(usage) : started ? reserved : 0;
+      const settled =
+        counters.length > 0 ? inBackground("settle", () => store.settle!(owner, id, spent, counters)) : undefined;
+      const call = { ...subject, model };
+      if (usage) addUsage(context, call, day, { requests: 1, ...pick(usage), estimated: false });
+      else if (started) addUsage(context, call, day, { requests: 1, ...estimate, estimated: true });
+      else if (answered)
+        addUsage(context, call, day, { requests: 1, inputTokens: 0, outputTokens: 0, estimated: false });
+      await settled;
+    },
+  };
+}
+
+const pick = ({ inputTokens, outputTokens }: Usage) => ({ inputTokens, outputTokens });
+
+/** The `usage` option of `new BYOK()`. */
+export interface UsageOptions {
+  /** Days a usage row is kept. Defaults to 90. */
+  retentionDays?: number;
+}
+
+const DEFAULT_RETENTION_DAYS = 90;
+const MAX_RETENTION_DAYS = 3660;
+const USAGE_KNOWN: KeysEnum<UsageOptions> = { retentionDays: true };
+const BUDGETS_KNOWN: KeysEnum<Exclude<Budgets, (...args: never[]) => unknown>> = {
+  user: true,
+  team: true,
+  member: true,
+};
+const BUDGET_KNOWN: KeysEnum<Budget> = { tokensPerDay: true, tokensPerMonth: true };
+
+function checkTokens(value: unknown, label: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0)
+    throw configError(
+      `${label} must be a positive whole number of tokens (got ${typeof value === "number" ? value : `a ${typeof value}`}).`,
+    );
+  return value;
+}
+
+/** A {@link Budget}, checked; also what a `budgets` function returns (then a bad one fails the call, not construction). */
+export function checkBudget(value: unknown, label: string): Budget {
+  const o = checkOptionsObject<Budget>(value, BUDGET_KNOWN, label);
+  const out: Budget = {};
+  if (o.tokensPerDay !== undefined) out.tokensPerDay = checkTokens(o.tokensPerDay, `${label}.tokensPerDay`);
+  if (o.tokensPerMonth !== undefined) out.tokensPerMonth = checkTokens(o.tokensPerMonth, `${label}.tokensPerMonth`);
+  return Object.freeze(out);
+}
+
+function checkBudgets(value: unknown): Budgets {
+  if (typeof value === "function") {
+    const fn = value as Extract<Budgets, (...args: never[]) => unknown>;
+    return (owner) => {
+      const budget = fn(owner);
+      return budget === undefined ? undefined : checkBudget(budget, "the budget that budgets() returned");
+    };
+  }
+  const o = checkOptionsObject<Exclude<Budgets, (...args: never[]) => unknown>>(value, BUDGETS_KNOWN, "budgets");
+  const out: { user?: Budget; team?: Budget; member?: Budget } = {};
+  for (const scope of ["user", "team", "member"] as const)
+    if (o[scope] !== undefined) out[scope] = checkBudget(o[scope], `budgets.${scope}`);
+  return Object.freeze(out);
+}
+
+const STORE_FIX =
+  'use MemoryStore, RedisStore or PostgresStore (after `await store.migrate()`), or see "Writing a store" in docs/extending.md';
+
+/**
+ * `new BYOK({ usage, budgets })` on `store`: usage is on by default where the store keeps it (off,
+ * silently, on a custom store without `addUsage`/`readUsage`); asking for usage or budgets on a store
+ * that cannot keep them is CONFIG_INVALID.
+ */
+export function parseMetering(usage: unknown, budgets: unknown, store: KeyStore): Metering {
+  const keepsUsage = typeof store.addUsage === "function" && typeof store.readUsage === "function";
+  const out: { retentionDays?: number; budgets?: Budgets } = {};
+  if (usage !== false) {
+    if (usage !== undefined && !isPlainObject(usage))
+      throw configError("usage must be false (no usage counting) or { retentionDays?: number }.");
+    const o = checkOptionsObject<UsageOptions>(usage, USAGE_KNOWN, "usage");
+    if (usage !== undefined && !keepsUsage)
+      throw configError(
+        `usage: this store does not keep usage (it lacks addUsage/readUsage); ${STORE_FIX}, or pass usage: false.`,
+      );
+    if (
+      o.retentionDays !== undefined &&
+      (!Number.isInteger(o.retentionDays) || o.retentionDays < 1 || o.retentionDays > MAX_RETENTION_DAYS)
+    )
+      throw configError(`usage.retentionDays must be a whole number of days from 1 to ${MAX_RETENTION_DAYS}.`);
+    if (keepsUsage) out.retentionDays = o.retentionDays ?? DEFAULT_RETENTION_DAYS;
+  }
+  if (budgets !== undefined) {
+    out.budgets = checkBudgets(budgets);
+    if (typeof store.reserve !== "function" || typeof store.settle !== "function")
+      throw configError(`budgets: this store cannot hold budget reservations (it lacks reserve/settle); ${STORE_FIX}.`);
+  }
+  return Object.freeze(out);
+}
+
+/** Whose usage `byok.usage()` reads: a user's (optionally only with one team's key), or a team's. */
+export interface UsageQuery {
+  /** The user's rows: their own keys and the team keys they used. */
+  userId?: string;
+  /** The team's rows (every member's use of its keys); with `userId`, that user's use of them. */
+  teamId?: string;
+  /** First day, YYYY-MM-DD (UTC). Defaults to 29 days before `to`. */
+  from?: string;
+  /** Last day, YYYY-MM-DD (UTC), included. Defaults to today. */
+  to?: string;
+}
+
+const USAGE_QUERY_FIELDS = new Set(["userId", "teamId", "from", "to"]);
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+/** The widest range one read covers (a year and a day). */
+const MAX_RANGE_DAYS = 367;
+const DEFAULT_RANGE_DAYS = 30;
+
+function checkDay(value: unknown, field: string): string {
+  const day = typeof value === "string" && DAY.test(value) ? value : undefined;
+  // A real calendar day: 2026-02-30 is refused rather than read as March 2nd.
+  if (day === undefined || utcDay(Date.parse(`${day}T00:00:00Z`) || 0) !== day)
+    throw invalid(`${field} must be a day as YYYY-MM-DD (UTC).`, [field]);
+  return day;
+}
+
+/** The checked range `[from, to]` of a usage read. */
+export function usageRange(range: { from?: unknown; to?: unknown }, now = Date.now()): { from: string; to: string } {
+  const to = range.to === undefined ? utcDay(now) : checkDay(range.to, "to");
+  const from =
+    range.from === undefined
+      ? utcDay(Date.parse(`${to}T00:00:00Z`) - (DEFAULT_RANGE_DAYS - 1) * 86_400_000)
+      : checkDay(range.from, "from");
+  const days = (Date.parse(to) - Date.parse(from)) / 86_400_000 + 1;
+  if (days < 1) throw invalid("from must not be after to.", ["from", "to"]);
+  if (days > MAX_RANGE_DAYS) throw invalid(`A usage read covers at most ${MAX_RANGE_DAYS} days.`, ["from", "to"]);
+  return { from, to };
+}
+
+/** Rows in a stable order: day, provider, model, user, team. */
+function byDay(a: UsageRow, b: UsageRow): number {
+  const key = (r: UsageRow) => [r.day, r.provider, r.model, r.userId, r.teamId ?? ""];
+  const [x, y] = [key(a), key(b)];
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
+  return 0;
+}
+
+/**
+ * `byok.usage(query)` and `ai.usage(range)`: the rows of a user (own keys and team keys used), a team,
+ * or one user's use of one team's keys, oldest day first.
+ * @throws ByokError INVALID_REQUEST, CONFIG_INVALID (usage is off), STORE_UNAVAILABLE
+ */
+export async function readUsage(context: CoreContext, input: unknown): Promise<UsageRow[]> {
+  const fields = checkObject(input ?? {}, USAGE_QUERY_FIELDS, "usage()");
+  const userId = fields.userId === undefined ? undefined : checkUserId(fields.userId);
+  const teamId = fields.teamId === undefined ? undefined : checkTeamId(fields.teamId);
+  if (userId === undefined && teamId === undefined)
+    throw invalid("usage() needs a userId, a teamId, or both.", ["userId", "teamId"]);
+  const { from, to } = usageRange(fields);
+  const { store } = context;
+  if (context.metering.retentionDays === undefined || !store.readUsage)
+    throw configError("Usage is not counted: new BYOK({ usage: false }) was given, or the store does not keep usage.");
+  const ownerId = userId ?? teamOwnerId(teamId!);
+  const rows = await storeCall("readUsage", () => store.readUsage!(ownerId, from, to));
+  const mine = userId !== undefined && teamId !== undefined ? rows.filter((r) => r.teamId === teamId) : rows;
+  return mine.sort(byDay);
+}

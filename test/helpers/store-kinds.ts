@@ -1,0 +1,32 @@
+// The three built-in stores, each made on a namespace of its own: two stores made on one name share their data, as two app instances do.
+import { type KeyStore, MemoryStore, PostgresStore, RedisStore } from "../../lib";
+import { DATABASE_URL, REDIS_URL } from "./services";
+
+export interface StoreKind {
+  name: string;
+  /** A store on namespace `name` (a Redis prefix, a PostgreSQL table, a MemoryStore shared by name). */
+  make(name: string): Promise<KeyStore>;
+}
+
+/** Memory, Redis and PostgreSQL, for `describe.each`. */
+export function storeKinds(): StoreKind[] {
+  const memory = new Map<string, MemoryStore>();
+  return [
+    {
+      name: "MemoryStore",
+      make: async (name) => {
+        if (!memory.has(name)) memory.set(name, new MemoryStore());
+        return memory.get(name)!;
+      },
+    },
+    { name: "RedisStore", make: async (name) => new RedisStore({ url: REDIS_URL, prefix: `${name}:` }) },
+    {
+      name: "PostgresStore",
+      make: async (name) => {
+        const store = new PostgresStore({ connectionString: DATABASE_URL, table: name });
+        await store.migrate();
+        return store;
+      },
+    },
+  ];
+}
