@@ -5,6 +5,8 @@ import { startOperation } from "./events.js";
 import { type Resolved, resolveKey, touchIfDue, userOf, whoCalled } from "./key-choice.js";
 import type { Provider, ProviderConnection, ProviderConnectionSpec } from "./types.js";
 import { checkProviderId } from "./validate.js";
+import { startMeter } from "./metering.js";
+import { estimateRequest, meterResponse } from "./connection-usage.js";
 
 /** What `ProviderConnection.apiKey` always is. The SDKs insist on a key; the fetch swaps in the real one. */
 export const PLACEHOLDER_API_KEY = "byok-ai-placeholder-key";
@@ -124,7 +126,16 @@ function keyedFetch(context: CoreContext, userId: string, resolved: Resolved, ba
     if (!isUnder(url, base)) throw refused(id);
     for (const name of AUTH_HEADERS) headers.delete(name);
     for (const name of AUTH_QUERY_PARAMS) if (url.searchParams.has(name)) url.searchParams.delete(name);
-    const apiKey = await context.vault.open(record.ciphertext, sealContextOf(record));
+    const { estimate, model } = estimateRequest(body, url.pathname);
+    const subject = { ...who, provider: id, model: model ?? resolved.provider.defaultModel };
+    const meter = await startMeter(context, subject, estimate); // BUDGET_EXCEEDED: nothing is sent
+    let apiKey: string;
+    try {
+      apiKey = await context.vault.open(record.ciphertext, sealContextOf(record));
+    } catch (error) {
+      await meter.end({});
+      throw error;
+    }
     headers.set(base.header, base.header === "authorization" ? `Bearer ${apiKey}` : apiKey);
 
     const method = (call.method ?? "GET").toUpperCase();
@@ -140,7 +151,10 @@ function keyedFetch(context: CoreContext, userId: string, resolved: Resolved, ba
         redirect: "manual",
       } as RequestInit);
       status = response.status;
-      return response;
+      return meterResponse(response, meter, model);
+    } catch (error) {
+      await meter.end({});
+      throw error;
     } finally {
       context.emit("key.used", operation, { ...who, provider: id, method, path: url.pathname, status });
       if (status !== undefined && status < 400) lastUsedAt = touchIfDue(context, record.userId, id, lastUsedAt);

@@ -166,17 +166,22 @@ function budgetExceeded(
 
 /**
  * Starts metering a call: with budgets, reserves the call's worst case against every instance
- * (one store round trip) and throws when it would not fit; without, costs nothing.
+ * (one store round trip) and throws when it would not fit; without budgets, or without an
+ * `estimate` (a request that generates nothing, such as a model listing), costs nothing.
  * @throws ByokError BUDGET_EXCEEDED (nothing reserved), STORE_UNAVAILABLE
  */
-export async function startMeter(context: CoreContext, subject: MeterSubject, estimate: Estimate): Promise<Meter> {
+export async function startMeter(
+  context: CoreContext,
+  subject: MeterSubject,
+  estimate: Estimate | undefined,
+): Promise<Meter> {
   const now = Date.now();
   const day = utcDay(now);
   const { budgets } = context.metering;
   const store: KeyStore = context.store;
-  const budgeted = budgets === undefined ? [] : countersOf(budgets, subject, now);
+  const budgeted = budgets === undefined || estimate === undefined ? [] : countersOf(budgets, subject, now);
   const counters = budgeted.map((b) => b.counter);
-  const reserved = estimate.inputTokens + estimate.outputTokens;
+  const reserved = estimate ? estimate.inputTokens + estimate.outputTokens : 0;
   const id = randomUUID();
   const owner = budgetOwner(subject);
   if (counters.length > 0) {
@@ -193,7 +198,7 @@ export async function startMeter(context: CoreContext, subject: MeterSubject, es
         counters.length > 0 ? inBackground("settle", () => store.settle!(owner, id, spent, counters)) : undefined;
       const call = { ...subject, model };
       if (usage) addUsage(context, call, day, { requests: 1, ...pick(usage), estimated: false });
-      else if (started) addUsage(context, call, day, { requests: 1, ...estimate, estimated: true });
+      else if (started && estimate) addUsage(context, call, day, { requests: 1, ...estimate, estimated: true });
       else if (answered)
         addUsage(context, call, day, { requests: 1, inputTokens: 0, outputTokens: 0, estimated: false });
       await settled;
