@@ -20,10 +20,13 @@ const hour = () => Date.now() + 3_600_000;
 let pool: Pool;
 const tables: string[] = [];
 /** A migrated table, dropped (with its companions) after the file. */
-async function migrated(what: string, options: { pool?: Pool } = {}): Promise<[PostgresStore, string]> {
+async function migrated(
+  what: string,
+  options: { pool?: Pool; queryTimeoutMs?: number } = {},
+): Promise<[PostgresStore, string]> {
   const table = uniqueName(what);
   tables.push(table);
-  const store = new PostgresStore({ pool: options.pool ?? pool, table });
+  const store = new PostgresStore({ ...options, pool: options.pool ?? pool, table });
   await store.migrate();
   return [store, table];
 }
@@ -114,8 +117,10 @@ describe("PostgresStore usage and budgets", () => {
   it("grants exactly 20 of 200 concurrent reserves of 10 tokens against 200 from two stores on their own pools", async () => {
     const pools = [new Pool({ connectionString: DATABASE_URL }), new Pool({ connectionString: DATABASE_URL })];
     try {
-      const [first, table] = await migrated("race", { pool: pools[0] });
-      const stores = [first, new PostgresStore({ pool: pools[1]!, table })];
+      // 200 calls queue for 20 connections and one row lock: this test is about atomicity, not latency.
+      const queryTimeoutMs = 10_000;
+      const [first, table] = await migrated("race", { pool: pools[0], queryTimeoutMs });
+      const stores = [first, new PostgresStore({ pool: pools[1]!, table, queryTimeoutMs })];
       const counters: BudgetCounter[] = [
         { name: "month", limit: 100_000, resetsAt: hour() },
         { name: "day", limit: 200, resetsAt: hour() },
