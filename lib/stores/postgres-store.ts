@@ -3,10 +3,33 @@ import { debuglog } from "node:util";
 import type { Pool, PoolClient, QueryResultRow } from "pg";
 import { checkDuration, checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js";
-import type { CompareAndSwap, KeyRecord, KeyStore, PutResult } from "../core/types.js";
+import type { BudgetCounter, CompareAndSwap, KeyRecord, KeyStore, PutResult, UsageRow } from "../core/types.js";
 import { checkStorableUserId, storeUnavailable, withTimeLimit } from "./store-support.js";
 import { checkBatchSize, MAX_BATCH_SIZE } from "../core/batch-size.js";
 import type { PgPoolLike } from "./driver-types.js";
+import {
+  addUsageSql,
+  createUsageTables,
+  readUsageRows,
+  reserveIn,
+  runOn,
+  settleSql,
+  SWEEP_ROWS,
+  sweepBudgetsSql,
+  sweepUsageSql,
+  type UsageTables,
+  usageTables,
+} from "./postgres-usage.js";
+import {
+  checkCount,
+  checkCounters,
+  checkRetentionDays,
+  checkUsageRow,
+  DAY_MS,
+  dayOf,
+  dayStart,
+} from "./usage-support.js";
+import { invalid } from "../core/validate.js";
 
 const debug = debuglog("byok");
 
@@ -43,6 +66,8 @@ const PER_ITEM_MS = 1;
  */
 const STUCK_QUERY_MS = 15_000;
 const MIGRATE_LIMIT_MS = 15_000;
+/** How often addUsage deletes usage rows past retention and stale budget counters (per store instance). */
+const SWEEP_EVERY_MS = 3_600_000;
 /** First key of the migration's advisory lock, so it cannot clash with the application's own locks ("byk"). */
 const LOCK_NAMESPACE = 0x62796b;
 const FIX = "check that PostgreSQL is reachable, then try again";
@@ -102,6 +127,9 @@ export class PostgresStore implements KeyStore {
    */
   readonly queryTimeoutMs: number;
   readonly #table: string;
+  readonly #usageTables: UsageTables;
+  /** `performance.now()` time from which addUsage sweeps old rows again. */
+  #nextSweepAt = 0;
   readonly #connectionString?: string;
   #pool?: Promise<Pool>;
   #ownPool = false;
@@ -131,6 +159,7 @@ export class PostgresStore implements KeyStore {
       );
     }
     this.#table = parts.map((p) => `"${p}"`).join(".");
+    this.#usageTables = usageTables(parts);
     this.queryTimeoutMs =
       o.queryTimeoutMs === undefined
         ? DEFAULT_QUERY_TIMEOUT_MS
@@ -268,6 +297,81 @@ export class PostgresStore implements KeyStore {
     return swaps.map((s) => swapped.has(JSON.stringify([s.userId, s.provider])));
   }
 
+  // Usage and budgets (the optional KeyStore methods): tables and SQL in postgres-usage.ts.
+
+  /**
+   * Adds one call's counts to each owner's row of `<table>_usage` in one statement. At most once an
+   * hour per store (and again at once while a sweep finds more), it then deletes rows older than
+   * `retentionDays` and budget counters a day past their reset, a bounded batch per statement.
+   */
+  async addUsage(ownerIds: readonly string[], usage: UsageRow, retentionDays: number): Promise<void> {
+    if (!Array.isArray(ownerIds)) throw invalid("ownerIds must be an array of owner ids.", ["ownerIds"]);
+    ownerIds.forEach(checkStorableUserId);
+    checkUsageRow(usage);
+    checkRetentionDays(retentionDays);
+    if (ownerIds.length === 0) return;
+    const [text, values] = addUsageSql(this.#usageTables, ownerIds, usage);
+    await this.#query("addUsage", text, values, ownerIds.length);
+    if (performance.now() >= this.#nextSweepAt) await this.#sweep(retentionDays);
+  }
+
+  async readUsage(ownerId: string, fromDay: string, toDay: string): Promise<UsageRow[]> {
+    checkStorableUserId(ownerId);
+    if (dayStart(fromDay, "fromDay") > dayStart(toDay, "toDay")) return [];
+    return this.#inTransaction("readUsage", (client) =>
+      readUsageRows(runOn(client), this.#usageTables, ownerId, fromDay, toDay),
+    );
+  }
+
+  /**
+   * One transaction on `<table>_budget` (a row per counter, its live reservations in a jsonb
+   * column): locks the counters' rows in name order, then reserves on all or none, on the database's
+   * clock.
+   */
+  async reserve(
+    ownerId: string,
+    id: string,
+    tokens: number,
+    counters: readonly BudgetCounter[],
+    ttlMs: number,
+  ): Promise<number> {
+    this.#checkBudgetCall(ownerId, id, tokens, counters);
+    checkCount(ttlMs, "ttlMs");
+    return this.#inTransaction("reserve", (client) =>
+      reserveIn(runOn(client), this.#usageTables, ownerId, id, tokens, counters, ttlMs),
+    );
+  }
+
+  async settle(ownerId: string, id: string, tokens: number, counters: readonly BudgetCounter[]): Promise<void> {
+    this.#checkBudgetCall(ownerId, id, tokens, counters);
+    const [text, values] = settleSql(this.#usageTables, ownerId, id, tokens, counters);
+    await this.#query("settle", text, values);
+  }
+
+  #checkBudgetCall(ownerId: string, id: string, tokens: number, counters: readonly BudgetCounter[]): void {
+    checkStorableUserId(ownerId);
+    if (typeof id !== "string" || id.length === 0) throw invalid("id must be a non-empty string.", ["id"]);
+    checkCount(tokens, "tokens");
+    checkCounters(counters);
+  }
+
+  /**
+   * Deletes a batch of usage rows past retention and of stale budget counters. A failure (e.g. the
+   * statement ran past queryTimeoutMs) is only traced: the next sweep, an hour later, tries again.
+   */
+  async #sweep(retentionDays: number): Promise<void> {
+    this.#nextSweepAt = performance.now() + SWEEP_EVERY_MS;
+    const oldest = dayOf(Date.now() - retentionDays * DAY_MS);
+    try {
+      const usage = await this.#query("addUsage", ...sweepUsageSql(this.#usageTables, oldest));
+      const budgets = await this.#query("addUsage", ...sweepBudgetsSql(this.#usageTables));
+      // A full batch: more is left, so the next addUsage sweeps again.
+      if (usage.length === SWEEP_ROWS || budgets.length === SWEEP_ROWS) this.#nextSweepAt = 0;
+    } catch (error) {
+      debug("PostgresStore usage sweep failed: %s", (error as { code?: string }).code ?? "unknown");
+    }
+  }
+
   /** Keyset pagination on the primary key: each batch is one indexed query, memory stays flat. */
   async *scan(options: { batchSize?: number } = {}): AsyncIterable<KeyRecord[]> {
     const size = checkBatchSize(options.batchSize);
@@ -316,6 +420,7 @@ export class PostgresStore implements KeyStore {
     // Tables made by an earlier version: the status and endpoint columns came later.
     await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS status text`);
     await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS endpoint text`);
+    await createUsageTables(client, this.#usageTables);
     await client.query("COMMIT");
   }
 
@@ -325,18 +430,23 @@ export class PostgresStore implements KeyStore {
     values: unknown[],
     items = 1,
   ): Promise<R[]> {
+    return this.#inTransaction(operation, async (client) => (await client.query<R>(text, values)).rows, items);
+  }
+
+  /** Runs `work`'s statements in one transaction within the call's time limit; a failure becomes STORE_UNAVAILABLE. */
+  async #inTransaction<T>(operation: string, work: (client: PoolClient) => Promise<T>, items = 1): Promise<T> {
     try {
       const pool = await this.#getPool();
       const limit = this.#limitFor(items);
       const deadline = performance.now() + limit;
-      return await withTimeLimit(this.#transaction<R>(pool, deadline, text, values), limit, timeout);
+      return await withTimeLimit(this.#transaction(pool, deadline, work), limit, timeout);
     } catch (error) {
       throw storeUnavailable("PostgresStore", operation, error, this.#fixFor((error as { code?: string }).code));
     }
   }
 
   /**
-   * Runs one statement in a transaction of its own, on a connection checked out of the pool:
+   * Runs one statement (or `work`'s few) in a transaction of its own, on a connection checked out of the pool:
    * `BEGIN; SET LOCAL statement_timeout` (one round trip), the statement, `COMMIT`.
    *
    * Why this way: pg's `query_timeout` (and the time limit around this call) only stop the client
@@ -351,12 +461,7 @@ export class PostgresStore implements KeyStore {
    *
    * @param deadline - `performance.now()` time at which the caller is answered 503
    */
-  async #transaction<R extends QueryResultRow>(
-    pool: Pool,
-    deadline: number,
-    text: string,
-    values: unknown[],
-  ): Promise<R[]> {
+  async #transaction<T>(pool: Pool, deadline: number, work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await pool.connect();
     const left = () => Math.floor(deadline - performance.now());
     // Checked out after the caller was answered 503 (a busy pool): give the connection back unused.
@@ -372,10 +477,10 @@ export class PostgresStore implements KeyStore {
     try {
       // At least 1: a statement_timeout of 0 would mean none.
       await client.query(`BEGIN; SET LOCAL statement_timeout = ${Math.max(1, left())}`);
-      const { rows } = await client.query<R>(text, values);
+      const result = await work(client);
       if (left() <= 0) throw timeout();
       await client.query("COMMIT");
-      return rows;
+      return result;
     } catch (error) {
       failure = error instanceof Error ? error : new Error(String(error));
       throw error;

@@ -4,7 +4,7 @@ import type { Cluster, Redis, RedisOptions } from "ioredis";
 import { ByokError } from "../errors.js";
 import { checkDuration, checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js";
-import type { CompareAndSwap, KeyRecord, KeyStore, PutResult } from "../core/types.js";
+import type { BudgetCounter, CompareAndSwap, KeyRecord, KeyStore, PutResult, UsageRow } from "../core/types.js";
 import {
   COMPARE_AND_SWAP,
   compareAndSwapAll,
@@ -20,6 +20,8 @@ import { storeUnavailable, withTimeLimit } from "./store-support.js";
 import { checkBatchSize } from "../core/batch-size.js";
 import { invalid } from "../core/validate.js";
 import type { RedisClientLike } from "./driver-types.js";
+import { addUsageOn, budgetKeys, checkAddUsage, readUsageFrom, reserveOn, settleOn, usageKeys } from "./redis-usage.js";
+import { checkCount } from "./usage-support.js";
 
 const debug = debuglog("byok");
 
@@ -242,6 +244,50 @@ export class RedisStore implements KeyStore {
     if (swaps.length === 0) return [];
     const keys = swaps.map((s) => this.#key(s.userId));
     return this.#run("compareAndSwap", (c) => compareAndSwapAll(c, keys, swaps), swaps.length);
+  }
+
+  // Usage and budgets (the optional KeyStore methods): keys and scripts in redis-usage.ts.
+
+  /**
+   * Adds one call's counts to each owner's row, in one hash per owner and day,
+   * `<prefix>usage:{<base64url owner id>}:<day>` (fields `<row>|r`, `|i`, `|o`, `|e`), which expires
+   * `retentionDays` after its day ends. One script call per owner, sent together.
+   */
+  async addUsage(ownerIds: readonly string[], usage: UsageRow, retentionDays: number): Promise<void> {
+    checkAddUsage(ownerIds, usage, retentionDays);
+    await this.#run(
+      "addUsage",
+      (c) => addUsageOn(c, this.#prefix, ownerIds, usage, retentionDays),
+      Math.max(1, ownerIds.length),
+    );
+  }
+
+  /** Reads one hash per day, in one pipelined call; a range over 400 days is read for its last 400. */
+  async readUsage(ownerId: string, fromDay: string, toDay: string): Promise<UsageRow[]> {
+    const keys = usageKeys(this.#prefix, ownerId, fromDay, toDay);
+    return this.#run("readUsage", (c) => readUsageFrom(c, keys), Math.max(1, keys.length));
+  }
+
+  /**
+   * One script over the counters' hashes, `<prefix>budget:{<base64url owner id>}:<base64url name>`
+   * (one slot: the owner's hash tag), on Redis's clock: each hash holds `spent` and a field per live
+   * reservation, and expires when its counter resets.
+   */
+  async reserve(
+    ownerId: string,
+    id: string,
+    tokens: number,
+    counters: readonly BudgetCounter[],
+    ttlMs: number,
+  ): Promise<number> {
+    const keys = budgetKeys(this.#prefix, ownerId, id, tokens, counters);
+    checkCount(ttlMs, "ttlMs");
+    return this.#run("reserve", (c) => reserveOn(c, keys, id, tokens, counters, ttlMs));
+  }
+
+  async settle(ownerId: string, id: string, tokens: number, counters: readonly BudgetCounter[]): Promise<void> {
+    const keys = budgetKeys(this.#prefix, ownerId, id, tokens, counters);
+    await this.#run("settle", (c) => settleOn(c, keys, id, tokens, counters));
   }
 
   /**

@@ -128,6 +128,17 @@ export function rotationCases({ it }: ConformanceRunner, o: KeyStoreConformanceO
             };
             calls.push(["compareAndSwapMany", (s) => s.compareAndSwapMany!([swap])]);
           }
+          const day = new Date().toISOString().slice(0, 10);
+          const usage = { day, provider: "gemini", model: "m", userId: record.userId, requests: 1 };
+          const counters = [{ name: "gemini|day", limit: 100, resetsAt: Date.now() + 60_000 }];
+          if (store.addUsage)
+            calls.push([
+              "addUsage",
+              (s) => s.addUsage!([record.userId], { ...usage, inputTokens: 1, outputTokens: 1, estimated: false }, 30),
+            ]);
+          if (store.readUsage) calls.push(["readUsage", (s) => s.readUsage!(record.userId, day, day)]);
+          if (store.reserve) calls.push(["reserve", (s) => s.reserve!(record.userId, "r", 10, counters, 60_000)]);
+          if (store.settle) calls.push(["settle", (s) => s.settle!(record.userId, "r", 10, counters)]);
           for (const [method, call] of calls) {
             const started = performance.now();
             const error = await call(store).then(

@@ -2,6 +2,7 @@
 import { basicCases } from "./store-cases-basic.js";
 import { healthCases } from "./store-cases-health.js";
 import { rotationCases } from "./store-cases-rotation.js";
+import { usageCases } from "./store-cases-usage.js";
 import type { ConformanceRunner, KeyStoreConformanceOptions } from "./store-conformance-support.js";
 
 export type { ConformanceRunner, KeyStoreConformanceOptions } from "./store-conformance-support.js";
@@ -9,9 +10,10 @@ export type { ConformanceRunner, KeyStoreConformanceOptions } from "./store-conf
 /**
  * Registers the KeyStore conformance tests for your store under `describe(options.name)`: round
  * trip, replace, delete, deleteUser, list, touch, concurrent writes, odd user ids, scan,
- * compare-and-swap, setStatus, and (when you give the factories) isolation, fast failure and
- * broken records. It asserts with
- * `node:assert/strict` and uses no hooks, so it runs under jest, vitest and `node:test`; user ids
+ * compare-and-swap, setStatus, usage rows and budget reservations (for a store with those
+ * optional methods), and (when you give the factories) isolation, fast failure and broken
+ * records. It asserts with `node:assert/strict` and uses no hooks, so it runs under jest, vitest
+ * and `node:test`; user ids
  * are random, so runs can share a backend. Each test creates its own store, deletes the users it
  * wrote, then calls `destroy(store)` (default `store.close()`).
  *
@@ -33,5 +35,6 @@ export function runKeyStoreConformance(runner: ConformanceRunner, options: KeySt
     basicCases(runner, options);
     rotationCases(runner, options);
     healthCases(runner, options);
+    usageCases(runner, options);
   });
 }

@@ -61,13 +61,15 @@ describe("PostgresStore conformance", () => {
     );
   });
   afterAll(async () => {
-    for (const t of tables) await pool.query(`DROP TABLE IF EXISTS "${t}"`);
+    for (const t of tables) await pool.query(`DROP TABLE IF EXISTS "${t}", "${t}_usage", "${t}_budget"`);
     await pool.end();
   });
 
   runKeyStoreConformance(runner, {
     name: "PostgresStore",
-    create: () => new PostgresStore({ pool, table }),
+    // 5 s, not 1 s: the 200 concurrent reserve() calls queue for the pool's 10 connections and one row
+    // lock, and each call's limit counts its wait; fast failure is checked by the unreachable store.
+    create: () => new PostgresStore({ pool, table, queryTimeoutMs: 5000 }),
     createIsolated: async () => {
       const other = uniqueName("iso");
       tables.push(other);
