@@ -103,6 +103,15 @@ describe.each(EXPRESS_VERSIONS)("GET /byok/usage on %s", (version) => {
     expect((await usage("u1", "?from=&to=&provider=x")).status).toBe(200);
   });
 
+  it("counts against the chat limit, not the key settings' one", async () => {
+    f = await appFixture(kit, { router: { rateLimit: { chat: { limit: 2 }, keys: { limit: 1 } } } });
+    expect((await usage("u1")).status).toBe(200);
+    expect((await usage("u1")).status).toBe(200);
+    const limited = await usage("u1");
+    expect([limited.status, limited.body.error.code]).toEqual([429, "RATE_LIMITED"]);
+    expect((await request(f.app).get("/byok/keys").set(as("u1"))).status).toBe(200);
+  });
+
   it("answers 500 CONFIG_INVALID when the BYOK counts no usage (usage: false)", async () => {
     await teamApp({ usage: false });
     const res = await usage("u1");
