@@ -3,7 +3,17 @@ import { type ChildProcess, fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import autocannon from "autocannon";
-import { bareGeminiApp, byokApp, coreApp, floorApp, BENCH_BODY, BENCH_KEY, BENCH_USER, type Without } from "./support";
+import {
+  bareGeminiApp,
+  byokApp,
+  coreApp,
+  floorApp,
+  BENCH_BODY,
+  BENCH_KEY,
+  BENCH_USER,
+  type With,
+  type Without,
+} from "./support";
 import { startFakeGemini } from "../lib/testing";
 
 /** Throughput is measured at each of these connection counts (the issue's range is 10–20). */
@@ -15,7 +25,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 5);
 /**
  * `bare` first. A router variant may name pieces to leave out, to price them in the same run:
- * `memory-helmet`, `redis-ratelimit`, `memory-helmet-ratelimit`.
+ * `memory-helmet`, `redis-ratelimit`, `memory-helmet-ratelimit`; or `budget` to add a daily token budget
+ * per user key that is never reached (`redis-budget`, `memory-budget`): each chat then reserves before it
+ * is sent and settles after, as a budgeted app's chats do.
  */
 const ROLES = (process.env.BENCH_VARIANTS ?? "bare,floor,counter,core,memory,redis").split(",");
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -29,9 +41,15 @@ const LABELS: Record<string, string> = {
   memory: "(b) byokRouter + MemoryStore",
   redis: "(c) byokRouter + RedisStore",
 };
+/** What a router variant's name says: `redis-helmet-budget` is RedisStore, without helmet, with a budget. */
+function parts(role: Role): { variant: string; without: Without[]; extras: With[] } {
+  const [variant, ...rest] = role.split("-");
+  const extras = rest.filter((p): p is With => p === "budget");
+  return { variant: variant!, without: rest.filter((p) => p !== "budget") as Without[], extras };
+}
 const label = (role: Role): string => {
-  const [variant, ...without] = role.split("-");
-  return `${LABELS[variant!] ?? variant}${without.map((w) => ` -${w}`).join("")}`;
+  const { variant, without, extras } = parts(role);
+  return `${LABELS[variant] ?? variant}${without.map((w) => ` -${w}`).join("")}${extras.map((e) => ` +${e}`).join("")}`;
 };
 
 interface Figures {
@@ -46,11 +64,11 @@ interface Figures {
   non2xx: number;
 }
 
-/** A byokRouter app: `memory` or `redis`, then the pieces to leave out (`-helmet`, `-ratelimit`). */
+/** A byokRouter app: `memory` or `redis`, then the pieces to leave out (`-helmet`, `-ratelimit`) or add (`-budget`). */
 function routerApp(role: Role, upstream: string) {
-  const [variant, ...without] = role.split("-");
+  const { variant, without, extras } = parts(role);
   if (variant !== "memory" && variant !== "redis") throw new Error(`unknown variant "${role}"`);
-  return byokApp(variant, upstream, process.env.BENCH_PREFIX!, REDIS_URL, without as Without[]);
+  return byokApp(variant, upstream, process.env.BENCH_PREFIX!, REDIS_URL, without, extras);
 }
 
 /** Child process roles: the fake upstream, or one app server; each reports its port over IPC. */

@@ -7,6 +7,10 @@ import { BYOK, byokRouter, MemoryStore, RedisStore, type KeyStore, type RouterOp
 export type Variant = "memory" | "redis";
 /** Router pieces a variant can leave out, to price each in the same run. */
 export type Without = "helmet" | "ratelimit";
+/** What a variant can add: `budget`, a daily token budget per user key that never runs out (prices the reservation). */
+export type With = "budget";
+/** The budget of the `-budget` variants: every chat reserves and settles against it, none is ever refused. */
+const NEVER_REACHED = { user: { tokensPerDay: 1e15 } };
 export const BENCH_KEY = "AIzaBENCH-0123456789abcdefghijk";
 export const BENCH_USER = "bench-user";
 export const BENCH_BODY = JSON.stringify({ prompt: "Say hello" });
@@ -100,16 +104,25 @@ export async function coreApp(upstream: string): Promise<Express> {
   return app;
 }
 
-/** (b)/(c) byokRouter with its defaults (helmet, validation, rate limiting with a limit that never triggers). */
+/**
+ * (b)/(c) byokRouter with its defaults (helmet, validation, rate limiting with a limit that never triggers,
+ * usage rows on), less the pieces in `without`, plus a budget with `extras: ["budget"]`.
+ */
 export async function byokApp(
   variant: Variant,
   upstream: string,
   prefix: string,
   redisUrl: string,
   without: Without[] = [],
+  extras: With[] = [],
 ): Promise<Express> {
   const store: KeyStore = variant === "memory" ? new MemoryStore() : new RedisStore({ url: redisUrl, prefix });
-  const byok = new BYOK({ masterKey: MASTER_KEY, store, providers: { gemini: { baseUrl: upstream } } });
+  const byok = new BYOK({
+    masterKey: MASTER_KEY,
+    store,
+    providers: { gemini: { baseUrl: upstream } },
+    ...(extras.includes("budget") ? { budgets: NEVER_REACHED } : {}),
+  });
   await byok.registerKey({ userId: BENCH_USER, provider: "gemini", apiKey: BENCH_KEY, validate: false });
   const app = express();
   app.use((req: Request, _res: Response, next: NextFunction) => {
@@ -137,8 +150,12 @@ export async function byokApp(
     await byok.deleteUser(BENCH_USER).catch(() => undefined);
     if (variant === "redis") {
       const client = (store as RedisStore).client as Redis | undefined;
-      const keys = await client?.keys(`byok-rl:${prefix}*`);
-      if (keys?.length) await client!.del(...keys);
+      // Rate-limit counters, and the usage rows and budget counters the run left under the store's prefix.
+      const keys = [
+        ...((await client?.keys(`byok-rl:${prefix}*`)) ?? []),
+        ...((await client?.keys(`${prefix}*`)) ?? []),
+      ];
+      if (keys.length) await client!.del(...keys);
     }
     await byok.close();
   };

@@ -112,6 +112,7 @@ export async function createExampleApp(options = {}) {
   app.get("/", (req, res, next) => (req.user ? res.redirect(303, "/keys") : next()), page("login.html"));
   app.get("/keys", requireLogin, page("keys.html"));
   app.get("/chat", requireLogin, page("chat.html"));
+  app.get("/usage", requireLogin, page("usage.html"));
   app.use(byokErrorHandler()); // ByokErrors from the app's own routes (req.ai): JSON with their status, like /byok/*
   app.use(otherErrors);
 

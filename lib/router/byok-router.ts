@@ -6,6 +6,7 @@ import { chatRoute } from "./chat-route.js";
 import "./express-augment.js";
 import { keysRoutes, teamKeysRoutes } from "./keys-routes.js";
 import { modelsRoute } from "./models-route.js";
+import { usageRoute } from "./usage-route.js";
 import { parseRouterOptions, type RouterOptions } from "./options.js";
 import { createLimiters } from "./rate-limit.js";
 import { attachAi, requireUser } from "./request-user.js";
@@ -46,8 +47,8 @@ function helmetFor(options: false | HelmetOptions): RequestHandler | undefined {
 }
 
 /**
- * The Express router kit: mounts `POST/GET/DELETE {basePath}/keys` and `POST {basePath}/chat` for the
- * signed-in user, and attaches `req.ai` (an AiClient for that user) to every request through it.
+ * The Express router kit: mounts `POST/GET/DELETE {basePath}/keys`, `POST {basePath}/chat` and
+ * `GET {basePath}/usage` for the signed-in user, and attaches `req.ai` (an AiClient for that user) to every request through it.
  * Works with Express 4 and 5 and in a plain Connect app, and uses only BYOK's public API (so a BYOK
  * from the other module format works too). The byok routes parse their own JSON bodies, set
  * `Cache-Control: no-store` and helmet's headers, limit each user, and answer errors as
@@ -81,6 +82,8 @@ export function byokRouter(options: RouterOptions): Router {
   routes.delete("/keys", ...common, ...limits.keys, json(deleteKeyBody), keys.remove);
   routes.post("/chat", ...common, ...limits.chat, json(chatBody), chatRoute(parsed.messageFor));
   routes.get("/models", ...common, ...limits.chat, modelsRoute());
+  // Usage reads sit on the chat limiter: a usage table refreshed beside the chat must not use up the key settings' limit.
+  routes.get("/usage", ...common, ...limits.chat, usageRoute(byok, parsed.getTeamId, parsed.canManageTeamKeys));
   // A team's keys: listed by any member, changed only by a manager; limited per member, like every route.
   const teamCommon = [...common, ...limits.keys, team.requireTeam];
   routes.post("/team/keys", ...teamCommon, team.requireManager, json(registerKeyBody), team.register);

@@ -98,6 +98,10 @@ export function keysRoutes(byok: BYOK, getTeamId: (req: Request) => unknown) {
   };
 }
 
+/** The answer to a team route on a request without a team. */
+export const noTeam = (): ByokError =>
+  new ByokError("NO_TEAM", "This request has no team (getTeamId returned nothing): there are no team keys.");
+
 const TEAM = Symbol("byok-ai.team");
 type WithTeam = Request & { [TEAM]?: string };
 
@@ -120,8 +124,7 @@ export function teamKeysRoutes(
 ) {
   const requireTeam = (req: Request, _res: Response, next: NextFunction): void => {
     const teamId = teamIdOf(req, getTeamId);
-    if (teamId === undefined)
-      throw new ByokError("NO_TEAM", "This request has no team (getTeamId returned nothing): there are no team keys.");
+    if (teamId === undefined) throw noTeam();
     (req as WithTeam)[TEAM] = teamId;
     next();
   };

@@ -77,6 +77,9 @@ describe("example-server pages in Chromium", () => {
     await card("gemini").locator("dd.hint").waitFor();
     expect(await card("gemini").locator("dd.hint").textContent()).toBe("…7Qa9");
     expect(await card("gemini").locator("dl").textContent()).toMatch(/Added.*Updated.*Last used\s*never/s);
+    // The status, in words and as a green dot.
+    expect(await card("gemini").locator("dd.status").textContent()).toBe("Working");
+    expect(await card("gemini").locator("dd.status .dot-ok").count()).toBe(1);
     expect(await input.inputValue()).toBe("");
     expect(await page.content()).not.toContain(KEY);
     await page.screenshot({ path: join(ARTIFACTS, "example-keys.png"), fullPage: true });
@@ -109,6 +112,22 @@ describe("example-server pages in Chromium", () => {
     await page.waitForSelector("#summary:not([hidden])");
     expect(await page.textContent("#summary")).toContain("Keys are encrypted per user.");
     await page.screenshot({ path: join(ARTIFACTS, "example-chat.png"), fullPage: true });
+  });
+
+  it("shows the chat in the usage table, and the team's usage to alice, its admin", async () => {
+    await page.click("nav >> text=Usage");
+    await page.waitForURL(`${url}/usage`);
+    await page.waitForSelector("body[data-ready=true]");
+    const today = new Date().toISOString().slice(0, 10);
+    const row = page.locator(`#usage tr[data-row^="${today} gemini "]`).first();
+    const cells = await row.locator("td").allTextContents();
+    expect(cells.slice(0, 2)).toEqual([today, "Google Gemini"]);
+    expect(Number(cells[3])).toBeGreaterThanOrEqual(1); // requests: the chat (and the summary, through connection())
+    expect(Number(cells[4]!.replace(/\D/g, ""))).toBeGreaterThan(0); // input tokens
+    expect(await page.isVisible("#team")).toBe(true);
+    expect(await page.locator("#team-usage [data-field=none]").textContent()).toBe("No usage in the last 30 days.");
+    expect(await page.isHidden("#page-error")).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, "example-usage.png"), fullPage: true });
   });
 
   it("lists the default provider (gemini) first and selected when the user has several keys", async () => {

@@ -2,6 +2,7 @@
 import { startFakeProviders, type FakeProviders } from "../../lib/testing";
 import { type NodeProcess, startNode } from "../helpers/node-process";
 import { REDIS_URL } from "../helpers/services";
+import { waitFor } from "../helpers/wait-for";
 
 const SERVER = "example-server/server.mjs";
 type ErrorBody = { error: { code: string; message: string; details?: unknown } };
@@ -62,6 +63,7 @@ describe("example-server (npm run example)", () => {
     const server = start();
     const http = client((await server.waitFor(LISTENING))[1]!);
     expect((await http.call("/keys")).headers.get("location")).toBe("/");
+    expect((await http.call("/usage")).headers.get("location")).toBe("/");
     const login = await http.login("carol");
     expect([login.status, login.headers.get("location")]).toEqual([303, "/keys"]);
     expect(await (await http.call("/api/me")).json()).toEqual({ user: { id: "carol" }, demoAuth: true });
@@ -109,6 +111,18 @@ describe("example-server (npm run example)", () => {
     expect([keys.keys, keys.teamKeys.map((k) => k.hint)]).toEqual([[], ["…Tm01"]]);
     const summary = await bob.json("/summarize", { text: "Team facts." });
     expect([summary.status, ((await summary.json()) as { provider: string }).provider]).toEqual([200, "openai"]);
+    // The usage page's data: bob's chat with the team's key, in the team's rows for alice only.
+    expect((await bob.json("/byok/chat", { prompt: "Count me." })).status).toBe(200);
+    type Rows = { usage: { userId: string; teamId?: string; provider: string; requests: number }[] };
+    let rows: Rows["usage"] = [];
+    await waitFor(async () => {
+      rows = ((await (await alice.call("/byok/usage?team=1")).json()) as Rows).usage;
+      return rows.some((r) => r.userId === "bob");
+    }, "bob's chat in the team's usage");
+    expect(rows.find((r) => r.userId === "bob")).toMatchObject({ teamId: "demo-team", provider: "openai" });
+    const forbidden = await bob.call("/byok/usage?team=1");
+    expect([forbidden.status, ((await forbidden.json()) as ErrorBody).error.code]).toEqual([403, "FORBIDDEN"]);
+    expect((await alice.call("/usage")).status).toBe(200);
   });
 
   it("answers /summarize errors as { error: { code, message } } with the byok status", async () => {

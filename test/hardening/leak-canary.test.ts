@@ -174,6 +174,11 @@ describe("leak canary across byokRouter, every store and every built-in provider
               record(res);
               expect(res.status === 200 ? res.text : res.body.error.code).toMatch(/event: error|PROVIDER_/);
             }
+            // Usage rows of every call above, over HTTP and through the API, where the store keeps usage.
+            if (store.readUsage) {
+              await expectStatus(call("get", "/usage"), 200);
+              seen.push(await byok.usage({ userId: user }));
+            }
             const ai = byok.use(user);
             for (const reply of echoReplies) {
               fakes[id].enqueue(reply);
@@ -227,6 +232,12 @@ describe("leak canary across byokRouter, every store and every built-in provider
             seen.push(await byok.use(`${storeName}-member`, { teamId }).keys());
             keep(await send("delete", `/team/keys?provider=${id}`));
             expect([storeName, id, statuses]).toEqual([storeName, id, [201, 200, 200, 200, 422, 204]]);
+          }
+          if (store.readUsage) {
+            const teamUsage = await request(teamApp).get("/byok/usage?team=1").set("x-user", `${storeName}-member`);
+            record(teamUsage);
+            expect([storeName, teamUsage.status, teamUsage.body.usage.length > 0]).toEqual([storeName, 200, true]);
+            seen.push(await byok.usage({ teamId }), await byok.use(`${storeName}-member`).usage());
           }
           // byok's own rate limit, counted in this store's backend where it has one
           const limited = appFor(byok, { chat: { windowMs: 60_000, limit: 1 }, keys: { windowMs: 60_000, limit: 1 } });

@@ -5,6 +5,7 @@ import request from "supertest";
 import { BYOK, byokErrorHandler, byokRouter } from "../../lib";
 import { type FakeUpstream, startFakeGemini } from "../../lib/testing";
 import { CANARY_KEY, TEST_MASTER_KEY } from "../helpers/canary";
+import { waitFor } from "../helpers/wait-for";
 
 describe("byokRouter in a plain Connect app", () => {
   let fake: FakeUpstream;
@@ -40,7 +41,7 @@ describe("byokRouter in a plain Connect app", () => {
 
   const as = (user: string) => ({ "x-user": user });
 
-  it("registers, lists, checks, lists models, chats, streams and deletes a key", async () => {
+  it("registers, lists, checks, lists models, chats, streams, reads usage and deletes a key", async () => {
     const created = await request(app)
       .post("/byok/keys")
       .set(as("u1"))
@@ -64,6 +65,17 @@ describe("byokRouter in a plain Connect app", () => {
     expect(stream.text).toContain("event: done");
     const ask = await request(app).post("/app/ask").set(as("u1"));
     expect([ask.status, ask.body.text]).toEqual([200, "Echo: from the app"]);
+    // Three chats (the stream and the app's own included), counted in the background; ?from= read without req.query.
+    const today = new Date().toISOString().slice(0, 10);
+    let requests = 0;
+    await waitFor(async () => {
+      const usage = await request(app).get(`/byok/usage?from=${today}`).set(as("u1"));
+      expect([usage.status, usage.headers["cache-control"]]).toEqual([200, "no-store"]);
+      requests = (usage.body.usage as { requests: number }[]).reduce((sum, row) => sum + row.requests, 0);
+      return requests === 3;
+    }, "three chats in GET /byok/usage");
+    const noTeam = await request(app).get("/byok/usage?team=1").set(as("u1"));
+    expect([noTeam.status, noTeam.body.error.code]).toEqual([404, "NO_TEAM"]);
     expect((await request(app).delete("/byok/keys?provider=gemini").set(as("u1"))).status).toBe(204);
     const gone = await request(app).delete("/byok/keys").set(as("u1")).send({ provider: "gemini" });
     expect([gone.status, gone.body.error.code]).toEqual([404, "KEY_NOT_FOUND"]);
@@ -83,6 +95,9 @@ describe("byokRouter in a plain Connect app", () => {
       ],
       [request(app).delete("/byok/keys?provider=a&provider=b").set(as("u1")), 400],
       [request(app).get("/byok/models?provider=a&provider=b").set(as("u1")), 400],
+      [request(app).get("/byok/usage?from=2026-02-30").set(as("u1")), 400],
+      [request(app).get("/byok/usage?to=a&to=b").set(as("u1")), 400],
+      [request(app).get("/byok/usage"), 401],
       [request(app).post("/byok/chat").send({ prompt: "x" }), 401],
       [request(app).post("/byok/chat").set(as("u1")).send({ prompt: "x" }), 404],
     ] as const;

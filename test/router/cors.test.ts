@@ -93,7 +93,7 @@ describe.each(EXPRESS_VERSIONS)("byokRouter behind cors on %s", (version) => {
     expect(res.headers["x-content-type-options"]).toBe("nosniff");
     expect(res.headers["content-security-policy"]).toBeDefined();
     expect(res.headers["access-control-allow-origin"]).toBeUndefined();
-    for (const path of ["/byok/chat", "/byok/models"]) {
+    for (const path of ["/byok/chat", "/byok/models", "/byok/usage"]) {
       const res = await request(crossOriginApp(kit, fake)).options(path);
       expect([path, res.status < 300, res.headers["cache-control"]]).toEqual([path, true, "no-store"]);
     }

@@ -19,6 +19,7 @@ const CODES = new Set([
   "KEY_REJECTED",
   "PROVIDER_BAD_REQUEST",
   "RATE_LIMITED",
+  "NO_TEAM", // GET /usage?team=1: the fuzzing app gives no request a team
 ]);
 const FIELDS = ["prompt", "messages", "system", "provider", "model", "temperature", "maxTokens", "stream", "apiKey"];
 const PROTO_KEYS = ["__proto__", "constructor", "prototype"];
@@ -152,8 +153,24 @@ const bodyText = fc.oneof(
 const queryText = fc
   .array(
     fc.tuple(
-      fc.constantFrom("provider", "provider[]", "provider[a]", "__proto__[x]", "constructor[prototype]", "userId", "x"),
-      oddString.map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, "?"))),
+      fc.constantFrom(
+        "provider",
+        "provider[]",
+        "provider[a]",
+        "__proto__[x]",
+        "constructor[prototype]",
+        "userId",
+        "x",
+        "from",
+        "to",
+        "team",
+        "teamId",
+      ),
+      fc.oneof(
+        oddString.map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, "?"))),
+        // Days and flags GET /usage reads, valid and nearly so.
+        fc.constantFrom("2026-01-01", "2026-02-30", "1999-12-31", "9999-12-31", "2026-1-1", "1", "0", "true"),
+      ),
     ),
     { maxLength: 3 },
   )
@@ -289,6 +306,13 @@ describe.each(EXPRESS_VERSIONS)("byok routes under fuzzing on %s", (version) => 
   it("GET /models answers every generated request below 500 with the error shape", async () => {
     await fc.assert(
       fc.asyncProperty(queryText, headers, (query, head) => check("GET", "/byok/models", query, head)),
+      settings,
+    );
+  });
+
+  it("GET /usage answers every generated request below 500 with the error shape", async () => {
+    await fc.assert(
+      fc.asyncProperty(queryText, headers, (query, head) => check("GET", "/byok/usage", query, head)),
       settings,
     );
   });

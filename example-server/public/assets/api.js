@@ -42,6 +42,12 @@ export async function api(path, { method = "GET", body, signal } = {}) {
 }
 
 const seconds = (n) => (n === undefined ? "in a little while" : `in ${n} second${n === 1 ? "" : "s"}`);
+/** A wait of `n` seconds in the largest unit that reads well (a budget resets at midnight or month end, UTC). */
+const later = (n) => {
+  if (n === undefined || n < 120) return seconds(n);
+  const [count, unit] = n < 7200 ? [Math.ceil(n / 60), "minute"] : [Math.ceil(n / 3600), "hour"];
+  return `in ${count} ${unit}s`;
+};
 
 /**
  * Plain words for an ApiError. `where` is "key" on the key form, "chat" elsewhere: the same code
@@ -64,6 +70,8 @@ export function friendlyError(error, where = "chat") {
         : "You have no key for this provider yet. Add one on the API keys page.";
     case "RATE_LIMITED":
       return `Too many requests. Please try again ${seconds(error.retryAfter)}.`;
+    case "BUDGET_EXCEEDED":
+      return `This would go over your AI usage budget. It resets ${later(error.retryAfter)}.`;
     case "PROVIDER_RATE_LIMITED":
       return `The provider is limiting requests made with your key. Please try again ${seconds(error.retryAfter)}.`;
     case "PROVIDER_BAD_REQUEST":

@@ -6,10 +6,15 @@ const list = document.getElementById("providers");
 const STATUS = {
   ok: "Working",
   invalid: "Refused by the provider: replace it",
+  quota_exhausted: "Out of quota or credit with the provider",
+  rate_limited: "Rate-limited by the provider",
   unreadable: "Unreadable: add it again",
 };
 const when = (iso) =>
   iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "never";
+/** The status in words, with when a quota or rate limit is expected to lift (`statusUntil`). */
+const statusText = (key) =>
+  `${STATUS[key.status] ?? key.status}${key.statusUntil ? ` until ${when(key.statusUntil)}` : ""}`;
 
 /** One provider's card; `base` is the route of whose keys it manages (the user's, or the team's). */
 function card(provider, base = "/byok/keys", scope = "") {
@@ -63,7 +68,8 @@ function card(provider, base = "/byok/keys", scope = "") {
             el(
               "dd",
               { class: `status status-${key.status}`, "data-field": "status" },
-              STATUS[key.status] ?? key.status,
+              el("span", { class: `dot dot-${key.status}`, "aria-hidden": "true" }),
+              statusText(key),
             ),
             el("dt", {}, "Added"),
             el("dd", {}, when(key.createdAt)),
@@ -113,7 +119,7 @@ function card(provider, base = "/byok/keys", scope = "") {
     try {
       const key = await api("/byok/keys/check", { method: "POST", body: { provider: provider.id } });
       render(key);
-      done(`Checked with ${provider.name}: ${STATUS[key.status] ?? key.status}.`);
+      done(`Checked with ${provider.name}: ${statusText(key)}.`);
     } catch (failure) {
       showError(error, friendlyError(failure, "key"));
     } finally {

@@ -1,0 +1,51 @@
+// Handler of GET {basePath}/usage: the signed-in user's usage rows, or with ?team=1 the request's team's, for a team manager.
+import type { Request } from "express";
+import type { BYOK } from "../byok.js";
+import { invalid } from "../core/validate.js";
+import { ByokError } from "../errors.js";
+import { asyncRoute } from "./async-route.js";
+import { noTeam } from "./keys-routes.js";
+import { queryParam } from "./provider-query.js";
+import { teamIdOf, userIdOf } from "./request-user.js";
+import { sendJson } from "./send-json.js";
+
+/** `?from=` / `?to=`: absent or empty is the core's default; the core checks the day itself (and names the field). */
+function dayQuery(req: Request, name: "from" | "to"): { from?: string } | { to?: string } {
+  const value = queryParam(req, name, "as a day YYYY-MM-DD (UTC)");
+  return value === undefined || value === "" ? {} : { [name]: value };
+}
+
+/** `?team=1` (or `true`): the team's rows; absent, `0` or `false`: the user's own. */
+function wantsTeam(req: Request): boolean {
+  const value = queryParam(req, "team", "as 1 for the team's usage");
+  if (value === undefined || value === "" || value === "0" || value === "false") return false;
+  if (value === "1" || value === "true") return true;
+  throw invalid("?team= takes 1 (the team's usage) or 0 (your own).", ["team"]);
+}
+
+/**
+ * `GET {basePath}/usage?from=&to=` → `200 { usage: UsageRow[] }`: the signed-in user's rows (their own
+ * keys and the team keys they used), through `byok.usage({ userId })`. With `?team=1`, the request's
+ * team's rows (every member's use of its keys) through `byok.usage({ teamId })`, only for a request
+ * `canManageTeamKeys` allows (else `403 FORBIDDEN`); no team on the request: `404 NO_TEAM`. Other query
+ * parameters are ignored, as on every byok route. With usage off (`usage: false`) the core's
+ * CONFIG_INVALID answers 500: the app asked for a route its configuration does not serve.
+ */
+export function usageRoute(
+  byok: BYOK,
+  getTeamId: (req: Request) => unknown,
+  canManage: (req: Request) => boolean | Promise<boolean>,
+) {
+  return asyncRoute(async (req, res) => {
+    const range = { ...dayQuery(req, "from"), ...dayQuery(req, "to") };
+    if (!wantsTeam(req)) {
+      sendJson(res, 200, { usage: await byok.usage({ userId: userIdOf(req), ...range }) });
+      return;
+    }
+    const teamId = teamIdOf(req, getTeamId);
+    if (teamId === undefined) throw noTeam();
+    if ((await canManage(req)) !== true)
+      throw new ByokError("FORBIDDEN", "Only a team member canManageTeamKeys allows may read the team's usage.");
+    sendJson(res, 200, { usage: await byok.usage({ teamId, ...range }) });
+  });
+}
