@@ -1,5 +1,5 @@
 // MemoryStore: a KeyStore in process memory, for development and tests (keys are lost on restart).
-import type { KeyRecord, KeyStore, PutResult } from "../core/types.js";
+import type { KeyRecord, KeyStore, PutResult, StoredKeyStatus } from "../core/types.js";
 import { checkBatchSize } from "../core/batch-size.js";
 
 const copy = (record: KeyRecord): KeyRecord => ({ ...record });
@@ -74,11 +74,20 @@ export class MemoryStore implements KeyStore {
     if (record) record.lastUsedAt = lastUsedAt;
   }
 
-  async setStatus(userId: string, provider: string, ciphertext: string, status: "ok" | "invalid"): Promise<void> {
+  async setStatus(
+    userId: string,
+    provider: string,
+    ciphertext: string,
+    status: StoredKeyStatus | "ok",
+    statusUntil?: string,
+  ): Promise<void> {
     const record = this.#users.get(userId)?.get(provider);
     if (!record || record.ciphertext !== ciphertext) return;
-    if (status === "invalid") record.status = "invalid";
-    else delete record.status;
+    delete record.status;
+    delete record.statusUntil;
+    if (status === "ok") return;
+    record.status = status;
+    if (statusUntil !== undefined) record.statusUntil = statusUntil;
   }
 
   async *scan(options: { batchSize?: number } = {}): AsyncIterable<KeyRecord[]> {

@@ -4,7 +4,7 @@ import type { Cluster, Redis, RedisOptions } from "ioredis";
 import { ByokError } from "../errors.js";
 import { checkDuration, checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js";
-import type { CompareAndSwap, KeyRecord, KeyStore, PutResult } from "../core/types.js";
+import type { CompareAndSwap, KeyRecord, KeyStore, PutResult, StoredKeyStatus } from "../core/types.js";
 import {
   COMPARE_AND_SWAP,
   compareAndSwapAll,
@@ -217,8 +217,16 @@ export class RedisStore implements KeyStore {
     await this.#run("touch", (c) => runScript(c, TOUCH, this.#key(userId), provider, lastUsedAt));
   }
 
-  async setStatus(userId: string, provider: string, ciphertext: string, status: "ok" | "invalid"): Promise<void> {
-    await this.#run("setStatus", (c) => runScript(c, SET_STATUS, this.#key(userId), provider, ciphertext, status));
+  async setStatus(
+    userId: string,
+    provider: string,
+    ciphertext: string,
+    status: StoredKeyStatus | "ok",
+    statusUntil?: string,
+  ): Promise<void> {
+    await this.#run("setStatus", (c) =>
+      runScript(c, SET_STATUS, this.#key(userId), provider, ciphertext, status, statusUntil ?? ""),
+    );
   }
 
   async compareAndSwap(
