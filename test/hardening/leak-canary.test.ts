@@ -146,6 +146,13 @@ describe("leak canary across byokRouter, every store and every built-in provider
             await expectStatus(call("post", "/keys", keyBody(key)), 201);
             await expectStatus(call("get", "/keys"), 200);
             await expectStatus(call("post", "/chat", { provider: id, prompt: "hello" }), 200);
+            // Key health: each documented refusal (key.status_changed events, stored statuses), then a success.
+            for (const reply of [{ refuse: "quota" }, { refuse: "rate_limit", retryAfter: 30 }] as FakeReply[]) {
+              fakes[id].enqueue(reply);
+              record(await call("post", "/chat", { provider: id, prompt: "x" }));
+              record(await call("get", "/keys"));
+            }
+            await expectStatus(call("post", "/chat", { provider: id, prompt: "hello" }), 200);
             // Then: only a middle piece of the key, which no credential pattern catches, and the key
             // URL-encoded, base64, hex or reversed, whole or a middle piece, in the message or the error type.
             const echoes = Object.values(keyEchoes(key)).flatMap((echo) => [echo, echo.slice(5, 21)]);
@@ -271,6 +278,7 @@ describe("leak canary across byokRouter, every store and every built-in provider
         for await (const batch of stores[name]!.scan()) raw.push(JSON.stringify(batch));
       expect(raw.join("").length).toBeGreaterThan(1000);
       expect(events.length).toBeGreaterThan(50);
+      expect(events.filter((e) => e.type === "key.status_changed").length).toBeGreaterThan(20);
       const extra = [
         ...responses,
         ...raw,
