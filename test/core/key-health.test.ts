@@ -240,6 +240,22 @@ describe("key health through ai.connection()", () => {
   });
 });
 
+describe("key health from other documented refusals", () => {
+  it.each([
+    ["Anthropic's 402 billing_error", "anthropic", { status: 402, errorType: "billing_error" }, "quota_exhausted"],
+    ["a per-minute Gemini 429", "gemini", { refuse: "rate_limit" }, "rate_limited"],
+    ["a plain OpenAI 429", "openai", { status: 429 }, "rate_limited"],
+    ["an Anthropic 400 about the request", "anthropic", { status: 400, message: "max_tokens: too large" }, "ok"],
+  ] as const)("%s sets %s", async (_name, id, reply, status) => {
+    const { byok, changes } = await setup(id, undefined, { userId: "u1" });
+    const ai = byok.use("u1");
+    fakes[id].enqueue(reply);
+    expect(await codeOf(ai.chat({ prompt: "hi" }))).not.toBe("ok");
+    await keyWith(ai, status);
+    expect(changes().map((e) => e.status)).toEqual(status === "ok" ? [] : [status]);
+  });
+});
+
 describe("key health of team keys and expired rate limits", () => {
   it("a team key's key.status_changed names the team and the member who called", async () => {
     const { byok, changes } = await setup("gemini", undefined, { teamId: "acme" });
