@@ -168,10 +168,15 @@ describe.each(IDS)("key health through AiClient.chat: %s", (id) => {
     expect((await ai.checkKey(id)).status).toBe("invalid");
     expect((await ai.checkKey(id)).status).toBe("ok");
     expect((await ai.keys())[0]!.status).toBe("ok");
+    // A rate-limited check cannot tell: it throws, and records the rate limit as any call does.
+    refuse({ refuse: "rate_limit", retryAfter: 20 });
+    expect(await codeOf(ai.checkKey(id))).toBe("PROVIDER_RATE_LIMITED");
+    await keyWith(ai, "rate_limited");
     expect(changes().map((e) => [e.previousStatus, e.status])).toEqual([
       ["ok", "quota_exhausted"],
       ["quota_exhausted", "invalid"],
       ["invalid", "ok"],
+      ["ok", "rate_limited"],
     ]);
     expect(events.filter((e) => e.type === "key.checked").map((e) => e.type === "key.checked" && e.status)).toEqual([
       "quota_exhausted",
@@ -246,7 +251,7 @@ describe("key health from other documented refusals", () => {
     ["a per-minute Gemini 429", "gemini", { refuse: "rate_limit" }, "rate_limited"],
     ["a plain OpenAI 429", "openai", { status: 429 }, "rate_limited"],
     ["an Anthropic 400 about the request", "anthropic", { status: 400, message: "max_tokens: too large" }, "ok"],
-  ] as const)("%s sets %s", async (_name, id, reply, status) => {
+  ] as const)("%s (%s, %j) sets %s", async (_name, id, reply, status) => {
     const { byok, changes } = await setup(id, undefined, { userId: "u1" });
     const ai = byok.use("u1");
     fakes[id].enqueue(reply);

@@ -6,6 +6,8 @@ const list = document.getElementById("providers");
 const STATUS = {
   ok: "Working",
   invalid: "Refused by the provider: replace it",
+  quota_exhausted: "Out of quota or credit: top up with the provider",
+  rate_limited: "Rate limited by the provider",
   unreadable: "Unreadable: add it again",
 };
 const when = (iso) =>
@@ -64,6 +66,7 @@ function card(provider, base = "/byok/keys", scope = "") {
               "dd",
               { class: `status status-${key.status}`, "data-field": "status" },
               STATUS[key.status] ?? key.status,
+              key.statusUntil ? ` until ${when(key.statusUntil)}` : "",
             ),
             el("dt", {}, "Added"),
             el("dd", {}, when(key.createdAt)),
