@@ -3,7 +3,7 @@
 //   new BYOK({ masterKey, store: new PrismaKeyStore(prisma.byokKey) })
 // It is written against the few methods of the generated delegate that it uses, so it does not depend on your
 // generated client. test/readme/prisma-key-store.test.ts runs it through runKeyStoreConformance.
-import { ByokError, type KeyRecord, type KeyStore, type PutResult } from "byok-ai";
+import { ByokError, type KeyRecord, type KeyStore, type PutResult, type StoredKeyStatus } from "byok-ai";
 
 /** A row of the ByokKey model. */
 export interface ByokKeyRow {
@@ -14,8 +14,10 @@ export interface ByokKeyRow {
   createdAt: Date;
   updatedAt: Date;
   lastUsedAt: Date | null;
-  /** `"invalid"` once the provider refused the key; `null` otherwise. */
+  /** `"invalid"`, `"quota_exhausted"` or `"rate_limited"` once the provider refused the key; `null` otherwise. */
   status: string | null;
+  /** With `"rate_limited"`: when the provider said to try again. */
+  statusUntil: Date | null;
 }
 type Id = { userId_provider: { userId: string; provider: string } };
 type Where = {
@@ -39,6 +41,9 @@ export interface ByokKeyDelegate {
   deleteMany(args: { where: Where }): Promise<{ count: number }>;
 }
 
+const STATUSES: readonly string[] = ["invalid", "quota_exhausted", "rate_limited"] satisfies StoredKeyStatus[];
+const isStoredStatus = (status: string | null): status is StoredKeyStatus => STATUSES.includes(status ?? "");
+
 const toRecord = (row: ByokKeyRow): KeyRecord => ({
   userId: row.userId,
   provider: row.provider,
@@ -47,7 +52,8 @@ const toRecord = (row: ByokKeyRow): KeyRecord => ({
   createdAt: row.createdAt.toISOString(),
   updatedAt: row.updatedAt.toISOString(),
   ...(row.lastUsedAt ? { lastUsedAt: row.lastUsedAt.toISOString() } : {}),
-  ...(row.status === "invalid" ? { status: "invalid" as const } : {}),
+  ...(isStoredStatus(row.status) ? { status: row.status } : {}),
+  ...(isStoredStatus(row.status) && row.statusUntil ? { statusUntil: row.statusUntil.toISOString() } : {}),
 });
 
 /** Prisma's error code: `code` on request errors, `errorCode` on connection errors. */
@@ -89,7 +95,17 @@ export class PrismaKeyStore implements KeyStore {
       for (;;) {
         try {
           const row = await this.keys.create({
-            data: { userId, provider, ciphertext, hint, createdAt, updatedAt, lastUsedAt: null, status: null },
+            data: {
+              userId,
+              provider,
+              ciphertext,
+              hint,
+              createdAt,
+              updatedAt,
+              lastUsedAt: null,
+              status: null,
+              statusUntil: null,
+            },
           });
           return { record: toRecord(row), replaced: false };
         } catch (error) {
@@ -98,7 +114,7 @@ export class PrismaKeyStore implements KeyStore {
         try {
           const row = await this.keys.update({
             where: { userId_provider: { userId, provider } },
-            data: { ciphertext, hint, updatedAt, lastUsedAt: null, status: null },
+            data: { ciphertext, hint, updatedAt, lastUsedAt: null, status: null, statusUntil: null },
           });
           return { record: toRecord(row), replaced: true };
         } catch (error) {
@@ -123,9 +139,16 @@ export class PrismaKeyStore implements KeyStore {
   }
 
   /** Only while the stored key is still the one that was used, so a key the user just replaced keeps its status. */
-  setStatus(userId: string, provider: string, ciphertext: string, status: "ok" | "invalid") {
+  setStatus(
+    userId: string,
+    provider: string,
+    ciphertext: string,
+    status: StoredKeyStatus | "ok",
+    statusUntil?: string,
+  ) {
     return this.run(async () => {
-      const data = { status: status === "invalid" ? "invalid" : null };
+      const stored = status === "ok" ? null : status;
+      const data = { status: stored, statusUntil: stored && statusUntil ? new Date(statusUntil) : null };
       await this.keys.updateMany({ where: { userId, provider, ciphertext }, data });
     });
   }

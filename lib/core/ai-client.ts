@@ -82,7 +82,7 @@ function succeeded(
   response: ChatResponse,
 ): void {
   touchIfDue(context, resolved.record.userId, resolved.id, resolved.record.lastUsedAt);
-  noteKeyOutcome(context, resolved.record, "ok");
+  noteKeyOutcome(context, operation, userId, resolved, "ok");
   const { model, usage } = response;
   context.emit("chat.completed", operation, { ...whoCalled(userId, resolved), provider: resolved.id, model, usage });
 }
@@ -98,10 +98,8 @@ function failed(
   const code = failureCode(error);
   const provider = resolved.id;
   const who = whoCalled(userId, resolved);
-  if (code === "KEY_REJECTED") {
-    noteKeyOutcome(context, resolved.record, "invalid");
-    context.emit("key.rejected", operation, { ...who, provider });
-  }
+  noteKeyOutcome(context, operation, userId, resolved, { error });
+  if (code === "KEY_REJECTED") context.emit("key.rejected", operation, { ...who, provider });
   context.emit("chat.failed", operation, { ...who, provider, model, code, ...(usage ? { usage } : {}) });
 }
 

@@ -1,8 +1,10 @@
 // ai.connection(): a fetch that puts the user's key in the auth header at send time, only for the provider's own API.
 import { ByokError } from "../errors.js";
 import { callSignal, type CoreContext, providerFor, sealContextOf } from "./context.js";
-import { startOperation } from "./events.js";
+import { type Operation, startOperation } from "./events.js";
 import { type Resolved, resolveKey, touchIfDue, userOf, whoCalled } from "./key-choice.js";
+import { noteKeyOutcome } from "./key-health.js";
+import { classifyRefusal, type KeyHealth } from "./key-verdict.js";
 import type { Provider, ProviderConnection, ProviderConnectionSpec } from "./types.js";
 import { checkProviderId } from "./validate.js";
 import { startMeter } from "./metering.js";
@@ -111,6 +113,64 @@ function refused(id: string): ByokError {
   );
 }
 
+/** Refusals whose JSON body tells what they mean: quota or rate limit (429), Anthropic's billing and Gemini's bad-key 400s. */
+const READ_BODY_OF = new Set([400, 429]);
+/** The most of an error body read to classify it: error bodies are a few hundred bytes. */
+const ERROR_BODY_READ_BYTES = 16 * 1024;
+
+/** The JSON of `response` (a clone: the app reads the original), or `undefined` past the byte cap or when unreadable. */
+async function peekJson(response: Response): Promise<unknown> {
+  const reader = response.body?.getReader();
+  if (!reader) return undefined;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > ERROR_BODY_READ_BYTES) return undefined;
+      chunks.push(value);
+    }
+    return JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
+  } catch {
+    return undefined;
+  } finally {
+    reader.cancel().catch(() => undefined); // stops this copy only; the app's body flows on
+  }
+}
+
+/**
+ * What a `connection()` answer says about the key, learned as from any call (see `noteKeyOutcome`):
+ * a 2xx → `"ok"`; 401/403 → `"invalid"`; 402 → `"quota_exhausted"`; a 400 or 429 with a small JSON
+ * body is read from a clone (the app still reads the whole body) to tell a quota refusal from a rate
+ * limit or a bad key. Never delays the response.
+ */
+function learnFromResponse(
+  context: CoreContext,
+  operation: Operation,
+  userId: string,
+  resolved: Resolved,
+  response: Response,
+  health: KeyHealth,
+): void {
+  const { status, headers } = response;
+  if (status >= 200 && status < 300) return noteKeyOutcome(context, operation, userId, resolved, "ok", health);
+  const retryAfter = headers.get("retry-after");
+  const length = Number(headers.get("content-length") ?? 0);
+  const readable =
+    READ_BODY_OF.has(status) &&
+    /json/i.test(headers.get("content-type") ?? "") &&
+    !(length > ERROR_BODY_READ_BYTES) &&
+    !response.bodyUsed;
+  const note = (body: unknown) => {
+    const verdict = classifyRefusal(status, body, retryAfter);
+    if (verdict) noteKeyOutcome(context, operation, userId, resolved, verdict, health);
+  };
+  if (!readable) return note(undefined);
+  void peekJson(response.clone()).then(note);
+}
+
 /**
  * The connection's fetch. It holds the ciphertext, not the key: each request decrypts it, puts it
  * in the provider's auth header (replacing whatever auth the SDK set) and lets it go once fetch
@@ -120,6 +180,8 @@ function keyedFetch(context: CoreContext, userId: string, resolved: Resolved, ba
   const { id, record } = resolved;
   const who = whoCalled(userId, resolved);
   let lastUsedAt = record.lastUsedAt;
+  // The key's health as this connection last learned it: its fetch may send many requests.
+  const health: KeyHealth = { status: record.status, statusUntil: record.statusUntil };
   return async function byokConnectionFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     const { url, headers, body, signal: own, ...call } = callOf(input, init);
     const signal = callSignal(context, own);
@@ -151,6 +213,7 @@ function keyedFetch(context: CoreContext, userId: string, resolved: Resolved, ba
         redirect: "manual",
       } as RequestInit);
       status = response.status;
+      learnFromResponse(context, operation, userId, resolved, response, health); // before metering may wrap its body
       return meterResponse(response, meter, model);
     } catch (error) {
       await meter.end({});

@@ -3,6 +3,7 @@ import { ByokError } from "../errors.js";
 import { type CoreContext, providerFor, sealContextOf, storeCall } from "./context.js";
 import { callWithDeadline } from "./deadline.js";
 import { startOperation } from "./events.js";
+import { currentStatus } from "./key-verdict.js";
 import { ownerOf, teamOwnerId } from "./owner.js";
 import type { KeyInfo, KeyRecord, KeyStatus, Provider } from "./types.js";
 import {
@@ -31,7 +32,7 @@ function hostOf(endpoint: string): string | undefined {
   }
 }
 
-/** The public view of a stored record, with its status: never the ciphertext. */
+/** The public view of a stored record, with its status (and, when `"rate_limited"`, until when): never the ciphertext. */
 export function toKeyInfo(record: KeyRecord, status: KeyStatus): KeyInfo {
   const info: KeyInfo = {
     provider: record.provider,
@@ -44,11 +45,13 @@ export function toKeyInfo(record: KeyRecord, status: KeyStatus): KeyInfo {
   const host = record.endpoint === undefined ? undefined : hostOf(record.endpoint);
   if (host) info.endpoint = host;
   if (record.lastUsedAt !== undefined) info.lastUsedAt = record.lastUsedAt;
+  if (status === "rate_limited" && record.statusUntil !== undefined) info.statusUntil = record.statusUntil;
   return info;
 }
 
 /**
- * A record's status as stored, or `"unreadable"` when it does not decrypt (one AES-GCM decryption, a
+ * A record's status as stored (a `"rate_limited"` whose `statusUntil` has passed is `"ok"`), or
+ * `"unreadable"` when it does not decrypt (one AES-GCM decryption, a
  * few µs: cheap enough for every listing; the plaintext bytes are zeroed at once). When a key service
  * cannot be asked (an uncached v2 record during an outage) the stored status stands: an outage must
  * not tell users to re-enter their keys.
@@ -56,7 +59,7 @@ export function toKeyInfo(record: KeyRecord, status: KeyStatus): KeyInfo {
 export async function statusOf(context: CoreContext, record: KeyRecord): Promise<KeyStatus> {
   if (record.broken || (await context.vault.readability(record.ciphertext, sealContextOf(record))) === "unreadable")
     return "unreadable";
-  return record.status === "invalid" ? "invalid" : "ok";
+  return currentStatus(record);
 }
 
 /** `…` plus the key's last 4 characters. */

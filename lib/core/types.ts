@@ -635,8 +635,9 @@ export interface AiClient {
   connection(provider?: string): Promise<ProviderConnection>;
   /**
    * Re-validates the user's stored key for `provider` with the provider and answers its KeyInfo
-   * with the status found (`"invalid"` when refused, `"unreadable"` when it cannot be decrypted),
-   * which is also stored. Emits `key.checked`.
+   * with the status found (`"invalid"` when refused, `"quota_exhausted"` when refused for quota or
+   * billing, `"unreadable"` when it cannot be decrypted), which is also stored. Emits `key.checked`,
+   * and `key.status_changed` when the status changes.
    * @throws ByokError KEY_NOT_FOUND, UNKNOWN_PROVIDER, PROVIDER_* (when the provider could not tell), STORE_UNAVAILABLE
    */
   checkKey(provider: string): Promise<KeyInfo>;

@@ -50,6 +50,7 @@ export function mapGeminiError(
         retryAfter: retryDelay,
         message: str(body?.message),
         keyRejected: reason === "API_KEY_INVALID",
+        body, // its QuotaFailure tells a daily quota from a per-minute rate limit
       },
       apiKey,
     );

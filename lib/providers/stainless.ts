@@ -92,7 +92,9 @@ export function mapStainlessError(
     const type = str(inner?.type) ?? str(e.type) ?? str(inner?.code);
     const status = e.status ?? STATUS_OF_TYPE[str(inner?.code) ?? ""] ?? STATUS_OF_TYPE[type ?? ""];
     const retryAfter = typeof e.headers?.get === "function" ? e.headers.get("retry-after") : undefined;
-    return upstreamError(id, { status, type, retryAfter, message: str(inner?.message) }, apiKey);
+    // The body tells a quota or billing refusal from a rate limit (insufficient_quota, billing_error…).
+    const body = e.error;
+    return upstreamError(id, { status, type, retryAfter, message: str(inner?.message), body }, apiKey);
   }
   return upstreamError(id, { type: error instanceof Error ? error.name : typeof error }, apiKey);
 }

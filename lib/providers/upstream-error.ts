@@ -1,5 +1,8 @@
 // The one place that turns upstream HTTP statuses and failures into ByokErrors, and cleans upstream text of anything key-like.
 import { ByokError } from "../errors.js";
+import { classifyRefusal, parseRetryAfter, withKeyVerdict } from "../core/key-verdict.js";
+
+export { parseRetryAfter };
 
 /** What a provider knows about a failed upstream call. */
 export interface UpstreamFailure {
@@ -18,6 +21,11 @@ export interface UpstreamFailure {
   keyRejected?: boolean;
   /** Set when the SDK's own timer fired (not the core's): maps to PROVIDER_TIMEOUT. */
   timedOut?: boolean;
+  /**
+   * The upstream's parsed error body, read only to tell a quota or billing refusal from a rate limit
+   * (see `classifyRefusal`); nothing of it is kept.
+   */
+  body?: unknown;
 }
 
 // Patterns that look like credentials: vendor prefixes, masked keys ("sk-abc***…wjh3"), bearer tokens, long random tokens.
@@ -127,25 +135,22 @@ function safeUpstreamToken(token: string | undefined, apiKey: string | undefined
 export const nonEmptyString = (value: unknown): string | undefined =>
   typeof value === "string" && value ? value : undefined;
 
-/** Seconds from a Retry-After value (delta-seconds or HTTP date); undefined when absent or unparsable. */
-export function parseRetryAfter(value: string | number | null | undefined): number | undefined {
-  if (value === undefined || value === null || value === "") return undefined;
-  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? Math.ceil(value) : undefined;
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?s?$/.test(trimmed)) return Math.ceil(Number.parseFloat(trimmed));
-  const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
-}
-
 /**
  * Maps an upstream failure onto the contract: 401/403 (or `keyRejected`) → KEY_REJECTED,
  * 429 → PROVIDER_RATE_LIMITED (+ retryAfter), other 4xx → PROVIDER_BAD_REQUEST (cleaned message),
  * 408/504 (or `timedOut`) → PROVIDER_TIMEOUT, anything else (5xx, no answer, garbage) → PROVIDER_ERROR.
+ * What the refusal says about the key (invalid, quota exhausted, rate limited) rides along for the
+ * core's key health (`keyVerdictOf`), invisible to the app.
  *
  * @param provider - the provider id, named in the message
  * @param apiKey - the key used, so it can be scrubbed from any upstream text
  */
 export function upstreamError(provider: string, failure: UpstreamFailure, apiKey?: string): ByokError {
+  const verdict = classifyRefusal(failure.status, failure.body, failure.retryAfter, failure.keyRejected);
+  return withKeyVerdict(toByokError(provider, failure, verdict?.status === "quota_exhausted", apiKey), verdict);
+}
+
+function toByokError(provider: string, failure: UpstreamFailure, quota: boolean, apiKey?: string): ByokError {
   const { status } = failure;
   // The type is upstream text too (an error code or reason such as API_KEY_INVALID): no piece of the key may stay in it.
   const cause = { status, type: safeUpstreamToken(failure.type, apiKey) };
@@ -158,15 +163,14 @@ export function upstreamError(provider: string, failure: UpstreamFailure, apiKey
   }
   if (status === 429) {
     const retryAfter = parseRetryAfter(failure.retryAfter);
-    return new ByokError(
-      "PROVIDER_RATE_LIMITED",
-      `The ${provider} provider is rate limiting this key${retryAfter === undefined ? "" : `; retry after ${retryAfter} s`}.`,
-      {
-        provider,
-        cause,
-        ...(retryAfter === undefined ? {} : { retryAfter }),
-      },
-    );
+    const what = quota
+      ? "refused this key: its quota or credit is used up; ask the user to check their plan and billing"
+      : `is rate limiting this key${retryAfter === undefined ? "" : `; retry after ${retryAfter} s`}`;
+    return new ByokError("PROVIDER_RATE_LIMITED", `The ${provider} provider ${what}.`, {
+      provider,
+      cause,
+      ...(retryAfter === undefined ? {} : { retryAfter }),
+    });
   }
   if (failure.timedOut || status === 408 || status === 504) {
     return new ByokError("PROVIDER_TIMEOUT", `The ${provider} provider timed out; try again.`, { provider, cause });

@@ -90,7 +90,7 @@ export function keysRoutes(byok: BYOK, getTeamId: (req: Request) => unknown) {
       ]);
       sendJson(res, 200, teamKeys === undefined ? { keys } : { keys, teamKeys });
     }),
-    /** `200 KeyInfo` with the status found (`ok`, `invalid` or `unreadable`). */
+    /** `200 KeyInfo` with the status found (`ok`, `invalid`, `quota_exhausted` or `unreadable`). */
     check: asyncRoute(async (req, res) => {
       const { provider } = req.body as { provider: string };
       sendJson(res, 200, await req.ai.checkKey(provider));

@@ -1,5 +1,5 @@
 // MemoryStore: a KeyStore in process memory, for development and tests (keys are lost on restart).
-import type { BudgetCounter, KeyRecord, KeyStore, PutResult, UsageRow } from "../core/types.js";
+import type { BudgetCounter, KeyRecord, KeyStore, PutResult, StoredKeyStatus, UsageRow } from "../core/types.js";
 import { checkBatchSize } from "../core/batch-size.js";
 
 const copy = (record: KeyRecord): KeyRecord => ({ ...record });
@@ -90,11 +90,20 @@ export class MemoryStore implements KeyStore {
     if (record) record.lastUsedAt = lastUsedAt;
   }
 
-  async setStatus(userId: string, provider: string, ciphertext: string, status: "ok" | "invalid"): Promise<void> {
+  async setStatus(
+    userId: string,
+    provider: string,
+    ciphertext: string,
+    status: StoredKeyStatus | "ok",
+    statusUntil?: string,
+  ): Promise<void> {
     const record = this.#users.get(userId)?.get(provider);
     if (!record || record.ciphertext !== ciphertext) return;
-    if (status === "invalid") record.status = "invalid";
-    else delete record.status;
+    delete record.status;
+    delete record.statusUntil;
+    if (status === "ok") return;
+    record.status = status;
+    if (statusUntil !== undefined) record.statusUntil = statusUntil;
   }
 
   async addUsage(ownerIds: readonly string[], usage: UsageRow, retentionDays: number): Promise<void> {

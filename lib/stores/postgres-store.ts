@@ -3,7 +3,16 @@ import { debuglog } from "node:util";
 import type { Pool, PoolClient, QueryResultRow } from "pg";
 import { checkDuration, checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js";
-import type { BudgetCounter, CompareAndSwap, KeyRecord, KeyStore, PutResult, UsageRow } from "../core/types.js";
+import type {
+  BudgetCounter,
+  CompareAndSwap,
+  KeyRecord,
+  KeyStore,
+  PutResult,
+  StoredKeyStatus,
+  UsageRow,
+} from "../core/types.js";
+import { storedStatusOf } from "../core/key-verdict.js";
 import { checkStorableUserId, storeUnavailable, withTimeLimit } from "./store-support.js";
 import { checkBatchSize, MAX_BATCH_SIZE } from "../core/batch-size.js";
 import type { PgPoolLike } from "./driver-types.js";
@@ -76,7 +85,7 @@ const OLD_TABLE = "the table lacks a column of this version; run `await store.mi
 
 // Timestamps come back as the ISO strings that were stored (millisecond precision), whatever type parsers the pool has.
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const COLUMNS = `user_id, provider, ciphertext, hint, endpoint, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at, ${iso("last_used_at")} AS last_used_at, status`;
+const COLUMNS = `user_id, provider, ciphertext, hint, endpoint, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at, ${iso("last_used_at")} AS last_used_at, status, ${iso("status_until")} AS status_until`;
 
 // Nullable for tables not made by migrate() (or altered since): a NULL where a value belongs is a broken record.
 interface Row extends QueryResultRow {
@@ -89,6 +98,7 @@ interface Row extends QueryResultRow {
   updated_at: string | null;
   last_used_at: string | null;
   status: string | null;
+  status_until: string | null;
 }
 
 /** SQL: row `t` is PostgresStore's format (the NULL checks of toRecord). */
@@ -102,8 +112,7 @@ function toRecord(row: Row): KeyRecord {
   const record: KeyRecord = { userId, provider, ciphertext, hint, createdAt, updatedAt };
   if (row.endpoint !== null) record.endpoint = row.endpoint;
   if (row.last_used_at !== null) record.lastUsedAt = row.last_used_at;
-  if (row.status === "invalid") record.status = "invalid";
-  return record;
+  return { ...record, ...storedStatusOf(row.status, row.status_until) };
 }
 
 /**
@@ -219,7 +228,7 @@ export class PostgresStore implements KeyStore {
       // A broken row (a NULL where a value belongs) gets the new createdAt: the put repairs it.
       `INSERT INTO ${this.#table} AS t (user_id, provider, ciphertext, hint, endpoint, created_at, updated_at) VALUES ($1, $2, $3, $4, $7, $5, $6)
        ON CONFLICT (user_id, provider) DO UPDATE SET ciphertext = EXCLUDED.ciphertext, hint = EXCLUDED.hint, endpoint = EXCLUDED.endpoint,
-         created_at = CASE WHEN ${WHOLE_ROW} THEN t.created_at ELSE EXCLUDED.created_at END, updated_at = EXCLUDED.updated_at, last_used_at = NULL, status = NULL
+         created_at = CASE WHEN ${WHOLE_ROW} THEN t.created_at ELSE EXCLUDED.created_at END, updated_at = EXCLUDED.updated_at, last_used_at = NULL, status = NULL, status_until = NULL
        RETURNING ${iso("created_at")} AS created_at, (xmax <> 0) AS replaced`,
       [checkStorableUserId(userId), provider, ciphertext, hint, createdAt, updatedAt, endpoint ?? null],
     );
@@ -253,11 +262,18 @@ export class PostgresStore implements KeyStore {
     ]);
   }
 
-  async setStatus(userId: string, provider: string, ciphertext: string, status: "ok" | "invalid"): Promise<void> {
+  async setStatus(
+    userId: string,
+    provider: string,
+    ciphertext: string,
+    status: StoredKeyStatus | "ok",
+    statusUntil?: string,
+  ): Promise<void> {
+    const stored = status === "ok" ? null : status;
     await this.#query(
       "setStatus",
-      `UPDATE ${this.#table} SET status = $4 WHERE user_id = $1 AND provider = $2 AND ciphertext = $3`,
-      [checkStorableUserId(userId), provider, ciphertext, status === "invalid" ? "invalid" : null],
+      `UPDATE ${this.#table} SET status = $4, status_until = $5 WHERE user_id = $1 AND provider = $2 AND ciphertext = $3`,
+      [checkStorableUserId(userId), provider, ciphertext, stored, stored === null ? null : (statusUntil ?? null)],
     );
   }
 
@@ -415,10 +431,12 @@ export class PostgresStore implements KeyStore {
       updated_at timestamptz NOT NULL,
       last_used_at timestamptz,
       status text,
+      status_until timestamptz,
       PRIMARY KEY (user_id, provider)
     )`);
-    // Tables made by an earlier version: the status and endpoint columns came later.
+    // Tables made by an earlier version: the status, endpoint and status_until columns came later.
     await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS status text`);
+    await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS status_until timestamptz`);
     await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS endpoint text`);
     await createUsageTables(client, this.#usageTables);
     await client.query("COMMIT");

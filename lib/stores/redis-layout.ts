@@ -1,6 +1,7 @@
 // How RedisStore lays records out: the per-user hash key (hash-tagged, base64url user id) and the JSON of one record.
 import type { KeyRecord } from "../core/types.js";
 import { checkStorableUserId } from "./store-support.js";
+import { storedStatusOf } from "../core/key-verdict.js";
 
 /** What one hash field holds: the record without the user id and provider (those are the key and the field). */
 export type RecordJson = Omit<KeyRecord, "userId" | "provider" | "broken">;
@@ -54,6 +55,5 @@ export function toRecord(userId: string, provider: string, json: string): KeyRec
   };
   if (typeof v.endpoint === "string") record.endpoint = v.endpoint;
   if (typeof v.lastUsedAt === "string") record.lastUsedAt = v.lastUsedAt;
-  if (v.status === "invalid") record.status = "invalid";
-  return record;
+  return { ...record, ...storedStatusOf(v.status, v.statusUntil) };
 }

@@ -50,13 +50,17 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
 return 1`);
 
 /**
- * KEYS[1] user hash, ARGV[1] provider, ARGV[2] expected ciphertext, ARGV[3] "invalid" or "ok".
- * Sets or removes `status` only while the ciphertext is the expected one; returns 1 if it wrote.
+ * KEYS[1] user hash, ARGV[1] provider, ARGV[2] expected ciphertext, ARGV[3] a stored status or "ok",
+ * ARGV[4] statusUntil or "". Sets `status` (and `statusUntil` when not empty, else removes it), or
+ * removes both for "ok", only while the ciphertext is the expected one; returns 1 if it wrote.
  */
 export const SET_STATUS = script(`${RECORD}
 local rec = record(redis.call('HGET', KEYS[1], ARGV[1]))
 if not rec or rec['ciphertext'] ~= ARGV[2] then return 0 end
-if ARGV[3] == 'invalid' then rec['status'] = 'invalid' else rec['status'] = nil end
+rec['status'] = nil
+rec['statusUntil'] = nil
+if ARGV[3] ~= 'ok' then rec['status'] = ARGV[3] end
+if ARGV[3] ~= 'ok' and ARGV[4] ~= '' then rec['statusUntil'] = ARGV[4] end
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
 return 1`);
 

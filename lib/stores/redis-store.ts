@@ -4,7 +4,15 @@ import type { Cluster, Redis, RedisOptions } from "ioredis";
 import { ByokError } from "../errors.js";
 import { checkDuration, checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js";
-import type { BudgetCounter, CompareAndSwap, KeyRecord, KeyStore, PutResult, UsageRow } from "../core/types.js";
+import type {
+  BudgetCounter,
+  CompareAndSwap,
+  KeyRecord,
+  KeyStore,
+  PutResult,
+  StoredKeyStatus,
+  UsageRow,
+} from "../core/types.js";
 import {
   COMPARE_AND_SWAP,
   compareAndSwapAll,
@@ -219,8 +227,16 @@ export class RedisStore implements KeyStore {
     await this.#run("touch", (c) => runScript(c, TOUCH, this.#key(userId), provider, lastUsedAt));
   }
 
-  async setStatus(userId: string, provider: string, ciphertext: string, status: "ok" | "invalid"): Promise<void> {
-    await this.#run("setStatus", (c) => runScript(c, SET_STATUS, this.#key(userId), provider, ciphertext, status));
+  async setStatus(
+    userId: string,
+    provider: string,
+    ciphertext: string,
+    status: StoredKeyStatus | "ok",
+    statusUntil?: string,
+  ): Promise<void> {
+    await this.#run("setStatus", (c) =>
+      runScript(c, SET_STATUS, this.#key(userId), provider, ciphertext, status, statusUntil ?? ""),
+    );
   }
 
   async compareAndSwap(

@@ -5,6 +5,7 @@ import {
   type FakeUpstream,
   type FakeUpstreamOptions,
   type ResolvedReply,
+  retryAfterHeader,
   startFakeUpstream,
 } from "./fake-upstream.js";
 
@@ -80,6 +81,32 @@ export const anthropicProtocol: FakeProtocol = {
     status: 401,
     body: { type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } },
   }),
+  // Out of credit: a 400 invalid_request_error whose message says so (Anthropic also documents a 402
+  // billing_error: `errorType: "billing_error"` with `status: 402`). Rate limited: a 429 with retry-after.
+  refusal: (kind, retryAfter) =>
+    kind === "quota"
+      ? {
+          status: 400,
+          body: {
+            type: "error",
+            error: {
+              type: "invalid_request_error",
+              message:
+                "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.",
+            },
+          },
+        }
+      : {
+          status: 429,
+          body: {
+            type: "error",
+            error: {
+              type: "rate_limit_error",
+              message: "This request would exceed the rate limit for your organization of 50 requests per minute.",
+            },
+          },
+          headers: retryAfterHeader(retryAfter),
+        },
   errorBody: (status, text, _retryAfter, type) => ({
     type: "error",
     error: {

@@ -1,6 +1,12 @@
 // The Azure OpenAI data plane for the fake upstream: deployments' chat completions and the models list, api-key auth, api-version required.
-import { type FakeProtocol, type FakeUpstream, type FakeUpstreamOptions, startFakeUpstream } from "./fake-upstream.js";
-import { openaiProtocol } from "./fake-openai.js";
+import {
+  type FakeProtocol,
+  type FakeUpstream,
+  type FakeUpstreamOptions,
+  retryAfterHeader,
+  startFakeUpstream,
+} from "./fake-upstream.js";
+import { openaiProtocol, openaiRefusal } from "./fake-openai.js";
 
 const DEPLOYMENT_CHAT = /^\/openai\/deployments\/([^/]+)\/chat\/completions$/;
 const sse = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`;
@@ -31,6 +37,20 @@ const azureProtocol: FakeProtocol = {
       },
     },
   }),
+  // Azure's rate limit names the wait in its message and in retry-after; out of quota reads as OpenAI's.
+  refusal: (kind, retryAfter) =>
+    kind === "quota"
+      ? openaiRefusal(kind)
+      : {
+          status: 429,
+          body: {
+            error: {
+              code: "429",
+              message: `Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after ${retryAfter ?? 60} seconds.`,
+            },
+          },
+          headers: retryAfterHeader(retryAfter),
+        },
   validateBody: () => ({
     object: "list",
     data: [{ id: "gpt-4o-mini", object: "model", created_at: 0, status: "succeeded" }],

@@ -87,6 +87,29 @@ export const geminiProtocol: FakeProtocol = {
       },
     },
   }),
+  // Both are 429 RESOURCE_EXHAUSTED: the QuotaFailure's quota id says per day (quota) or per minute
+  // (rate limit); RetryInfo carries the wait (Gemini sends no Retry-After header).
+  refusal: (kind, retryAfter) => {
+    const per = kind === "quota" ? "Day" : "Minute";
+    const details: unknown[] = [
+      {
+        "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+        violations: [
+          {
+            quotaMetric: "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+            quotaId: `GenerateRequestsPer${per}PerProjectPerModel-FreeTier`,
+            quotaDimensions: { location: "global", model: "gemini-2.5-flash" },
+            quotaValue: kind === "quota" ? "250" : "10",
+          },
+        ],
+      },
+    ];
+    if (retryAfter !== undefined)
+      details.push({ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: `${retryAfter}s` });
+    const message =
+      "You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.";
+    return { status: 429, body: { error: { code: 429, message, status: "RESOURCE_EXHAUSTED", details } } };
+  },
   errorBody: (status, message, retryAfter, type) => {
     const details = [
       ...(type === undefined

@@ -5,6 +5,7 @@ import {
   type FakeUpstream,
   type FakeUpstreamOptions,
   type ResolvedReply,
+  retryAfterHeader,
   startFakeUpstream,
 } from "./fake-upstream.js";
 import { lastUserText, responsesFormat } from "./fake-openai-responses.js";
@@ -42,6 +43,41 @@ const sse = (data: unknown) => `data: ${typeof data === "string" ? data : JSON.s
 
 /** Masks a key the way OpenAI does in its 401 message ("sk-abc***wxyz"), so tests can check it never leaks. */
 const masked = (key: string) => `${key.slice(0, 6)}***${key.slice(-4)}`;
+
+/**
+ * OpenAI's documented refusals (Azure OpenAI answers the same): a 429 `insufficient_quota` for a key
+ * out of quota or credit, a 429 `rate_limit_exceeded` with `retry-after` for a rate limit.
+ */
+export function openaiRefusal(
+  kind: "quota" | "rate_limit",
+  retryAfter?: number,
+): { status: number; body: unknown; headers?: Record<string, string> } {
+  if (kind === "quota")
+    return {
+      status: 429,
+      body: {
+        error: {
+          message:
+            "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
+          type: "insufficient_quota",
+          param: null,
+          code: "insufficient_quota",
+        },
+      },
+    };
+  return {
+    status: 429,
+    body: {
+      error: {
+        message: "Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3, Requested 1.",
+        type: "requests",
+        param: null,
+        code: "rate_limit_exceeded",
+      },
+    },
+    headers: retryAfterHeader(retryAfter),
+  };
+}
 
 /**
  * OpenAI's API as the official SDK and the AI SDK call it: Chat Completions and the Responses API
@@ -93,6 +129,7 @@ export const openaiProtocol: FakeProtocol = {
       code: status === 429 ? "rate_limit_exceeded" : null,
     },
   }),
+  refusal: openaiRefusal,
   validateBody: () => ({
     object: "list",
     data: [{ id: "gpt-4o-mini", object: "model", created: 0, owned_by: "system" }],

@@ -1,6 +1,12 @@
 // The OpenRouter API for the fake upstream: OpenAI's protocol under /api/v1, its key-info endpoint, and its PKCE authorization (page and code exchange).
 import { createHash, randomBytes } from "node:crypto";
-import { type FakeProtocol, type FakeUpstream, type FakeUpstreamOptions, startFakeUpstream } from "./fake-upstream.js";
+import {
+  type FakeProtocol,
+  type FakeUpstream,
+  type FakeUpstreamOptions,
+  retryAfterHeader,
+  startFakeUpstream,
+} from "./fake-upstream.js";
 import { openaiProtocol } from "./fake-openai.js";
 
 /** A running fake OpenRouter: the API, plus its authorization page and code exchange. */
@@ -76,6 +82,14 @@ export async function startFakeOpenRouter(options?: FakeUpstreamOptions): Promis
       return { status: 200, body: { key: issued.key, user_id: "user_fake" } };
     },
     rejectedKey: () => error(401, "User not found."),
+    // Out of credit is a 402; a rate limit a 429 (with retry-after when given).
+    refusal: (kind, retryAfter) =>
+      kind === "quota"
+        ? error(402, "Insufficient credits. Add more using https://openrouter.ai/credits")
+        : {
+            ...error(429, "Rate limit exceeded: free-models-per-min."),
+            headers: retryAfterHeader(retryAfter),
+          },
     errorBody: (status, message) => ({ error: { code: status, message } }),
     validateBody: (model, url) =>
       url.pathname.endsWith("/key")

@@ -59,12 +59,24 @@ export interface FakeReply {
   /** Streams: send the vendor's in-stream error event after this many chunks. */
   errorAfterChunks?: number;
   /**
+   * Refuse the call the way the vendor documents it, with its own status, body and headers:
+   * `"invalid"` (its bad-key answer), `"quota"` (out of quota or credit: OpenAI's and Azure's 429
+   * `insufficient_quota`, Anthropic's 400 "credit balance is too low", Gemini's 429
+   * `RESOURCE_EXHAUSTED` naming a per-day quota, OpenRouter's 402) or `"rate_limit"` (its 429, with
+   * `retryAfter` as the vendor sends it: a `Retry-After` header, or Gemini's `RetryInfo`). Takes
+   * precedence over `status`.
+   */
+  refuse?: FakeRefusal;
+  /**
    * The vendor's error type in the error body of `status` (OpenAI's and Anthropic's `error.type`,
    * Gemini's `ErrorInfo` reason) and in the in-stream error of `errorAfterChunks` (e.g. Anthropic's
    * `"rate_limit_error"`). Defaults to the vendor's type for the status, or a server error.
    */
   errorType?: string;
 }
+
+/** The refusals {@link FakeReply.refuse} scripts. */
+export type FakeRefusal = "invalid" | "quota" | "rate_limit";
 
 /** One request the fake received. */
 export interface FakeRequest {
@@ -113,6 +125,15 @@ export interface FakeProtocol {
   jsonSchema?(body: unknown): unknown;
   /** Status and body of the vendor's "invalid key" answer (some vendors echo part of the key). */
   rejectedKey(apiKey: string | undefined): { status: number; body: unknown };
+  /**
+   * The vendor's documented answer to an out-of-quota key (`"quota"`) or a rate-limited one
+   * (`"rate_limit"`, waiting `retryAfter` seconds when given). Without it, `"quota"` is a 429 with
+   * `errorBody`'s `insufficient_quota` type and `"rate_limit"` a plain 429.
+   */
+  refusal?(
+    kind: Exclude<FakeRefusal, "invalid">,
+    retryAfter?: number,
+  ): { status: number; body: unknown; headers?: Record<string, string> };
   /** The vendor's error body for a status; `type` is {@link FakeReply.errorType}. */
   errorBody(status: number, message: string, retryAfter?: number, type?: string): unknown;
   /** Success body of a validation call (`url`: which one, for a vendor with several). */
@@ -219,6 +240,28 @@ function sendJson(response: ServerResponse, status: number, body: unknown, heade
   response.end(JSON.stringify(body));
 }
 
+/** @internal A `retry-after` header of `retryAfter` seconds, none without it. */
+export const retryAfterHeader = (retryAfter: number | undefined): Record<string, string> =>
+  retryAfter === undefined ? {} : { "retry-after": String(retryAfter) };
+
+/** The vendor's answer for {@link FakeReply.refuse}. */
+function refusalOf(
+  protocol: FakeProtocol,
+  kind: FakeRefusal,
+  apiKey: string | undefined,
+  retryAfter: number | undefined,
+): { status: number; body: unknown; headers?: Record<string, string> } {
+  if (kind === "invalid") return protocol.rejectedKey(apiKey);
+  if (protocol.refusal) return protocol.refusal(kind, retryAfter);
+  return kind === "quota"
+    ? { status: 429, body: protocol.errorBody(429, "Quota exceeded.", undefined, "insufficient_quota") }
+    : {
+        status: 429,
+        body: protocol.errorBody(429, "Rate limit exceeded.", retryAfter),
+        headers: retryAfterHeader(retryAfter),
+      };
+}
+
 /** Starts a fake for `protocol` on 127.0.0.1 with a free port. */
 export async function startFakeUpstream(
   protocol: FakeProtocol,
@@ -265,9 +308,12 @@ export async function startFakeUpstream(
     if (response.destroyed) return;
     if (reply.hang) return; // answered never; the socket closes when the client aborts or the fake closes
     if (reply.reset) return void request.socket.destroy();
+    if (reply.refuse) {
+      const refused = refusalOf(protocol, reply.refuse, record.apiKey, reply.retryAfter);
+      return (sendJson(response, refused.status, refused.body, refused.headers), done());
+    }
     if (reply.status) {
-      const headers: Record<string, string> =
-        reply.retryAfter === undefined ? {} : { "retry-after": String(reply.retryAfter) };
+      const headers = retryAfterHeader(reply.retryAfter);
       return (
         sendJson(
           response,

@@ -8,6 +8,7 @@ export { startFakeProviders, type FakeProviders } from "./fake-providers.js";
 export {
   startFakeUpstream,
   type FakeProtocol,
+  type FakeRefusal,
   type FakeReply,
   type FakeRequest,
   type FakeToolCall,

@@ -39,24 +39,52 @@ export function healthCases({ it }: ConformanceRunner, o: KeyStoreConformanceOpt
       assert.deepEqual(await store.get(record.userId, "gemini"), record);
     }));
 
+  it("`setStatus()` keeps each stored status, with `statusUntil` when given and without it otherwise", () =>
+    withStore(o, async (store, user) => {
+      if (!store.setStatus) return;
+      const record = makeRecord(user(), "gemini", new Date(Date.now() - 60_000));
+      await store.put(record);
+      const until = new Date(Date.now() + 90_000).toISOString();
+      await store.setStatus(record.userId, "gemini", record.ciphertext, "rate_limited", until);
+      assert.deepEqual(await store.get(record.userId, "gemini"), {
+        ...record,
+        status: "rate_limited",
+        statusUntil: until,
+      });
+      assert.deepEqual(await store.list(record.userId), [{ ...record, status: "rate_limited", statusUntil: until }]);
+      const scanned = (await scanAll(store)).records.filter((r) => r.userId === record.userId);
+      assert.deepEqual(scanned, [{ ...record, status: "rate_limited", statusUntil: until }]);
+      // A status given without statusUntil removes the one before.
+      await store.setStatus(record.userId, "gemini", record.ciphertext, "quota_exhausted");
+      assert.deepEqual(await store.get(record.userId, "gemini"), { ...record, status: "quota_exhausted" });
+      await store.setStatus(record.userId, "gemini", record.ciphertext, "rate_limited", until);
+      await store.setStatus(record.userId, "gemini", record.ciphertext, "invalid");
+      assert.deepEqual(await store.get(record.userId, "gemini"), { ...record, status: "invalid" });
+      await store.setStatus(record.userId, "gemini", record.ciphertext, "rate_limited", until);
+      await store.setStatus(record.userId, "gemini", record.ciphertext, "ok");
+      assert.deepEqual(await store.get(record.userId, "gemini"), record);
+    }));
+
   it("`setStatus()` leaves alone a key whose ciphertext changed and never re-creates a deleted one", () =>
     withStore(o, async (store, user) => {
       if (!store.setStatus) return;
       const record = makeRecord(user());
       await store.put(record);
       await store.setStatus(record.userId, "gemini", "v1.another.ciphertext", "invalid");
+      await store.setStatus(record.userId, "gemini", "v1.another.ciphertext", "rate_limited", record.updatedAt);
       assert.deepEqual(await store.get(record.userId, "gemini"), record);
       await store.delete(record.userId, "gemini");
       await store.setStatus(record.userId, "gemini", record.ciphertext, "invalid");
       assert.deepEqual(await store.list(record.userId), []);
     }));
 
-  it("`put()` of a new key clears the status; `touch()` and `compareAndSwap()` keep it", () =>
+  it("`put()` of a new key clears the status and `statusUntil`; `touch()` and `compareAndSwap()` keep them", () =>
     withStore(o, async (store, user) => {
       if (!store.setStatus) return;
       const record = makeRecord(user(), "gemini", new Date(Date.now() - 60_000));
       await store.put(record);
-      await store.setStatus(record.userId, "gemini", record.ciphertext, "invalid");
+      const until = new Date(Date.now() + 30_000).toISOString();
+      await store.setStatus(record.userId, "gemini", record.ciphertext, "rate_limited", until);
       const touched = await touchNow(store, record.userId);
       const next = makeRecord(record.userId).ciphertext;
       assert.equal(await store.compareAndSwap(record.userId, "gemini", record.ciphertext, next), true);
@@ -64,7 +92,8 @@ export function healthCases({ it }: ConformanceRunner, o: KeyStoreConformanceOpt
         ...record,
         ciphertext: next,
         ...touched,
-        status: "invalid",
+        status: "rate_limited",
+        statusUntil: until,
       });
       const replacement = makeRecord(record.userId);
       await store.put(replacement);

@@ -88,6 +88,7 @@ describe("BYOK onEvent", () => {
       "key.registered",
       "chat.completed",
       "chat.completed",
+      "key.status_changed",
       "key.rejected",
       "chat.failed",
       "chat.failed",
@@ -99,8 +100,17 @@ describe("BYOK onEvent", () => {
       expect(JSON.stringify(e)).not.toContain(CANARY_KEY);
       expect(meter(e)).not.toContain(CANARY_KEY);
     }
-    const [rejectedAtRegistration, registered, chat, stream, rejectedAtChat, failedRejected, failed500, deleted] =
-      events;
+    const [
+      rejectedAtRegistration,
+      registered,
+      chat,
+      stream,
+      statusChanged,
+      rejectedAtChat,
+      failedRejected,
+      failed500,
+      deleted,
+    ] = events;
     expect(fieldsOf(rejectedAtRegistration)).toEqual(withCommon("hint"));
     expect(registered).toMatchObject({ type: "key.registered", hint: `\u2026${CANARY_KEY.slice(-4)}` });
     expect(fieldsOf(registered)).toEqual(withCommon("hint"));
@@ -115,6 +125,13 @@ describe("BYOK onEvent", () => {
       "totalTokens",
     ]);
     expect(stream?.type === "chat.completed" && stream.usage.totalTokens).toBeGreaterThan(0);
+    expect(statusChanged).toMatchObject({
+      status: "invalid",
+      previousStatus: "ok",
+      hint: `\u2026${CANARY_KEY.slice(-4)}`,
+    });
+    expect(fieldsOf(statusChanged)).toEqual(withCommon("hint", "previousStatus", "status"));
+    expect(statusChanged!.requestId).toBe(rejectedAtChat!.requestId);
     expect(fieldsOf(rejectedAtChat)).toEqual(withCommon());
     expect(failedRejected).toMatchObject({ code: "KEY_REJECTED", model: "gemini-2.5-flash" });
     expect(fieldsOf(failedRejected)).toEqual(withCommon("code", "model"));

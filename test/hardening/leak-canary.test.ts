@@ -144,6 +144,12 @@ describe("leak canary across byokRouter, every store and every built-in provider
             await expectStatus(call("post", "/keys", keyBody(`${key} x`)), 400);
             await expectStatus(call("post", "/keys", { provider: "nope", apiKey: key }), 400);
             await expectStatus(call("post", "/keys", keyBody(key)), 201);
+            // Key health: the documented quota and rate-limit refusals (key.status_changed events, stored
+            // statuses; the GET /keys lists the last, with statusUntil), then the chat's success sets it ok.
+            for (const reply of [{ refuse: "quota" }, { refuse: "rate_limit", retryAfter: 30 }] as FakeReply[]) {
+              fakes[id].enqueue(reply);
+              record(await call("post", "/chat", { provider: id, prompt: "x" }));
+            }
             await expectStatus(call("get", "/keys"), 200);
             await expectStatus(call("post", "/chat", { provider: id, prompt: "hello" }), 200);
             // Then: only a middle piece of the key, which no credential pattern catches, and the key
@@ -282,6 +288,7 @@ describe("leak canary across byokRouter, every store and every built-in provider
         for await (const batch of stores[name]!.scan()) raw.push(JSON.stringify(batch));
       expect(raw.join("").length).toBeGreaterThan(1000);
       expect(events.length).toBeGreaterThan(50);
+      expect(events.filter((e) => e.type === "key.status_changed").length).toBeGreaterThan(20);
       const extra = [
         ...responses,
         ...raw,

@@ -11,6 +11,7 @@ export interface Row {
   updatedAt: Date;
   lastUsedAt: Date | null;
   status: string | null;
+  statusUntil: Date | null;
 }
 type Where = {
   userId?: string | { gt: string };
@@ -29,6 +30,7 @@ const COLUMNS: Record<keyof Row, string> = {
   updatedAt: "updated_at",
   lastUsedAt: "last_used_at",
   status: "status",
+  statusUntil: "status_until",
 };
 const SELECT = Object.entries(COLUMNS)
   .map(([field, column]) => `${column} AS "${field}"`)
@@ -41,6 +43,7 @@ const SELECT = Object.entries(COLUMNS)
 export const createTableSql = (table: string): string => `CREATE TABLE "${table}" (
   "user_id" TEXT NOT NULL, "provider" TEXT NOT NULL, "ciphertext" TEXT NOT NULL, "hint" TEXT NOT NULL, "endpoint" TEXT,
   "created_at" TIMESTAMPTZ(3) NOT NULL, "updated_at" TIMESTAMPTZ(3) NOT NULL, "last_used_at" TIMESTAMPTZ(3), "status" TEXT,
+  "status_until" TIMESTAMPTZ(3),
   CONSTRAINT "${table}_pkey" PRIMARY KEY ("user_id", "provider"))`;
 
 /** An error shaped as Prisma throws it: `code` for request errors, `errorCode` for connection errors. */

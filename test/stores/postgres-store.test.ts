@@ -80,7 +80,7 @@ describe("PostgresStore.migrate", () => {
     }
   });
 
-  it("adds the columns of later versions (status, endpoint) to a table an earlier version made, keeping its rows", async () => {
+  it("adds the columns of later versions (status, endpoint, status_until) to a table an earlier version made, keeping its rows", async () => {
     const table = newTable("old");
     await pool.query(`CREATE TABLE "${table}" (
       user_id text COLLATE "C" NOT NULL, provider text COLLATE "C" NOT NULL, ciphertext text NOT NULL,
@@ -102,6 +102,8 @@ describe("PostgresStore.migrate", () => {
       updatedAt: at,
     });
     expect((await store.get("u2", "azure-openai"))?.endpoint).toBe("https://res.openai.azure.com");
+    await store.setStatus("u1", "openai", "v1.a.b.c.d", "rate_limited", at);
+    expect(await store.get("u1", "openai")).toMatchObject({ status: "rate_limited", statusUntil: at });
   });
 });
 
@@ -187,6 +189,7 @@ describe("PostgresStore", () => {
         "last_used_at",
         "provider",
         "status",
+        "status_until",
         "updated_at",
         "user_id",
       ]);

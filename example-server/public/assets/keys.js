@@ -6,8 +6,8 @@ const list = document.getElementById("providers");
 const STATUS = {
   ok: "Working",
   invalid: "Refused by the provider: replace it",
-  quota_exhausted: "Out of quota or credit with the provider",
-  rate_limited: "Rate-limited by the provider",
+  quota_exhausted: "Out of quota or credit: top up with the provider",
+  rate_limited: "Rate limited by the provider",
   unreadable: "Unreadable: add it again",
 };
 const when = (iso) =>
