@@ -1,6 +1,7 @@
 // MemoryStore: a KeyStore in process memory, for development and tests (keys are lost on restart).
 import type { KeyRecord, KeyStore, PutResult } from "../core/types.js";
 import { checkBatchSize } from "../core/batch-size.js";
+import { checkOnceKey } from "./store-support.js";
 
 const copy = (record: KeyRecord): KeyRecord => ({ ...record });
 
@@ -20,6 +21,8 @@ let productionWarned = false;
 export class MemoryStore implements KeyStore {
   // Nested maps, so no user id can collide with another's (no joined string keys).
   readonly #users = new Map<string, Map<string, KeyRecord>>();
+  /** putOnce values, with when they expire (`performance.now()` time: the wall clock may jump). */
+  readonly #once = new Map<string, { value: string; expiresAt: number }>();
 
   constructor() {
     if (process.env.NODE_ENV !== "production" || productionWarned) return;
@@ -106,6 +109,20 @@ export class MemoryStore implements KeyStore {
     if (!record || record.ciphertext !== expectedCiphertext) return false;
     record.ciphertext = ciphertext;
     return true;
+  }
+
+  async putOnce(key: string, value: string, ttlMs: number): Promise<void> {
+    checkOnceKey(key, ttlMs);
+    const now = performance.now();
+    // Expired values are dropped here, so an abandoned flow's value does not stay for the process's life.
+    for (const [k, entry] of this.#once) if (entry.expiresAt <= now) this.#once.delete(k);
+    this.#once.set(key, { value: String(value), expiresAt: now + ttlMs });
+  }
+
+  async takeOnce(key: string): Promise<string | undefined> {
+    const entry = this.#once.get(checkOnceKey(key));
+    this.#once.delete(key);
+    return entry && entry.expiresAt > performance.now() ? entry.value : undefined;
   }
 
   async close(): Promise<void> {}

@@ -4,7 +4,7 @@ import type { Pool, PoolClient, QueryResultRow } from "pg";
 import { checkDuration, checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js";
 import type { CompareAndSwap, KeyRecord, KeyStore, PutResult } from "../core/types.js";
-import { checkStorableUserId, storeUnavailable, withTimeLimit } from "./store-support.js";
+import { checkOnceKey, checkStorableUserId, storeUnavailable, withTimeLimit } from "./store-support.js";
 import { checkBatchSize, MAX_BATCH_SIZE } from "../core/batch-size.js";
 import type { PgPoolLike } from "./driver-types.js";
 
@@ -102,6 +102,8 @@ export class PostgresStore implements KeyStore {
    */
   readonly queryTimeoutMs: number;
   readonly #table: string;
+  /** `<table>_once`, in the same schema: the values of `putOnce`. */
+  readonly #onceTable: string;
   readonly #connectionString?: string;
   #pool?: Promise<Pool>;
   #ownPool = false;
@@ -131,6 +133,9 @@ export class PostgresStore implements KeyStore {
       );
     }
     this.#table = parts.map((p) => `"${p}"`).join(".");
+    // Cut so that the suffix stays: PostgreSQL would cut a 63-character name back to the keys table's own.
+    const onceName = `${parts[parts.length - 1]!.slice(0, 63 - "_once".length)}_once`;
+    this.#onceTable = [...parts.slice(0, -1), onceName].map((p) => `"${p}"`).join(".");
     this.queryTimeoutMs =
       o.queryTimeoutMs === undefined
         ? DEFAULT_QUERY_TIMEOUT_MS
@@ -141,7 +146,7 @@ export class PostgresStore implements KeyStore {
     if (o.pool) this.#pool = Promise.resolve(o.pool as Pool);
   }
 
-  /** Creates the table if it does not exist. Idempotent; concurrent calls serialise on an advisory lock. */
+  /** Creates the table (and `<table>_once`, for `putOnce`) if it does not exist, adding what a newer version needs. Idempotent; concurrent calls serialise on an advisory lock. */
   async migrate(): Promise<void> {
     let client: PoolClient | undefined;
     let failed = false;
@@ -268,6 +273,32 @@ export class PostgresStore implements KeyStore {
     return swaps.map((s) => swapped.has(JSON.stringify([s.userId, s.provider])));
   }
 
+  /**
+   * Keeps `value` in `<table>_once` until `ttlMs` from now (a key already there is replaced). The same
+   * statement drops up to 100 expired rows (skipping rows another call holds), so abandoned values do not pile up.
+   */
+  async putOnce(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.#query(
+      "putOnce",
+      `WITH purged AS (
+         DELETE FROM ${this.#onceTable} WHERE key IN (
+           SELECT key FROM ${this.#onceTable} WHERE expires_at < now() AND key <> $1 LIMIT 100 FOR UPDATE SKIP LOCKED))
+       INSERT INTO ${this.#onceTable} (key, value, expires_at) VALUES ($1, $2, now() + $3::double precision * interval '1 millisecond')
+       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at`,
+      [checkOnceKey(key, ttlMs), String(value), ttlMs],
+    );
+  }
+
+  /** One `DELETE … RETURNING`: atomic, so two instances can never both take a value; an expired one is deleted and not returned. */
+  async takeOnce(key: string): Promise<string | undefined> {
+    const [row] = await this.#query<{ value: string; live: boolean }>(
+      "takeOnce",
+      `DELETE FROM ${this.#onceTable} WHERE key = $1 RETURNING value, expires_at > now() AS live`,
+      [checkOnceKey(key)],
+    );
+    return row?.live ? row.value : undefined;
+  }
+
   /** Keyset pagination on the primary key: each batch is one indexed query, memory stays flat. */
   async *scan(options: { batchSize?: number } = {}): AsyncIterable<KeyRecord[]> {
     const size = checkBatchSize(options.batchSize);
@@ -316,6 +347,12 @@ export class PostgresStore implements KeyStore {
     // Tables made by an earlier version: the status and endpoint columns came later.
     await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS status text`);
     await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS endpoint text`);
+    // Single-use values (the router's connect state): added by a later version, so created apart.
+    await client.query(`CREATE TABLE IF NOT EXISTS ${this.#onceTable} (
+      key text COLLATE "C" PRIMARY KEY,
+      value text NOT NULL,
+      expires_at timestamptz NOT NULL
+    )`);
     await client.query("COMMIT");
   }
 
