@@ -62,6 +62,7 @@ export { createOpenAIProvider, type OpenAIProviderSettings } from "./providers/o
 export { createAnthropicProvider, type AnthropicProviderSettings } from "./providers/anthropic.js";
 export {
   createOpenRouterProvider,
+  isOpenRouterProvider,
   type OpenRouterProvider,
   type OpenRouterProviderSettings,
 } from "./providers/openrouter.js";
@@ -69,6 +70,7 @@ export { createAzureOpenAIProvider, type AzureOpenAIProviderSettings } from "./p
 export type { UserEndpointSettings } from "./providers/user-endpoints.js";
 export {
   byokRouter,
+  type ConnectOpenRouterOptions,
   type RouterOptions,
   type RateLimitWindow,
   type RateLimitStoreFactory,
