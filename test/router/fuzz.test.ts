@@ -152,7 +152,18 @@ const bodyText = fc.oneof(
 const queryText = fc
   .array(
     fc.tuple(
-      fc.constantFrom("provider", "provider[]", "provider[a]", "__proto__[x]", "constructor[prototype]", "userId", "x"),
+      fc.constantFrom(
+        "provider",
+        "provider[]",
+        "provider[a]",
+        "__proto__[x]",
+        "constructor[prototype]",
+        "userId",
+        "x",
+        "returnTo",
+        "state",
+        "code",
+      ),
       oddString.map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, "?"))),
     ),
     { maxLength: 3 },
@@ -210,7 +221,7 @@ describe.each(EXPRESS_VERSIONS)("byok routes under fuzzing on %s", (version) => 
     writes = counting.writes;
     f = await appFixture(kit, {
       store: counting.store,
-      router: { rateLimit: { keys: { limit: 1e9 }, chat: { limit: 1e9 } } },
+      router: { rateLimit: { keys: { limit: 1e9 }, chat: { limit: 1e9 } }, connect: { openrouter: true } },
     });
     // The fuzzing user has a key, so well-formed chats reach the fake and succeed; another user's key
     // must come out untouched.
@@ -230,6 +241,7 @@ describe.each(EXPRESS_VERSIONS)("byok routes under fuzzing on %s", (version) => 
     const res = await fetch(`${server.url}${path}${query ? `?${query}` : ""}`, {
       method,
       headers: { "x-user": "fuzz", ...head },
+      redirect: "manual", // the connect routes' answers are redirects: their status is the answer
       ...(body === undefined ? {} : { body }),
     });
     const text = await res.text();
@@ -297,6 +309,22 @@ describe.each(EXPRESS_VERSIONS)("byok routes under fuzzing on %s", (version) => 
     await fc.assert(
       fc.asyncProperty(bodyText, queryText, headers, (body, query, head) =>
         check("POST", "/byok/chat", query, head, body),
+      ),
+      settings,
+    );
+  });
+
+  it("GET /connect/openrouter answers every generated request below 500 with the error shape", async () => {
+    await fc.assert(
+      fc.asyncProperty(queryText, headers, (query, head) => check("GET", "/byok/connect/openrouter", query, head)),
+      settings,
+    );
+  });
+
+  it("GET /connect/openrouter/callback answers every generated request below 500 with the error shape", async () => {
+    await fc.assert(
+      fc.asyncProperty(queryText, headers, (query, head) =>
+        check("GET", "/byok/connect/openrouter/callback", query, head),
       ),
       settings,
     );
