@@ -7,6 +7,7 @@ import { invalid } from "../core/validate.js";
 import { ByokError } from "../errors.js";
 import { isOpenRouterProvider, type OpenRouterProvider } from "../providers/openrouter.js";
 import { asyncRoute } from "./async-route.js";
+import { queryParam } from "./provider-query.js";
 import { requestIdOf } from "./request-id.js";
 import { clientGone, userIdOf } from "./request-user.js";
 import { sitePath } from "./site-path.js";
@@ -33,15 +34,6 @@ interface ConnectState {
 
 const token = (): string => randomBytes(32).toString("base64url");
 const s256 = (verifier: string): string => createHash("sha256").update(verifier).digest("base64url");
-
-/** The query parameter `name`, read from the URL itself (Connect has no req.query); given more than once is a 400. */
-function queryParam(req: Request, name: string): string | undefined {
-  const query = (req.url ?? "").split("?", 2)[1];
-  if (query === undefined) return undefined;
-  const values = new URLSearchParams(query).getAll(name);
-  if (values.length > 1) throw invalid(`Give ?${name}= once.`, [name]);
-  return values[0];
-}
 
 /** Answers a redirect without a body (Express's res.redirect is not there in a plain Connect app). */
 function redirect(res: Response, status: 302 | 303, location: string): void {
