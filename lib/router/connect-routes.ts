@@ -20,7 +20,7 @@ export const OPENROUTER_CALLBACK_PATH = "/connect/openrouter/callback";
 const STATE_KEY = "byok-connect:openrouter:";
 /** A state or verifier: 32 random bytes, base64url. */
 const RANDOM_TOKEN = /^[A-Za-z0-9_-]{43}$/;
-/** What OpenRouter's codes look like, generously: printable ASCII without `&`, `#` or spaces, at most 1024. */
+/** What an authorization code may be, generously: 1 to 1024 printable ASCII characters, no spaces (the exchange takes no more). */
 const CODE = /^[!-~]{1,1024}$/;
 /** A Host header: a name or IPv4 address, or a bracketed IPv6 address, with an optional port. */
 const HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
