@@ -25,7 +25,8 @@ async function providerSettings(baseUrls, fakeReply, log) {
   }
   const fakes = await startFakeProviders({ defaultReply: fakeReply });
   const providers = {};
-  for (const [id, baseUrl] of Object.entries(baseUrls)) providers[id] = { baseUrl: baseUrl ?? fakes[id].url };
+  // A fake's settings point the provider at it (OpenRouter's include its authorization page, for "Connect OpenRouter").
+  for (const [id, baseUrl] of Object.entries(baseUrls)) providers[id] = baseUrl ? { baseUrl } : fakes.providers[id];
   log(
     `Offline mode: fake ${missing.join(", ")} API(s) from byok-ai/testing answer "Echo: <your prompt>". Keys starting with "bad" or "invalid" are refused.`,
   );
@@ -59,7 +60,7 @@ function sessionSecretFor({ sessionSecret, production }, warn) {
  * @param {string} [options.masterKey] BYOK master key; generated (with a warning) when absent, required in production
  * @param {string} [options.sessionSecret] signs the demo session cookie; generated when absent, required in production
  * @param {string} [options.redisUrl] use RedisStore at this URL instead of MemoryStore
- * @param {{ gemini?: string, openai?: string, anthropic?: string }} [options.baseUrls] real provider APIs; the others run as local fakes
+ * @param {{ gemini?: string, openai?: string, anthropic?: string, openrouter?: string }} [options.baseUrls] real provider APIs; the others run as local fakes
  * @param {boolean} [options.production] NODE_ENV=production: refuse to start without secrets, secure cookies
  * @param {import("byok-ai/testing").FakeReply} [options.fakeReply] what the offline fakes answer
  * @param {(message: string) => void} [options.log]
@@ -71,7 +72,13 @@ export async function createExampleApp(options = {}) {
   const warn = options.warn ?? ((message) => console.warn(`WARNING: ${message}`));
   const masterKey = masterKeyFor(options, warn);
   const secret = sessionSecretFor(options, warn);
-  const baseUrls = { gemini: undefined, openai: undefined, anthropic: undefined, ...options.baseUrls };
+  const baseUrls = {
+    gemini: undefined,
+    openai: undefined,
+    anthropic: undefined,
+    openrouter: undefined,
+    ...options.baseUrls,
+  };
   const { providers, fakes } = await providerSettings(baseUrls, options.fakeReply ?? DEMO_FAKE_REPLY, log);
   const store = options.redisUrl
     ? new RedisStore({ url: options.redisUrl, prefix: "byok-example:" })
@@ -97,11 +104,13 @@ export async function createExampleApp(options = {}) {
   app.use(demoAuth({ secret, secure: Boolean(options.production) }));
   // POST/GET/DELETE /byok/keys and /byok/team/keys, POST /byok/chat, and req.ai on every request. The team's key
   // serves a member for every provider they have no own key for; only the team's admin may change it.
+  // GET /byok/connect/openrouter: the key page's "Connect OpenRouter" button (offline, the fake approves at once).
   app.use(
     byokRouter({
       byok,
       getTeamId: (req) => req.user?.teamId,
       canManageTeamKeys: (req) => req.user?.role === "admin",
+      connect: { openrouter: { returnTo: "/keys" } },
     }),
   );
   app.use(summarizeRoute());

@@ -4,6 +4,7 @@ export const PROVIDER_ENV = Object.freeze({
   gemini: "GEMINI_BASE_URL",
   openai: "OPENAI_BASE_URL",
   anthropic: "ANTHROPIC_BASE_URL",
+  openrouter: "OPENROUTER_BASE_URL",
 });
 
 /**

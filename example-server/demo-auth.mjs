@@ -15,7 +15,10 @@ export const DEMO_TEAM = Object.freeze({ id: "demo-team", members: { alice: "adm
 
 /**
  * Demo login/logout and `req.user`, from a signed session cookie (cookie-session: HMAC-signed,
- * httpOnly, SameSite=Strict). Anyone can sign in as anyone: this is NOT authentication.
+ * httpOnly, SameSite=Lax). Anyone can sign in as anyone: this is NOT authentication. Lax, not Strict: the
+ * "Connect OpenRouter" flow comes back from openrouter.ai with a top-level GET, and a Strict cookie is not sent
+ * on a navigation another site started, so the callback would find nobody signed in. (Lax still keeps the
+ * cookie off cross-site POSTs, and the callback refuses a state another user started.)
  * @param {{ secret: string, secure: boolean }} options
  */
 export function demoAuth({ secret, secure }) {
@@ -25,7 +28,7 @@ export function demoAuth({ secret, secure }) {
       name: "byok_demo",
       keys: [secret],
       httpOnly: true,
-      sameSite: "strict",
+      sameSite: "lax",
       secure,
       maxAge: 8 * 60 * 60 * 1000,
     }),

@@ -115,6 +115,16 @@ export class BYOK {
     return [...this.#context.providers.keys()];
   }
 
+  /**
+   * The configured provider `id` (the built-in's provider object, or the custom `Provider` passed), or
+   * `undefined`. For what a provider offers beyond the `Provider` interface: the router's connect flow
+   * reads an OpenRouter provider's `authUrl` and calls its `exchangeCode` (see `isOpenRouterProvider`).
+   * A provider holds no user's key.
+   */
+  provider(id: string): Provider | undefined {
+    return this.#context.providers.get(id);
+  }
+
   /** The store this instance keeps its encrypted keys in (the `store` option, or its default MemoryStore). */
   get store(): KeyStore {
     return this.#context.store;

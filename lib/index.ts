@@ -63,6 +63,7 @@ export { createOpenAIProvider, type OpenAIProviderSettings } from "./providers/o
 export { createAnthropicProvider, type AnthropicProviderSettings } from "./providers/anthropic.js";
 export {
   createOpenRouterProvider,
+  isOpenRouterProvider,
   type OpenRouterProvider,
   type OpenRouterProviderSettings,
 } from "./providers/openrouter.js";
@@ -70,6 +71,7 @@ export { createAzureOpenAIProvider, type AzureOpenAIProviderSettings } from "./p
 export type { UserEndpointSettings } from "./providers/user-endpoints.js";
 export {
   byokRouter,
+  type ConnectOpenRouterOptions,
   type RouterOptions,
   type RateLimitWindow,
   type RateLimitStoreFactory,

@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import helmet, { type HelmetOptions } from "helmet";
 import { configError } from "../core/option-checks.js";
 import { chatRoute } from "./chat-route.js";
+import { connectOpenRouterRoutes, OPENROUTER_CALLBACK_PATH } from "./connect-routes.js";
 import "./express-augment.js";
 import { keysRoutes, teamKeysRoutes } from "./keys-routes.js";
 import { modelsRoute } from "./models-route.js";
@@ -48,7 +49,8 @@ function helmetFor(options: false | HelmetOptions): RequestHandler | undefined {
 
 /**
  * The Express router kit: mounts `POST/GET/DELETE {basePath}/keys`, `POST {basePath}/chat` and
- * `GET {basePath}/usage` for the signed-in user, and attaches `req.ai` (an AiClient for that user) to every request through it.
+ * `GET {basePath}/usage` for the signed-in user (and, with `connect: { openrouter: true }`, the
+ * "Connect OpenRouter" flow), and attaches `req.ai` (an AiClient for that user) to every request through it.
  * Works with Express 4 and 5 and in a plain Connect app, and uses only BYOK's public API (so a BYOK
  * from the other module format works too). The byok routes parse their own JSON bodies, set
  * `Cache-Control: no-store` and helmet's headers, limit each user, and answer errors as
@@ -89,6 +91,12 @@ export function byokRouter(options: RouterOptions): Router {
   routes.post("/team/keys", ...teamCommon, team.requireManager, json(registerKeyBody), team.register);
   routes.get("/team/keys", ...teamCommon, team.list);
   routes.delete("/team/keys", ...teamCommon, team.requireManager, json(deleteKeyBody), team.remove);
+  // "Connect OpenRouter": a browser navigation each way, limited like the keys routes it ends in.
+  if (parsed.connect.openrouter) {
+    const connect = connectOpenRouterRoutes(byok, parsed.connect.openrouter);
+    routes.get("/connect/openrouter", ...common, ...limits.keys, connect.start);
+    routes.get(OPENROUTER_CALLBACK_PATH, ...common, ...limits.keys, connect.callback);
+  }
   routes.use(preflightHeaders(secure)); // after the routes: only requests none of them answered
   // Inside `routes`, after them: only errors from the byok routes get here.
   routes.use(errorMiddleware(parsed.messageFor, "all"));
@@ -99,4 +107,4 @@ export function byokRouter(options: RouterOptions): Router {
   return router;
 }
 
-export type { RouterOptions, RateLimitWindow, RateLimitStoreFactory } from "./options.js";
+export type { ConnectOpenRouterOptions, RouterOptions, RateLimitWindow, RateLimitStoreFactory } from "./options.js";

@@ -5,6 +5,8 @@ import type { HelmetOptions } from "helmet";
 import { BYOK } from "../byok.js";
 import { checkDuration, checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { isPlainObject } from "../core/validate.js";
+import { isOpenRouterProvider } from "../providers/openrouter.js";
+import { sitePath } from "./site-path.js";
 import { type ErrorMessages, type MessageFor, parseMessages } from "./error-messages.js";
 
 /** One rate-limit window: at most `limit` requests per user every `windowMs` milliseconds. */
@@ -22,6 +24,24 @@ export interface RateLimitWindow {
  * with rate-limit-redis, or any other express-rate-limit store.
  */
 export type RateLimitStoreFactory = (limiter: "keys" | "chat") => Store;
+
+/** Settings of the "Connect OpenRouter" flow (`connect: { openrouter: { … } }`). */
+export interface ConnectOpenRouterOptions {
+  /**
+   * Where the user lands after connecting when the start link gives no `?returnTo=`: a path on this site
+   * (e.g. `"/settings"`). Defaults to `"/"`.
+   */
+  returnTo?: string;
+  /**
+   * The absolute URL of `{basePath}/connect/openrouter/callback` as the user's browser reaches it, e.g.
+   * `"https://app.example.com/byok/connect/openrouter/callback"`. Set it when the app cannot tell from the
+   * request: behind a proxy that changes the host or ends TLS without Express's `trust proxy` (a plain
+   * Connect app has no `req.protocol`). Defaults to one built from each request: `req.protocol` (Express,
+   * which honours `trust proxy`), else `https` on a TLS socket and `http` otherwise; the `Host` header; and
+   * the path the router is mounted at.
+   */
+  callbackUrl?: string;
+}
 
 /** Options of {@link byokRouter}. */
 export interface RouterOptions {
@@ -62,6 +82,13 @@ export interface RouterOptions {
    * documented message.
    */
   messages?: ErrorMessages;
+  /**
+   * "Connect your account" flows, where the user brings a key by signing in to the provider instead of
+   * pasting it: `{ openrouter: true }` (or settings) mounts `GET {basePath}/connect/openrouter` and its
+   * callback (PKCE S256, a single-use `state` bound to the user, kept 10 minutes in the key store). Needs the
+   * `openrouter` provider and a store with `putOnce`/`takeOnce` (all three built-in stores). Defaults to none.
+   */
+  connect?: { openrouter?: boolean | ConnectOpenRouterOptions };
 }
 
 /** The checked, frozen result of {@link parseRouterOptions}. */
@@ -77,6 +104,8 @@ export interface ParsedRouterOptions {
   bodyLimit: number;
   helmet: false | HelmetOptions;
   messageFor: MessageFor;
+  /** The connect flows that are on, with their defaults filled in. */
+  connect: { openrouter?: { returnTo: string; callbackUrl?: string } };
 }
 
 const KNOWN: KeysEnum<RouterOptions> = {
@@ -89,7 +118,10 @@ const KNOWN: KeysEnum<RouterOptions> = {
   bodyLimit: true,
   helmet: true,
   messages: true,
+  connect: true,
 };
+const CONNECT_KNOWN: KeysEnum<NonNullable<RouterOptions["connect"]>> = { openrouter: true };
+const OPENROUTER_KNOWN: KeysEnum<ConnectOpenRouterOptions> = { returnTo: true, callbackUrl: true };
 const WINDOW_KNOWN: KeysEnum<RateLimitWindow> = { windowMs: true, limit: true };
 const LIMITS_KNOWN: KeysEnum<{ keys: unknown; chat: unknown; store: unknown }> = {
   keys: true,
@@ -169,6 +201,46 @@ function checkHelmet(value: unknown): false | HelmetOptions {
   return value as HelmetOptions;
 }
 
+/** The absolute http(s) URL `value`, without credentials or fragment, or `undefined`. */
+function absoluteUrl(value: unknown): string | undefined {
+  if (typeof value !== "string" || !URL.canParse(value)) return undefined;
+  const url = new URL(value);
+  if (!["http:", "https:"].includes(url.protocol) || url.username || url.password || url.hash) return undefined;
+  return url.href;
+}
+
+function checkConnect(value: unknown, byok: BYOK): ParsedRouterOptions["connect"] {
+  if (value === undefined) return {};
+  const connect = checkOptionsObject<NonNullable<RouterOptions["connect"]>>(value, CONNECT_KNOWN, `${W}: connect`);
+  const openrouter = connect.openrouter;
+  if (openrouter === undefined || openrouter === false) return {};
+  const o: ConnectOpenRouterOptions =
+    openrouter === true
+      ? {}
+      : checkOptionsObject<ConnectOpenRouterOptions>(openrouter, OPENROUTER_KNOWN, `${W}: connect.openrouter`);
+  if (!isOpenRouterProvider(byok.provider("openrouter")))
+    throw configError(
+      `${W}: connect.openrouter needs BYOK's built-in openrouter provider (providers: { openrouter: {} }, with the openai package installed); this BYOK has ${byok.providers.includes("openrouter") ? "a custom provider under that id" : "none"}.`,
+    );
+  const { store } = byok;
+  if (typeof store.putOnce !== "function" || typeof store.takeOnce !== "function")
+    throw configError(
+      `${W}: connect.openrouter keeps each flow's state in the key store, which needs putOnce() and takeOnce(); use MemoryStore, RedisStore or PostgresStore, or add them to your store.`,
+    );
+  const returnTo = sitePath(o.returnTo ?? "/");
+  if (returnTo === undefined)
+    throw configError(
+      `${W}: connect.openrouter.returnTo must be a path on this site starting with one "/", e.g. "/settings" (not "//host", not a URL).`,
+    );
+  if (o.callbackUrl === undefined) return { openrouter: { returnTo } };
+  const callbackUrl = absoluteUrl(o.callbackUrl);
+  if (callbackUrl === undefined)
+    throw configError(
+      `${W}: connect.openrouter.callbackUrl must be an absolute http(s) URL without credentials or #fragment, e.g. "https://app.example.com/byok/connect/openrouter/callback".`,
+    );
+  return { openrouter: { returnTo, callbackUrl } };
+}
+
 /**
  * Checks the router options: unknown keys (with a "did you mean"), types, then defaults; frozen.
  * @throws ByokError CONFIG_INVALID naming the option and the fix
@@ -206,5 +278,6 @@ export function parseRouterOptions(input: unknown): Readonly<ParsedRouterOptions
     bodyLimit: checkBodyLimit(options.bodyLimit ?? "16kb"),
     helmet: checkHelmet(options.helmet),
     messageFor: parseMessages(options.messages, W),
+    connect: checkConnect(options.connect, options.byok),
   });
 }

@@ -11,13 +11,13 @@ import { sendJson } from "./send-json.js";
 
 /** `?from=` / `?to=`: absent or empty is the core's default; the core checks the day itself (and names the field). */
 function dayQuery(req: Request, name: "from" | "to"): { from?: string } | { to?: string } {
-  const value = queryParam(req, name, "as a day YYYY-MM-DD (UTC)");
+  const value = queryParam(req, name, "a day YYYY-MM-DD (UTC)");
   return value === undefined || value === "" ? {} : { [name]: value };
 }
 
 /** `?team=1` (or `true`): the team's rows; absent, `0` or `false`: the user's own. */
 function wantsTeam(req: Request): boolean {
-  const value = queryParam(req, "team", "as 1 for the team's usage");
+  const value = queryParam(req, "team", "1 for the team's usage");
   if (value === undefined || value === "" || value === "0" || value === "false") return false;
   if (value === "1" || value === "true") return true;
   throw invalid("?team= takes 1 (the team's usage) or 0 (your own).", ["team"]);

@@ -1,6 +1,7 @@
 // MemoryStore: a KeyStore in process memory, for development and tests (keys are lost on restart).
 import type { BudgetCounter, KeyRecord, KeyStore, PutResult, StoredKeyStatus, UsageRow } from "../core/types.js";
 import { checkBatchSize } from "../core/batch-size.js";
+import { checkOnceKey } from "./store-support.js";
 
 const copy = (record: KeyRecord): KeyRecord => ({ ...record });
 
@@ -36,6 +37,8 @@ export class MemoryStore implements KeyStore {
   readonly #usage = new Map<string, Map<string, UsageRow>>();
   /** Owner id → counter name → counter. */
   readonly #budgets = new Map<string, Map<string, Counter>>();
+  /** putOnce values, with when they expire (`performance.now()` time: the wall clock may jump). */
+  readonly #once = new Map<string, { value: string; expiresAt: number }>();
 
   constructor() {
     if (process.env.NODE_ENV !== "production" || productionWarned) return;
@@ -193,6 +196,20 @@ export class MemoryStore implements KeyStore {
     if (!record || record.ciphertext !== expectedCiphertext) return false;
     record.ciphertext = ciphertext;
     return true;
+  }
+
+  async putOnce(key: string, value: string, ttlMs: number): Promise<void> {
+    checkOnceKey(key, ttlMs);
+    const now = performance.now();
+    // Expired values are dropped here, so an abandoned flow's value does not stay for the process's life.
+    for (const [k, entry] of this.#once) if (entry.expiresAt <= now) this.#once.delete(k);
+    this.#once.set(key, { value: String(value), expiresAt: now + ttlMs });
+  }
+
+  async takeOnce(key: string): Promise<string | undefined> {
+    const entry = this.#once.get(checkOnceKey(key));
+    this.#once.delete(key);
+    return entry && entry.expiresAt > performance.now() ? entry.value : undefined;
   }
 
   async close(): Promise<void> {}

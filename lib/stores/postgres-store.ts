@@ -13,11 +13,12 @@ import type {
   UsageRow,
 } from "../core/types.js";
 import { storedStatusOf } from "../core/key-verdict.js";
-import { checkStorableUserId, storeUnavailable, withTimeLimit } from "./store-support.js";
+import { checkOnceKey, checkStorableUserId, storeUnavailable, withTimeLimit } from "./store-support.js";
 import { checkBatchSize, MAX_BATCH_SIZE } from "../core/batch-size.js";
 import type { PgPoolLike } from "./driver-types.js";
 import {
   addUsageSql,
+  companionTable,
   createUsageTables,
   readUsageRows,
   reserveIn,
@@ -139,6 +140,8 @@ export class PostgresStore implements KeyStore {
   readonly #usageTables: UsageTables;
   /** `performance.now()` time from which addUsage sweeps old rows again. */
   #nextSweepAt = 0;
+  /** `<table>_once`, in the same schema: the values of `putOnce`. */
+  readonly #onceTable: string;
   readonly #connectionString?: string;
   #pool?: Promise<Pool>;
   #ownPool = false;
@@ -169,6 +172,7 @@ export class PostgresStore implements KeyStore {
     }
     this.#table = parts.map((p) => `"${p}"`).join(".");
     this.#usageTables = usageTables(parts);
+    this.#onceTable = companionTable(parts, "_once");
     this.queryTimeoutMs =
       o.queryTimeoutMs === undefined
         ? DEFAULT_QUERY_TIMEOUT_MS
@@ -179,7 +183,7 @@ export class PostgresStore implements KeyStore {
     if (o.pool) this.#pool = Promise.resolve(o.pool as Pool);
   }
 
-  /** Creates the table if it does not exist. Idempotent; concurrent calls serialise on an advisory lock. */
+  /** Creates the table (and `<table>_once`, for `putOnce`) if it does not exist, adding what a newer version needs. Idempotent; concurrent calls serialise on an advisory lock. */
   async migrate(): Promise<void> {
     let client: PoolClient | undefined;
     let failed = false;
@@ -388,6 +392,32 @@ export class PostgresStore implements KeyStore {
     }
   }
 
+  /**
+   * Keeps `value` in `<table>_once` until `ttlMs` from now (a key already there is replaced). The same
+   * statement drops up to 100 expired rows (skipping rows another call holds), so abandoned values do not pile up.
+   */
+  async putOnce(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.#query(
+      "putOnce",
+      `WITH purged AS (
+         DELETE FROM ${this.#onceTable} WHERE key IN (
+           SELECT key FROM ${this.#onceTable} WHERE expires_at < now() AND key <> $1 LIMIT 100 FOR UPDATE SKIP LOCKED))
+       INSERT INTO ${this.#onceTable} (key, value, expires_at) VALUES ($1, $2, now() + $3::double precision * interval '1 millisecond')
+       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at`,
+      [checkOnceKey(key, ttlMs), String(value), ttlMs],
+    );
+  }
+
+  /** One `DELETE … RETURNING`: atomic, so two instances can never both take a value; an expired one is deleted and not returned. */
+  async takeOnce(key: string): Promise<string | undefined> {
+    const [row] = await this.#query<{ value: string; live: boolean }>(
+      "takeOnce",
+      `DELETE FROM ${this.#onceTable} WHERE key = $1 RETURNING value, expires_at > now() AS live`,
+      [checkOnceKey(key)],
+    );
+    return row?.live ? row.value : undefined;
+  }
+
   /** Keyset pagination on the primary key: each batch is one indexed query, memory stays flat. */
   async *scan(options: { batchSize?: number } = {}): AsyncIterable<KeyRecord[]> {
     const size = checkBatchSize(options.batchSize);
@@ -439,6 +469,12 @@ export class PostgresStore implements KeyStore {
     await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS status_until timestamptz`);
     await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS endpoint text`);
     await createUsageTables(client, this.#usageTables);
+    // Single-use values (the router's connect state): added by a later version, so created apart.
+    await client.query(`CREATE TABLE IF NOT EXISTS ${this.#onceTable} (
+      key text COLLATE "C" PRIMARY KEY,
+      value text NOT NULL,
+      expires_at timestamptz NOT NULL
+    )`);
     await client.query("COMMIT");
   }
 

@@ -25,13 +25,18 @@ function companion(name: string, suffix: string): string {
   return `${name.slice(0, MAX_IDENTIFIER - suffix.length - 9)}_${hash}${suffix}`;
 }
 
+/** The quoted name of the keys table's companion `<table><suffix>` (e.g. `_once`), in the same schema. */
+export function companionTable(parts: readonly string[], suffix: string): string {
+  const schema = parts.length === 2 ? `"${parts[0]}".` : "";
+  return `${schema}"${companion(parts[parts.length - 1]!, suffix)}"`;
+}
+
 /** The companion tables of a keys table given as its (unquoted) parts, `[table]` or `[schema, table]`. */
 export function usageTables(parts: readonly string[]): UsageTables {
-  const schema = parts.length === 2 ? `"${parts[0]}".` : "";
   const name = parts[parts.length - 1]!;
   return {
-    usage: `${schema}"${companion(name, "_usage")}"`,
-    budget: `${schema}"${companion(name, "_budget")}"`,
+    usage: companionTable(parts, "_usage"),
+    budget: companionTable(parts, "_budget"),
     usageDayIndex: `"${companion(name, "_usage_day")}"`,
     budgetResetIndex: `"${companion(name, "_budget_resets")}"`,
   };

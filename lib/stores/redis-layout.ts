@@ -16,6 +16,15 @@ export function userKey(prefix: string, userId: string): string {
   return `${prefix}${encodedUserId(userId)}`;
 }
 
+/**
+ * `<prefix>{<base64url of the UTF-8 key>}:once`: where `putOnce` keeps a value. It never ends with `}`, so it is
+ * never a user's hash (nor read as one by `scan`), and since prefixes hold no braces, no other prefix's key can
+ * spell it; the hash tag keeps it on one cluster slot.
+ */
+export function onceKey(prefix: string, key: string): string {
+  return `${prefix}{${Buffer.from(key, "utf8").toString("base64url")}}:once`;
+}
+
 /** The user id of a key written by {@link userKey}, or `undefined` for any other key. */
 export function userIdOf(prefix: string, key: string): string | undefined {
   const head = `${prefix}{`;

@@ -22,9 +22,9 @@ import {
   SET_STATUS,
   TOUCH,
 } from "./redis-scripts.js";
-import { type RecordJson, toRecord, userIdOf, userKey } from "./redis-layout.js";
+import { onceKey, type RecordJson, toRecord, userIdOf, userKey } from "./redis-layout.js";
 import { hgetallMany, untilReady } from "./redis-client.js";
-import { storeUnavailable, withTimeLimit } from "./store-support.js";
+import { checkOnceKey, storeUnavailable, withTimeLimit } from "./store-support.js";
 import { checkBatchSize } from "../core/batch-size.js";
 import { invalid } from "../core/validate.js";
 import type { RedisClientLike } from "./driver-types.js";
@@ -250,6 +250,18 @@ export class RedisStore implements KeyStore {
         runScript(c, COMPARE_AND_SWAP, this.#key(userId), provider, expectedCiphertext, ciphertext),
       )) === 1
     );
+  }
+
+  /** `SET <prefix>{<base64url key>}:once value PX ttlMs`: Redis drops it when it expires. */
+  async putOnce(key: string, value: string, ttlMs: number): Promise<void> {
+    const at = onceKey(this.#prefix, checkOnceKey(key, ttlMs));
+    await this.#run("putOnce", (c) => c.set(at, String(value), "PX", ttlMs));
+  }
+
+  /** `GETDEL` (Redis 6.2 or later): one atomic read-and-delete, so two instances can never both take a value. */
+  async takeOnce(key: string): Promise<string | undefined> {
+    const at = onceKey(this.#prefix, checkOnceKey(key));
+    return (await this.#run("takeOnce", (c) => c.getdel(at))) ?? undefined;
   }
 
   /**

@@ -1,6 +1,7 @@
 // Helpers shared by the networked stores: user-id checks, the STORE_UNAVAILABLE error, and a time limit per call.
 import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
+import { invalid } from "../core/validate.js";
 
 const debug = debuglog("byok");
 
@@ -37,4 +38,29 @@ export function withTimeLimit<T>(work: Promise<T>, ms: number, onTimeout: () => 
   });
   work.catch(() => undefined);
   return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
+
+/** Longest key `putOnce`/`takeOnce` accept, in characters. */
+const MAX_ONCE_KEY = 512;
+/** Longest time `putOnce` keeps a value: a day (the router's connect state lives 10 minutes). */
+const MAX_ONCE_TTL_MS = 24 * 60 * 60_000;
+// eslint-disable-next-line no-control-regex -- NUL is exactly what must be refused
+const UNSTORABLE_KEY = /[\p{Cs}\u0000]/u;
+
+/**
+ * The arguments of `putOnce`/`takeOnce`, checked the same way by every store: a key of 1–512 characters of
+ * well-formed Unicode without NUL (so no two keys can meet once encoded), and a whole `ttlMs` from 1 ms to a day.
+ * @throws ByokError INVALID_REQUEST naming `key` or `ttlMs`
+ */
+export function checkOnceKey(key: unknown, ttlMs?: unknown): string {
+  if (typeof key !== "string" || key.length === 0 || key.length > MAX_ONCE_KEY || UNSTORABLE_KEY.test(key))
+    throw invalid(`key must be a string of 1 to ${MAX_ONCE_KEY} characters of well-formed Unicode without NUL.`, [
+      "key",
+    ]);
+  if (
+    ttlMs !== undefined &&
+    (typeof ttlMs !== "number" || !Number.isInteger(ttlMs) || ttlMs < 1 || ttlMs > MAX_ONCE_TTL_MS)
+  )
+    throw invalid(`ttlMs must be a whole number of milliseconds from 1 to ${MAX_ONCE_TTL_MS}.`, ["ttlMs"]);
+  return key;
 }

@@ -1,6 +1,7 @@
 // The KeyStore conformance suite: one call registers every case a store must pass, under any test runner.
 import { basicCases } from "./store-cases-basic.js";
 import { healthCases } from "./store-cases-health.js";
+import { onceCases } from "./store-cases-once.js";
 import { rotationCases } from "./store-cases-rotation.js";
 import { usageCases } from "./store-cases-usage.js";
 import type { ConformanceRunner, KeyStoreConformanceOptions } from "./store-conformance-support.js";
@@ -10,10 +11,10 @@ export type { ConformanceRunner, KeyStoreConformanceOptions } from "./store-conf
 /**
  * Registers the KeyStore conformance tests for your store under `describe(options.name)`: round
  * trip, replace, delete, deleteUser, list, touch, concurrent writes, odd user ids, scan,
- * compare-and-swap, setStatus, usage rows and budget reservations (for a store with those
- * optional methods), and (when you give the factories) isolation, fast failure and broken
- * records. It asserts with `node:assert/strict` and uses no hooks, so it runs under jest, vitest
- * and `node:test`; user ids
+ * compare-and-swap, setStatus, usage rows and budget reservations, single-use values
+ * (`putOnce`/`takeOnce`) (each for a store with those optional methods), and (when you give the
+ * factories) isolation, fast failure and broken records. It asserts with `node:assert/strict` and
+ * uses no hooks, so it runs under jest, vitest and `node:test`; user ids
  * are random, so runs can share a backend. Each test creates its own store, deletes the users it
  * wrote, then calls `destroy(store)` (default `store.close()`).
  *
@@ -36,5 +37,6 @@ export function runKeyStoreConformance(runner: ConformanceRunner, options: KeySt
     rotationCases(runner, options);
     healthCases(runner, options);
     usageCases(runner, options);
+    onceCases(runner, options);
   });
 }

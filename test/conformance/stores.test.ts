@@ -61,7 +61,7 @@ describe("PostgresStore conformance", () => {
     );
   });
   afterAll(async () => {
-    for (const t of tables) await pool.query(`DROP TABLE IF EXISTS "${t}", "${t}_usage", "${t}_budget"`);
+    for (const t of tables) await pool.query(`DROP TABLE IF EXISTS "${t}", "${t}_usage", "${t}_budget", "${t}_once"`);
     await pool.end();
   });
 

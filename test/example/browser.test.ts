@@ -159,6 +159,20 @@ describe("example-server pages in Chromium", () => {
     expect(await card("gemini").getByRole("button", { name: "Delete key" }).isHidden()).toBe(true);
   });
 
+  it("connects OpenRouter with its button: to the provider's page and back, the key saved and only its hint shown", async () => {
+    const button = card("openrouter").getByRole("link", { name: "Connect OpenRouter" });
+    await button.click();
+    // The offline fake approves at once: the browser goes there, back to the callback, and on to a fresh key page
+    // (`?connected=openrouter`, which the page drops from the address bar once it said so).
+    await card("openrouter").locator("dd.hint").waitFor();
+    expect(page.url()).toBe(`${url}/keys`);
+    expect(await card("openrouter").getByRole("status").textContent()).toMatch(/^Connected: OpenRouter sent your key/);
+    expect(await card("openrouter").locator("[data-field=status]").textContent()).toBe("Working");
+    await page.screenshot({ path: join(ARTIFACTS, "example-keys-connected.png"), fullPage: true });
+    await card("openrouter").getByRole("button", { name: "Delete key" }).click();
+    await card("openrouter").locator("[data-field=none]").waitFor();
+  });
+
   it("shows a rejected key's error in plain words next to the field", async () => {
     const input = card("openai").locator("input");
     await input.fill("bad-key-0000-1111");

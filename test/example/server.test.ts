@@ -44,6 +44,7 @@ describe("example-server (npm run example)", () => {
       GEMINI_BASE_URL: "",
       OPENAI_BASE_URL: "",
       ANTHROPIC_BASE_URL: "",
+      OPENROUTER_BASE_URL: "",
       ...env,
     });
     running.push(child);
@@ -90,6 +91,27 @@ describe("example-server (npm run example)", () => {
     expect((await http.call("/api/me")).status).toBe(401);
     http.setCookie(forged); // a cookie edited to name another user fails its signature check
     expect((await http.call("/api/me")).status).toBe(401);
+  });
+
+  it("connects OpenRouter through the fake's authorization page and lands back on /keys", async () => {
+    const server = start();
+    const base = (await server.waitFor(LISTENING))[1]!;
+    const http = client(base);
+    await http.login("dave");
+    const started = await http.call("/byok/connect/openrouter?returnTo=%2Fkeys%3Fconnected%3Dopenrouter");
+    expect(started.status).toBe(302);
+    const page = new URL(started.headers.get("location")!);
+    expect(new URL(page.searchParams.get("callback_url")!).origin).toBe(base);
+    // The offline fake plays the user approving at once: a 302 back to the callback with a code.
+    const approved = await fetch(page, { redirect: "manual" });
+    const back = new URL(approved.headers.get("location")!);
+    expect(back.origin).toBe(base);
+    const done = await http.call(back.pathname + back.search);
+    expect([done.status, done.headers.get("location")]).toEqual([303, "/keys?connected=openrouter"]);
+    const { keys } = (await (await http.call("/byok/keys")).json()) as { keys: { provider: string; hint: string }[] };
+    expect(keys).toEqual([expect.objectContaining({ provider: "openrouter", hint: expect.stringMatching(/^…/) })]);
+    // The same callback again: its state is spent.
+    expect((await http.call(back.pathname + back.search)).status).toBe(400);
   });
 
   it("lets alice, the demo team's admin, add a team key that bob's chats use, and refuses bob's change", async () => {
@@ -162,6 +184,7 @@ describe("example-server (npm run example)", () => {
         GEMINI_BASE_URL: fakes.gemini.url,
         OPENAI_BASE_URL: fakes.openai.url,
         ANTHROPIC_BASE_URL: fakes.anthropic.url,
+        OPENROUTER_BASE_URL: `${fakes.openrouter.url}/api/v1`,
         BYOK_MASTER_KEY: "A".repeat(43) + "=",
       });
       const http = client((await server.waitFor(LISTENING))[1]!);

@@ -245,6 +245,29 @@ describe("leak canary across byokRouter, every store and every built-in provider
             expect([storeName, teamUsage.status, teamUsage.body.usage.length > 0]).toEqual([storeName, 200, true]);
             seen.push(await byok.usage({ teamId }), await byok.use(`${storeName}-member`).usage());
           }
+          // Connect OpenRouter: the key the code exchange hands out is a canary; it must show in no redirect or answer.
+          const connectApp = appFor(byok, false, { connect: { openrouter: true } });
+          const connectUser = `${storeName}-connect`;
+          const started = await request(connectApp)
+            .get("/byok/connect/openrouter?returnTo=/s")
+            .set("x-user", connectUser);
+          record(started);
+          const page = new URL(started.headers.location!);
+          const back = new URL(page.searchParams.get("callback_url")!);
+          const code = fakes.openrouter.mintCode(page.searchParams.get("code_challenge")!, CANARIES.openrouter);
+          back.searchParams.set("code", code);
+          const finish = (user: string) =>
+            request(connectApp)
+              .get(back.pathname + back.search)
+              .set("x-user", user);
+          const connected = await finish(connectUser);
+          record(connected);
+          expect([connected.status, connected.headers.location]).toEqual([303, "/s"]);
+          for (const res of [await finish(connectUser), await finish("someone-else")]) {
+            record(res);
+            expect(res.status).toBe(400);
+          }
+          seen.push(await byok.listKeys(connectUser));
           // byok's own rate limit, counted in this store's backend where it has one
           const limited = appFor(byok, { chat: { windowMs: 60_000, limit: 1 }, keys: { windowMs: 60_000, limit: 1 } });
           for (let i = 0; i < 2; i++)
@@ -259,13 +282,14 @@ describe("leak canary across byokRouter, every store and every built-in provider
         // a store whose backend is down
         const down = new RedisStore({ url: `redis://127.0.0.1:${await freePort()}`, prefix });
         const downByok = newByok(down);
-        const downApp = appFor(downByok, {});
+        const downApp = appFor(downByok, {}, { connect: { openrouter: true } });
         seen.push(downByok, down);
         for (const [method, path, body] of [
           ["post", "/keys", { provider: "gemini", apiKey: CANARIES.gemini }],
           ["get", "/keys"],
           ["post", "/chat", { prompt: "x" }],
           ["delete", "/keys", { provider: "gemini" }],
+          ["get", "/connect/openrouter"],
         ] as const) {
           const res = await request(downApp)[method](`/byok${path}`).set("x-user", "down-user").send(body);
           record(res);
@@ -284,6 +308,7 @@ describe("leak canary across byokRouter, every store and every built-in provider
           raw.push(JSON.stringify(await redis.hgetall(key).catch(() => redis.get(key))));
       }
       raw.push(JSON.stringify((await pg.query(`SELECT * FROM ${table}`)).rows));
+      raw.push(JSON.stringify((await pg.query(`SELECT * FROM ${table}_once`)).rows));
       for (const name of ["memory", ...Object.keys(keks)])
         for await (const batch of stores[name]!.scan()) raw.push(JSON.stringify(batch));
       expect(raw.join("").length).toBeGreaterThan(1000);
@@ -316,7 +341,7 @@ describe("leak canary across byokRouter, every store and every built-in provider
       const keys = [...(await redis.keys(`${prefix}*`)), ...(await redis.keys(`byok-rl:${prefix}*`))];
       if (keys.length) await redis.del(...keys);
       redis.disconnect();
-      await pg.query(`DROP TABLE IF EXISTS ${table}`);
+      await pg.query(`DROP TABLE IF EXISTS ${table}, ${table}_once`);
       await pg.end();
       await fakes.close();
       for (const k of Object.values(keks)) await k.close();

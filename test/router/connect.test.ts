@@ -3,7 +3,7 @@ import connect from "connect";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import request from "supertest";
 import { BYOK, byokErrorHandler, byokRouter } from "../../lib";
-import { type FakeUpstream, startFakeGemini } from "../../lib/testing";
+import { type FakeUpstream, startFakeGemini, startFakeProviders } from "../../lib/testing";
 import { CANARY_KEY, TEST_MASTER_KEY } from "../helpers/canary";
 import { waitFor } from "../helpers/wait-for";
 
@@ -105,6 +105,33 @@ describe("byokRouter in a plain Connect app", () => {
       const res = await pending;
       expect([res.status, typeof res.body.error?.code]).toEqual([status, "string"]);
       expect(res.headers["cache-control"]).toBe("no-store");
+    }
+  });
+});
+
+describe("Connect OpenRouter in a plain Connect app", () => {
+  it("runs the whole flow mounted under a path, with no req.protocol or req.query", async () => {
+    const fakes = await startFakeProviders();
+    const byok = new BYOK({ masterKey: TEST_MASTER_KEY, providers: fakes.providers });
+    const app = connect();
+    app.use((req: IncomingMessage, _res: ServerResponse, next: () => void) => {
+      (req as IncomingMessage & { user?: { id: string } }).user = { id: "u1" };
+      next();
+    });
+    app.use("/api", byokRouter({ byok, connect: { openrouter: true } }) as unknown as connect.NextHandleFunction);
+    try {
+      const started = await request(app).get("/api/byok/connect/openrouter?returnTo=/settings");
+      expect(started.status).toBe(302);
+      const back = new URL(new URL(started.headers.location!).searchParams.get("callback_url")!);
+      expect([back.protocol, back.pathname]).toEqual(["http:", "/api/byok/connect/openrouter/callback"]);
+      const page = await fetch(started.headers.location!, { redirect: "manual" });
+      const returned = new URL(page.headers.get("location")!);
+      const done = await request(app).get(returned.pathname + returned.search);
+      expect([done.status, done.headers.location]).toEqual([303, "/settings"]);
+      expect((await byok.listKeys("u1")).map((k) => k.provider)).toEqual(["openrouter"]);
+    } finally {
+      await byok.close();
+      await fakes.close();
     }
   });
 });

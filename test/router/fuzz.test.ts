@@ -165,6 +165,9 @@ const queryText = fc
         "to",
         "team",
         "teamId",
+        "returnTo",
+        "state",
+        "code",
       ),
       fc.oneof(
         oddString.map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, "?"))),
@@ -227,7 +230,7 @@ describe.each(EXPRESS_VERSIONS)("byok routes under fuzzing on %s", (version) => 
     writes = counting.writes;
     f = await appFixture(kit, {
       store: counting.store,
-      router: { rateLimit: { keys: { limit: 1e9 }, chat: { limit: 1e9 } } },
+      router: { rateLimit: { keys: { limit: 1e9 }, chat: { limit: 1e9 } }, connect: { openrouter: true } },
     });
     // The fuzzing user has a key, so well-formed chats reach the fake and succeed; another user's key
     // must come out untouched.
@@ -247,6 +250,7 @@ describe.each(EXPRESS_VERSIONS)("byok routes under fuzzing on %s", (version) => 
     const res = await fetch(`${server.url}${path}${query ? `?${query}` : ""}`, {
       method,
       headers: { "x-user": "fuzz", ...head },
+      redirect: "manual", // the connect routes' answers are redirects: their status is the answer
       ...(body === undefined ? {} : { body }),
     });
     const text = await res.text();
@@ -321,6 +325,22 @@ describe.each(EXPRESS_VERSIONS)("byok routes under fuzzing on %s", (version) => 
     await fc.assert(
       fc.asyncProperty(bodyText, queryText, headers, (body, query, head) =>
         check("POST", "/byok/chat", query, head, body),
+      ),
+      settings,
+    );
+  });
+
+  it("GET /connect/openrouter answers every generated request below 500 with the error shape", async () => {
+    await fc.assert(
+      fc.asyncProperty(queryText, headers, (query, head) => check("GET", "/byok/connect/openrouter", query, head)),
+      settings,
+    );
+  });
+
+  it("GET /connect/openrouter/callback answers every generated request below 500 with the error shape", async () => {
+    await fc.assert(
+      fc.asyncProperty(queryText, headers, (query, head) =>
+        check("GET", "/byok/connect/openrouter/callback", query, head),
       ),
       settings,
     );

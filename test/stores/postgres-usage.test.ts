@@ -61,6 +61,7 @@ describe("PostgresStore usage and budgets", () => {
       expect(names).toEqual([
         expect.stringMatching(/_[0-9a-f]{8}_budget$/),
         expect.stringMatching(/_[0-9a-f]{8}_usage$/),
+        expect.stringMatching(/_[0-9a-f]{8}_once$/),
         table,
       ]);
       expect(names.every((name) => name.length <= 63)).toBe(true);

@@ -119,6 +119,8 @@ export const PROVIDERS = [
   { id: "gemini", name: "Google Gemini", where: "Google AI Studio → Get API key" },
   { id: "openai", name: "OpenAI", where: "platform.openai.com → API keys" },
   { id: "anthropic", name: "Anthropic", where: "console.anthropic.com → API keys" },
+  // `connect`: the key can also come from signing in at the provider (GET /byok/connect/<id>), no pasting.
+  { id: "openrouter", name: "OpenRouter", where: "openrouter.ai → Keys, or Connect OpenRouter", connect: true },
 ];
 
 /** Shows who is signed in; sends the browser to the login page when nobody is. */

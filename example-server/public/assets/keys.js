@@ -38,6 +38,24 @@ function card(provider, base = "/byok/keys", scope = "") {
   const check = el("button", { type: "button", class: "secondary", hidden: true }, "Check key");
   const remove = el("button", { type: "button", class: "danger", hidden: true }, "Delete key");
   const info = el("div", { class: "key-info" });
+  // "Connect <provider>": a plain link (a top-level navigation there and back); the key never passes the page.
+  const connect =
+    provider.connect && !scope
+      ? el(
+          "p",
+          { class: "row" },
+          el(
+            "a",
+            {
+              class: "button secondary",
+              href: `/byok/connect/${provider.id}?returnTo=${encodeURIComponent(`/keys?connected=${provider.id}`)}`,
+              "data-connect": provider.id,
+            },
+            `Connect ${provider.name}`,
+          ),
+          el("span", { class: "muted small" }, "sign in there instead of pasting a key"),
+        )
+      : undefined;
   const form = el(
     "form",
     { class: "stack", novalidate: true },
@@ -52,6 +70,7 @@ function card(provider, base = "/byok/keys", scope = "") {
     { class: "card provider", [scope ? "data-team-provider" : "data-provider"]: provider.id },
     el("h2", {}, provider.name),
     info,
+    connect,
     form,
     el("p", { class: "muted small" }, `Where to find it: ${provider.where}`),
   );
@@ -140,7 +159,7 @@ function card(provider, base = "/byok/keys", scope = "") {
       busy(false);
     }
   });
-  return { section, render };
+  return { section, render, done };
 }
 
 async function main() {
@@ -158,6 +177,13 @@ async function main() {
   try {
     const { keys, teamKeys = [] } = await api("/byok/keys");
     for (const [id, c] of cards) c.render(keys.find((k) => k.provider === id));
+    // Back from a connect flow: say so once, and drop the marker from the address bar.
+    const connected = new URLSearchParams(window.location.search).get("connected");
+    const name = PROVIDERS.find((p) => p.id === connected)?.name;
+    if (name && keys.some((k) => k.provider === connected)) {
+      cards.get(connected).done(`Connected: ${name} sent your key, checked and saved.`);
+      window.history.replaceState(null, "", "/keys");
+    }
     if (teamCards) for (const [id, c] of teamCards) c.render(teamKeys.find((k) => k.provider === id));
   } catch (failure) {
     showError(document.getElementById("page-error"), friendlyError(failure));
