@@ -41,8 +41,9 @@ const AUTH_HEADER: Record<Id, (key: string) => [string, string]> = {
   openrouter: (k) => ["authorization", `Bearer ${k}`],
   "azure-openai": (k) => ["api-key", k],
 };
-// Hundreds of calls through three stores and three SDKs on a shared machine: ~30 s alone, so 4x that.
-jest.setTimeout(120_000);
+// Hundreds of calls through five stores and five providers, then a hunt for every 8-character piece of each key:
+// 35–70 s alone, up to ~150 s with other suites on the same 2 cores; the limit only catches a hang.
+jest.setTimeout(480_000);
 
 const master = randomBytes(32);
 const ERRORS: FakeReply[] = [400, 401, 403, 429, 500, 503].map((status) => ({
@@ -104,6 +105,7 @@ describe("leak canary across byokRouter, every store and every built-in provider
         ...(keyEncryption ? { keyEncryption } : { masterKey: master.toString("base64") }),
         store,
         providers,
+        budgets: { user: { tokensPerDay: 1e12 }, team: { tokensPerMonth: 1e12 } }, // reservations in every store, hunted too
         onEvent: hunt.onEvent,
       });
       instances.push(byok);
@@ -308,7 +310,8 @@ describe("leak canary across byokRouter, every store and every built-in provider
           raw.push(JSON.stringify(await redis.hgetall(key).catch(() => redis.get(key))));
       }
       raw.push(JSON.stringify((await pg.query(`SELECT * FROM ${table}`)).rows));
-      raw.push(JSON.stringify((await pg.query(`SELECT * FROM ${table}_once`)).rows));
+      for (const companion of ["_once", "_usage", "_budget"])
+        raw.push(JSON.stringify((await pg.query(`SELECT * FROM ${table}${companion}`)).rows));
       for (const name of ["memory", ...Object.keys(keks)])
         for await (const batch of stores[name]!.scan()) raw.push(JSON.stringify(batch));
       expect(raw.join("").length).toBeGreaterThan(1000);
@@ -341,7 +344,7 @@ describe("leak canary across byokRouter, every store and every built-in provider
       const keys = [...(await redis.keys(`${prefix}*`)), ...(await redis.keys(`byok-rl:${prefix}*`))];
       if (keys.length) await redis.del(...keys);
       redis.disconnect();
-      await pg.query(`DROP TABLE IF EXISTS ${table}, ${table}_once`);
+      await pg.query(`DROP TABLE IF EXISTS ${table}, ${table}_once, ${table}_usage, ${table}_budget`);
       await pg.end();
       await fakes.close();
       for (const k of Object.values(keks)) await k.close();
