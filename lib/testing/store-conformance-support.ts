@@ -1,5 +1,7 @@
 // Shared pieces of the KeyStore conformance suite: its options, the per-test store lifecycle and record builders.
+import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { ByokError } from "../errors.js";
 import type { KeyRecord, KeyStore } from "../core/types.js";
 
 import type { ConformanceRunner } from "./provider-conformance-support.js";
@@ -94,4 +96,19 @@ export async function touchNow(store: KeyStore, userId: string): Promise<{ lastU
   const lastUsedAt = new Date().toISOString();
   await store.touch(userId, "gemini", lastUsedAt);
   return { lastUsedAt };
+}
+
+/** Asserts that `call` rejects with ByokError STORE_UNAVAILABLE in under a second (a store that cannot be reached). */
+export async function expectFastFailure(method: string, call: () => Promise<unknown>): Promise<void> {
+  const started = performance.now();
+  const error = await call().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  const ms = performance.now() - started;
+  assert.ok(
+    ByokError.is(error) && error.code === "STORE_UNAVAILABLE",
+    `${method}() did not reject with ByokError STORE_UNAVAILABLE`,
+  );
+  assert.ok(ms < 1000, `${method}() took ${Math.round(ms)} ms to fail`);
 }

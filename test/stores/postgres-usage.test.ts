@@ -1,20 +1,8 @@
 import { Pool } from "pg";
-import { type BudgetCounter, PostgresStore, type UsageRow } from "../../lib";
+import { type BudgetCounter, PostgresStore } from "../../lib";
 import { DATABASE_URL, uniqueName } from "../helpers/services";
+import { DAY_MS, dayFrom, row } from "../helpers/usage-rows";
 
-const DAY_MS = 86_400_000;
-const dayFrom = (days: number) => new Date(Date.now() + days * DAY_MS).toISOString().slice(0, 10);
-const row = (userId: string, more: Partial<UsageRow> = {}): UsageRow => ({
-  day: dayFrom(0),
-  provider: "gemini",
-  model: "gemini-2.5-flash",
-  userId,
-  requests: 1,
-  inputTokens: 10,
-  outputTokens: 5,
-  estimated: false,
-  ...more,
-});
 const hour = () => Date.now() + 3_600_000;
 
 let pool: Pool;

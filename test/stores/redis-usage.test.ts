@@ -1,21 +1,9 @@
 import { Redis } from "ioredis";
-import { type BudgetCounter, RedisStore, type UsageRow } from "../../lib";
+import { type BudgetCounter, RedisStore } from "../../lib";
 import { REDIS_URL, uniqueName } from "../helpers/services";
+import { DAY_MS, dayFrom, row } from "../helpers/usage-rows";
 
-const DAY_MS = 86_400_000;
-const dayFrom = (days: number) => new Date(Date.now() + days * DAY_MS).toISOString().slice(0, 10);
 const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64url");
-const row = (userId: string, more: Partial<UsageRow> = {}): UsageRow => ({
-  day: dayFrom(0),
-  provider: "gemini",
-  model: "gemini-2.5-flash",
-  userId,
-  requests: 1,
-  inputTokens: 10,
-  outputTokens: 5,
-  estimated: false,
-  ...more,
-});
 
 let raw: Redis;
 const prefixes: string[] = [];
