@@ -5,6 +5,7 @@ import { ByokError } from "../errors.js";
 import { type CoreContext, storeCall } from "./context.js";
 import { checkOptionsObject, configError, type KeysEnum } from "./option-checks.js";
 import { checkObject, checkTeamId, checkUserId, invalid, isPlainObject } from "./validate.js";
+import { DAY_MS, dayOf, dayStart } from "./days.js";
 import { teamOwnerId } from "./owner.js";
 import type { Budget, BudgetCounter, Budgets, KeyStore, ProviderChatRequest, Usage, UsageRow } from "./types.js";
 
@@ -44,18 +45,15 @@ export function estimateChat(request: ProviderChatRequest): Estimate {
   return { inputTokens: estimateInputTokens(texts), outputTokens: request.maxTokens ?? DEFAULT_MAX_OUTPUT_TOKENS };
 }
 
-/** UTC day (YYYY-MM-DD) of `now`. */
-export const utcDay = (now: number): string => new Date(now).toISOString().slice(0, 10);
-
 /** The periods a budget counts in, each with its name part and when it resets (ms since the epoch). */
 function periodsOf(budget: Budget, now: number): { period: string; limit: number; resetsAt: number }[] {
   const date = new Date(now);
   const [year, month, day] = [date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()];
   const out: { period: string; limit: number; resetsAt: number }[] = [];
   if (budget.tokensPerDay !== undefined)
-    out.push({ period: utcDay(now), limit: budget.tokensPerDay, resetsAt: Date.UTC(year, month, day + 1) });
+    out.push({ period: dayOf(now), limit: budget.tokensPerDay, resetsAt: Date.UTC(year, month, day + 1) });
   if (budget.tokensPerMonth !== undefined)
-    out.push({ period: utcDay(now).slice(0, 7), limit: budget.tokensPerMonth, resetsAt: Date.UTC(year, month + 1, 1) });
+    out.push({ period: dayOf(now).slice(0, 7), limit: budget.tokensPerMonth, resetsAt: Date.UTC(year, month + 1, 1) });
   return out;
 }
 
@@ -176,7 +174,7 @@ export async function startMeter(
   estimate: Estimate | undefined,
 ): Promise<Meter> {
   const now = Date.now();
-  const day = utcDay(now);
+  const day = dayOf(now);
   const { budgets } = context.metering;
   const store: KeyStore = context.store;
   const budgeted = budgets === undefined || estimate === undefined ? [] : countersOf(budgets, subject, now);
@@ -303,30 +301,18 @@ export interface UsageQuery {
 }
 
 const USAGE_QUERY_FIELDS = new Set(["userId", "teamId", "from", "to"]);
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
 /** The widest range one read covers (a year and a day). */
 const MAX_RANGE_DAYS = 367;
 const DEFAULT_RANGE_DAYS = 30;
 
-function checkDay(value: unknown, field: string): string {
-  const day = typeof value === "string" && DAY.test(value) ? value : undefined;
-  // A real calendar day: 2026-02-30 is refused rather than read as March 2nd.
-  if (day === undefined || utcDay(Date.parse(`${day}T00:00:00Z`) || 0) !== day)
-    throw invalid(`${field} must be a day as YYYY-MM-DD (UTC).`, [field]);
-  return day;
-}
-
 /** The checked range `[from, to]` of a usage read. */
-export function usageRange(range: { from?: unknown; to?: unknown }, now = Date.now()): { from: string; to: string } {
-  const to = range.to === undefined ? utcDay(now) : checkDay(range.to, "to");
-  const from =
-    range.from === undefined
-      ? utcDay(Date.parse(`${to}T00:00:00Z`) - (DEFAULT_RANGE_DAYS - 1) * 86_400_000)
-      : checkDay(range.from, "from");
-  const days = (Date.parse(to) - Date.parse(from)) / 86_400_000 + 1;
+function usageRange(range: { from?: unknown; to?: unknown }): { from: string; to: string } {
+  const to = range.to === undefined ? dayStart(dayOf(Date.now()), "to") : dayStart(range.to, "to");
+  const from = range.from === undefined ? to - (DEFAULT_RANGE_DAYS - 1) * DAY_MS : dayStart(range.from, "from");
+  const days = (to - from) / DAY_MS + 1;
   if (days < 1) throw invalid("from must not be after to.", ["from", "to"]);
   if (days > MAX_RANGE_DAYS) throw invalid(`A usage read covers at most ${MAX_RANGE_DAYS} days.`, ["from", "to"]);
-  return { from, to };
+  return { from: dayOf(from), to: dayOf(to) };
 }
 
 /** Rows in a stable order: day, provider, model, user, team. */

@@ -1,11 +1,10 @@
 // MemoryStore: a KeyStore in process memory, for development and tests (keys are lost on restart).
 import type { BudgetCounter, KeyRecord, KeyStore, PutResult, StoredKeyStatus, UsageRow } from "../core/types.js";
 import { checkBatchSize } from "../core/batch-size.js";
+import { DAY_MS, dayOf } from "../core/days.js";
 import { checkOnceKey } from "./store-support.js";
 
 const copy = (record: KeyRecord): KeyRecord => ({ ...record });
-
-const DAY_MS = 86_400_000;
 
 /** One budget counter: tokens spent, and live reservations (id → tokens and when they expire). */
 interface Counter {
@@ -110,7 +109,7 @@ export class MemoryStore implements KeyStore {
   }
 
   async addUsage(ownerIds: readonly string[], usage: UsageRow, retentionDays: number): Promise<void> {
-    const oldest = new Date(Date.now() - retentionDays * DAY_MS).toISOString().slice(0, 10);
+    const oldest = dayOf(Date.now() - retentionDays * DAY_MS);
     for (const ownerId of ownerIds) {
       let rows = this.#usage.get(ownerId);
       if (!rows) this.#usage.set(ownerId, (rows = new Map()));

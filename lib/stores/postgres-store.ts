@@ -30,15 +30,8 @@ import {
   type UsageTables,
   usageTables,
 } from "./postgres-usage.js";
-import {
-  checkCount,
-  checkCounters,
-  checkRetentionDays,
-  checkUsageRow,
-  DAY_MS,
-  dayOf,
-  dayStart,
-} from "./usage-support.js";
+import { checkCount, checkCounters, checkRetentionDays, checkUsageRow } from "./usage-support.js";
+import { DAY_MS, dayOf, dayStart } from "../core/days.js";
 import { invalid } from "../core/validate.js";
 
 const debug = debuglog("byok");

@@ -6,15 +6,8 @@ import { hgetallMany } from "./redis-client.js";
 import { encodedUserId } from "./redis-layout.js";
 import { runScriptOnKeys } from "./redis-scripts.js";
 import { ADD_USAGE, RESERVE, SETTLE } from "./redis-usage-scripts.js";
-import {
-  checkCount,
-  checkCounters,
-  checkRetentionDays,
-  checkUsageRow,
-  DAY_MS,
-  dayOf,
-  dayStart,
-} from "./usage-support.js";
+import { checkCount, checkCounters, checkRetentionDays, checkUsageRow } from "./usage-support.js";
+import { DAY_MS, dayOf, dayStart } from "../core/days.js";
 
 type Client = Redis | Cluster;
 

@@ -1,25 +1,7 @@
-// Checks RedisStore and PostgresStore share for usage rows and budgets: days, token counts, retention, reservation ttl.
+// Checks RedisStore and PostgresStore share for usage rows and budgets: token counts, rows, retention, counters.
 import type { BudgetCounter, UsageRow } from "../core/types.js";
+import { dayStart } from "../core/days.js";
 import { invalid } from "../core/validate.js";
-
-/** One UTC day, in milliseconds. */
-export const DAY_MS = 86_400_000;
-
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-
-/**
- * Midnight UTC (ms since the epoch) of a `YYYY-MM-DD` day.
- * @throws ByokError INVALID_REQUEST naming `field` unless a real calendar day in that form
- */
-export function dayStart(day: unknown, field: string): number {
-  const ms = typeof day === "string" && DAY.test(day) ? Date.parse(`${day}T00:00:00.000Z`) : NaN;
-  if (Number.isNaN(ms) || dayOf(ms) !== day)
-    throw invalid(`${field} must be a day written YYYY-MM-DD (UTC), e.g. "2026-12-04".`, [field]);
-  return ms;
-}
-
-/** The `YYYY-MM-DD` (UTC) of a time in ms. */
-export const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 /**
  * `value` when it is a whole number from 0 to `Number.MAX_SAFE_INTEGER` (what Redis's HINCRBY and a

@@ -1,5 +1,6 @@
 // KeyStore conformance, what rotation and operations rely on: scan, compare-and-swap, isolation, fast failure.
 import assert from "node:assert/strict";
+import { dayOf } from "../core/days.js";
 import type { KeyStore } from "../core/types.js";
 import {
   type ConformanceRunner,
@@ -128,7 +129,7 @@ export function rotationCases({ it }: ConformanceRunner, o: KeyStoreConformanceO
             };
             calls.push(["compareAndSwapMany", (s) => s.compareAndSwapMany!([swap])]);
           }
-          const day = new Date().toISOString().slice(0, 10);
+          const day = dayOf(Date.now());
           const usage = { day, provider: "gemini", model: "m", userId: record.userId, requests: 1 };
           const counters = [{ name: "gemini|day", limit: 100, resetsAt: Date.now() + 60_000 }];
           if (store.addUsage)

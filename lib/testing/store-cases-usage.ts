@@ -1,6 +1,7 @@
 // KeyStore conformance, usage and budgets: addUsage/readUsage rows, reserve/settle counters, and scan() seeing neither.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { DAY_MS, dayOf } from "../core/days.js";
 import type { BudgetCounter, KeyStore, UsageRow } from "../core/types.js";
 import {
   type ConformanceRunner,
@@ -11,9 +12,8 @@ import {
   withStore,
 } from "./store-conformance-support.js";
 
-const DAY_MS = 86_400_000;
 /** `YYYY-MM-DD` of today (UTC) plus `days`. */
-const dayFrom = (days: number): string => new Date(Date.now() + days * DAY_MS).toISOString().slice(0, 10);
+const dayFrom = (days: number): string => dayOf(Date.now() + days * DAY_MS);
 
 /** A row of one call: 1 request, 10 input and 5 output tokens, today. */
 const call = (userId: string, more: Partial<UsageRow> = {}): UsageRow => ({
