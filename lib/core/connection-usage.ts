@@ -74,6 +74,33 @@ function parseJson(text: string): unknown {
   }
 }
 
+/**
+ * The JSON a copy of a response holds (a clone: the app reads the original), `undefined` past
+ * `maxBytes` or when it holds none. Parsed here, not by `Response.json()`, whose objects come from
+ * fetch's own realm, which isPlainObject would not recognise where the app runs in another (a vm, a
+ * test runner).
+ */
+export async function readJson(copy: Response, maxBytes = Infinity): Promise<unknown> {
+  const reader = copy.body?.getReader();
+  if (!reader) return undefined;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) return undefined;
+      chunks.push(value);
+    }
+    return parseJson(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    return undefined;
+  } finally {
+    reader.cancel().catch(() => undefined); // stops this copy only; the app's body flows on
+  }
+}
+
 /** Reads `data:` lines of an SSE byte stream as it passes, keeping the latest usage they state. */
 function sseUsageReader(): { push(bytes: Uint8Array): void; end(): Usage | undefined } {
   const decoder = new TextDecoder();
@@ -110,16 +137,10 @@ export function meterResponse(response: Response, meter: Meter, model: string | 
     return response;
   }
   if (/^application\/json\b/i.test(type)) {
-    // text() then JSON.parse here: objects from Response.json() come from fetch's own realm, which
-    // isPlainObject would not recognise where the app runs in another (a vm, a test runner).
-    response
-      .clone()
-      .text()
-      .then(parseJson, () => undefined)
-      .then((body) => {
-        const usage = usageFrom(body);
-        end(usage ? { usage } : { answered: true });
-      });
+    void readJson(response.clone()).then((body) => {
+      const usage = usageFrom(body);
+      end(usage ? { usage } : { answered: true });
+    });
     return response;
   }
   if (!/^text\/event-stream\b/i.test(type)) {

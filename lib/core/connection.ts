@@ -8,7 +8,7 @@ import { classifyRefusal, type KeyHealth } from "./key-verdict.js";
 import type { Provider, ProviderConnection, ProviderConnectionSpec } from "./types.js";
 import { checkProviderId } from "./validate.js";
 import { startMeter } from "./metering.js";
-import { estimateRequest, meterResponse } from "./connection-usage.js";
+import { estimateRequest, meterResponse, readJson } from "./connection-usage.js";
 
 /** What `ProviderConnection.apiKey` always is. The SDKs insist on a key; the fetch swaps in the real one. */
 export const PLACEHOLDER_API_KEY = "byok-ai-placeholder-key";
@@ -118,28 +118,6 @@ const READ_BODY_OF = new Set([400, 429]);
 /** The most of an error body read to classify it: error bodies are a few hundred bytes. */
 const ERROR_BODY_READ_BYTES = 16 * 1024;
 
-/** The JSON of `response` (a clone: the app reads the original), or `undefined` past the byte cap or when unreadable. */
-async function peekJson(response: Response): Promise<unknown> {
-  const reader = response.body?.getReader();
-  if (!reader) return undefined;
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > ERROR_BODY_READ_BYTES) return undefined;
-      chunks.push(value);
-    }
-    return JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
-  } catch {
-    return undefined;
-  } finally {
-    reader.cancel().catch(() => undefined); // stops this copy only; the app's body flows on
-  }
-}
-
 /**
  * What a `connection()` answer says about the key, learned as from any call (see `noteKeyOutcome`):
  * a 2xx → `"ok"`; 401/403 → `"invalid"`; 402 → `"quota_exhausted"`; a 400 or 429 with a small JSON
@@ -168,7 +146,7 @@ function learnFromResponse(
     if (verdict) noteKeyOutcome(context, operation, userId, resolved, verdict, health);
   };
   if (!readable) return note(undefined);
-  void peekJson(response.clone()).then(note);
+  void readJson(response.clone(), ERROR_BODY_READ_BYTES).then(note);
 }
 
 /**
