@@ -113,6 +113,19 @@ function requestTeamOf(req: Request): string {
 }
 
 /**
+ * @param action - what a manager may do, for the message, e.g. "read the team's usage"
+ * @throws ByokError FORBIDDEN unless `canManage(req)` is `true`
+ */
+export async function checkManager(
+  req: Request,
+  canManage: (req: Request) => boolean | Promise<boolean>,
+  action: string,
+): Promise<void> {
+  if ((await canManage(req)) !== true)
+    throw new ByokError("FORBIDDEN", `Only a team member canManageTeamKeys allows may ${action}.`);
+}
+
+/**
  * `POST`, `GET` and `DELETE {basePath}/team/keys`: the request's team's keys. Any member lists them
  * (hints only); only a request `canManageTeamKeys` allows changes them (else `403 FORBIDDEN`); a request
  * without a team is `404 NO_TEAM`. Who did it is the `userId` of the events, the team their `teamId`.
@@ -129,11 +142,7 @@ export function teamKeysRoutes(
     next();
   };
   const requireManager = asyncRoute(async (req, _res, next) => {
-    if ((await canManage(req)) !== true)
-      throw new ByokError(
-        "FORBIDDEN",
-        "Only a team member canManageTeamKeys allows may add or remove the team's keys.",
-      );
+    await checkManager(req, canManage, "add or remove the team's keys");
     next();
   });
   return { requireTeam, requireManager, ...ownerKeysRoutes(byok, teamOwner) };

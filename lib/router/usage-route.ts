@@ -2,9 +2,8 @@
 import type { Request } from "express";
 import type { BYOK } from "../byok.js";
 import { invalid } from "../core/validate.js";
-import { ByokError } from "../errors.js";
 import { asyncRoute } from "./async-route.js";
-import { noTeam } from "./keys-routes.js";
+import { checkManager, noTeam } from "./keys-routes.js";
 import { queryParam } from "./provider-query.js";
 import { teamIdOf, userIdOf } from "./request-user.js";
 import { sendJson } from "./send-json.js";
@@ -44,8 +43,7 @@ export function usageRoute(
     }
     const teamId = teamIdOf(req, getTeamId);
     if (teamId === undefined) throw noTeam();
-    if ((await canManage(req)) !== true)
-      throw new ByokError("FORBIDDEN", "Only a team member canManageTeamKeys allows may read the team's usage.");
+    await checkManager(req, canManage, "read the team's usage");
     sendJson(res, 200, { usage: await byok.usage({ teamId, ...range }) });
   });
 }
