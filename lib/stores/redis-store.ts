@@ -1,6 +1,7 @@
 // RedisStore: a KeyStore on Redis or Redis Cluster (ioredis), one hash per user, atomic Lua updates, fast failure.
 import { debuglog } from "node:util";
 import type { Cluster, Redis, RedisOptions } from "ioredis";
+import type { Store as RateLimitCounters } from "express-rate-limit";
 import { ByokError } from "../errors.js";
 import { checkDuration, checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js";
@@ -24,6 +25,7 @@ import {
 } from "./redis-scripts.js";
 import { onceKey, type RecordJson, toRecord, userIdOf, userKey } from "./redis-layout.js";
 import { hgetallMany, untilReady } from "./redis-client.js";
+import { redisRateLimits } from "./redis-rate-limits.js";
 import { checkOnceKey, storeUnavailable, withTimeLimit } from "./store-support.js";
 import { checkBatchSize } from "../core/batch-size.js";
 import { invalid } from "../core/validate.js";
@@ -192,6 +194,11 @@ export class RedisStore implements KeyStore {
       if (error instanceof Error && error.name === "ReplyError") throw error;
       throw storeUnavailable("RedisStore", "command", error, UNAVAILABLE_FIX);
     }
+  }
+
+  /** The router's per-user counters for `limiter`, in this store's Redis (in memory on a Cluster client). */
+  rateLimits(limiter: "keys" | "chat"): RateLimitCounters {
+    return redisRateLimits(this, limiter);
   }
 
   async get(userId: string, provider: string): Promise<KeyRecord | undefined> {
