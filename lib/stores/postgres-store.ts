@@ -248,12 +248,14 @@ export class PostgresStore implements KeyStore {
     return rows.length > 0;
   }
 
+  /** Account deletion: the owner's records, usage rows and budget counters, in one transaction. */
   async deleteUser(userId: string): Promise<number> {
-    return (
-      await this.#query("deleteUser", `DELETE FROM ${this.#table} WHERE user_id = $1 RETURNING 1`, [
-        checkStorableUserId(userId),
-      ])
-    ).length;
+    const values = [checkStorableUserId(userId)];
+    return this.#inTransaction("deleteUser", async (client) => {
+      await client.query(`DELETE FROM ${this.#usageTables.usage} WHERE owner_id = $1`, values);
+      await client.query(`DELETE FROM ${this.#usageTables.budget} WHERE owner_id = $1`, values);
+      return (await client.query(`DELETE FROM ${this.#table} WHERE user_id = $1`, values)).rowCount ?? 0;
+    });
   }
 
   async touch(userId: string, provider: string, lastUsedAt: string): Promise<void> {
