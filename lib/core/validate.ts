@@ -99,6 +99,28 @@ export function checkOwnerId(ownerId: unknown): string {
   return checkUserId(ownerId);
 }
 
+/**
+ * Why a key's `endpoint` was refused: the `details.reason` of its INVALID_REQUEST (the value itself is
+ * never repeated). See docs/self-hosted-endpoints.md for each code.
+ */
+export type EndpointRefusalReason =
+  | "missing"
+  | "not_accepted"
+  | "not_a_url"
+  | "not_https"
+  | "has_credentials"
+  | "has_query"
+  | "trailing_dot"
+  | "not_origin"
+  | "host_not_allowed"
+  | "private_address"
+  | "unresolvable"
+  | "check_failed";
+
+/** INVALID_REQUEST naming the `endpoint` field (never its value), with why in `details.reason`. */
+export const endpointRefused = (message: string, reason: EndpointRefusalReason) =>
+  new ByokError("INVALID_REQUEST", message, { details: { fields: ["endpoint"], reason } });
+
 /** @throws ByokError INVALID_REQUEST unless a well-formed provider id. */
 export function checkProviderId(provider: unknown, field = "provider"): string {
   if (typeof provider !== "string" || !PROVIDER_ID.test(provider)) {

@@ -4,6 +4,7 @@ import { isIP, type LookupFunction, type Socket } from "node:net";
 import ipaddr from "ipaddr.js";
 import type * as Undici from "undici";
 import { ByokError } from "../errors.js";
+import { endpointRefused, type EndpointRefusalReason } from "../core/validate.js";
 import { lazyPeer } from "../core/optional-peer.js";
 import type { UserEndpointOptions } from "../core/types.js";
 
@@ -99,16 +100,17 @@ export function nonPublicAddress(address: string): string | undefined {
   return range === "unicast" ? undefined : (RANGE_WORDS[range] ?? "a reserved");
 }
 
-/** INVALID_REQUEST naming the `endpoint` field (never its value). */
-export function endpointError(problem: string): ByokError {
-  return new ByokError("INVALID_REQUEST", `endpoint ${problem}`, { details: { fields: ["endpoint"] } });
+/** INVALID_REQUEST naming the `endpoint` field (never its value), with why in `details.reason`. */
+export function endpointError(problem: string, reason: EndpointRefusalReason): ByokError {
+  return endpointRefused(`endpoint ${problem}`, reason);
 }
 
 const refusedAddress = (kind: string | undefined) =>
   kind === undefined
-    ? endpointError("has a host name that resolves to no address; check it for typos.")
+    ? endpointError("has a host name that resolves to no address; check it for typos.", "unresolvable")
     : endpointError(
         `resolves to ${kind} address, which this server refuses (userEndpoints.allowPrivateNetwork is off); use the public https endpoint.`,
+        "private_address",
       );
 
 /** The first non-public kind among `addresses`; `undefined` inside `{ kind }` when there is no address at all. */
@@ -197,22 +199,29 @@ export function endpointGuard(settings: UserEndpointSettings, originOnly: boolea
 
   const parse = (endpoint: string): URL => {
     if (typeof endpoint !== "string" || endpoint.length > MAX_ENDPOINT)
-      throw endpointError(`must be a URL of at most ${MAX_ENDPOINT} characters.`);
+      throw endpointError(`must be a URL of at most ${MAX_ENDPOINT} characters.`, "not_a_url");
     let url: URL;
     try {
       url = new URL(endpoint);
     } catch {
-      throw endpointError(`must be an absolute URL such as "https://llm.example.com/v1".`);
+      throw endpointError(`must be an absolute URL such as "https://llm.example.com/v1".`, "not_a_url");
     }
     if (url.protocol !== "https:" && !(open && url.protocol === "http:"))
-      throw endpointError(`must be an https URL${open ? " (or http)" : ""}.`);
-    if (url.username || url.password) throw endpointError("must not contain a user name or password.");
-    if (url.search || url.hash) throw endpointError("must not contain a query or fragment.");
-    if (url.hostname.endsWith(".")) throw endpointError("must not end its host name with a dot.");
+      throw endpointError(`must be an https URL${open ? " (or http)" : ""}.`, "not_https");
+    if (url.username || url.password)
+      throw endpointError("must not contain a user name or password.", "has_credentials");
+    if (url.search || url.hash) throw endpointError("must not contain a query or fragment.", "has_query");
+    if (url.hostname.endsWith(".")) throw endpointError("must not end its host name with a dot.", "trailing_dot");
     if (originOnly && url.pathname !== "/")
-      throw endpointError('must be the resource endpoint alone, e.g. "https://my-resource.openai.azure.com".');
+      throw endpointError(
+        'must be the resource endpoint alone, e.g. "https://my-resource.openai.azure.com".',
+        "not_origin",
+      );
     if (!hostAllowed(url.hostname, hosts))
-      throw endpointError("has a host this server does not allow (providers.<id>.userEndpoints.hosts).");
+      throw endpointError(
+        "has a host this server does not allow (providers.<id>.userEndpoints.hosts).",
+        "host_not_allowed",
+      );
     const literal = url.hostname.replace(/^\[|\]$/g, "");
     const kind = !open && isIP(literal) ? nonPublicAddress(literal) : undefined;
     if (kind) throw refusedAddress(kind);
@@ -246,7 +255,7 @@ export function endpointGuard(settings: UserEndpointSettings, originOnly: boolea
       const url = parse(endpoint);
       if (!open && !isIP(url.hostname.replace(/^\[|\]$/g, ""))) {
         const addresses = await resolveAll(resolve, url.hostname).catch(() => {
-          throw endpointError("has a host name that does not resolve; check it for typos.");
+          throw endpointError("has a host name that does not resolve; check it for typos.", "unresolvable");
         });
         const problem = firstProblem(addresses);
         if (problem) throw refusedAddress(problem.kind);

@@ -67,7 +67,7 @@ async function refusal(promise: Promise<unknown>): Promise<ByokError> {
 function expectEndpointRefused(error: ByokError, endpoint?: string): void {
   expect({ code: error.code, details: error.details }).toEqual({
     code: "INVALID_REQUEST",
-    details: { fields: ["endpoint"] },
+    details: { fields: ["endpoint"], reason: expect.any(String) },
   });
   if (endpoint) expect(error.message).not.toContain(new URL(endpoint).hostname);
   expect(error.message).not.toContain(API_KEY);
@@ -175,6 +175,7 @@ describe("the connect-time guard (DNS rebinding)", () => {
     const endpoint = `https://rebind.example.com:${port}/v1`;
     const error = await refusal(byok.registerKey({ userId: "u1", provider: "selfhost", apiKey: API_KEY, endpoint }));
     expectEndpointRefused(error, endpoint);
+    expect(error.details?.reason).toBe("private_address");
     expect(error.message).toContain("loopback");
     expect(calls.length).toBeGreaterThanOrEqual(2); // the check, then the connection
     expect(connections).toBe(0);
