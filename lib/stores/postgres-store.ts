@@ -39,8 +39,10 @@ const debug = debuglog("byok");
 /** Options of `new PostgresStore()`: exactly one of `pool` / `connectionString`. */
 export interface PostgresStoreOptions {
   /**
-   * Your `pg` Pool. The store never ends it, never changes its settings and adds no listener to it:
-   * give it your own `pool.on("error", …)` (pg emits "error" when an idle connection dies).
+   * Your `pg` Pool. The store never ends it, never changes its settings and adds no lasting listener to it
+   * (it listens to a connection only while it holds it): give it your own `pool.on("error", …)` and
+   * `pool.on("connect", (c) => c.on("error", …))`, since pg emits "error" when the server ends a connection
+   * and Node ends a process where nobody hears it (docs/stores-timeouts.md).
    */
   pool?: PgPoolLike;
   /** e.g. `"postgres://user@localhost/app"`: the store creates (and on `close()` ends) its own pool. */
@@ -589,6 +591,10 @@ export class PostgresStore implements KeyStore {
         query_timeout: this.#limitFor(MAX_BATCH_SIZE) + STUCK_QUERY_MS,
       });
       pool.on("error", onPoolError);
+      // Every connection of the store's own pool is heard for its whole life, not only while the store or the
+      // pool holds it: pg emits "error" whenever the server ends a session that has no query running, and Node
+      // ends a process whose "error" event nobody hears.
+      pool.on("connect", (client) => client.on("error", onPoolError));
       this.#ownPool = true;
       return pool;
     });

@@ -13,6 +13,9 @@ function appPool() {
   const pool = new pg.Pool({ connectionString: process.env.PG_URL });
   // docs/stores-timeouts.md: a pool the app passes in is the app's to listen to (pg emits "error" when an idle connection dies).
   pool.on("error", (error) => console.error("idle PostgreSQL connection failed:", error.code));
+  pool.on("connect", (client) =>
+    client.on("error", (error) => console.error("PostgreSQL connection failed:", error.code)),
+  );
   return pool;
 }
 

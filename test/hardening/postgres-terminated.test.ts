@@ -39,7 +39,12 @@ describe.each([
     await admin?.end();
   });
 
-  const chat = async () => (await fetch(`${base}/chat`, post({ prompt: "hi" }))).status;
+  /** A chat through the app; a refused connection means the app died, and says what it printed. */
+  const send = () =>
+    fetch(`${base}/chat`, post({ prompt: "hi" })).catch((error: unknown) => {
+      throw new Error(`the app is gone (${String(error)}); it printed:\n${app.output()}`);
+    });
+  const chat = async () => (await send()).status;
   const terminate = () =>
     admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [appName]);
 
@@ -66,7 +71,7 @@ describe.each([
   it("answers a call cut mid-query with STORE_UNAVAILABLE's error shape", async () => {
     const statuses: Response[] = [];
     for (let round = 0; round < ROUNDS && !statuses.some((r) => r.status === 503); round++) {
-      const inFlight = [chat2(), chat2(), chat2()];
+      const inFlight = [send(), send(), send()];
       await terminate();
       statuses.push(...(await Promise.all(inFlight)));
     }
@@ -74,8 +79,6 @@ describe.each([
     if (refused) expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("STORE_UNAVAILABLE");
     expect(app.child.exitCode).toBeNull();
   }, 120_000);
-
-  const chat2 = () => fetch(`${base}/chat`, post({ prompt: "hi" }));
 });
 
 function post(body: unknown): RequestInit {
