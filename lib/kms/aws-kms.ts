@@ -49,6 +49,8 @@ class AwsKmsKey implements KeyEncryptionKey {
   readonly #keyId: string;
   readonly #timeoutMs: number;
   #client: KmsClientLike | undefined;
+  /** The own client's set-up (credentials and region), done once before the first call's time limit starts. */
+  #setUp: Promise<unknown> | undefined;
 
   constructor(keyId: string, client: KmsClientLike | undefined, timeoutMs: number) {
     this.id = `aws-kms:${keyId}`;
@@ -77,7 +79,15 @@ class AwsKmsKey implements KeyEncryptionKey {
 
   async #send(operation: "Encrypt" | "Decrypt", command: (sdk: Sdk) => unknown): Promise<unknown> {
     const sdk = await loadSdk();
-    const client: KmsClientLike = (this.#client ??= new sdk.KMSClient({}));
+    if (!this.#client) {
+      const own = new sdk.KMSClient({});
+      // The SDK finds credentials and the region on first use, loading modules as it goes: a start-up cost that
+      // timeoutMs, a limit on KMS's answer, must not cover. A failure here shows again in the call below.
+      this.#setUp = Promise.all([own.config.credentials(), own.config.region()]).catch(() => undefined);
+      this.#client = own;
+    }
+    await this.#setUp;
+    const client = this.#client;
     return withTimeout(SERVICE, this.#timeoutMs, async (signal) => {
       try {
         return await client.send(command(sdk), { abortSignal: signal });
