@@ -42,7 +42,10 @@ function changeStatus(
   health: KeyHealth = { status: used.record.status, statusUntil: used.record.statusUntil },
 ): Promise<void> | undefined {
   const { store } = context;
-  const previousStatus = currentStatus(health);
+  // A rate limit whose statusUntil passed is usable ("ok" to the key chain) but still stored: a new
+  // rate limit starts a new period from "ok", and anything else (a success included) is a change
+  // from "rate_limited", written and announced.
+  const previousStatus = next === "rate_limited" ? currentStatus(health) : (health.status ?? "ok");
   if (next === previousStatus || !store.setStatus) return undefined;
   const { record } = used;
   const statusUntil =

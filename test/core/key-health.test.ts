@@ -137,6 +137,21 @@ describe.each(IDS)("key health through AiClient.chat: %s", (id) => {
     ]);
   });
 
+  it("a rate limit whose statusUntil passed, then a success, sets ok with one key.status_changed", async () => {
+    const store = new MemoryStore();
+    const { byok, changes } = await setup(id, store, { userId: "u1" });
+    const record = (await store.get("u1", id))!;
+    const passed = new Date(Date.now() - 1_000).toISOString();
+    await store.setStatus("u1", id, record.ciphertext, "rate_limited", passed);
+    const ai = byok.use("u1");
+    expect(await codeOf(ai.chat({ provider: id, prompt: "hi" }))).toBe("ok");
+    await waitFor(async () => (await store.get("u1", id))?.status !== "rate_limited", "the stored status ok");
+    expect(changes()).toEqual([expect.objectContaining({ status: "ok", previousStatus: "rate_limited" })]);
+    expect(changes()[0]).not.toHaveProperty("statusUntil");
+    expect(await codeOf(ai.chat({ provider: id, prompt: "hi" }))).toBe("ok");
+    expect(changes()).toHaveLength(1);
+  });
+
   it("a stream and a model listing learn the same way; a server error changes nothing", async () => {
     const { byok, changes } = await setup(id, undefined, { userId: "u1" });
     const ai = byok.use("u1");
