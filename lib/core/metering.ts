@@ -15,7 +15,24 @@ const debug = debuglog("byok");
 export interface Metering {
   readonly retentionDays?: number;
   readonly budgets?: Budgets;
+  /** With budgets: the reservations whose reserve failed and whose release has not yet succeeded (see {@link startMeter}). */
+  readonly unreleased?: Map<string, Unreleased>;
 }
+
+/**
+ * A reservation whose reserve call failed (STORE_UNAVAILABLE): its answer may have been lost after
+ * the store recorded it (a Redis script still runs once a hung server resumes), so it is released,
+ * and released again before its owner's next reserve until one release succeeds.
+ */
+interface Unreleased {
+  owner: string;
+  counters: readonly BudgetCounter[];
+  /** The release in flight, if one is. */
+  releasing?: Promise<void>;
+}
+
+/** Failed reservations remembered for another release; past it the oldest is left to expire on its TTL. */
+const MAX_UNRELEASED = 1000;
 
 /** The output a call may produce when it names no `maxTokens`: its reservation's worst case. */
 export const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
@@ -165,7 +182,9 @@ function budgetExceeded(
 /**
  * Starts metering a call: with budgets, reserves the call's worst case against every instance
  * (one store round trip) and throws when it would not fit; without budgets, or without an
- * `estimate` (a request that generates nothing, such as a model listing), costs nothing.
+ * `estimate` (a request that generates nothing, such as a model listing), costs nothing. A reserve
+ * that fails is released in the background (its answer may be what was lost), and again before the
+ * owner's next reserve until a release succeeds.
  * @throws ByokError BUDGET_EXCEEDED (nothing reserved), STORE_UNAVAILABLE
  */
 export async function startMeter(
@@ -183,7 +202,13 @@ export async function startMeter(
   const id = randomUUID();
   const owner = budgetOwner(subject);
   if (counters.length > 0) {
-    const over = await storeCall("reserve", () => store.reserve!(owner, id, reserved, counters, RESERVATION_TTL_MS));
+    await releaseUnreleased(context, owner);
+    const over = await storeCall("reserve", () =>
+      store.reserve!(owner, id, reserved, counters, RESERVATION_TTL_MS),
+    ).catch((error: unknown) => {
+      void release(context, id, { owner, counters });
+      throw error;
+    });
     if (over !== -1) throw budgetExceeded(budgeted[over]!, now, subject.provider);
   }
   let ended = false;
@@ -202,6 +227,31 @@ export async function startMeter(
       await settled;
     },
   };
+}
+
+/**
+ * Releases (settles to 0) reservation `id`, which a failed reserve may have left behind. Resolves
+ * (never rejects) when done; while it has not succeeded, it stays in `metering.unreleased`.
+ */
+function release(context: CoreContext, id: string, entry: Unreleased): Promise<void> {
+  const unreleased = context.metering.unreleased!;
+  unreleased.delete(id); // re-added last: the map keeps the most recent failures
+  if (unreleased.size >= MAX_UNRELEASED) unreleased.delete(unreleased.keys().next().value!);
+  unreleased.set(id, entry);
+  entry.releasing = storeCall("release", () => context.store.settle!(entry.owner, id, 0, entry.counters)).then(
+    () => void unreleased.delete(id),
+    (error: unknown) => {
+      entry.releasing = undefined;
+      debug("release failed: %s", ByokError.is(error) ? error.code : "error");
+    },
+  );
+  return entry.releasing;
+}
+
+/** Before `owner` reserves: the releases of its failed reservations, so that what they held is free again. */
+async function releaseUnreleased(context: CoreContext, owner: string): Promise<void> {
+  const own = [...context.metering.unreleased!].filter(([, entry]) => entry.owner === owner);
+  await Promise.all(own.map(([id, entry]) => entry.releasing ?? release(context, id, entry)));
 }
 
 const pick = ({ inputTokens, outputTokens }: Usage) => ({ inputTokens, outputTokens });
@@ -264,7 +314,7 @@ const STORE_FIX =
  */
 export function parseMetering(usage: unknown, budgets: unknown, store: KeyStore): Metering {
   const keepsUsage = typeof store.addUsage === "function" && typeof store.readUsage === "function";
-  const out: { retentionDays?: number; budgets?: Budgets } = {};
+  const out: { retentionDays?: number; budgets?: Budgets; unreleased?: Map<string, Unreleased> } = {};
   if (usage !== false) {
     if (usage !== undefined && !isPlainObject(usage))
       throw configError("usage must be false (no usage counting) or { retentionDays?: number }.");
@@ -282,6 +332,7 @@ export function parseMetering(usage: unknown, budgets: unknown, store: KeyStore)
   }
   if (budgets !== undefined) {
     out.budgets = checkBudgets(budgets);
+    out.unreleased = new Map();
     if (typeof store.reserve !== "function" || typeof store.settle !== "function")
       throw configError(`budgets: this store cannot hold budget reservations (it lacks reserve/settle); ${STORE_FIX}.`);
   }

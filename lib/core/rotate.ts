@@ -164,10 +164,10 @@ export async function verify(context: CoreContext, options: VerifyOptions = {}):
   for await (const batch of batches(context, batchSize)) {
     const readable = await mapLimit(batch, KEY_SERVICE_CONCURRENCY, async (record) => {
       const readability = await context.vault.readability(record.ciphertext, sealContextOf(record));
-      if (readability === "unknown")
+      if (typeof readability === "object")
         throw new ByokError(
           "KEY_SERVICE_UNAVAILABLE",
-          "verify stopped: the key service did not answer; check that it is reachable, then run it again.",
+          `verify stopped: ${readability.unknown.message} Then run it again.`,
         );
       return readability === "readable";
     });

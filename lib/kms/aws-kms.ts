@@ -73,7 +73,12 @@ class AwsKmsKey implements KeyEncryptionKey {
     const output = (await this.#send("Decrypt", (sdk) => {
       return new sdk.DecryptCommand({ KeyId: this.#keyId, CiphertextBlob: blob, EncryptionContext: context });
     })) as KmsSdk.DecryptCommandOutput;
-    if (!output.Plaintext || output.Plaintext.length !== 32) throw wrappedKeyUnreadable(SERVICE);
+    // A Decrypt that succeeded opened this very record: a plaintext that is no data key is the service's fault.
+    if (!output.Plaintext || output.Plaintext.length !== 32)
+      throw keyServiceUnavailable(
+        SERVICE,
+        "its Decrypt answer had no 32-byte Plaintext; check the endpoint points to KMS.",
+      );
     return output.Plaintext;
   }
 
@@ -97,7 +102,7 @@ class AwsKmsKey implements KeyEncryptionKey {
         if (operation === "Decrypt" && UNREADABLE.has(name)) throw wrappedKeyUnreadable(SERVICE);
         const fix =
           name === "AccessDeniedException"
-            ? `access denied; check that the credentials may kms:${operation} with this key.`
+            ? `it refused the credentials or the key policy (AccessDeniedException); check that the credentials may kms:${operation} with this key.`
             : `${operation} failed (${name}); check the key (BYOK_AWS_KMS_KEY_ID), its state, the region and the network.`;
         throw keyServiceUnavailable(SERVICE, fix, { type: name });
       }

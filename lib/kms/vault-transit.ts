@@ -77,7 +77,12 @@ class VaultTransitKey implements KeyEncryptionKey {
     const body = { ciphertext: wrapped, context: encodeWrapContext(context).toString("base64") };
     const data = await this.#call(this.#decryptUrl, body, "decrypt");
     const key = typeof data.plaintext === "string" ? Buffer.from(data.plaintext, "base64") : undefined;
-    if (!key || key.length !== 32) throw wrappedKeyUnreadable(SERVICE);
+    // A decrypt that succeeded opened this very record: a plaintext that is no data key is the service's fault.
+    if (!key || key.length !== 32)
+      throw keyServiceUnavailable(
+        SERVICE,
+        "its decrypt answer had no 32-byte plaintext; check the address points to Vault.",
+      );
     return key;
   }
 
@@ -113,7 +118,7 @@ class VaultTransitKey implements KeyEncryptionKey {
       if (response.status === 403)
         throw keyServiceUnavailable(
           SERVICE,
-          `permission denied; check the token (BYOK_VAULT_TOKEN) and that its policy allows update on ${operation}.`,
+          `it refused the token or its policy (403 permission denied); check the token (BYOK_VAULT_TOKEN) and that its policy allows update on ${operation}.`,
           { status: 403 },
         );
       throw keyServiceUnavailable(

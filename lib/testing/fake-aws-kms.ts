@@ -150,7 +150,7 @@ export async function startFakeAwsKms(options: FakeAwsKmsOptions = {}): Promise<
           status: 200,
           body: {
             KeyId: arnOf(opened.id),
-            Plaintext: opened.plaintext.toString("base64"),
+            Plaintext: (faults.garbled ? opened.plaintext.subarray(0, 5) : opened.plaintext).toString("base64"),
             EncryptionAlgorithm: "SYMMETRIC_DEFAULT",
           },
         });

@@ -12,6 +12,8 @@ export interface KeyServiceFaults {
   deny: boolean;
   /** Fail every decrypt as the service does when the context does not match the one wrapped with. */
   wrongContext: boolean;
+  /** Answer every decrypt with success but a plaintext that is not a 32-byte data key, as a broken service or proxy. */
+  garbled: boolean;
 }
 
 /** One call the fake answered. */
@@ -53,7 +55,7 @@ export async function startKeyServiceServer(
     faults: KeyServiceFaults,
   ) => KeyServiceAnswer & { operation: string },
 ): Promise<FakeKeyService> {
-  const faults: KeyServiceFaults = { down: false, hang: false, deny: false, wrongContext: false };
+  const faults: KeyServiceFaults = { down: false, hang: false, deny: false, wrongContext: false, garbled: false };
   const calls: KeyServiceCall[] = [];
   const server = createServer((request, response) => {
     if (faults.down) {

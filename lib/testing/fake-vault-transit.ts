@@ -29,7 +29,8 @@ const error = (status: number, message: string): KeyServiceAnswer => ({ status, 
  * Starts a fake Vault transit engine on 127.0.0.1 and a random port: `POST /v1/<mount>/encrypt/<key>`
  * and `…/decrypt/<key>` as Vault answers them for a key created with `derived=true` (a `context` is
  * required, and decrypting with another context fails). Faults: `down`, `hang`, `deny` (403
- * permission denied), `wrongContext` (every decrypt fails as for a context mismatch).
+ * permission denied), `wrongContext` (every decrypt fails as for a context mismatch), `garbled` (every
+ * decrypt answers 200 with a `plaintext` that is not a data key).
  *
  * @example
  * ```ts
@@ -79,7 +80,8 @@ export async function startFakeVaultTransit(options: FakeVaultTransitOptions = {
       const decipher = createDecipheriv("aes-256-gcm", derived, bytes.subarray(0, 12));
       decipher.setAuthTag(bytes.subarray(bytes.length - 16));
       const plaintext = Buffer.concat([decipher.update(bytes.subarray(12, bytes.length - 16)), decipher.final()]);
-      return answer({ status: 200, body: { data: { plaintext: plaintext.toString("base64") } } });
+      const shown = faults.garbled ? "not*base64" : plaintext.toString("base64");
+      return answer({ status: 200, body: { data: { plaintext: shown } } });
     } catch {
       return answer(error(400, "cipher: message authentication failed"));
     }

@@ -24,8 +24,8 @@ export interface KeyringOptions {
   dataKeyCache: Required<DataKeyCacheOptions>;
 }
 
-/** Whether a record opens: `unknown` when the key service could not be asked. */
-export type Readability = "readable" | "unreadable" | "unknown";
+/** Whether a record opens: `unknown` (with the key service's error, which says why) when the key service could not be asked. */
+export type Readability = "readable" | "unreadable" | { unknown: ByokError };
 
 const isServiceDown = (error: unknown) => ByokError.is(error) && error.code === "KEY_SERVICE_UNAVAILABLE";
 
@@ -110,7 +110,7 @@ export class Keyring {
       (await this.#openBytes(sealed, context)).fill(0);
       return "readable";
     } catch (error) {
-      return isServiceDown(error) ? "unknown" : "unreadable";
+      return isServiceDown(error) ? { unknown: error as ByokError } : "unreadable";
     }
   }
 

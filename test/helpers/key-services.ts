@@ -6,6 +6,8 @@ import { type FakeKeyService, startFakeAwsKms, startFakeVaultTransit } from "../
 /** A KEK, its fake service (none for localKey), the secrets that must never reach the app, and cleanup. */
 export interface KekSetup {
   kek: KeyEncryptionKey;
+  /** The same key with the KEK's default time limit: for a test's setup, which no small `timeoutMs` may cover. */
+  patient: KeyEncryptionKey;
   service?: FakeKeyService;
   /** Renderings of the key service's secrets (key material, token) a leak hunt looks for. */
   secrets: string[];
@@ -34,6 +36,7 @@ export async function startKek(kind: KekKind, options: { timeoutMs?: number } = 
     const master = Buffer.alloc(32, 5);
     return {
       kek: localKey(master),
+      patient: localKey(master),
       secrets: renderingsOf(master),
       another: () => localKey(Buffer.alloc(32, 6)),
       close: async () => undefined,
@@ -41,9 +44,11 @@ export async function startKek(kind: KekKind, options: { timeoutMs?: number } = 
   }
   if (kind === "vaultTransit") {
     const fake = await startFakeVaultTransit({ keys: ["byok", "byok-v2"] });
-    const at = (keyName: string) => vaultTransit({ url: fake.url, token: fake.token, keyName, ...timeout });
+    const at = (keyName: string, limit = timeout) =>
+      vaultTransit({ url: fake.url, token: fake.token, keyName, ...limit });
     return {
       kek: at("byok"),
+      patient: at("byok", {}),
       service: fake,
       secrets: [...renderingsOf(fake.keyMaterial("byok")), ...renderingsOf(fake.keyMaterial("byok-v2")), fake.token],
       another: () => at("byok-v2"),
@@ -55,6 +60,7 @@ export async function startKek(kind: KekKind, options: { timeoutMs?: number } = 
   const second = fake.createKey("alias/byok-2");
   return {
     kek: awsKms({ keyId: fake.keyId, client, ...timeout }),
+    patient: awsKms({ keyId: fake.keyId, client }),
     service: fake,
     secrets: [...renderingsOf(fake.keyMaterial(fake.keyId)), ...renderingsOf(fake.keyMaterial(second))],
     another: () => awsKms({ keyId: "alias/byok-2", client, ...timeout }),

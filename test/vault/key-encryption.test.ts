@@ -15,6 +15,7 @@ import { type FakeUpstream, startFakeGemini } from "../../lib/testing";
 import { CANARY_KEY, TEST_MASTER_KEY } from "../helpers/canary";
 import { codeOf } from "../helpers/errors";
 import { KEK_KINDS, type KekSetup, startKek } from "../helpers/key-services";
+import { waitFor } from "../helpers/wait-for";
 
 const decode = (part: string) => Buffer.from(part, "base64url").toString("utf8");
 
@@ -148,7 +149,7 @@ describe.each(["vaultTransit", "awsKms"] as const)("%s when the key service fail
     byok = new BYOK({ keyEncryption: setup.kek, store, providers: { gemini: { baseUrl: gemini.url } } });
     for (const userId of ["warm", "cold"])
       await new BYOK({
-        keyEncryption: setup.kek,
+        keyEncryption: setup.patient,
         store,
         providers: { gemini: { baseUrl: "http://127.0.0.1:9" } },
       }).registerKey({
@@ -157,11 +158,25 @@ describe.each(["vaultTransit", "awsKms"] as const)("%s when the key service fail
         apiKey: CANARY_KEY,
         validate: false,
       });
-    await byok.use("warm").chat({ prompt: "hi" }); // caches warm's data key in `byok`
+    // Caches warm's data key in `byok`; its small timeoutMs is for the faults below, so a loaded machine may need a retry.
+    await waitFor(
+      () =>
+        byok
+          .use("warm")
+          .chat({ prompt: "hi" })
+          .then(
+            () => true,
+            () => false,
+          ),
+      "warm's first chat",
+      10_000,
+      50,
+    );
   });
   afterEach(async () => {
     setup.service!.faults.down = false;
     setup.service!.faults.hang = false;
+    setup.service!.faults.garbled = false;
     await byok.close();
     await gemini.close();
     await setup.close();
@@ -210,8 +225,30 @@ describe.each(["vaultTransit", "awsKms"] as const)("%s when the key service fail
         (e: unknown) => e,
       );
     expect(ByokError.is(error) && error.code).toBe("KEY_SERVICE_UNAVAILABLE");
-    expect((error as Error).message).toMatch(/denied/);
+    expect((error as Error).message).toMatch(
+      kind === "vaultTransit" ? /refused the token or its policy/ : /refused the credentials or the key policy/,
+    );
+    expect((error as Error).message).not.toMatch(/did not answer|reachable/);
     setup.service!.faults.deny = false;
+  });
+
+  it("deny: verify stops with the key service's reason (refused), not a service that did not answer", async () => {
+    setup.service!.faults.deny = true;
+    const error = await byok.verify().catch((e: unknown) => e);
+    expect(ByokError.is(error) && error.code).toBe("KEY_SERVICE_UNAVAILABLE");
+    expect((error as Error).message).toMatch(
+      kind === "vaultTransit" ? /refused the token or its policy/ : /refused the credentials or the key policy/,
+    );
+    expect((error as Error).message).not.toMatch(/did not answer/);
+    setup.service!.faults.deny = false;
+  });
+
+  it("garbled: a 200 whose plaintext is no data key is KEY_SERVICE_UNAVAILABLE (the record is fine), then heals", async () => {
+    setup.service!.faults.garbled = true;
+    expect(await codeOf(byok.use("cold").chat({ prompt: "hi" }))).toBe("KEY_SERVICE_UNAVAILABLE");
+    expect((await byok.listKeys("cold"))[0]!.status).toBe("ok");
+    setup.service!.faults.garbled = false;
+    expect((await byok.use("cold").chat({ prompt: "back" })).text).toBe("Echo: back");
   });
 
   it("wrong context: answers KEY_UNREADABLE and sends nothing upstream", async () => {
