@@ -59,7 +59,7 @@ function expressRoute(
         teamId: async () => teamIdOf(req, parsed.getTeamId),
         canManage: async () => parsed.canManageTeamKeys(req),
         aiFor: async () => req.ai,
-        requestId: requestIdOf(req),
+        requestId: requestIdOf(req, req.headers["x-request-id"]),
         signal: () => clientGone(req, res),
         callbackUrl: () => expressCallbackUrl(req),
         readBody: (check) =>

@@ -49,7 +49,7 @@ function requestAi(byok: BYOK, req: Request, res: Response, who: RequestOwners):
     const userId = normalizeUserId(who.getUserId(req));
     const teamId = teamIdOf(req, who.getTeamId);
     if (last === undefined || last.userId !== userId || last.teamId !== teamId) {
-      const options = { requestId: requestIdOf(req), signal: clientGone(req, res) };
+      const options = { requestId: requestIdOf(req, req.headers["x-request-id"]), signal: clientGone(req, res) };
       last = { userId, teamId, client: byok.use(userId, teamId === undefined ? options : { ...options, teamId }) };
     }
     return last.client;
