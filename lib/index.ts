@@ -69,6 +69,7 @@ export {
 } from "./providers/openrouter.js";
 export { createAzureOpenAIProvider, type AzureOpenAIProviderSettings } from "./providers/azure-openai.js";
 export type { UserEndpointSettings } from "./providers/user-endpoints.js";
+export type { EndpointRefusalReason } from "./core/validate.js";
 export {
   byokRouter,
   type ConnectOpenRouterOptions,

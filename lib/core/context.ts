@@ -76,7 +76,7 @@ export function checkRecordEndpoint(provider: Provider, record: KeyRecord): void
     throw new ByokError(
       "INVALID_REQUEST",
       "The stored key was registered with its own endpoint, which this provider no longer takes; ask the user to add the key again.",
-      { provider: record.provider, details: { fields: ["endpoint"] } },
+      { provider: record.provider, details: { fields: ["endpoint"], reason: "not_accepted" } },
     );
 }
 

@@ -16,6 +16,7 @@ import {
   checkSignal,
   checkTeamId,
   checkUserId,
+  endpointRefused,
   invalid,
 } from "./validate.js";
 
@@ -133,18 +134,19 @@ async function checkEndpoint(provider: Provider, endpoint: unknown): Promise<str
   const rules = provider.userEndpoints;
   if (endpoint === undefined) {
     if (rules?.required)
-      throw invalid('This provider needs the key\'s endpoint, e.g. endpoint: "https://my-resource.openai.azure.com".', [
-        "endpoint",
-      ]);
+      throw endpointRefused(
+        'This provider needs the key\'s endpoint, e.g. endpoint: "https://my-resource.openai.azure.com".',
+        "missing",
+      );
     return undefined;
   }
-  if (!rules) throw invalid("This provider takes no endpoint with a key; leave endpoint out.", ["endpoint"]);
-  if (typeof endpoint !== "string") throw invalid("endpoint must be a string (a URL).", ["endpoint"]);
+  if (!rules) throw endpointRefused("This provider takes no endpoint with a key; leave endpoint out.", "not_accepted");
+  if (typeof endpoint !== "string") throw endpointRefused("endpoint must be a string (a URL).", "not_a_url");
   try {
     return await rules.check(endpoint);
   } catch (error) {
     if (ByokError.is(error)) throw error;
-    throw invalid("endpoint was refused by the provider's check.", ["endpoint"]);
+    throw endpointRefused("endpoint was refused by the provider's check.", "check_failed");
   }
 }
 

@@ -1,4 +1,5 @@
 // Public types: key records, the KeyStore contract, the Provider spec, chat requests/responses and events.
+import type { Store as RateLimitCounters } from "express-rate-limit";
 import type { ByokErrorCode } from "../errors.js";
 
 /**
@@ -202,6 +203,14 @@ export interface KeyStore {
 
   /** **Optional (connect flows).** Atomically returns and removes the value under `key`; `undefined` when missing or expired. */
   takeOnce?(key: string): Promise<string | undefined>;
+
+  /**
+   * **Optional (the router's rate limits).** A new express-rate-limit `Store` for the router's `limiter`, counting
+   * by user (the key express-rate-limit passes is `{<base64url of the user id>}`). `byokRouter`
+   * uses it unless its `rateLimit.store` says otherwise; without it, each instance counts in its own memory.
+   * RedisStore's counts in its Redis, shared by every instance.
+   */
+  rateLimits?(limiter: "keys" | "chat"): RateLimitCounters;
 
   /**
    * **Required for rotation.** Every record in the store, in batches of about `batchSize`, for

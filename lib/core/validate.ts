@@ -22,6 +22,28 @@ export const invalid = (message: string, fields: string[]) =>
   new ByokError("INVALID_REQUEST", message, { details: { fields } });
 
 /**
+ * A field name a client sent may be repeated in an answer only if it is a plain identifier, alone
+ * or inside a chat message (`messages[0].name`).
+ */
+const PLAIN_NAME = /^(?:messages\[\d{1,3}\]\.)?[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+/** At most this many client-sent names are repeated in one answer. */
+const NAMES_REPEATED = 5;
+
+/**
+ * How an answer may mention field names the client sent (unknown fields, or fields refused for
+ * nesting), at any depth: the first {@link NAMES_REPEATED} plain identifiers by name (`fields`), the
+ * rest only counted (`text`), so no markup, quote or path the client chose comes back, and a body of
+ * thousands of unknown fields answers in a few lines.
+ */
+export function clientFieldNames(names: readonly string[]): { fields: string[]; text: string } {
+  const unique = [...new Set(names)];
+  const fields = unique.filter((name) => PLAIN_NAME.test(name)).slice(0, NAMES_REPEATED);
+  const unnamed = unique.length - fields.length;
+  if (fields.length === 0) return { fields, text: `${unnamed}, whose names are not repeated here` };
+  return { fields, text: `${fields.join(", ")}${unnamed ? ` and ${unnamed} more` : ""}` };
+}
+
+/**
  * A plain object (an object literal, parsed JSON, or `Object.create(null)`): the one shape check for
  * options, arguments, bodies and messages. Arrays, class instances and functions are not.
  */
@@ -76,6 +98,28 @@ export function checkOwnerId(ownerId: unknown): string {
   }
   return checkUserId(ownerId);
 }
+
+/**
+ * Why a key's `endpoint` was refused: the `details.reason` of its INVALID_REQUEST (the value itself is
+ * never repeated). See docs/self-hosted-endpoints.md for each code.
+ */
+export type EndpointRefusalReason =
+  | "missing"
+  | "not_accepted"
+  | "not_a_url"
+  | "not_https"
+  | "has_credentials"
+  | "has_query"
+  | "trailing_dot"
+  | "not_origin"
+  | "host_not_allowed"
+  | "private_address"
+  | "unresolvable"
+  | "check_failed";
+
+/** INVALID_REQUEST naming the `endpoint` field (never its value), with why in `details.reason`. */
+export const endpointRefused = (message: string, reason: EndpointRefusalReason) =>
+  new ByokError("INVALID_REQUEST", message, { details: { fields: ["endpoint"], reason } });
 
 /** @throws ByokError INVALID_REQUEST unless a well-formed provider id. */
 export function checkProviderId(provider: unknown, field = "provider"): string {
@@ -145,15 +189,17 @@ function checkPromptOrMessages({ prompt, messages }: Record<string, unknown>): v
 
 export function checkChatRequest(input: unknown): ChatRequest {
   if (!isPlainObject(input)) throw invalid("The chat request must be an object with `prompt` or `messages`.", []);
-  const bad: string[] = [];
-  for (const key of Object.keys(input)) if (!CHAT_FIELDS.has(key)) bad.push(key);
-  if (bad.length) {
+  const unknownTop = Object.keys(input).filter((key) => !CHAT_FIELDS.has(key));
+  if (unknownTop.length) {
+    const unknown = clientFieldNames(unknownTop);
     throw invalid(
-      `Unknown field(s) in the chat request: ${bad.join(", ")}. Allowed: ${[...CHAT_FIELDS].join(", ")}.`,
-      bad,
+      `Unknown field(s) in the chat request: ${unknown.text}. Allowed: ${[...CHAT_FIELDS].join(", ")}.`,
+      unknown.fields,
     );
   }
   checkPromptOrMessages(input);
+  const bad: string[] = [];
+  const unknownInMessages: string[] = [];
   const { prompt, messages, system, provider, model, temperature, maxTokens, signal } = input;
   if (prompt !== undefined && (typeof prompt !== "string" || prompt.length === 0)) bad.push("prompt");
   if (messages !== undefined) {
@@ -161,11 +207,13 @@ export function checkChatRequest(input: unknown): ChatRequest {
     else
       messages.forEach((m: unknown, i) => {
         if (!isPlainObject(m)) return void bad.push(`messages[${i}]`);
-        for (const key of Object.keys(m)) if (key !== "role" && key !== "content") bad.push(`messages[${i}].${key}`);
+        for (const key of Object.keys(m))
+          if (key !== "role" && key !== "content") unknownInMessages.push(`messages[${i}].${key}`);
         if (typeof m.role !== "string" || !ROLES.has(m.role)) bad.push(`messages[${i}].role`);
         if (typeof m.content !== "string") bad.push(`messages[${i}].content`);
       });
-    if (!bad.length && (messages as ChatMessage[]).every((m) => m.role === "system")) bad.push("messages");
+    if (!bad.length && !unknownInMessages.length && (messages as ChatMessage[]).every((m) => m.role === "system"))
+      bad.push("messages");
   }
   if (system !== undefined && typeof system !== "string") bad.push("system");
   if (provider !== undefined && (typeof provider !== "string" || !PROVIDER_ID.test(provider))) bad.push("provider");
@@ -184,10 +232,16 @@ export function checkChatRequest(input: unknown): ChatRequest {
   )
     bad.push("maxTokens");
   if (signal !== undefined && !(signal instanceof AbortSignal)) bad.push("signal");
-  if (bad.length) {
+  if (bad.length || unknownInMessages.length) {
+    // The invalid fields are the request's own names; the unknown ones inside messages are the client's.
+    const unknown = clientFieldNames(unknownInMessages);
+    const problems = [
+      ...(bad.length ? [`Invalid chat request field(s): ${bad.join(", ")}.`] : []),
+      ...(unknownInMessages.length ? [`Unknown field(s) in messages: ${unknown.text}.`] : []),
+    ];
     throw invalid(
-      `Invalid chat request field(s): ${bad.join(", ")}. prompt: non-empty string; messages: 1-${MAX_MESSAGES} items of { role: "system" | "user" | "assistant", content: string }; temperature: 0-2; maxTokens: whole number >= 1; model: a model name.`,
-      bad,
+      `${problems.join(" ")} prompt: non-empty string; messages: 1-${MAX_MESSAGES} items of { role: "system" | "user" | "assistant", content: string }; temperature: 0-2; maxTokens: whole number >= 1; model: a model name.`,
+      [...bad, ...unknown.fields],
     );
   }
   return input as ChatRequest;

@@ -42,7 +42,8 @@ export function createAzureOpenAIProvider(settings: AzureOpenAIProviderSettings 
     ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
     compatible: false,
     client(openai, apiKey, endpoint) {
-      if (endpoint === undefined) throw endpointError("is missing: an Azure OpenAI key needs its resource endpoint.");
+      if (endpoint === undefined)
+        throw endpointError("is missing: an Azure OpenAI key needs its resource endpoint.", "missing");
       // baseURL rather than `endpoint`, so AZURE_OPENAI_ENDPOINT and OPENAI_BASE_URL are never read.
       const baseURL = `${guard.parse(endpoint).origin}/openai`;
       return new openai.AzureOpenAI({

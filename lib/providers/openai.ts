@@ -240,10 +240,12 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
     compatible: settings.compatible === true,
     client(openai, apiKey, endpoint) {
       if (endpoint === undefined) {
-        if (baseURL === undefined) throw endpointError("is missing: this provider needs every key to carry one.");
+        if (baseURL === undefined)
+          throw endpointError("is missing: this provider needs every key to carry one.", "missing");
         return new openai.OpenAI(clientOptions(apiKey, baseURL, auth(apiKey)));
       }
-      if (!guard) throw endpointError("is not accepted by this provider; register the key again without one.");
+      if (!guard)
+        throw endpointError("is not accepted by this provider; register the key again without one.", "not_accepted");
       return new openai.OpenAI(clientOptions(apiKey, apiRoot(guard.parse(endpoint)), auth(apiKey), guard.fetch));
     },
     // GET /models, first page only: free, and it needs a valid key.

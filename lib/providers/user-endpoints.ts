@@ -1,8 +1,10 @@
 // Endpoints that keys carry (Azure resources, self-hosted servers): the host allow-list, and a fetch that refuses non-public addresses at connect time.
 import { lookup as dnsLookup } from "node:dns";
-import { BlockList, isIP, type LookupFunction, type Socket } from "node:net";
+import { isIP, type LookupFunction, type Socket } from "node:net";
+import ipaddr from "ipaddr.js";
 import type * as Undici from "undici";
 import { ByokError } from "../errors.js";
+import { endpointRefused, type EndpointRefusalReason } from "../core/validate.js";
 import { lazyPeer } from "../core/optional-peer.js";
 import type { UserEndpointOptions } from "../core/types.js";
 
@@ -28,75 +30,87 @@ export interface EndpointGuard {
 /** Longest endpoint accepted. */
 const MAX_ENDPOINT = 2048;
 
-const ranges = (list: [address: string, prefix: number][]): BlockList => {
-  const block = new BlockList();
-  for (const [address, prefix] of list) block.addSubnet(address, prefix, isIP(address) === 6 ? "ipv6" : "ipv4");
-  return block;
+/** How a refusal names each of ipaddr.js's non-public ranges (any range but `unicast`); others read "a reserved". */
+const RANGE_WORDS: Readonly<Record<string, string>> = {
+  loopback: "a loopback",
+  private: "a private-network",
+  uniqueLocal: "a private-network",
+  carrierGradeNat: "a private-network",
+  linkLocal: "a link-local",
+  unspecified: "an unspecified",
+  broadcast: "a broadcast",
+  multicast: "a multicast",
 };
 
-/** Each kind of address that is not the public internet (IPv4-mapped IPv6 addresses match their IPv4 ranges). */
-const NOT_PUBLIC: [kind: string, ranges: BlockList][] = [
-  [
-    "a cloud metadata",
-    ranges([
-      ["169.254.169.254", 32],
-      ["fd00:ec2::254", 128],
-    ]),
-  ],
-  [
-    "a loopback",
-    ranges([
-      ["127.0.0.0", 8],
-      ["::1", 128],
-    ]),
-  ],
-  [
-    "a private-network",
-    ranges([
-      ["10.0.0.0", 8],
-      ["172.16.0.0", 12],
-      ["192.168.0.0", 16],
-      ["100.64.0.0", 10],
-      ["fc00::", 7],
-    ]),
-  ],
-  [
-    "a link-local",
-    ranges([
-      ["169.254.0.0", 16],
-      ["fe80::", 10],
-    ]),
-  ],
-  [
-    "an unspecified, multicast or reserved",
-    ranges([
-      ["0.0.0.0", 8],
-      ["224.0.0.0", 4],
-      ["240.0.0.0", 4],
-      ["::", 128],
-      ["ff00::", 8],
-    ]),
-  ],
-];
+/** The IPv6 ranges whose addresses lead to an IPv4 address they carry: public only if that address is. */
+const CARRIES_IPV4 = new Set(["ipv4Mapped", "rfc6145", "rfc6052", "6to4", "teredo"]);
+/** NAT64's well-known prefix (RFC 6052), which carries the IPv4 address in its last 32 bits. */
+const NAT64_WELL_KNOWN = ipaddr.parseCIDR("64:ff9b::/96") as [ipaddr.IPv6, number];
 
-/** What kind of non-public address `address` is, or `undefined` for a public one. */
-export function nonPublicAddress(address: string): string | undefined {
-  const bare = address.replace(/^\[|\]$/g, "");
-  const family = isIP(bare);
-  if (family === 0) return "an unparsable";
-  return NOT_PUBLIC.find(([, block]) => block.check(bare, family === 6 ? "ipv6" : "ipv4"))?.[0];
+const ipv4At = (bytes: number[], start: number) => new ipaddr.IPv4(bytes.slice(start, start + 4));
+
+/**
+ * The IPv4 addresses an IPv6 address carries, where traffic to it reaches them: IPv4-mapped and
+ * -translated (`::ffff:a.b.c.d`, `::ffff:0:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64
+ * (`64:ff9b::a.b.c.d`), 6to4 (`2002:AABB:CCDD::`), and Teredo (its server, and its client stored
+ * inverted). `undefined` for an address that carries none, or carries one in a form no one can
+ * check (NAT64's local-use prefix `64:ff9b:1::/48`, whose layout depends on the operator's prefix).
+ */
+function carriedIPv4(address: ipaddr.IPv6): ipaddr.IPv4[] | undefined {
+  const bytes = address.toByteArray();
+  switch (address.range()) {
+    case "ipv4Mapped":
+    case "rfc6145":
+      return [ipv4At(bytes, 12)];
+    case "rfc6052":
+      return address.match(NAT64_WELL_KNOWN) ? [ipv4At(bytes, 12)] : undefined;
+    case "6to4":
+      return [ipv4At(bytes, 2)];
+    case "teredo":
+      return [
+        ipv4At(bytes, 4),
+        ipv4At(
+          bytes.map((byte) => byte ^ 0xff),
+          12,
+        ),
+      ];
+    default:
+      return bytes.slice(0, 12).every((byte) => byte === 0) ? [ipv4At(bytes, 12)] : [];
+  }
 }
 
-/** INVALID_REQUEST naming the `endpoint` field (never its value). */
-export function endpointError(problem: string): ByokError {
-  return new ByokError("INVALID_REQUEST", `endpoint ${problem}`, { details: { fields: ["endpoint"] } });
+/**
+ * What kind of non-public address `address` is, or `undefined` for a public one. Public is what
+ * ipaddr.js classifies as `unicast` (every special-purpose range of RFC 6890 and its successors is
+ * not: private, loopback, link-local with the cloud metadata address, carrier-grade NAT, benchmarking
+ * 198.18.0.0/15, IETF protocol assignments 192.0.0.0/24, reserved 240.0.0.0/4, documentation,
+ * multicast…), and an IPv6 address that carries an IPv4 address is public only if that address is.
+ */
+export function nonPublicAddress(address: string): string | undefined {
+  const bare = address.replace(/^\[|\]$/g, "");
+  if (isIP(bare) === 0) return "an unparsable";
+  const parsed = ipaddr.parse(bare);
+  const range = parsed.range();
+  if (parsed.kind() === "ipv6" && (range === "unicast" || CARRIES_IPV4.has(range))) {
+    const carried = carriedIPv4(parsed as ipaddr.IPv6);
+    if (carried === undefined) return "a reserved";
+    const inner = carried.map((ipv4) => nonPublicAddress(ipv4.toString())).find(Boolean);
+    return inner && `an IPv6 form of ${inner}`;
+  }
+  return range === "unicast" ? undefined : (RANGE_WORDS[range] ?? "a reserved");
+}
+
+/** INVALID_REQUEST naming the `endpoint` field (never its value), with why in `details.reason`. */
+export function endpointError(problem: string, reason: EndpointRefusalReason): ByokError {
+  return endpointRefused(`endpoint ${problem}`, reason);
 }
 
 const refusedAddress = (kind: string | undefined) =>
   kind === undefined
-    ? endpointError("has a host name that resolves to no address; check it for typos.")
+    ? endpointError("has a host name that resolves to no address; check it for typos.", "unresolvable")
     : endpointError(
         `resolves to ${kind} address, which this server refuses (userEndpoints.allowPrivateNetwork is off); use the public https endpoint.`,
+        "private_address",
       );
 
 /** The first non-public kind among `addresses`; `undefined` inside `{ kind }` when there is no address at all. */
@@ -185,22 +199,29 @@ export function endpointGuard(settings: UserEndpointSettings, originOnly: boolea
 
   const parse = (endpoint: string): URL => {
     if (typeof endpoint !== "string" || endpoint.length > MAX_ENDPOINT)
-      throw endpointError(`must be a URL of at most ${MAX_ENDPOINT} characters.`);
+      throw endpointError(`must be a URL of at most ${MAX_ENDPOINT} characters.`, "not_a_url");
     let url: URL;
     try {
       url = new URL(endpoint);
     } catch {
-      throw endpointError(`must be an absolute URL such as "https://llm.example.com/v1".`);
+      throw endpointError(`must be an absolute URL such as "https://llm.example.com/v1".`, "not_a_url");
     }
     if (url.protocol !== "https:" && !(open && url.protocol === "http:"))
-      throw endpointError(`must be an https URL${open ? " (or http)" : ""}.`);
-    if (url.username || url.password) throw endpointError("must not contain a user name or password.");
-    if (url.search || url.hash) throw endpointError("must not contain a query or fragment.");
-    if (url.hostname.endsWith(".")) throw endpointError("must not end its host name with a dot.");
+      throw endpointError(`must be an https URL${open ? " (or http)" : ""}.`, "not_https");
+    if (url.username || url.password)
+      throw endpointError("must not contain a user name or password.", "has_credentials");
+    if (url.search || url.hash) throw endpointError("must not contain a query or fragment.", "has_query");
+    if (url.hostname.endsWith(".")) throw endpointError("must not end its host name with a dot.", "trailing_dot");
     if (originOnly && url.pathname !== "/")
-      throw endpointError('must be the resource endpoint alone, e.g. "https://my-resource.openai.azure.com".');
+      throw endpointError(
+        'must be the resource endpoint alone, e.g. "https://my-resource.openai.azure.com".',
+        "not_origin",
+      );
     if (!hostAllowed(url.hostname, hosts))
-      throw endpointError("has a host this server does not allow (providers.<id>.userEndpoints.hosts).");
+      throw endpointError(
+        "has a host this server does not allow (providers.<id>.userEndpoints.hosts).",
+        "host_not_allowed",
+      );
     const literal = url.hostname.replace(/^\[|\]$/g, "");
     const kind = !open && isIP(literal) ? nonPublicAddress(literal) : undefined;
     if (kind) throw refusedAddress(kind);
@@ -234,7 +255,7 @@ export function endpointGuard(settings: UserEndpointSettings, originOnly: boolea
       const url = parse(endpoint);
       if (!open && !isIP(url.hostname.replace(/^\[|\]$/g, ""))) {
         const addresses = await resolveAll(resolve, url.hostname).catch(() => {
-          throw endpointError("has a host name that does not resolve; check it for typos.");
+          throw endpointError("has a host name that does not resolve; check it for typos.", "unresolvable");
         });
         const problem = firstProblem(addresses);
         if (problem) throw refusedAddress(problem.kind);

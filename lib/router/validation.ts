@@ -1,32 +1,20 @@
 // The HTTP envelope of the byok routes with express-validator: a JSON object, known top-level fields of the right JSON type, bounded nesting. What the fields mean is checked by the core.
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { body, checkExact, validationResult } from "express-validator";
-import { CHAT_REQUEST_FIELDS, invalid, isPlainObject, type JsonType, REGISTER_KEY_FIELDS } from "../core/validate.js";
+import {
+  CHAT_REQUEST_FIELDS,
+  clientFieldNames,
+  invalid,
+  isPlainObject,
+  type JsonType,
+  REGISTER_KEY_FIELDS,
+} from "../core/validate.js";
 import { ByokError } from "../errors.js";
 
 /** Keys that could reach an object's prototype: refused anywhere in a body. */
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 /** Deepest nesting of objects and arrays any byok body needs is 3 (body, messages, one message); more is refused. */
 const MAX_NESTING = 8;
-
-/** A field name a client sent may be repeated in an answer only if it is a plain identifier like this. */
-const PLAIN_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-/** At most this many client-sent names are repeated in one answer. */
-const NAMES_REPEATED = 5;
-
-/**
- * How an answer may mention field names the client sent (unknown fields, or fields refused for
- * nesting): the first {@link NAMES_REPEATED} plain identifiers by name (`fields`), the rest only
- * counted (`text`), so no markup, quote or path the client chose comes back, and a body of
- * thousands of unknown fields answers in a few lines.
- */
-function clientFieldNames(names: readonly string[]): { fields: string[]; text: string } {
-  const unique = [...new Set(names)];
-  const fields = unique.filter((name) => PLAIN_NAME.test(name)).slice(0, NAMES_REPEATED);
-  const unnamed = unique.length - fields.length;
-  if (fields.length === 0) return { fields, text: `${unnamed}, whose names are not repeated here` };
-  return { fields, text: `${fields.join(", ")}${unnamed ? ` and ${unnamed} more` : ""}` };
-}
 
 /**
  * The top-level fields of `body` that hold a forbidden key or nest deeper than {@link MAX_NESTING}.

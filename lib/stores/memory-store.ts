@@ -84,6 +84,8 @@ export class MemoryStore implements KeyStore {
   async deleteUser(userId: string): Promise<number> {
     const count = this.#users.get(userId)?.size ?? 0;
     this.#users.delete(userId);
+    this.#usage.delete(userId);
+    this.#budgets.delete(userId);
     return count;
   }
 

@@ -191,7 +191,12 @@ export class PostgresStore implements KeyStore {
         );
         return timeout();
       });
-      await withTimeLimit(this.#createTable(client), MIGRATE_LIMIT_MS, timeout);
+      const stopListening = listenForConnectionErrors(client);
+      try {
+        await withTimeLimit(this.#createTable(client), MIGRATE_LIMIT_MS, timeout);
+      } finally {
+        stopListening();
+      }
     } catch (error) {
       failed = true;
       await client?.query("ROLLBACK").catch(() => undefined);
@@ -243,12 +248,14 @@ export class PostgresStore implements KeyStore {
     return rows.length > 0;
   }
 
+  /** Account deletion: the owner's records, usage rows and budget counters, in one transaction. */
   async deleteUser(userId: string): Promise<number> {
-    return (
-      await this.#query("deleteUser", `DELETE FROM ${this.#table} WHERE user_id = $1 RETURNING 1`, [
-        checkStorableUserId(userId),
-      ])
-    ).length;
+    const values = [checkStorableUserId(userId)];
+    return this.#inTransaction("deleteUser", async (client) => {
+      await client.query(`DELETE FROM ${this.#usageTables.usage} WHERE owner_id = $1`, values);
+      await client.query(`DELETE FROM ${this.#usageTables.budget} WHERE owner_id = $1`, values);
+      return (await client.query(`DELETE FROM ${this.#table} WHERE user_id = $1`, values)).rowCount ?? 0;
+    });
   }
 
   async touch(userId: string, provider: string, lastUsedAt: string): Promise<void> {
@@ -509,6 +516,29 @@ export class PostgresStore implements KeyStore {
    * @param deadline - `performance.now()` time at which the caller is answered 503
    */
   async #transaction<T>(pool: Pool, deadline: number, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    // The server ended the session before COMMIT (a restart, a failover, pg_terminate_backend): it rolled back what
+    // the transaction did, so it runs again on another connection. The pool's other idle connections may be as
+    // dead as this one was (the pool drops each as it fails), so it tries up to one more than the pool holds,
+    // within the call's time limit: otherwise the caller would get a 503 from a server that is back.
+    const tries = 1 + (pool.totalCount || 1);
+    for (let attempt = 1; ; attempt++) {
+      const state = { committing: false };
+      try {
+        return await this.#attempt(pool, deadline, work, state);
+      } catch (error) {
+        const again = !state.committing && connectionLost(error) && attempt < tries;
+        if (!again || deadline - performance.now() <= 0) throw error;
+      }
+    }
+  }
+
+  /** One try of {@link #transaction}; `state.committing` says whether COMMIT was sent (after which a failure is ambiguous). */
+  async #attempt<T>(
+    pool: Pool,
+    deadline: number,
+    work: (client: PoolClient) => Promise<T>,
+    state: { committing: boolean },
+  ): Promise<T> {
     const client = await pool.connect();
     const left = () => Math.floor(deadline - performance.now());
     // Checked out after the caller was answered 503 (a busy pool): give the connection back unused.
@@ -516,23 +546,21 @@ export class PostgresStore implements KeyStore {
       client.release();
       throw timeout();
     }
-    // pg also rejects the running query with a connection error; unheard, the "error" event would
-    // crash the process. pg's own pool.query listens the same way while it holds a connection.
-    const ignore = () => undefined;
-    client.on("error", ignore);
+    const stopListening = listenForConnectionErrors(client);
     let failure: Error | undefined;
     try {
       // At least 1: a statement_timeout of 0 would mean none.
       await client.query(`BEGIN; SET LOCAL statement_timeout = ${Math.max(1, left())}`);
       const result = await work(client);
       if (left() <= 0) throw timeout();
+      state.committing = true;
       await client.query("COMMIT");
       return result;
     } catch (error) {
       failure = error instanceof Error ? error : new Error(String(error));
       throw error;
     } finally {
-      client.off("error", ignore);
+      stopListening();
       // Released with an error, pg drops the connection, and the server rolls back what it left open.
       client.release(failure);
     }
@@ -566,6 +594,24 @@ export class PostgresStore implements KeyStore {
     });
     return this.#pool;
   }
+}
+
+/**
+ * Listens for `client`'s "error" event while the store holds it out of the pool, until the returned function is
+ * called. When the server ends the session, pg rejects the running query and also emits "error"; unheard, that
+ * event would end the process. (The pool listens itself while a connection is idle, and pg's own pool.query
+ * listens the same way while it holds one.)
+ */
+function listenForConnectionErrors(client: PoolClient): () => void {
+  client.on("error", onPoolError);
+  return () => client.off("error", onPoolError);
+}
+
+/** The server or the network ended the connection (SQLSTATE class 08 or 57P01–57P03, a socket error, pg's "Connection terminated"), rather than the statement failing. */
+function connectionLost(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === "string") return /^(08|57P0[123]$)|^E(CONNRESET|PIPE)$/.test(code);
+  return typeof message === "string" && message.startsWith("Connection terminated");
 }
 
 function onPoolError(error: Error): void {

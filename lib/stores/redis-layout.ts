@@ -1,19 +1,14 @@
 // How RedisStore lays records out: the per-user hash key (hash-tagged, base64url user id) and the JSON of one record.
 import type { KeyRecord } from "../core/types.js";
-import { checkStorableUserId } from "./store-support.js";
+import { encodedOwnerId } from "../core/owner.js";
 import { storedStatusOf } from "../core/key-verdict.js";
 
 /** What one hash field holds: the record without the user id and provider (those are the key and the field). */
 export type RecordJson = Omit<KeyRecord, "userId" | "provider" | "broken">;
 
-/** `{<base64url of the UTF-8 user id>}`: the user part of every key RedisStore (and the router's counters) write. */
-export function encodedUserId(userId: string): string {
-  return `{${Buffer.from(checkStorableUserId(userId), "utf8").toString("base64url")}}`;
-}
-
 /** `<prefix>{<base64url of the UTF-8 user id>}`: no id can reach another's hash or break the cluster hash tag. */
 export function userKey(prefix: string, userId: string): string {
-  return `${prefix}${encodedUserId(userId)}`;
+  return `${prefix}${encodedOwnerId(userId)}`;
 }
 
 /**

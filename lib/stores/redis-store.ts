@@ -1,6 +1,7 @@
 // RedisStore: a KeyStore on Redis or Redis Cluster (ioredis), one hash per user, atomic Lua updates, fast failure.
 import { debuglog } from "node:util";
 import type { Cluster, Redis, RedisOptions } from "ioredis";
+import type { Store as RateLimitCounters } from "express-rate-limit";
 import { ByokError } from "../errors.js";
 import { checkDuration, checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js";
@@ -24,11 +25,21 @@ import {
 } from "./redis-scripts.js";
 import { onceKey, type RecordJson, toRecord, userIdOf, userKey } from "./redis-layout.js";
 import { hgetallMany, untilReady } from "./redis-client.js";
+import { redisRateLimits } from "./redis-rate-limits.js";
 import { checkOnceKey, storeUnavailable, withTimeLimit } from "./store-support.js";
 import { checkBatchSize } from "../core/batch-size.js";
 import { invalid } from "../core/validate.js";
 import type { RedisClientLike } from "./driver-types.js";
-import { addUsageOn, budgetKeys, checkAddUsage, readUsageFrom, reserveOn, settleOn, usageKeys } from "./redis-usage.js";
+import {
+  addUsageOn,
+  budgetKeys,
+  checkAddUsage,
+  ownerDataPatterns,
+  readUsageFrom,
+  reserveOn,
+  settleOn,
+  usageKeys,
+} from "./redis-usage.js";
 import { checkCount } from "./usage-support.js";
 
 const debug = debuglog("byok");
@@ -194,6 +205,11 @@ export class RedisStore implements KeyStore {
     }
   }
 
+  /** The router's per-user counters for `limiter`, in this store's Redis (in memory on a Cluster client). */
+  rateLimits(limiter: "keys" | "chat"): RateLimitCounters {
+    return redisRateLimits(this, limiter);
+  }
+
   async get(userId: string, provider: string): Promise<KeyRecord | undefined> {
     const json = await this.#run("get", (c) => c.hget(this.#key(userId), provider));
     return json === null ? undefined : toRecord(userId, provider, json);
@@ -219,8 +235,11 @@ export class RedisStore implements KeyStore {
     return (await this.#run("delete", (c) => c.hdel(this.#key(userId), provider))) > 0;
   }
 
+  /** Account deletion: the owner's hash of records, then its usage days and budget counters (found with SCAN). */
   async deleteUser(userId: string): Promise<number> {
-    return Number(await this.#run("deleteUser", (c) => runScript(c, DELETE_USER, this.#key(userId))));
+    const count = Number(await this.#run("deleteUser", (c) => runScript(c, DELETE_USER, this.#key(userId))));
+    for (const pattern of ownerDataPatterns(this.#prefix, userId)) await this.#deleteMatching(pattern);
+    return count;
   }
 
   async touch(userId: string, provider: string, lastUsedAt: string): Promise<void> {
@@ -367,6 +386,22 @@ export class RedisStore implements KeyStore {
 
   #key(userId: string): string {
     return userKey(this.#prefix, userId);
+  }
+
+  /** Deletes every key matching `pattern` on every master, a SCAN page at a time, each page one call within the limit. */
+  async #deleteMatching(pattern: string): Promise<void> {
+    const client = await this.connect();
+    const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes("master") : [client as Redis];
+    for (const node of nodes) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await this.#run("deleteUser", () => node.scan(cursor, "MATCH", pattern, "COUNT", 1000));
+        cursor = next;
+        // One key per UNLINK: on a Cluster, keys of one command must share a slot, and these do only by their tag.
+        if (keys.length)
+          await this.#run("deleteUser", (c) => Promise.all(keys.map((key) => c.unlink(key))), keys.length);
+      } while (cursor !== "0");
+    }
   }
 
   async #run<T>(operation: string, call: (client: Client) => Promise<T>, items = 1): Promise<T> {

@@ -3,7 +3,7 @@ import type { Cluster, Redis } from "ioredis";
 import type { BudgetCounter, UsageRow } from "../core/types.js";
 import { invalid } from "../core/validate.js";
 import { hgetallMany } from "./redis-client.js";
-import { encodedUserId } from "./redis-layout.js";
+import { encodedOwnerId } from "../core/owner.js";
 import { runScriptOnKeys } from "./redis-scripts.js";
 import { ADD_USAGE, RESERVE, SETTLE } from "./redis-usage-scripts.js";
 import { checkCount, checkCounters, checkRetentionDays, checkUsageRow } from "./usage-support.js";
@@ -20,11 +20,17 @@ export const MAX_USAGE_DAYS = 400;
  * its hash tag keeps an owner's days and counters in one cluster slot.
  */
 export const usageKey = (prefix: string, ownerId: string, day: string): string =>
-  `${prefix}usage:${encodedUserId(ownerId)}:${day}`;
+  `${prefix}usage:${encodedOwnerId(ownerId)}:${day}`;
 
 /** `<prefix>budget:{<base64url owner id>}:<base64url counter name>`: one hash per budget counter. */
 export const budgetKey = (prefix: string, ownerId: string, name: string): string =>
-  `${prefix}budget:${encodedUserId(ownerId)}:${Buffer.from(name, "utf8").toString("base64url")}`;
+  `${prefix}budget:${encodedOwnerId(ownerId)}:${Buffer.from(name, "utf8").toString("base64url")}`;
+
+/** SCAN patterns of every usage day and budget counter of `ownerId` (the prefix and the encoding hold no glob characters). */
+export const ownerDataPatterns = (prefix: string, ownerId: string): string[] => [
+  `${prefix}usage:${encodedOwnerId(ownerId)}:*`,
+  `${prefix}budget:${encodedOwnerId(ownerId)}:*`,
+];
 
 /**
  * A row's fields in its day's hash are `<stem>|r`, `|i`, `|o` (requests, input and output tokens,
@@ -63,7 +69,7 @@ export async function addUsageOn(
 /** Checks addUsage's arguments before anything is sent. */
 export function checkAddUsage(ownerIds: readonly string[], usage: UsageRow, retentionDays: number): void {
   if (!Array.isArray(ownerIds)) throw invalid("ownerIds must be an array of owner ids.", ["ownerIds"]);
-  for (const ownerId of ownerIds) encodedUserId(ownerId);
+  for (const ownerId of ownerIds) encodedOwnerId(ownerId);
   checkUsageRow(usage);
   checkRetentionDays(retentionDays);
 }

@@ -67,7 +67,7 @@ async function refusal(promise: Promise<unknown>): Promise<ByokError> {
 function expectEndpointRefused(error: ByokError, endpoint?: string): void {
   expect({ code: error.code, details: error.details }).toEqual({
     code: "INVALID_REQUEST",
-    details: { fields: ["endpoint"] },
+    details: { fields: ["endpoint"], reason: expect.any(String) },
   });
   if (endpoint) expect(error.message).not.toContain(new URL(endpoint).hostname);
   expect(error.message).not.toContain(API_KEY);
@@ -91,6 +91,19 @@ describe("registerKey({ endpoint }) with userEndpoints and no allowPrivateNetwor
     ["a CGNAT address", () => "https://100.64.0.1/v1"],
     ["a link-local IPv6 address", () => "https://[fe80::1]/v1"],
     ["the unspecified address", () => "https://0.0.0.0/v1"],
+    ["a benchmarking address (198.18.0.0/15)", () => "https://198.19.1.1/v1"],
+    ["an IETF protocol address (192.0.0.0/24)", () => "https://192.0.0.8/v1"],
+    ["a reserved address (240.0.0.0/4)", () => "https://240.0.0.1/v1"],
+    ["the broadcast address", () => "https://255.255.255.255/v1"],
+    ["a documentation IPv6 address", () => "https://[2001:db8::1]/v1"],
+    ["a NAT64 form of loopback (64:ff9b::/96)", () => `https://[64:ff9b::127.0.0.1]:${port}/v1`],
+    ["a NAT64 form of the metadata address", () => "https://[64:ff9b::a9fe:a9fe]/latest"],
+    ["a local-use NAT64 address (64:ff9b:1::/48)", () => "https://[64:ff9b:1::5db8:d822]/v1"],
+    ["an IPv4-translated loopback (::ffff:0:0:0/96)", () => `https://[::ffff:0:7f00:1]:${port}/v1`],
+    ["an IPv4-compatible loopback (::a.b.c.d)", () => `https://[::127.0.0.1]:${port}/v1`],
+    ["a 6to4 form of a private address (2002::/16)", () => "https://[2002:a00:1::1]/v1"],
+    ["a Teredo address whose client is loopback", () => "https://[2001:0:5db8:d822::80ff:fffe]/v1"],
+    ["a Teredo address whose server is private", () => "https://[2001:0:a00:1::a2c7:2add]/v1"],
     ["a name that resolves to loopback", () => `https://internal.example.com:${port}/v1`],
     ["a name with one public and one loopback address", () => `https://mixed.example.com:${port}/v1`],
     ["a query string", () => "https://llm.example.com/v1?x=1"],
@@ -108,6 +121,24 @@ describe("registerKey({ endpoint }) with userEndpoints and no allowPrivateNetwor
     expectEndpointRefused(error);
     expect(connections).toBe(0);
     expect(await byok.listKeys("u1")).toEqual([]);
+  });
+
+  it.each([
+    ["a NAT64 form", "https://[64:ff9b::5db8:d822]/v1"],
+    ["a 6to4 form", "https://[2002:5db8:d822::1]/v1"],
+    ["an IPv4-mapped form", "https://[::ffff:93.184.216.34]/v1"],
+    ["a Teredo form", "https://[2001:0:5db8:d822::a2c7:2add]/v1"],
+    ["a global IPv6 address", "https://[2606:4700::1111]/v1"],
+  ])("accepts %s of a public address", async (_name, endpoint) => {
+    const byok = selfHosted(resolver({}).lookup);
+    const info = await byok.registerKey({
+      userId: "u1",
+      provider: "selfhost",
+      apiKey: API_KEY,
+      endpoint,
+      validate: false,
+    });
+    expect(info.endpoint).toBe(new URL(endpoint).host);
   });
 
   it("refuses a host outside userEndpoints.hosts (one-label wildcards only)", async () => {
@@ -144,6 +175,7 @@ describe("the connect-time guard (DNS rebinding)", () => {
     const endpoint = `https://rebind.example.com:${port}/v1`;
     const error = await refusal(byok.registerKey({ userId: "u1", provider: "selfhost", apiKey: API_KEY, endpoint }));
     expectEndpointRefused(error, endpoint);
+    expect(error.details?.reason).toBe("private_address");
     expect(error.message).toContain("loopback");
     expect(calls.length).toBeGreaterThanOrEqual(2); // the check, then the connection
     expect(connections).toBe(0);

@@ -120,16 +120,16 @@ describe.each(EXPRESS_VERSIONS)("bringing a key on %s", (version) => {
     });
 
     it("answers 400 INVALID_REQUEST naming endpoint when it is missing or not an Azure host, sending nothing", async () => {
-      for (const body of [
-        { provider: "azure-openai", apiKey: AZURE_KEY },
-        { provider: "azure-openai", apiKey: AZURE_KEY, endpoint: "https://evil.example.com" },
-        { provider: "azure-openai", apiKey: AZURE_KEY, endpoint: 42 },
-      ]) {
+      for (const [body, reason] of [
+        [{ provider: "azure-openai", apiKey: AZURE_KEY }, "missing"],
+        [{ provider: "azure-openai", apiKey: AZURE_KEY, endpoint: "https://evil.example.com" }, "host_not_allowed"],
+        [{ provider: "azure-openai", apiKey: AZURE_KEY, endpoint: 42 }, undefined], // the JSON envelope's type check
+      ] as const) {
         const res = await post("/keys", body);
         expect([res.status, res.body.error.code, res.body.error.details]).toEqual([
           400,
           "INVALID_REQUEST",
-          { fields: ["endpoint"] },
+          { fields: ["endpoint"], ...(reason ? { reason } : {}) },
         ]);
         expect(res.text).not.toContain("evil.example.com");
       }
@@ -138,12 +138,26 @@ describe.each(EXPRESS_VERSIONS)("bringing a key on %s", (version) => {
 
     it("answers 400 naming endpoint for an endpoint sent with a provider that takes none", async () => {
       const res = await post("/keys", { provider: "openrouter", apiKey: OPENROUTER_KEY, endpoint: "https://x.test" });
-      expect([res.status, res.body.error.details]).toEqual([400, { fields: ["endpoint"] }]);
+      expect([res.status, res.body.error.details]).toEqual([400, { fields: ["endpoint"], reason: "not_accepted" }]);
       expect(fakes.openrouter.requests).toEqual([]);
     });
   });
 
   describe("a self-hosted openai-compatible endpoint", () => {
+    it.each([
+      ["not_a_url", "llm.example.com/v1"],
+      ["not_https", "ftp://127.0.0.1/v1"],
+      ["has_credentials", "http://user:pass@127.0.0.1/v1"],
+      ["has_query", "http://127.0.0.1/v1?token=secret-value"],
+      ["host_not_allowed", "http://internal.example.com/v1"],
+    ])("answers 400 with details.reason %s for a refused endpoint, never its value", async (reason, endpoint) => {
+      const res = await post("/keys", { provider: "ollama", apiKey: OLLAMA_KEY, endpoint });
+      expect([res.status, res.body.error.details]).toEqual([400, { fields: ["endpoint"], reason }]);
+      expect(res.text).not.toContain(endpoint);
+      expect(res.text).not.toMatch(/secret-value|user:pass|internal\.example/);
+      expect(fakes.openai.requests).toEqual([]);
+    });
+
     it("registers the endpoint with the key and sends every call there", async () => {
       const endpoint = `${fakes.openai.url}/v1`;
       const added = await post("/keys", { provider: "ollama", apiKey: OLLAMA_KEY, endpoint });

@@ -77,6 +77,25 @@ describe.each(EXPRESS_VERSIONS)("byokRouter rate limits on %s", (version) => {
     expect(counted?.totalHits).toBe(2);
   });
 
+  it("counts in the key store's rateLimits capability when the router names no store", async () => {
+    const { MemoryStore: CounterMemory } =
+      jest.requireActual<typeof import("express-rate-limit")>("express-rate-limit");
+    const asked: string[] = [];
+    const counters = new CounterMemory();
+    // A store of the app's own (here a MemoryStore with one more method): the router goes by what it offers.
+    const store = new (class extends kit.lib.MemoryStore {
+      rateLimits(limiter: "keys" | "chat") {
+        asked.push(limiter);
+        return limiter === "keys" ? counters : new CounterMemory();
+      }
+    })();
+    f = await appFixture(kit, { store, router: { rateLimit: { keys: { limit: 1 } } } });
+    expect(asked).toEqual(["keys", "chat"]);
+    expect((await request(f.app).get("/byok/keys").set("x-user", "u1")).status).toBe(200);
+    expect((await request(f.app).get("/byok/keys").set("x-user", "u1")).status).toBe(429);
+    expect((await counters.get("{dTE}"))?.totalHits).toBe(2);
+  });
+
   it("refuses a rateLimit.store that is not a function with CONFIG_INVALID naming the fix", () => {
     const byok = new kit.lib.BYOK({ masterKey: Buffer.alloc(32, 1) });
     expect(() => kit.lib.byokRouter({ byok, rateLimit: { store: {} as unknown as () => never } })).toThrow(

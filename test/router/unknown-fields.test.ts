@@ -1,5 +1,5 @@
-// Field names a client sent are not repeated back, except plain identifiers, at most five of them: an unknown
-// field is reported as unknown, and a body of thousands of unknown fields answers a small error.
+// Field names a client sent, at the top level or inside a message, are not repeated back, except plain identifiers,
+// at most five of them: an unknown field is reported as unknown, and a body of thousands of unknown fields answers a small error.
 import request from "supertest";
 import type { ByokEvent } from "../../lib";
 import { type AppFixture, EXPRESS_VERSIONS, appFixture, loadKit } from "../helpers/router-harness";
@@ -40,6 +40,34 @@ describe.each(EXPRESS_VERSIONS)("unknown body fields on %s", (version) => {
     });
     expect(shown(res)).not.toContain(name);
     expect(shown(res)).not.toContain(JSON.stringify(name).slice(1, -1));
+  });
+
+  it.each([
+    ["markup", "<img src=x onerror=alert(1)>"],
+    ["a quote and a newline", 'x"\ny'],
+    ["a name of 12,000 characters", "n".repeat(12_000)],
+  ])("reports an unknown field of a message named with %s as unknown, without its name", async (_what, name) => {
+    const res = await chat({
+      messages: [
+        { role: "user", content: "x" },
+        { role: "user", content: "y", [name]: 1 },
+      ],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toEqual({ code: "INVALID_REQUEST", message: expect.any(String), details: { fields: [] } });
+    expect(shown(res)).not.toContain(name.slice(0, 64));
+    expect(shown(res)).not.toContain(JSON.stringify(name).slice(1, -1));
+    expect(res.text.length).toBeLessThan(500);
+  });
+
+  it("names plain unknown fields of messages, at most five, beside the message's own invalid fields", async () => {
+    const messages = Array.from({ length: 8 }, (_, i) => ({ role: "user", content: "x", [`extra${i}`]: 1 }));
+    const res = await chat({ messages: [{ role: "admin", content: "x" }, ...messages] });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual({
+      fields: ["messages[0].role", ...[0, 1, 2, 3, 4].map((i) => `messages[${i + 1}].extra${i}`)],
+    });
+    expect(shown(res)).not.toContain("extra5");
   });
 
   it("names unknown fields that are plain identifiers, at most five, and counts the rest", async () => {
