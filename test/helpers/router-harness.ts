@@ -1,4 +1,6 @@
 // Runs the router tests on Express 4 and 5: loads byok-ai with `express` resolved to either version, plus an app fixture.
+import { serve } from "@hono/node-server";
+import { Hono } from "hono";
 import type { Express, NextFunction, Request, Response } from "express";
 import type { AddressInfo } from "node:net";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -156,8 +158,6 @@ export async function serveRoutes(
   options: SharedRouteOptions = {},
 ): Promise<{ url: string; close(): Promise<void> }> {
   if (kind === "hono") {
-    const { Hono } = await import("hono");
-    const { serve } = await import("@hono/node-server");
     const handler = loadKit("express5").lib.byokHandler({
       byok,
       ...options,
