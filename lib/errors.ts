@@ -11,6 +11,7 @@ export const ERROR_STATUS = Object.freeze({
   FORBIDDEN: 403,
   /** A team route on a request without a team (`getTeamId` returned nothing). */
   NO_TEAM: 404,
+  NOT_FOUND: 404,
   KEY_NOT_FOUND: 404,
   PAYLOAD_TOO_LARGE: 413,
   KEY_REJECTED: 422,

@@ -78,4 +78,10 @@ export {
   type RateLimitStoreFactory,
 } from "./router/byok-router.js";
 export { byokErrorHandler, type ErrorHandlerOptions } from "./router/error-handler.js";
+export {
+  byokErrorResponse,
+  byokHandler,
+  type ErrorResponseOptions,
+  type HandlerOptions,
+} from "./router/byok-handler.js";
 export type { ErrorDetails, ErrorMessages } from "./router/error-messages.js";

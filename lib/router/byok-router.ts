@@ -1,27 +1,21 @@
-// byokRouter: the Express router kit. Attaches req.ai everywhere and mounts the key-settings and chat routes under basePath.
-import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from "express";
-import helmet, { type HelmetOptions } from "helmet";
-import { configError } from "../core/option-checks.js";
-import { chatRoute } from "./chat-route.js";
-import { connectOpenRouterRoutes, OPENROUTER_CALLBACK_PATH } from "./connect-routes.js";
+// byokRouter: the Express/Connect adapter of the route layer. Attaches req.ai everywhere and mounts the byok routes under basePath.
+import type { NextFunction, Request, RequestHandler, Response, Router } from "express";
+import { expressCallbackUrl } from "./connect-routes.js";
 import "./express-augment.js";
-import { keysRoutes, teamKeysRoutes } from "./keys-routes.js";
-import { modelsRoute } from "./models-route.js";
-import { usageRoute } from "./usage-route.js";
+import { loadExpress } from "./express-peer.js";
 import { parseRouterOptions, type RouterOptions } from "./options.js";
-import { createLimiters } from "./rate-limit.js";
-import { attachAi, requireUser } from "./request-user.js";
-import { errorMiddleware } from "./send-error.js";
 import { preflightHeaders } from "./preflight.js";
-import {
-  bodyCheck,
-  chatBody,
-  checkKeyBody,
-  deleteKeyBody,
-  type Envelope,
-  jsonBody,
-  registerKeyBody,
-} from "./validation.js";
+import { queryOf } from "./provider-query.js";
+import { createLimiters, type Limit } from "./rate-limit.js";
+import { requestIdOf } from "./request-id.js";
+import { attachAi, clientGone, teamIdOf } from "./request-user.js";
+import { type Route, type RouteAnswer, routeTable, runRoute } from "./route-layer.js";
+import { helmetFor } from "./security-headers.js";
+import { errorMiddleware } from "./send-error.js";
+import { sendJson } from "./send-json.js";
+import { sendFrames } from "./sse.js";
+import { jsonBody } from "./validation.js";
+import { asyncRoute } from "./async-route.js";
 
 /** byok answers hold keys' metadata and users' chats: never cached. */
 function noStore(_req: Request, res: Response, next: NextFunction): void {
@@ -29,22 +23,59 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
   next();
 }
 
-/**
- * helmet on the byok routes: its defaults without `Strict-Transport-Security` (pinning every
- * subdomain to HTTPS for a year is the app's decision, not a library's) unless the app's own options
- * set it; nothing with `false`.
- */
-function helmetFor(options: false | HelmetOptions): RequestHandler | undefined {
-  if (options === false) return undefined;
-  const setsHsts = "strictTransportSecurity" in options || "hsts" in options;
-  try {
-    const withDefaults = setsHsts ? options : ({ ...options, strictTransportSecurity: false } as HelmetOptions);
-    return helmet(withDefaults) as RequestHandler;
-  } catch (error) {
-    throw configError(
-      `byokRouter: helmet options rejected by helmet: ${error instanceof Error ? error.message : "invalid"}`,
-    );
+/** Writes a route's answer to a Node response. */
+async function writeAnswer(res: Response, answer: RouteAnswer): Promise<void> {
+  if ("frames" in answer) return sendFrames(res, answer.frames);
+  if ("json" in answer) return sendJson(res, answer.status, answer.json);
+  res.statusCode = answer.status;
+  // A redirect without a body (Express's res.redirect is not there in a plain Connect app).
+  if ("location" in answer) {
+    res.setHeader("Location", answer.location);
+    res.setHeader("Content-Length", "0");
   }
+  res.end();
+}
+
+/**
+ * The Express/Connect handler of one route: the request's parts handed to the route layer. A client
+ * that went away before the answer gets none: nobody is left to read it.
+ */
+function expressRoute(
+  route: Route,
+  limits: { keys?: Limit; chat?: Limit },
+  parsed: ReturnType<typeof parseRouterOptions>,
+  parse: RequestHandler,
+): RequestHandler {
+  return asyncRoute(async (req, res) => {
+    let answer: RouteAnswer;
+    try {
+      answer = await runRoute(route, limits, {
+        query: queryOf(req),
+        header: (name) => {
+          const value = req.headers[name];
+          return Array.isArray(value) ? value.join(", ") : value;
+        },
+        getUserId: () => parsed.getUserId(req),
+        teamId: async () => teamIdOf(req, parsed.getTeamId),
+        canManage: async () => parsed.canManageTeamKeys(req),
+        aiFor: async () => req.ai,
+        requestId: requestIdOf(req, req.headers["x-request-id"]),
+        signal: () => clientGone(req, res),
+        callbackUrl: () => expressCallbackUrl(req),
+        readBody: (check) =>
+          new Promise((resolve, reject) =>
+            jsonBody(parse, parsed.bodyLimit, check)(req, res, (error?: unknown) =>
+              error === undefined ? resolve(req.body as Record<string, unknown>) : reject(error),
+            ),
+          ),
+        setHeader: (name, value) => void res.setHeader(name, value),
+      });
+    } catch (error) {
+      if (clientGone(req, res).aborted) return; // nobody is left to answer
+      throw error;
+    }
+    await writeAnswer(res, answer);
+  });
 }
 
 /**
@@ -55,7 +86,7 @@ function helmetFor(options: false | HelmetOptions): RequestHandler | undefined {
  * from the other module format works too). The byok routes parse their own JSON bodies, set
  * `Cache-Control: no-store` and helmet's headers, limit each user, and answer errors as
  * `{ error: { code, message, details? } }`; the app's own routes, body parsing and error handling
- * are untouched.
+ * are untouched. The same routes serve fetch-style frameworks through {@link byokHandler}.
  *
  * @example
  * ```ts
@@ -68,34 +99,16 @@ function helmetFor(options: false | HelmetOptions): RequestHandler | undefined {
 export function byokRouter(options: RouterOptions): Router {
   const parsed = parseRouterOptions(options);
   const { byok } = parsed;
+  const express = loadExpress();
   const limits = createLimiters(parsed.rateLimit, byok.store);
-  const keys = keysRoutes(byok, parsed.getTeamId);
-  const team = teamKeysRoutes(byok, parsed.getTeamId, parsed.canManageTeamKeys);
-  const secure = helmetFor(parsed.helmet);
-  const common = [noStore, ...(secure ? [secure] : []), requireUser(parsed.getUserId)];
+  const secure = helmetFor(parsed.helmet, "byokRouter") as RequestHandler | undefined;
+  const common = [noStore, ...(secure ? [secure] : [])];
   const parse = express.json({ limit: parsed.bodyLimit, strict: true, type: "application/json" });
-  const json = (envelope: Envelope) => jsonBody(parse, parsed.bodyLimit, bodyCheck(envelope));
 
-  // The limiter comes before the body and any store read: a refused request costs one counter update.
   const routes = express.Router();
-  routes.post("/keys", ...common, ...limits.keys, json(registerKeyBody), keys.register);
-  routes.get("/keys", ...common, ...limits.keys, keys.list);
-  routes.post("/keys/check", ...common, ...limits.keys, json(checkKeyBody), keys.check);
-  routes.delete("/keys", ...common, ...limits.keys, json(deleteKeyBody), keys.remove);
-  routes.post("/chat", ...common, ...limits.chat, json(chatBody), chatRoute(parsed.messageFor));
-  routes.get("/models", ...common, ...limits.chat, modelsRoute());
-  // Usage reads sit on the chat limiter: a usage table refreshed beside the chat must not use up the key settings' limit.
-  routes.get("/usage", ...common, ...limits.chat, usageRoute(byok, parsed.getTeamId, parsed.canManageTeamKeys));
-  // A team's keys: listed by any member, changed only by a manager; limited per member, like every route.
-  const teamCommon = [...common, ...limits.keys, team.requireTeam];
-  routes.post("/team/keys", ...teamCommon, team.requireManager, json(registerKeyBody), team.register);
-  routes.get("/team/keys", ...teamCommon, team.list);
-  routes.delete("/team/keys", ...teamCommon, team.requireManager, json(deleteKeyBody), team.remove);
-  // "Connect OpenRouter": a browser navigation each way, limited like the keys routes it ends in.
-  if (parsed.connect.openrouter) {
-    const connect = connectOpenRouterRoutes(byok, parsed.connect.openrouter);
-    routes.get("/connect/openrouter", ...common, ...limits.keys, connect.start);
-    routes.get(OPENROUTER_CALLBACK_PATH, ...common, ...limits.keys, connect.callback);
+  for (const route of routeTable(byok, parsed)) {
+    const method = route.method === "DELETE" ? "delete" : route.method === "POST" ? "post" : "get";
+    routes[method](route.path, ...common, expressRoute(route, limits, parsed, parse));
   }
   routes.use(preflightHeaders(secure)); // after the routes: only requests none of them answered
   // Inside `routes`, after them: only errors from the byok routes get here.

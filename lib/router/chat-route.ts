@@ -1,36 +1,25 @@
-// Handler of POST {basePath}/chat: req.ai.chat or req.ai.stream, cancelled through its signal when the client goes away.
-import type { Request } from "express";
+// Handler of POST {basePath}/chat: the request's AiClient chat, or its stream as SSE frames.
 import type { ChatRequest } from "../core/types.js";
-import { asyncRoute } from "./async-route.js";
 import type { MessageFor } from "./error-messages.js";
-import { sendJson } from "./send-json.js";
-import { clientGone } from "./request-user.js";
-import { sendChatStream } from "./sse.js";
+import type { RouteAnswer, RouteInput } from "./route-layer.js";
+import { chatFrames } from "./sse.js";
 
 /** `stream: true`, or no `stream` field and `Accept: text/event-stream`. */
-function wantsStream(req: Request, stream: boolean | undefined): boolean {
-  return stream ?? (req.headers.accept ?? "").toLowerCase().includes("text/event-stream");
+function wantsStream(input: RouteInput, stream: boolean | undefined): boolean {
+  return stream ?? (input.header("accept") ?? "").toLowerCase().includes("text/event-stream");
 }
 
 /**
- * `POST {basePath}/chat` for the signed-in user: an ordinary client of the public AiClient (`req.ai`),
- * which checks the request's fields and answers INVALID_REQUEST naming the bad ones.
+ * `POST {basePath}/chat` for the signed-in user: an ordinary client of the public AiClient (bound to
+ * the request: a client that disconnects aborts the upstream call), which checks the request's fields
+ * and answers INVALID_REQUEST naming the bad ones.
  */
 export function chatRoute(messageFor: MessageFor) {
-  return asyncRoute(async (req, res) => {
-    const { stream, ...fields } = req.body as ChatRequest & { stream?: boolean };
-    // req.ai is bound to the request: a client that disconnects aborts the upstream call.
-    const signal = clientGone(req, res);
-    try {
-      if (wantsStream(req, stream)) {
-        // Errors before the first chunk propagate to the JSON error handler with their status.
-        await sendChatStream(res, req.ai.stream(fields), messageFor);
-      } else {
-        sendJson(res, 200, await req.ai.chat(fields));
-      }
-    } catch (error) {
-      if (signal.aborted) return; // nobody is left to answer
-      throw error;
-    }
-  });
+  return async (input: RouteInput): Promise<RouteAnswer> => {
+    const { stream, ...fields } = input.body as ChatRequest & { stream?: boolean };
+    // Errors before the first chunk reject here, and are answered as JSON errors with their status.
+    if (wantsStream(input, stream))
+      return { status: 200, frames: await chatFrames(input.ai.stream(fields), messageFor) };
+    return { status: 200, json: await input.ai.chat(fields) };
+  };
 }

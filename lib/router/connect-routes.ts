@@ -1,15 +1,13 @@
 // "Connect OpenRouter": the PKCE (S256) authorization flow that brings a user's key without pasting it; the state lives in the key store.
 import { createHash, randomBytes } from "node:crypto";
 import type { TLSSocket } from "node:tls";
-import type { Request, Response } from "express";
+import type { Request } from "express";
 import type { BYOK } from "../byok.js";
 import { invalid } from "../core/validate.js";
 import { ByokError } from "../errors.js";
 import { isOpenRouterProvider, type OpenRouterProvider } from "../providers/openrouter.js";
-import { asyncRoute } from "./async-route.js";
-import { queryParam } from "./provider-query.js";
-import { requestIdOf } from "./request-id.js";
-import { clientGone, userIdOf } from "./request-user.js";
+import { queryValue } from "./provider-query.js";
+import type { RouteAnswer, RouteInput } from "./route-layer.js";
 import { sitePath } from "./site-path.js";
 
 /** How long a started flow may take to come back: OpenRouter's page, sign-in and approval included. */
@@ -35,21 +33,11 @@ interface ConnectState {
 const token = (): string => randomBytes(32).toString("base64url");
 const s256 = (verifier: string): string => createHash("sha256").update(verifier).digest("base64url");
 
-/** Answers a redirect without a body (Express's res.redirect is not there in a plain Connect app). */
-function redirect(res: Response, status: 302 | 303, location: string): void {
-  res.statusCode = status;
-  res.setHeader("Location", location);
-  res.setHeader("Content-Length", "0");
-  res.end();
-}
-
 /**
- * The absolute URL of the callback as the browser reaches it: the configured one, else built from the
- * request: Express's `req.protocol` (which honours `trust proxy`), else the socket's TLS; the Host header; and
+ * The absolute URL of the callback as the browser reaches it, built from an Express/Connect request: Express's `req.protocol` (which honours `trust proxy`), else the socket's TLS; the Host header; and
  * the path the router is mounted at (the request's path less the route's).
  */
-function callbackUrlOf(req: Request, configured: string | undefined): string {
-  if (configured !== undefined) return configured;
+export function expressCallbackUrl(req: Request): string {
   const protocol =
     typeof req.protocol === "string" && /^https?$/.test(req.protocol)
       ? req.protocol
@@ -97,15 +85,15 @@ export function connectOpenRouterRoutes(byok: BYOK, settings: { returnTo: string
   const openrouter: OpenRouterProvider = provider;
   const store = byok.store;
 
-  const start = asyncRoute(async (req, res) => {
-    const asked = queryParam(req, "returnTo");
+  const start = async (input: RouteInput): Promise<RouteAnswer> => {
+    const asked = queryValue(input.query, "returnTo");
     const returnTo = asked === undefined ? settings.returnTo : sitePath(asked);
     if (returnTo === undefined)
       throw invalid('returnTo must be a path on this site starting with one "/", e.g. "/settings".', ["returnTo"]);
-    const callbackUrl = callbackUrlOf(req, settings.callbackUrl);
+    const callbackUrl = settings.callbackUrl ?? input.callbackUrl();
     const state = token();
     const verifier = token();
-    const record: ConnectState = { userId: userIdOf(req), verifier, returnTo };
+    const record: ConnectState = { userId: input.userId, verifier, returnTo };
     await store.putOnce!(STATE_KEY + state, JSON.stringify(record), CONNECT_STATE_TTL_MS);
     // OpenRouter sends the user back to callback_url with `code` added: the state rides in that URL.
     const back = new URL(callbackUrl);
@@ -114,12 +102,12 @@ export function connectOpenRouterRoutes(byok: BYOK, settings: { returnTo: string
     target.searchParams.set("callback_url", back.href);
     target.searchParams.set("code_challenge", s256(verifier));
     target.searchParams.set("code_challenge_method", "S256");
-    redirect(res, 302, target.href);
-  });
+    return { status: 302, location: target.href };
+  };
 
-  const callback = asyncRoute(async (req, res) => {
-    const state = queryParam(req, "state");
-    const code = queryParam(req, "code");
+  const callback = async (input: RouteInput): Promise<RouteAnswer> => {
+    const state = queryValue(input.query, "state");
+    const code = queryValue(input.query, "code");
     // A malformed state was never ours: refused before the store is asked.
     if (state === undefined || !RANDOM_TOKEN.test(state)) throw badState();
     if (code === undefined || !CODE.test(code))
@@ -128,23 +116,12 @@ export function connectOpenRouterRoutes(byok: BYOK, settings: { returnTo: string
     const taken = await store.takeOnce!(STATE_KEY + state);
     const flow = taken === undefined ? undefined : parseState(taken);
     // Started by another user (a link someone was sent): refused, and the state is spent.
-    if (flow === undefined || flow.userId !== userIdOf(req)) throw badState();
-    const signal = clientGone(req, res);
-    try {
-      const apiKey = await openrouter.exchangeCode(code, flow.verifier, { signal });
-      await byok.registerKey({
-        userId: flow.userId,
-        provider: "openrouter",
-        apiKey,
-        signal,
-        requestId: requestIdOf(req),
-      });
-    } catch (error) {
-      if (signal.aborted) return; // nobody is left to answer
-      throw error;
-    }
-    redirect(res, 303, flow.returnTo);
-  });
+    if (flow === undefined || flow.userId !== input.userId) throw badState();
+    const signal = input.signal();
+    const apiKey = await openrouter.exchangeCode(code, flow.verifier, { signal });
+    await byok.registerKey({ userId: flow.userId, provider: "openrouter", apiKey, signal, requestId: input.requestId });
+    return { status: 303, location: flow.returnTo };
+  };
 
   return { start, callback };
 }

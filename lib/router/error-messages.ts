@@ -44,6 +44,7 @@ export const DEFAULT_MESSAGES: Readonly<Record<ByokErrorCode, string | ((details
     UNAUTHENTICATED: "Please sign in to continue.",
     FORBIDDEN: "You are not allowed to do this. Ask an admin of your team.",
     NO_TEAM: "You are not in a team here.",
+    NOT_FOUND: "There is nothing here.",
     KEY_NOT_FOUND: "No API key is saved for this provider yet. Add one in your settings.",
     PAYLOAD_TOO_LARGE: "This request is too large. Send less text and try again.",
     KEY_REJECTED: "The provider refused your API key. Check it, or add a new one in your settings.",

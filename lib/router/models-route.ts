@@ -1,12 +1,8 @@
 // Handler of GET {basePath}/models: the models the signed-in user's key can use.
-import { asyncRoute } from "./async-route.js";
-import "./express-augment.js";
 import { providerQuery } from "./provider-query.js";
-import { sendJson } from "./send-json.js";
+import type { RouteAnswer, RouteInput } from "./route-layer.js";
 
 /** `GET {basePath}/models?provider=`: `200 { models: [{ id, provider, displayName? }] }`; provider chosen as for a chat when omitted. */
-export function modelsRoute() {
-  return asyncRoute(async (req, res) => {
-    sendJson(res, 200, { models: await req.ai.models(providerQuery(req)) });
-  });
+export async function modelsRoute(input: RouteInput): Promise<RouteAnswer> {
+  return { status: 200, json: { models: await input.ai.models(providerQuery(input.query)) } };
 }

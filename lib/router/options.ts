@@ -138,13 +138,12 @@ const BYTES = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i;
 /** The units of a size string, in bytes (1 kb = 1024 b, as body-parser counts). */
 const UNIT_BYTES: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 const MAX_WINDOW_MS = 24 * 60 * 60_000;
-const W = "byokRouter";
 
 const noTeam = (): undefined => undefined;
 const nobody = (): boolean => false;
 const defaultGetUserId = (req: Request): unknown => (req as { user?: { id?: unknown } }).user?.id;
 
-function checkWindow(value: unknown, name: "keys" | "chat"): Required<RateLimitWindow> {
+function checkWindow(value: unknown, name: "keys" | "chat", W: string): Required<RateLimitWindow> {
   const window = checkOptionsObject<RateLimitWindow>(value, WINDOW_KNOWN, `${W}: rateLimit.${name}`);
   const limit = window.limit ?? DEFAULT_RATE_LIMITS[name].limit;
   if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1) {
@@ -162,7 +161,7 @@ function checkWindow(value: unknown, name: "keys" | "chat"): Required<RateLimitW
   };
 }
 
-function checkRateLimit(value: unknown): ParsedRouterOptions["rateLimit"] {
+function checkRateLimit(value: unknown, W: string): ParsedRouterOptions["rateLimit"] {
   if (value === false) return false;
   if (value === undefined || value === true)
     return { keys: { ...DEFAULT_RATE_LIMITS.keys }, chat: { ...DEFAULT_RATE_LIMITS.chat } };
@@ -175,7 +174,7 @@ function checkRateLimit(value: unknown): ParsedRouterOptions["rateLimit"] {
     LIMITS_KNOWN,
     `${W}: rateLimit`,
   );
-  const parsed = { keys: checkWindow(limits.keys, "keys"), chat: checkWindow(limits.chat, "chat") };
+  const parsed = { keys: checkWindow(limits.keys, "keys", W), chat: checkWindow(limits.chat, "chat", W) };
   if (limits.store === undefined) return parsed;
   if (typeof limits.store !== "function")
     throw configError(
@@ -184,7 +183,7 @@ function checkRateLimit(value: unknown): ParsedRouterOptions["rateLimit"] {
   return { ...parsed, store: limits.store as RateLimitStoreFactory };
 }
 
-function checkBodyLimit(value: unknown): number {
+function checkBodyLimit(value: unknown, W: string): number {
   if (typeof value === "number" && Number.isInteger(value) && value > 0) return value;
   const size = typeof value === "string" ? BYTES.exec(value.trim()) : null;
   if (size) {
@@ -194,7 +193,7 @@ function checkBodyLimit(value: unknown): number {
   throw configError(`${W}: bodyLimit must be a positive number of bytes or a size string such as "16kb" or "1mb".`);
 }
 
-function checkHelmet(value: unknown): false | HelmetOptions {
+function checkHelmet(value: unknown, W: string): false | HelmetOptions {
   if (value === false) return false;
   if (value === undefined || value === true) return {};
   if (!isPlainObject(value)) throw configError(`${W}: helmet must be true, false or helmet's options object.`);
@@ -209,7 +208,7 @@ function absoluteUrl(value: unknown): string | undefined {
   return url.href;
 }
 
-function checkConnect(value: unknown, byok: BYOK): ParsedRouterOptions["connect"] {
+function checkConnect(value: unknown, byok: BYOK, W: string): ParsedRouterOptions["connect"] {
   if (value === undefined) return {};
   const connect = checkOptionsObject<NonNullable<RouterOptions["connect"]>>(value, CONNECT_KNOWN, `${W}: connect`);
   const openrouter = connect.openrouter;
@@ -242,14 +241,14 @@ function checkConnect(value: unknown, byok: BYOK): ParsedRouterOptions["connect"
 }
 
 /**
- * Checks the router options: unknown keys (with a "did you mean"), types, then defaults; frozen.
+ * Checks the router's (or, with `W` "byokHandler", the fetch handler's) options: unknown keys (with a "did you mean"), types, then defaults; frozen.
  * @throws ByokError CONFIG_INVALID naming the option and the fix
  */
-export function parseRouterOptions(input: unknown): Readonly<ParsedRouterOptions> {
-  if (input === undefined) throw configError(`${W}: pass options with a BYOK instance: byokRouter({ byok }).`);
+export function parseRouterOptions(input: unknown, W = "byokRouter"): Readonly<ParsedRouterOptions> {
+  if (input === undefined) throw configError(`${W}: pass options with a BYOK instance: ${W}({ byok }).`);
   const options = checkOptionsObject<RouterOptions>(input, KNOWN, W);
   if (!BYOK.is(options.byok)) {
-    throw configError(`${W}: byok must be a BYOK instance: byokRouter({ byok: new BYOK({ masterKey }) }).`);
+    throw configError(`${W}: byok must be a BYOK instance: ${W}({ byok: new BYOK({ masterKey }) }).`);
   }
   const basePath = options.basePath ?? "/byok";
   if (typeof basePath !== "string" || !BASE_PATH.test(basePath)) {
@@ -274,10 +273,10 @@ export function parseRouterOptions(input: unknown): Readonly<ParsedRouterOptions
     getUserId: options.getUserId ?? defaultGetUserId,
     getTeamId: options.getTeamId ?? noTeam,
     canManageTeamKeys: options.canManageTeamKeys ?? nobody,
-    rateLimit: checkRateLimit(options.rateLimit),
-    bodyLimit: checkBodyLimit(options.bodyLimit ?? "16kb"),
-    helmet: checkHelmet(options.helmet),
+    rateLimit: checkRateLimit(options.rateLimit, W),
+    bodyLimit: checkBodyLimit(options.bodyLimit ?? "16kb", W),
+    helmet: checkHelmet(options.helmet, W),
     messageFor: parseMessages(options.messages, W),
-    connect: checkConnect(options.connect, options.byok),
+    connect: checkConnect(options.connect, options.byok, W),
   });
 }

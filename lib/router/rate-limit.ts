@@ -1,12 +1,11 @@
 // Per-user rate limits for the byok routes (express-rate-limit): in the app's store, else the key store's rateLimits, else memory.
 import { debuglog } from "node:util";
-import type { NextFunction, Request, RequestHandler, Response } from "express";
+import type { Request, Response } from "express";
 import { rateLimit, type Store } from "express-rate-limit";
 import { encodedOwnerId } from "../core/owner.js";
 import type { KeyStore } from "../core/types.js";
 import { ByokError } from "../errors.js";
 import type { ParsedRouterOptions, RateLimitWindow } from "./options.js";
-import { userIdOf } from "./request-user.js";
 
 const debug = debuglog("byok");
 
@@ -18,12 +17,26 @@ const quietLogger = {
   error: (error: unknown) => debug("rate limiter error: %s", error instanceof Error ? error.name : typeof error),
 };
 
-function limiter(window: Required<RateLimitWindow>, name: Limiter, store: Store | undefined): RequestHandler {
+/** What one count said: the rate-limit headers to send, and `RATE_LIMITED` (or `STORE_UNAVAILABLE`) when refused. */
+export interface LimitVerdict {
+  headers: [name: string, value: string][];
+  error?: ByokError;
+}
+
+/** Counts one request of `userId` in a limiter; framework-free, so the router and the fetch handler count alike. */
+export type Limit = (userId: string) => Promise<LimitVerdict>;
+
+/** The request express-rate-limit sees: only the user to count by (its IP checks are off). */
+interface CountedRequest {
+  byokUserId: string;
+  headers: Record<string, never>;
+}
+
+function limiter(window: Required<RateLimitWindow>, name: Limiter, store: Store | undefined): Limit {
   const limit = rateLimit({
     windowMs: window.windowMs,
     limit: window.limit,
-    // Runs after requireUser, so there always is a user id to count by.
-    keyGenerator: (req) => encodedOwnerId(userIdOf(req)),
+    keyGenerator: (req) => encodedOwnerId((req as unknown as CountedRequest).byokUserId),
     standardHeaders: "draft-7",
     legacyHeaders: false,
     ...(store ? { store } : {}),
@@ -51,30 +64,43 @@ function limiter(window: Required<RateLimitWindow>, name: Limiter, store: Store 
       );
     },
   });
-  // The counter store failing is a store outage, answered 503 like the key store's.
-  return function rateLimitMiddleware(req: Request, res: Response, next: NextFunction): void {
-    void limit(req, res, (error?: unknown) => {
-      if (error === undefined || ByokError.is(error)) return next(error);
-      next(
-        new ByokError("STORE_UNAVAILABLE", "The rate-limit store failed; check that it is reachable, then try again.", {
-          cause: { type: error instanceof Error ? error.name : typeof error },
-        }),
-      );
+  // express-rate-limit only counts in its Store and sets headers: it runs here on a request of the user
+  // alone and a response that collects its headers, whatever framework the request came through.
+  return (userId) =>
+    new Promise<LimitVerdict>((resolve) => {
+      const headers: [string, string][] = [];
+      const req: CountedRequest = { byokUserId: userId, headers: {} };
+      const res = {
+        headersSent: false,
+        setHeader: (name: string, value: string) => void headers.push([name, String(value)]),
+      };
+      const done = (error?: unknown) => {
+        if (error === undefined || ByokError.is(error)) return resolve({ headers, ...(error ? { error } : {}) });
+        // The counter store failing is a store outage, answered 503 like the key store's.
+        resolve({
+          headers,
+          error: new ByokError(
+            "STORE_UNAVAILABLE",
+            "The rate-limit store failed; check that it is reachable, then try again.",
+            { cause: { type: error instanceof Error ? error.name : typeof error } },
+          ),
+        });
+      };
+      void limit(req as unknown as Request, res as unknown as Response, done); // it passes its own failures to done
     });
-  };
 }
 
 /**
- * The limiters for the keys routes and for chat (empty lists with `rateLimit: false`), each counting
+ * The limiters for the keys routes and for chat (none with `rateLimit: false`), each counting
  * in a store of its own: the app's `rateLimit.store(name)`, else the key store's `rateLimits` capability (RedisStore
  * counts in its Redis, shared by every instance), else express-rate-limit's memory store.
  */
 export function createLimiters(
   settings: ParsedRouterOptions["rateLimit"],
   keyStore: KeyStore,
-): { keys: RequestHandler[]; chat: RequestHandler[] } {
-  if (settings === false) return { keys: [], chat: [] };
+): { keys?: Limit; chat?: Limit } {
+  if (settings === false) return {};
   const storeFor = settings.store ?? keyStore.rateLimits?.bind(keyStore);
   const make = (name: Limiter) => limiter(settings[name], name, storeFor?.(name));
-  return { keys: [make("keys")], chat: [make("chat")] };
+  return { keys: make("keys"), chat: make("chat") };
 }

@@ -1,13 +1,9 @@
 // Who is asking and for how long: the user id from getUserId (never body or query), req.ai bound to its request, and the UNAUTHENTICATED gate.
 import type { NextFunction, Request, Response } from "express";
 import type { BYOK } from "../byok.js";
-import { unauthenticated } from "../core/key-choice.js";
 import type { AiClient } from "../core/types.js";
 import { ByokError } from "../errors.js";
 import { requestIdOf } from "./request-id.js";
-
-const USER = Symbol("byok-ai.user");
-type WithUser = Request & { [USER]?: string };
 
 /**
  * Normalizes what getUserId (or getTeamId) returned: a non-empty string, a finite number
@@ -53,7 +49,7 @@ function requestAi(byok: BYOK, req: Request, res: Response, who: RequestOwners):
     const userId = normalizeUserId(who.getUserId(req));
     const teamId = teamIdOf(req, who.getTeamId);
     if (last === undefined || last.userId !== userId || last.teamId !== teamId) {
-      const options = { requestId: requestIdOf(req), signal: clientGone(req, res) };
+      const options = { requestId: requestIdOf(req, req.headers["x-request-id"]), signal: clientGone(req, res) };
       last = { userId, teamId, client: byok.use(userId, teamId === undefined ? options : { ...options, teamId }) };
     }
     return last.client;
@@ -82,21 +78,4 @@ export function attachAi(byok: BYOK, who: RequestOwners) {
     req.ai = requestAi(byok, req, res, who);
     next();
   };
-}
-
-/** Middleware for the byok routes: 401 UNAUTHENTICATED without a user, else remembers the user id. */
-export function requireUser(getUserId: (req: Request) => unknown) {
-  return function requireUserMiddleware(req: Request, _res: Response, next: NextFunction): void {
-    const userId = normalizeUserId(getUserId(req));
-    if (userId === undefined) throw unauthenticated();
-    (req as WithUser)[USER] = userId;
-    next();
-  };
-}
-
-/** The user id {@link requireUser} found; only valid after it ran. */
-export function userIdOf(req: Request): string {
-  const userId = (req as WithUser)[USER];
-  if (userId === undefined) throw new ByokError("INTERNAL", "userIdOf called before requireUser.");
-  return userId;
 }

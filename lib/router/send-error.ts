@@ -11,21 +11,28 @@ interface BodyParserError {
   expose?: unknown;
 }
 
+/** A body over the route's byte limit. */
+export const bodyTooLarge = (): ByokError =>
+  new ByokError("PAYLOAD_TOO_LARGE", "The request body is too large; send a smaller JSON body.");
+/** A body that is not a JSON object or array. */
+export const bodyNotJson = (): ByokError =>
+  new ByokError("INVALID_REQUEST", "The request body is not valid JSON; send a JSON object.");
+/** A body in another charset, or compressed in a way the route does not read. */
+export const bodyNotUtf8 = (): ByokError =>
+  new ByokError("INVALID_REQUEST", "Send the body as uncompressed UTF-8 JSON with Content-Type: application/json.");
+
 /** The ByokError to answer with: ByokErrors as they are (INTERNAL without its message), body-parser errors mapped, the rest INTERNAL. */
 export function toHttpError(error: unknown): ByokError {
   if (ByokError.is(error)) return error.code === "INTERNAL" ? new ByokError("INTERNAL", "Internal error") : error;
   const parser = (typeof error === "object" && error !== null ? error : {}) as BodyParserError;
   switch (parser.type) {
     case "entity.too.large":
-      return new ByokError("PAYLOAD_TOO_LARGE", "The request body is too large; send a smaller JSON body.");
+      return bodyTooLarge();
     case "entity.parse.failed":
-      return new ByokError("INVALID_REQUEST", "The request body is not valid JSON; send a JSON object.");
+      return bodyNotJson();
     case "charset.unsupported":
     case "encoding.unsupported":
-      return new ByokError(
-        "INVALID_REQUEST",
-        "Send the body as uncompressed UTF-8 JSON with Content-Type: application/json.",
-      );
+      return bodyNotUtf8();
   }
   if (parser.expose === true && typeof parser.status === "number" && parser.status >= 400 && parser.status < 500) {
     return new ByokError("INVALID_REQUEST", "The request body could not be read; send a JSON object.");
@@ -55,13 +62,23 @@ export function errorAnswer(error: ByokError, messageFor: MessageFor): ErrorAnsw
   return Object.keys(details).length === 0 ? { code: error.code, message } : { code: error.code, message, details };
 }
 
+/** An error answer, framework-free: its status, headers (`Cache-Control: no-store`, `Retry-After` when it has `retryAfter`) and JSON body. */
+export function errorReply(
+  error: unknown,
+  messageFor: MessageFor,
+): { status: number; headers: Record<string, string>; body: { error: ErrorAnswer } } {
+  const e = toHttpError(error);
+  const retryAfter = retryAfterOf(e);
+  const headers: Record<string, string> = { "Cache-Control": "no-store" };
+  if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
+  return { status: e.status, headers, body: { error: errorAnswer(e, messageFor) } };
+}
+
 /** Answers `error` as JSON with its status, `Cache-Control: no-store`, and `Retry-After` when it has `retryAfter`. */
 export function sendError(res: Response, error: unknown, messageFor: MessageFor): void {
-  const e = toHttpError(error);
-  res.setHeader("Cache-Control", "no-store");
-  const retryAfter = retryAfterOf(e);
-  if (retryAfter !== undefined) res.setHeader("Retry-After", String(retryAfter));
-  sendJson(res, e.status, { error: errorAnswer(e, messageFor) });
+  const { status, headers, body } = errorReply(error, messageFor);
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  sendJson(res, status, body);
 }
 
 /**

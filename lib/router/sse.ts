@@ -20,6 +20,30 @@ function errorPayload(error: unknown, messageFor: MessageFor): { code: string; m
   return { code, message };
 }
 
+/**
+ * The SSE frames of `stream`, framework-free. The first chunk is read before this resolves, so failures
+ * that happen before the stream starts (no key, rejected key, upstream 429…) reject here and the caller
+ * answers them as ordinary JSON errors with their status. Returning the iterator early (the reader went
+ * away) stops reading, which aborts the upstream call.
+ *
+ * @param messageFor - the end-user message of an `error` event
+ */
+export async function chatFrames(stream: ChatStream, messageFor: MessageFor): Promise<AsyncGenerator<string>> {
+  const iterator = stream[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  async function* frames(): AsyncGenerator<string> {
+    try {
+      for (let next = first; !next.done; next = await iterator.next()) yield frame("chunk", { text: next.value.text });
+      yield frame("done", await stream.response);
+    } catch (error) {
+      yield frame("error", errorPayload(error, messageFor));
+    } finally {
+      await iterator.return?.(undefined);
+    }
+  }
+  return frames();
+}
+
 /** Writes one frame; waits for `drain` when the socket's buffer is full, so a slow reader holds back the upstream. */
 async function write(res: ServerResponse, text: string): Promise<boolean> {
   if (res.destroyed || res.writableEnded) return false;
@@ -34,36 +58,12 @@ async function write(res: ServerResponse, text: string): Promise<boolean> {
   return !res.destroyed;
 }
 
-/**
- * Sends `stream` as SSE. The first chunk is read before any header is written, so failures that
- * happen before the stream starts (no key, rejected key, upstream 429…) reject here and the caller
- * answers them as ordinary JSON errors with their status.
- *
- * @param messageFor - the end-user message of an `error` event
- * @param onStarted - called once headers are about to be written (e.g. to set extra headers)
- */
-export async function sendChatStream(
-  res: ServerResponse,
-  stream: ChatStream,
-  messageFor: MessageFor,
-  onStarted?: () => void,
-): Promise<void> {
-  const iterator = stream[Symbol.asyncIterator]();
-  let next = await iterator.next(); // errors before the first byte propagate to the JSON error handler
-  onStarted?.();
+/** Writes {@link chatFrames} to a Node response, with the SSE headers, honouring backpressure and disconnects. */
+export async function sendFrames(res: ServerResponse, frames: AsyncGenerator<string>): Promise<void> {
   res.writeHead(200, SSE_HEADERS);
   res.flushHeaders();
   try {
-    while (!next.done) {
-      if (!(await write(res, frame("chunk", { text: next.value.text })))) {
-        await iterator.return?.(undefined); // the reader is gone: stop reading, which aborts the upstream call
-        return;
-      }
-      next = await iterator.next();
-    }
-    await write(res, frame("done", await stream.response));
-  } catch (error) {
-    if (!res.destroyed) await write(res, frame("error", errorPayload(error, messageFor)));
+    for await (const text of frames) if (!(await write(res, text))) break; // break returns the generator
   } finally {
     if (!res.writableEnded) res.end();
   }

@@ -1,22 +1,18 @@
 // Handler of GET {basePath}/usage: the signed-in user's usage rows, or with ?team=1 the request's team's, for a team manager.
-import type { Request } from "express";
 import type { BYOK } from "../byok.js";
 import { invalid } from "../core/validate.js";
-import { asyncRoute } from "./async-route.js";
-import { checkManager, noTeam } from "./keys-routes.js";
-import { queryParam } from "./provider-query.js";
-import { teamIdOf, userIdOf } from "./request-user.js";
-import { sendJson } from "./send-json.js";
+import { queryValue } from "./provider-query.js";
+import { checkManager, noTeam, type RouteAnswer, type RouteInput } from "./route-layer.js";
 
 /** `?from=` / `?to=`: absent or empty is the core's default; the core checks the day itself (and names the field). */
-function dayQuery(req: Request, name: "from" | "to"): { from?: string } | { to?: string } {
-  const value = queryParam(req, name, "a day YYYY-MM-DD (UTC)");
+function dayQuery(query: URLSearchParams, name: "from" | "to"): { from?: string } | { to?: string } {
+  const value = queryValue(query, name, "a day YYYY-MM-DD (UTC)");
   return value === undefined || value === "" ? {} : { [name]: value };
 }
 
 /** `?team=1` (or `true`): the team's rows; absent, `0` or `false`: the user's own. */
-function wantsTeam(req: Request): boolean {
-  const value = queryParam(req, "team", "1 for the team's usage");
+function wantsTeam(query: URLSearchParams): boolean {
+  const value = queryValue(query, "team", "1 for the team's usage");
   if (value === undefined || value === "" || value === "0" || value === "false") return false;
   if (value === "1" || value === "true") return true;
   throw invalid("?team= takes 1 (the team's usage) or 0 (your own).", ["team"]);
@@ -30,20 +26,14 @@ function wantsTeam(req: Request): boolean {
  * parameters are ignored, as on every byok route. With usage off (`usage: false`) the core's
  * CONFIG_INVALID answers 500: the app asked for a route its configuration does not serve.
  */
-export function usageRoute(
-  byok: BYOK,
-  getTeamId: (req: Request) => unknown,
-  canManage: (req: Request) => boolean | Promise<boolean>,
-) {
-  return asyncRoute(async (req, res) => {
-    const range = { ...dayQuery(req, "from"), ...dayQuery(req, "to") };
-    if (!wantsTeam(req)) {
-      sendJson(res, 200, { usage: await byok.usage({ userId: userIdOf(req), ...range }) });
-      return;
-    }
-    const teamId = teamIdOf(req, getTeamId);
+export function usageRoute(byok: BYOK) {
+  return async (input: RouteInput): Promise<RouteAnswer> => {
+    const range = { ...dayQuery(input.query, "from"), ...dayQuery(input.query, "to") };
+    if (!wantsTeam(input.query))
+      return { status: 200, json: { usage: await byok.usage({ userId: input.userId, ...range }) } };
+    const teamId = await input.teamId();
     if (teamId === undefined) throw noTeam();
-    await checkManager(req, canManage, "read the team's usage");
-    sendJson(res, 200, { usage: await byok.usage({ teamId, ...range }) });
-  });
+    await checkManager(input.canManage, "read the team's usage");
+    return { status: 200, json: { usage: await byok.usage({ teamId, ...range }) } };
+  };
 }

@@ -42,15 +42,18 @@ function unsafeFields(body: Record<string, unknown>): string[] {
   return unsafe;
 }
 
+/** A request's header by lower-case name, whatever the framework. */
+export type HeaderOf = (name: string) => string | undefined;
+
 /** Whether the request declares its body as JSON (`application/json`, any parameters). Read from the header: Connect has no `req.is`. */
-const declaresJson = (req: Request): boolean =>
-  (req.headers["content-type"] ?? "").split(";", 1)[0]!.trim().toLowerCase() === "application/json";
+const declaresJson = (header: HeaderOf): boolean =>
+  (header("content-type") ?? "").split(";", 1)[0]!.trim().toLowerCase() === "application/json";
 
 /** 400 INVALID_REQUEST unless the body, if any, is declared as JSON (checked before parsing). */
-function checkJsonType(req: Request): void {
-  const length = req.headers["content-length"];
-  const hasBody = req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
-  if (hasBody && !declaresJson(req)) {
+export function checkJsonType(header: HeaderOf): void {
+  const length = header("content-length");
+  const hasBody = header("transfer-encoding") !== undefined || (length !== undefined && length !== "0");
+  if (hasBody && !declaresJson(header)) {
     throw new ByokError("INVALID_REQUEST", "Send the body as JSON with Content-Type: application/json.");
   }
 }
@@ -75,8 +78,13 @@ function checkParsedSize(req: Request, limit: number): void {
   }
 }
 
+/** What a body check reads and normalises: the parsed body (a request in Express, a holder elsewhere). */
+export interface BodyHolder {
+  body?: unknown;
+}
+
 /** Checks a parsed body in place: throws, or rejects, with INVALID_REQUEST for a bad one. */
-export type BodyCheck = (req: Request) => Promise<void>;
+export type BodyCheck = (req: BodyHolder) => Promise<void>;
 
 /** One route's envelope: each known top-level field and its JSON type. */
 export interface Envelope {
@@ -105,7 +113,7 @@ export function bodyCheck({ fields, required }: Envelope): BodyCheck {
   return async (req) => {
     if (req.body === undefined || req.body === null) req.body = {}; // no body, or JSON `null`: no fields
     if (!isPlainObject(req.body)) throw invalid("The request body must be a JSON object.", []);
-    const unsafe = unsafeFields(req.body);
+    const unsafe = unsafeFields(req.body as Record<string, unknown>);
     if (unsafe.length) {
       const named = clientFieldNames(unsafe);
       throw invalid(
@@ -113,7 +121,7 @@ export function bodyCheck({ fields, required }: Envelope): BodyCheck {
         named.fields,
       );
     }
-    await exact.run(req);
+    await exact.run(req); // express-validator reads `body` only: the same check whatever the framework
     const errors = validationResult(req).array();
     if (errors.length) {
       // Invalid fields are the route's own names; unknown ones are the client's.
@@ -139,7 +147,7 @@ export function bodyCheck({ fields, required }: Envelope): BodyCheck {
  */
 export function jsonBody(parse: RequestHandler, limit: number, check: BodyCheck): RequestHandler {
   return function byokJsonBody(req: Request, res: Response, next: NextFunction): void {
-    checkJsonType(req);
+    checkJsonType((name) => req.headers[name] as string | undefined);
     if (bodyAlreadyRead(req)) checkParsedSize(req, limit);
     void parse(req, res, (error?: unknown) => {
       if (error !== undefined) return next(error);

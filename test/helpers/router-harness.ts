@@ -1,7 +1,9 @@
 // Runs the router tests on Express 4 and 5: loads byok-ai with `express` resolved to either version, plus an app fixture.
+import { serve } from "@hono/node-server";
+import { Hono } from "hono";
 import type { Express, NextFunction, Request, Response } from "express";
 import type { AddressInfo } from "node:net";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type * as Lib from "../../lib";
 import type { KeyRecord, KeyStore } from "../../lib";
 import { type FakeProviders, type FakeUpstream, startFakeProviders } from "../../lib/testing";
@@ -126,7 +128,9 @@ export async function appFixture(kit: Kit, options: AppFixtureOptions = {}): Pro
 }
 
 /** Listens on 127.0.0.1 for tests that need a raw socket (client disconnects). */
-export async function listen(app: Express): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+export async function listen(
+  app: Express | ((req: IncomingMessage, res: ServerResponse) => void),
+): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
@@ -135,4 +139,57 @@ export async function listen(app: Express): Promise<{ server: Server; url: strin
     url: `http://127.0.0.1:${port}`,
     close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
   };
+}
+
+/** Where the shared HTTP suite runs: Express 4 and 5 and Connect (byokRouter), and byokHandler under Hono on Node. */
+export type ServerKind = "express4" | "express5" | "connect" | "hono";
+export const SERVER_KINDS: ServerKind[] = ["express4", "express5", "connect", "hono"];
+
+/** Options both adapters take, as the shared suite gives them. */
+export type SharedRouteOptions = Omit<Lib.RouterOptions, "byok" | "getUserId" | "getTeamId" | "canManageTeamKeys">;
+
+/**
+ * The byok routes of `byok` served over HTTP on 127.0.0.1 by `kind`: the `x-user` header is the
+ * signed-in user (req.user for byokRouter, getUserId for byokHandler), as an app's session would be.
+ */
+export async function serveRoutes(
+  kind: ServerKind,
+  byok: Lib.BYOK,
+  options: SharedRouteOptions = {},
+): Promise<{ url: string; close(): Promise<void> }> {
+  if (kind === "hono") {
+    const handler = loadKit("express5").lib.byokHandler({
+      byok,
+      ...options,
+      getUserId: (request) => request.headers.get("x-user") ?? undefined,
+    });
+    const app = new Hono();
+    app.all(`${options.basePath ?? "/byok"}/*`, (c) => handler(c.req.raw));
+    const server = await new Promise<Server>((resolve) => {
+      const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(s as Server));
+    });
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+    };
+  }
+  const login = (req: IncomingMessage, _res: ServerResponse, next: () => void) => {
+    const user = req.headers["x-user"];
+    if (typeof user === "string") (req as IncomingMessage & { user?: { id: string } }).user = { id: user };
+    next();
+  };
+  const kit = loadKit(kind === "express4" ? "express4" : "express5");
+  const router = kit.lib.byokRouter({ byok, ...options });
+  if (kind === "connect") {
+    const connect = jest.requireActual<typeof import("connect")>("connect");
+    const app = connect();
+    app.use(login);
+    app.use(router as unknown as import("connect").NextHandleFunction);
+    return listen(app as unknown as Express);
+  }
+  const app = kit.express();
+  app.use(login);
+  app.use(router);
+  return listen(app);
 }

@@ -1,0 +1,156 @@
+// The byok routes once, free of any framework: what each route reads, checks, asks of BYOK and answers.
+// byokRouter (Express/Connect) and byokHandler (Request → Response) are thin adapters over this table.
+import type { BYOK } from "../byok.js";
+import { unauthenticated } from "../core/key-choice.js";
+import type { AiClient } from "../core/types.js";
+import { ByokError } from "../errors.js";
+import { chatRoute } from "./chat-route.js";
+import { connectOpenRouterRoutes, OPENROUTER_CALLBACK_PATH } from "./connect-routes.js";
+import { keysRoutes, teamKeysRoutes } from "./keys-routes.js";
+import { modelsRoute } from "./models-route.js";
+import type { ParsedRouterOptions } from "./options.js";
+import type { Limit } from "./rate-limit.js";
+import { normalizeUserId } from "./request-user.js";
+import { usageRoute } from "./usage-route.js";
+import {
+  type BodyCheck,
+  bodyCheck,
+  chatBody,
+  checkKeyBody,
+  deleteKeyBody,
+  type HeaderOf,
+  registerKeyBody,
+} from "./validation.js";
+
+/** What a route's handler reads of its request, whatever the framework. */
+export interface RouteInput {
+  query: URLSearchParams;
+  header: HeaderOf;
+  /** The checked JSON body (`{}` on routes without one). */
+  body: Record<string, unknown>;
+  /** The signed-in user (never from the body or query). */
+  userId: string;
+  /** The request's team, asked of the app's `getTeamId` now. */
+  teamId(): Promise<string | undefined>;
+  /** Whether the app's `canManageTeamKeys` allows this request. */
+  canManage(): Promise<boolean>;
+  /** The user's AiClient bound to the request (its requestId and the client's disconnect). */
+  ai: AiClient;
+  requestId: string;
+  /** Fires when the client goes away before its answer was sent. */
+  signal(): AbortSignal;
+  /** The absolute URL of the connect flow's callback as the browser reaches it. */
+  callbackUrl(): string;
+}
+
+/** What a route answers; each adapter writes it its own way. */
+export type RouteAnswer =
+  | { status: number; json: unknown }
+  | { status: 204 }
+  | { status: 302 | 303; location: string }
+  /** An SSE answer: its frames, the first chunk already read. */
+  | { status: 200; frames: AsyncGenerator<string> };
+
+/** One byok route. */
+export interface Route {
+  method: "GET" | "POST" | "DELETE";
+  /** Under basePath, e.g. `/keys`. */
+  path: string;
+  /** The limiter it counts in. */
+  limiter: "keys" | "chat";
+  /** Its JSON body's envelope check; no body read without it. */
+  body?: BodyCheck;
+  /** Team routes: a team is required (`NO_TEAM` without), and for `"manager"`, canManageTeamKeys too. */
+  team?: "member" | "manager";
+  handle(input: RouteInput): Promise<RouteAnswer>;
+}
+
+/** The byok routes of one configuration. The limiter comes before the body and any store read: a refused request costs one counter update. */
+export function routeTable(byok: BYOK, parsed: Readonly<ParsedRouterOptions>): Route[] {
+  const keys = keysRoutes(byok);
+  const team = teamKeysRoutes(byok);
+  const json = {
+    register: bodyCheck(registerKeyBody),
+    check: bodyCheck(checkKeyBody),
+    remove: bodyCheck(deleteKeyBody),
+    chat: bodyCheck(chatBody),
+  };
+  const routes: Route[] = [
+    { method: "POST", path: "/keys", limiter: "keys", body: json.register, handle: keys.register },
+    { method: "GET", path: "/keys", limiter: "keys", handle: keys.list },
+    { method: "POST", path: "/keys/check", limiter: "keys", body: json.check, handle: keys.check },
+    { method: "DELETE", path: "/keys", limiter: "keys", body: json.remove, handle: keys.remove },
+    { method: "POST", path: "/chat", limiter: "chat", body: json.chat, handle: chatRoute(parsed.messageFor) },
+    { method: "GET", path: "/models", limiter: "chat", handle: modelsRoute },
+    // Usage reads sit on the chat limiter: a usage table refreshed beside the chat must not use up the key settings' limit.
+    { method: "GET", path: "/usage", limiter: "chat", handle: usageRoute(byok) },
+    // A team's keys: listed by any member, changed only by a manager; limited per member, like every route.
+    {
+      method: "POST",
+      path: "/team/keys",
+      limiter: "keys",
+      team: "manager",
+      body: json.register,
+      handle: team.register,
+    },
+    { method: "GET", path: "/team/keys", limiter: "keys", team: "member", handle: team.list },
+    { method: "DELETE", path: "/team/keys", limiter: "keys", team: "manager", body: json.remove, handle: team.remove },
+  ];
+  // "Connect OpenRouter": a browser navigation each way, limited like the keys routes it ends in.
+  if (parsed.connect.openrouter) {
+    const connect = connectOpenRouterRoutes(byok, parsed.connect.openrouter);
+    routes.push(
+      { method: "GET", path: "/connect/openrouter", limiter: "keys", handle: connect.start },
+      { method: "GET", path: OPENROUTER_CALLBACK_PATH, limiter: "keys", handle: connect.callback },
+    );
+  }
+  return routes;
+}
+
+/** The answer to a team route on a request without a team. */
+export const noTeam = (): ByokError =>
+  new ByokError("NO_TEAM", "This request has no team (getTeamId returned nothing): there are no team keys.");
+
+/**
+ * @param action - what a manager may do, for the message, e.g. "read the team's usage"
+ * @throws ByokError FORBIDDEN unless `canManage()` is `true`
+ */
+export async function checkManager(canManage: () => Promise<boolean>, action: string): Promise<void> {
+  if ((await canManage()) !== true)
+    throw new ByokError("FORBIDDEN", `Only a team member canManageTeamKeys allows may ${action}.`);
+}
+
+/** What an adapter hands {@link runRoute}: the request's parts, and how to read its body and set a header. */
+export interface AdapterRequest extends Omit<RouteInput, "body" | "userId" | "ai"> {
+  getUserId(): unknown;
+  /** The AiClient of the signed-in user, bound to the request. */
+  aiFor(userId: string): Promise<AiClient>;
+  /** Reads, size-checks and parses the JSON body, then runs `check` on it. */
+  readBody(check: BodyCheck): Promise<Record<string, unknown>>;
+  setHeader(name: string, value: string): void;
+}
+
+/**
+ * One request through a route, in the order every adapter keeps: the user (401 without), the limiter
+ * (its headers set, 429 when refused), the team gates, the body, then the handler.
+ */
+export async function runRoute(
+  route: Route,
+  limits: { keys?: Limit; chat?: Limit },
+  request: AdapterRequest,
+): Promise<RouteAnswer> {
+  const userId = normalizeUserId(await request.getUserId());
+  if (userId === undefined) throw unauthenticated();
+  const limit = limits[route.limiter];
+  if (limit) {
+    const { headers, error } = await limit(userId);
+    for (const [name, value] of headers) request.setHeader(name, value);
+    if (error) throw error;
+  }
+  if (route.team !== undefined) {
+    if ((await request.teamId()) === undefined) throw noTeam();
+    if (route.team === "manager") await checkManager(request.canManage, "add or remove the team's keys");
+  }
+  const body = route.body ? await request.readBody(route.body) : {};
+  return route.handle({ ...request, userId, body, ai: await request.aiFor(userId) });
+}
