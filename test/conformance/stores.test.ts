@@ -28,7 +28,9 @@ runKeyStoreConformance(runner, { name: "MemoryStore", create: () => new MemorySt
 
 runKeyStoreConformance(runner, {
   name: "RedisStore (single node)",
-  create: () => new RedisStore({ url: REDIS_URL, prefix }),
+  // 5 s, not 500 ms: the 200 concurrent reserve() calls queue on one connection and each call's limit counts its
+  // wait; fast failure is checked by the unreachable store.
+  create: () => new RedisStore({ url: REDIS_URL, prefix, callTimeoutMs: 5000 }),
   // A prefix that starts with the other one: SCAN patterns must not reach across.
   createIsolated: () => new RedisStore({ url: REDIS_URL, prefix: `${prefix}other:` }),
   unreachable: () => new RedisStore({ url: "redis://127.0.0.1:1" }),
@@ -40,7 +42,7 @@ describe("RedisStore on a 3-master cluster", () => {
 
   runKeyStoreConformance(runner, {
     name: "RedisStore (cluster)",
-    create: () => new RedisStore({ client: cluster(), prefix }),
+    create: () => new RedisStore({ client: cluster(), prefix, callTimeoutMs: 5000 }),
     createIsolated: () => new RedisStore({ client: cluster(), prefix: `${prefix}other:` }),
     writeBroken: writeBrokenRedis,
     // Fast failure is covered by the single-node run and test/stores/redis-store.test.ts: an ioredis

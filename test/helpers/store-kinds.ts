@@ -19,7 +19,12 @@ export function storeKinds(): StoreKind[] {
         return memory.get(name)!;
       },
     },
-    { name: "RedisStore", make: async (name) => new RedisStore({ url: REDIS_URL, prefix: `${name}:` }) },
+    {
+      name: "RedisStore",
+      // 200 concurrent reserves queue behind each other on one connection; on a loaded machine the last waits past
+      // the 500 ms default. Fast failure is tested with the default limit in test/hardening/redis-faults.test.ts.
+      make: async (name) => new RedisStore({ url: REDIS_URL, prefix: `${name}:`, callTimeoutMs: 5000 }),
+    },
     {
       name: "PostgresStore",
       make: async (name) => {
