@@ -184,14 +184,17 @@ const figuresOf = ({ counter, scope, period }: Budgeted, requested: number) => (
   requested,
 });
 
-/** A call refused by the budget of `budgeted`, which has no room for it until its period resets. */
-function budgetExceeded(budgeted: Budgeted, requested: number, now: number, provider: string): ByokError {
+/**
+ * A call refused by the budget of `budgeted`, which holds `used` (spent and reserved) and has no
+ * room for it until its period resets.
+ */
+function budgetExceeded(budgeted: Budgeted, used: number, requested: number, now: number, provider: string): ByokError {
   const { counter, scope, period } = budgeted;
   const retryAfter = Math.max(1, Math.ceil((counter.resetsAt - now) / 1000));
   return new ByokError(
     "BUDGET_EXCEEDED",
-    `This call would exceed the ${scope} token budget for the ${period} (${requested} tokens asked of ${counter.limit}); it resets in ${retryAfter} seconds.`,
-    { provider, retryAfter, details: figuresOf(budgeted, requested) },
+    `This call would exceed the ${scope} token budget for the ${period} (${requested} tokens asked, ${used} of ${counter.limit} used); it resets in ${retryAfter} seconds.`,
+    { provider, retryAfter, details: { ...figuresOf(budgeted, requested), used } },
   );
 }
 
@@ -235,13 +238,13 @@ export async function startMeter(
     const tooBig = budgeted.find((b) => reserved > b.counter.limit);
     if (tooBig) throw requestExceedsBudget(tooBig, reserved, subject.provider);
     await releaseUnreleased(context, owner);
-    const over = await storeCall("reserve", () =>
+    const refusal = await storeCall("reserve", () =>
       store.reserve!(owner, id, reserved, counters, RESERVATION_TTL_MS),
     ).catch((error: unknown) => {
       void release(context, id, { owner, counters });
       throw error;
     });
-    if (over !== -1) throw budgetExceeded(budgeted[over]!, reserved, now, subject.provider);
+    if (refusal) throw budgetExceeded(budgeted[refusal.index]!, refusal.used, reserved, now, subject.provider);
   }
   let ended = false;
   return {

@@ -135,8 +135,10 @@ describe.each(storeKinds())("usage and budgets on $name", ({ make }) => {
       period: "day",
       unit: "tokens",
       limit: 100,
+      used: expect.any(Number),
       requested: 69,
     });
+    expect([49, 60]).toContain((error as ByokError).details!.used);
     expect(served()).toHaveLength(1);
     expect(events.map((e) => e.type === "chat.failed" && e.code).filter(Boolean)).toEqual(["BUDGET_EXCEEDED"]);
     await ai.chat({ prompt: "hi", maxTokens: 20 }); // 9 + 20 still fits beside 60

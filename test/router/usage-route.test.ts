@@ -160,9 +160,11 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat over a budget on %s", (version)
         period: "day",
         unit: "tokens",
         limit: 100,
+        used: expect.any(Number),
         requested: 71,
       },
     });
+    expect([50, 60]).toContain(res.body.error.details.used); // the first call's reservation, or what it spent
     expect(served()).toHaveLength(1);
   });
 
