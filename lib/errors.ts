@@ -17,7 +17,10 @@ export const ERROR_STATUS = Object.freeze({
   KEY_REJECTED: 422,
   PROVIDER_BAD_REQUEST: 400,
   RATE_LIMITED: 429,
-  /** A token budget (`budgets`) would be exceeded; `retryAfter` is when its period resets. */
+  /**
+   * A token budget (`budgets`) would be exceeded; `retryAfter` is when its period resets, none when the
+   * call alone is more than the whole budget (`details.reason: "request_exceeds_budget"`).
+   */
   BUDGET_EXCEEDED: 429,
   PROVIDER_RATE_LIMITED: 429,
   KEY_UNREADABLE: 500,

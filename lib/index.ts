@@ -10,6 +10,7 @@ export type {
   AiClient,
   Budget,
   BudgetCounter,
+  BudgetRefusal,
   Budgets,
   ByokEvent,
   ByokEventBase,

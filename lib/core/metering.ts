@@ -96,15 +96,24 @@ function budgetsOf(budgets: Budgets, payer: Payer): { scope: string[]; budget: B
   return out;
 }
 
+/** One counter a call counts against, with the budget it comes from (for a refusal's details). */
+interface Budgeted {
+  counter: BudgetCounter;
+  /** Whose budget: `"user"`, `"team"` or `"member"`. */
+  scope: string;
+  period: "day" | "month";
+}
+
 /**
  * Every counter a call counts against (names are JSON arrays: no id can make one collide with
- * another), with the period each counts ("day" or "month").
+ * another), with the scope and period ("day" or "month") each counts.
  */
-function countersOf(budgets: Budgets, payer: Payer, now: number): { counter: BudgetCounter; period: string }[] {
+function countersOf(budgets: Budgets, payer: Payer, now: number): Budgeted[] {
   return budgetsOf(budgets, payer).flatMap(({ scope, budget }) =>
     periodsOf(budget, now).map(({ period, limit, resetsAt }) => ({
       counter: { name: JSON.stringify([...scope, period]), limit, resetsAt },
-      period: period.length === 7 ? "month" : "day",
+      scope: scope[0]!,
+      period: period.length === 7 ? ("month" as const) : ("day" as const),
     })),
   );
 }
@@ -166,16 +175,39 @@ function addUsage(
   void inBackground("addUsage", () => store.addUsage!(owners, row, retentionDays));
 }
 
-function budgetExceeded(
-  { counter, period }: { counter: BudgetCounter; period: string },
-  now: number,
-  provider: string,
-): ByokError {
+/** What a refusal by `budgeted`'s budget tells the app (numbers only): which budget, its limit, what the call asked. */
+const figuresOf = ({ counter, scope, period }: Budgeted, requested: number) => ({
+  scope,
+  period,
+  unit: "tokens",
+  limit: counter.limit,
+  requested,
+});
+
+/**
+ * A call refused by the budget of `budgeted`, which holds `used` (spent and reserved) and has no
+ * room for it until its period resets.
+ */
+function budgetExceeded(budgeted: Budgeted, used: number, requested: number, now: number, provider: string): ByokError {
+  const { counter, scope, period } = budgeted;
   const retryAfter = Math.max(1, Math.ceil((counter.resetsAt - now) / 1000));
   return new ByokError(
     "BUDGET_EXCEEDED",
-    `This call would exceed the token budget for the ${period}; it resets in ${retryAfter} seconds.`,
-    { provider, retryAfter },
+    `This call would exceed the ${scope} token budget for the ${period} (${requested} tokens asked, ${used} of ${counter.limit} used); it resets in ${retryAfter} seconds.`,
+    { provider, retryAfter, details: { ...figuresOf(budgeted, requested), used } },
+  );
+}
+
+/**
+ * A call whose worst case alone is more than the whole budget of `budgeted`: waiting for the period
+ * to reset will not help, so no `retryAfter`.
+ */
+function requestExceedsBudget(budgeted: Budgeted, requested: number, provider: string): ByokError {
+  const { counter, scope, period } = budgeted;
+  return new ByokError(
+    "BUDGET_EXCEEDED",
+    `This call's worst case (${requested} tokens: its estimated input plus maxTokens, ${DEFAULT_MAX_OUTPUT_TOKENS} when it sets none) is more than the whole ${scope} token budget for the ${period} (${counter.limit}); lower maxTokens or send less text.`,
+    { provider, details: { ...figuresOf(budgeted, requested), reason: "request_exceeds_budget" } },
   );
 }
 
@@ -184,7 +216,8 @@ function budgetExceeded(
  * (one store round trip) and throws when it would not fit; without budgets, or without an
  * `estimate` (a request that generates nothing, such as a model listing), costs nothing. A reserve
  * that fails is released in the background (its answer may be what was lost), and again before the
- * owner's next reserve until a release succeeds.
+ * owner's next reserve until a release succeeds. A call larger than a whole budget is refused
+ * without asking the store (`details.reason: "request_exceeds_budget"`, no `retryAfter`).
  * @throws ByokError BUDGET_EXCEEDED (nothing reserved), STORE_UNAVAILABLE
  */
 export async function startMeter(
@@ -202,14 +235,16 @@ export async function startMeter(
   const id = randomUUID();
   const owner = budgetOwner(subject);
   if (counters.length > 0) {
+    const tooBig = budgeted.find((b) => reserved > b.counter.limit);
+    if (tooBig) throw requestExceedsBudget(tooBig, reserved, subject.provider);
     await releaseUnreleased(context, owner);
-    const over = await storeCall("reserve", () =>
+    const refusal = await storeCall("reserve", () =>
       store.reserve!(owner, id, reserved, counters, RESERVATION_TTL_MS),
     ).catch((error: unknown) => {
       void release(context, id, { owner, counters });
       throw error;
     });
-    if (over !== -1) throw budgetExceeded(budgeted[over]!, now, subject.provider);
+    if (refusal) throw budgetExceeded(budgeted[refusal.index]!, refusal.used, reserved, now, subject.provider);
   }
   let ended = false;
   return {

@@ -175,9 +175,9 @@ export interface KeyStore {
    * **Optional (budgets).** Atomically, against every instance sharing the store: drops `ownerId`'s
    * expired reservations, then, if for every counter `spent + reserved + tokens <= limit`, records
    * reservation `id` of `tokens` on each (expiring after `ttlMs`, so a crashed process's reservation
-   * frees itself) and resolves `-1`; else records nothing and resolves the index of the first counter
-   * that would go over. Every counter of one call belongs to one owner (`ownerId`: Redis Cluster
-   * keeps them in one slot).
+   * frees itself) and resolves `undefined`; else records nothing and resolves the first counter that
+   * would go over, with what it holds. Every counter of one call belongs to one owner (`ownerId`:
+   * Redis Cluster keeps them in one slot).
    */
   reserve?(
     ownerId: string,
@@ -185,7 +185,7 @@ export interface KeyStore {
     tokens: number,
     counters: readonly BudgetCounter[],
     ttlMs: number,
-  ): Promise<number>;
+  ): Promise<BudgetRefusal | undefined>;
 
   /**
    * **Optional (budgets).** Ends reservation `id` on each counter and adds `tokens` (what the call
@@ -283,6 +283,14 @@ export interface BudgetCounter {
   limit: number;
   /** When the period ends (ms since the epoch): the store may drop the counter after it. */
   resetsAt: number;
+}
+
+/** What {@link KeyStore.reserve} answers when a counter has no room: which one, and what it holds. */
+export interface BudgetRefusal {
+  /** The index, in the counters asked, of the first one that would go over its limit. */
+  index: number;
+  /** Tokens that counter holds: spent, plus its live reservations. */
+  used: number;
 }
 
 /** One message of a conversation. */

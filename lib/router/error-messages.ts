@@ -32,9 +32,17 @@ function checkTheseFields(details: ErrorDetails): string {
   return fields.length === 1 ? `Check this field: ${fields[0]}.` : `Check these fields: ${fields.join(", ")}.`;
 }
 
+/** A budget refusal: wait for the period to reset, or (one request larger than the whole budget) ask for less. */
+function overBudget(details: ErrorDetails): string {
+  return details.reason === "request_exceeds_budget"
+    ? "This request is larger than the whole AI usage budget allows. Lower maxTokens or send less text; waiting will not help."
+    : "This would go over the AI usage budget for now. It resets soon; try again later.";
+}
+
 /**
  * The default answer for every code, written for the person using the app: no routes, no function
- * names, no values. INVALID_REQUEST alone is built from `details`, since the user must know what to fix.
+ * names, no values. INVALID_REQUEST and BUDGET_EXCEEDED are built from `details`, since the user must
+ * know what to fix.
  */
 export const DEFAULT_MESSAGES: Readonly<Record<ByokErrorCode, string | ((details: ErrorDetails) => string)>> =
   Object.freeze({
@@ -50,7 +58,7 @@ export const DEFAULT_MESSAGES: Readonly<Record<ByokErrorCode, string | ((details
     KEY_REJECTED: "The provider refused your API key. Check it, or add a new one in your settings.",
     PROVIDER_BAD_REQUEST: "The AI provider could not handle this request. Try another model or a shorter message.",
     RATE_LIMITED: "Too many requests. Please wait a moment and try again.",
-    BUDGET_EXCEEDED: "This would go over the AI usage budget for now. It resets soon; try again later.",
+    BUDGET_EXCEEDED: overBudget,
     PROVIDER_RATE_LIMITED: "The AI provider is limiting requests for your API key. Please wait a moment and try again.",
     KEY_UNREADABLE: "Your saved API key can no longer be used. Please add it again in your settings.",
     INTERNAL: "Something went wrong. Please try again later.",

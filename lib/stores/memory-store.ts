@@ -1,5 +1,13 @@
 // MemoryStore: a KeyStore in process memory, for development and tests (keys are lost on restart).
-import type { BudgetCounter, KeyRecord, KeyStore, PutResult, StoredKeyStatus, UsageRow } from "../core/types.js";
+import type {
+  BudgetCounter,
+  BudgetRefusal,
+  KeyRecord,
+  KeyStore,
+  PutResult,
+  StoredKeyStatus,
+  UsageRow,
+} from "../core/types.js";
 import { checkBatchSize } from "../core/batch-size.js";
 import { DAY_MS, dayOf } from "../core/days.js";
 import { checkOnceKey } from "./store-support.js";
@@ -140,7 +148,7 @@ export class MemoryStore implements KeyStore {
     tokens: number,
     counters: readonly BudgetCounter[],
     ttlMs: number,
-  ): Promise<number> {
+  ): Promise<BudgetRefusal | undefined> {
     const now = Date.now();
     const owned = this.#budgets.get(ownerId) ?? new Map<string, Counter>();
     this.#budgets.set(ownerId, owned);
@@ -152,13 +160,13 @@ export class MemoryStore implements KeyStore {
         if (expiresAt <= now) counter.reservations.delete(reservation);
       return counter;
     });
-    const over = live.findIndex((counter, i) => {
-      const reserved = [...counter.reservations.values()].reduce((sum, r) => sum + r.tokens, 0);
-      return counter.spent + reserved + tokens > counters[i]!.limit;
-    });
-    if (over !== -1) return over;
+    const used = live.map(
+      (counter) => counter.spent + [...counter.reservations.values()].reduce((sum, r) => sum + r.tokens, 0),
+    );
+    const index = used.findIndex((held, i) => held + tokens > counters[i]!.limit);
+    if (index !== -1) return { index, used: used[index]! };
     for (const counter of live) counter.reservations.set(id, { tokens, expiresAt: now + ttlMs });
-    return -1;
+    return undefined;
   }
 
   async settle(ownerId: string, id: string, tokens: number, counters: readonly BudgetCounter[]): Promise<void> {

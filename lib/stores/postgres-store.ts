@@ -5,6 +5,7 @@ import { checkDuration, checkOptionsObject, configError, type KeysEnum } from ".
 import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js";
 import type {
   BudgetCounter,
+  BudgetRefusal,
   CompareAndSwap,
   KeyRecord,
   KeyStore,
@@ -356,7 +357,7 @@ export class PostgresStore implements KeyStore {
     tokens: number,
     counters: readonly BudgetCounter[],
     ttlMs: number,
-  ): Promise<number> {
+  ): Promise<BudgetRefusal | undefined> {
     this.#checkBudgetCall(ownerId, id, tokens, counters);
     checkCount(ttlMs, "ttlMs");
     return this.#inTransaction("reserve", (client) =>

@@ -1,7 +1,7 @@
 // PostgresStore's usage rows and budget counters: their two tables, what migrate() creates, and the SQL on them.
 import { createHash } from "node:crypto";
 import type { PoolClient, QueryResultRow } from "pg";
-import type { BudgetCounter, UsageRow } from "../core/types.js";
+import type { BudgetCounter, BudgetRefusal, UsageRow } from "../core/types.js";
 
 /** The quoted names of the tables beside the keys table: `<table>_usage` and `<table>_budget`. */
 export interface UsageTables {
@@ -173,7 +173,7 @@ const counterArrays = (counters: readonly BudgetCounter[]) => [
  * statement creates missing counters and locks all of them (in name order, so two calls never
  * deadlock), starts over a counter past its reset and drops expired reservations, returning what
  * each holds; the second records the reservation, under those locks, only when all fit. Resolves
- * -1 when granted, else the index of the first counter over its limit.
+ * `undefined` when granted, else the first counter over its limit and what it holds.
  */
 export async function reserveIn(
   run: Run,
@@ -183,7 +183,7 @@ export async function reserveIn(
   tokens: number,
   counters: readonly BudgetCounter[],
   ttlMs: number,
-): Promise<number> {
+): Promise<BudgetRefusal | undefined> {
   const held = await run<{ name: string; used: string | number }>(
     `INSERT INTO ${t.budget} AS b (owner_id, name, spent, resets_at)
      SELECT $1, c.name, 0, to_timestamp(c.resets_at / 1000.0) FROM unnest($2::text[], $3::float8[]) AS c(name, resets_at) ORDER BY c.name
@@ -197,14 +197,14 @@ export async function reserveIn(
     [ownerId, ...counterArrays(counters)],
   );
   const used = new Map(held.map((h) => [h.name, Number(h.used)]));
-  const over = counters.findIndex((c) => (used.get(c.name) ?? 0) + tokens > c.limit);
-  if (over !== -1) return over;
+  const index = counters.findIndex((c) => (used.get(c.name) ?? 0) + tokens > c.limit);
+  if (index !== -1) return { index, used: used.get(counters[index]!.name) ?? 0 };
   await run(
     `UPDATE ${t.budget} SET reservations = reservations || jsonb_build_object($3::text, jsonb_build_array($4::bigint, ${NOW_MS} + $5::bigint))
      WHERE owner_id = $1 AND name = ANY($2::text[])`,
     [ownerId, counters.map((c) => c.name), id, tokens, ttlMs],
   );
-  return -1;
+  return undefined;
 }
 
 /**

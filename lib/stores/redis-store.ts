@@ -7,6 +7,7 @@ import { checkDuration, checkOptionsObject, configError, type KeysEnum } from ".
 import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js";
 import type {
   BudgetCounter,
+  BudgetRefusal,
   CompareAndSwap,
   KeyRecord,
   KeyStore,
@@ -326,7 +327,7 @@ export class RedisStore implements KeyStore {
     tokens: number,
     counters: readonly BudgetCounter[],
     ttlMs: number,
-  ): Promise<number> {
+  ): Promise<BudgetRefusal | undefined> {
     const keys = budgetKeys(this.#prefix, ownerId, id, tokens, counters);
     checkCount(ttlMs, "ttlMs");
     return this.#run("reserve", (c) => reserveOn(c, keys, id, tokens, counters, ttlMs));

@@ -32,12 +32,12 @@ local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)`;
  * live reservation holding `<tokens>:<expires at, ms>`. ARGV[1] reservation id, ARGV[2] tokens,
  * ARGV[3] ttl (ms), ARGV[2+2i] counter i's limit, ARGV[3+2i] when it resets (ms; the hash expires
  * then, so the counter starts over). Drops expired reservations, then reserves on every counter if
- * `spent + reserved + tokens <= limit` holds for each and returns -1; else returns the 0-based index
- * of the first counter that would go over, reserving nothing.
+ * `spent + reserved + tokens <= limit` holds for each and returns -1; else returns `{ index, used }`:
+ * the 0-based index of the first counter that would go over and what it holds, reserving nothing.
  */
 export const RESERVE = script(`${NOW}
 local tokens = tonumber(ARGV[2])
-local over = -1
+local over, over_used = -1, 0
 for i = 1, #KEYS do
   local fields = redis.call('HGETALL', KEYS[i])
   local used = 0
@@ -55,9 +55,9 @@ for i = 1, #KEYS do
       end
     end
   end
-  if over == -1 and used + tokens > tonumber(ARGV[2 + 2 * i]) then over = i - 1 end
+  if over == -1 and used + tokens > tonumber(ARGV[2 + 2 * i]) then over, over_used = i - 1, used end
 end
-if over ~= -1 then return over end
+if over ~= -1 then return { over, over_used } end
 local reservation = ARGV[2] .. ':' .. string.format('%d', now + tonumber(ARGV[3]))
 for i = 1, #KEYS do
   redis.call('HSET', KEYS[i], 'r:' .. ARGV[1], reservation)

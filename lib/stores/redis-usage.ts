@@ -1,6 +1,6 @@
 // RedisStore's usage rows and budget counters: their key shapes, how a row is kept in a hash, and the calls on them.
 import type { Cluster, Redis } from "ioredis";
-import type { BudgetCounter, UsageRow } from "../core/types.js";
+import type { BudgetCounter, BudgetRefusal, UsageRow } from "../core/types.js";
 import { invalid } from "../core/validate.js";
 import { hgetallMany } from "./redis-client.js";
 import { encodedOwnerId } from "../core/owner.js";
@@ -158,7 +158,7 @@ export function budgetKeys(
   return checkCounters(counters).map((c) => budgetKey(prefix, ownerId, c.name));
 }
 
-/** RESERVE on the counters' hashes: -1 when granted, else the index of the first counter over its limit. */
+/** RESERVE on the counters' hashes: `undefined` when granted, else the first counter over its limit and what it holds. */
 export async function reserveOn(
   client: Client,
   keys: string[],
@@ -166,10 +166,13 @@ export async function reserveOn(
   tokens: number,
   counters: readonly BudgetCounter[],
   ttlMs: number,
-): Promise<number> {
+): Promise<BudgetRefusal | undefined> {
   const args = [id, String(tokens), String(ttlMs)];
   for (const c of counters) args.push(String(c.limit), String(Math.floor(c.resetsAt)));
-  return Number(await runScriptOnKeys(client, RESERVE, keys, args));
+  const answer = await runScriptOnKeys(client, RESERVE, keys, args);
+  if (!Array.isArray(answer)) return undefined;
+  const [index, used] = answer.map(Number) as [number, number];
+  return { index, used };
 }
 
 /** SETTLE on the counters' hashes. */

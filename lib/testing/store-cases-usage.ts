@@ -143,20 +143,20 @@ export function usageCases({ it }: ConformanceRunner, o: KeyStoreConformanceOpti
           assert.deepEqual(await store.readUsage(owner, dayFrom(0), dayFrom(0)), [call(owner, { requests: 1000 + i })]);
     }));
 
-  it("`reserve()` grants until a limit, then answers the index of the first counter over and reserves nothing", () =>
+  it("`reserve()` grants until a limit, then answers the first counter over with what it holds and reserves nothing", () =>
     withStore(o, async (store, user) => {
       if (!hasBudgets(store)) return;
       const owner = user();
       const [day, month] = [counter(100), counter(50)];
-      assert.equal(await store.reserve(owner, "a", 30, [day, month], 60_000), -1);
-      assert.equal(await store.reserve(owner, "b", 30, [day, month], 60_000), 1);
-      assert.equal(await store.reserve(owner, "c", 20, [day, month], 60_000), -1);
-      assert.equal(await store.reserve(owner, "d", 51, [day, month], 60_000), 0);
+      assert.equal(await store.reserve(owner, "a", 30, [day, month], 60_000), undefined);
+      assert.deepEqual(await store.reserve(owner, "b", 30, [day, month], 60_000), { index: 1, used: 30 });
+      assert.equal(await store.reserve(owner, "c", 20, [day, month], 60_000), undefined);
+      assert.deepEqual(await store.reserve(owner, "d", 51, [day, month], 60_000), { index: 0, used: 50 });
       // The refused calls reserved nothing on the counters that had room: 50 of 100 are held.
-      assert.equal(await store.reserve(owner, "e", 50, [day], 60_000), -1);
-      assert.equal(await store.reserve(owner, "f", 1, [day], 60_000), 0);
+      assert.equal(await store.reserve(owner, "e", 50, [day], 60_000), undefined);
+      assert.deepEqual(await store.reserve(owner, "f", 1, [day], 60_000), { index: 0, used: 100 });
       // Another owner's counter of the same name is its own.
-      assert.equal(await store.reserve(user(), "a", 100, [day], 60_000), -1);
+      assert.equal(await store.reserve(user(), "a", 100, [day], 60_000), undefined);
     }));
 
   it("`settle()` adds the tokens spent to each counter and frees the reservation; `settle(0)` releases it", () =>
@@ -164,15 +164,15 @@ export function usageCases({ it }: ConformanceRunner, o: KeyStoreConformanceOpti
       if (!hasBudgets(store)) return;
       const owner = teamOwner(user);
       const [day, month] = [counter(100), counter(1000)];
-      assert.equal(await store.reserve(owner, "a", 60, [day, month], 60_000), -1);
+      assert.equal(await store.reserve(owner, "a", 60, [day, month], 60_000), undefined);
       await store.settle(owner, "a", 10, [day, month]);
-      assert.equal(await store.reserve(owner, "b", 90, [day, month], 60_000), -1);
-      assert.equal(await store.reserve(owner, "c", 1, [day, month], 60_000), 0);
+      assert.equal(await store.reserve(owner, "b", 90, [day, month], 60_000), undefined);
+      assert.deepEqual(await store.reserve(owner, "c", 1, [day, month], 60_000), { index: 0, used: 100 });
       await store.settle(owner, "b", 0, [day, month]);
-      assert.equal(await store.reserve(owner, "c", 90, [day, month], 60_000), -1);
-      // A reservation already gone: the tokens count anyway.
+      assert.equal(await store.reserve(owner, "c", 90, [day, month], 60_000), undefined);
+      // A reservation already gone: the tokens count anyway (10 + 900 spent, 90 reserved).
       await store.settle(owner, "gone", 900, [month]);
-      assert.equal(await store.reserve(owner, "d", 1, [month], 60_000), 0);
+      assert.deepEqual(await store.reserve(owner, "d", 1, [month], 60_000), { index: 0, used: 1000 });
     }));
 
   it("a reservation frees itself after its ttlMs", () =>
@@ -180,15 +180,15 @@ export function usageCases({ it }: ConformanceRunner, o: KeyStoreConformanceOpti
       if (!hasBudgets(store)) return;
       const owner = user();
       const day = counter(100);
-      assert.equal(await store.reserve(owner, "held", 50, [day], 600_000), -1);
-      assert.equal(await store.reserve(owner, "brief", 50, [day], 200), -1);
+      assert.equal(await store.reserve(owner, "held", 50, [day], 600_000), undefined);
+      assert.equal(await store.reserve(owner, "brief", 50, [day], 200), undefined);
       let tries = 0;
       await until(
-        async () => (await store.reserve(owner, `after-${tries++}`, 50, [day], 600_000)) === -1,
+        async () => (await store.reserve(owner, `after-${tries++}`, 50, [day], 600_000)) === undefined,
         "the 200 ms reservation to expire",
       );
       // The long one still holds its 50, and the one just granted 50 more.
-      assert.equal(await store.reserve(owner, "over", 1, [day], 600_000), 0);
+      assert.deepEqual(await store.reserve(owner, "over", 1, [day], 600_000), { index: 0, used: 100 });
     }));
 
   it("a counter past its resetsAt starts over", () =>
@@ -197,14 +197,14 @@ export function usageCases({ it }: ConformanceRunner, o: KeyStoreConformanceOpti
       const owner = user();
       const day = counter(100, Date.now() + 1000);
       const asked = Date.now();
-      assert.equal(await store.reserve(owner, "a", 100, [day], 600_000), -1);
+      assert.equal(await store.reserve(owner, "a", 100, [day], 600_000), undefined);
       await store.settle(owner, "a", 100, [day]);
       const refused = await store.reserve(owner, "b", 1, [day], 600_000);
       // Only meaningful while the period lasts (a very slow machine may already be past it).
-      if (Date.now() < day.resetsAt - 50 && asked < day.resetsAt) assert.equal(refused, 0);
+      if (Date.now() < day.resetsAt - 50 && asked < day.resetsAt) assert.deepEqual(refused, { index: 0, used: 100 });
       let tries = 0;
       await until(
-        async () => (await store.reserve(owner, `c-${tries++}`, 100, [day], 600_000)) === -1,
+        async () => (await store.reserve(owner, `c-${tries++}`, 100, [day], 600_000)) === undefined,
         "the counter to start over after resetsAt",
       );
     }));
@@ -217,8 +217,9 @@ export function usageCases({ it }: ConformanceRunner, o: KeyStoreConformanceOpti
       const answers = await Promise.all(
         Array.from({ length: 200 }, (_, i) => store.reserve(owner, `r${i}`, 10, [day, month], 600_000)),
       );
-      assert.equal(answers.filter((a) => a === -1).length, 20);
-      assert.equal(answers.filter((a) => a === 0).length, 180);
+      assert.equal(answers.filter((a) => a === undefined).length, 20);
+      // Each refusal saw the day's 200 held: never a count between two reserves.
+      assert.equal(answers.filter((a) => a?.index === 0 && a.used === 200).length, 180);
     }));
 
   it("`scan()` returns only key records after usage and budget writes", () =>

@@ -130,6 +130,15 @@ describe.each(storeKinds())("usage and budgets on $name", ({ make }) => {
       (Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate() + 1) - Date.now()) /
       1000;
     expect(Math.abs((error as ByokError).retryAfter! - untilMidnight)).toBeLessThan(600);
+    expect((error as ByokError).details).toEqual({
+      scope: "user",
+      period: "day",
+      unit: "tokens",
+      limit: 100,
+      used: expect.any(Number),
+      requested: 69,
+    });
+    expect([49, 60]).toContain((error as ByokError).details!.used);
     expect(served()).toHaveLength(1);
     expect(events.map((e) => e.type === "chat.failed" && e.code).filter(Boolean)).toEqual(["BUDGET_EXCEEDED"]);
     await ai.chat({ prompt: "hi", maxTokens: 20 }); // 9 + 20 still fits beside 60
@@ -137,6 +146,34 @@ describe.each(storeKinds())("usage and budgets on $name", ({ make }) => {
     // Another user's budget is their own.
     await byok.registerKey({ userId: "bob", provider: "openai", apiKey: KEY, validate: false });
     await byok.use("bob").chat({ prompt: "hi", maxTokens: 40 });
+  });
+
+  it("refuses a call larger than the whole budget as request_exceeds_budget, with no retryAfter", async () => {
+    const events: ByokEvent[] = [];
+    const byok = byokOn(await open(), { budgets: { user: { tokensPerDay: 600, tokensPerMonth: 5000 } }, events });
+    await byok.registerKey({ userId: "ann", provider: "openai", apiKey: KEY, validate: false });
+    const ai = byok.use("ann");
+    // No maxTokens: the call reserves 9 + 4,096, more than the day allows however long it waits.
+    const error = await ai.chat({ prompt: "hi" }).catch((e: unknown) => e);
+    expect(ByokError.is(error) && [error.code, error.status, error.retryAfter]).toEqual([
+      "BUDGET_EXCEEDED",
+      429,
+      undefined,
+    ]);
+    expect((error as ByokError).details).toEqual({
+      scope: "user",
+      period: "day",
+      unit: "tokens",
+      limit: 600,
+      requested: 4105,
+      reason: "request_exceeds_budget",
+    });
+    expect((error as ByokError).message).toMatch(/lower maxTokens/);
+    expect(served()).toEqual([]);
+    expect(events.map((e) => e.type === "chat.failed" && e.code).filter(Boolean)).toEqual(["BUDGET_EXCEEDED"]);
+    // The same call with a maxTokens that fits is served: the refusal reserved nothing.
+    await ai.chat({ prompt: "hi", maxTokens: 500 });
+    expect(served()).toHaveLength(1);
   });
 
   it("counts a team key for all members together and each member's share", async () => {
@@ -148,11 +185,12 @@ describe.each(storeKinds())("usage and budgets on $name", ({ make }) => {
         .chat({ prompt: "hi", maxTokens: 11 }) // reserves 20
         .then(
           () => "ok",
-          (e: unknown) => (ByokError.is(e) ? e.code : e),
+          (e: unknown) => (ByokError.is(e) ? `${e.code} (${String(e.details?.scope)})` : e),
         );
     fakes.openai.enqueue(...Array.from({ length: 4 }, () => ({ usage: { inputTokens: 10, outputTokens: 10 } })));
-    expect([await call("ann"), await call("ann"), await call("ann")]).toEqual(["ok", "ok", "BUDGET_EXCEEDED"]);
-    expect([await call("bob"), await call("bob")]).toEqual(["ok", "BUDGET_EXCEEDED"]); // the team's 60 is spent
+    const refused = (scope: string) => `BUDGET_EXCEEDED (${scope})`;
+    expect([await call("ann"), await call("ann"), await call("ann")]).toEqual(["ok", "ok", refused("member")]);
+    expect([await call("bob"), await call("bob")]).toEqual(["ok", refused("team")]); // the team's 60 is spent
   });
 
   it("200 concurrent chats through two instances against a budget that fits 20 spend at most the budget", async () => {

@@ -29,7 +29,7 @@ describe("budgets on RedisStore when Redis hangs (SIGSTOP) during a reserve", ()
     let stopAtReserve = false;
     /** Hangs Redis just before a reserve is sent: the key was read, the reserve script waits in the socket. */
     class StoppingStore extends RedisStore {
-      override reserve(...args: Parameters<RedisStore["reserve"]>): Promise<number> {
+      override reserve(...args: Parameters<RedisStore["reserve"]>): ReturnType<RedisStore["reserve"]> {
         if (stopAtReserve) redis.signal("SIGSTOP");
         stopAtReserve = false;
         return super.reserve(...args);
@@ -71,9 +71,9 @@ class LosingStore extends MemoryStore {
     tokens: number,
     counters: readonly BudgetCounter[],
     ttlMs: number,
-  ): Promise<number> {
-    const over = await super.reserve(ownerId, id, tokens, counters, ttlMs);
-    if (!this.loseNextReserve) return over;
+  ): ReturnType<MemoryStore["reserve"]> {
+    const refusal = await super.reserve(ownerId, id, tokens, counters, ttlMs);
+    if (!this.loseNextReserve) return refusal;
     this.loseNextReserve = false;
     throw new Error("connection reset");
   }

@@ -1,4 +1,4 @@
-// GET /byok/usage and budgets over HTTP on Express 4 and 5: own rows, a team's rows for its manager only, checked dates, 429 BUDGET_EXCEEDED.
+// GET /byok/usage and budgets over HTTP on Express 4 and 5: own rows, a team's rows for its manager only, checked dates, 429 BUDGET_EXCEEDED with details.
 import request from "supertest";
 import { CANARY_KEY } from "../helpers/canary";
 import { type AppFixture, EXPRESS_VERSIONS, appFixture, loadKit } from "../helpers/router-harness";
@@ -138,8 +138,10 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat over a budget on %s", (version)
   };
 
   it("serves a chat that fits, and refuses one whose worst case does not with 429 BUDGET_EXCEEDED and Retry-After", async () => {
-    expect((await chat({ prompt: "fits", maxTokens: 20 })).status).toBe(200);
-    const res = await chat({ prompt: "too big", maxTokens: 500 });
+    f.fake.enqueue({ usage: { inputTokens: 30, outputTokens: 30 } });
+    expect((await chat({ prompt: "fits", maxTokens: 40 })).status).toBe(200); // reserves 50, spends 60
+    // 71 tokens would fit an empty day's 100, but not beside the first call's 50 or 60: it fits after the reset.
+    const res = await chat({ prompt: "too big", maxTokens: 60 });
     expect([res.status, res.body.error.code, res.headers["cache-control"]]).toEqual([
       429,
       "BUDGET_EXCEEDED",
@@ -151,9 +153,44 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat over a budget on %s", (version)
     expect(res.body.error).toEqual({
       code: "BUDGET_EXCEEDED",
       message: expect.any(String),
-      details: { provider: "gemini", retryAfter },
+      details: {
+        provider: "gemini",
+        retryAfter,
+        scope: "user",
+        period: "day",
+        unit: "tokens",
+        limit: 100,
+        used: expect.any(Number),
+        requested: 71,
+      },
     });
+    expect([50, 60]).toContain(res.body.error.details.used); // the first call's reservation, or what it spent
     expect(served()).toHaveLength(1);
+  });
+
+  it("refuses a request larger than the whole budget with 429, no Retry-After, and its own message", async () => {
+    const res = await chat({ prompt: "no maxTokens: 4,096 reserved" });
+    expect([res.status, res.headers["retry-after"], res.headers["cache-control"]]).toEqual([
+      429,
+      undefined,
+      "no-store",
+    ]);
+    expect(res.body.error).toEqual({
+      code: "BUDGET_EXCEEDED",
+      message: expect.stringContaining("Lower maxTokens"),
+      details: {
+        provider: "gemini",
+        scope: "user",
+        period: "day",
+        unit: "tokens",
+        limit: 100,
+        requested: expect.any(Number),
+        reason: "request_exceeds_budget",
+      },
+    });
+    expect(res.body.error.details.requested).toBeGreaterThan(4096);
+    expect(res.body.error.message).not.toMatch(/resets soon|try again later/);
+    expect(served()).toEqual([]);
   });
 
   it("refuses a streamed chat before the stream starts: a plain 429 JSON answer, not an SSE error", async () => {
@@ -167,7 +204,10 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat over a budget on %s", (version)
         "application/json; charset=utf-8",
         "BUDGET_EXCEEDED",
       ]);
-      expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
+      expect([res.headers["retry-after"], res.body.error.details.reason]).toEqual([
+        undefined,
+        "request_exceeds_budget",
+      ]);
     }
     expect(served()).toEqual([]);
   });
