@@ -113,9 +113,11 @@ async function runChat(context: CoreContext, rawUserId: string | undefined, inpu
     input,
   );
   const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal);
+  let sent = false; // the request went to the provider: from here on, an abort leaves it billing the prompt
   try {
     // A signal that fired during the key lookup: some SDKs only listen for a *future* abort and would send the request anyway.
     deadline.signal.throwIfAborted();
+    sent = true;
     const result = await resolved.provider.doChat(providerRequest, { ...call, signal: deadline.signal });
     const response: ChatResponse = {
       text: result.text,
@@ -128,7 +130,9 @@ async function runChat(context: CoreContext, rawUserId: string | undefined, inpu
     succeeded(context, operation, userId, resolved, response);
     return response;
   } catch (error) {
-    await meter.end({}); // a chat that failed was not served: its reservation is released
+    // A chat the caller aborted once it was sent counts, as a cut stream does, from its reservation (no
+    // answer, no figures); one that failed was not served: its reservation is released.
+    await meter.end({ started: sent && request.signal?.aborted === true });
     const translated = deadline.translate(error, resolved.id);
     failed(context, operation, { userId, resolved, model: providerRequest.model }, translated);
     throw translated;

@@ -1,4 +1,5 @@
 // Metering for ai.connection(): a request's estimate from its JSON body, and the usage its answer states (JSON or SSE).
+import { isArrayBuffer } from "node:util/types";
 import { type CallEnd, DEFAULT_MAX_OUTPUT_TOKENS, type Estimate, estimateInputTokens, type Meter } from "./metering.js";
 import type { Usage } from "./types.js";
 import { isPlainObject } from "./validate.js";
@@ -46,22 +47,55 @@ export function usageFrom(body: unknown, before?: Usage): Usage | undefined {
 }
 
 /**
- * What a request through the connection reserves, and the model it names: from a JSON text body
- * (what every SDK sends); `undefined` for a request without one (a model listing), which reserves nothing.
+ * A request body metering leaves unread: a stream (reading it first would consume what the provider
+ * must get, or wait on a source that is still writing), or a Request body past {@link MAX_READ_BODY_BYTES}.
  */
-export function estimateRequest(body: unknown, path: string): { estimate?: Estimate; model?: string } {
+export const UNREAD = Symbol("unread body");
+
+/** The most of a Request's body read, from a clone, to estimate it; a longer one counts as {@link UNREAD}. */
+const MAX_READ_BODY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The text of a request body, to estimate it: `undefined` for none. Strings, bytes, blobs and form
+ * parameters are decoded (each can be read again when it is sent); a Request's body is read from
+ * `copy`, its clone; a stream, form data or an iterable is {@link UNREAD}.
+ */
+export async function bodyText(
+  body: RequestInit["body"],
+  copy: Request | undefined,
+): Promise<string | typeof UNREAD | undefined> {
+  if (copy?.body) return (await readText(copy.body, MAX_READ_BODY_BYTES)) ?? UNREAD;
+  if (body == null) return undefined;
+  if (typeof body === "string") return body;
+  if (body instanceof URLSearchParams) return body.toString();
+  if (body instanceof Blob) return body.text();
+  if (ArrayBuffer.isView(body) || isArrayBuffer(body)) return new TextDecoder().decode(body);
+  return UNREAD;
+}
+
+/**
+ * What a request through the connection reserves, and the model it names: from the text of its body
+ * (a JSON text is what every SDK sends); the worst case (the default output, see
+ * {@link DEFAULT_MAX_OUTPUT_TOKENS}) for an {@link UNREAD} body; `undefined` for a request without a
+ * body (a model listing), which reserves nothing.
+ */
+export function estimateRequest(
+  body: string | typeof UNREAD | undefined,
+  path: string,
+): { estimate?: Estimate; model?: string } {
   // Gemini names the model in the path: …/models/<model>:generateContent.
   const inPath = /\/models\/([^/:]+):/.exec(path)?.[1];
-  if (typeof body !== "string") return inPath === undefined ? {} : { model: decodeURIComponent(inPath) };
+  const pathModel = inPath === undefined ? {} : { model: decodeURIComponent(inPath).slice(0, 128) };
+  if (body === undefined) return pathModel;
+  if (body === UNREAD) return { estimate: { inputTokens: 0, outputTokens: DEFAULT_MAX_OUTPUT_TOKENS }, ...pathModel };
   const json = parseJson(body);
   const fields = isPlainObject(json) ? json : {};
   const config = isPlainObject(fields.generationConfig) ? fields.generationConfig : {};
   const outputTokens =
     firstCount(fields, MAX_OUTPUT_FIELDS) ?? count(config.maxOutputTokens) ?? DEFAULT_MAX_OUTPUT_TOKENS;
-  const model = typeof fields.model === "string" ? fields.model : inPath && decodeURIComponent(inPath);
   return {
     estimate: { inputTokens: estimateInputTokens([body]), outputTokens },
-    ...(model ? { model: model.slice(0, 128) } : {}),
+    ...(typeof fields.model === "string" && fields.model ? { model: fields.model.slice(0, 128) } : pathModel),
   };
 }
 
@@ -81,8 +115,13 @@ function parseJson(text: string): unknown {
  * test runner).
  */
 export async function readJson(copy: Response, maxBytes = Infinity): Promise<unknown> {
-  const reader = copy.body?.getReader();
-  if (!reader) return undefined;
+  const text = copy.body ? await readText(copy.body, maxBytes) : undefined;
+  return text === undefined ? undefined : parseJson(text);
+}
+
+/** The UTF-8 text of a body that is a copy (only it is consumed), `undefined` past `maxBytes` or when it fails. */
+async function readText(copy: ReadableStream<Uint8Array>, maxBytes: number): Promise<string | undefined> {
+  const reader = copy.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
@@ -93,11 +132,11 @@ export async function readJson(copy: Response, maxBytes = Infinity): Promise<unk
       if (size > maxBytes) return undefined;
       chunks.push(value);
     }
-    return parseJson(Buffer.concat(chunks).toString("utf8"));
+    return Buffer.concat(chunks).toString("utf8");
   } catch {
     return undefined;
   } finally {
-    reader.cancel().catch(() => undefined); // stops this copy only; the app's body flows on
+    reader.cancel().catch(() => undefined); // stops this copy only; the original flows on
   }
 }
 

@@ -8,7 +8,7 @@ import { classifyRefusal, type KeyHealth } from "./key-verdict.js";
 import type { Provider, ProviderConnection, ProviderConnectionSpec } from "./types.js";
 import { checkProviderId } from "./validate.js";
 import { startMeter } from "./metering.js";
-import { estimateRequest, meterResponse, readJson } from "./connection-usage.js";
+import { bodyText, estimateRequest, meterResponse, readJson } from "./connection-usage.js";
 
 /** What `ProviderConnection.apiKey` always is. The SDKs insist on a key; the fetch swaps in the real one. */
 export const PLACEHOLDER_API_KEY = "byok-ai-placeholder-key";
@@ -82,6 +82,8 @@ interface Call {
   /** A copy: the caller's headers object is never changed. */
   headers: Headers;
   body: RequestInit["body"];
+  /** When the call came as a Request with a body: a clone, to read the body from while `body` is sent. */
+  bodyCopy?: Request;
   signal: AbortSignal | null | undefined;
 }
 
@@ -92,8 +94,9 @@ interface Call {
 function callOf(input: string | URL | Request, init: RequestInit | undefined): Call {
   if (input instanceof Request) {
     const merged = new Request(input, init);
+    const bodyCopy = merged.body ? merged.clone() : undefined; // before reading `body`: cloning replaces it
     const { method, headers, body, signal } = merged;
-    return { url: new URL(merged.url), method, headers: new Headers(headers), body, signal };
+    return { url: new URL(merged.url), method, headers: new Headers(headers), body, bodyCopy, signal };
   }
   const { method, headers, body, signal } = init ?? {};
   let url: URL;
@@ -161,12 +164,12 @@ function keyedFetch(context: CoreContext, userId: string, resolved: Resolved, ba
   // The key's health as this connection last learned it: its fetch may send many requests.
   const health: KeyHealth = { status: record.status, statusUntil: record.statusUntil };
   return async function byokConnectionFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    const { url, headers, body, signal: own, ...call } = callOf(input, init);
+    const { url, headers, body, bodyCopy, signal: own, ...call } = callOf(input, init);
     const signal = callSignal(context, own);
     if (!isUnder(url, base)) throw refused(id);
     for (const name of AUTH_HEADERS) headers.delete(name);
     for (const name of AUTH_QUERY_PARAMS) if (url.searchParams.has(name)) url.searchParams.delete(name);
-    const { estimate, model } = estimateRequest(body, url.pathname);
+    const { estimate, model } = estimateRequest(await bodyText(body, bodyCopy), url.pathname);
     const subject = { ...who, provider: id, model: model ?? resolved.provider.defaultModel };
     const meter = await startMeter(context, subject, estimate); // BUDGET_EXCEEDED: nothing is sent
     let apiKey: string;

@@ -133,8 +133,9 @@ export interface CallEnd {
   /** What the provider reported spending, if it did. */
   usage?: Usage;
   /**
-   * The provider was sending (a stream cut short after it started): without `usage`, the call is
-   * counted from its reservation and marked estimated.
+   * The provider had the request when the call ended (a stream cut short after it started, a chat
+   * aborted after it was sent): without `usage`, the call is counted from its reservation and marked
+   * estimated.
    */
   started?: boolean;
   /** The provider answered without stating usage (a request through `ai.connection()`): one request, no tokens. */

@@ -147,6 +147,33 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
     }
   });
 
+  it("counts a chat the client left after the provider received it from its reservation, and keeps it in the budget", async () => {
+    await f.close();
+    f = await appFixture(kit, { byok: { budgets: { user: { tokensPerDay: 200 } } } }); // no 300 ms limit racing the abort
+    await withKey();
+    f.fake.enqueue({ hang: true });
+    const server = await listen(f.app);
+    try {
+      const req = httpRequest(`${server.url}/byok/chat`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-user": "u1" },
+      });
+      req.on("error", () => undefined);
+      req.end(JSON.stringify({ prompt: "Hi", maxTokens: 100 })); // reserves ceil(2 / 3) + 8 + 100 = 109 of 200
+      await waitFor(() => f.fake.requests.some((r) => r.op === "chat"), "the upstream call");
+      req.destroy();
+      await waitFor(async () => (await f.byok.usage({ userId: "u1" })).length === 1, "the usage row");
+      expect(await f.byok.usage({ userId: "u1" })).toEqual([
+        expect.objectContaining({ requests: 1, inputTokens: 9, outputTokens: 100, estimated: true }),
+      ]);
+      const refused = await chat({ prompt: "Hi", maxTokens: 100 });
+      expect([refused.status, refused.body.error.code]).toEqual([429, "BUDGET_EXCEEDED"]);
+      expect(f.fake.requests.filter((r) => r.op === "chat")).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("does not call the provider at all when the client left while the key was being looked up", async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
