@@ -101,6 +101,8 @@ export async function createExampleApp(options = {}) {
     helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: options.production ? [] : null } } }),
   );
   app.use("/assets", express.static(`${PUBLIC}assets`, { index: false, maxAge: 0 }));
+  // Browsers ask for /favicon.ico on every page: "no icon", without a 404 in the console or the server's log.
+  app.get("/favicon.ico", (_req, res) => res.set("Cache-Control", "public, max-age=86400").status(204).end());
   app.use(demoAuth({ secret, secure: Boolean(options.production) }));
   // POST/GET/DELETE /byok/keys and /byok/team/keys, POST /byok/chat, and req.ai on every request. The team's key
   // serves a member for every provider they have no own key for; only the team's admin may change it.

@@ -47,6 +47,17 @@ const FACTORIES: Partial<Record<NonNullable<ProviderOptions["kind"]>, { create: 
   "openai-compatible": { create: (id, o) => createOpenAIProvider({ id, ...o, compatible: true }), sdk: OPENAI_SDK },
 };
 
+/** A built-in provider's id. */
+export type BuiltInProvider = (typeof BUILT_IN_PROVIDERS)[number];
+
+/**
+ * Whether the SDK (an optional peer) that built-in `id` runs on is installed, which is when a BYOK offers
+ * that built-in by default. Loads nothing.
+ */
+export function isBuiltInInstalled(id: BuiltInProvider): boolean {
+  return isPeerInstalled(FACTORIES[id]!.sdk);
+}
+
 /** Marks a BYOK from any copy of byok-ai (`Symbol.for`: an ESM and a CommonJS copy in one app share it). */
 const BRAND = Symbol.for("byok-ai.BYOK");
 

@@ -123,5 +123,13 @@ export function connectOpenRouterRoutes(byok: BYOK, settings: { returnTo: string
     return { status: 303, location: flow.returnTo };
   };
 
-  return { start, callback };
+  // Where a failed browser navigation goes back to: the start link's own returnTo when it is one, and
+  // the configured one for the callback (a failed callback may have no state, so no returnTo of its own).
+  const startBack = (query: URLSearchParams): string => {
+    const asked = query.getAll("returnTo");
+    return (asked.length === 1 ? sitePath(asked[0]) : undefined) ?? settings.returnTo;
+  };
+  const callbackBack = (): string => settings.returnTo;
+
+  return { start, callback, startBack, callbackBack };
 }

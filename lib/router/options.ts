@@ -41,6 +41,16 @@ export interface ConnectOpenRouterOptions {
    * the path the router is mounted at.
    */
   callbackUrl?: string;
+  /**
+   * What a person whose browser opened a connect route sees when it fails (a double click on the way back,
+   * a link older than 10 minutes, a refused approval): with `true`, a `303` back to `returnTo` with the
+   * error code in the query, e.g. `/settings?byok_error=INVALID_REQUEST&byok_error_fields=state`, for the
+   * page to explain; with `false`, the JSON error. A browser's page load is a request with
+   * `Sec-Fetch-Mode: navigate` or an `Accept` that ranks `text/html` above `application/json`; every other
+   * request (a script's `fetch`) gets the JSON error either way. After a failed start, `returnTo` is the
+   * link's own when it is a path on this site; after a failed callback, the configured one. Defaults to `true`.
+   */
+  errorRedirect?: boolean;
 }
 
 /** Options of {@link byokRouter}. */
@@ -105,7 +115,7 @@ export interface ParsedRouterOptions {
   helmet: false | HelmetOptions;
   messageFor: MessageFor;
   /** The connect flows that are on, with their defaults filled in. */
-  connect: { openrouter?: { returnTo: string; callbackUrl?: string } };
+  connect: { openrouter?: { returnTo: string; callbackUrl?: string; errorRedirect: boolean } };
 }
 
 const KNOWN: KeysEnum<RouterOptions> = {
@@ -121,7 +131,7 @@ const KNOWN: KeysEnum<RouterOptions> = {
   connect: true,
 };
 const CONNECT_KNOWN: KeysEnum<NonNullable<RouterOptions["connect"]>> = { openrouter: true };
-const OPENROUTER_KNOWN: KeysEnum<ConnectOpenRouterOptions> = { returnTo: true, callbackUrl: true };
+const OPENROUTER_KNOWN: KeysEnum<ConnectOpenRouterOptions> = { returnTo: true, callbackUrl: true, errorRedirect: true };
 const WINDOW_KNOWN: KeysEnum<RateLimitWindow> = { windowMs: true, limit: true };
 const LIMITS_KNOWN: KeysEnum<{ keys: unknown; chat: unknown; store: unknown }> = {
   keys: true,
@@ -231,13 +241,18 @@ function checkConnect(value: unknown, byok: BYOK, W: string): ParsedRouterOption
     throw configError(
       `${W}: connect.openrouter.returnTo must be a path on this site starting with one "/", e.g. "/settings" (not "//host", not a URL).`,
     );
-  if (o.callbackUrl === undefined) return { openrouter: { returnTo } };
+  const errorRedirect = o.errorRedirect ?? true;
+  if (typeof errorRedirect !== "boolean")
+    throw configError(
+      `${W}: connect.openrouter.errorRedirect must be true (a browser that fails goes back to returnTo with ?byok_error=) or false (JSON errors).`,
+    );
+  if (o.callbackUrl === undefined) return { openrouter: { returnTo, errorRedirect } };
   const callbackUrl = absoluteUrl(o.callbackUrl);
   if (callbackUrl === undefined)
     throw configError(
       `${W}: connect.openrouter.callbackUrl must be an absolute http(s) URL without credentials or #fragment, e.g. "https://app.example.com/byok/connect/openrouter/callback".`,
     );
-  return { openrouter: { returnTo, callbackUrl } };
+  return { openrouter: { returnTo, callbackUrl, errorRedirect } };
 }
 
 /**

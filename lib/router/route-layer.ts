@@ -8,6 +8,7 @@ import { chatRoute } from "./chat-route.js";
 import { connectOpenRouterRoutes, OPENROUTER_CALLBACK_PATH } from "./connect-routes.js";
 import { keysRoutes, teamKeysRoutes } from "./keys-routes.js";
 import { modelsRoute } from "./models-route.js";
+import { backWithError, isBrowserNavigation } from "./navigation.js";
 import type { ParsedRouterOptions } from "./options.js";
 import type { Limit } from "./rate-limit.js";
 import { normalizeUserId } from "./request-user.js";
@@ -63,6 +64,12 @@ export interface Route {
   /** Team routes: a team is required (`NO_TEAM` without), and for `"manager"`, canManageTeamKeys too. */
   team?: "member" | "manager";
   handle(input: RouteInput): Promise<RouteAnswer>;
+  /**
+   * For a route a browser opens as a page: the path on this site that a failed browser navigation goes
+   * back to, its error code in the query (see {@link backWithError}); other requests still get JSON.
+   * Absent: every failure is JSON.
+   */
+  backOnError?: (query: URLSearchParams) => string;
 }
 
 /** The byok routes of one configuration. The limiter comes before the body and any store read: a refused request costs one counter update. */
@@ -99,9 +106,22 @@ export function routeTable(byok: BYOK, parsed: Readonly<ParsedRouterOptions>): R
   // "Connect OpenRouter": a browser navigation each way, limited like the keys routes it ends in.
   if (parsed.connect.openrouter) {
     const connect = connectOpenRouterRoutes(byok, parsed.connect.openrouter);
+    const back = parsed.connect.openrouter.errorRedirect;
     routes.push(
-      { method: "GET", path: "/connect/openrouter", limiter: "keys", handle: connect.start },
-      { method: "GET", path: OPENROUTER_CALLBACK_PATH, limiter: "keys", handle: connect.callback },
+      {
+        method: "GET",
+        path: "/connect/openrouter",
+        limiter: "keys",
+        handle: connect.start,
+        ...(back && { backOnError: connect.startBack }),
+      },
+      {
+        method: "GET",
+        path: OPENROUTER_CALLBACK_PATH,
+        limiter: "keys",
+        handle: connect.callback,
+        ...(back && { backOnError: connect.callbackBack }),
+      },
     );
   }
   return routes;
@@ -132,13 +152,25 @@ export interface AdapterRequest extends Omit<RouteInput, "body" | "userId" | "ai
 
 /**
  * One request through a route, in the order every adapter keeps: the user (401 without), the limiter
- * (its headers set, 429 when refused), the team gates, the body, then the handler.
+ * (its headers set, 429 when refused), the team gates, the body, then the handler. A failure is thrown
+ * for the adapter to answer as JSON, except on a route with `backOnError` opened by a browser (see
+ * {@link isBrowserNavigation}), which is sent back to the app's page with the error code instead.
  */
 export async function runRoute(
   route: Route,
   limits: { keys?: Limit; chat?: Limit },
   request: AdapterRequest,
 ): Promise<RouteAnswer> {
+  try {
+    return await answer(route, limits, request);
+  } catch (error) {
+    if (route.backOnError === undefined || !isBrowserNavigation(request.header)) throw error;
+    return backWithError(route.backOnError(request.query), error);
+  }
+}
+
+/** The route's steps, in that order; any failure is thrown. */
+async function answer(route: Route, limits: { keys?: Limit; chat?: Limit }, request: AdapterRequest) {
   const userId = normalizeUserId(await request.getUserId());
   if (userId === undefined) throw unauthenticated();
   const limit = limits[route.limiter];

@@ -4,7 +4,12 @@ export { startFakeOpenAI } from "./fake-openai.js";
 export { startFakeAnthropic } from "./fake-anthropic.js";
 export { startFakeOpenRouter, type FakeOpenRouter } from "./fake-openrouter.js";
 export { startFakeAzureOpenAI } from "./fake-azure-openai.js";
-export { startFakeProviders, type FakeProviders } from "./fake-providers.js";
+export {
+  startFakeProviders,
+  type FakeProviders,
+  type FakeProvidersOptions,
+  type FakeProviderServers,
+} from "./fake-providers.js";
 export {
   startFakeUpstream,
   type FakeProtocol,

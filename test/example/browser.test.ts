@@ -90,6 +90,7 @@ describe("example-server pages in Chromium", () => {
     await page.waitForURL(`${url}/chat`);
     await page.waitForSelector("body[data-ready=true]");
     expect(await page.locator("#provider option").allTextContents()).toEqual(["Google Gemini (key …7Qa9)"]);
+    expect(await page.textContent("#key-used")).toBe("Answers with your key …7Qa9.");
     await page.fill("#prompt", PROMPT);
     await page.click("#send");
     // While the answer is still streaming, part of it is already on the page...
@@ -102,7 +103,7 @@ describe("example-server pages in Chromium", () => {
     expect(partial.length).toBeLessThan(full!.length);
     expect(full!.startsWith(partial)).toBe(true);
     expect(await page.locator("#answer .chunk").count()).toBe(7);
-    expect(await page.textContent("#answer-meta")).toMatch(/^gemini · your key · .+ · \d+ tokens · stop$/);
+    expect(await page.textContent("#answer-meta")).toMatch(/^gemini · your key …7Qa9 · .+ · \d+ tokens · stop$/);
     expect(await page.isHidden("#chat-error")).toBe(true);
   });
 
@@ -192,6 +193,43 @@ describe("example-server pages in Chromium", () => {
     expect(await page.locator("#no-keys a").getAttribute("href")).toBe("/keys");
     expect(await page.isDisabled("#send")).toBe(true);
     expect(await page.isDisabled("#summarize-form button[type=submit]")).toBe(true);
+  });
+
+  it("shows bob, a member, that the team's key covers him, and names it as the key that answered his chat", async () => {
+    // alice, the team's admin, adds the team's OpenAI key; then bob signs in.
+    await page.click("nav >> text=API keys");
+    await page.waitForSelector("body[data-ready=true]");
+    const teamCard = page.locator('section[data-team-provider="openai"]');
+    await teamCard.locator("input").fill("sk-team-browser-key-Tm77");
+    await teamCard.getByRole("button", { name: "Save key" }).click();
+    await teamCard.locator("dd.hint").waitFor();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByText("Demo login.").waitFor();
+    await page.fill("#name", "bob");
+    await page.click("button[type=submit]");
+    await page.waitForURL(`${url}/keys`);
+    await page.waitForSelector("body[data-ready=true]");
+    expect(await card("openai").locator("[data-field=team-cover]").textContent()).toBe(
+      "No key of your own: your team's key …Tm77 answers your OpenAI chats. A key you save here takes its place for you.",
+    );
+    expect(await card("gemini").locator("[data-field=none]").textContent()).toBe("No key saved.");
+    await page.click("nav >> text=Chat");
+    await page.waitForSelector("body[data-ready=true]");
+    expect(await page.textContent("#key-used")).toBe("Answers with your team's key …Tm77.");
+    await page.fill("#prompt", "hello team");
+    await page.click("#send");
+    await page.waitForSelector("#answer-meta:not(:empty)");
+    expect(await page.textContent("#answer-meta")).toMatch(/^openai · your team's key …Tm77 · .+ · \d+ tokens · stop$/);
+    await page.screenshot({ path: join(ARTIFACTS, "example-chat-team-key.png"), fullPage: true });
+  });
+
+  it("explains a connect flow that came back with ?byok_error=, in plain words, and drops it from the address bar", async () => {
+    await page.goto(`${url}/keys?byok_error=INVALID_REQUEST&byok_error_fields=state`);
+    await page.waitForSelector("body[data-ready=true]");
+    expect(await page.textContent("#page-error")).toBe(
+      "Connecting your account did not finish: that link was already used or is older than 10 minutes. Click Connect again.",
+    );
+    expect(page.url()).toBe(`${url}/keys`);
   });
 
   it("logs no script errors and no CSP violations", () => {

@@ -110,8 +110,14 @@ describe("example-server (npm run example)", () => {
     expect([done.status, done.headers.get("location")]).toEqual([303, "/keys?connected=openrouter"]);
     const { keys } = (await (await http.call("/byok/keys")).json()) as { keys: { provider: string; hint: string }[] };
     expect(keys).toEqual([expect.objectContaining({ provider: "openrouter", hint: expect.stringMatching(/^…/) })]);
-    // The same callback again: its state is spent.
+    // The same callback again: its state is spent. A script gets the JSON error; a browser goes back to the key
+    // page, which explains the code.
     expect((await http.call(back.pathname + back.search)).status).toBe(400);
+    const replayed = await http.call(back.pathname + back.search, { headers: { accept: "text/html" } });
+    expect([replayed.status, replayed.headers.get("location")]).toEqual([
+      303,
+      "/keys?byok_error=INVALID_REQUEST&byok_error_fields=state",
+    ]);
   });
 
   it("lets alice, the demo team's admin, add a team key that bob's chats use, and refuses bob's change", async () => {
@@ -129,8 +135,10 @@ describe("example-server (npm run example)", () => {
     expect([added.status, ((await added.json()) as { owner: string }).owner]).toEqual([201, "team"]);
     const refused = await bob.json("/byok/team/keys", { provider: "openai", apiKey: "sk-bob-example-key-Bb01" });
     expect([refused.status, ((await refused.json()) as ErrorBody).error.code]).toEqual([403, "FORBIDDEN"]);
-    const keys = (await (await bob.call("/byok/keys")).json()) as { keys: unknown[]; teamKeys: { hint: string }[] };
-    expect([keys.keys, keys.teamKeys.map((k) => k.hint)]).toEqual([[], ["…Tm01"]]);
+    // What bob's key page shows on his own OpenAI card (the team's key covers him) and his chat page names.
+    type Listed = { keys: unknown[]; teamKeys: { hint: string; owner: string }[] };
+    const keys = (await (await bob.call("/byok/keys")).json()) as Listed;
+    expect([keys.keys, keys.teamKeys.map((k) => [k.owner, k.hint])]).toEqual([[], [["team", "…Tm01"]]]);
     const summary = await bob.json("/summarize", { text: "Team facts." });
     expect([summary.status, ((await summary.json()) as { provider: string }).provider]).toEqual([200, "openai"]);
     // The usage page's data: bob's chat with the team's key, in the team's rows for alice only.
@@ -145,6 +153,13 @@ describe("example-server (npm run example)", () => {
     const forbidden = await bob.call("/byok/usage?team=1");
     expect([forbidden.status, ((await forbidden.json()) as ErrorBody).error.code]).toEqual([403, "FORBIDDEN"]);
     expect((await alice.call("/usage")).status).toBe(200);
+  });
+
+  it("answers /favicon.ico with 204 and no body, so browsers log no 404", async () => {
+    const server = start();
+    const http = client((await server.waitFor(LISTENING))[1]!);
+    const icon = await http.call("/favicon.ico");
+    expect([icon.status, await icon.text()]).toEqual([204, ""]);
   });
 
   it("answers /summarize errors as { error: { code, message } } with the byok status", async () => {

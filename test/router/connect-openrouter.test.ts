@@ -1,12 +1,22 @@
-// "Connect OpenRouter" over HTTP on Express 4 and 5 against the fake: the PKCE flow, its state (single use, bound to the user, shared by instances) and returnTo.
+// "Connect OpenRouter" over HTTP on Express 4 and 5 against the fake: the PKCE flow, its state (single use, bound to the user, shared by instances) and returnTo;
+// and on every adapter, a failure a browser opened sent back to returnTo with its code.
 import { createHash } from "node:crypto";
+import { get as httpGet } from "node:http";
 import type { Express, NextFunction, Request, Response } from "express";
 import request from "supertest";
-import type { ByokEvent } from "../../lib";
-import { type FakeRequest, startFakeProviders } from "../../lib/testing";
+import type { BYOK, ByokEvent, ConnectOpenRouterOptions } from "../../lib";
+import { type FakeProviders, type FakeRequest, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
 import { thrownBy } from "../helpers/errors";
-import { type AppFixture, appFixture, EXPRESS_VERSIONS, type Kit, loadKit } from "../helpers/router-harness";
+import {
+  type AppFixture,
+  appFixture,
+  EXPRESS_VERSIONS,
+  type Kit,
+  loadKit,
+  SERVER_KINDS,
+  serveRoutes,
+} from "../helpers/router-harness";
 import { REDIS_URL, uniqueName } from "../helpers/services";
 
 const s256 = (verifier: string) => createHash("sha256").update(verifier).digest("base64url");
@@ -291,6 +301,7 @@ describe("byokRouter connect options", () => {
       "absolute http(s) URL",
     ],
     ["a misspelt setting", { openrouter: { returnto: "/" } }, "Did you mean `returnTo`?"],
+    ["a non-boolean errorRedirect", { openrouter: { errorRedirect: "json" } }, "errorRedirect must be true"],
     ["an unknown flow", { github: true }, "connect"],
   ])("throws CONFIG_INVALID for %s, naming the fix", async (_name, connect, fix) => {
     const byok = await byokWith();
@@ -328,5 +339,116 @@ describe("byokRouter connect options", () => {
     app.use(kit.lib.byokRouter({ byok, connect: { openrouter: false } }));
     expect((await request(app).get("/byok/connect/openrouter")).status).toBe(404);
     await byok.close();
+  });
+});
+
+/** A GET as an HTTP client sends it, headers exactly as given (fetch would set its own Sec-Fetch-Mode). */
+function get(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; location?: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, { headers }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (part: string) => (body += part));
+      res.on("end", () => resolve({ status: res.statusCode!, location: res.headers.location, body }));
+    });
+    req.on("error", reject);
+  });
+}
+
+/** What a browser's page load sends (Chrome's Accept), and what a script's fetch sends. */
+const PAGE_LOAD = { accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" };
+const NAVIGATE = { "sec-fetch-mode": "navigate" };
+const SCRIPT = { accept: "*/*", "sec-fetch-mode": "cors" };
+
+describe.each(SERVER_KINDS)("a failed connect route opened by a browser, on %s", (kind) => {
+  let fakes: FakeProviders<"openrouter">;
+  let byok: BYOK;
+  const servers: { url: string; close(): Promise<void> }[] = [];
+  beforeEach(async () => {
+    fakes = await startFakeProviders({ only: ["openrouter"] });
+    byok = new (loadKit(kind === "express4" ? "express4" : "express5").lib.BYOK)({
+      masterKey: TEST_MASTER_KEY,
+      providers: fakes.providers,
+    });
+  });
+  afterEach(async () => {
+    for (const server of servers.splice(0)) await server.close();
+    await byok.close();
+    await fakes.close();
+  });
+  const serve = async (openrouter: ConnectOpenRouterOptions = { returnTo: "/settings" }) => {
+    const server = await serveRoutes(kind, byok, { connect: { openrouter } });
+    servers.push(server);
+    return server.url;
+  };
+  /** Starts as u1 and approves at the fake: the callback's URL the browser then opens. */
+  const approved = async (url: string) => {
+    const started = await get(`${url}/byok/connect/openrouter`, { "x-user": "u1" });
+    return `${url}${pathOf(await approve(started.location!))}`;
+  };
+
+  it("sends a browser back to returnTo with the code of a replayed callback, and a script gets the JSON error", async () => {
+    const url = await serve();
+    const back = await approved(url);
+    expect(await get(back, { ...PAGE_LOAD, "x-user": "u1" })).toMatchObject({ status: 303, location: "/settings" });
+    const expected = {
+      status: 303,
+      location: "/settings?byok_error=INVALID_REQUEST&byok_error_fields=state",
+      body: "",
+    };
+    expect(await get(back, { ...PAGE_LOAD, "x-user": "u1" })).toEqual(expected);
+    expect(await get(back, { ...NAVIGATE, "x-user": "u1" })).toEqual(expected);
+    const script = await get(back, { ...SCRIPT, "x-user": "u1" });
+    expect([script.status, script.location, JSON.parse(script.body).error.details]).toEqual([
+      400,
+      undefined,
+      { fields: ["state"] },
+    ]);
+  });
+
+  it.each([
+    ["lists text/html below JSON", "application/json, text/html;q=0.9"],
+    ["ranks them the same", "text/html, application/json"],
+    ["lists neither", "image/png, */*"],
+  ])("answers JSON to a request whose Accept %s", async (_label, accept) => {
+    const url = await serve();
+    const res = await get(`${url}/byok/connect/openrouter/callback?state=abc&code=c`, { accept, "x-user": "u1" });
+    expect([res.status, JSON.parse(res.body).error.code]).toEqual([400, "INVALID_REQUEST"]);
+  });
+
+  it("sends a browser whose start link has a returnTo off this site to the configured returnTo, never off-site", async () => {
+    const url = await serve();
+    const res = await get(`${url}/byok/connect/openrouter?returnTo=${encodeURIComponent("//evil.example")}`, {
+      ...PAGE_LOAD,
+      "x-user": "u1",
+    });
+    expect([res.status, res.location]).toEqual([
+      303,
+      "/settings?byok_error=INVALID_REQUEST&byok_error_fields=returnTo",
+    ]);
+  });
+
+  it("sends a signed-out browser back to the start link's own returnTo, its query and fragment kept", async () => {
+    const url = await serve();
+    const returnTo = encodeURIComponent("/keys?tab=ai#openrouter");
+    const started = await get(`${url}/byok/connect/openrouter?returnTo=${returnTo}`, PAGE_LOAD);
+    expect([started.status, started.location]).toEqual([303, "/keys?tab=ai&byok_error=UNAUTHENTICATED#openrouter"]);
+    const back = await get(`${url}/byok/connect/openrouter/callback?state=${"A".repeat(43)}&code=c`, NAVIGATE);
+    expect([back.status, back.location]).toEqual([303, "/settings?byok_error=UNAUTHENTICATED"]);
+  });
+
+  it("answers a browser with the JSON error when errorRedirect is false", async () => {
+    const url = await serve({ returnTo: "/settings", errorRedirect: false });
+    const back = await approved(url);
+    await get(back, { "x-user": "u1" });
+    const replay = await get(back, { ...PAGE_LOAD, ...NAVIGATE, "x-user": "u1" });
+    expect([replay.status, replay.location, JSON.parse(replay.body).error.code]).toEqual([
+      400,
+      undefined,
+      "INVALID_REQUEST",
+    ]);
   });
 });

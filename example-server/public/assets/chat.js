@@ -29,9 +29,13 @@ async function chat(provider, text) {
   for await (const { event, data } of readSse(response)) {
     if (event === "chunk")
       answer.append(Object.assign(document.createElement("span"), { className: "chunk", textContent: data.text }));
-    else if (event === "done")
-      meta.textContent = `${data.provider} · ${whose.get(data.provider) ?? "your key"} · ${data.model} · ${data.usage.totalTokens} tokens · ${data.finishReason}`;
-    else if (event === "error") throw Object.assign(new Error(data.message), { code: data.code });
+    else if (event === "done") {
+      // The provider that answered, and of its listed keys the one byok-ai picks (not re-read per chat: GET
+      // /byok/keys counts in the keys routes' rate limit).
+      const key = whose(loaded, data.provider);
+      const used = key ? ` · ${describe(key)}` : "";
+      meta.textContent = `${data.provider}${used} · ${data.model} · ${data.usage.totalTokens} tokens · ${data.finishReason}`;
+    } else if (event === "error") throw Object.assign(new Error(data.message), { code: data.code });
   }
 }
 
@@ -84,17 +88,26 @@ $("summarize-form").addEventListener("submit", async (event) => {
   }
 });
 
-/** Whose key answers for each provider: the user's own wins over the team's (as byok-ai chooses). */
-const whose = new Map();
+/**
+ * The key that answers for `provider`, from GET /byok/keys (each KeyInfo says its `owner`): the user's own
+ * wins over the team's, as byok-ai chooses.
+ */
+const whose = ({ keys, teamKeys = [] }, provider) =>
+  keys.find((k) => k.provider === provider) ?? teamKeys.find((k) => k.provider === provider);
+const describe = (key) => `${key.owner === "team" ? "your team's key" : "your key"} ${key.hint}`;
+/** The keys as the page loaded them, for the line under the provider list. */
+let loaded = { keys: [] };
+const showKeyUsed = () => {
+  const key = select.value ? whose(loaded, select.value) : undefined;
+  $("key-used").textContent = key ? `Answers with ${describe(key)}.` : "";
+};
+select.addEventListener("change", showKeyUsed);
 
 async function main() {
   await loadUser();
-  const [{ keys: own, teamKeys = [] }, { defaultProvider }] = await Promise.all([
-    api("/byok/keys"),
-    api("/api/settings"),
-  ]);
-  for (const k of teamKeys) whose.set(k.provider, "your team's key");
-  for (const k of own) whose.set(k.provider, "your key");
+  const [listed, { defaultProvider }] = await Promise.all([api("/byok/keys"), api("/api/settings")]);
+  loaded = listed;
+  const { keys: own, teamKeys = [] } = listed;
   const keys = [...own, ...teamKeys.filter((t) => !own.some((k) => k.provider === t.provider))];
   const names = new Map(PROVIDERS.map((p) => [p.id, p.name]));
   // The default provider first and selected: it is the one byok-ai calls when a request names none.
@@ -111,6 +124,7 @@ async function main() {
     ),
   );
   if (keys.length === 0) select.replaceChildren(new Option("No key yet: add one on the API keys page", ""));
+  showKeyUsed();
   await loadModels().catch((failure) => showError(error, friendlyError(failure)));
   $("no-keys").hidden = keys.length > 0;
   for (const control of [select, send, $("summarize-form").querySelector("button")])

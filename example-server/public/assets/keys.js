@@ -75,6 +75,8 @@ function card(provider, base = "/byok/keys", scope = "") {
     el("p", { class: "muted small" }, `Where to find it: ${provider.where}`),
   );
 
+  // The team's key for this provider, on the user's own card: it answers the user's chats while they have no key.
+  let teamKey;
   const render = (key) => {
     info.replaceChildren(
       key
@@ -97,7 +99,13 @@ function card(provider, base = "/byok/keys", scope = "") {
             el("dt", {}, "Last used"),
             el("dd", {}, when(key.lastUsedAt)),
           )
-        : el("p", { class: "muted", "data-field": "none" }, "No key saved."),
+        : teamKey
+          ? el(
+              "p",
+              { class: "covered", "data-field": "team-cover" },
+              `No key of your own: your team's key ${teamKey.hint} answers your ${provider.name} chats. A key you save here takes its place for you.`,
+            )
+          : el("p", { class: "muted", "data-field": "none" }, "No key saved."),
     );
     save.textContent = key ? "Replace key" : "Save key";
     check.hidden = !key || base !== "/byok/keys";
@@ -159,7 +167,12 @@ function card(provider, base = "/byok/keys", scope = "") {
       busy(false);
     }
   });
-  return { section, render, done };
+  /** Shows the team's key (or none) on the user's own card, then the user's own key (or none). */
+  const renderWithTeam = (key, team) => {
+    teamKey = team;
+    render(key);
+  };
+  return { section, render, renderWithTeam, done };
 }
 
 async function main() {
@@ -176,12 +189,31 @@ async function main() {
   }
   try {
     const { keys, teamKeys = [] } = await api("/byok/keys");
-    for (const [id, c] of cards) c.render(keys.find((k) => k.provider === id));
+    for (const [id, c] of cards)
+      c.renderWithTeam(
+        keys.find((k) => k.provider === id),
+        teamKeys.find((k) => k.provider === id),
+      );
     // Back from a connect flow: say so once, and drop the marker from the address bar.
-    const connected = new URLSearchParams(window.location.search).get("connected");
+    const query = new URLSearchParams(window.location.search);
+    const connected = query.get("connected");
     const name = PROVIDERS.find((p) => p.id === connected)?.name;
     if (name && keys.some((k) => k.provider === connected)) {
       cards.get(connected).done(`Connected: ${name} sent your key, checked and saved.`);
+      window.history.replaceState(null, "", "/keys");
+    }
+    // A connect flow that failed comes back with its code (byokRouter's errorRedirect): plain words, never URL text.
+    const failed = query.get("byok_error");
+    if (failed) {
+      const bad = new Map([
+        ["state", "that link was already used or is older than 10 minutes"],
+        ["code", "it was not approved"],
+      ]);
+      const why =
+        failed === "INVALID_REQUEST"
+          ? `${bad.get(query.get("byok_error_fields")) ?? "the link was not valid"}. Click Connect again.`
+          : friendlyError({ code: failed }, "key");
+      showError(document.getElementById("page-error"), `Connecting your account did not finish: ${why}`);
       window.history.replaceState(null, "", "/keys");
     }
     if (teamCards) for (const [id, c] of teamCards) c.render(teamKeys.find((k) => k.provider === id));
