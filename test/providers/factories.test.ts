@@ -7,8 +7,8 @@ import {
   createGeminiProvider,
   createOpenAIProvider,
   createOpenRouterProvider,
-  type Provider,
 } from "../../lib";
+import type { Provider } from "../../lib/extend";
 import { TEST_MASTER_KEY } from "../helpers/canary";
 
 /** The CONFIG_INVALID message `build` throws with. */
