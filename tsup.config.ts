@@ -1,4 +1,4 @@
-// Builds the library and the testing kit as ESM + CJS with bundled declarations (run through scripts/build.mjs), and the CLI (the bin) as CJS only.
+// Builds the library, the testing kit and the extension kit as ESM + CJS with bundled declarations (run through scripts/build.mjs), and the CLI (the bin) as CJS only.
 import { defineConfig, type Options } from "tsup";
 
 const common: Options = {
@@ -17,7 +17,7 @@ const common: Options = {
 export default defineConfig([
   {
     ...common,
-    entry: { index: "lib/index.ts", testing: "lib/testing/index.ts" },
+    entry: { index: "lib/index.ts", testing: "lib/testing/index.ts", extend: "lib/extend.ts" },
     format: ["esm", "cjs"],
     dts: true,
     // Both builds run at once: this one empties dist/ but leaves the CLI build's file alone.

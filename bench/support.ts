@@ -2,7 +2,8 @@
 import { GoogleGenAI } from "@google/genai";
 import type { Redis } from "ioredis";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
-import { BYOK, byokRouter, MemoryStore, RedisStore, type KeyStore, type RouterOptions } from "../lib";
+import { BYOK, byokRouter, MemoryStore, RedisStore, type RouterOptions } from "../lib";
+import type { KeyStore } from "../lib/extend";
 
 export type Variant = "memory" | "redis";
 /** Router pieces a variant can leave out, to price each in the same run. */

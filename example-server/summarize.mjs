@@ -6,7 +6,8 @@ import { createGoogleGenerativeAI } from "@ai-sdk/google";
 import { createOpenAI } from "@ai-sdk/openai";
 import { APICallError, generateObject } from "ai";
 import express from "express";
-import { ByokError, upstreamError } from "byok-ai";
+import { ByokError } from "byok-ai";
+import { upstreamError } from "byok-ai/extend";
 import { z } from "zod";
 
 const MAX_TEXT = 8000;

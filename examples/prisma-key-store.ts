@@ -3,7 +3,8 @@
 //   new BYOK({ masterKey, store: new PrismaKeyStore(prisma.byokKey) })
 // It is written against the few methods of the generated delegate that it uses, so it does not depend on your
 // generated client. test/readme/prisma-key-store.test.ts runs it through runKeyStoreConformance.
-import { ByokError, type KeyRecord, type KeyStore, type PutResult, type StoredKeyStatus } from "byok-ai";
+import { ByokError } from "byok-ai";
+import type { KeyRecord, KeyStore, PutResult, StoredKeyStatus } from "byok-ai/extend";
 
 /** A row of the ByokKey model. */
 export interface ByokKeyRow {

@@ -36,7 +36,8 @@ import {
 /** Provider ids configured by default. */
 export const BUILT_IN_PROVIDERS = ["gemini", "openai", "anthropic", "openrouter", "azure-openai"] as const;
 
-type Factory = (id: string, options: Readonly<ProviderOptions>) => Provider;
+/** A factory gets the checked `providers: {…}` entry without its `kind`, and checks it again by the same rules. */
+type Factory = (id: string, settings: Readonly<Omit<ProviderOptions, "kind">>) => Provider;
 /** How to build each kind, and the SDK (an optional peer) it runs on. Creating one loads no SDK: that waits for the first call. */
 const FACTORIES: Partial<Record<NonNullable<ProviderOptions["kind"]>, { create: Factory; sdk: string }>> = {
   gemini: { create: (id, o) => createGeminiProvider({ id, ...o }), sdk: GEMINI_SDK },
@@ -94,7 +95,8 @@ export class BYOK {
         missingSdks.set(id, factory.sdk);
         continue;
       }
-      providers.set(id, factory.create(id, value));
+      const { kind: _kind, ...settings } = value;
+      providers.set(id, factory.create(id, settings));
     }
     const store = parsed.store ?? new MemoryStore();
     this.#context = {

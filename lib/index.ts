@@ -1,4 +1,5 @@
-// byok-ai: the public entry point. Re-exports the contract, nothing else.
+// byok-ai: the entry point apps use. Re-exports the contract, nothing else; provider and store authors'
+// interfaces are in byok-ai/extend (lib/extend.ts), the test kit in byok-ai/testing.
 export { BYOK } from "./byok.js";
 export type { ByokOptions } from "./core/options.js";
 export type { DeleteKeyInput, KeyOwner, RegisterKeyFields, RegisterKeyInput } from "./core/keys.js";
@@ -9,8 +10,6 @@ export { ByokError, ERROR_STATUS, type ByokErrorCode, type ByokErrorOptions } fr
 export type {
   AiClient,
   Budget,
-  BudgetCounter,
-  BudgetRefusal,
   Budgets,
   ByokEvent,
   ByokEventBase,
@@ -26,25 +25,12 @@ export type {
   ChatRequest,
   ChatResponse,
   ChatStream,
-  CompareAndSwap,
   FinishReason,
   KeyInfo,
-  KeyRecord,
   KeyStatus,
-  StoredKeyStatus,
-  KeyStore,
   ModelInfo,
-  Provider,
-  ProviderCallContext,
-  ProviderChatRequest,
-  ProviderChatResult,
   ProviderConnection,
-  ProviderConnectionSpec,
-  ProviderModel,
   ProviderOptions,
-  ProviderStreamPart,
-  ProviderUserEndpoints,
-  PutResult,
   Usage,
   UsageRow,
   UserEndpointOptions,
@@ -58,7 +44,6 @@ export type { DataKeyCacheOptions } from "./vault/data-key-cache.js";
 export { localKey } from "./vault/local-key.js";
 export { vaultTransit, type VaultTransitOptions } from "./kms/vault-transit.js";
 export { awsKms, type AwsKmsOptions, type KmsClientLike } from "./kms/aws-kms.js";
-export { upstreamError, cleanUpstreamMessage, type UpstreamFailure } from "./providers/upstream-error.js";
 export { createGeminiProvider, type GeminiProviderSettings } from "./providers/gemini.js";
 export { createOpenAIProvider, type OpenAIProviderSettings } from "./providers/openai.js";
 export { createAnthropicProvider, type AnthropicProviderSettings } from "./providers/anthropic.js";

@@ -1,4 +1,7 @@
-// What the router and CLI need from BYOK, as public API: brand across module copies, use() options, verify(), providers off.
+// What the router and CLI need from BYOK, as public API: brand across module copies, use() options, verify(), providers
+// off; and each entry point's export list, pinned.
+import { join } from "node:path";
+import ts from "typescript";
 import { BYOK, ByokError, type ByokEvent, byokRouter, MemoryStore } from "../lib";
 import type * as Lib from "../lib";
 import { type FakeUpstream, startFakeGemini } from "../lib/testing";
@@ -182,5 +185,202 @@ describe("MemoryStore under NODE_ENV=production", () => {
       spy.mockRestore();
     }
     expect(new MemoryStore()).toBeInstanceOf(MemoryStore);
+  });
+});
+
+/**
+ * Each entry point's exports, as the built package has them (globalSetup built dist/): values from the CommonJS
+ * module, types (names that are no value) from the ES and CommonJS declarations. A change here is a decision: make
+ * it with docs/api.md's "Entry points and names" (test/extend-types.test.ts checks the same split in the sources).
+ */
+describe("the export list of each entry point", () => {
+  const dist = join(__dirname, "..", "dist");
+
+  /** The names a declaration file exports that are types only. */
+  function typeExports(file: string): string[] {
+    const program = ts.createProgram([file], {
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      target: ts.ScriptTarget.ES2022,
+      types: ["node"],
+    });
+    const checker = program.getTypeChecker();
+    const module = checker.getSymbolAtLocation(program.getSourceFile(file)!);
+    if (!module) throw new Error(`${file} is not a module: is dist/ built?`);
+    return checker
+      .getExportsOfModule(module)
+      .filter((s) => !((s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s).flags & ts.SymbolFlags.Value))
+      .map((s) => s.name)
+      .sort();
+  }
+
+  const ENTRIES: { entry: string; file: string; values: string[]; types: string[] }[] = [
+    {
+      entry: "byok-ai",
+      file: "index",
+      values: [
+        "BYOK",
+        "ByokError",
+        "ERROR_STATUS",
+        "MemoryStore",
+        "PostgresStore",
+        "RedisStore",
+        "awsKms",
+        "byokErrorHandler",
+        "byokErrorResponse",
+        "byokHandler",
+        "byokRouter",
+        "createAnthropicProvider",
+        "createAzureOpenAIProvider",
+        "createGeminiProvider",
+        "createOpenAIProvider",
+        "createOpenRouterProvider",
+        "generateMasterKey",
+        "isOpenRouterProvider",
+        "localKey",
+        "vaultTransit",
+      ],
+      types: [
+        "AiClient",
+        "AnthropicProviderSettings",
+        "AwsKmsOptions",
+        "AzureOpenAIProviderSettings",
+        "Budget",
+        "Budgets",
+        "ByokErrorCode",
+        "ByokErrorOptions",
+        "ByokEvent",
+        "ByokEventBase",
+        "ByokOptions",
+        "ChatCompletedEvent",
+        "ChatFailedEvent",
+        "ChatMessage",
+        "ChatRequest",
+        "ChatResponse",
+        "ChatStream",
+        "ConnectOpenRouterOptions",
+        "DataKeyCacheOptions",
+        "DeleteKeyInput",
+        "EndpointRefusalReason",
+        "ErrorDetails",
+        "ErrorHandlerOptions",
+        "ErrorMessages",
+        "ErrorResponseOptions",
+        "FinishReason",
+        "GeminiProviderSettings",
+        "HandlerOptions",
+        "KeyCheckedEvent",
+        "KeyDeletedEvent",
+        "KeyEncryptionKey",
+        "KeyInfo",
+        "KeyOwner",
+        "KeyRegisteredEvent",
+        "KeyRejectedEvent",
+        "KeyStatus",
+        "KeyStatusChangedEvent",
+        "KeyUsedEvent",
+        "KmsClientLike",
+        "ModelInfo",
+        "OpenAIProviderSettings",
+        "OpenRouterProvider",
+        "OpenRouterProviderSettings",
+        "PostgresStoreOptions",
+        "ProviderConnection",
+        "ProviderOptions",
+        "RateLimitStoreFactory",
+        "RateLimitWindow",
+        "RedisStoreOptions",
+        "RegisterKeyFields",
+        "RegisterKeyInput",
+        "RotateOptions",
+        "RotateResult",
+        "RouterOptions",
+        "Usage",
+        "UsageOptions",
+        "UsageQuery",
+        "UsageRow",
+        "UseOptions",
+        "UserEndpointOptions",
+        "UserEndpointSettings",
+        "VaultTransitOptions",
+        "VerifyOptions",
+        "VerifyResult",
+      ],
+    },
+    {
+      entry: "byok-ai/testing",
+      file: "testing",
+      values: [
+        "runKeyStoreConformance",
+        "runProviderConformance",
+        "startFakeAnthropic",
+        "startFakeAwsKms",
+        "startFakeAzureOpenAI",
+        "startFakeGemini",
+        "startFakeOpenAI",
+        "startFakeOpenRouter",
+        "startFakeProviders",
+        "startFakeUpstream",
+        "startFakeVaultTransit",
+      ],
+      types: [
+        "ConformanceRunner",
+        "FakeAwsKms",
+        "FakeAwsKmsOptions",
+        "FakeKeyService",
+        "FakeOpenRouter",
+        "FakeProtocol",
+        "FakeProviders",
+        "FakeRefusal",
+        "FakeReply",
+        "FakeRequest",
+        "FakeToolCall",
+        "FakeUpstream",
+        "FakeUpstreamOptions",
+        "FakeVaultTransit",
+        "FakeVaultTransitOptions",
+        "KeyServiceCall",
+        "KeyServiceFaults",
+        "KeyStoreConformanceOptions",
+        "ProviderConformanceOptions",
+        "SeenChat",
+      ],
+    },
+    {
+      entry: "byok-ai/extend",
+      file: "extend",
+      values: ["cleanUpstreamMessage", "upstreamError"],
+      types: [
+        "BudgetCounter",
+        "BudgetRefusal",
+        "CompareAndSwap",
+        "KeyRecord",
+        "KeyStore",
+        "Provider",
+        "ProviderCallContext",
+        "ProviderChatRequest",
+        "ProviderChatResult",
+        "ProviderConnectionSpec",
+        "ProviderModel",
+        "ProviderStreamPart",
+        "ProviderUserEndpoints",
+        "PutResult",
+        "StoredKeyStatus",
+        "UpstreamFailure",
+        "UsageRow",
+      ],
+    },
+  ];
+
+  it.each(ENTRIES)("$entry exports exactly its values and types", ({ file, values, types }) => {
+    expect(Object.keys(jest.requireActual<object>(join(dist, `${file}.cjs`))).sort()).toEqual(values);
+    expect(typeExports(join(dist, `${file}.d.mts`))).toEqual(types);
+    expect(typeExports(join(dist, `${file}.d.cts`))).toEqual(types);
+  });
+
+  it("keeps what provider and store authors need out of byok-ai", () => {
+    const root = [...ENTRIES[0]!.values, ...ENTRIES[0]!.types];
+    const shared = ENTRIES[2]!.types.filter((name) => root.includes(name));
+    expect(shared).toEqual(["UsageRow"]); // apps read usage rows (byok.usage()); stores write them
   });
 });

@@ -40,7 +40,11 @@ export function configError(message: string): ByokError {
  * Checks that `input` is a plain object with only known keys, and returns a copy without the
  * undefined values (so `{ store: undefined }` means "use the default").
  */
-export function checkOptionsObject<T extends object>(input: unknown, known: KeysEnum<T>, where: string): Partial<T> {
+export function checkOptionsObject<T extends object>(
+  input: unknown,
+  known: { [K in keyof Required<T>]: unknown },
+  where: string,
+): Partial<T> {
   if (input === undefined) return {};
   if (!isPlainObject(input)) {
     throw configError(
@@ -59,6 +63,40 @@ export function checkOptionsObject<T extends object>(input: unknown, known: Keys
     if (value !== undefined) out[key] = value;
   }
   return out as Partial<T>;
+}
+
+/** How each setting of T is checked: its name → a rule that returns the checked value or throws CONFIG_INVALID. */
+export type SettingRules<T> = { [K in keyof Required<T>]: (value: unknown, label: string) => NonNullable<T[K]> };
+
+/**
+ * Applies `rules` to settings already through {@link checkOptionsObject}, in the rules' order, each labelled
+ * `where.name`; returns the checked values, frozen.
+ */
+export function applySettingRules<T extends object>(
+  given: Partial<T>,
+  rules: SettingRules<T>,
+  where: string,
+): Readonly<Partial<T>> {
+  const out: Partial<T> = {};
+  for (const name of Object.keys(rules) as (keyof T & string)[]) {
+    if (given[name] !== undefined) out[name] = rules[name](given[name], `${where}.${name}`);
+  }
+  return Object.freeze(out);
+}
+
+/** Checks settings: a plain object of the names `rules` knows (with a "did you mean"), each value by its rule. */
+export function checkSettings<T extends object>(
+  input: unknown,
+  rules: SettingRules<T>,
+  where: string,
+): Readonly<Partial<T>> {
+  return applySettingRules(checkOptionsObject<T>(input, rules, where), rules, where);
+}
+
+/** `true` or `false`. */
+export function checkBoolean(value: unknown, label: string): boolean {
+  if (typeof value !== "boolean") throw configError(`${label} must be a boolean.`);
+  return value;
 }
 
 /** A positive whole number of milliseconds, at most `max`. */

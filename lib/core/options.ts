@@ -7,9 +7,22 @@ import {
 import type { KeyEncryptionKey } from "../vault/key-encryption.js";
 import { localKey } from "../vault/local-key.js";
 import { parseMasterKey } from "../vault/master-key.js";
-import { checkBaseUrl, checkDuration, checkOptionsObject, configError, type KeysEnum } from "./option-checks.js";
+import {
+  applySettingRules,
+  checkDuration,
+  checkOptionsObject,
+  configError,
+  type KeysEnum,
+  type SettingRules,
+} from "./option-checks.js";
+import {
+  checkUserEndpoints,
+  MAX_TIMEOUT_MS,
+  PROVIDER_SETTING_RULES,
+  USER_ENDPOINT_RULES,
+} from "./provider-settings.js";
 import type { UsageOptions } from "./metering.js";
-import type { Budgets, ByokEvent, KeyStore, Provider, ProviderOptions, UserEndpointOptions } from "./types.js";
+import type { Budgets, ByokEvent, KeyStore, Provider, ProviderOptions } from "./types.js";
 import { PROVIDER_ID } from "./validate.js";
 
 /** Options of `new BYOK()`. */
@@ -100,22 +113,20 @@ const KNOWN: KeysEnum<ByokOptions> = {
   budgets: true,
 };
 const CACHE_KNOWN: KeysEnum<DataKeyCacheOptions> = { maxAgeMs: true, maxEntries: true };
-const PROVIDER_KNOWN: KeysEnum<ProviderOptions> = {
-  kind: true,
-  baseUrl: true,
-  authUrl: true,
-  defaultModel: true,
-  timeoutMs: true,
-  userEndpoints: true,
+/** The same rules as each create*Provider factory's (lib/core/provider-settings.ts); `kind` is checked with the id. */
+const PROVIDER_RULES: SettingRules<ProviderOptions> = {
+  kind: (value) => value as NonNullable<ProviderOptions["kind"]>,
+  baseUrl: PROVIDER_SETTING_RULES.baseUrl,
+  authUrl: PROVIDER_SETTING_RULES.authUrl,
+  userEndpoints: (value, label) => checkUserEndpoints(value, label, USER_ENDPOINT_RULES),
+  defaultModel: PROVIDER_SETTING_RULES.defaultModel,
+  timeoutMs: PROVIDER_SETTING_RULES.timeoutMs,
 };
-const USER_ENDPOINTS_KNOWN: KeysEnum<UserEndpointOptions> = { hosts: true, allowPrivateNetwork: true };
 const KINDS = ["gemini", "openai", "anthropic", "openrouter", "azure-openai", "openai-compatible"] as const;
 /** Kinds whose keys may carry their own endpoint. */
 const ENDPOINT_KINDS: readonly string[] = ["azure-openai", "openai-compatible"];
-const MAX_HOSTS = 100;
 /** The KeyStore methods marked **Required** (rotation's `scan` and `compareAndSwap` included); the rest are optional. */
 const STORE_METHODS = ["get", "list", "put", "delete", "deleteUser", "scan", "compareAndSwap"] as const;
-const MAX_TIMEOUT_MS = 10 * 60_000;
 const MAX_CACHE_AGE_MS = 24 * 3_600_000;
 const MAX_CACHE_ENTRIES = 10_000_000;
 
@@ -193,82 +204,30 @@ function checkProvider(id: string, value: unknown): Provider {
   return value as Provider;
 }
 
-/** One `userEndpoints.hosts` entry: a host name (or IP) as a URL would show it, optionally `*.` + a host name. */
-function checkHostPattern(value: unknown, label: string): string {
-  const host = typeof value === "string" ? value.toLowerCase() : "";
-  const name = host.startsWith("*.") ? host.slice(2) : host;
-  let parsed: string | undefined;
-  try {
-    parsed = new URL(`https://${name}/`).hostname;
-  } catch {
-    parsed = undefined;
-  }
-  if (!name || parsed !== name || name.endsWith(".") || name.includes("*"))
-    throw configError(
-      `${label} must be a host name such as "llm.example.com" or "*.example.com" (no scheme, port, path or trailing dot; IPv6 in brackets).`,
-    );
-  return host;
-}
-
-function checkUserEndpoints(value: unknown, label: string): Readonly<UserEndpointOptions> {
-  const o = checkOptionsObject<UserEndpointOptions>(value, USER_ENDPOINTS_KNOWN, label);
-  const out: UserEndpointOptions = {};
-  if (o.hosts !== undefined) {
-    if (!Array.isArray(o.hosts) || o.hosts.length === 0 || o.hosts.length > MAX_HOSTS)
-      throw configError(`${label}.hosts must be an array of 1 to ${MAX_HOSTS} host names, e.g. ["llm.example.com"].`);
-    out.hosts = Object.freeze(o.hosts.map((h, i) => checkHostPattern(h, `${label}.hosts[${i}]`))) as string[];
-  }
-  if (o.allowPrivateNetwork !== undefined) {
-    if (typeof o.allowPrivateNetwork !== "boolean")
-      throw configError(`${label}.allowPrivateNetwork must be a boolean.`);
-    // Any host on the server's own network is what SSRF is: only with the hosts named.
-    if (o.allowPrivateNetwork && out.hosts === undefined)
-      throw configError(
-        `${label}: allowPrivateNetwork needs hosts, the host names keys may point at (e.g. ["ollama.internal"]).`,
-      );
-    out.allowPrivateNetwork = o.allowPrivateNetwork;
-  }
-  return Object.freeze(out);
-}
-
 function checkProviderOptions(id: string, value: unknown, builtIns: readonly string[]): Readonly<ProviderOptions> {
-  const o = checkOptionsObject<ProviderOptions>(value, PROVIDER_KNOWN, `providers.${id}`);
+  const where = `providers.${id}`;
+  const o = checkOptionsObject<ProviderOptions>(value, PROVIDER_RULES, where);
   const kind = o.kind ?? (builtIns.includes(id) ? (id as ProviderOptions["kind"]) : undefined);
   if (kind === undefined || !KINDS.includes(kind)) {
     throw configError(
-      `providers.${id}.kind must be one of ${KINDS.join(", ")}${builtIns.includes(id) ? "" : ` (required for a provider id that is not built in: ${builtIns.join(", ")})`}.`,
+      `${where}.kind must be one of ${KINDS.join(", ")}${builtIns.includes(id) ? "" : ` (required for a provider id that is not built in: ${builtIns.join(", ")})`}.`,
     );
   }
-  const out: ProviderOptions = { kind };
-  if (o.baseUrl !== undefined) {
-    if (kind === "azure-openai")
-      throw configError(
-        `providers.${id}.baseUrl: an "azure-openai" key carries its own endpoint; to allow other hosts, set userEndpoints.hosts.`,
-      );
-    out.baseUrl = checkBaseUrl(o.baseUrl, `providers.${id}.baseUrl`);
-  }
-  if (o.authUrl !== undefined) {
-    if (kind !== "openrouter") throw configError(`providers.${id}.authUrl is only for kind "openrouter".`);
-    out.authUrl = checkBaseUrl(o.authUrl, `providers.${id}.authUrl`);
-  }
-  if (o.userEndpoints !== undefined) {
-    if (!ENDPOINT_KINDS.includes(kind))
-      throw configError(`providers.${id}.userEndpoints is only for kinds ${ENDPOINT_KINDS.join(" and ")}.`);
-    out.userEndpoints = checkUserEndpoints(o.userEndpoints, `providers.${id}.userEndpoints`);
-  }
-  if (o.defaultModel !== undefined) {
-    if (typeof o.defaultModel !== "string" || o.defaultModel.length === 0)
-      throw configError(`providers.${id}.defaultModel must be a non-empty string, e.g. a model name.`);
-    out.defaultModel = o.defaultModel;
-  }
-  if (o.timeoutMs !== undefined)
-    out.timeoutMs = checkDuration(o.timeoutMs, `providers.${id}.timeoutMs`, MAX_TIMEOUT_MS);
+  if (o.baseUrl !== undefined && kind === "azure-openai")
+    throw configError(
+      `${where}.baseUrl: an "azure-openai" key carries its own endpoint; to allow other hosts, set userEndpoints.hosts.`,
+    );
+  if (o.authUrl !== undefined && kind !== "openrouter")
+    throw configError(`${where}.authUrl is only for kind "openrouter".`);
+  if (o.userEndpoints !== undefined && !ENDPOINT_KINDS.includes(kind))
+    throw configError(`${where}.userEndpoints is only for kinds ${ENDPOINT_KINDS.join(" and ")}.`);
+  const out: ProviderOptions = { ...applySettingRules(o, PROVIDER_RULES, where), kind };
   if (
     kind === "openai-compatible" &&
     ((out.baseUrl === undefined && out.userEndpoints === undefined) || out.defaultModel === undefined)
   ) {
     throw configError(
-      `providers.${id}: kind "openai-compatible" needs defaultModel, and baseUrl unless keys bring their own endpoint (userEndpoints), e.g. { kind: "openai-compatible", baseUrl: "https://api.groq.com/openai/v1", defaultModel: "llama-3.1-8b-instant" }.`,
+      `${where}: kind "openai-compatible" needs defaultModel, and baseUrl unless keys bring their own endpoint (userEndpoints), e.g. { kind: "openai-compatible", baseUrl: "https://api.groq.com/openai/v1", defaultModel: "llama-3.1-8b-instant" }.`,
     );
   }
   return Object.freeze(out);

@@ -13,6 +13,8 @@ import type {
 import { upstreamError } from "./upstream-error.js";
 import { lazyPeer } from "../core/optional-peer.js";
 import { cancelEnvHeaders, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
+import { checkSettings, type SettingRules } from "../core/option-checks.js";
+import { providerSettingRules } from "../core/provider-settings.js";
 
 /** Settings of the Anthropic provider (server configuration only). */
 export interface AnthropicProviderSettings {
@@ -31,6 +33,12 @@ export const ANTHROPIC_DEFAULT_MODEL = "claude-haiku-4-5";
 /** Anthropic requires `max_tokens`; this is sent when the request sets no `maxTokens`. */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 1024;
 const ANTHROPIC_BASE_URL = "https://api.anthropic.com";
+const SETTING_RULES: SettingRules<AnthropicProviderSettings> = providerSettingRules(
+  "id",
+  "baseUrl",
+  "defaultModel",
+  "timeoutMs",
+);
 
 /** Anthropic's stop reasons → the contract's four. */
 export function mapAnthropicStopReason(reason: string | null | undefined): FinishReason {
@@ -76,9 +84,10 @@ function usageOf(u: RawUsage | undefined): Usage {
  * is cancelled, `ANTHROPIC_LOG` and the `ANTHROPIC_OPEN_TELEMETRY*` variables are overridden.
  */
 export function createAnthropicProvider(settings: AnthropicProviderSettings = {}): Provider {
-  const id = settings.id ?? "anthropic";
-  const baseURL = settings.baseUrl ?? ANTHROPIC_BASE_URL;
-  const defaultModel = settings.defaultModel ?? ANTHROPIC_DEFAULT_MODEL;
+  const checked = checkSettings(settings, SETTING_RULES, "createAnthropicProvider");
+  const id = checked.id ?? "anthropic";
+  const baseURL = checked.baseUrl ?? ANTHROPIC_BASE_URL;
+  const defaultModel = checked.defaultModel ?? ANTHROPIC_DEFAULT_MODEL;
 
   const client = (anthropic: Sdk, apiKey: string) =>
     new anthropic.Anthropic({
@@ -114,7 +123,7 @@ export function createAnthropicProvider(settings: AnthropicProviderSettings = {}
   return {
     specificationVersion: "v1",
     defaultModel,
-    ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
+    ...(checked.timeoutMs !== undefined ? { timeoutMs: checked.timeoutMs } : {}),
     connection: { baseURL: `${baseURL.replace(/\/+$/, "")}/v1`, auth: "x-api-key" },
 
     async load(): Promise<void> {

@@ -1,7 +1,14 @@
 // Azure OpenAI through the openai SDK's AzureOpenAI client: each key carries its resource endpoint; the model is the deployment name.
 import type { Provider } from "../core/types.js";
 import { chatCompletionsProvider, clientOptions } from "./openai.js";
-import { endpointError, endpointGuard, type UserEndpointSettings } from "./user-endpoints.js";
+import {
+  checkUserEndpointSettings,
+  endpointError,
+  endpointGuard,
+  type UserEndpointSettings,
+} from "./user-endpoints.js";
+import { checkSettings, configError, type SettingRules } from "../core/option-checks.js";
+import { providerSettingRules } from "../core/provider-settings.js";
 
 /** Settings of the Azure OpenAI provider (server configuration only). */
 export interface AzureOpenAIProviderSettings {
@@ -24,6 +31,15 @@ export interface AzureOpenAIProviderSettings {
 export const AZURE_OPENAI_API_VERSION = "2024-10-21";
 /** The hosts of Azure OpenAI resource endpoints. */
 export const AZURE_OPENAI_HOSTS: readonly string[] = ["*.openai.azure.com", "*.cognitiveservices.azure.com"];
+const SETTING_RULES: SettingRules<AzureOpenAIProviderSettings> = {
+  ...providerSettingRules("id", "defaultModel", "timeoutMs"),
+  apiVersion(value, label) {
+    if (typeof value !== "string" || !/^[A-Za-z0-9.-]{1,32}$/.test(value))
+      throw configError(`${label} must be an Azure OpenAI API version such as "${AZURE_OPENAI_API_VERSION}".`);
+    return value;
+  },
+  userEndpoints: checkUserEndpointSettings,
+};
 
 /**
  * Azure OpenAI. A key belongs to one resource, so every key registers with its `endpoint`
@@ -34,12 +50,13 @@ export const AZURE_OPENAI_HOSTS: readonly string[] = ["*.openai.azure.com", "*.c
  * `ai.connection()` (Azure takes the key in an `api-key` header).
  */
 export function createAzureOpenAIProvider(settings: AzureOpenAIProviderSettings = {}): Provider {
-  const apiVersion = settings.apiVersion ?? AZURE_OPENAI_API_VERSION;
-  const guard = endpointGuard({ hosts: [...AZURE_OPENAI_HOSTS], ...settings.userEndpoints }, true);
+  const checked = checkSettings(settings, SETTING_RULES, "createAzureOpenAIProvider");
+  const apiVersion = checked.apiVersion ?? AZURE_OPENAI_API_VERSION;
+  const guard = endpointGuard({ hosts: [...AZURE_OPENAI_HOSTS], ...checked.userEndpoints }, true);
   return chatCompletionsProvider({
-    id: settings.id ?? "azure-openai",
-    defaultModel: settings.defaultModel ?? "gpt-4o-mini",
-    ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
+    id: checked.id ?? "azure-openai",
+    defaultModel: checked.defaultModel ?? "gpt-4o-mini",
+    ...(checked.timeoutMs !== undefined ? { timeoutMs: checked.timeoutMs } : {}),
     compatible: false,
     client(openai, apiKey, endpoint) {
       if (endpoint === undefined)

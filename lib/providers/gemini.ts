@@ -15,6 +15,8 @@ import { lazyPeer } from "../core/optional-peer.js";
 import { mapGeminiError } from "./gemini-error.js";
 import { MAX_LISTED_MODELS } from "../core/models.js";
 import { upstreamError } from "./upstream-error.js";
+import { checkSettings, type SettingRules } from "../core/option-checks.js";
+import { providerSettingRules } from "../core/provider-settings.js";
 
 /** Settings of the Gemini provider (server configuration only). */
 export interface GeminiProviderSettings {
@@ -37,6 +39,12 @@ export const GEMINI_SDK = "@google/genai";
 export const GEMINI_DEFAULT_MODEL = "gemini-2.5-flash";
 const GEMINI_BASE_URL = "https://generativelanguage.googleapis.com";
 const GEMINI_API_VERSION = "v1beta";
+const SETTING_RULES: SettingRules<GeminiProviderSettings> = providerSettingRules(
+  "id",
+  "baseUrl",
+  "defaultModel",
+  "timeoutMs",
+);
 
 /** Gemini's finish reasons → the contract's four. */
 export function mapGeminiFinishReason(reason: string | undefined): FinishReason {
@@ -95,9 +103,10 @@ const modelOf = (response: GenerateContentResponse | undefined, fallback: string
  * one upstream request.
  */
 export function createGeminiProvider(settings: GeminiProviderSettings = {}): Provider {
-  const id = settings.id ?? "gemini";
-  const baseUrl = settings.baseUrl ?? GEMINI_BASE_URL;
-  const defaultModel = settings.defaultModel ?? GEMINI_DEFAULT_MODEL;
+  const checked = checkSettings(settings, SETTING_RULES, "createGeminiProvider");
+  const id = checked.id ?? "gemini";
+  const baseUrl = checked.baseUrl ?? GEMINI_BASE_URL;
+  const defaultModel = checked.defaultModel ?? GEMINI_DEFAULT_MODEL;
 
   /** A client for this call's key, and the mapping of its failures (see {@link mapGeminiError}). */
   async function open(context: ProviderCallContext) {
@@ -144,7 +153,7 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
   return {
     specificationVersion: "v1",
     defaultModel,
-    ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
+    ...(checked.timeoutMs !== undefined ? { timeoutMs: checked.timeoutMs } : {}),
     connection: { baseURL: `${baseUrl.replace(/\/+$/, "")}/v1beta`, auth: "x-goog-api-key" },
 
     async load(): Promise<void> {

@@ -19,7 +19,14 @@ import type {
 import { upstreamError } from "./upstream-error.js";
 import { lazyPeer } from "../core/optional-peer.js";
 import { cancelEnvHeaders, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
-import { endpointError, endpointGuard, type UserEndpointSettings } from "./user-endpoints.js";
+import {
+  checkUserEndpointSettings,
+  endpointError,
+  endpointGuard,
+  type UserEndpointSettings,
+} from "./user-endpoints.js";
+import { checkBoolean, checkSettings, type SettingRules } from "../core/option-checks.js";
+import { providerSettingRules } from "../core/provider-settings.js";
 
 /** Settings of the OpenAI provider (server configuration only). */
 export interface OpenAIProviderSettings {
@@ -51,6 +58,11 @@ export interface OpenAIProviderSettings {
 /** Cheap, fast and current (a small chat model every OpenAI key can call); override with `defaultModel`. */
 export const OPENAI_DEFAULT_MODEL = "gpt-4o-mini";
 const OPENAI_BASE_URL = "https://api.openai.com/v1";
+const SETTING_RULES: SettingRules<OpenAIProviderSettings> = {
+  ...providerSettingRules("id", "baseUrl", "defaultModel", "timeoutMs"),
+  compatible: checkBoolean,
+  userEndpoints: checkUserEndpointSettings,
+};
 
 /** OpenAI's finish reasons → the contract's four (tool_calls, function_call, null… → other). */
 export function mapOpenAIFinishReason(reason: string | null | undefined): FinishReason {
@@ -227,17 +239,18 @@ export function chatCompletionsProvider(spec: ChatCompletionsSpec): Provider {
  * non-public addresses at connect time and never follows a redirect.
  */
 export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Provider {
-  const id = settings.id ?? "openai";
+  const checked = checkSettings(settings, SETTING_RULES, "createOpenAIProvider");
+  const id = checked.id ?? "openai";
   const baseURL =
-    settings.userEndpoints && settings.baseUrl === undefined ? undefined : (settings.baseUrl ?? OPENAI_BASE_URL);
-  const guard = settings.userEndpoints && endpointGuard(settings.userEndpoints, false);
+    checked.userEndpoints && checked.baseUrl === undefined ? undefined : (checked.baseUrl ?? OPENAI_BASE_URL);
+  const guard = checked.userEndpoints && endpointGuard(checked.userEndpoints, false);
   const auth = (apiKey: string) => ({ authorization: `Bearer ${apiKey}` });
 
   return chatCompletionsProvider({
     id,
-    defaultModel: settings.defaultModel ?? OPENAI_DEFAULT_MODEL,
-    ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
-    compatible: settings.compatible === true,
+    defaultModel: checked.defaultModel ?? OPENAI_DEFAULT_MODEL,
+    ...(checked.timeoutMs !== undefined ? { timeoutMs: checked.timeoutMs } : {}),
+    compatible: checked.compatible === true,
     client(openai, apiKey, endpoint) {
       if (endpoint === undefined) {
         if (baseURL === undefined)

@@ -5,6 +5,8 @@ import { API_KEY, invalid } from "../core/validate.js";
 import { ByokError } from "../errors.js";
 import { chatCompletionsProvider, clientOptions } from "./openai.js";
 import { upstreamError } from "./upstream-error.js";
+import { checkSettings, type SettingRules } from "../core/option-checks.js";
+import { providerSettingRules } from "../core/provider-settings.js";
 
 /** Settings of the OpenRouter provider (server configuration only). */
 export interface OpenRouterProviderSettings {
@@ -58,6 +60,13 @@ export const OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1";
 export const OPENROUTER_AUTH_URL = "https://openrouter.ai/auth";
 /** A small, cheap model every OpenRouter account can call; override with `defaultModel`. */
 export const OPENROUTER_DEFAULT_MODEL = "openai/gpt-4o-mini";
+const SETTING_RULES: SettingRules<OpenRouterProviderSettings> = providerSettingRules(
+  "id",
+  "baseUrl",
+  "authUrl",
+  "defaultModel",
+  "timeoutMs",
+);
 
 /**
  * OpenRouter (one key for hundreds of models), over its OpenAI-compatible API through the openai
@@ -66,11 +75,13 @@ export const OPENROUTER_DEFAULT_MODEL = "openai/gpt-4o-mini";
  * OpenRouter's model list answers without one.
  */
 export function createOpenRouterProvider(settings: OpenRouterProviderSettings = {}): OpenRouterProvider {
-  const baseURL = settings.baseUrl ?? OPENROUTER_BASE_URL;
+  const checked = checkSettings(settings, SETTING_RULES, "createOpenRouterProvider");
+  const id = checked.id ?? "openrouter";
+  const baseURL = checked.baseUrl ?? OPENROUTER_BASE_URL;
   const provider = chatCompletionsProvider({
-    id: settings.id ?? "openrouter",
-    defaultModel: settings.defaultModel ?? OPENROUTER_DEFAULT_MODEL,
-    ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
+    id,
+    defaultModel: checked.defaultModel ?? OPENROUTER_DEFAULT_MODEL,
+    ...(checked.timeoutMs !== undefined ? { timeoutMs: checked.timeoutMs } : {}),
     compatible: true,
     client: (openai, apiKey) =>
       new openai.OpenAI(clientOptions(apiKey, baseURL, { authorization: `Bearer ${apiKey}` })),
@@ -78,11 +89,10 @@ export function createOpenRouterProvider(settings: OpenRouterProviderSettings = 
     listsModels: true,
     connection: { baseURL, auth: "bearer" },
   });
-  const id = settings.id ?? "openrouter";
-  const timeoutMs = settings.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const timeoutMs = checked.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const exchangeCode: OpenRouterProvider["exchangeCode"] = (code, codeVerifier, options = {}) =>
-    exchange(id, `${baseURL.replace(/\/+$/, "")}/auth/keys`, timeoutMs, { code, codeVerifier, signal: options.signal });
-  const connectable = Object.assign(provider, { authUrl: settings.authUrl ?? OPENROUTER_AUTH_URL, exchangeCode });
+    exchange(id, `${baseURL}/auth/keys`, timeoutMs, { code, codeVerifier, signal: options.signal });
+  const connectable = Object.assign(provider, { authUrl: checked.authUrl ?? OPENROUTER_AUTH_URL, exchangeCode });
   Object.defineProperty(connectable, BRAND, { value: true });
   return connectable;
 }

@@ -7,6 +7,8 @@ import { ByokError } from "../errors.js";
 import { endpointRefused, type EndpointRefusalReason } from "../core/validate.js";
 import { lazyPeer } from "../core/optional-peer.js";
 import type { UserEndpointOptions } from "../core/types.js";
+import { configError, type SettingRules } from "../core/option-checks.js";
+import { checkUserEndpoints, USER_ENDPOINT_RULES } from "../core/provider-settings.js";
 
 /** Settings of a provider's user endpoints: {@link UserEndpointOptions} plus a resolver hook. */
 export interface UserEndpointSettings extends UserEndpointOptions {
@@ -15,6 +17,20 @@ export interface UserEndpointSettings extends UserEndpointOptions {
    * signature). Defaults to `dns.lookup`. Tests pass one that maps a name to chosen addresses.
    */
   lookup?: LookupFunction;
+}
+
+/** The rules of {@link UserEndpointSettings}: those of `providers: {…}`, plus the resolver. */
+const USER_ENDPOINT_SETTING_RULES: SettingRules<UserEndpointSettings> = {
+  ...USER_ENDPOINT_RULES,
+  lookup(value, label) {
+    if (typeof value !== "function") throw configError(`${label} must be a function with dns.lookup's signature.`);
+    return value as LookupFunction;
+  },
+};
+
+/** The rule of a factory's `userEndpoints` setting. */
+export function checkUserEndpointSettings(value: unknown, label: string): UserEndpointSettings {
+  return checkUserEndpoints(value, label, USER_ENDPOINT_SETTING_RULES);
 }
 
 /** What a provider needs of one endpoint: the URL it was given, its host, whether it stops at the origin. */

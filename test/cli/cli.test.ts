@@ -1,7 +1,8 @@
 // The built byok-ai bin as a subprocess: keygen, --help, rotate and verify on real Redis and PostgreSQL, exit statuses, progress.
 import { Pool } from "pg";
 import { version } from "../../package.json";
-import { BYOK, generateMasterKey, type KeyStore, PostgresStore, RedisStore } from "../../lib";
+import { BYOK, generateMasterKey, PostgresStore, RedisStore } from "../../lib";
+import type { KeyStore } from "../../lib/extend";
 import { keyIdFor } from "../../lib/vault/vault";
 import { CLI_BIN, type CliRun, runCli, runCliOnTty } from "../helpers/built-cli";
 import { CANARY_KEY } from "../helpers/canary";

@@ -1,6 +1,7 @@
 import { Pool } from "pg";
 import type { Redis } from "ioredis";
-import { type KeyStore, MemoryStore, PostgresStore, RedisStore } from "../../lib";
+import { MemoryStore, PostgresStore, RedisStore } from "../../lib";
+import type { KeyStore } from "../../lib/extend";
 import { runKeyStoreConformance } from "../../lib/testing";
 import { useRedisCluster } from "../helpers/redis-server";
 import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";

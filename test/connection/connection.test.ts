@@ -5,7 +5,8 @@ import { createOpenAI } from "@ai-sdk/openai";
 import { APICallError, generateText } from "ai";
 import express from "express";
 import request from "supertest";
-import { BYOK, ByokError, byokRouter, type ByokEvent, MemoryStore, type Provider } from "../../lib";
+import { BYOK, ByokError, byokRouter, type ByokEvent, MemoryStore } from "../../lib";
+import type { Provider } from "../../lib/extend";
 import { type FakeProviders, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
 

@@ -7,11 +7,11 @@ import {
   type ByokEvent,
   type KeyInfo,
   type KeyStatusChangedEvent,
-  type KeyStore,
   MemoryStore,
   PostgresStore,
   RedisStore,
 } from "../../lib";
+import type { KeyStore } from "../../lib/extend";
 import { type FakeProviders, type FakeReply, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
 import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";

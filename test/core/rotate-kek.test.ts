@@ -1,5 +1,6 @@
 // Moving every record from an env master key to Vault transit, then to AWS KMS, while chats and re-registrations run.
-import { BYOK, type KeyEncryptionKey, type KeyStore, MemoryStore, RedisStore } from "../../lib";
+import { BYOK, type KeyEncryptionKey, MemoryStore, RedisStore } from "../../lib";
+import type { KeyStore } from "../../lib/extend";
 import { type FakeUpstream, startFakeGemini } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
 import { type KekSetup, startKek } from "../helpers/key-services";

@@ -1,5 +1,6 @@
 // Team keys through the public API: owner checks, key choice, rotation and verify, and records that can never change owner.
-import { BYOK, ByokError, type ByokEvent, type KeyStore, MemoryStore, PostgresStore, RedisStore } from "../../lib";
+import { BYOK, ByokError, type ByokEvent, MemoryStore, PostgresStore, RedisStore } from "../../lib";
+import type { KeyStore } from "../../lib/extend";
 import { type FakeUpstream, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
 import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";

@@ -1,5 +1,6 @@
 // Usage and budgets through the public API, on every store: counts match the fake upstream's, budgets never overrun.
-import { BYOK, ByokError, type ByokEvent, type Budgets, type KeyStore, MemoryStore, type UsageRow } from "../../lib";
+import { BYOK, ByokError, type ByokEvent, type Budgets, MemoryStore, type UsageRow } from "../../lib";
+import type { KeyStore } from "../../lib/extend";
 import { type FakeProviders, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
 import { waitFor } from "../helpers/wait-for";

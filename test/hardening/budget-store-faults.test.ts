@@ -1,6 +1,7 @@
 // A reserve answered STORE_UNAVAILABLE never locks the budget: what the store may still record (a hung Redis runs the
 // script once it resumes, a lost answer after the write) is released, on a private redis-server and on a custom store.
-import { BYOK, type BudgetCounter, ByokError, MemoryStore, RedisStore } from "../../lib";
+import { BYOK, ByokError, MemoryStore, RedisStore } from "../../lib";
+import type { BudgetCounter } from "../../lib/extend";
 import { type FakeUpstream, startFakeGemini } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
 import { freePort, type RedisProcess, startRedisServer } from "../helpers/redis-server";

@@ -5,15 +5,8 @@ import express from "express";
 import { Redis } from "ioredis";
 import { Client } from "pg";
 import request from "supertest";
-import {
-  BYOK,
-  byokRouter,
-  MemoryStore,
-  PostgresStore,
-  RedisStore,
-  type KeyEncryptionKey,
-  type KeyStore,
-} from "../../lib";
+import { BYOK, byokRouter, MemoryStore, PostgresStore, RedisStore, type KeyEncryptionKey } from "../../lib";
+import type { KeyStore } from "../../lib/extend";
 import { type FakeReply, startFakeProviders } from "../../lib/testing";
 import { keyEchoes } from "../helpers/canary";
 import { expectOnlyInAuthHeader, leakHunt } from "../helpers/leak-suite";

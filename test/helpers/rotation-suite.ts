@@ -1,5 +1,6 @@
 // Rotation behaviour for any KeyStore: live traffic, resume after interruption, failed records, verify counts.
-import { BYOK, ByokError, type CompareAndSwap, type KeyStore } from "../../lib";
+import { BYOK, ByokError } from "../../lib";
+import type { CompareAndSwap, KeyStore } from "../../lib/extend";
 import { keyIdFor, Vault } from "../../lib/vault/vault";
 
 const OLD = Buffer.alloc(32, 11);

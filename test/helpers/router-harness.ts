@@ -5,7 +5,7 @@ import type { Express, NextFunction, Request, Response } from "express";
 import type { AddressInfo } from "node:net";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type * as Lib from "../../lib";
-import type { KeyRecord, KeyStore } from "../../lib";
+import type { KeyRecord, KeyStore } from "../../lib/extend";
 import { type FakeProviders, type FakeUpstream, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "./canary";
 

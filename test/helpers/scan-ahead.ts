@@ -1,5 +1,5 @@
 // How far a store's scan reads ahead of what it has yielded: the measure of "memory flat in the number of users".
-import type { KeyStore } from "../../lib";
+import type { KeyStore } from "../../lib/extend";
 
 /**
  * Walks `store.scan({ batchSize })`, checking every batch's size, and returns how many records it yielded and the

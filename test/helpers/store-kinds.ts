@@ -1,5 +1,6 @@
 // The three built-in stores, each made on a namespace of its own: two stores made on one name share their data, as two app instances do.
-import { type KeyStore, MemoryStore, PostgresStore, RedisStore } from "../../lib";
+import { MemoryStore, PostgresStore, RedisStore } from "../../lib";
+import type { KeyStore } from "../../lib/extend";
 import { DATABASE_URL, REDIS_URL } from "./services";
 
 export interface StoreKind {

@@ -41,6 +41,9 @@ main();
 
 const typed = `import { BYOK, MemoryStore, type ChatResponse, type KeyInfo } from "byok-ai";
 import { startFakeGemini, type FakeUpstream } from "byok-ai/testing";
+import { upstreamError, type KeyStore } from "byok-ai/extend";
+export const store: KeyStore = new MemoryStore();
+export const refused: string = upstreamError("mine", { status: 401 }).code;
 export async function check(fake: FakeUpstream): Promise<[KeyInfo, ChatResponse]> {
   const byok = new BYOK({ masterKey: "x".repeat(44), store: new MemoryStore() });
   const info = await byok.registerKey({ userId: "u", provider: "gemini", apiKey: "k".repeat(10) });

@@ -1,5 +1,6 @@
 // Upstream text that echoes a piece of the user's key: no 8 characters of the key in a row survive anywhere.
-import { BYOK, type ByokEvent, cleanUpstreamMessage } from "../../lib";
+import { BYOK, type ByokEvent } from "../../lib";
+import { cleanUpstreamMessage } from "../../lib/extend";
 import { type FakeProviders, startFakeProviders } from "../../lib/testing";
 import { captureConsole, renderings, TEST_MASTER_KEY } from "../helpers/canary";
 

@@ -1,7 +1,8 @@
 // examples/prisma-key-store.ts (docs/stores.md, "Keeping keys with Prisma"), as written there, passes the KeyStore
 // conformance suite over a stand-in for Prisma's delegate (pg), and PostgresStore reads and rotates what it wrote.
 import { Pool } from "pg";
-import { BYOK, generateMasterKey, type KeyStore, PostgresStore } from "../../lib";
+import { BYOK, generateMasterKey, PostgresStore } from "../../lib";
+import type { KeyStore } from "../../lib/extend";
 import { runKeyStoreConformance } from "../../lib/testing";
 import { DATABASE_URL, uniqueName } from "../helpers/services";
 import { createTableSql, pgPrismaDelegate } from "./pg-prisma-delegate";

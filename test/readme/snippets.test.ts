@@ -7,9 +7,10 @@
 //   TypeScript blocks use `strict`. JavaScript blocks are checked too (`checkJs`, without `strict`): syntax, names,
 //   imports and byok-ai's own types, but not properties JavaScript cannot declare (an app's `req.user`, a JSON body:
 //   TS2339 and TS18046 are not reported for them).
-// - `byok-ai` and `byok-ai/testing` resolve to the built package (dist/, as an app installs it).
+// - `byok-ai`, `byok-ai/testing` and `byok-ai/extend` resolve to the built package (dist/, as an app installs it).
 // - A name the block uses but neither imports nor declares is imported for it, in this order: from `byok-ai` if
-//   it exports that name, from `byok-ai/testing` if that does, or from THIRD_PARTY below (express, supertest…).
+//   it exports that name, from `byok-ai/testing` or `byok-ai/extend` if that does, or from THIRD_PARTY below
+//   (express, supertest…).
 //   So a block may leave out `import { BYOK } from "byok-ai"`, but anything it does import must exist.
 // - PLACEHOLDERS below stand for what the reader's own app supplies (the user id, a form field, the request…).
 //   They are imported like the names above, last, and only when missing: a block that declares the same name
@@ -55,7 +56,8 @@ const PLACEHOLDERS: Record<string, string> = {
   createExampleProvider: "(options: { baseUrl: string; timeoutMs?: number }) => Provider",
 };
 const PLACEHOLDER_TYPES = `import type { Express, Request, Response } from "express";
-import type { BYOK, KeyStore, Provider } from "byok-ai";
+import type { BYOK } from "byok-ai";
+import type { KeyStore, Provider } from "byok-ai/extend";
 import type { FakeProtocol } from "byok-ai/testing";
 ${Object.entries(PLACEHOLDERS)
   .map(([name, type]) => `export declare const ${name}: ${type};`)
@@ -64,7 +66,7 @@ ${Object.entries(PLACEHOLDERS)
 
 /** Stand-ins for modules of the reader's own project that blocks import. */
 const LOCAL_MODULES: Record<string, string> = {
-  "my-store.ts": `import type { KeyStore } from "byok-ai";
+  "my-store.ts": `import type { KeyStore } from "byok-ai/extend";
 export declare class MyStore implements KeyStore {
   constructor(options: { url?: string; namespace?: string });
   get: KeyStore["get"]; list: KeyStore["list"]; put: KeyStore["put"]; delete: KeyStore["delete"];
@@ -159,10 +161,13 @@ function compile(files: string[], full: boolean): ts.Diagnostic[] {
   );
 }
 
-/** The names `byok-ai` and `byok-ai/testing` export, read from their built type declarations. */
+/** The names `byok-ai`, `byok-ai/testing` and `byok-ai/extend` export, read from their built type declarations. */
 function exportsOf(dir: string): Map<string, string> {
   const probe = join(dir, "exports-probe.mts");
-  writeFileSync(probe, 'import * as main from "byok-ai";\nimport * as testing from "byok-ai/testing";\n');
+  writeFileSync(
+    probe,
+    'import * as main from "byok-ai";\nimport * as testing from "byok-ai/testing";\nimport * as extend from "byok-ai/extend";\n',
+  );
   const program = ts.createProgram([probe], { ...BASE, strict: true });
   const checker = program.getTypeChecker();
   const names = new Map<string, string>();

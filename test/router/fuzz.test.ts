@@ -1,6 +1,6 @@
 // Property-based fuzzing of every byok route: whatever the body, query string and headers, the answer is < 500, has the error shape or is a success, and an error never changes the store.
 import fc from "fast-check";
-import type { KeyStore } from "../../lib";
+import type { KeyStore } from "../../lib/extend";
 import { CANARY_KEY } from "../helpers/canary";
 import { type AppFixture, EXPRESS_VERSIONS, appFixture, listen, loadKit } from "../helpers/router-harness";
 

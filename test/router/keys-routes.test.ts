@@ -1,5 +1,5 @@
 import request from "supertest";
-import type { KeyRecord, KeyStore } from "../../lib";
+import type { KeyRecord, KeyStore } from "../../lib/extend";
 import { CANARY_KEY } from "../helpers/canary";
 import { type AppFixture, EXPRESS_VERSIONS, appFixture, loadKit } from "../helpers/router-harness";
 

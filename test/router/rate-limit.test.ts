@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import Redis from "ioredis";
 import request from "supertest";
-import { MemoryStore, type KeyStore } from "../../lib";
+import { MemoryStore } from "../../lib";
+import type { KeyStore } from "../../lib/extend";
 import { type AppFixture, EXPRESS_VERSIONS, appFixture, loadKit } from "../helpers/router-harness";
 import { REDIS_URL } from "../helpers/services";
 

@@ -2,7 +2,8 @@
 import express from "express";
 import request from "supertest";
 import { request as httpRequest } from "node:http";
-import { BYOK, byokRouter, type ByokEvent, type Provider, type ProviderStreamPart } from "../../lib";
+import { BYOK, byokRouter, type ByokEvent } from "../../lib";
+import type { Provider, ProviderStreamPart } from "../../lib/extend";
 import { startFakeProviders, type FakeProviders, type FakeUpstream } from "../../lib/testing";
 import { CANARY_KEY, TEST_MASTER_KEY } from "../helpers/canary";
 import { listen } from "../helpers/router-harness";

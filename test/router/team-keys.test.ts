@@ -1,6 +1,7 @@
 // Team keys over HTTP on Express 4 and 5: members use the team's key, their own wins, only managers change it, teams never mix.
 import request from "supertest";
-import type { ByokEvent, KeyStore } from "../../lib";
+import type { ByokEvent } from "../../lib";
+import type { KeyStore } from "../../lib/extend";
 import { type AppFixture, EXPRESS_VERSIONS, appFixture, loadKit } from "../helpers/router-harness";
 
 const TEAM_KEY = "AIza-team-acme-key-0001";

@@ -2,7 +2,8 @@
 // counters and reservations), read back from the raw data of each backend; another user's data is untouched.
 import Redis from "ioredis";
 import { Client } from "pg";
-import { BYOK, type KeyStore, MemoryStore, PostgresStore, RedisStore } from "../../lib";
+import { BYOK, MemoryStore, PostgresStore, RedisStore } from "../../lib";
+import type { KeyStore } from "../../lib/extend";
 import { type FakeProviders, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
 import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";

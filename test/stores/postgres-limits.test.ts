@@ -1,6 +1,7 @@
 // PostgresStore's time limit (queryTimeoutMs, enforced by the server), no listeners on a given pool, and a scan that holds one batch.
 import { Pool, type PoolClient, type QueryResult } from "pg";
-import { type KeyRecord, PostgresStore } from "../../lib";
+import { PostgresStore } from "../../lib";
+import type { KeyRecord } from "../../lib/extend";
 import { failure, thrownBy } from "../helpers/errors";
 import { scanReadAhead } from "../helpers/scan-ahead";
 import { DATABASE_URL, uniqueName } from "../helpers/services";

@@ -1,5 +1,6 @@
 import { Pool } from "pg";
-import { type BudgetCounter, PostgresStore } from "../../lib";
+import { PostgresStore } from "../../lib";
+import type { BudgetCounter } from "../../lib/extend";
 import { DATABASE_URL, uniqueName } from "../helpers/services";
 import { DAY_MS, dayFrom, row } from "../helpers/usage-rows";
 

@@ -1,7 +1,8 @@
 // RedisStore's time limit (callTimeoutMs), command(), no listeners on a given client, no late writes after a 503, and a scan that holds one page.
 import { Redis } from "ioredis";
 import { RedisStore as RateLimitRedisStore, type RedisReply } from "rate-limit-redis";
-import { ByokError, type KeyRecord, RedisStore } from "../../lib";
+import { ByokError, RedisStore } from "../../lib";
+import type { KeyRecord } from "../../lib/extend";
 import { userKey } from "../../lib/stores/redis-layout";
 import { failure, thrownBy } from "../helpers/errors";
 import { freePort, type RedisProcess, startRedisServer } from "../helpers/redis-server";

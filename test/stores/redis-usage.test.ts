@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
-import { type BudgetCounter, RedisStore } from "../../lib";
+import { RedisStore } from "../../lib";
+import type { BudgetCounter } from "../../lib/extend";
 import { REDIS_URL, uniqueName } from "../helpers/services";
 import { DAY_MS, dayFrom, row } from "../helpers/usage-rows";
 

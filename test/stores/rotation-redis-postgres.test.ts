@@ -1,7 +1,8 @@
 // The rotation suite (live traffic, resume, failed records, exact verify counts) on the real stores: Redis, Redis Cluster, PostgreSQL.
 import { Redis } from "ioredis";
 import { Pool } from "pg";
-import { BYOK, generateMasterKey, type KeyStore, PostgresStore, RedisStore } from "../../lib";
+import { BYOK, generateMasterKey, PostgresStore, RedisStore } from "../../lib";
+import type { KeyStore } from "../../lib/extend";
 import { useRedisCluster } from "../helpers/redis-server";
 import { rotationSuite } from "../helpers/rotation-suite";
 import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";

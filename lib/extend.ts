@@ -1,0 +1,21 @@
+// byok-ai/extend: what provider and store authors need (the Provider spec, the KeyStore interface and its record
+// and counter types, upstream error helpers), as docs/extending.md documents them. Apps import from byok-ai.
+export { upstreamError, cleanUpstreamMessage, type UpstreamFailure } from "./providers/upstream-error.js";
+export type {
+  BudgetCounter,
+  BudgetRefusal,
+  CompareAndSwap,
+  KeyRecord,
+  KeyStore,
+  Provider,
+  ProviderCallContext,
+  ProviderChatRequest,
+  ProviderChatResult,
+  ProviderConnectionSpec,
+  ProviderModel,
+  ProviderStreamPart,
+  ProviderUserEndpoints,
+  PutResult,
+  StoredKeyStatus,
+  UsageRow,
+} from "./core/types.js";
