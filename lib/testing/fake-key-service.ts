@@ -73,6 +73,10 @@ export async function startKeyServiceServer(
       response.end(text);
     });
   });
+  // As a real service's load balancer does (60 s and more), not Node's 5 s: @aws-sdk's http.Agent reuses an idle
+  // socket without reading the Keep-Alive hint, so a socket Node closed at 5 s resets the request that took it, and on
+  // a busy machine enough of those at once use up the SDK's retry quota. close() still drops idle sockets at once.
+  server.keepAliveTimeout = 65_000;
   const { url, close } = await listenOnLoopback(server);
   return { url, faults, calls, close };
 }

@@ -120,9 +120,10 @@ describe("BYOK.rotate across key-encryption keys", () => {
   it("moves 300 keys env → Vault transit → AWS KMS on a RedisStore while chats run, losing nothing", async () => {
     const prefix = `${uniqueName("rotkek")}:`;
     try {
-      await migrate(new RedisStore({ url: REDIS_URL, prefix }), 300, 1, 300);
+      // 5 s, not 500 ms: the rotation's pages and the chats queue on one connection, on a machine that may be busy.
+      await migrate(new RedisStore({ url: REDIS_URL, prefix, callTimeoutMs: 5000 }), 300, 1, 300);
     } finally {
-      const cleanup = new RedisStore({ url: REDIS_URL, prefix });
+      const cleanup = new RedisStore({ url: REDIS_URL, prefix, callTimeoutMs: 5000 });
       for (let i = 0; i < 300; i++) await cleanup.deleteUser(`rot-${i}`);
       await cleanup.close();
     }
