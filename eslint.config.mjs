@@ -25,6 +25,7 @@ export default tseslint.config(
         setTimeout: "readonly",
         clearTimeout: "readonly",
         fetch: "readonly",
+        Request: "readonly",
         document: "readonly",
         window: "readonly",
         TextDecoder: "readonly",
