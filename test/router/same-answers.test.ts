@@ -73,6 +73,39 @@ describe("the same answers from byokRouter (Express 4, Express 5, Connect) and b
     }
   });
 
+  it.each(SERVER_KINDS)("%s: a chunked body (no Content-Length) is counted as it arrives", async (kind) => {
+    const fakes = await startFakeProviders();
+    const byok = await byokFor(kind, fakes);
+    const server = await serveRoutes(kind, byok, { rateLimit: false });
+    /** POSTs `body` to /byok/keys in chunked pieces, so that no Content-Length tells its size. */
+    const chunked = (body: string) =>
+      new Promise<[number, string]>((resolve, reject) => {
+        const req = httpRequest(
+          `${server.url}/byok/keys`,
+          { method: "POST", headers: { ...JSON_TYPE, "x-user": "u1" } },
+          (res) => {
+            let text = "";
+            res.on("data", (part: Buffer) => (text += part.toString("utf8")));
+            res.on("end", () => resolve([res.statusCode!, JSON.parse(text).error?.code ?? "ok"]));
+          },
+        );
+        req.on("error", reject);
+        for (let i = 0; i < body.length; i += 1000) req.write(body.slice(i, i + 1000));
+        req.end();
+      });
+    try {
+      expect(await chunked(json({ provider: "gemini", apiKey: "x".repeat(20_000) }))).toEqual([
+        413,
+        "PAYLOAD_TOO_LARGE",
+      ]);
+      expect(await chunked(json({ provider: "gemini", apiKey: CANARY_KEY }))).toEqual([201, "ok"]);
+    } finally {
+      await server.close();
+      await byok.close();
+      await fakes.close();
+    }
+  });
+
   it.each(SERVER_KINDS)("%s: a client that disconnects mid-stream aborts the upstream call", async (kind) => {
     const fakes = await startFakeProviders();
     const byok = await byokFor(kind, fakes);
