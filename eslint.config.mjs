@@ -3,7 +3,18 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", ".tmp/**", "test/package/fixtures/**"] },
+  {
+    ignores: [
+      "dist/**",
+      "node_modules/**",
+      "coverage/**",
+      ".tmp/**",
+      "test/package/fixtures/**",
+      // What next build writes in the Next.js example.
+      "examples/nextjs/.next/**",
+      "examples/nextjs/next-env.d.ts",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -25,6 +36,7 @@ export default tseslint.config(
         setTimeout: "readonly",
         clearTimeout: "readonly",
         fetch: "readonly",
+        Request: "readonly",
         document: "readonly",
         window: "readonly",
         TextDecoder: "readonly",

@@ -1,16 +1,22 @@
-// Router overhead: the same autocannon load against (a) Express + @google/genai directly, (a1) the same plus one raw Redis GET, (a1') plus that GET and the rate-limit counter's script, (a2) the app's own route through byok.use().chat(), (b) byokRouter + MemoryStore, (c) byokRouter + RedisStore; plus the floor, one raw Redis round trip.
+// Router overhead: the same autocannon load against (a) Express + @google/genai directly, (a1) the same plus one raw Redis GET, (a1') plus that GET and the rate-limit counter's script, (a2) the app's own route through byok.use().chat(), (b) byokRouter + MemoryStore, (c) byokRouter + RedisStore, (h) Hono + @google/genai directly, (d) byokHandler on Hono + MemoryStore, (e) byokHandler on Hono + RedisStore; plus the floor, one raw Redis round trip.
 import { type ChildProcess, fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
 import autocannon from "autocannon";
+import type { Express } from "express";
 import {
   bareGeminiApp,
+  bareHonoApp,
   byokApp,
+  byokHandlerApp,
   coreApp,
   floorApp,
   BENCH_BODY,
   BENCH_KEY,
   BENCH_USER,
+  type FetchApp,
   type With,
   type Without,
 } from "./support";
@@ -27,9 +33,10 @@ const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 5);
  * `bare` first. A router variant may name pieces to leave out, to price them in the same run:
  * `memory-helmet`, `redis-ratelimit`, `memory-helmet-ratelimit`; or `budget` to add a daily token budget
  * per user key that is never reached (`redis-budget`, `memory-budget`): each chat then reserves before it
- * is sent and settles after, as a budgeted app's chats do.
+ * is sent and settles after, as a budgeted app's chats do. The fetch handler's variants (`hmemory`, `hredis`, with the
+ * same suffixes) are compared with `hbare`, the bare Hono app of the same round, when it runs before them.
  */
-const ROLES = (process.env.BENCH_VARIANTS ?? "bare,floor,counter,core,memory,redis").split(",");
+const ROLES = (process.env.BENCH_VARIANTS ?? "bare,floor,counter,core,memory,redis,hbare,hmemory,hredis").split(",");
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 type Role = string;
@@ -40,7 +47,12 @@ const LABELS: Record<string, string> = {
   core: "(a2) express + byok.use().chat()",
   memory: "(b) byokRouter + MemoryStore",
   redis: "(c) byokRouter + RedisStore",
+  hbare: "(h) hono + @google/genai",
+  hmemory: "(d) byokHandler on Hono + MemoryStore",
+  hredis: "(e) byokHandler on Hono + RedisStore",
 };
+/** The fetch handler's variants, served by Hono on @hono/node-server. */
+const HANDLER_VARIANTS: Record<string, "memory" | "redis"> = { hmemory: "memory", hredis: "redis" };
 /** What a router variant's name says: `redis-helmet-budget` is RedisStore, without helmet, with a budget. */
 function parts(role: Role): { variant: string; without: Without[]; extras: With[] } {
   const [variant, ...rest] = role.split("-");
@@ -64,11 +76,33 @@ interface Figures {
   non2xx: number;
 }
 
-/** A byokRouter app: `memory` or `redis`, then the pieces to leave out (`-helmet`, `-ratelimit`) or add (`-budget`). */
-function routerApp(role: Role, upstream: string) {
+/** Whether the variant keeps its keys in Redis (and so reports the Redis floor). */
+const onRedis = (role: Role): boolean => ["redis", "hredis"].includes(parts(role).variant);
+/** What a variant is compared with: the bare Hono app for the fetch handler's variants when it runs, else (a). */
+const baselineOf = (role: Role): Role =>
+  parts(role).variant in HANDLER_VARIANTS && ROLES.includes("hbare") ? "hbare" : "bare";
+
+/**
+ * A byokRouter app (`memory`, `redis`) or a byokHandler one (`hmemory`, `hredis`), then the pieces to leave out
+ * (`-helmet`, `-ratelimit`) or add (`-budget`).
+ */
+function routerApp(role: Role, upstream: string): Promise<Express | FetchApp> {
   const { variant, without, extras } = parts(role);
+  const prefix = process.env.BENCH_PREFIX!;
+  const handler = HANDLER_VARIANTS[variant];
+  if (handler) return byokHandlerApp(handler, upstream, prefix, REDIS_URL, without, extras);
   if (variant !== "memory" && variant !== "redis") throw new Error(`unknown variant "${role}"`);
-  return byokApp(variant, upstream, process.env.BENCH_PREFIX!, REDIS_URL, without, extras);
+  return byokApp(variant, upstream, prefix, REDIS_URL, without, extras);
+}
+
+/** Serves `app` on 127.0.0.1: an Express app as it is, a fetch-style one on @hono/node-server. */
+function listen(app: Express | FetchApp, onListening: (url: string) => void): Server {
+  const announce = () => onListening(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  const server: Server =
+    "fetch" in app
+      ? (serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, announce) as Server)
+      : app.listen(0, "127.0.0.1", announce);
+  return server;
 }
 
 /** Child process roles: the fake upstream, or one app server; each reports its port over IPC. */
@@ -85,14 +119,14 @@ async function child(role: string): Promise<void> {
   const app =
     role === "bare"
       ? bareGeminiApp(upstream)
-      : role === "floor" || role === "counter"
-        ? await floorApp(upstream, process.env.BENCH_PREFIX!, REDIS_URL, role === "counter")
-        : role === "core"
-          ? await coreApp(upstream)
-          : await routerApp(role, upstream);
-  const server = app.listen(0, "127.0.0.1", () =>
-    process.send!({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }),
-  );
+      : role === "hbare"
+        ? bareHonoApp(upstream)
+        : role === "floor" || role === "counter"
+          ? await floorApp(upstream, process.env.BENCH_PREFIX!, REDIS_URL, role === "counter")
+          : role === "core"
+            ? await coreApp(upstream)
+            : await routerApp(role, upstream);
+  const server = listen(app, (url) => process.send!({ url }));
   server.keepAliveTimeout = 60_000;
   let served = 0;
   server.on("request", () => served++);
@@ -173,7 +207,7 @@ async function measure(role: Role, upstream: string, connections: number): Promi
     const before = await cpu(proc);
     const figures = await load(url, DURATION_S, connections);
     const after = await cpu(proc);
-    const floorMs = role.startsWith("redis")
+    const floorMs = onRedis(role)
       ? await new Promise<number>(
           (resolve) => (proc.once("message", (m) => resolve((m as { floorMs: number }).floorMs)), proc.send("floor")),
         )
@@ -205,11 +239,12 @@ async function phase(
 ): Promise<Map<Role, { f: Figures; bare: Figures }[]>> {
   const results = new Map<Role, { f: Figures; bare: Figures }[]>();
   for (let round = 1; round <= rounds; round++) {
-    let bare: Figures | undefined;
+    const measured = new Map<Role, Figures>();
     for (const role of ROLES) {
       const f = await measure(role, upstream, connections);
-      bare ??= role === "bare" ? f : undefined;
-      if (!bare) throw new Error("BENCH_VARIANTS must start with bare");
+      measured.set(role, f);
+      const bare = measured.get(baselineOf(role));
+      if (!bare) throw new Error("BENCH_VARIANTS must start with bare, and have hbare before hmemory and hredis");
       if (!results.has(role)) results.set(role, []);
       results.get(role)!.push({ f, bare });
       console.log(
@@ -265,7 +300,9 @@ async function main(): Promise<void> {
     fake.proc.kill();
   }
 
-  console.log(`\nmedians over rounds; each ratio and difference is against the bare app of the same round`);
+  console.log(
+    `\nmedians over rounds; each ratio and difference is against the bare app of the same round: (a), or (h) for (d) and (e) when it ran`,
+  );
   const header = CONNECTIONS.map(
     (c) => `${`req/s ${c}c`.padStart(10)} ${"ratio".padStart(6)} ${"+cpu µs".padStart(8)}`,
   );
@@ -291,7 +328,7 @@ async function main(): Promise<void> {
     console.log(`${label(role).padEnd(40)} ${cells.join(" ")}`);
   }
   const floors = [...latency.entries()]
-    .filter(([role]) => role.startsWith("redis"))
+    .filter(([role]) => onRedis(role))
     .flatMap(([, rounds]) => rounds.map((r) => r.f.floorMs!))
     .filter(Number.isFinite);
   if (floors.length)

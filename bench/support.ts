@@ -1,8 +1,10 @@
-// The apps the benchmarks load: Express + the Gemini SDK (@google/genai) called directly, and byokRouter over MemoryStore or RedisStore.
+// The apps the benchmarks load: Express or Hono + the Gemini SDK (@google/genai) called directly, and byokRouter
+// (Express) or byokHandler (Hono) over MemoryStore or RedisStore.
 import { GoogleGenAI } from "@google/genai";
+import { Hono } from "hono";
 import type { Redis } from "ioredis";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
-import { BYOK, byokRouter, MemoryStore, RedisStore, type RouterOptions } from "../lib";
+import { BYOK, byokHandler, byokRouter, MemoryStore, RedisStore, type RouterOptions } from "../lib";
 import type { KeyStore } from "../lib/extend";
 
 export type Variant = "memory" | "redis";
@@ -18,40 +20,61 @@ export const BENCH_BODY = JSON.stringify({ prompt: "Say hello" });
 const MASTER_KEY = Buffer.alloc(32, 9).toString("base64");
 const MODEL = "gemini-2.5-flash";
 
-/**
- * (a) The baseline: what an app does without byok-ai, one SDK client with a fixed key and base URL.
- * With `before`, each request first awaits it (the floor variants' Redis commands).
- */
-export function bareGeminiApp(upstream: string, before?: () => Promise<unknown>): Express {
-  const ai = new GoogleGenAI({
+/** The baselines' one SDK client, with a fixed key and base URL: what an app does without byok-ai. */
+function geminiClient(upstream: string): GoogleGenAI {
+  return new GoogleGenAI({
     apiKey: BENCH_KEY,
     vertexai: false,
     httpOptions: { baseUrl: upstream, apiVersion: "v1beta", timeout: 60_000 },
   });
+}
+
+/** The baselines' chat: one SDK call, answered in byok-ai's ChatResponse shape. */
+async function geminiChat(ai: GoogleGenAI, prompt: string) {
+  const r = await ai.models.generateContent({ model: MODEL, contents: [{ role: "user", parts: [{ text: prompt }] }] });
+  const u = r.usageMetadata;
+  return {
+    text: r.text ?? "",
+    provider: "gemini",
+    model: MODEL,
+    finishReason: "stop",
+    usage: {
+      inputTokens: u?.promptTokenCount ?? 0,
+      outputTokens: u?.candidatesTokenCount ?? 0,
+      totalTokens: u?.totalTokenCount ?? 0,
+    },
+  };
+}
+
+/**
+ * (a) The baseline: Express calling the SDK directly.
+ * With `before`, each request first awaits it (the floor variants' Redis commands).
+ */
+export function bareGeminiApp(upstream: string, before?: () => Promise<unknown>): Express {
+  const ai = geminiClient(upstream);
   const app = express();
   app.post("/byok/chat", express.json(), (req: Request, res: Response, next: NextFunction) => {
     const chat = async () => {
       if (before) await before();
-      const r = await ai.models.generateContent({
-        model: MODEL,
-        contents: [{ role: "user", parts: [{ text: String((req.body as { prompt?: string }).prompt) }] }],
-      });
-      const u = r.usageMetadata;
-      res.json({
-        text: r.text ?? "",
-        provider: "gemini",
-        model: MODEL,
-        finishReason: "stop",
-        usage: {
-          inputTokens: u?.promptTokenCount ?? 0,
-          outputTokens: u?.candidatesTokenCount ?? 0,
-          totalTokens: u?.totalTokenCount ?? 0,
-        },
-      });
+      res.json(await geminiChat(ai, String((req.body as { prompt?: string }).prompt)));
     };
     chat().catch(next);
   });
   return app;
+}
+
+/** An app for a fetch-style server (served on @hono/node-server), with what the bench asks of Express's `app.locals`. */
+export interface FetchApp {
+  fetch: (request: globalThis.Request) => globalThis.Response | Promise<globalThis.Response>;
+  locals: { close?: () => Promise<void>; redisFloorMs?: () => Promise<number> };
+}
+
+/** (h) The fetch handler's baseline: Hono calling the SDK directly. */
+export function bareHonoApp(upstream: string): FetchApp {
+  const ai = geminiClient(upstream);
+  const app = new Hono();
+  app.post("/byok/chat", async (c) => c.json(await geminiChat(ai, String((await c.req.json()).prompt))));
+  return { fetch: app.fetch, locals: {} };
 }
 
 /** rate-limit-redis's increment script, verbatim: what the router's chat counter runs in Redis per request. */
@@ -105,18 +128,8 @@ export async function coreApp(upstream: string): Promise<Express> {
   return app;
 }
 
-/**
- * (b)/(c) byokRouter with its defaults (helmet, validation, rate limiting with a limit that never triggers,
- * usage rows on), less the pieces in `without`, plus a budget with `extras: ["budget"]`.
- */
-export async function byokApp(
-  variant: Variant,
-  upstream: string,
-  prefix: string,
-  redisUrl: string,
-  without: Without[] = [],
-  extras: With[] = [],
-): Promise<Express> {
+/** The routes' BYOK for a variant, with the bench user's key, the store's Redis floor, and the clean-up. */
+async function benchByok(variant: Variant, upstream: string, prefix: string, redisUrl: string, extras: With[]) {
   const store: KeyStore = variant === "memory" ? new MemoryStore() : new RedisStore({ url: redisUrl, prefix });
   const byok = new BYOK({
     masterKey: MASTER_KEY,
@@ -125,18 +138,8 @@ export async function byokApp(
     ...(extras.includes("budget") ? { budgets: NEVER_REACHED } : {}),
   });
   await byok.registerKey({ userId: BENCH_USER, provider: "gemini", apiKey: BENCH_KEY, validate: false });
-  const app = express();
-  app.use((req: Request, _res: Response, next: NextFunction) => {
-    (req as Request & { user?: { id: string } }).user = { id: String(req.headers["x-user"] ?? "") };
-    next();
-  });
-  const overrides: Partial<RouterOptions> = {
-    ...(without.includes("helmet") ? { helmet: false } : {}),
-    ...(without.includes("ratelimit") ? { rateLimit: false } : {}),
-  };
-  app.use(byokRouter({ byok, rateLimit: { chat: { windowMs: 60_000, limit: 1e9 } }, ...overrides }));
-  // The floor for (c): one raw Redis round trip (GET) on the store's own connection, from this process.
-  app.locals.redisFloorMs = async (count = 2000): Promise<number> => {
+  /** The floor for (c): one raw Redis round trip (GET) on the store's own connection, from this process. */
+  const redisFloorMs = async (count = 2000): Promise<number> => {
     const client = variant === "redis" ? ((await (store as RedisStore).connect()) as unknown as Redis) : undefined;
     if (!client) return NaN;
     const times: number[] = [];
@@ -147,7 +150,7 @@ export async function byokApp(
     }
     return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
   };
-  app.locals.close = async () => {
+  const close = async () => {
     await byok.deleteUser(BENCH_USER).catch(() => undefined);
     if (variant === "redis") {
       const client = (store as RedisStore).client as Redis | undefined;
@@ -160,5 +163,55 @@ export async function byokApp(
     }
     await byok.close();
   };
+  return { byok, redisFloorMs, close };
+}
+
+/** The routes' options for a variant: defaults, with a rate limit that never triggers, less the pieces in `without`. */
+const routeOptions = (without: Without[]): Pick<RouterOptions, "rateLimit" | "helmet"> => ({
+  rateLimit: without.includes("ratelimit") ? false : { chat: { windowMs: 60_000, limit: 1e9 } },
+  ...(without.includes("helmet") ? { helmet: false } : {}),
+});
+
+/**
+ * (b)/(c) byokRouter with its defaults (helmet, validation, rate limiting with a limit that never triggers,
+ * usage rows on), less the pieces in `without`, plus a budget with `extras: ["budget"]`.
+ */
+export async function byokApp(
+  variant: Variant,
+  upstream: string,
+  prefix: string,
+  redisUrl: string,
+  without: Without[] = [],
+  extras: With[] = [],
+): Promise<Express> {
+  const { byok, redisFloorMs, close } = await benchByok(variant, upstream, prefix, redisUrl, extras);
+  const app = express();
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    (req as Request & { user?: { id: string } }).user = { id: String(req.headers["x-user"] ?? "") };
+    next();
+  });
+  app.use(byokRouter({ byok, ...routeOptions(without) }));
+  app.locals.redisFloorMs = redisFloorMs;
+  app.locals.close = close;
   return app;
+}
+
+/** (d)/(e) byokHandler on Hono, with the same defaults, pieces left out and extras as {@link byokApp}. */
+export async function byokHandlerApp(
+  variant: Variant,
+  upstream: string,
+  prefix: string,
+  redisUrl: string,
+  without: Without[] = [],
+  extras: With[] = [],
+): Promise<FetchApp> {
+  const { byok, redisFloorMs, close } = await benchByok(variant, upstream, prefix, redisUrl, extras);
+  const handler = byokHandler({
+    byok,
+    ...routeOptions(without),
+    getUserId: (request) => request.headers.get("x-user") ?? "",
+  });
+  const app = new Hono();
+  app.all("/byok/*", (c) => handler(c.req.raw));
+  return { fetch: app.fetch, locals: { redisFloorMs, close } };
 }

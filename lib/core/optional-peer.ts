@@ -2,9 +2,15 @@
 import { createRequire } from "node:module";
 import { ByokError } from "../errors.js";
 
+/**
+ * Node's own `require`, resolving from byok-ai's location: `__filename` is the source file under ts-jest,
+ * dist/index.cjs, or (tsup's shim) dist/index.mjs, and inside an app's bundle the file byok-ai was bundled from.
+ */
+const requireFromHere = createRequire(__filename);
+
 // CommonJS builds (and ts-jest) have `require`; the ESM build uses import(). Either way the app's own copy loads.
 // In the ESM build, tsup turns `require` into a shim that throws "Dynamic require of … is not supported".
-async function load(name: string): Promise<unknown> {
+async function loadAsBuilt(name: string): Promise<unknown> {
   if (typeof require === "function") {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -14,6 +20,20 @@ async function load(name: string): Promise<unknown> {
     }
   }
   return import(name);
+}
+
+/**
+ * Loads `name` as the build does, else with Node's own `require`. Bundled into an app (Next.js bundles its server
+ * routes, byok-ai included, unless told otherwise), `require` and `import()` of a name known only at run time are the
+ * bundler's stand-ins, which throw; `createRequire` stays Node's, so the app's copy still loads. A package that is
+ * missing or broken throws again there, with its own error.
+ */
+async function load(name: string): Promise<unknown> {
+  try {
+    return await loadAsBuilt(name);
+  } catch {
+    return requireFromHere(name) as unknown;
+  }
 }
 
 /** The error that names the `npm install` to run. */
@@ -32,8 +52,7 @@ export function missingPeer(name: string, forWhat: string): ByokError {
  */
 export function isPeerInstalled(name: string): boolean {
   try {
-    // `__filename`: the source file under ts-jest, dist/index.cjs, or (tsup's shim) dist/index.mjs.
-    createRequire(__filename).resolve(name);
+    requireFromHere.resolve(name);
     return true;
   } catch (error) {
     return (error as { code?: string }).code !== "MODULE_NOT_FOUND";

@@ -70,9 +70,28 @@ const charsetOf = (contentType: string): string | undefined =>
   /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType)?.[1]?.toLowerCase();
 
 /**
+ * The body's bytes, at most `limit`, counted as they arrive: a body whose `Content-Length` lies (or that has none, or
+ * comes over a transport that does not frame by it) is cut off at the limit too, never read whole first.
+ */
+async function bodyBytes(request: Request, limit: number): Promise<Buffer> {
+  if (request.body === null) return Buffer.alloc(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    size += read.value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw bodyTooLarge();
+    }
+    chunks.push(read.value);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
  * The request's JSON body read as the router's parser reads one: declared `application/json`, UTF-8
- * and uncompressed, at most `limit` bytes (counted as they arrive, so a body without `Content-Length`
- * is cut off too), an object or an array; then `check` on it.
+ * and uncompressed, at most `limit` bytes (see {@link bodyBytes}), an object or an array; then `check` on it.
  */
 async function readJsonBody(request: Request, limit: number, check: BodyCheck): Promise<Record<string, unknown>> {
   const header = (name: string) => request.headers.get(name) ?? undefined;
@@ -82,27 +101,14 @@ async function readJsonBody(request: Request, limit: number, check: BodyCheck): 
   if (encoding !== "identity" || (charset !== undefined && charset !== "utf-8")) throw bodyNotUtf8();
   if (Number(header("content-length")) > limit) throw bodyTooLarge();
   const holder: { body?: unknown } = {};
-  if (request.body !== null) {
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    const reader = request.body.getReader();
-    for (let read = await reader.read(); !read.done; read = await reader.read()) {
-      size += read.value.byteLength;
-      if (size > limit) {
-        await reader.cancel();
-        throw bodyTooLarge();
-      }
-      chunks.push(read.value);
-    }
-    const text = Buffer.concat(chunks).toString("utf8");
-    if (text.trim() !== "") {
-      // As body-parser's `strict`: only an object or an array.
-      if (!/^[\s]*[{[]/.test(text)) throw bodyNotJson();
-      try {
-        holder.body = JSON.parse(text) as unknown;
-      } catch {
-        throw bodyNotJson();
-      }
+  const text = (await bodyBytes(request, limit)).toString("utf8");
+  if (text.trim() !== "") {
+    // As body-parser's `strict`: only an object or an array.
+    if (!/^[\s]*[{[]/.test(text)) throw bodyNotJson();
+    try {
+      holder.body = JSON.parse(text) as unknown;
+    } catch {
+      throw bodyNotJson();
     }
   }
   await check(holder);

@@ -17,14 +17,15 @@ export interface NodeProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `node <script> ...args` in the repository root with `env` added to a copy of process.env. */
+/** Starts `node <script> ...args` in `cwd` (the repository root by default) with `env` added to a copy of process.env. */
 export function startNode(
   script: string,
   args: string[] = [],
   env: Record<string, string | undefined> = {},
+  cwd = ROOT,
 ): NodeProcess {
   const child = spawn(process.execPath, [script, ...args], {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, ...env },
     stdio: "pipe",
   });

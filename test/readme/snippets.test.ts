@@ -54,6 +54,11 @@ const PLACEHOLDERS: Record<string, string> = {
   output: "{ textContent: string | null }",
   exampleProtocol: "FakeProtocol",
   createExampleProvider: "(options: { baseUrl: string; timeoutMs?: number }) => Provider",
+  // docs/fetch-handler.md: the app's session (Auth.js's auth(), its own lookup), and the Bun and Deno runtimes' globals.
+  auth: "() => Promise<{ user?: { id?: string } } | null>",
+  sessionUserId: "(request: globalThis.Request) => Promise<string | undefined>",
+  Bun: "{ serve(options: { port?: number; fetch: (request: globalThis.Request) => Promise<globalThis.Response> }): unknown }",
+  Deno: "{ serve(options: { port?: number }, handler: (request: globalThis.Request) => Promise<globalThis.Response>): unknown }",
 };
 const PLACEHOLDER_TYPES = `import type { Express, Request, Response } from "express";
 import type { BYOK } from "byok-ai";

@@ -11,107 +11,8 @@ import {
   serveRoutes,
   type SharedRouteOptions,
 } from "../helpers/router-harness";
+import { type Answer, type Exchange, exchange, JSON_TYPE, json, runSuite } from "../helpers/shared-suite";
 import { waitFor } from "../helpers/wait-for";
-
-/** One exchange of the suite. */
-interface Exchange {
-  method: string;
-  path: string;
-  user?: string;
-  headers?: Record<string, string>;
-  body?: string;
-}
-
-const json = (value: unknown) => JSON.stringify(value);
-const JSON_TYPE = { "content-type": "application/json" };
-
-/** The suite, in order: each step may depend on the ones before (a key registered, then replaced, used, deleted). */
-const SUITE: Exchange[] = [
-  { method: "GET", path: "/byok/keys" },
-  {
-    method: "POST",
-    path: "/byok/keys",
-    user: "u1",
-    headers: JSON_TYPE,
-    body: json({ provider: "gemini", apiKey: CANARY_KEY }),
-  },
-  {
-    method: "POST",
-    path: "/byok/keys",
-    user: "u1",
-    headers: JSON_TYPE,
-    body: json({ provider: "gemini", apiKey: CANARY_KEY }),
-  },
-  { method: "GET", path: "/byok/keys", user: "u1" },
-  {
-    method: "POST",
-    path: "/byok/keys",
-    user: "u1",
-    headers: { "content-type": "text/plain" },
-    body: "provider=gemini",
-  },
-  { method: "POST", path: "/byok/keys", user: "u1", headers: JSON_TYPE, body: "{not json" },
-  { method: "POST", path: "/byok/keys", user: "u1", headers: JSON_TYPE, body: '"a string"' },
-  {
-    method: "POST",
-    path: "/byok/keys",
-    user: "u1",
-    headers: JSON_TYPE,
-    body: json({ provider: "gemini", apiKey: "x".repeat(20_000) }),
-  },
-  {
-    method: "POST",
-    path: "/byok/keys",
-    user: "u1",
-    headers: JSON_TYPE,
-    body: json({ provider: "gemini", apiKey: CANARY_KEY, userId: "u2" }),
-  },
-  { method: "POST", path: "/byok/keys", user: "u1", headers: JSON_TYPE, body: json({ provider: 7 }) },
-  { method: "POST", path: "/byok/keys/check", user: "u1", headers: JSON_TYPE, body: json({ provider: "gemini" }) },
-  { method: "GET", path: "/byok/models?provider=gemini", user: "u1" },
-  { method: "GET", path: "/byok/models?provider=gemini&provider=openai", user: "u1" },
-  { method: "POST", path: "/byok/chat", user: "u1", headers: JSON_TYPE, body: json({ prompt: "hello" }) },
-  { method: "POST", path: "/byok/chat", user: "u1", headers: JSON_TYPE, body: json({ prompt: "hello", stream: true }) },
-  {
-    method: "POST",
-    path: "/byok/chat",
-    user: "u1",
-    headers: { ...JSON_TYPE, accept: "text/event-stream", "x-request-id": "req-1" },
-    body: json({ prompt: "hello" }),
-  },
-  { method: "POST", path: "/byok/chat", user: "u1", headers: JSON_TYPE, body: json({ prompt: 1 }) },
-  { method: "GET", path: "/byok/usage", user: "u1" },
-  { method: "GET", path: "/byok/usage?team=1", user: "u1" },
-  { method: "GET", path: "/byok/team/keys", user: "u1" },
-  { method: "DELETE", path: "/byok/team/keys?provider=gemini", user: "u1" },
-  { method: "DELETE", path: "/byok/keys?provider=gemini", user: "u1" },
-  { method: "DELETE", path: "/byok/keys", user: "u1", headers: JSON_TYPE, body: json({ provider: "gemini" }) },
-  { method: "POST", path: "/byok/chat", user: "u1", headers: JSON_TYPE, body: json({ prompt: "no key now" }) },
-];
-
-/** Headers that belong to the connection or the clock, not to the answer. */
-const TRANSPORT = new Set(["date", "connection", "keep-alive", "transfer-encoding", "content-length"]);
-
-/** What is compared of an answer: status, the answer's own headers, and the body with timestamps masked. */
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-async function exchange(url: string, step: Exchange): Promise<Answer> {
-  const response = await fetch(url + step.path, {
-    method: step.method,
-    headers: { ...(step.user ? { "x-user": step.user } : {}), ...step.headers },
-    ...(step.body === undefined ? {} : { body: step.body }),
-  });
-  const headers: Record<string, string> = {};
-  response.headers.forEach((value, name) => {
-    if (!TRANSPORT.has(name)) headers[name] = name === "ratelimit" ? value.replace(/reset=\d+/, "reset=<s>") : value;
-  });
-  const body = (await response.text()).replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, "<time>");
-  return { status: response.status, headers, body };
-}
 
 /** A BYOK on fresh fakes, from the byok-ai module the kind loads. */
 async function byokFor(kind: ServerKind, fakes: FakeProviders) {
@@ -127,9 +28,7 @@ describe("the same answers from byokRouter (Express 4, Express 5, Connect) and b
       const byok = await byokFor(kind, fakes);
       const server = await serveRoutes(kind, byok);
       try {
-        const seen: Answer[] = [];
-        for (const step of SUITE) seen.push(await exchange(server.url, step));
-        answers.set(kind, seen);
+        answers.set(kind, await runSuite(`${server.url}/byok`));
       } finally {
         await server.close();
         await byok.close();
@@ -156,10 +55,11 @@ describe("the same answers from byokRouter (Express 4, Express 5, Connect) and b
     const router = await serveRoutes("express5", byok, options);
     const handler = await serveRoutes("hono", byok, options);
     try {
-      const list: Exchange = { method: "GET", path: "/byok/keys", user: "u1" };
-      expect((await exchange(router.url, list)).status).toBe(200);
-      expect((await exchange(handler.url, list)).status).toBe(200);
-      const refused = [await exchange(router.url, list), await exchange(handler.url, list)];
+      const list: Exchange = { method: "GET", path: "/keys", user: "u1" };
+      const [viaRouter, viaHandler] = [`${router.url}/byok`, `${handler.url}/byok`];
+      expect((await exchange(viaRouter, list)).status).toBe(200);
+      expect((await exchange(viaHandler, list)).status).toBe(200);
+      const refused = [await exchange(viaRouter, list), await exchange(viaHandler, list)];
       expect(refused.map((a) => [a.status, JSON.parse(a.body).error.code])).toEqual([
         [429, "RATE_LIMITED"],
         [429, "RATE_LIMITED"],
@@ -168,6 +68,72 @@ describe("the same answers from byokRouter (Express 4, Express 5, Connect) and b
     } finally {
       await router.close();
       await handler.close();
+      await byok.close();
+      await fakes.close();
+    }
+  });
+
+  it.each(SERVER_KINDS)("%s: a chunked body (no Content-Length) is counted as it arrives", async (kind) => {
+    const fakes = await startFakeProviders();
+    const byok = await byokFor(kind, fakes);
+    const server = await serveRoutes(kind, byok, { rateLimit: false });
+    /** POSTs `body` to /byok/keys in chunked pieces, so that no Content-Length tells its size. */
+    const chunked = (body: string) =>
+      new Promise<[number, string]>((resolve, reject) => {
+        const req = httpRequest(
+          `${server.url}/byok/keys`,
+          { method: "POST", headers: { ...JSON_TYPE, "x-user": "u1" } },
+          (res) => {
+            let text = "";
+            res.on("data", (part: Buffer) => (text += part.toString("utf8")));
+            res.on("end", () => resolve([res.statusCode!, JSON.parse(text).error?.code ?? "ok"]));
+          },
+        );
+        req.on("error", reject);
+        for (let i = 0; i < body.length; i += 1000) req.write(body.slice(i, i + 1000));
+        req.end();
+      });
+    try {
+      expect(await chunked(json({ provider: "gemini", apiKey: "x".repeat(20_000) }))).toEqual([
+        413,
+        "PAYLOAD_TOO_LARGE",
+      ]);
+      expect(await chunked(json({ provider: "gemini", apiKey: CANARY_KEY }))).toEqual([201, "ok"]);
+    } finally {
+      await server.close();
+      await byok.close();
+      await fakes.close();
+    }
+  });
+
+  it("byokHandler stops reading a Request whose Content-Length understates its streamed body at the limit", async () => {
+    const fakes = await startFakeProviders();
+    const lib = loadKit("express5").lib;
+    const byok = new lib.BYOK({ masterKey: TEST_MASTER_KEY, store: new lib.MemoryStore(), providers: fakes.providers });
+    const handler = lib.byokHandler({ byok, getUserId: () => "u1", rateLimit: false });
+    let pulled = 0;
+    // 1,000 chunks of 1 kB on demand: a reader that trusted the header would pull all of them before checking.
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled++ === 1000) controller.close();
+        else controller.enqueue(new TextEncoder().encode(" ".repeat(1024)));
+      },
+    });
+    try {
+      const answer = await handler(
+        new Request("http://app.test/byok/keys", {
+          method: "POST",
+          headers: { ...JSON_TYPE, "content-length": "10" },
+          body,
+          duplex: "half",
+        } as RequestInit),
+      );
+      expect([answer.status, ((await answer.json()) as { error: { code: string } }).error.code]).toEqual([
+        413,
+        "PAYLOAD_TOO_LARGE",
+      ]);
+      expect(pulled).toBeLessThan(40); // the 16 kB limit, and what the stream had queued
+    } finally {
       await byok.close();
       await fakes.close();
     }
