@@ -4,7 +4,7 @@ import { callSignal, type CoreContext, providerFor, sealContextOf } from "./cont
 import { type Operation, startOperation } from "./events.js";
 import { type Resolved, resolveKey, touchIfDue, userOf, whoCalled } from "./key-choice.js";
 import { noteKeyOutcome } from "./key-health.js";
-import { classifyRefusal, type KeyHealth } from "./key-verdict.js";
+import { type KeyHealth, refusalVerdict } from "./key-verdict.js";
 import type { Provider, ProviderConnection, ProviderConnectionSpec } from "./types.js";
 import { checkProviderId } from "./validate.js";
 import { startMeter } from "./metering.js";
@@ -113,16 +113,14 @@ function refused(id: string): ByokError {
   );
 }
 
-/** Refusals whose JSON body tells what they mean: quota or rate limit (429), Anthropic's billing and Gemini's bad-key 400s. */
-const READ_BODY_OF = new Set([400, 429]);
 /** The most of an error body read to classify it: error bodies are a few hundred bytes. */
 const ERROR_BODY_READ_BYTES = 16 * 1024;
 
 /**
  * What a `connection()` answer says about the key, learned as from any call (see `noteKeyOutcome`):
- * a 2xx → `"ok"`; 401/403 → `"invalid"`; 402 → `"quota_exhausted"`; a 400 or 429 with a small JSON
- * body is read from a clone (the app still reads the whole body) to tell a quota refusal from a rate
- * limit or a bad key. Never delays the response.
+ * a 2xx → `"ok"`; a refusal → its verdict (see `refusalVerdict`). For a provider that reads its
+ * refusals (`readRefusal`), a refusal other than 401/403 with a small JSON body is read from a clone
+ * (the app still reads the whole body). Never delays the response.
  */
 function learnFromResponse(
   context: CoreContext,
@@ -135,14 +133,18 @@ function learnFromResponse(
   const { status, headers } = response;
   if (status >= 200 && status < 300) return noteKeyOutcome(context, operation, userId, resolved, "ok", health);
   const retryAfter = headers.get("retry-after");
+  const { provider } = resolved;
   const length = Number(headers.get("content-length") ?? 0);
   const readable =
-    READ_BODY_OF.has(status) &&
+    provider.readRefusal !== undefined &&
+    status >= 400 &&
+    status !== 401 &&
+    status !== 403 &&
     /json/i.test(headers.get("content-type") ?? "") &&
     !(length > ERROR_BODY_READ_BYTES) &&
     !response.bodyUsed;
   const note = (body: unknown) => {
-    const verdict = classifyRefusal(status, body, retryAfter);
+    const verdict = refusalVerdict({ status, body, retryAfter }, provider);
     if (verdict) noteKeyOutcome(context, operation, userId, resolved, verdict, health);
   };
   if (!readable) return note(undefined);

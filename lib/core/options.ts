@@ -190,6 +190,8 @@ function checkProvider(id: string, value: unknown): Provider {
     );
   }
   if (p.timeoutMs !== undefined) checkDuration(p.timeoutMs, `providers.${id}.timeoutMs`, MAX_TIMEOUT_MS);
+  if (p.readRefusal !== undefined && typeof p.readRefusal !== "function")
+    throw configError(`providers.${id}.readRefusal must be a function (refusal) => verdict, or left out.`);
   return value as Provider;
 }
 

@@ -420,6 +420,37 @@ export interface Provider {
    * with an endpoint is refused with `INVALID_REQUEST` naming `endpoint`.
    */
   readonly userEndpoints?: ProviderUserEndpoints;
+  /**
+   * **Optional.** What a refusal from this provider's API says about the key, read from its error
+   * body where the status alone does not tell: `{ status: "invalid" }`, `{ status: "quota_exhausted" }`
+   * (quota or billing), `{ status: "rate_limited", retryAfter }` (seconds, when the body says), or
+   * `undefined` to leave it to the status. byok-ai asks it for each refused `ai.connection()`
+   * request (the JSON body of a small answer, read from a copy); a provider's own calls pass its
+   * answer to `upstreamError()` as `verdict`. Read types and codes, keep nothing of the body; a
+   * throw counts as `undefined`.
+   *
+   * Whatever it says, 401 and 403 mean `"invalid"`. Without it (or when it answers `undefined`):
+   * 402 → `"quota_exhausted"`, 429 → `"rate_limited"` with the `Retry-After` header's wait, any
+   * other status says nothing about the key.
+   */
+  readRefusal?(refusal: ProviderRefusal): KeyVerdict | undefined;
+}
+
+/** A refused upstream request, as {@link Provider.readRefusal} reads it. */
+export interface ProviderRefusal {
+  /** The HTTP status; absent when the upstream sent no status (an error event inside a stream). */
+  status?: number;
+  /** The parsed JSON error body, when there is one (else `undefined`). */
+  body?: unknown;
+  /** The `Retry-After` header's value (delta-seconds or HTTP date), or seconds; absent when none was sent. */
+  retryAfter?: string | number | null;
+}
+
+/** What a refusal says about the key: its new status and, for a rate limit, the seconds the provider asked to wait. */
+export interface KeyVerdict {
+  status: StoredKeyStatus;
+  /** Seconds until the key may be used again (`"rate_limited"` only), when the provider said. */
+  retryAfter?: number;
 }
 
 /** How a provider takes keys that carry their own endpoint (Azure OpenAI resources, self-hosted servers). */

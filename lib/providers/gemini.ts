@@ -12,7 +12,7 @@ import type {
   Usage,
 } from "../core/types.js";
 import { lazyPeer } from "../core/optional-peer.js";
-import { mapGeminiError } from "./gemini-error.js";
+import { mapGeminiError, readGeminiRefusal } from "./gemini-error.js";
 import { MAX_LISTED_MODELS } from "../core/models.js";
 import { upstreamError } from "./upstream-error.js";
 
@@ -146,6 +146,7 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
     defaultModel,
     ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
     connection: { baseURL: `${baseUrl.replace(/\/+$/, "")}/v1beta`, auth: "x-goog-api-key" },
+    readRefusal: readGeminiRefusal,
 
     async load(): Promise<void> {
       await loadSdk();

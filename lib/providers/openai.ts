@@ -8,17 +8,19 @@ import type {
 import { MAX_LISTED_MODELS } from "../core/models.js";
 import type {
   FinishReason,
+  KeyVerdict,
   Provider,
   ProviderChatRequest,
   ProviderChatResult,
   ProviderConnectionSpec,
   ProviderModel,
+  ProviderRefusal,
   ProviderUserEndpoints,
   Usage,
 } from "../core/types.js";
 import { upstreamError } from "./upstream-error.js";
 import { lazyPeer } from "../core/optional-peer.js";
-import { cancelEnvHeaders, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
+import { cancelEnvHeaders, errorObjectOf, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
 import { endpointError, endpointGuard, type UserEndpointSettings } from "./user-endpoints.js";
 
 /** Settings of the OpenAI provider (server configuration only). */
@@ -71,6 +73,18 @@ export type Sdk = typeof OpenAISdk;
 /** The npm package the provider runs on (an optional peer of byok-ai). */
 export const OPENAI_SDK = "openai";
 const loadSdk = lazyPeer<Sdk>(OPENAI_SDK, "The openai provider");
+
+/**
+ * What an OpenAI-style refusal says about the key beyond its status (see `Provider.readRefusal`):
+ * `insufficient_quota` (OpenAI's and Azure's answer to a plan or credit used up, also from servers
+ * that copy their errors) is `"quota_exhausted"`. OpenRouter's "Insufficient credits" is a 402.
+ */
+export function readOpenAIRefusal({ body }: ProviderRefusal): KeyVerdict | undefined {
+  const error = errorObjectOf(body);
+  return error?.type === "insufficient_quota" || error?.code === "insufficient_quota"
+    ? { status: "quota_exhausted" }
+    : undefined;
+}
 
 function usageOf(usage: ChatCompletion["usage"] | null | undefined): Usage {
   const inputTokens = usage?.prompt_tokens ?? 0;
@@ -145,7 +159,7 @@ export function chatCompletionsProvider(spec: ChatCompletionsSpec): Provider {
     return out;
   };
 
-  const sdk = sdkCaller(id, loadSdk, spec.client);
+  const sdk = sdkCaller(id, loadSdk, spec.client, readOpenAIRefusal);
 
   const provider: Provider = {
     specificationVersion: "v1",
@@ -153,6 +167,7 @@ export function chatCompletionsProvider(spec: ChatCompletionsSpec): Provider {
     ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
     ...(spec.connection ? { connection: spec.connection } : {}),
     ...(spec.userEndpoints ? { userEndpoints: spec.userEndpoints } : {}),
+    readRefusal: readOpenAIRefusal,
 
     async load(): Promise<void> {
       await loadSdk();

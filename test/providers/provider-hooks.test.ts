@@ -1,0 +1,111 @@
+// A custom provider teaches key health its vendor's refusals through its own hooks, for ai.connection() and its own calls.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { BYOK, type KeyInfo, type Provider, upstreamError } from "../../lib";
+import { TEST_MASTER_KEY } from "../helpers/canary";
+import { waitFor } from "../helpers/wait-for";
+
+type Refusal = Parameters<NonNullable<Provider["readRefusal"]>>[0];
+
+/** Acme's HTTP API: answers each request with the next queued reply (JSON), else 200 `{}`. */
+async function startAcme() {
+  const replies: { status: number; body: unknown }[] = [];
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      const reply = replies.shift() ?? { status: 200, body: {} };
+      res.writeHead(reply.status, { "content-type": "application/json" });
+      res.end(JSON.stringify(reply.body));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, replies, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** Acme's own way of saying the account is out of credit, with a status the core reads nothing from. */
+const OUT_OF_CREDIT = { fault: { kind: "no_credit", detail: "Top up your Acme account." } };
+
+/** A provider for Acme: its refusals read by its own hook, which records what it was given. */
+function acmeProvider(baseURL: string, seen: Refusal[]): Provider {
+  const readRefusal = (refusal: Refusal) => {
+    seen.push(refusal);
+    const kind = (refusal.body as { fault?: { kind?: unknown } } | undefined)?.fault?.kind;
+    return kind === "no_credit" ? ({ status: "quota_exhausted" } as const) : undefined;
+  };
+  return {
+    specificationVersion: "v1",
+    defaultModel: "acme-1",
+    connection: { baseURL, auth: "bearer" },
+    readRefusal,
+    validateKey: async () => undefined,
+    async doChat(request, { apiKey, signal }) {
+      const response = await fetch(`${baseURL}/chat`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: request.model }),
+        signal,
+      });
+      if (!response.ok) {
+        const body: unknown = await response.json().catch(() => undefined);
+        const verdict = readRefusal({ status: response.status, body });
+        throw upstreamError("acme", { status: response.status, ...(verdict ? { verdict } : {}) }, apiKey);
+      }
+      return {
+        text: "hi",
+        model: request.model,
+        finishReason: "stop",
+        usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 },
+      };
+    },
+    doStream: async function* () {},
+  };
+}
+
+let acme: Awaited<ReturnType<typeof startAcme>>;
+beforeAll(async () => (acme = await startAcme()));
+afterAll(() => acme.close());
+beforeEach(() => void (acme.replies.length = 0));
+
+async function setUp() {
+  const seen: Refusal[] = [];
+  const byok = new BYOK({ masterKey: TEST_MASTER_KEY, providers: { acme: acmeProvider(`${acme.url}/v1`, seen) } });
+  await byok.registerKey({ userId: "u1", provider: "acme", apiKey: "acme-user-key-0001", validate: false });
+  const statusBecomes = (status: KeyInfo["status"]) =>
+    waitFor(async () => (await byok.listKeys("u1"))[0]?.status === status, `status ${status}`);
+  return { byok, ai: byok.use("u1"), seen, statusBecomes };
+}
+
+describe("a custom provider's readRefusal", () => {
+  it.each([402, 400])(
+    "marks the key quota_exhausted from its own %s body through ai.connection(), the app still reading it",
+    async (status) => {
+      const { ai, seen, statusBecomes } = await setUp();
+      const conn = await ai.connection("acme");
+      acme.replies.push({ status, body: OUT_OF_CREDIT });
+      const response = await conn.fetch(`${conn.baseURL}/chat`, { method: "POST", body: "{}" });
+      expect([response.status, await response.json()]).toEqual([status, OUT_OF_CREDIT]);
+      await statusBecomes("quota_exhausted");
+      expect(seen).toEqual([{ status, body: OUT_OF_CREDIT, retryAfter: null }]);
+    },
+  );
+
+  it("marks the key quota_exhausted from its own calls, through upstreamError's verdict", async () => {
+    const { ai, statusBecomes } = await setUp();
+    acme.replies.push({ status: 400, body: OUT_OF_CREDIT });
+    await expect(ai.chat({ prompt: "hi" })).rejects.toMatchObject({ code: "PROVIDER_BAD_REQUEST", provider: "acme" });
+    await statusBecomes("quota_exhausted");
+  });
+
+  it("leaves any other refusal to its status, and a 401 is invalid whatever the hook says", async () => {
+    const { ai, seen, statusBecomes } = await setUp();
+    const conn = await ai.connection("acme");
+    acme.replies.push({ status: 400, body: { fault: { kind: "bad_prompt" } } });
+    await (await conn.fetch(`${conn.baseURL}/chat`, { method: "POST", body: "{}" })).text();
+    await waitFor(() => seen.length === 1, "the hook's reading");
+    acme.replies.push({ status: 401, body: OUT_OF_CREDIT });
+    await (await conn.fetch(`${conn.baseURL}/chat`, { method: "POST", body: "{}" })).text();
+    await statusBecomes("invalid");
+    expect(seen).toHaveLength(1);
+  });
+});
