@@ -8,7 +8,7 @@ import { type KeyHealth, refusalVerdict } from "./key-verdict.js";
 import type { Provider, ProviderConnection, ProviderConnectionSpec } from "./types.js";
 import { checkProviderId } from "./validate.js";
 import { startMeter } from "./metering.js";
-import { estimateRequest, meterResponse, readJson } from "./connection-usage.js";
+import { type ApiReaders, estimateRequest, meterResponse, readJson } from "./connection-usage.js";
 
 /** What `ProviderConnection.apiKey` always is. The SDKs insist on a key; the fetch swaps in the real one. */
 export const PLACEHOLDER_API_KEY = "byok-ai-placeholder-key";
@@ -34,6 +34,8 @@ interface Base {
   header: (typeof AUTH_HEADERS)[number];
   /** Sends the requests: the provider's own fetch (a user endpoint's guarded one), else the global fetch. */
   send: typeof fetch;
+  /** How the API states usage and reads requests, for metering. */
+  readers: ApiReaders;
 }
 
 /** @param endpoint - the endpoint the key carries, if any: then the provider's connection for it */
@@ -58,8 +60,14 @@ function specOf(id: string, provider: Provider, endpoint?: string): Base {
       `Provider "${id}": connection.baseURL must be an http(s) URL without credentials, query or fragment, and connection.auth one of ${Object.keys(HEADER_OF).join(", ")}.`,
       { provider: id },
     );
+  const readers = { readUsage: spec.readUsage, readRequest: spec.readRequest };
+  for (const [name, reader] of Object.entries(readers))
+    if (reader !== undefined && typeof reader !== "function")
+      throw new ByokError("CONFIG_INVALID", `Provider "${id}": connection.${name} must be a function, or left out.`, {
+        provider: id,
+      });
   const path = url.pathname.replace(/\/+$/, "");
-  return { href: url.origin + path, origin: url.origin, path, header, send: spec.fetch ?? fetch };
+  return { href: url.origin + path, origin: url.origin, path, header, send: spec.fetch ?? fetch, readers: spec };
 }
 
 /** Whether `url` is under `base`: same origin, and the base path as a whole-segment prefix. */
@@ -168,7 +176,7 @@ function keyedFetch(context: CoreContext, userId: string, resolved: Resolved, ba
     if (!isUnder(url, base)) throw refused(id);
     for (const name of AUTH_HEADERS) headers.delete(name);
     for (const name of AUTH_QUERY_PARAMS) if (url.searchParams.has(name)) url.searchParams.delete(name);
-    const { estimate, model } = estimateRequest(body, url.pathname);
+    const { estimate, model } = estimateRequest(base.readers, body, url.pathname);
     const subject = { ...who, provider: id, model: model ?? resolved.provider.defaultModel };
     const meter = await startMeter(context, subject, estimate); // BUDGET_EXCEEDED: nothing is sent
     let apiKey: string;
@@ -194,7 +202,7 @@ function keyedFetch(context: CoreContext, userId: string, resolved: Resolved, ba
       } as RequestInit);
       status = response.status;
       learnFromResponse(context, operation, userId, resolved, response, health); // before metering may wrap its body
-      return meterResponse(response, meter, model);
+      return meterResponse(response, meter, model, base.readers);
     } catch (error) {
       await meter.end({});
       throw error;

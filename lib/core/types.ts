@@ -494,6 +494,21 @@ export interface ProviderConnectionSpec {
    * private addresses at connect time). Defaults to the global `fetch`.
    */
   fetch?: typeof fetch;
+  /**
+   * **Optional.** The usage a JSON answer of this API states, or the parsed data of one of its SSE
+   * events, merged over what the same answer's earlier events stated (`before`), for
+   * `ai.connection()`'s usage rows and budgets; `undefined` when it states none. Counts must be
+   * whole non-negative numbers; a throw counts as `undefined`. Without it, every answer counts as a
+   * request without tokens (a cut-short stream: from its reservation).
+   */
+  readUsage?(body: unknown, before: Usage | undefined): Usage | undefined;
+  /**
+   * **Optional.** What a request's parsed JSON body (`undefined` when it has none) and URL path say
+   * for its budget reservation and usage row: the model it names and the most output tokens it asks
+   * for. Without it (or for what it leaves out, or when it throws): the provider's `defaultModel`,
+   * and 4096 output tokens. The input tokens are estimated from the body's length either way.
+   */
+  readRequest?(body: unknown, path: string): { model?: string; maxOutputTokens?: number };
 }
 
 /**

@@ -14,6 +14,7 @@ import type {
 } from "../core/types.js";
 import { upstreamError } from "./upstream-error.js";
 import { lazyPeer } from "../core/optional-peer.js";
+import { requestReader, usageReader } from "./usage-fields.js";
 import { cancelEnvHeaders, errorObjectOf, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
 
 /** Settings of the Anthropic provider (server configuration only). */
@@ -75,6 +76,21 @@ export function readAnthropicRefusal({ status, body }: ProviderRefusal): KeyVerd
     (type === "invalid_request_error" && status === 400 && typeof message === "string" && OUT_OF_CREDIT.test(message));
   return quota ? { status: "quota_exhausted" } : undefined;
 }
+
+/**
+ * How Anthropic's HTTP API meters through `ai.connection()`: usage in `usage` (in a stream,
+ * `message_start`'s `message.usage` states the input, `message_delta`'s `usage` the output), the
+ * model in `model`, the output limit in `max_tokens`.
+ */
+const ANTHROPIC_METERING = {
+  readUsage: usageReader({
+    holders: (body) => [body, body.message],
+    field: "usage",
+    input: ["input_tokens"],
+    output: ["output_tokens"],
+  }),
+  readRequest: requestReader(["max_tokens"]),
+};
 
 type RawUsage = {
   input_tokens?: number | null;
@@ -139,7 +155,7 @@ export function createAnthropicProvider(settings: AnthropicProviderSettings = {}
     specificationVersion: "v1",
     defaultModel,
     ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
-    connection: { baseURL: `${baseURL.replace(/\/+$/, "")}/v1`, auth: "x-api-key" },
+    connection: { baseURL: `${baseURL.replace(/\/+$/, "")}/v1`, auth: "x-api-key", ...ANTHROPIC_METERING },
     readRefusal: readAnthropicRefusal,
 
     async load(): Promise<void> {

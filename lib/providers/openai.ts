@@ -22,6 +22,7 @@ import { upstreamError } from "./upstream-error.js";
 import { lazyPeer } from "../core/optional-peer.js";
 import { cancelEnvHeaders, errorObjectOf, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
 import { endpointError, endpointGuard, type UserEndpointSettings } from "./user-endpoints.js";
+import { requestReader, usageReader } from "./usage-fields.js";
 
 /** Settings of the OpenAI provider (server configuration only). */
 export interface OpenAIProviderSettings {
@@ -85,6 +86,22 @@ export function readOpenAIRefusal({ body }: ProviderRefusal): KeyVerdict | undef
     ? { status: "quota_exhausted" }
     : undefined;
 }
+
+/**
+ * @internal How OpenAI's HTTP API (and the servers that copy it) meters through `ai.connection()`:
+ * usage in `usage` (Chat Completions: `prompt_tokens`/`completion_tokens`; the Responses API:
+ * `input_tokens`/`output_tokens`, in its stream events under `response`), the model in `model`, the
+ * output limit in `max_tokens`, `max_completion_tokens` or `max_output_tokens`.
+ */
+export const OPENAI_METERING = {
+  readUsage: usageReader({
+    holders: (body) => [body, body.response],
+    field: "usage",
+    input: ["prompt_tokens", "input_tokens"],
+    output: ["completion_tokens", "output_tokens"],
+  }),
+  readRequest: requestReader(["max_tokens", "max_completion_tokens", "max_output_tokens"]),
+} satisfies Pick<ProviderConnectionSpec, "readUsage" | "readRequest">;
 
 function usageOf(usage: ChatCompletion["usage"] | null | undefined): Usage {
   const inputTokens = usage?.prompt_tokens ?? 0;
@@ -266,7 +283,8 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
     // GET /models, first page only: free, and it needs a valid key.
     validate: (c, signal) => c.models.list({ signal }),
     listsModels: true,
-    ...(baseURL !== undefined ? { connection: { baseURL, auth: "bearer" } } : {}), // the SDK's baseURL already ends in the version (/v1)
+    // The SDK's baseURL already ends in the version (/v1).
+    ...(baseURL !== undefined ? { connection: { baseURL, auth: "bearer", ...OPENAI_METERING } } : {}),
     ...(guard
       ? {
           userEndpoints: {
@@ -276,6 +294,7 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
               baseURL: apiRoot(guard.parse(endpoint)),
               auth: "bearer",
               fetch: guard.fetch,
+              ...OPENAI_METERING,
             }),
           },
         }

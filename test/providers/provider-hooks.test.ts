@@ -7,13 +7,18 @@ import { waitFor } from "../helpers/wait-for";
 
 type Refusal = Parameters<NonNullable<Provider["readRefusal"]>>[0];
 
-/** Acme's HTTP API: answers each request with the next queued reply (JSON), else 200 `{}`. */
+/** Acme's HTTP API: answers each request with the next queued reply (JSON, or SSE events), else 200 `{}`. */
 async function startAcme() {
-  const replies: { status: number; body: unknown }[] = [];
+  const replies: { status: number; body: unknown; events?: unknown[] }[] = [];
   const server: Server = createServer((req, res) => {
     req.resume();
     req.on("end", () => {
       const reply = replies.shift() ?? { status: 200, body: {} };
+      if (reply.events) {
+        res.writeHead(reply.status, { "content-type": "text/event-stream" });
+        res.end(reply.events.map((event) => `data: ${JSON.stringify(event)}\n\n`).join(""));
+        return;
+      }
       res.writeHead(reply.status, { "content-type": "application/json" });
       res.end(JSON.stringify(reply.body));
     });
@@ -36,7 +41,22 @@ function acmeProvider(baseURL: string, seen: Refusal[]): Provider {
   return {
     specificationVersion: "v1",
     defaultModel: "acme-1",
-    connection: { baseURL, auth: "bearer" },
+    connection: {
+      baseURL,
+      auth: "bearer",
+      // Acme states usage as { meter: { in, out } }, in a JSON answer or one SSE event each.
+      readUsage(body, before) {
+        const meter = (body as { meter?: { in?: number; out?: number } } | undefined)?.meter;
+        if (!meter) return before;
+        const inputTokens = meter.in ?? before?.inputTokens ?? 0;
+        const outputTokens = meter.out ?? before?.outputTokens ?? 0;
+        return { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens };
+      },
+      readRequest(body) {
+        const { engine, limit } = (body ?? {}) as { engine?: string; limit?: number };
+        return { model: engine, maxOutputTokens: limit };
+      },
+    },
     readRefusal,
     validateKey: async () => undefined,
     async doChat(request, { apiKey, signal }) {
@@ -107,5 +127,46 @@ describe("a custom provider's readRefusal", () => {
     await (await conn.fetch(`${conn.baseURL}/chat`, { method: "POST", body: "{}" })).text();
     await statusBecomes("invalid");
     expect(seen).toHaveLength(1);
+  });
+});
+
+describe("a custom provider's connection readers", () => {
+  it("meter ai.connection() requests: the model and limit its request names, the usage its JSON and SSE answers state", async () => {
+    const { byok, ai } = await setUp();
+    const conn = await ai.connection("acme");
+    acme.replies.push(
+      { status: 200, body: { text: "hi", meter: { in: 12, out: 5 } } },
+      { status: 200, body: undefined, events: [{ meter: { in: 3 } }, { delta: "hi" }, { meter: { out: 4 } }] },
+    );
+    const ask = JSON.stringify({ engine: "acme-large", limit: 64, prompt: "Hi" });
+    await (await conn.fetch(`${conn.baseURL}/chat`, { method: "POST", body: ask })).json();
+    await (await conn.fetch(`${conn.baseURL}/chat`, { method: "POST", body: ask })).text();
+    await waitFor(async () => (await ai.usage()).some((r) => r.requests === 2), "two metered requests");
+    expect(
+      (await byok.usage({ userId: "u1" })).map(({ model, requests, inputTokens, outputTokens }) => ({
+        model,
+        requests,
+        inputTokens,
+        outputTokens,
+      })),
+    ).toEqual([{ model: "acme-large", requests: 2, inputTokens: 15, outputTokens: 9 }]);
+  });
+
+  it("reserve the limit readRequest names: under the budget it is sent, over it refused before anything is sent", async () => {
+    const byok = new BYOK({
+      masterKey: TEST_MASTER_KEY,
+      providers: { acme: acmeProvider(`${acme.url}/v1`, []) },
+      budgets: { user: { tokensPerDay: 500 } }, // less than the 4096 output tokens reserved when a request names none
+    });
+    await byok.registerKey({ userId: "u1", provider: "acme", apiKey: "acme-user-key-0001", validate: false });
+    const conn = await byok.use("u1").connection("acme");
+    const ask = (limit: number) => JSON.stringify({ engine: "acme-large", limit, prompt: "Hi" });
+    acme.replies.push({ status: 200, body: { meter: { in: 3, out: 4 } } }, { status: 200, body: {} });
+    const sent = await conn.fetch(`${conn.baseURL}/chat`, { method: "POST", body: ask(64) });
+    expect([sent.status, await sent.json()]).toEqual([200, { meter: { in: 3, out: 4 } }]);
+    await expect(conn.fetch(`${conn.baseURL}/chat`, { method: "POST", body: ask(5000) })).rejects.toMatchObject({
+      code: "BUDGET_EXCEEDED",
+    });
+    expect(acme.replies).toHaveLength(1);
   });
 });
