@@ -487,8 +487,17 @@ export interface ProviderConnectionSpec {
    * `…/v1beta` for Gemini). Requests through the connection may go only under it.
    */
   baseURL: string;
-  /** The header that carries the key: `Authorization: Bearer`, `x-api-key` (Anthropic) or `x-goog-api-key` (Gemini). */
-  auth: "bearer" | "x-api-key" | "x-goog-api-key";
+  /**
+   * How a request carries the key: `"bearer"` (`Authorization: Bearer <key>`), or the name of the
+   * header that holds the key as it is, e.g. `"x-api-key"` (Anthropic) or `"x-goog-api-key"` (Gemini).
+   * The connection sets it on every request, replacing whatever the SDK set.
+   */
+  auth: "bearer" | (string & {});
+  /**
+   * **Optional.** A query parameter the API also takes a key in (Gemini's `key`): removed from every
+   * request, so that only the connection's own header carries a key. Defaults to none.
+   */
+  keyParam?: string;
   /**
    * **Optional.** Sends the connection's requests (for a user endpoint: a fetch that refuses
    * private addresses at connect time). Defaults to the global `fetch`.

@@ -170,7 +170,12 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
     specificationVersion: "v1",
     defaultModel,
     ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
-    connection: { baseURL: `${baseUrl.replace(/\/+$/, "")}/v1beta`, auth: "x-goog-api-key", ...GEMINI_METERING },
+    connection: {
+      baseURL: `${baseUrl.replace(/\/+$/, "")}/v1beta`,
+      auth: "x-goog-api-key",
+      keyParam: "key",
+      ...GEMINI_METERING,
+    },
     readRefusal: readGeminiRefusal,
 
     async load(): Promise<void> {

@@ -1,5 +1,5 @@
 // A custom provider teaches key health its vendor's refusals through its own hooks, for ai.connection() and its own calls.
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { BYOK, type KeyInfo, type Provider, upstreamError } from "../../lib";
 import { TEST_MASTER_KEY } from "../helpers/canary";
@@ -10,7 +10,9 @@ type Refusal = Parameters<NonNullable<Provider["readRefusal"]>>[0];
 /** Acme's HTTP API: answers each request with the next queued reply (JSON, or SSE events), else 200 `{}`. */
 async function startAcme() {
   const replies: { status: number; body: unknown; events?: unknown[] }[] = [];
+  const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
   const server: Server = createServer((req, res) => {
+    seen.push({ url: req.url ?? "", headers: req.headers });
     req.resume();
     req.on("end", () => {
       const reply = replies.shift() ?? { status: 200, body: {} };
@@ -25,14 +27,14 @@ async function startAcme() {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, replies, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { url, replies, seen, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 /** Acme's own way of saying the account is out of credit, with a status the core reads nothing from. */
 const OUT_OF_CREDIT = { fault: { kind: "no_credit", detail: "Top up your Acme account." } };
 
 /** A provider for Acme: its refusals read by its own hook, which records what it was given. */
-function acmeProvider(baseURL: string, seen: Refusal[]): Provider {
+function acmeProvider(baseURL: string, seen: Refusal[], auth = "bearer"): Provider {
   const readRefusal = (refusal: Refusal) => {
     seen.push(refusal);
     const kind = (refusal.body as { fault?: { kind?: unknown } } | undefined)?.fault?.kind;
@@ -43,7 +45,8 @@ function acmeProvider(baseURL: string, seen: Refusal[]): Provider {
     defaultModel: "acme-1",
     connection: {
       baseURL,
-      auth: "bearer",
+      auth,
+      keyParam: "token",
       // Acme states usage as { meter: { in, out } }, in a JSON answer or one SSE event each.
       readUsage(body, before) {
         const meter = (body as { meter?: { in?: number; out?: number } } | undefined)?.meter;
@@ -85,7 +88,7 @@ function acmeProvider(baseURL: string, seen: Refusal[]): Provider {
 let acme: Awaited<ReturnType<typeof startAcme>>;
 beforeAll(async () => (acme = await startAcme()));
 afterAll(() => acme.close());
-beforeEach(() => void (acme.replies.length = 0));
+beforeEach(() => void (acme.replies.length = acme.seen.length = 0));
 
 async function setUp() {
   const seen: Refusal[] = [];
@@ -168,5 +171,43 @@ describe("a custom provider's connection readers", () => {
       code: "BUDGET_EXCEEDED",
     });
     expect(acme.replies).toHaveLength(1);
+  });
+});
+
+describe("a custom provider's connection auth", () => {
+  it("puts the key in the header it names, removing every configured provider's key header and its key parameter", async () => {
+    // The built-ins stay configured beside acme: their headers (x-api-key…) are removed too.
+    const byok = new BYOK({
+      masterKey: TEST_MASTER_KEY,
+      providers: { acme: acmeProvider(`${acme.url}/v1`, [], "X-Acme-Key") },
+    });
+    await byok.registerKey({ userId: "u1", provider: "acme", apiKey: "acme-user-key-0001", validate: false });
+    const conn = await byok.use("u1").connection("acme");
+    await (
+      await conn.fetch(`${conn.baseURL}/chat?token=app-token&stream=1`, {
+        method: "POST",
+        headers: { authorization: "Bearer app-key", "x-api-key": "app-other-key", "x-acme-key": conn.apiKey },
+        body: "{}",
+      })
+    ).text();
+    const [request] = acme.seen;
+    expect([
+      request!.url,
+      request!.headers["x-acme-key"],
+      request!.headers.authorization,
+      request!.headers["x-api-key"],
+    ]).toEqual(["/v1/chat?stream=1", "acme-user-key-0001", undefined, undefined]);
+  });
+
+  it.each([
+    ["a header name with a space", "x acme"],
+    ["an empty name", ""],
+  ])("refuses %s with CONFIG_INVALID", async (_what, auth) => {
+    const byok = new BYOK({
+      masterKey: TEST_MASTER_KEY,
+      providers: { acme: acmeProvider(`${acme.url}/v1`, [], auth) },
+    });
+    await byok.registerKey({ userId: "u1", provider: "acme", apiKey: "acme-user-key-0001", validate: false });
+    await expect(byok.use("u1").connection("acme")).rejects.toMatchObject({ code: "CONFIG_INVALID" });
   });
 });
