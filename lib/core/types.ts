@@ -1,6 +1,7 @@
 // Public types: key records, the KeyStore contract, the Provider spec, chat requests/responses and events.
 import type { Store as RateLimitCounters } from "express-rate-limit";
 import type { ByokErrorCode } from "../errors.js";
+import type { ProviderKindName } from "../providers/built-ins.js";
 
 /**
  * Health of a stored key, learned from every call: `"ok"` (new, or it worked last time it was used
@@ -545,7 +546,7 @@ export interface ProviderOptions {
    * Which protocol; defaults to the id for built-ins. `"openai-compatible"` needs `defaultModel`, and
    * `baseUrl` unless every key brings its own endpoint (`userEndpoints`).
    */
-  kind?: "gemini" | "openai" | "anthropic" | "openrouter" | "azure-openai" | "openai-compatible";
+  kind?: ProviderKindName;
   /** Where keys for this provider are sent. Defaults to the vendor's public API. Not for `"azure-openai"`. */
   baseUrl?: string;
   /** `"openrouter"` only: OpenRouter's authorization page for its connect flow. Defaults to `https://openrouter.ai/auth`. */
