@@ -56,7 +56,10 @@ export function estimateRequest(
   body: unknown,
   path: string,
 ): { estimate?: Estimate; model?: string } {
-  if (typeof body !== "string") return requestFacts(readers, undefined, path);
+  if (typeof body !== "string") {
+    const { model } = requestFacts(readers, undefined, path);
+    return model ? { model } : {};
+  }
   const { model, maxOutputTokens } = requestFacts(readers, parseJson(body), path);
   return {
     estimate: { inputTokens: estimateInputTokens([body]), outputTokens: maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS },
@@ -76,8 +79,8 @@ function parseJson(text: string): unknown {
 /**
  * The JSON a copy of a response holds (a clone: the app reads the original), `undefined` past
  * `maxBytes` or when it holds none. Parsed here, not by `Response.json()`, whose objects come from
- * fetch's own realm, which the providers' readers (isPlainObject) would not recognise where the app runs in another (a vm, a
- * test runner).
+ * fetch's own realm, which the built-in readers (isPlainObject) would not recognise where the app
+ * runs in another (a vm, a test runner).
  */
 export async function readJson(copy: Response, maxBytes = Infinity): Promise<unknown> {
   const reader = copy.body?.getReader();
