@@ -13,17 +13,12 @@ import {
   type RegisterKeyInput,
 } from "./core/keys.js";
 import { type ByokOptions, isProvider, parseByokOptions } from "./core/options.js";
-import type { AiClient, KeyInfo, KeyStore, Provider, ProviderOptions, UsageRow } from "./core/types.js";
+import type { AiClient, KeyInfo, KeyStore, Provider, UsageRow } from "./core/types.js";
 import { isPeerInstalled, missingPeer } from "./core/optional-peer.js";
-import { ANTHROPIC_SDK, createAnthropicProvider } from "./providers/anthropic.js";
-import { createGeminiProvider, GEMINI_SDK } from "./providers/gemini.js";
-import { createOpenAIProvider, OPENAI_SDK } from "./providers/openai.js";
-import { createOpenRouterProvider } from "./providers/openrouter.js";
-import { createAzureOpenAIProvider } from "./providers/azure-openai.js";
+import { PROVIDER_KINDS } from "./providers/built-ins.js";
 import { MemoryStore } from "./stores/memory-store.js";
 import { parseMetering, readUsage, type UsageQuery } from "./core/metering.js";
 import { Keyring } from "./vault/keyring.js";
-import { configError } from "./core/option-checks.js";
 import {
   rotate,
   type RotateOptions,
@@ -32,32 +27,6 @@ import {
   type VerifyOptions,
   type VerifyResult,
 } from "./core/rotate.js";
-
-/** Provider ids configured by default. */
-export const BUILT_IN_PROVIDERS = ["gemini", "openai", "anthropic", "openrouter", "azure-openai"] as const;
-
-/** A factory gets the checked `providers: {…}` entry without its `kind`, and checks it again by the same rules. */
-type Factory = (id: string, settings: Readonly<Omit<ProviderOptions, "kind">>) => Provider;
-/** How to build each kind, and the SDK (an optional peer) it runs on. Creating one loads no SDK: that waits for the first call. */
-const FACTORIES: Partial<Record<NonNullable<ProviderOptions["kind"]>, { create: Factory; sdk: string }>> = {
-  gemini: { create: (id, o) => createGeminiProvider({ id, ...o }), sdk: GEMINI_SDK },
-  openai: { create: (id, o) => createOpenAIProvider({ id, ...o }), sdk: OPENAI_SDK },
-  anthropic: { create: (id, o) => createAnthropicProvider({ id, ...o }), sdk: ANTHROPIC_SDK },
-  openrouter: { create: (id, o) => createOpenRouterProvider({ id, ...o }), sdk: OPENAI_SDK },
-  "azure-openai": { create: (id, o) => createAzureOpenAIProvider({ id, ...o }), sdk: OPENAI_SDK },
-  "openai-compatible": { create: (id, o) => createOpenAIProvider({ id, ...o, compatible: true }), sdk: OPENAI_SDK },
-};
-
-/** A built-in provider's id. */
-export type BuiltInProvider = (typeof BUILT_IN_PROVIDERS)[number];
-
-/**
- * Whether the SDK (an optional peer) that built-in `id` runs on is installed, which is when a BYOK offers
- * that built-in by default. Loads nothing.
- */
-export function isBuiltInInstalled(id: BuiltInProvider): boolean {
-  return isPeerInstalled(FACTORIES[id]!.sdk);
-}
 
 /** Marks a BYOK from any copy of byok-ai (`Symbol.for`: an ESM and a CommonJS copy in one app share it). */
 const BRAND = Symbol.for("byok-ai.BYOK");
@@ -78,7 +47,7 @@ export class BYOK {
   readonly #context: CoreContext;
 
   constructor(options: ByokOptions) {
-    const parsed = parseByokOptions(options, BUILT_IN_PROVIDERS);
+    const parsed = parseByokOptions(options, PROVIDER_KINDS);
     const providers = new Map<string, Provider>();
     const missingSdks = new Map<string, string>();
     for (const [id, value] of Object.entries(parsed.providers)) {
@@ -86,16 +55,14 @@ export class BYOK {
         providers.set(id, value);
         continue;
       }
-      const factory = FACTORIES[value.kind!];
-      if (!factory)
-        throw configError(`providers.${id}: kind "${value.kind}" is not available in this version of byok-ai.`);
+      const { kind, ...settings } = value;
+      const factory = PROVIDER_KINDS[kind!];
       // A built-in left at its defaults is simply not offered without its SDK; one the app configured must have it.
       if (!isPeerInstalled(factory.sdk)) {
         if (options.providers?.[id] !== undefined) throw missingPeer(factory.sdk, `providers.${id}`);
         missingSdks.set(id, factory.sdk);
         continue;
       }
-      const { kind: _kind, ...settings } = value;
       providers.set(id, factory.create(id, settings));
     }
     const store = parsed.store ?? new MemoryStore();

@@ -1,49 +1,51 @@
 // Metering for ai.connection(): a request's estimate from its JSON body, and the usage its answer states (JSON or SSE).
 import { isArrayBuffer } from "node:util/types";
 import { type CallEnd, DEFAULT_MAX_OUTPUT_TOKENS, type Estimate, estimateInputTokens, type Meter } from "./metering.js";
-import type { Usage } from "./types.js";
-import { isPlainObject } from "./validate.js";
+import type { ProviderConnectionSpec, Usage } from "./types.js";
 
-/** Fields of one vendor usage object, as each API names them: OpenAI Chat Completions, OpenAI Responses and Anthropic, Gemini. */
-const INPUT_FIELDS = ["prompt_tokens", "input_tokens", "promptTokenCount"] as const;
-const OUTPUT_FIELDS = ["completion_tokens", "output_tokens", "candidatesTokenCount"] as const;
-/** Fields that name the output limit of a request body, per API. */
-const MAX_OUTPUT_FIELDS = ["max_tokens", "max_completion_tokens", "max_output_tokens"] as const;
 /** An SSE line longer than this is passed on unread (no usage event is that long). */
 const MAX_SSE_LINE = 1 << 20;
+/** The longest model name kept from a request. */
+const MAX_MODEL_LENGTH = 128;
+
+/** How the API behind a connection states usage and reads requests (see `ProviderConnectionSpec`). */
+export type ApiReaders = Pick<ProviderConnectionSpec, "readUsage" | "readRequest">;
+
+/** What a reader answered is an object (from whatever realm the provider's code made it in). */
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null;
 
 const count = (value: unknown): number | undefined =>
   typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 
-/** The first counted field of `object` among `names`. */
-function firstCount(object: Record<string, unknown>, names: readonly string[]): number | undefined {
-  for (const name of names) {
-    const n = count(object[name]);
-    if (n !== undefined) return n;
-  }
-  return undefined;
-}
-
-/** Where a body keeps its usage: `usage` (OpenAI, Anthropic), `usageMetadata` (Gemini), or inside `message` / `response` (stream events). */
-function usageObjectOf(body: Record<string, unknown>): Record<string, unknown> | undefined {
-  for (const holder of [body, body.message, body.response]) {
-    if (!isPlainObject(holder)) continue;
-    const found = holder.usage ?? holder.usageMetadata;
-    if (isPlainObject(found)) return found;
-  }
-  return undefined;
-}
-
 /**
- * The usage a response body (or one stream event) states, merged over what earlier events stated:
- * Anthropic reports input tokens at the stream's start and output tokens at its end.
+ * The usage a response body (or one stream event) states, merged over what earlier events stated,
+ * as the API's `readUsage` reads it; `before` when it states none, has no reader, or the reader throws.
  */
-export function usageFrom(body: unknown, before?: Usage): Usage | undefined {
-  const usage = isPlainObject(body) ? usageObjectOf(body) : undefined;
-  if (!usage) return before;
-  const inputTokens = firstCount(usage, INPUT_FIELDS) ?? before?.inputTokens ?? 0;
-  const outputTokens = firstCount(usage, OUTPUT_FIELDS) ?? before?.outputTokens ?? 0;
+export function usageFrom(readers: ApiReaders, body: unknown, before?: Usage): Usage | undefined {
+  let usage: Usage | undefined;
+  try {
+    usage = readers.readUsage?.(body, before);
+  } catch {
+    return before;
+  }
+  if (!isObject(usage)) return before;
+  const inputTokens = count(usage.inputTokens) ?? before?.inputTokens ?? 0;
+  const outputTokens = count(usage.outputTokens) ?? before?.outputTokens ?? 0;
   return { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens };
+}
+
+/** What the API's `readRequest` says of a request: only a non-empty model name and a count are kept. */
+function requestFacts(readers: ApiReaders, json: unknown, path: string): { model?: string; maxOutputTokens?: number } {
+  let facts: { model?: unknown; maxOutputTokens?: unknown } | undefined;
+  try {
+    facts = readers.readRequest?.(json, path);
+  } catch {
+    return {};
+  }
+  if (!isObject(facts)) return {};
+  const model = typeof facts.model === "string" && facts.model ? facts.model.slice(0, MAX_MODEL_LENGTH) : undefined;
+  const maxOutputTokens = count(facts.maxOutputTokens);
+  return { ...(model ? { model } : {}), ...(maxOutputTokens === undefined ? {} : { maxOutputTokens }) };
 }
 
 /**
@@ -75,27 +77,25 @@ export async function bodyText(
 
 /**
  * What a request through the connection reserves, and the model it names: from the text of its body
- * (a JSON text is what every SDK sends); the worst case (the default output, see
- * {@link DEFAULT_MAX_OUTPUT_TOKENS}) for an {@link UNREAD} body; `undefined` for a request without a
- * body (a model listing), which reserves nothing.
+ * (a JSON text is what every SDK sends), as the API's `readRequest` reads it; the worst case (the
+ * default output, see {@link DEFAULT_MAX_OUTPUT_TOKENS}) for an {@link UNREAD} body; `undefined` for a
+ * request without a body (a model listing), which reserves nothing.
  */
 export function estimateRequest(
+  readers: ApiReaders,
   body: string | typeof UNREAD | undefined,
   path: string,
 ): { estimate?: Estimate; model?: string } {
-  // Gemini names the model in the path: …/models/<model>:generateContent.
-  const inPath = /\/models\/([^/:]+):/.exec(path)?.[1];
-  const pathModel = inPath === undefined ? {} : { model: decodeURIComponent(inPath).slice(0, 128) };
-  if (body === undefined) return pathModel;
-  if (body === UNREAD) return { estimate: { inputTokens: 0, outputTokens: DEFAULT_MAX_OUTPUT_TOKENS }, ...pathModel };
-  const json = parseJson(body);
-  const fields = isPlainObject(json) ? json : {};
-  const config = isPlainObject(fields.generationConfig) ? fields.generationConfig : {};
-  const outputTokens =
-    firstCount(fields, MAX_OUTPUT_FIELDS) ?? count(config.maxOutputTokens) ?? DEFAULT_MAX_OUTPUT_TOKENS;
+  if (body === undefined || body === UNREAD) {
+    const { model } = requestFacts(readers, undefined, path);
+    const named = model ? { model } : {};
+    if (body === undefined) return named;
+    return { estimate: { inputTokens: 0, outputTokens: DEFAULT_MAX_OUTPUT_TOKENS }, ...named };
+  }
+  const { model, maxOutputTokens } = requestFacts(readers, parseJson(body), path);
   return {
-    estimate: { inputTokens: estimateInputTokens([body]), outputTokens },
-    ...(typeof fields.model === "string" && fields.model ? { model: fields.model.slice(0, 128) } : pathModel),
+    estimate: { inputTokens: estimateInputTokens([body]), outputTokens: maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS },
+    ...(model ? { model } : {}),
   };
 }
 
@@ -111,8 +111,8 @@ function parseJson(text: string): unknown {
 /**
  * The JSON a copy of a response holds (a clone: the app reads the original), `undefined` past
  * `maxBytes` or when it holds none. Parsed here, not by `Response.json()`, whose objects come from
- * fetch's own realm, which isPlainObject would not recognise where the app runs in another (a vm, a
- * test runner).
+ * fetch's own realm, which the built-in readers (isPlainObject) would not recognise where the app
+ * runs in another (a vm, a test runner).
  */
 export async function readJson(copy: Response, maxBytes = Infinity): Promise<unknown> {
   const text = copy.body ? await readText(copy.body, maxBytes) : undefined;
@@ -141,12 +141,12 @@ async function readText(copy: ReadableStream<Uint8Array>, maxBytes: number): Pro
 }
 
 /** Reads `data:` lines of an SSE byte stream as it passes, keeping the latest usage they state. */
-function sseUsageReader(): { push(bytes: Uint8Array): void; end(): Usage | undefined } {
+function sseUsageReader(readers: ApiReaders): { push(bytes: Uint8Array): void; end(): Usage | undefined } {
   const decoder = new TextDecoder();
   let line = "";
   let usage: Usage | undefined;
   const read = (text: string) => {
-    if (text.startsWith("data:")) usage = usageFrom(parseJson(text.slice(5)), usage); // "[DONE]" is not JSON: no usage
+    if (text.startsWith("data:")) usage = usageFrom(readers, parseJson(text.slice(5)), usage); // "[DONE]" is not JSON: no usage
   };
   return {
     push(bytes) {
@@ -167,7 +167,12 @@ function sseUsageReader(): { push(bytes: Uint8Array): void; end(): Usage | undef
  * answer is read as the app reads it, and ends the meter when it ends (or is cut short, from what it
  * stated so far). Any other successful answer counts as a request without tokens.
  */
-export function meterResponse(response: Response, meter: Meter, model: string | undefined): Response {
+export function meterResponse(
+  response: Response,
+  meter: Meter,
+  model: string | undefined,
+  readers: ApiReaders,
+): Response {
   const named = model === undefined ? {} : { model };
   const end = (outcome: CallEnd) => void meter.end({ ...named, ...outcome });
   const type = response.headers.get("content-type") ?? "";
@@ -177,7 +182,7 @@ export function meterResponse(response: Response, meter: Meter, model: string | 
   }
   if (/^application\/json\b/i.test(type)) {
     void readJson(response.clone()).then((body) => {
-      const usage = usageFrom(body);
+      const usage = usageFrom(readers, body);
       end(usage ? { usage } : { answered: true });
     });
     return response;
@@ -187,7 +192,7 @@ export function meterResponse(response: Response, meter: Meter, model: string | 
     return response;
   }
   return new Response(
-    meteredStream(response.body, (usage) => end(usage ? { usage } : { started: true })),
+    meteredStream(response.body, readers, (usage) => end(usage ? { usage } : { started: true })),
     {
       status: response.status,
       statusText: response.statusText,
@@ -200,9 +205,13 @@ export function meterResponse(response: Response, meter: Meter, model: string | 
  * `body` as the app reads it, passed on unchanged while its SSE usage is read; `done` once, when it
  * ends, breaks or the app cancels it, with the usage it stated so far.
  */
-function meteredStream(body: ReadableStream<Uint8Array>, done: (usage: Usage | undefined) => void) {
+function meteredStream(
+  body: ReadableStream<Uint8Array>,
+  readers: ApiReaders,
+  done: (usage: Usage | undefined) => void,
+) {
   const source = body.getReader();
-  const reader = sseUsageReader();
+  const reader = sseUsageReader(readers);
   let finished = false;
   const finish = () => {
     if (finished) return;

@@ -4,23 +4,18 @@ import { callSignal, type CoreContext, providerFor, sealContextOf } from "./cont
 import { type Operation, startOperation } from "./events.js";
 import { type Resolved, resolveKey, touchIfDue, userOf, whoCalled } from "./key-choice.js";
 import { noteKeyOutcome } from "./key-health.js";
-import { classifyRefusal, type KeyHealth } from "./key-verdict.js";
+import { type KeyHealth, refusalVerdict } from "./key-verdict.js";
 import type { Provider, ProviderConnection, ProviderConnectionSpec } from "./types.js";
 import { checkProviderId } from "./validate.js";
 import { startMeter } from "./metering.js";
-import { bodyText, estimateRequest, meterResponse, readJson } from "./connection-usage.js";
+import { type ApiReaders, bodyText, estimateRequest, meterResponse, readJson } from "./connection-usage.js";
 
 /** What `ProviderConnection.apiKey` always is. The SDKs insist on a key; the fetch swaps in the real one. */
 export const PLACEHOLDER_API_KEY = "byok-ai-placeholder-key";
 
-/** Every header and query parameter that carries a key for one of the supported APIs: all are replaced. */
-const AUTH_HEADERS = ["authorization", "x-api-key", "x-goog-api-key"] as const;
-const AUTH_QUERY_PARAMS = ["key"] as const;
-const HEADER_OF: Readonly<Record<ProviderConnectionSpec["auth"], (typeof AUTH_HEADERS)[number]>> = {
-  bearer: "authorization",
-  "x-api-key": "x-api-key",
-  "x-goog-api-key": "x-goog-api-key",
-};
+/** A header or query parameter name: an HTTP token (RFC 9110), no longer than any real one. */
+const NAME = /^[!#$%&'*+.^_`|~0-9a-z-]{1,64}$/i;
+
 /** An encoded dot, slash or backslash could climb out of the base path on a server that decodes before routing. */
 const ENCODED_PATH_ESCAPE = /%(?:2e|2f|5c)/i;
 
@@ -30,14 +25,50 @@ interface Base {
   origin: string;
   /** Path without its trailing slash (`""` for the root). */
   path: string;
-  /** The header that carries the key. */
-  header: (typeof AUTH_HEADERS)[number];
+  /** The header that carries the key (lower case), and whether its value is `Bearer <key>`. */
+  header: string;
+  bearer: boolean;
+  /** Every header and query parameter that carries a key to one of the configured providers: each is removed. */
+  carriers: KeyCarriers;
   /** Sends the requests: the provider's own fetch (a user endpoint's guarded one), else the global fetch. */
   send: typeof fetch;
+  /** How the API states usage and reads requests, for metering. */
+  readers: ApiReaders;
+}
+
+/** Where requests may carry a key, by name: headers (lower case) and query parameters. */
+interface KeyCarriers {
+  headers: ReadonlySet<string>;
+  params: ReadonlySet<string>;
+}
+
+/** The header a connection spec sends the key in (lower case), or `undefined` when `auth` names none. */
+const authHeaderOf = (spec: ProviderConnectionSpec): string | undefined =>
+  spec.auth === "bearer"
+    ? "authorization"
+    : typeof spec.auth === "string" && NAME.test(spec.auth)
+      ? spec.auth.toLowerCase()
+      : undefined;
+
+/**
+ * Every header and query parameter through which a configured provider's API (or `own`) takes a
+ * key: a connection's requests carry none of them but its own header, so no other credential the
+ * app's SDK picked up travels with the user's key.
+ */
+function keyCarriersOf(context: CoreContext, own: ProviderConnectionSpec): KeyCarriers {
+  const headers = new Set(["authorization"]);
+  const params = new Set<string>();
+  for (const spec of [own, ...[...context.providers.values()].map((p) => p.connection)]) {
+    if (!spec) continue;
+    const header = authHeaderOf(spec);
+    if (header) headers.add(header);
+    if (typeof spec.keyParam === "string" && NAME.test(spec.keyParam)) params.add(spec.keyParam);
+  }
+  return { headers, params };
 }
 
 /** @param endpoint - the endpoint the key carries, if any: then the provider's connection for it */
-function specOf(id: string, provider: Provider, endpoint?: string): Base {
+function specOf(context: CoreContext, id: string, provider: Provider, endpoint?: string): Base {
   const spec = endpoint === undefined ? provider.connection : provider.userEndpoints?.connection?.(endpoint);
   if (!spec)
     throw new ByokError(
@@ -51,15 +82,30 @@ function specOf(id: string, provider: Provider, endpoint?: string): Base {
   } catch {
     url = new URL("invalid:");
   }
-  const header = Object.hasOwn(HEADER_OF, spec.auth) ? HEADER_OF[spec.auth] : undefined;
-  if (!/^https?:$/.test(url.protocol) || url.username || url.password || url.search || url.hash || !header)
+  const header = authHeaderOf(spec);
+  const badParam = spec.keyParam !== undefined && !(typeof spec.keyParam === "string" && NAME.test(spec.keyParam));
+  if (!/^https?:$/.test(url.protocol) || url.username || url.password || url.search || url.hash || !header || badParam)
     throw new ByokError(
       "CONFIG_INVALID",
-      `Provider "${id}": connection.baseURL must be an http(s) URL without credentials, query or fragment, and connection.auth one of ${Object.keys(HEADER_OF).join(", ")}.`,
+      `Provider "${id}": connection.baseURL must be an http(s) URL without credentials, query or fragment, connection.auth "bearer" or a header name, and connection.keyParam (if any) a query parameter name.`,
       { provider: id },
     );
+  for (const name of ["readUsage", "readRequest"] as const)
+    if (spec[name] !== undefined && typeof spec[name] !== "function")
+      throw new ByokError("CONFIG_INVALID", `Provider "${id}": connection.${name} must be a function, or left out.`, {
+        provider: id,
+      });
   const path = url.pathname.replace(/\/+$/, "");
-  return { href: url.origin + path, origin: url.origin, path, header, send: spec.fetch ?? fetch };
+  return {
+    href: url.origin + path,
+    origin: url.origin,
+    path,
+    header,
+    bearer: spec.auth === "bearer",
+    carriers: keyCarriersOf(context, spec),
+    send: spec.fetch ?? fetch,
+    readers: spec,
+  };
 }
 
 /** Whether `url` is under `base`: same origin, and the base path as a whole-segment prefix. */
@@ -116,16 +162,14 @@ function refused(id: string): ByokError {
   );
 }
 
-/** Refusals whose JSON body tells what they mean: quota or rate limit (429), Anthropic's billing and Gemini's bad-key 400s. */
-const READ_BODY_OF = new Set([400, 429]);
 /** The most of an error body read to classify it: error bodies are a few hundred bytes. */
 const ERROR_BODY_READ_BYTES = 16 * 1024;
 
 /**
  * What a `connection()` answer says about the key, learned as from any call (see `noteKeyOutcome`):
- * a 2xx → `"ok"`; 401/403 → `"invalid"`; 402 → `"quota_exhausted"`; a 400 or 429 with a small JSON
- * body is read from a clone (the app still reads the whole body) to tell a quota refusal from a rate
- * limit or a bad key. Never delays the response.
+ * a 2xx → `"ok"`; a refusal → its verdict (see `refusalVerdict`). For a provider that reads its
+ * refusals (`readRefusal`), a refusal other than 401/403 with a small JSON body is read from a clone
+ * (the app still reads the whole body). Never delays the response.
  */
 function learnFromResponse(
   context: CoreContext,
@@ -138,14 +182,18 @@ function learnFromResponse(
   const { status, headers } = response;
   if (status >= 200 && status < 300) return noteKeyOutcome(context, operation, userId, resolved, "ok", health);
   const retryAfter = headers.get("retry-after");
+  const { provider } = resolved;
   const length = Number(headers.get("content-length") ?? 0);
   const readable =
-    READ_BODY_OF.has(status) &&
+    provider.readRefusal !== undefined &&
+    status >= 400 &&
+    status !== 401 &&
+    status !== 403 &&
     /json/i.test(headers.get("content-type") ?? "") &&
     !(length > ERROR_BODY_READ_BYTES) &&
     !response.bodyUsed;
   const note = (body: unknown) => {
-    const verdict = classifyRefusal(status, body, retryAfter);
+    const verdict = refusalVerdict({ status, body, retryAfter }, provider);
     if (verdict) noteKeyOutcome(context, operation, userId, resolved, verdict, health);
   };
   if (!readable) return note(undefined);
@@ -167,9 +215,9 @@ function keyedFetch(context: CoreContext, userId: string, resolved: Resolved, ba
     const { url, headers, body, bodyCopy, signal: own, ...call } = callOf(input, init);
     const signal = callSignal(context, own);
     if (!isUnder(url, base)) throw refused(id);
-    for (const name of AUTH_HEADERS) headers.delete(name);
-    for (const name of AUTH_QUERY_PARAMS) if (url.searchParams.has(name)) url.searchParams.delete(name);
-    const { estimate, model } = estimateRequest(await bodyText(body, bodyCopy), url.pathname);
+    for (const name of base.carriers.headers) headers.delete(name);
+    for (const name of base.carriers.params) if (url.searchParams.has(name)) url.searchParams.delete(name);
+    const { estimate, model } = estimateRequest(base.readers, await bodyText(body, bodyCopy), url.pathname);
     const subject = { ...who, provider: id, model: model ?? resolved.provider.defaultModel };
     const meter = await startMeter(context, subject, estimate); // BUDGET_EXCEEDED: nothing is sent
     let apiKey: string;
@@ -179,7 +227,7 @@ function keyedFetch(context: CoreContext, userId: string, resolved: Resolved, ba
       await meter.end({});
       throw error;
     }
-    headers.set(base.header, base.header === "authorization" ? `Bearer ${apiKey}` : apiKey);
+    headers.set(base.header, base.bearer ? `Bearer ${apiKey}` : apiKey);
 
     const method = (call.method ?? "GET").toUpperCase();
     const operation = startOperation(context.requestId);
@@ -195,7 +243,7 @@ function keyedFetch(context: CoreContext, userId: string, resolved: Resolved, ba
       } as RequestInit);
       status = response.status;
       learnFromResponse(context, operation, userId, resolved, response, health); // before metering may wrap its body
-      return meterResponse(response, meter, model);
+      return meterResponse(response, meter, model, base.readers);
     } catch (error) {
       await meter.end({});
       throw error;
@@ -220,10 +268,10 @@ export async function openConnection(
   const userId = userOf(rawUserId);
   if (provider !== undefined) {
     const configured = providerFor(context, checkProviderId(provider));
-    if (!configured.userEndpoints?.connection) specOf(provider, configured); // fail before I/O
+    if (!configured.userEndpoints?.connection) specOf(context, provider, configured); // fail before I/O
   }
   const resolved = await resolveKey(context, userId, provider);
-  const base = specOf(resolved.id, resolved.provider, resolved.record.endpoint);
+  const base = specOf(context, resolved.id, resolved.provider, resolved.record.endpoint);
   return Object.freeze({
     provider: resolved.id,
     baseURL: base.href,

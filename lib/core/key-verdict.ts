@@ -1,6 +1,11 @@
 // What a provider's answer says about the key that made the call: refused (invalid), out of quota, rate limited.
 import { ByokError } from "../errors.js";
-import type { KeyStatus, StoredKeyStatus } from "./types.js";
+import type { KeyStatus, KeyVerdict, Provider, ProviderRefusal, StoredKeyStatus } from "./types.js";
+
+export type { KeyVerdict };
+
+/** What reads a provider's refusals: the provider itself (its optional `readRefusal`). */
+export type RefusalReader = Pick<Provider, "readRefusal">;
 
 /** The statuses a store keeps, for stores checking what they read back. */
 const STORED: ReadonlySet<string> = new Set<StoredKeyStatus>(["invalid", "quota_exhausted", "rate_limited"]);
@@ -38,13 +43,6 @@ export function currentStatus(health: KeyHealth, now = Date.now()): LearnedStatu
   return status ?? "ok";
 }
 
-/** What a refusal says about the key: its new status and, for a rate limit, the seconds the provider asked to wait. */
-export interface KeyVerdict {
-  status: StoredKeyStatus;
-  /** Seconds until the key may be used again (`"rate_limited"` only), when the provider said. */
-  retryAfter?: number;
-}
-
 /** Seconds from a Retry-After value (delta-seconds or HTTP date); undefined when absent or unparsable. */
 export function parseRetryAfter(value: string | number | null | undefined): number | undefined {
   if (value === undefined || value === null || value === "") return undefined;
@@ -55,76 +53,41 @@ export function parseRetryAfter(value: string | number | null | undefined): numb
   return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
 }
 
-type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null;
-const text = (value: unknown): string => (typeof value === "string" ? value : "");
-
 /**
- * The error object of an upstream error body, whatever its wrapping: `{ error: {…} }` (OpenAI, Gemini,
- * OpenRouter), `{ type: "error", error: {…} }` (Anthropic), a one-element array of those (Vertex), or
- * the error object itself (what the openai SDK hands over).
+ * What a refusal says about the key, or `undefined` when it says nothing about it (5xx, a bad
+ * request, a timeout): 401/403 → `"invalid"`; else what the provider's `readRefusal` says; else the
+ * status alone: 402 → `"quota_exhausted"`, 429 → `"rate_limited"` with the `Retry-After` wait. A
+ * `readRefusal` that throws says nothing.
  */
-function errorObjectOf(body: unknown): Json | undefined {
-  const first = Array.isArray(body) ? (body[0] as unknown) : body;
-  if (!isObject(first)) return undefined;
-  return isObject(first.error) ? first.error : first;
-}
-
-/** Gemini's `google.rpc.*` details of a given type. */
-function detailsOf(error: Json, type: string): Json[] {
-  const details = Array.isArray(error.details) ? (error.details as unknown[]) : [];
-  return details.filter((d): d is Json => isObject(d) && text(d["@type"]).endsWith(`google.rpc.${type}`));
-}
-
-/**
- * Quota and billing refusals, from each provider's documented error bodies: OpenAI's and Azure's
- * `insufficient_quota`; Anthropic's `billing_error` (402), its 400 "credit balance is too low" and
- * spend-limit answers, and its 429 `enforced_spend_limit_reached`; Gemini's 429 `RESOURCE_EXHAUSTED`
- * whose `QuotaFailure` names a per-day quota; and any 402 Payment Required (OpenRouter's "Insufficient credits").
- */
-function isQuotaRefusal(status: number | undefined, error: Json | undefined): boolean {
-  if (status === 402) return true;
-  if (!error) return false;
-  const { type, code, message } = error;
-  if (type === "insufficient_quota" || code === "insufficient_quota" || type === "billing_error") return true;
-  const details = isObject(error.details) ? error.details : undefined;
-  if (details?.error_code === "enforced_spend_limit_reached") return true;
-  if (type === "invalid_request_error" && status === 400)
-    return /credit balance is too low|reached your specified (?:workspace )?API usage limits/i.test(text(message));
-  if (status === 429)
-    return detailsOf(error, "QuotaFailure").some((failure) =>
-      (Array.isArray(failure.violations) ? (failure.violations as unknown[]) : []).some(
-        (v) => isObject(v) && /PerDay/i.test(text(v.quotaId)),
-      ),
-    );
-  return false;
-}
-
-/**
- * What an upstream refusal says about the key, or `undefined` when it says nothing about it (5xx, a
- * bad request, a timeout): 401/403 (or `keyRejected`: Gemini's 400 `API_KEY_INVALID`) → `"invalid"`; a
- * quota or billing refusal → `"quota_exhausted"`; any other 429 → `"rate_limited"`, with the wait from
- * `retryAfter` or else Gemini's `RetryInfo.retryDelay`. Only statuses, types and codes are read (and one
- * documented Anthropic message), never kept.
- *
- * @param body - the upstream's parsed error body, if any
- * @param retryAfter - the `Retry-After` header's value, if any
- */
-export function classifyRefusal(
-  status: number | undefined,
-  body: unknown,
-  retryAfter?: string | number | null,
-  keyRejected = false,
-): KeyVerdict | undefined {
-  const error = errorObjectOf(body);
-  const reasons = error ? detailsOf(error, "ErrorInfo").map((d) => d.reason) : [];
-  if (keyRejected || status === 401 || status === 403 || reasons.includes("API_KEY_INVALID"))
-    return { status: "invalid" };
-  if (isQuotaRefusal(status, error)) return { status: "quota_exhausted" };
+export function refusalVerdict(refusal: ProviderRefusal, reader?: RefusalReader): KeyVerdict | undefined {
+  const { status, retryAfter } = refusal;
+  if (status === 401 || status === 403) return { status: "invalid" };
+  const told = readSafely(refusal, reader);
+  if (told) return told;
+  if (status === 402) return { status: "quota_exhausted" };
   if (status !== 429) return undefined;
-  const retryDelay = error ? detailsOf(error, "RetryInfo").map((d) => text(d.retryDelay))[0] : undefined;
-  const seconds = parseRetryAfter(retryAfter) ?? parseRetryAfter(retryDelay);
+  const seconds = parseRetryAfter(retryAfter);
   return seconds === undefined ? { status: "rate_limited" } : { status: "rate_limited", retryAfter: seconds };
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null;
+
+/**
+ * `read`'s verdict when it is one (a stored status; for a rate limit, the wait it gives, else the
+ * `Retry-After` header's), else `undefined`.
+ */
+function readSafely(refusal: ProviderRefusal, reader: RefusalReader | undefined): KeyVerdict | undefined {
+  let told: unknown;
+  try {
+    told = reader?.readRefusal?.(refusal);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(told) || typeof told.status !== "string" || !STORED.has(told.status)) return undefined;
+  const status = told.status as StoredKeyStatus;
+  if (status !== "rate_limited") return { status };
+  const retryAfter = parseRetryAfter(told.retryAfter as number | undefined) ?? parseRetryAfter(refusal.retryAfter);
+  return retryAfter === undefined ? { status } : { status, retryAfter };
 }
 
 /** Where the verdict rides on a ByokError: a non-enumerable property, so no JSON, inspect or log shows it. */

@@ -135,7 +135,7 @@ async function checkEndpoint(provider: Provider, endpoint: unknown): Promise<str
   if (endpoint === undefined) {
     if (rules?.required)
       throw endpointRefused(
-        'This provider needs the key\'s endpoint, e.g. endpoint: "https://my-resource.openai.azure.com".',
+        "This provider needs the key's endpoint, the URL of the API the key belongs to: pass endpoint with the key.",
         "missing",
       );
     return undefined;

@@ -24,6 +24,36 @@ import {
 import type { UsageOptions } from "./metering.js";
 import type { Budgets, ByokEvent, KeyStore, Provider, ProviderOptions } from "./types.js";
 import { PROVIDER_ID } from "./validate.js";
+import type { BuiltInProviderId } from "../providers/built-ins.js";
+
+/** The optional settings a kind of provider may take besides `defaultModel` and `timeoutMs`. */
+type KindSetting = "baseUrl" | "authUrl" | "userEndpoints";
+
+/** A kind's checked settings, as its factory gets them. */
+export type KindOptions = Readonly<Omit<ProviderOptions, "kind">>;
+
+/** One kind of built-in provider, as `lib/providers/built-ins.ts` lists them. */
+export interface ProviderKind {
+  /** Builds the provider from its checked settings; loads no SDK (that waits for its first call). */
+  create(id: string, options: KindOptions): Provider;
+  /** The npm package it runs on (an optional peer). */
+  sdk: string;
+  /** Configured by default under the kind's name, when its SDK is installed. */
+  byDefault: boolean;
+  /**
+   * `true` for each optional setting it takes; for one it refuses, the fix (the message of its
+   * CONFIG_INVALID), else the message names the kinds that take it.
+   */
+  settings: Partial<Record<KindSetting, true | string>>;
+  /**
+   * **Optional.** What its checked settings need together.
+   * @throws ByokError CONFIG_INVALID naming the fix
+   */
+  check?(id: string, options: KindOptions): void;
+}
+
+/** The kinds of built-in provider, by name. */
+export type ProviderKinds = Readonly<Record<string, ProviderKind>>;
 
 /** Options of `new BYOK()`. */
 export interface ByokOptions {
@@ -54,12 +84,7 @@ export interface ByokOptions {
    * its SDK is installed). Defaults to the built-ins with their defaults, each offered when its SDK
    * is installed.
    */
-  providers?: {
-    gemini?: ProviderOptions | false;
-    openai?: ProviderOptions | false;
-    anthropic?: ProviderOptions | false;
-    openrouter?: ProviderOptions | false;
-    "azure-openai"?: ProviderOptions | false;
+  providers?: { [id in BuiltInProviderId]?: ProviderOptions | false } & {
     [id: string]: ProviderOptions | Provider | false | undefined;
   };
   /**
@@ -122,9 +147,6 @@ const PROVIDER_RULES: SettingRules<ProviderOptions> = {
   defaultModel: PROVIDER_SETTING_RULES.defaultModel,
   timeoutMs: PROVIDER_SETTING_RULES.timeoutMs,
 };
-const KINDS = ["gemini", "openai", "anthropic", "openrouter", "azure-openai", "openai-compatible"] as const;
-/** Kinds whose keys may carry their own endpoint. */
-const ENDPOINT_KINDS: readonly string[] = ["azure-openai", "openai-compatible"];
 /** The KeyStore methods marked **Required** (rotation's `scan` and `compareAndSwap` included); the rest are optional. */
 const STORE_METHODS = ["get", "list", "put", "delete", "deleteUser", "scan", "compareAndSwap"] as const;
 const MAX_CACHE_AGE_MS = 24 * 3_600_000;
@@ -201,44 +223,59 @@ function checkProvider(id: string, value: unknown): Provider {
     );
   }
   if (p.timeoutMs !== undefined) checkDuration(p.timeoutMs, `providers.${id}.timeoutMs`, MAX_TIMEOUT_MS);
+  if (p.readRefusal !== undefined && typeof p.readRefusal !== "function")
+    throw configError(`providers.${id}.readRefusal must be a function (refusal) => verdict, or left out.`);
   return value as Provider;
 }
 
-function checkProviderOptions(id: string, value: unknown, builtIns: readonly string[]): Readonly<ProviderOptions> {
+/** The ids configured by default: the kinds `byDefault`, in their list's order. */
+const builtInIds = (kinds: ProviderKinds): string[] => Object.keys(kinds).filter((kind) => kinds[kind]!.byDefault);
+
+/** `kind "a"`, or `kinds "a" and "b"`: the kinds that take `setting`. */
+function kindsTaking(kinds: ProviderKinds, setting: KindSetting): string {
+  const names = Object.keys(kinds)
+    .filter((kind) => kinds[kind]!.settings[setting] === true)
+    .map((kind) => `"${kind}"`);
+  if (names.length < 2) return `kind ${names.join("")}`;
+  return `kinds ${names.slice(0, -1).join(", ")} and ${names.at(-1)}`;
+}
+
+const KIND_SETTINGS: readonly KindSetting[] = ["baseUrl", "authUrl", "userEndpoints"];
+
+function checkProviderOptions(id: string, value: unknown, kinds: ProviderKinds): Readonly<ProviderOptions> {
   const where = `providers.${id}`;
   const o = checkOptionsObject<ProviderOptions>(value, PROVIDER_RULES, where);
-  const kind = o.kind ?? (builtIns.includes(id) ? (id as ProviderOptions["kind"]) : undefined);
-  if (kind === undefined || !KINDS.includes(kind)) {
+  const builtIns = builtInIds(kinds);
+  const kind: unknown = o.kind ?? (builtIns.includes(id) ? id : undefined);
+  const spec = typeof kind === "string" && Object.hasOwn(kinds, kind) ? kinds[kind] : undefined;
+  if (!spec) {
     throw configError(
-      `${where}.kind must be one of ${KINDS.join(", ")}${builtIns.includes(id) ? "" : ` (required for a provider id that is not built in: ${builtIns.join(", ")})`}.`,
+      `${where}.kind must be one of ${Object.keys(kinds).join(", ")}${builtIns.includes(id) ? "" : ` (required for a provider id that is not built in: ${builtIns.join(", ")})`}.`,
     );
   }
-  if (o.baseUrl !== undefined && kind === "azure-openai")
+  for (const setting of KIND_SETTINGS) {
+    const rule = spec.settings[setting];
+    if (o[setting] === undefined || rule === true) continue;
     throw configError(
-      `${where}.baseUrl: an "azure-openai" key carries its own endpoint; to allow other hosts, set userEndpoints.hosts.`,
-    );
-  if (o.authUrl !== undefined && kind !== "openrouter")
-    throw configError(`${where}.authUrl is only for kind "openrouter".`);
-  if (o.userEndpoints !== undefined && !ENDPOINT_KINDS.includes(kind))
-    throw configError(`${where}.userEndpoints is only for kinds ${ENDPOINT_KINDS.join(" and ")}.`);
-  const out: ProviderOptions = { ...applySettingRules(o, PROVIDER_RULES, where), kind };
-  if (
-    kind === "openai-compatible" &&
-    ((out.baseUrl === undefined && out.userEndpoints === undefined) || out.defaultModel === undefined)
-  ) {
-    throw configError(
-      `${where}: kind "openai-compatible" needs defaultModel, and baseUrl unless keys bring their own endpoint (userEndpoints), e.g. { kind: "openai-compatible", baseUrl: "https://api.groq.com/openai/v1", defaultModel: "llama-3.1-8b-instant" }.`,
+      typeof rule === "string"
+        ? `${where}.${setting}: ${rule}`
+        : `${where}.${setting} is only for ${kindsTaking(kinds, setting)}.`,
     );
   }
+  const out: ProviderOptions = {
+    ...applySettingRules(o, PROVIDER_RULES, where),
+    kind: kind as ProviderOptions["kind"],
+  };
+  spec.check?.(id, out);
   return Object.freeze(out);
 }
 
 /**
  * Checks BYOK options: unknown keys (with a "did you mean"), master keys, store shape, providers.
- * @param builtIns - provider ids configured by default
+ * @param kinds - the kinds of built-in provider (those `byDefault` are configured by default)
  * @throws ByokError CONFIG_INVALID with a message that names the fix
  */
-export function parseByokOptions(input: unknown, builtIns: readonly string[]): ParsedByokOptions {
+export function parseByokOptions(input: unknown, kinds: ProviderKinds): ParsedByokOptions {
   if (input === undefined)
     throw configError(
       "new BYOK() needs options: at least { masterKey } (or { keyEncryption }). Generate a master key with `npx byok-ai keygen`.",
@@ -260,10 +297,11 @@ export function parseByokOptions(input: unknown, builtIns: readonly string[]): P
     }
   }
 
+  const builtIns = builtInIds(kinds);
   const providersInput = o.providers ?? {};
   if (typeof providersInput !== "object" || providersInput === null || Array.isArray(providersInput)) {
     throw configError(
-      'providers must be an object keyed by provider id, e.g. { gemini: { defaultModel: "gemini-2.5-flash" } }.',
+      `providers must be an object keyed by provider id, e.g. { ${builtIns[0]}: { timeoutMs: 30000 } }.`,
     );
   }
   const providers: Record<string, Readonly<ProviderOptions> | Provider> = {};
@@ -282,11 +320,11 @@ export function parseByokOptions(input: unknown, builtIns: readonly string[]): P
       throw configError(
         `providers: "${id.slice(0, 40)}" is not a valid provider id (lower-case letter first, then a-z, 0-9, "-" or "_", at most 32 characters).`,
       );
-    providers[id] = isProvider(value) ? checkProvider(id, value) : checkProviderOptions(id, value, builtIns);
+    providers[id] = isProvider(value) ? checkProvider(id, value) : checkProviderOptions(id, value, kinds);
   }
 
-  const defaultProvider =
-    o.defaultProvider ?? (Object.hasOwn(providers, "gemini") ? "gemini" : Object.keys(providers)[0]);
+  // The first configured: the built-ins in their list's order, then the app's own.
+  const defaultProvider = o.defaultProvider ?? Object.keys(providers)[0];
   if (typeof defaultProvider !== "string" || !Object.hasOwn(providers, defaultProvider)) {
     throw configError(`defaultProvider must name a configured provider (${Object.keys(providers).join(", ")}).`);
   }

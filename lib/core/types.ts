@@ -1,6 +1,7 @@
 // Public types: key records, the KeyStore contract, the Provider spec, chat requests/responses and events.
 import type { Store as RateLimitCounters } from "express-rate-limit";
 import type { ByokErrorCode } from "../errors.js";
+import type { ProviderKindName } from "../providers/built-ins.js";
 
 /**
  * Health of a stored key, learned from every call: `"ok"` (new, or it worked last time it was used
@@ -428,6 +429,37 @@ export interface Provider {
    * with an endpoint is refused with `INVALID_REQUEST` naming `endpoint`.
    */
   readonly userEndpoints?: ProviderUserEndpoints;
+  /**
+   * **Optional.** What a refusal from this provider's API says about the key, read from its error
+   * body where the status alone does not tell: `{ status: "invalid" }`, `{ status: "quota_exhausted" }`
+   * (quota or billing), `{ status: "rate_limited", retryAfter }` (seconds, when the body says), or
+   * `undefined` to leave it to the status. byok-ai asks it for each refused `ai.connection()`
+   * request (the JSON body of a small answer, read from a copy); a provider's own calls pass its
+   * answer to `upstreamError()` as `verdict`. Read types and codes, keep nothing of the body; a
+   * throw counts as `undefined`.
+   *
+   * Whatever it says, 401 and 403 mean `"invalid"`. Without it (or when it answers `undefined`):
+   * 402 → `"quota_exhausted"`, 429 → `"rate_limited"` with the `Retry-After` header's wait, any
+   * other status says nothing about the key.
+   */
+  readRefusal?(refusal: ProviderRefusal): KeyVerdict | undefined;
+}
+
+/** A refused upstream request, as {@link Provider.readRefusal} reads it. */
+export interface ProviderRefusal {
+  /** The HTTP status; absent when the upstream sent no status (an error event inside a stream). */
+  status?: number;
+  /** The parsed JSON error body, when there is one (else `undefined`). */
+  body?: unknown;
+  /** The `Retry-After` header's value (delta-seconds or HTTP date), or seconds; absent when none was sent. */
+  retryAfter?: string | number | null;
+}
+
+/** What a refusal says about the key: its new status and, for a rate limit, the seconds the provider asked to wait. */
+export interface KeyVerdict {
+  status: StoredKeyStatus;
+  /** Seconds until the key may be used again (`"rate_limited"` only), when the provider said. */
+  retryAfter?: number;
 }
 
 /** How a provider takes keys that carry their own endpoint (Azure OpenAI resources, self-hosted servers). */
@@ -464,13 +496,37 @@ export interface ProviderConnectionSpec {
    * `…/v1beta` for Gemini). Requests through the connection may go only under it.
    */
   baseURL: string;
-  /** The header that carries the key: `Authorization: Bearer`, `x-api-key` (Anthropic) or `x-goog-api-key` (Gemini). */
-  auth: "bearer" | "x-api-key" | "x-goog-api-key";
+  /**
+   * How a request carries the key: `"bearer"` (`Authorization: Bearer <key>`), or the name of the
+   * header that holds the key as it is, e.g. `"x-api-key"` (Anthropic) or `"x-goog-api-key"` (Gemini).
+   * The connection sets it on every request, replacing whatever the SDK set.
+   */
+  auth: "bearer" | (string & {});
+  /**
+   * **Optional.** A query parameter the API also takes a key in (Gemini's `key`): removed from every
+   * request, so that only the connection's own header carries a key. Defaults to none.
+   */
+  keyParam?: string;
   /**
    * **Optional.** Sends the connection's requests (for a user endpoint: a fetch that refuses
    * private addresses at connect time). Defaults to the global `fetch`.
    */
   fetch?: typeof fetch;
+  /**
+   * **Optional.** The usage a JSON answer of this API states, or the parsed data of one of its SSE
+   * events, merged over what the same answer's earlier events stated (`before`), for
+   * `ai.connection()`'s usage rows and budgets; `undefined` when it states none. Counts must be
+   * whole non-negative numbers; a throw counts as `undefined`. Without it, every answer counts as a
+   * request without tokens (a cut-short stream: from its reservation).
+   */
+  readUsage?(body: unknown, before: Usage | undefined): Usage | undefined;
+  /**
+   * **Optional.** What a request's parsed JSON body (`undefined` when it has none) and URL path say
+   * for its budget reservation and usage row: the model it names and the most output tokens it asks
+   * for. Without it (or for what it leaves out, or when it throws): the provider's `defaultModel`,
+   * and 4096 output tokens. The input tokens are estimated from the body's length either way.
+   */
+  readRequest?(body: unknown, path: string): { model?: string; maxOutputTokens?: number };
 }
 
 /**
@@ -498,7 +554,7 @@ export interface ProviderOptions {
    * Which protocol; defaults to the id for built-ins. `"openai-compatible"` needs `defaultModel`, and
    * `baseUrl` unless every key brings its own endpoint (`userEndpoints`).
    */
-  kind?: "gemini" | "openai" | "anthropic" | "openrouter" | "azure-openai" | "openai-compatible";
+  kind?: ProviderKindName;
   /** Where keys for this provider are sent. Defaults to the vendor's public API. Not for `"azure-openai"`. */
   baseUrl?: string;
   /** `"openrouter"` only: OpenRouter's authorization page for its connect flow. Defaults to `https://openrouter.ai/auth`. */

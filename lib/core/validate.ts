@@ -125,7 +125,7 @@ export const endpointRefused = (message: string, reason: EndpointRefusalReason) 
 export function checkProviderId(provider: unknown, field = "provider"): string {
   if (typeof provider !== "string" || !PROVIDER_ID.test(provider)) {
     throw invalid(
-      `${field} must be a provider id such as "gemini", "openai" or "anthropic" (lower-case letters, digits, "-" or "_", at most 32 characters).`,
+      `${field} must be a provider id such as "my-provider" (lower-case letters, digits, "-" or "_", at most 32 characters).`,
       [field],
     );
   }

@@ -4,15 +4,18 @@ import type { MessageCreateParamsBase } from "@anthropic-ai/sdk/resources/messag
 import { MAX_LISTED_MODELS } from "../core/models.js";
 import type {
   FinishReason,
+  KeyVerdict,
   Provider,
   ProviderChatRequest,
   ProviderChatResult,
   ProviderModel,
+  ProviderRefusal,
   Usage,
 } from "../core/types.js";
 import { upstreamError } from "./upstream-error.js";
 import { lazyPeer } from "../core/optional-peer.js";
-import { cancelEnvHeaders, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
+import { requestReader, usageReader } from "./usage-fields.js";
+import { cancelEnvHeaders, errorObjectOf, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
 import { checkSettings, type SettingRules } from "../core/option-checks.js";
 import { providerSettingRules } from "../core/provider-settings.js";
 
@@ -59,6 +62,43 @@ type Sdk = typeof AnthropicSdk;
 /** The npm package the provider runs on (an optional peer of byok-ai). */
 export const ANTHROPIC_SDK = "@anthropic-ai/sdk";
 const loadSdk = lazyPeer<Sdk>(ANTHROPIC_SDK, "The anthropic provider");
+
+/** Anthropic's 400 answers that mean the credit or the spend limit is used up. */
+const OUT_OF_CREDIT = /credit balance is too low|reached your specified (?:workspace )?API usage limits/i;
+
+/**
+ * What an Anthropic refusal says about the key beyond its status (see `Provider.readRefusal`), from
+ * its documented error bodies: `billing_error` (402), the 400 `invalid_request_error` "credit balance
+ * is too low" and spend-limit answers, and the 429 whose `details.error_code` is
+ * `enforced_spend_limit_reached` are `"quota_exhausted"`. Only types, codes and that one message are read.
+ */
+export function readAnthropicRefusal({ status, body }: ProviderRefusal): KeyVerdict | undefined {
+  const error = errorObjectOf(body);
+  if (!error) return undefined;
+  const { type, details, message } = error;
+  const quota =
+    type === "billing_error" ||
+    (typeof details === "object" &&
+      details !== null &&
+      (details as { error_code?: unknown }).error_code === "enforced_spend_limit_reached") ||
+    (type === "invalid_request_error" && status === 400 && typeof message === "string" && OUT_OF_CREDIT.test(message));
+  return quota ? { status: "quota_exhausted" } : undefined;
+}
+
+/**
+ * How Anthropic's HTTP API meters through `ai.connection()`: usage in `usage` (in a stream,
+ * `message_start`'s `message.usage` states the input, `message_delta`'s `usage` the output), the
+ * model in `model`, the output limit in `max_tokens`.
+ */
+const ANTHROPIC_METERING = {
+  readUsage: usageReader({
+    holders: (body) => [body, body.message],
+    field: "usage",
+    input: ["input_tokens"],
+    output: ["output_tokens"],
+  }),
+  readRequest: requestReader(["max_tokens"]),
+};
 
 type RawUsage = {
   input_tokens?: number | null;
@@ -118,13 +158,14 @@ export function createAnthropicProvider(settings: AnthropicProviderSettings = {}
     return out;
   };
 
-  const sdk = sdkCaller(id, loadSdk, client);
+  const sdk = sdkCaller(id, loadSdk, client, readAnthropicRefusal);
 
   return {
     specificationVersion: "v1",
     defaultModel,
     ...(checked.timeoutMs !== undefined ? { timeoutMs: checked.timeoutMs } : {}),
-    connection: { baseURL: `${baseURL.replace(/\/+$/, "")}/v1`, auth: "x-api-key" },
+    connection: { baseURL: `${baseURL.replace(/\/+$/, "")}/v1`, auth: "x-api-key", ...ANTHROPIC_METERING },
+    readRefusal: readAnthropicRefusal,
 
     async load(): Promise<void> {
       await loadSdk();

@@ -12,11 +12,13 @@ import type {
   Usage,
 } from "../core/types.js";
 import { lazyPeer } from "../core/optional-peer.js";
-import { mapGeminiError } from "./gemini-error.js";
+import { mapGeminiError, readGeminiRefusal } from "./gemini-error.js";
 import { MAX_LISTED_MODELS } from "../core/models.js";
 import { upstreamError } from "./upstream-error.js";
 import { checkSettings, type SettingRules } from "../core/option-checks.js";
 import { providerSettingRules } from "../core/provider-settings.js";
+import { usageReader } from "./usage-fields.js";
+import { isPlainObject } from "../core/validate.js";
 
 /** Settings of the Gemini provider (server configuration only). */
 export interface GeminiProviderSettings {
@@ -64,6 +66,29 @@ export function mapGeminiFinishReason(reason: string | undefined): FinishReason 
       return "other";
   }
 }
+
+/**
+ * How Gemini's HTTP API meters through `ai.connection()`: usage in `usageMetadata`
+ * (`promptTokenCount`/`candidatesTokenCount`), the model in the path (`…/models/<model>:generateContent`),
+ * the output limit in `generationConfig.maxOutputTokens`.
+ */
+const GEMINI_METERING = {
+  readUsage: usageReader({
+    holders: (body) => [body],
+    field: "usageMetadata",
+    input: ["promptTokenCount"],
+    output: ["candidatesTokenCount"],
+  }),
+  readRequest(body: unknown, path: string): { model?: string; maxOutputTokens?: number } {
+    const inPath = /\/models\/([^/:]+):/.exec(path)?.[1];
+    const config = isPlainObject(body) && isPlainObject(body.generationConfig) ? body.generationConfig : {};
+    const maxOutputTokens = config.maxOutputTokens;
+    return {
+      ...(inPath === undefined ? {} : { model: decodeURIComponent(inPath) }),
+      ...(typeof maxOutputTokens === "number" ? { maxOutputTokens } : {}),
+    };
+  },
+};
 
 type Sdk = typeof GenAiSdk;
 const loadSdk = lazyPeer<Sdk>(GEMINI_SDK, "The gemini provider");
@@ -154,7 +179,13 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
     specificationVersion: "v1",
     defaultModel,
     ...(checked.timeoutMs !== undefined ? { timeoutMs: checked.timeoutMs } : {}),
-    connection: { baseURL: `${baseUrl.replace(/\/+$/, "")}/v1beta`, auth: "x-goog-api-key" },
+    connection: {
+      baseURL: `${baseUrl.replace(/\/+$/, "")}/v1beta`,
+      auth: "x-goog-api-key",
+      keyParam: "key",
+      ...GEMINI_METERING,
+    },
+    readRefusal: readGeminiRefusal,
 
     async load(): Promise<void> {
       await loadSdk();

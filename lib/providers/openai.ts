@@ -8,23 +8,26 @@ import type {
 import { MAX_LISTED_MODELS } from "../core/models.js";
 import type {
   FinishReason,
+  KeyVerdict,
   Provider,
   ProviderChatRequest,
   ProviderChatResult,
   ProviderConnectionSpec,
   ProviderModel,
+  ProviderRefusal,
   ProviderUserEndpoints,
   Usage,
 } from "../core/types.js";
 import { upstreamError } from "./upstream-error.js";
 import { lazyPeer } from "../core/optional-peer.js";
-import { cancelEnvHeaders, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
+import { cancelEnvHeaders, errorObjectOf, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
 import {
   checkUserEndpointSettings,
   endpointError,
   endpointGuard,
   type UserEndpointSettings,
 } from "./user-endpoints.js";
+import { requestReader, usageReader } from "./usage-fields.js";
 import { checkBoolean, checkSettings, type SettingRules } from "../core/option-checks.js";
 import { providerSettingRules } from "../core/provider-settings.js";
 
@@ -83,6 +86,34 @@ export type Sdk = typeof OpenAISdk;
 /** The npm package the provider runs on (an optional peer of byok-ai). */
 export const OPENAI_SDK = "openai";
 const loadSdk = lazyPeer<Sdk>(OPENAI_SDK, "The openai provider");
+
+/**
+ * What an OpenAI-style refusal says about the key beyond its status (see `Provider.readRefusal`):
+ * `insufficient_quota` (OpenAI's and Azure's answer to a plan or credit used up, also from servers
+ * that copy their errors) is `"quota_exhausted"`. OpenRouter's "Insufficient credits" is a 402.
+ */
+export function readOpenAIRefusal({ body }: ProviderRefusal): KeyVerdict | undefined {
+  const error = errorObjectOf(body);
+  return error?.type === "insufficient_quota" || error?.code === "insufficient_quota"
+    ? { status: "quota_exhausted" }
+    : undefined;
+}
+
+/**
+ * @internal How OpenAI's HTTP API (and the servers that copy it) meters through `ai.connection()`:
+ * usage in `usage` (Chat Completions: `prompt_tokens`/`completion_tokens`; the Responses API:
+ * `input_tokens`/`output_tokens`, in its stream events under `response`), the model in `model`, the
+ * output limit in `max_tokens`, `max_completion_tokens` or `max_output_tokens`.
+ */
+export const OPENAI_METERING = {
+  readUsage: usageReader({
+    holders: (body) => [body, body.response],
+    field: "usage",
+    input: ["prompt_tokens", "input_tokens"],
+    output: ["completion_tokens", "output_tokens"],
+  }),
+  readRequest: requestReader(["max_tokens", "max_completion_tokens", "max_output_tokens"]),
+} satisfies Pick<ProviderConnectionSpec, "readUsage" | "readRequest">;
 
 function usageOf(usage: ChatCompletion["usage"] | null | undefined): Usage {
   const inputTokens = usage?.prompt_tokens ?? 0;
@@ -157,7 +188,7 @@ export function chatCompletionsProvider(spec: ChatCompletionsSpec): Provider {
     return out;
   };
 
-  const sdk = sdkCaller(id, loadSdk, spec.client);
+  const sdk = sdkCaller(id, loadSdk, spec.client, readOpenAIRefusal);
 
   const provider: Provider = {
     specificationVersion: "v1",
@@ -165,6 +196,7 @@ export function chatCompletionsProvider(spec: ChatCompletionsSpec): Provider {
     ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
     ...(spec.connection ? { connection: spec.connection } : {}),
     ...(spec.userEndpoints ? { userEndpoints: spec.userEndpoints } : {}),
+    readRefusal: readOpenAIRefusal,
 
     async load(): Promise<void> {
       await loadSdk();
@@ -264,7 +296,8 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
     // GET /models, first page only: free, and it needs a valid key.
     validate: (c, signal) => c.models.list({ signal }),
     listsModels: true,
-    ...(baseURL !== undefined ? { connection: { baseURL, auth: "bearer" } } : {}), // the SDK's baseURL already ends in the version (/v1)
+    // The SDK's baseURL already ends in the version (/v1).
+    ...(baseURL !== undefined ? { connection: { baseURL, auth: "bearer", ...OPENAI_METERING } } : {}),
     ...(guard
       ? {
           userEndpoints: {
@@ -274,6 +307,7 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
               baseURL: apiRoot(guard.parse(endpoint)),
               auth: "bearer",
               fetch: guard.fetch,
+              ...OPENAI_METERING,
             }),
           },
         }

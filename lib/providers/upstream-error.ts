@@ -1,6 +1,7 @@
 // The one place that turns upstream HTTP statuses and failures into ByokErrors, and cleans upstream text of anything key-like.
 import { ByokError } from "../errors.js";
-import { classifyRefusal, parseRetryAfter, withKeyVerdict } from "../core/key-verdict.js";
+import { parseRetryAfter, refusalVerdict, withKeyVerdict } from "../core/key-verdict.js";
+import type { KeyVerdict } from "../core/types.js";
 
 export { parseRetryAfter };
 
@@ -17,15 +18,14 @@ export interface UpstreamFailure {
    * (letters, digits, `_`, `.`, `-`; at most 64) with nothing key-like in it.
    */
   type?: string;
-  /** Set when the upstream says the key is invalid whatever the status (Gemini answers 400 API_KEY_INVALID). */
-  keyRejected?: boolean;
   /** Set when the SDK's own timer fired (not the core's): maps to PROVIDER_TIMEOUT. */
   timedOut?: boolean;
   /**
-   * The upstream's parsed error body, read only to tell a quota or billing refusal from a rate limit
-   * (see `classifyRefusal`); nothing of it is kept.
+   * What the refusal says about the key beyond its status, as the provider's `readRefusal` reads
+   * its error body: `"invalid"` makes it KEY_REJECTED whatever the status, `"quota_exhausted"` names
+   * the quota in a 429's message. Without it, the status alone tells (see `Provider.readRefusal`).
    */
-  body?: unknown;
+  verdict?: KeyVerdict;
 }
 
 // Patterns that look like credentials: vendor prefixes, masked keys ("sk-abc***…wjh3"), bearer tokens, long random tokens.
@@ -136,7 +136,7 @@ export const nonEmptyString = (value: unknown): string | undefined =>
   typeof value === "string" && value ? value : undefined;
 
 /**
- * Maps an upstream failure onto the contract: 401/403 (or `keyRejected`) → KEY_REJECTED,
+ * Maps an upstream failure onto the contract: 401/403 (or a `verdict` of `"invalid"`) → KEY_REJECTED,
  * 429 → PROVIDER_RATE_LIMITED (+ retryAfter), other 4xx → PROVIDER_BAD_REQUEST (cleaned message),
  * 408/504 (or `timedOut`) → PROVIDER_TIMEOUT, anything else (5xx, no answer, garbage) → PROVIDER_ERROR.
  * What the refusal says about the key (invalid, quota exhausted, rate limited) rides along for the
@@ -146,15 +146,20 @@ export const nonEmptyString = (value: unknown): string | undefined =>
  * @param apiKey - the key used, so it can be scrubbed from any upstream text
  */
 export function upstreamError(provider: string, failure: UpstreamFailure, apiKey?: string): ByokError {
-  const verdict = classifyRefusal(failure.status, failure.body, failure.retryAfter, failure.keyRejected);
-  return withKeyVerdict(toByokError(provider, failure, verdict?.status === "quota_exhausted", apiKey), verdict);
+  const verdict = refusalVerdict(failure, { readRefusal: () => failure.verdict });
+  return withKeyVerdict(toByokError(provider, failure, verdict, apiKey), verdict);
 }
 
-function toByokError(provider: string, failure: UpstreamFailure, quota: boolean, apiKey?: string): ByokError {
+function toByokError(
+  provider: string,
+  failure: UpstreamFailure,
+  verdict: KeyVerdict | undefined,
+  apiKey?: string,
+): ByokError {
   const { status } = failure;
   // The type is upstream text too (an error code or reason such as API_KEY_INVALID): no piece of the key may stay in it.
   const cause = { status, type: safeUpstreamToken(failure.type, apiKey) };
-  if (failure.keyRejected || status === 401 || status === 403) {
+  if (verdict?.status === "invalid") {
     return new ByokError(
       "KEY_REJECTED",
       `The ${provider} provider rejected the API key; ask the user to check it and add it again.`,
@@ -163,9 +168,10 @@ function toByokError(provider: string, failure: UpstreamFailure, quota: boolean,
   }
   if (status === 429) {
     const retryAfter = parseRetryAfter(failure.retryAfter);
-    const what = quota
-      ? "refused this key: its quota or credit is used up; ask the user to check their plan and billing"
-      : `is rate limiting this key${retryAfter === undefined ? "" : `; retry after ${retryAfter} s`}`;
+    const what =
+      verdict?.status === "quota_exhausted"
+        ? "refused this key: its quota or credit is used up; ask the user to check their plan and billing"
+        : `is rate limiting this key${retryAfter === undefined ? "" : `; retry after ${retryAfter} s`}`;
     return new ByokError("PROVIDER_RATE_LIMITED", `The ${provider} provider ${what}.`, {
       provider,
       cause,

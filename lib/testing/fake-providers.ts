@@ -1,5 +1,9 @@
 // Starts the fakes of the built-in providers at once, with a ready-made `providers` option pointing BYOK at them.
-import { BUILT_IN_PROVIDERS, type BuiltInProvider, isBuiltInInstalled } from "../byok.js";
+import {
+  BUILT_IN_PROVIDERS,
+  type BuiltInProviderId as BuiltInProvider,
+  isBuiltInInstalled,
+} from "../providers/built-ins.js";
 import type { ProviderOptions } from "../core/types.js";
 import { startFakeAnthropic } from "./fake-anthropic.js";
 import { startFakeAzureOpenAI } from "./fake-azure-openai.js";
