@@ -27,7 +27,16 @@ import {
 } from "./validate.js";
 import { openConnection } from "./connection.js";
 import { estimateChat, readUsage, startMeter } from "./metering.js";
-import { type Resolved, resolveKey, touchIfDue, usableRecord, usableRecords, userOf, whoCalled } from "./key-choice.js";
+import {
+  KeyChain,
+  type Resolved,
+  resolveKey,
+  touchIfDue,
+  usableRecord,
+  usableRecords,
+  userOf,
+  whoCalled,
+} from "./key-choice.js";
 
 function toProviderRequest(request: ChatRequest, provider: Provider): ProviderChatRequest {
   const out: ProviderChatRequest = { model: request.model ?? provider.defaultModel, ...toConversation(request) };
@@ -235,17 +244,36 @@ export interface UseOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * The option under which the router hands `use()` the key records it read ahead (a {@link KeyChain}).
+ * Not public API: a symbol of this copy of byok-ai, which no app (and no other copy) can name.
+ */
+export const KEY_CHAIN = Symbol("byok-ai.keyChain");
+
+/** `use()`'s options as the router passes them: with the request's {@link KeyChain}. */
+export type RouterUseOptions = UseOptions & { [KEY_CHAIN]?: KeyChain };
+
 const USE_FIELDS = new Set(["teamId", "requestId", "signal"]);
 const USAGE_RANGE_FIELDS = new Set(["from", "to"]);
 
-function checkUseOptions(options: UseOptions): UseOptions {
+/** What `use()`'s options set on the client's context. */
+interface ClientOptions {
+  teamId?: string;
+  requestId?: string;
+  signal?: AbortSignal;
+  keyChain?: KeyChain;
+}
+
+function checkUseOptions(options: RouterUseOptions): ClientOptions {
   const fields = checkObject(options, USE_FIELDS, "use(userId, options)");
-  const out: UseOptions = {};
+  const out: ClientOptions = {};
   if (fields.teamId !== undefined) out.teamId = checkTeamId(fields.teamId);
   const requestId = checkRequestId(fields.requestId);
   const signal = checkSignal(fields.signal);
   if (requestId !== undefined) out.requestId = requestId;
   if (signal !== undefined) out.signal = signal;
+  const chain = options[KEY_CHAIN];
+  if (chain instanceof KeyChain) out.keyChain = chain;
   return out;
 }
 

@@ -4,6 +4,7 @@ import { ByokError } from "../errors.js";
 import type { Keyring } from "../vault/keyring.js";
 import type { SealContext } from "../vault/vault.js";
 import type { EventSink } from "./events.js";
+import type { KeyChain } from "./key-choice.js";
 import type { Metering } from "./metering.js";
 import type { KeyRecord, KeyStore, Provider } from "./types.js";
 
@@ -26,6 +27,8 @@ export interface CoreContext {
   readonly signal?: AbortSignal;
   /** The team whose keys a client may use, in its copy made by `use(userId, { teamId })`. */
   readonly teamId?: string;
+  /** The key records the router read ahead for this client's request (see {@link KeyChain}); never set by the app. */
+  readonly keyChain?: KeyChain;
 }
 
 /**

@@ -3,8 +3,8 @@ import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
 import { checkRecordEndpoint, type CoreContext, providerFor, storeCall } from "./context.js";
 import { ownerOf, teamOwnerId } from "./owner.js";
-import type { KeyRecord, Provider } from "./types.js";
-import { checkUserId } from "./validate.js";
+import type { KeyRecord, KeyStore, Provider } from "./types.js";
+import { checkTeamId, checkUserId } from "./validate.js";
 
 const debug = debuglog("byok");
 
@@ -30,16 +30,52 @@ function resolved(id: string, provider: Provider, record: KeyRecord): Resolved {
 }
 
 /**
+ * The key records a call of one user (and team) reads first, read ahead of it: the router starts this
+ * beside its rate-limit count, so on RedisStore both go out in one round trip. A call takes them once,
+ * and only for the same user and team; a request the limiter refused never takes them.
+ */
+export class KeyChain {
+  readonly userId: string;
+  readonly teamId: string | undefined;
+  #records?: Promise<[own: KeyRecord[], team: KeyRecord[]]>;
+
+  constructor(store: KeyStore, userId: string, teamId: string | undefined) {
+    this.userId = userId;
+    this.teamId = teamId;
+    this.#records = ownAndTeam(store, userId, teamId);
+    this.#records.catch(() => undefined); // its failure is the call's to report, if a call takes it
+  }
+
+  /** The records read ahead, once, for a call of `userId` with `teamId`; `undefined` for any other. */
+  take(userId: string, teamId: string | undefined): Promise<[own: KeyRecord[], team: KeyRecord[]]> | undefined {
+    if (userId !== this.userId || teamId !== this.teamId) return undefined;
+    const records = this.#records;
+    this.#records = undefined;
+    return records;
+  }
+}
+
+/** Both lists, read together (one round trip on Redis); ids are checked before anything is read. */
+function ownAndTeam(
+  store: KeyStore,
+  userId: string,
+  teamId: string | undefined,
+): Promise<[own: KeyRecord[], team: KeyRecord[]]> {
+  return Promise.all([
+    storeCall("list", async () => store.list(checkUserId(userId))),
+    teamId === undefined ? [] : storeCall("list", async () => store.list(teamOwnerId(checkTeamId(teamId)))),
+  ]);
+}
+
+/**
  * Every record a call of `userId` may use, one per provider: the user's own, then (with the client's
  * `teamId`) the team's for the providers the user has no own key for. Both lists are read together
- * (one round trip on Redis). The app decides membership on every call: nothing is cached.
+ * (one round trip on Redis), or taken from the client's {@link KeyChain}. The app decides membership on
+ * every call: nothing is cached.
  */
 export async function usableRecords(context: CoreContext, userId: string): Promise<KeyRecord[]> {
   const { teamId } = context;
-  const [own, team] = await Promise.all([
-    storeCall("list", () => context.store.list(userId)),
-    teamId === undefined ? [] : storeCall("list", () => context.store.list(teamOwnerId(teamId))),
-  ]);
+  const [own, team] = await (context.keyChain?.take(userId, teamId) ?? ownAndTeam(context.store, userId, teamId));
   const byProvider = new Map<string, KeyRecord>();
   for (const record of [...team, ...own]) byProvider.set(record.provider, record); // own keys win
   return [...byProvider.values()];
@@ -47,7 +83,8 @@ export async function usableRecords(context: CoreContext, userId: string): Promi
 
 /**
  * The record of `userId` (else, with the client's `teamId`, of the team) for one provider, or
- * `undefined`. With a team both are read together (one round trip on Redis).
+ * `undefined`. With a team both are read together (one round trip on Redis); with the client's
+ * {@link KeyChain}, found in it.
  */
 export async function usableRecord(
   context: CoreContext,
@@ -55,6 +92,11 @@ export async function usableRecord(
   provider: string,
 ): Promise<KeyRecord | undefined> {
   const { teamId } = context;
+  const ahead = context.keyChain?.take(userId, teamId);
+  if (ahead) {
+    const [own, team] = await ahead;
+    return own.find((r) => r.provider === provider) ?? team.find((r) => r.provider === provider);
+  }
   const [own, team] = await Promise.all([
     storeCall("get", () => context.store.get(userId, provider)),
     teamId === undefined ? undefined : storeCall("get", () => context.store.get(teamOwnerId(teamId), provider)),

@@ -9,7 +9,7 @@ import { parseRouterOptions } from "./options.js";
 import { OPENROUTER_CALLBACK_PATH } from "./connect-routes.js";
 import { createLimiters } from "./rate-limit.js";
 import { normalizeUserId } from "./request-user.js";
-import { type Route, type RouteAnswer, routeTable, runRoute } from "./route-layer.js";
+import { clientOptions, type Route, type RouteAnswer, routeTable, runRoute } from "./route-layer.js";
 import { headerTable, helmetFor } from "./security-headers.js";
 import { bodyNotJson, bodyNotUtf8, bodyTooLarge, errorReply } from "./send-error.js";
 import { SSE_HEADERS } from "./sse.js";
@@ -203,11 +203,11 @@ export function byokHandler(options: HandlerOptions): (request: Request) => Prom
         getUserId: () => getUserId(request),
         teamId,
         canManage: async () => canManage(request),
-        aiFor: async (userId): Promise<AiClient> => {
-          const team = await teamId();
-          const bound = { requestId, signal: request.signal };
-          return byok.use(userId, team === undefined ? bound : { ...bound, teamId: team });
-        },
+        aiFor: async (userId, keyChain): Promise<AiClient> =>
+          byok.use(
+            userId,
+            clientOptions(requestId, request.signal, keyChain ? keyChain.teamId : await teamId(), keyChain),
+          ),
         requestId,
         signal: () => request.signal,
         callbackUrl: () => `${url.origin}${basePath}${OPENROUTER_CALLBACK_PATH}`,

@@ -6,10 +6,10 @@ import { loadExpress } from "./express-peer.js";
 import { parseRouterOptions, type RouterOptions } from "./options.js";
 import { preflightHeaders } from "./preflight.js";
 import { queryOf } from "./provider-query.js";
-import { createLimiters, type Limit } from "./rate-limit.js";
+import { createLimiters, type Limits } from "./rate-limit.js";
 import { requestIdOf } from "./request-id.js";
 import { attachAi, clientGone, teamIdOf } from "./request-user.js";
-import { type Route, type RouteAnswer, routeTable, runRoute } from "./route-layer.js";
+import { clientOptions, type Route, type RouteAnswer, routeTable, runRoute } from "./route-layer.js";
 import { helmetFor } from "./security-headers.js";
 import { errorMiddleware } from "./send-error.js";
 import { sendJson } from "./send-json.js";
@@ -42,11 +42,12 @@ async function writeAnswer(res: Response, answer: RouteAnswer): Promise<void> {
  */
 function expressRoute(
   route: Route,
-  limits: { keys?: Limit; chat?: Limit },
+  limits: Limits,
   parsed: ReturnType<typeof parseRouterOptions>,
   parse: RequestHandler,
 ): RequestHandler {
   return asyncRoute(async (req, res) => {
+    const requestId = requestIdOf(req, req.headers["x-request-id"]);
     let answer: RouteAnswer;
     try {
       answer = await runRoute(route, limits, {
@@ -58,8 +59,12 @@ function expressRoute(
         getUserId: () => parsed.getUserId(req),
         teamId: async () => teamIdOf(req, parsed.getTeamId),
         canManage: async () => parsed.canManageTeamKeys(req),
-        aiFor: async () => req.ai,
-        requestId: requestIdOf(req, req.headers["x-request-id"]),
+        // With the key chain read ahead, a client that uses it (for its team); else req.ai.
+        aiFor: async (userId, keyChain) =>
+          keyChain === undefined
+            ? req.ai
+            : parsed.byok.use(userId, clientOptions(requestId, clientGone(req, res), keyChain.teamId, keyChain)),
+        requestId,
         signal: () => clientGone(req, res),
         callbackUrl: () => expressCallbackUrl(req),
         readBody: (check) =>

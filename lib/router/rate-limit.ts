@@ -26,6 +26,18 @@ export interface LimitVerdict {
 /** Counts one request of `userId` in a limiter; framework-free, so the router and the fetch handler count alike. */
 export type Limit = (userId: string) => Promise<LimitVerdict>;
 
+/** A router's limiters (none with `rateLimit: false`). */
+export interface Limits {
+  keys?: Limit;
+  chat?: Limit;
+  /**
+   * The key store, when the limiters count in it (its `rateLimits`, e.g. RedisStore's Redis): a chat's key
+   * records are then read beside its count, so both go out in one round trip. (On a Cluster client, whose
+   * counters are in memory, the read just starts as early.)
+   */
+  keyStore?: KeyStore;
+}
+
 /** The request express-rate-limit sees: only the user to count by (its IP checks are off). */
 interface CountedRequest {
   byokUserId: string;
@@ -95,12 +107,10 @@ function limiter(window: Required<RateLimitWindow>, name: Limiter, store: Store 
  * in a store of its own: the app's `rateLimit.store(name)`, else the key store's `rateLimits` capability (RedisStore
  * counts in its Redis, shared by every instance), else express-rate-limit's memory store.
  */
-export function createLimiters(
-  settings: ParsedRouterOptions["rateLimit"],
-  keyStore: KeyStore,
-): { keys?: Limit; chat?: Limit } {
+export function createLimiters(settings: ParsedRouterOptions["rateLimit"], keyStore: KeyStore): Limits {
   if (settings === false) return {};
+  const inKeyStore = settings.store === undefined && keyStore.rateLimits !== undefined;
   const storeFor = settings.store ?? keyStore.rateLimits?.bind(keyStore);
   const make = (name: Limiter) => limiter(settings[name], name, storeFor?.(name));
-  return { keys: make("keys"), chat: make("chat") };
+  return { keys: make("keys"), chat: make("chat"), ...(inKeyStore ? { keyStore } : {}) };
 }

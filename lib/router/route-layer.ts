@@ -1,8 +1,9 @@
 // The byok routes once, free of any framework: what each route reads, checks, asks of BYOK and answers.
 // byokRouter (Express/Connect) and byokHandler (Request → Response) are thin adapters over this table.
 import type { BYOK } from "../byok.js";
-import { unauthenticated } from "../core/key-choice.js";
-import type { AiClient } from "../core/types.js";
+import { KEY_CHAIN, type RouterUseOptions } from "../core/ai-client.js";
+import { KeyChain, unauthenticated } from "../core/key-choice.js";
+import type { AiClient, KeyStore } from "../core/types.js";
 import { ByokError } from "../errors.js";
 import { chatRoute } from "./chat-route.js";
 import { connectOpenRouterRoutes, OPENROUTER_CALLBACK_PATH } from "./connect-routes.js";
@@ -10,7 +11,7 @@ import { keysRoutes, teamKeysRoutes } from "./keys-routes.js";
 import { modelsRoute } from "./models-route.js";
 import { backWithError, isBrowserNavigation } from "./navigation.js";
 import type { ParsedRouterOptions } from "./options.js";
-import type { Limit } from "./rate-limit.js";
+import type { Limits } from "./rate-limit.js";
 import { normalizeUserId } from "./request-user.js";
 import { usageRoute } from "./usage-route.js";
 import {
@@ -63,6 +64,8 @@ export interface Route {
   body?: BodyCheck;
   /** Team routes: a team is required (`NO_TEAM` without), and for `"manager"`, canManageTeamKeys too. */
   team?: "member" | "manager";
+  /** The handler's first step reads the user's (and team's) key records: they are read ahead beside the limiter's count. */
+  readsKeys?: true;
   handle(input: RouteInput): Promise<RouteAnswer>;
   /**
    * For a route a browser opens as a page: the path on this site that a failed browser navigation goes
@@ -72,7 +75,10 @@ export interface Route {
   backOnError?: (query: URLSearchParams) => string;
 }
 
-/** The byok routes of one configuration. The limiter comes before the body and any store read: a refused request costs one counter update. */
+/**
+ * The byok routes of one configuration. The limiter comes before the body and any other store call: a refused
+ * request costs one counter update (and, for a chat counted in the key store, the key-record read that went with it).
+ */
 export function routeTable(byok: BYOK, parsed: Readonly<ParsedRouterOptions>): Route[] {
   const keys = keysRoutes(byok);
   const team = teamKeysRoutes(byok);
@@ -87,7 +93,14 @@ export function routeTable(byok: BYOK, parsed: Readonly<ParsedRouterOptions>): R
     { method: "GET", path: "/keys", limiter: "keys", handle: keys.list },
     { method: "POST", path: "/keys/check", limiter: "keys", body: json.check, handle: keys.check },
     { method: "DELETE", path: "/keys", limiter: "keys", body: json.remove, handle: keys.remove },
-    { method: "POST", path: "/chat", limiter: "chat", body: json.chat, handle: chatRoute(parsed.messageFor) },
+    {
+      method: "POST",
+      path: "/chat",
+      limiter: "chat",
+      body: json.chat,
+      readsKeys: true,
+      handle: chatRoute(parsed.messageFor),
+    },
     { method: "GET", path: "/models", limiter: "chat", handle: modelsRoute },
     // Usage reads sit on the chat limiter: a usage table refreshed beside the chat must not use up the key settings' limit.
     { method: "GET", path: "/usage", limiter: "chat", handle: usageRoute(byok) },
@@ -143,24 +156,46 @@ export async function checkManager(canManage: () => Promise<boolean>, action: st
 /** What an adapter hands {@link runRoute}: the request's parts, and how to read its body and set a header. */
 export interface AdapterRequest extends Omit<RouteInput, "body" | "userId" | "ai"> {
   getUserId(): unknown;
-  /** The AiClient of the signed-in user, bound to the request. */
-  aiFor(userId: string): Promise<AiClient>;
+  /** The AiClient of the signed-in user, bound to the request; with `keyChain`, for its team and using its records. */
+  aiFor(userId: string, keyChain?: KeyChain): Promise<AiClient>;
   /** Reads, size-checks and parses the JSON body, then runs `check` on it. */
   readBody(check: BodyCheck): Promise<Record<string, unknown>>;
   setHeader(name: string, value: string): void;
 }
 
+/** `use()`'s options for a route's client: the request's id and disconnect signal, its team, and the key chain read ahead. */
+export function clientOptions(
+  requestId: string,
+  signal: AbortSignal,
+  teamId: string | undefined,
+  keyChain: KeyChain | undefined,
+): RouterUseOptions {
+  const options: RouterUseOptions = { requestId, signal };
+  if (teamId !== undefined) options.teamId = teamId;
+  if (keyChain !== undefined) options[KEY_CHAIN] = keyChain;
+  return options;
+}
+
+/**
+ * The request's key chain, read as soon as its team is known (at once when `getTeamId` answers without
+ * waiting, so in the same tick as the limiter's count). Rejects as `getTeamId` does; nothing awaits it
+ * on a refused request.
+ */
+function readAhead(store: KeyStore, userId: string, teamId: () => Promise<string | undefined>): Promise<KeyChain> {
+  const chain = teamId().then((team) => new KeyChain(store, userId, team));
+  chain.catch(() => undefined);
+  return chain;
+}
+
 /**
  * One request through a route, in the order every adapter keeps: the user (401 without), the limiter
- * (its headers set, 429 when refused), the team gates, the body, then the handler. A failure is thrown
- * for the adapter to answer as JSON, except on a route with `backOnError` opened by a browser (see
- * {@link isBrowserNavigation}), which is sent back to the app's page with the error code instead.
+ * (its headers set, 429 when refused), the team gates, the body, then the handler. A route that
+ * {@link Route.readsKeys} has them read beside the count when the limiter counts in the key store: on
+ * RedisStore, one round trip for both. A failure is thrown for the adapter to answer as JSON, except on
+ * a route with `backOnError` opened by a browser (see {@link isBrowserNavigation}), which is sent back to
+ * the app's page with the error code instead.
  */
-export async function runRoute(
-  route: Route,
-  limits: { keys?: Limit; chat?: Limit },
-  request: AdapterRequest,
-): Promise<RouteAnswer> {
+export async function runRoute(route: Route, limits: Limits, request: AdapterRequest): Promise<RouteAnswer> {
   try {
     return await answer(route, limits, request);
   } catch (error) {
@@ -170,10 +205,12 @@ export async function runRoute(
 }
 
 /** The route's steps, in that order; any failure is thrown. */
-async function answer(route: Route, limits: { keys?: Limit; chat?: Limit }, request: AdapterRequest) {
+async function answer(route: Route, limits: Limits, request: AdapterRequest): Promise<RouteAnswer> {
   const userId = normalizeUserId(await request.getUserId());
   if (userId === undefined) throw unauthenticated();
   const limit = limits[route.limiter];
+  const keyChain =
+    limit && route.readsKeys && limits.keyStore ? readAhead(limits.keyStore, userId, request.teamId) : undefined;
   if (limit) {
     const { headers, error } = await limit(userId);
     for (const [name, value] of headers) request.setHeader(name, value);
@@ -184,5 +221,5 @@ async function answer(route: Route, limits: { keys?: Limit; chat?: Limit }, requ
     if (route.team === "manager") await checkManager(request.canManage, "add or remove the team's keys");
   }
   const body = route.body ? await request.readBody(route.body) : {};
-  return route.handle({ ...request, userId, body, ai: await request.aiFor(userId) });
+  return route.handle({ ...request, userId, body, ai: await request.aiFor(userId, await keyChain) });
 }
