@@ -109,7 +109,9 @@ describe("RedisStore behind byokRouter when Redis dies under load", () => {
       expect(seen.filter((r) => r.status === 200).length).toBeGreaterThan(0);
       expect(unavailable.length).toBeGreaterThan(0);
       expect(seen.every((r) => r.status === 200 || r.status === 503)).toBe(true);
-      expect(Math.max(...unavailable.map((r) => r.ms))).toBeLessThan(2000); // 4× the store's 500 ms limit
+      // 10× the store's 500 ms limit: a hang would last the whole test, while a loaded machine (other processes
+      // on both cores) was seen to add 2.6 s to one answer. The limit itself is pinned in redis-store-limits.test.ts.
+      expect(Math.max(...unavailable.map((r) => r.ms))).toBeLessThan(5000);
       expect(result.errors + result.timeouts).toBe(0);
       const down = await request(app).post("/byok/chat").set("x-user", "u2").send({ prompt: "hi" });
       expect([down.status, down.body.error.code]).toEqual([503, "STORE_UNAVAILABLE"]);

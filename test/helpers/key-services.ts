@@ -11,8 +11,11 @@ export interface KekSetup {
   service?: FakeKeyService;
   /** Renderings of the key service's secrets (key material, token) a leak hunt looks for. */
   secrets: string[];
-  /** Another KEK on the same service (another Vault key, another KMS key), for rotation between two. */
-  another(): KeyEncryptionKey;
+  /**
+   * Another KEK on the same service (another Vault key, another KMS key), for rotation between two; with
+   * `{ patient: true }`, without the time limit (for a step that checks the outcome, not the limit).
+   */
+  another(options?: { patient?: boolean }): KeyEncryptionKey;
   close(): Promise<void>;
 }
 
@@ -51,7 +54,7 @@ export async function startKek(kind: KekKind, options: { timeoutMs?: number } = 
       patient: at("byok", {}),
       service: fake,
       secrets: [...renderingsOf(fake.keyMaterial("byok")), ...renderingsOf(fake.keyMaterial("byok-v2")), fake.token],
-      another: () => at("byok-v2"),
+      another: (o = {}) => at("byok-v2", o.patient ? {} : timeout),
       close: () => fake.close(),
     };
   }
@@ -63,7 +66,7 @@ export async function startKek(kind: KekKind, options: { timeoutMs?: number } = 
     patient: awsKms({ keyId: fake.keyId, client }),
     service: fake,
     secrets: [...renderingsOf(fake.keyMaterial(fake.keyId)), ...renderingsOf(fake.keyMaterial(second))],
-    another: () => awsKms({ keyId: "alias/byok-2", client, ...timeout }),
+    another: (o = {}) => awsKms({ keyId: "alias/byok-2", client, ...(o.patient ? {} : timeout) }),
     close: async () => {
       client.destroy();
       await fake.close();
