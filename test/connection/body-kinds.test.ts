@@ -3,7 +3,7 @@ import { BYOK, ByokError } from "../../lib";
 import { type FakeProviders, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
 import { uniqueName } from "../helpers/services";
-import { waitFor } from "../helpers/wait-for";
+import { rowsAfter } from "../helpers/usage-rows";
 
 let fakes: FakeProviders;
 beforeAll(async () => (fakes = await startFakeProviders()));
@@ -26,21 +26,6 @@ async function setUp(tokensPerDay: number) {
 /** A Chat Completions body of 77 or 78 characters: it reserves ceil(78 / 3) + 8 = 34 input tokens plus `maxTokens`. */
 const chatBody = (maxTokens: number) =>
   JSON.stringify({ model: "gpt-x", max_tokens: maxTokens, messages: [{ role: "user", content: "hi" }] });
-
-/** The metered requests' usage, once `requests` of them are in (rows are written without being awaited). */
-async function rowsAfter(ai: Awaited<ReturnType<typeof setUp>>["ai"], requests: number) {
-  await waitFor(
-    async () => (await ai.usage()).reduce((n, r) => n + r.requests, 0) >= requests,
-    `${requests} metered requests`,
-  );
-  return (await ai.usage()).map(({ model, requests, inputTokens, outputTokens, estimated }) => ({
-    model,
-    requests,
-    inputTokens,
-    outputTokens,
-    estimated,
-  }));
-}
 
 const failureOf = (call: Promise<Response>) =>
   call.then(

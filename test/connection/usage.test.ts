@@ -7,7 +7,7 @@ import { BYOK, ByokError, type ProviderConnection } from "../../lib";
 import { type FakeProviders, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
 import { uniqueName } from "../helpers/services";
-import { waitFor } from "../helpers/wait-for";
+import { rowsAfter } from "../helpers/usage-rows";
 
 const KEYS = { openai: "sk-user-openai-key-0001", anthropic: "sk-ant-user-key-0001", gemini: "AIza-user-key-0001" };
 type Id = keyof typeof KEYS;
@@ -32,21 +32,6 @@ async function setUp(id: Id, budgets?: ConstructorParameters<typeof BYOK>[0]["bu
   const userId = uniqueName("user");
   await byok.registerKey({ userId, provider: id, apiKey: KEYS[id], validate: false });
   return { byok, ai: byok.use(userId) };
-}
-
-/** The usage rows once `requests` requests are in (they are written without being awaited). */
-async function rowsAfter(ai: ReturnType<BYOK["use"]>, requests: number) {
-  await waitFor(
-    async () => (await ai.usage()).reduce((n, r) => n + r.requests, 0) >= requests,
-    `${requests} metered requests`,
-  );
-  return (await ai.usage()).map(({ model, requests, inputTokens, outputTokens, estimated }) => ({
-    model,
-    requests,
-    inputTokens,
-    outputTokens,
-    estimated,
-  }));
 }
 
 describe.each(CASES)("metering ai.connection() with the AI SDK: %s", (_name, id, modelFor) => {

@@ -1,5 +1,6 @@
-// Usage rows for the stores' own usage tests: one call's counts, on a day counted from today (UTC).
-import type { UsageRow } from "../../lib";
+// Usage rows for the usage tests: one call's counts, on a day counted from today (UTC), and a client's rows once in.
+import type { AiClient, UsageRow } from "../../lib";
+import { waitFor } from "./wait-for";
 
 export const DAY_MS = 86_400_000;
 
@@ -18,3 +19,21 @@ export const row = (userId: string, more: Partial<UsageRow> = {}): UsageRow => (
   estimated: false,
   ...more,
 });
+
+/**
+ * An AI client's usage rows (model, requests, tokens, estimated), once `requests` requests are in: rows are
+ * written without being awaited.
+ */
+export async function rowsAfter(ai: AiClient, requests: number) {
+  await waitFor(
+    async () => (await ai.usage()).reduce((n, r) => n + r.requests, 0) >= requests,
+    `${requests} metered requests`,
+  );
+  return (await ai.usage()).map(({ model, requests, inputTokens, outputTokens, estimated }) => ({
+    model,
+    requests,
+    inputTokens,
+    outputTokens,
+    estimated,
+  }));
+}

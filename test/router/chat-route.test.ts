@@ -128,19 +128,24 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
     expect(res.status).toBe(200);
   });
 
+  /** POSTs a chat as u1 and disconnects once the fake provider has received it. */
+  async function leaveOnceUpstream(url: string, body: object): Promise<void> {
+    const req = httpRequest(`${url}/byok/chat`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-user": "u1" },
+    });
+    req.on("error", () => undefined);
+    req.end(JSON.stringify(body));
+    await waitFor(() => f.fake.requests.some((r) => r.op === "chat"), "the upstream call");
+    req.destroy();
+  }
+
   it("aborts the upstream call when the client disconnects", async () => {
     await withKey();
     f.fake.enqueue({ hang: true });
     const server = await listen(f.app);
     try {
-      const req = httpRequest(`${server.url}/byok/chat`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-user": "u1" },
-      });
-      req.on("error", () => undefined);
-      req.end(JSON.stringify({ prompt: "Hi" }));
-      await waitFor(() => f.fake.requests.some((r) => r.op === "chat"), "the upstream call");
-      req.destroy();
+      await leaveOnceUpstream(server.url, { prompt: "Hi" });
       await waitFor(() => f.fake.requests.find((r) => r.op === "chat")!.aborted, "the upstream abort");
     } finally {
       await server.close();
@@ -154,14 +159,7 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
     f.fake.enqueue({ hang: true });
     const server = await listen(f.app);
     try {
-      const req = httpRequest(`${server.url}/byok/chat`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-user": "u1" },
-      });
-      req.on("error", () => undefined);
-      req.end(JSON.stringify({ prompt: "Hi", maxTokens: 100 })); // reserves ceil(2 / 3) + 8 + 100 = 109 of 200
-      await waitFor(() => f.fake.requests.some((r) => r.op === "chat"), "the upstream call");
-      req.destroy();
+      await leaveOnceUpstream(server.url, { prompt: "Hi", maxTokens: 100 }); // reserves ceil(2 / 3) + 8 + 100 = 109 of 200
       await waitFor(async () => (await f.byok.usage({ userId: "u1" })).length === 1, "the usage row");
       expect(await f.byok.usage({ userId: "u1" })).toEqual([
         expect.objectContaining({ requests: 1, inputTokens: 9, outputTokens: 100, estimated: true }),
