@@ -10,10 +10,13 @@ import {
   withKey,
 } from "./provider-conformance-support.js";
 import { failureTests, streamTests } from "./provider-cases-failures.js";
+import { connectionTests, providerUnderTest, refusalTests } from "./provider-cases-vendor.js";
 
 export {
   chatReaders,
+  connectionChats,
   type ConformanceRunner,
+  type ConnectionChat,
   type ProviderConformanceOptions,
   type SeenChat,
 } from "./provider-conformance-support.js";
@@ -123,15 +126,18 @@ function chatTests(it: ConformanceRunner["it"], options: ProviderConformanceOpti
 /**
  * Runs the provider conformance suite: key validation, chat mapping, normalized responses, every
  * error class, timeouts, aborts, streaming, and that the key reaches only the configured host and
- * appears in no error. Assertions use `node:assert/strict` only; every test starts and closes its
+ * appears in no error. For what the provider declares: `readRefusal` (the fake's quota refusal marks
+ * the key `quota_exhausted`, its rate limit `rate_limited` until the retry hint, through chat and
+ * `ai.connection()`), and a `connection` spec (the key travels only as `auth` says, never in
+ * `keyParam`, the app's placeholder never; with `readUsage`, usage rows show the fake's figures). Assertions use `node:assert/strict` only; every test starts and closes its
  * own fake, so the suite runs under jest, vitest or `node:test`.
  *
  * @param runner - `{ describe, it }` from your test runner
  * @example
  * ```ts
- * import { runProviderConformance, startFakeOpenAI, chatReaders } from "byok-ai/testing";
+ * import { runProviderConformance, startFakeOpenAI, chatReaders, connectionChats } from "byok-ai/testing";
  * runProviderConformance({ describe, it }, {
- *   name: "groq", startFake: () => startFakeOpenAI(), readChat: chatReaders.openai,
+ *   name: "groq", startFake: () => startFakeOpenAI(), readChat: chatReaders.openai, connectionChat: connectionChats.openai,
  *   providerOptions: (url, extra) => ({ kind: "openai-compatible", baseUrl: url, defaultModel: "llama-3.1-8b-instant", ...extra }),
  * });
  * ```
@@ -142,5 +148,8 @@ export function runProviderConformance(runner: ConformanceRunner, options: Provi
     chatTests(runner.it, options);
     failureTests(runner.it, options);
     streamTests(runner.it, options);
+    const underTest = providerUnderTest(options);
+    refusalTests(runner.it, options, underTest);
+    connectionTests(runner.it, options, underTest);
   });
 }
