@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { inspect } from "node:util";
 import { BYOK } from "../byok.js";
-import type { ByokEvent, Provider, ProviderOptions } from "../core/types.js";
+import type { ByokEvent, FinishReason, Provider, ProviderOptions } from "../core/types.js";
 import { ByokError } from "../errors.js";
 import type { FakeRequest, FakeUpstream } from "./fake-upstream.js";
 
@@ -34,6 +34,8 @@ export interface ProviderConformanceOptions {
   providerOptions(fakeUrl: string, extra: { timeoutMs?: number }): ProviderOptions | Provider;
   /** Reads a chat request the fake received; see {@link chatReaders}. */
   readChat(request: FakeRequest): SeenChat;
+  /** The finish reasons the vendor reports (and its fake answers). Defaults to all four. */
+  finishReasons?: readonly FinishReason[];
   /** For a provider whose keys carry their own endpoint (Azure OpenAI): the endpoint keys register with. Defaults to none. */
   keyEndpoint?(fakeUrl: string): string;
   /**

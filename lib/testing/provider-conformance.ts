@@ -1,6 +1,7 @@
 // The provider conformance suite: runs any Provider against its fake upstream through a real BYOK instance.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import type { FinishReason } from "../core/types.js";
 import {
   assertByokError,
   type ConformanceRunner,
@@ -58,6 +59,8 @@ function keyTests(it: ConformanceRunner["it"], options: ProviderConformanceOptio
   });
 }
 
+const FINISH_REASONS: readonly FinishReason[] = ["stop", "length", "content_filter", "other"];
+
 function chatTests(it: ConformanceRunner["it"], options: ProviderConformanceOptions): void {
   it("chat() sends a prompt as one user message and answers a normalized response", () =>
     withKey(options, async (h) => {
@@ -112,9 +115,9 @@ function chatTests(it: ConformanceRunner["it"], options: ProviderConformanceOpti
       });
     }));
 
-  it("chat() maps every finish reason and passes on the usage the upstream reports", () =>
+  it("chat() maps every finish reason the upstream reports, and passes on its usage", () =>
     withKey(options, async (h) => {
-      for (const finishReason of ["stop", "length", "content_filter", "other"] as const) {
+      for (const finishReason of options.finishReasons ?? FINISH_REASONS) {
         h.fake.enqueue({ finishReason, usage: { inputTokens: 11, outputTokens: 7 } });
         const response = await h.byok.use(h.userId).chat({ prompt: "x" });
         assert.equal(response.finishReason, finishReason);
