@@ -6,18 +6,12 @@ import {
   assertNoKey,
   type ConformanceRunner,
   drain,
+  eventually,
   type ProviderConformanceOptions,
   rejection,
   withKey,
 } from "./provider-conformance-support.js";
 import type { FakeReply } from "./fake-upstream.js";
-
-/** Waits until `check()` holds (polling, up to 2 s: patient on a loaded machine), else fails naming `what`. */
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  for (const until = Date.now() + 2000; !check(); await new Promise((r) => setTimeout(r, 5))) {
-    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
-  }
-}
 
 const ERROR_CASES: [string, FakeReply, string][] = [
   ["an upstream 401", { status: 401 }, "KEY_REJECTED"],

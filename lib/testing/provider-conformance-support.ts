@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { inspect } from "node:util";
 import { BYOK } from "../byok.js";
-import type { ByokEvent, Provider, ProviderOptions } from "../core/types.js";
+import type { ByokEvent, FinishReason, Provider, ProviderOptions } from "../core/types.js";
 import { ByokError } from "../errors.js";
 import type { FakeRequest, FakeUpstream } from "./fake-upstream.js";
 
@@ -34,8 +34,22 @@ export interface ProviderConformanceOptions {
   providerOptions(fakeUrl: string, extra: { timeoutMs?: number }): ProviderOptions | Provider;
   /** Reads a chat request the fake received; see {@link chatReaders}. */
   readChat(request: FakeRequest): SeenChat;
+  /** The finish reasons the vendor reports (and its fake answers). Defaults to all four. */
+  finishReasons?: readonly FinishReason[];
   /** For a provider whose keys carry their own endpoint (Azure OpenAI): the endpoint keys register with. Defaults to none. */
   keyEndpoint?(fakeUrl: string): string;
+  /**
+   * For a provider with a `connection` spec (required then): one chat request of its HTTP API as an
+   * app's SDK sends it through `ai.connection()`, for `model` and `prompt`, streamed (SSE) when
+   * `stream` is set; `undefined` for a stream the fake does not serve. See {@link connectionChats}.
+   */
+  connectionChat?(chat: { model: string; prompt: string; stream: boolean }): ConnectionChat | undefined;
+}
+
+/** A chat request of a provider's HTTP API: the path under the connection's `baseURL` (query included), and the JSON body. */
+export interface ConnectionChat {
+  path: string;
+  body: unknown;
 }
 
 type Body = Record<string, unknown> | undefined;
@@ -91,6 +105,26 @@ export const chatReaders = {
       ...(body?.max_tokens !== undefined ? { maxTokens: body.max_tokens as number } : {}),
     };
   },
+};
+
+/** `connectionChat` for the built-in protocols (an OpenAI-compatible provider uses `openai`). */
+export const connectionChats = {
+  openai: ({ model, prompt, stream }: { model: string; prompt: string; stream: boolean }): ConnectionChat => ({
+    path: "/chat/completions",
+    body: {
+      model,
+      messages: [{ role: "user", content: prompt }],
+      ...(stream ? { stream, stream_options: { include_usage: true } } : {}),
+    },
+  }),
+  anthropic: ({ model, prompt, stream }: { model: string; prompt: string; stream: boolean }): ConnectionChat => ({
+    path: "/messages",
+    body: { model, max_tokens: 64, messages: [{ role: "user", content: prompt }], ...(stream ? { stream } : {}) },
+  }),
+  gemini: ({ model, prompt, stream }: { model: string; prompt: string; stream: boolean }): ConnectionChat => ({
+    path: `/models/${encodeURIComponent(model)}:${stream ? "streamGenerateContent?alt=sse" : "generateContent"}`,
+    body: { contents: [{ role: "user", parts: [{ text: prompt }] }] },
+  }),
 };
 
 /** A BYOK wired to one fresh fake, recording events, with a random user and a canary key. */
@@ -153,6 +187,13 @@ export async function withKey(
     await fn(h);
   } finally {
     await h.close();
+  }
+}
+
+/** Waits until `check()` holds (polling, up to 2 s: patient on a loaded machine), else fails naming `what`. */
+export async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (const until = Date.now() + 2000; !(await check()); await new Promise((r) => setTimeout(r, 5))) {
+    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
   }
 }
 

@@ -1,6 +1,7 @@
 // The provider conformance suite: runs any Provider against its fake upstream through a real BYOK instance.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import type { FinishReason } from "../core/types.js";
 import {
   assertByokError,
   type ConformanceRunner,
@@ -10,10 +11,13 @@ import {
   withKey,
 } from "./provider-conformance-support.js";
 import { failureTests, streamTests } from "./provider-cases-failures.js";
+import { connectionTests, providerUnderTest, refusalTests } from "./provider-cases-vendor.js";
 
 export {
   chatReaders,
+  connectionChats,
   type ConformanceRunner,
+  type ConnectionChat,
   type ProviderConformanceOptions,
   type SeenChat,
 } from "./provider-conformance-support.js";
@@ -54,6 +58,8 @@ function keyTests(it: ConformanceRunner["it"], options: ProviderConformanceOptio
     }
   });
 }
+
+const FINISH_REASONS: readonly FinishReason[] = ["stop", "length", "content_filter", "other"];
 
 function chatTests(it: ConformanceRunner["it"], options: ProviderConformanceOptions): void {
   it("chat() sends a prompt as one user message and answers a normalized response", () =>
@@ -109,9 +115,9 @@ function chatTests(it: ConformanceRunner["it"], options: ProviderConformanceOpti
       });
     }));
 
-  it("chat() maps every finish reason and passes on the usage the upstream reports", () =>
+  it("chat() maps every finish reason the upstream reports, and passes on its usage", () =>
     withKey(options, async (h) => {
-      for (const finishReason of ["stop", "length", "content_filter", "other"] as const) {
+      for (const finishReason of options.finishReasons ?? FINISH_REASONS) {
         h.fake.enqueue({ finishReason, usage: { inputTokens: 11, outputTokens: 7 } });
         const response = await h.byok.use(h.userId).chat({ prompt: "x" });
         assert.equal(response.finishReason, finishReason);
@@ -123,15 +129,18 @@ function chatTests(it: ConformanceRunner["it"], options: ProviderConformanceOpti
 /**
  * Runs the provider conformance suite: key validation, chat mapping, normalized responses, every
  * error class, timeouts, aborts, streaming, and that the key reaches only the configured host and
- * appears in no error. Assertions use `node:assert/strict` only; every test starts and closes its
+ * appears in no error. For what the provider declares: `readRefusal` (the fake's quota refusal marks
+ * the key `quota_exhausted`, its rate limit `rate_limited` until the retry hint, through chat and
+ * `ai.connection()`), and a `connection` spec (the key travels only as `auth` says, never in
+ * `keyParam`, the app's placeholder never; with `readUsage`, usage rows show the fake's figures). Assertions use `node:assert/strict` only; every test starts and closes its
  * own fake, so the suite runs under jest, vitest or `node:test`.
  *
  * @param runner - `{ describe, it }` from your test runner
  * @example
  * ```ts
- * import { runProviderConformance, startFakeOpenAI, chatReaders } from "byok-ai/testing";
+ * import { runProviderConformance, startFakeOpenAI, chatReaders, connectionChats } from "byok-ai/testing";
  * runProviderConformance({ describe, it }, {
- *   name: "groq", startFake: () => startFakeOpenAI(), readChat: chatReaders.openai,
+ *   name: "groq", startFake: () => startFakeOpenAI(), readChat: chatReaders.openai, connectionChat: connectionChats.openai,
  *   providerOptions: (url, extra) => ({ kind: "openai-compatible", baseUrl: url, defaultModel: "llama-3.1-8b-instant", ...extra }),
  * });
  * ```
@@ -142,5 +151,8 @@ export function runProviderConformance(runner: ConformanceRunner, options: Provi
     chatTests(runner.it, options);
     failureTests(runner.it, options);
     streamTests(runner.it, options);
+    const underTest = providerUnderTest(options);
+    refusalTests(runner.it, options, underTest);
+    connectionTests(runner.it, options, underTest);
   });
 }

@@ -7,7 +7,7 @@ import {
   startFakeOpenAI,
   startFakeOpenRouter,
 } from "../../lib/testing";
-import { chatReaders } from "../../lib/testing/provider-conformance-support";
+import { chatReaders, connectionChats } from "../../lib/testing/provider-conformance-support";
 
 runProviderConformance(
   { describe, it },
@@ -15,6 +15,7 @@ runProviderConformance(
     name: "gemini",
     startFake: () => startFakeGemini(),
     readChat: chatReaders.gemini,
+    connectionChat: connectionChats.gemini,
     providerOptions: (baseUrl, extra) => ({ baseUrl, ...extra }),
   },
 );
@@ -25,6 +26,7 @@ runProviderConformance(
     name: "openai",
     startFake: () => startFakeOpenAI(),
     readChat: chatReaders.openai,
+    connectionChat: connectionChats.openai,
     providerOptions: (baseUrl, extra) => ({ baseUrl: `${baseUrl}/v1`, ...extra }),
   },
 );
@@ -35,6 +37,7 @@ runProviderConformance(
     name: "anthropic",
     startFake: () => startFakeAnthropic(),
     readChat: chatReaders.anthropic,
+    connectionChat: connectionChats.anthropic,
     providerOptions: (baseUrl, extra) => ({ baseUrl, ...extra }),
   },
 );
@@ -46,6 +49,7 @@ runProviderConformance(
     id: "groq",
     startFake: () => startFakeOpenAI(),
     readChat: chatReaders.openai,
+    connectionChat: connectionChats.openai,
     providerOptions: (baseUrl, extra) => ({
       kind: "openai-compatible",
       baseUrl: `${baseUrl}/v1`,
@@ -61,6 +65,7 @@ runProviderConformance(
     name: "openrouter",
     startFake: () => startFakeOpenRouter(),
     readChat: chatReaders.openai,
+    connectionChat: connectionChats.openai,
     providerOptions: (baseUrl, extra) => ({ baseUrl: `${baseUrl}/api/v1`, ...extra }),
   },
 );
@@ -89,6 +94,7 @@ runProviderConformance(
     id: "ollama",
     startFake: () => startFakeOpenAI(),
     readChat: chatReaders.openai,
+    connectionChat: connectionChats.openai,
     providerOptions: (_url, extra) => ({
       kind: "openai-compatible",
       defaultModel: "llama3.2",

@@ -67,7 +67,7 @@ export function blocksUnder(file: string, heading: string, langs: string[]): Doc
 
 /**
  * Writes TypeScript source (a doc block, or an examples/ file) as a module that jest can load
- * (`jest.requireActual(path)`), with `byok-ai` and `byok-ai/testing` pointing at the sources under test. Returns its
+ * (`jest.requireActual(path)`), with `byok-ai`, `byok-ai/testing` and `byok-ai/extend` pointing at the sources under test. Returns its
  * path and a remover.
  */
 export function sourceAsModule(code: string, name: string): { path: string; remove: () => void } {
@@ -75,9 +75,8 @@ export function sourceAsModule(code: string, name: string): { path: string; remo
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `doc-${name}-${process.pid}.ts`);
   const rewritten = code.replace(
-    /(from |import )"byok-ai(\/testing)?"/g,
-    (_match, keyword: string, sub: string | undefined) =>
-      `${keyword}${JSON.stringify(join(ROOT, "lib", sub ? "testing" : ""))}`,
+    /(from |import )"byok-ai(?:\/(testing|extend))?"/g,
+    (_match, keyword: string, sub: string | undefined) => `${keyword}${JSON.stringify(join(ROOT, "lib", sub ?? ""))}`,
   );
   writeFileSync(path, rewritten);
   return { path, remove: () => rmSync(path, { force: true }) };

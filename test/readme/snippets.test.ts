@@ -52,8 +52,6 @@ const PLACEHOLDERS: Record<string, string> = {
   res: "Response",
   controller: "AbortController",
   output: "{ textContent: string | null }",
-  exampleProtocol: "FakeProtocol",
-  createExampleProvider: "(options: { baseUrl: string; timeoutMs?: number }) => Provider",
   // docs/fetch-handler.md: the app's session (Auth.js's auth(), its own lookup), and the Bun and Deno runtimes' globals.
   auth: "() => Promise<{ user?: { id?: string } } | null>",
   sessionUserId: "(request: globalThis.Request) => Promise<string | undefined>",
@@ -62,8 +60,7 @@ const PLACEHOLDERS: Record<string, string> = {
 };
 const PLACEHOLDER_TYPES = `import type { Express, Request, Response } from "express";
 import type { BYOK } from "byok-ai";
-import type { KeyStore, Provider } from "byok-ai/extend";
-import type { FakeProtocol } from "byok-ai/testing";
+import type { KeyStore } from "byok-ai/extend";
 ${Object.entries(PLACEHOLDERS)
   .map(([name, type]) => `export declare const ${name}: ${type};`)
   .join("\n")}
@@ -84,6 +81,9 @@ export declare class MyStore implements KeyStore {
   "db.ts": `import type { ByokKeyDelegate } from "./prisma-key-store.js";
 export declare const prisma: { byokKey: ByokKeyDelegate };
 `,
+  // docs/extending.md's Cohere provider and its fake: the example files themselves.
+  "cohere-provider.ts": 'export * from "../../examples/cohere-provider.js";\n',
+  "cohere-fake.ts": 'export * from "../../examples/cohere-fake.js";\n',
 };
 
 const LANGS: Record<string, "ts" | "js"> = { ts: "ts", typescript: "ts", js: "js", javascript: "js" };
