@@ -311,6 +311,8 @@ describe("the export list of each entry point", () => {
       entry: "byok-ai/testing",
       file: "testing",
       values: [
+        "chatReaders",
+        "connectionChats",
         "runKeyStoreConformance",
         "runProviderConformance",
         "startFakeAnthropic",
@@ -325,6 +327,7 @@ describe("the export list of each entry point", () => {
       ],
       types: [
         "ConformanceRunner",
+        "ConnectionChat",
         "FakeAwsKms",
         "FakeAwsKmsOptions",
         "FakeKeyService",

@@ -22,8 +22,11 @@ export {
 } from "./fake-upstream.js";
 export {
   runProviderConformance,
+  chatReaders,
+  connectionChats,
   type ProviderConformanceOptions,
   type ConformanceRunner,
+  type ConnectionChat,
   type SeenChat,
 } from "./provider-conformance.js";
 export { runKeyStoreConformance, type KeyStoreConformanceOptions } from "./store-conformance.js";
