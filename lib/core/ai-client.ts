@@ -172,8 +172,10 @@ function runStream(context: CoreContext, rawUserId: string | undefined, input: C
     let reported = false; // chat.completed or chat.failed went out
     let usage: Usage | undefined; // the latest usage the provider reported mid-stream
     let started = false; // the provider began answering: a stream cut short from here on has cost something
+    let sent = false; // the request went to the provider: an abort from here on leaves it billing the prompt
     try {
       deadline.signal.throwIfAborted(); // as in runChat
+      sent = true;
       const stream = resolved.provider.doStream(providerRequest, { ...prepared.call, signal: deadline.signal });
       for await (const part of stream) {
         deadline.refresh();
@@ -203,7 +205,8 @@ function runStream(context: CoreContext, rawUserId: string | undefined, input: C
           provider: resolved.id,
         });
     } catch (error) {
-      await meter.end({ usage, started });
+      // As runChat: aborted by the caller once sent, it counts even before the first part came back.
+      await meter.end({ usage, started: started || (sent && request.signal?.aborted === true) });
       const translated = deadline.translate(error, resolved.id);
       reported = true;
       failed(context, operation, failure, translated, usage);

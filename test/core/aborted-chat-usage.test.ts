@@ -68,6 +68,26 @@ describe("a non-streamed chat aborted after the provider received it", () => {
   });
 });
 
+describe("a stream aborted after the provider received it, before its first part", () => {
+  it("counts from its reservation, as a non-streamed chat does", async () => {
+    const { byok, userId, ai } = await setUp();
+    fakes.openai.enqueue({ hang: true });
+    const controller = new AbortController();
+    const stream = ai.stream({ prompt: "hi", model: "gpt-x", maxTokens: 100, signal: controller.signal });
+    const read = (async () => {
+      for await (const part of stream) void part;
+    })();
+    await waitFor(() => fakes.openai.requests.some((r) => r.op === "stream"), "the provider to receive the stream");
+    controller.abort();
+    await expect(read).rejects.toMatchObject({ name: "AbortError" });
+    await waitFor(async () => (await byok.usage({ userId })).length === 1, "the usage row");
+    expect(await byok.usage({ userId })).toEqual([
+      expect.objectContaining({ model: "gpt-x", requests: 1, inputTokens: 9, outputTokens: 100, estimated: true }),
+    ]);
+    expect(await outcome(ai.chat({ prompt: "hi", maxTokens: 100 }))).toBe("BUDGET_EXCEEDED"); // 109 + 109 > 200
+  });
+});
+
 describe("a non-streamed chat the provider did not bill", () => {
   it("is free when aborted before it was sent", async () => {
     const { byok, userId, ai } = await setUp();
