@@ -13,7 +13,8 @@ import {
   type RegisterKeyInput,
 } from "./core/keys.js";
 import { type ByokOptions, isProvider, parseByokOptions } from "./core/options.js";
-import type { AiClient, KeyInfo, KeyStore, Provider, UsageRow } from "./core/types.js";
+import type { AiClient, ByokStores, KeyInfo, KeyStore, Provider, UsageRow } from "./core/types.js";
+import { closersOf } from "./core/stores.js";
 import { isPeerInstalled, missingPeer } from "./core/optional-peer.js";
 import { PROVIDER_KINDS } from "./providers/built-ins.js";
 import { MemoryStore } from "./stores/memory-store.js";
@@ -65,9 +66,10 @@ export class BYOK {
       }
       providers.set(id, factory.create(id, settings));
     }
-    const store = parsed.store ?? new MemoryStore();
+    const stores = parsed.stores ?? new MemoryStore();
     this.#context = {
-      store,
+      store: stores.keys,
+      stores,
       vault: new Keyring({
         current: parsed.keyEncryption,
         previous: parsed.previousKeyEncryption,
@@ -77,7 +79,7 @@ export class BYOK {
       missingSdks,
       defaultProvider: parsed.defaultProvider,
       emit: createEventSink(parsed.onEvent),
-      metering: parseMetering(parsed.usage, parsed.budgets, store),
+      metering: parseMetering(parsed.usage, parsed.budgets, stores),
     };
     Object.defineProperty(this, BRAND, { value: true });
   }
@@ -105,9 +107,17 @@ export class BYOK {
     return this.#context.providers.get(id);
   }
 
-  /** The store this instance keeps its encrypted keys in (the `store` option, or its default MemoryStore). */
+  /** The store this instance keeps its encrypted keys in (`stores.keys`). */
   get store(): KeyStore {
     return this.#context.store;
+  }
+
+  /**
+   * What this instance keeps, by capability: the `store` option (a KeyStore alone gives the capabilities its
+   * optional methods offer), or its default MemoryStore.
+   */
+  get stores(): Readonly<ByokStores> {
+    return this.#context.stores;
   }
 
   /**
@@ -186,11 +196,11 @@ export class BYOK {
     return verify(this.#context, options);
   }
 
-  /** Zeroes the cached data keys and closes the store (which closes only connections it opened itself). */
+  /** Zeroes the cached data keys and closes each store behind `stores` once (a store closes only connections it opened itself). */
   async close(): Promise<void> {
-    const { store, vault } = this.#context;
+    const { stores, vault } = this.#context;
     vault.close();
-    if (store.close) await storeCall("close", () => store.close!());
+    for (const store of closersOf(stores)) await storeCall("close", () => store.close());
   }
 
   /** What JSON.stringify shows: configured provider ids, never keys. */

@@ -4,10 +4,13 @@ export { upstreamError, cleanUpstreamMessage, type UpstreamFailure } from "./pro
 export type {
   BudgetCounter,
   BudgetRefusal,
+  BudgetStore,
+  ByokStores,
   CompareAndSwap,
   KeyRecord,
   KeyStore,
   KeyVerdict,
+  OnceStore,
   Provider,
   ProviderCallContext,
   ProviderChatRequest,
@@ -20,4 +23,5 @@ export type {
   PutResult,
   StoredKeyStatus,
   UsageRow,
+  UsageStore,
 } from "./core/types.js";

@@ -313,8 +313,11 @@ describe("the export list of each entry point", () => {
       values: [
         "chatReaders",
         "connectionChats",
+        "runBudgetStoreConformance",
         "runKeyStoreConformance",
+        "runOnceStoreConformance",
         "runProviderConformance",
+        "runUsageStoreConformance",
         "startFakeAnthropic",
         "startFakeAwsKms",
         "startFakeAzureOpenAI",
@@ -326,6 +329,7 @@ describe("the export list of each entry point", () => {
         "startFakeVaultTransit",
       ],
       types: [
+        "CapabilityConformanceOptions",
         "ConformanceRunner",
         "ConnectionChat",
         "FakeAwsKms",
@@ -358,10 +362,13 @@ describe("the export list of each entry point", () => {
       types: [
         "BudgetCounter",
         "BudgetRefusal",
+        "BudgetStore",
+        "ByokStores",
         "CompareAndSwap",
         "KeyRecord",
         "KeyStore",
         "KeyVerdict",
+        "OnceStore",
         "Provider",
         "ProviderCallContext",
         "ProviderChatRequest",
@@ -375,6 +382,7 @@ describe("the export list of each entry point", () => {
         "StoredKeyStatus",
         "UpstreamFailure",
         "UsageRow",
+        "UsageStore",
       ],
     },
   ];

@@ -6,13 +6,16 @@ import type { SealContext } from "../vault/vault.js";
 import type { EventSink } from "./events.js";
 import type { KeyChain } from "./key-choice.js";
 import type { Metering } from "./metering.js";
-import type { KeyRecord, KeyStore, Provider } from "./types.js";
+import type { ByokStores, KeyRecord, KeyStore, Provider } from "./types.js";
 
 const debug = debuglog("byok");
 
 /** The wiring a BYOK instance hands to its AiClients and to rotation. */
 export interface CoreContext {
+  /** The key records: `stores.keys`. */
   readonly store: KeyStore;
+  /** Every capability the `store` option gave (see lib/core/stores.ts). */
+  readonly stores: Readonly<ByokStores>;
   readonly vault: Keyring;
   readonly providers: ReadonlyMap<string, Provider>;
   /** Built-in providers not offered because their SDK is not installed: id → npm package. */

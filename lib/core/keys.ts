@@ -219,12 +219,18 @@ export async function listKeys(context: CoreContext, owner: string | KeyOwner): 
   return infos.sort((a, b) => a.provider.localeCompare(b.provider));
 }
 
-/** Removes all of a user's keys (account deletion) or a team's; resolves to how many there were. */
+/**
+ * Removes all of a user's keys (account deletion) or a team's, then what every other capability keeps for them
+ * (usage rows, budget counters, connect-flow state); resolves to how many keys there were.
+ */
 export async function deleteOwner(context: CoreContext, owner: KeyOwner): Promise<number> {
   const operation = startOperation(context.requestId);
   const { ownerId, who } = checkOwner(owner);
   const before = await storeCall("list", () => context.store.list(ownerId));
   const count = await storeCall("deleteUser", () => context.store.deleteUser(ownerId));
   for (const record of before) context.emit("key.deleted", operation, { ...who, provider: record.provider });
+  const { usage, budgets, once } = context.stores;
+  for (const [name, capability] of Object.entries({ usage, budgets, once }))
+    if (capability) await storeCall(`${name}.deleteOwner`, () => capability.deleteOwner(ownerId));
   return count;
 }

@@ -7,7 +7,7 @@ import { checkOptionsObject, configError, type KeysEnum } from "./option-checks.
 import { checkObject, checkTeamId, checkUserId, invalid, isPlainObject } from "./validate.js";
 import { DAY_MS, dayOf, dayStart } from "./days.js";
 import { teamOwnerId } from "./owner.js";
-import type { Budget, BudgetCounter, Budgets, KeyStore, ProviderChatRequest, Usage, UsageRow } from "./types.js";
+import type { Budget, BudgetCounter, Budgets, ByokStores, ProviderChatRequest, Usage, UsageRow } from "./types.js";
 
 const debug = debuglog("byok");
 
@@ -168,12 +168,12 @@ function addUsage(
   counts: Omit<UsageRow, "day" | "provider" | "model" | "userId" | "teamId">,
 ): void {
   const { retentionDays } = context.metering;
-  const { store } = context;
-  if (retentionDays === undefined || !store.addUsage) return;
+  const { usage } = context.stores;
+  if (retentionDays === undefined || !usage) return;
   const { userId, teamId, provider, model } = subject;
   const row: UsageRow = { day, provider, model, userId, ...(teamId === undefined ? {} : { teamId }), ...counts };
   const owners = teamId === undefined ? [userId] : [userId, teamOwnerId(teamId)];
-  void inBackground("addUsage", () => store.addUsage!(owners, row, retentionDays));
+  void inBackground("addUsage", () => usage.add(owners, row, retentionDays));
 }
 
 /** What a refusal by `budgeted`'s budget tells the app (numbers only): which budget, its limit, what the call asked. */
@@ -229,7 +229,7 @@ export async function startMeter(
   const now = Date.now();
   const day = dayOf(now);
   const { budgets } = context.metering;
-  const store: KeyStore = context.store;
+  const store = context.stores.budgets!;
   const budgeted = budgets === undefined || estimate === undefined ? [] : countersOf(budgets, subject, now);
   const counters = budgeted.map((b) => b.counter);
   const reserved = estimate ? estimate.inputTokens + estimate.outputTokens : 0;
@@ -240,7 +240,7 @@ export async function startMeter(
     if (tooBig) throw requestExceedsBudget(tooBig, reserved, subject.provider);
     await releaseUnreleased(context, owner);
     const refusal = await storeCall("reserve", () =>
-      store.reserve!(owner, id, reserved, counters, RESERVATION_TTL_MS),
+      store.reserve(owner, id, reserved, counters, RESERVATION_TTL_MS),
     ).catch((error: unknown) => {
       void release(context, id, { owner, counters });
       throw error;
@@ -254,7 +254,7 @@ export async function startMeter(
       ended = true;
       const spent = usage ? tokensOf(usage) : started ? reserved : 0;
       const settled =
-        counters.length > 0 ? inBackground("settle", () => store.settle!(owner, id, spent, counters)) : undefined;
+        counters.length > 0 ? inBackground("settle", () => store.settle(owner, id, spent, counters)) : undefined;
       const call = { ...subject, model };
       if (usage) addUsage(context, call, day, { requests: 1, ...pick(usage), estimated: false });
       else if (started && estimate) addUsage(context, call, day, { requests: 1, ...estimate, estimated: true });
@@ -274,7 +274,7 @@ function release(context: CoreContext, id: string, entry: Unreleased): Promise<v
   unreleased.delete(id); // re-added last: the map keeps the most recent failures
   if (unreleased.size >= MAX_UNRELEASED) unreleased.delete(unreleased.keys().next().value!);
   unreleased.set(id, entry);
-  entry.releasing = storeCall("release", () => context.store.settle!(entry.owner, id, 0, entry.counters)).then(
+  entry.releasing = storeCall("release", () => context.stores.budgets!.settle(entry.owner, id, 0, entry.counters)).then(
     () => void unreleased.delete(id),
     (error: unknown) => {
       entry.releasing = undefined;
@@ -340,16 +340,12 @@ function checkBudgets(value: unknown): Budgets {
   return Object.freeze(out);
 }
 
-const STORE_FIX =
-  'use MemoryStore, RedisStore or PostgresStore (after `await store.migrate()`), or see "Writing a store" in docs/extending.md';
-
 /**
- * `new BYOK({ usage, budgets })` on `store`: usage is on by default where the store keeps it (off,
- * silently, on a custom store without `addUsage`/`readUsage`); asking for usage or budgets on a store
- * that cannot keep them is CONFIG_INVALID.
+ * `new BYOK({ usage, budgets })` on `stores`: usage is on by default where there is a usage capability (off,
+ * silently, without one); asking for usage or budgets without the capability is CONFIG_INVALID.
  */
-export function parseMetering(usage: unknown, budgets: unknown, store: KeyStore): Metering {
-  const keepsUsage = typeof store.addUsage === "function" && typeof store.readUsage === "function";
+export function parseMetering(usage: unknown, budgets: unknown, stores: ByokStores): Metering {
+  const keepsUsage = stores.usage !== undefined;
   const out: { retentionDays?: number; budgets?: Budgets; unreleased?: Map<string, Unreleased> } = {};
   if (usage !== false) {
     if (usage !== undefined && !isPlainObject(usage))
@@ -357,7 +353,7 @@ export function parseMetering(usage: unknown, budgets: unknown, store: KeyStore)
     const o = checkOptionsObject<UsageOptions>(usage, USAGE_KNOWN, "usage");
     if (usage !== undefined && !keepsUsage)
       throw configError(
-        `usage: this store does not keep usage (it lacks addUsage/readUsage); ${STORE_FIX}, or pass usage: false.`,
+        "usage: there is no store.usage (usage capability) to keep usage in; MemoryStore, RedisStore and PostgresStore each have one (e.g. store: { keys, usage: postgres.usage }), or pass usage: false.",
       );
     if (
       o.retentionDays !== undefined &&
@@ -369,8 +365,10 @@ export function parseMetering(usage: unknown, budgets: unknown, store: KeyStore)
   if (budgets !== undefined) {
     out.budgets = checkBudgets(budgets);
     out.unreleased = new Map();
-    if (typeof store.reserve !== "function" || typeof store.settle !== "function")
-      throw configError(`budgets: this store cannot hold budget reservations (it lacks reserve/settle); ${STORE_FIX}.`);
+    if (stores.budgets === undefined)
+      throw configError(
+        "budgets: there is no store.budgets (budgets capability) to hold reservations in; MemoryStore, RedisStore and PostgresStore each have one (e.g. store: { keys, budgets: redis.budgets }).",
+      );
   }
   return Object.freeze(out);
 }
@@ -422,11 +420,11 @@ export async function readUsage(context: CoreContext, input: unknown): Promise<U
   if (userId === undefined && teamId === undefined)
     throw invalid("usage() needs a userId, a teamId, or both.", ["userId", "teamId"]);
   const { from, to } = usageRange(fields);
-  const { store } = context;
-  if (context.metering.retentionDays === undefined || !store.readUsage)
-    throw configError("Usage is not counted: new BYOK({ usage: false }) was given, or the store does not keep usage.");
+  const { usage } = context.stores;
+  if (context.metering.retentionDays === undefined || !usage)
+    throw configError("Usage is not counted: new BYOK({ usage: false }) was given, or there is no store.usage.");
   const ownerId = userId ?? teamOwnerId(teamId!);
-  const rows = await storeCall("readUsage", () => store.readUsage!(ownerId, from, to));
+  const rows = await storeCall("readUsage", () => usage.read(ownerId, from, to));
   const mine = userId !== undefined && teamId !== undefined ? rows.filter((r) => r.teamId === teamId) : rows;
   return mine.sort(byDay);
 }

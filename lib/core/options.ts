@@ -22,7 +22,8 @@ import {
   USER_ENDPOINT_RULES,
 } from "./provider-settings.js";
 import type { UsageOptions } from "./metering.js";
-import type { Budgets, ByokEvent, KeyStore, Provider, ProviderOptions } from "./types.js";
+import type { Budgets, ByokEvent, ByokStores, KeyStore, Provider, ProviderOptions } from "./types.js";
+import { parseStores } from "./stores.js";
 import { PROVIDER_ID } from "./validate.js";
 import type { BuiltInProviderId } from "../providers/built-ins.js";
 
@@ -77,8 +78,12 @@ export interface ByokOptions {
    * and an outage is felt only after `maxAgeMs`. Defaults to `{ maxAgeMs: 300_000, maxEntries: 10_000 }`.
    */
   dataKeyCache?: DataKeyCacheOptions;
-  /** Where encrypted keys live. Defaults to a `MemoryStore` (with one warning when NODE_ENV=production). */
-  store?: KeyStore;
+  /**
+   * Where byok-ai keeps what it keeps: a {@link ByokStores} (`keys`, and optionally `usage`, `budgets`, `once`,
+   * `rateLimits`, e.g. a MemoryStore, RedisStore or PostgresStore whole, or a mix), or a {@link KeyStore} alone.
+   * Defaults to a `MemoryStore` (with one warning when NODE_ENV=production).
+   */
+  store?: KeyStore | ByokStores;
   /**
    * Settings per provider id, or your own {@link Provider}; `false` turns a built-in off (even when
    * its SDK is installed). Defaults to the built-ins with their defaults, each offered when its SDK
@@ -114,7 +119,8 @@ export interface ParsedByokOptions {
   /** Still open old records: `previousMasterKeys` (as localKeys), then `previousKeyEncryption`. */
   previousKeyEncryption: readonly KeyEncryptionKey[];
   dataKeyCache: Required<DataKeyCacheOptions>;
-  store?: KeyStore;
+  /** The `store` option as capabilities. */
+  stores?: Readonly<ByokStores>;
   /** Every configured provider id → its settings (built-ins filled in) or a custom Provider. */
   providers: Readonly<Record<string, Readonly<ProviderOptions> | Provider>>;
   defaultProvider: string;
@@ -147,8 +153,6 @@ const PROVIDER_RULES: SettingRules<ProviderOptions> = {
   defaultModel: PROVIDER_SETTING_RULES.defaultModel,
   timeoutMs: PROVIDER_SETTING_RULES.timeoutMs,
 };
-/** The KeyStore methods marked **Required** (rotation's `scan` and `compareAndSwap` included); the rest are optional. */
-const STORE_METHODS = ["get", "list", "put", "delete", "deleteUser", "scan", "compareAndSwap"] as const;
 const MAX_CACHE_AGE_MS = 24 * 3_600_000;
 const MAX_CACHE_ENTRIES = 10_000_000;
 
@@ -284,18 +288,7 @@ export function parseByokOptions(input: unknown, kinds: ProviderKinds): ParsedBy
   const keys = parseKeys(o);
   const dataKeyCache = parseDataKeyCache(o.dataKeyCache);
 
-  if (o.store !== undefined) {
-    const store = o.store as unknown as Record<string, unknown> | null;
-    const missing =
-      typeof store === "object" && store !== null
-        ? STORE_METHODS.filter((m) => typeof store[m] !== "function")
-        : [...STORE_METHODS];
-    if (missing.length) {
-      throw configError(
-        `store must implement the KeyStore interface (missing: ${missing.join(", ")}); use MemoryStore, RedisStore or PostgresStore, or see "Writing a store" in docs/extending.md.`,
-      );
-    }
-  }
+  const stores = o.store === undefined ? undefined : parseStores(o.store);
 
   const builtIns = builtInIds(kinds);
   const providersInput = o.providers ?? {};
@@ -337,7 +330,7 @@ export function parseByokOptions(input: unknown, kinds: ProviderKinds): ParsedBy
     providers: Object.freeze(providers),
     defaultProvider,
   };
-  if (o.store !== undefined) parsed.store = o.store;
+  if (stores !== undefined) parsed.stores = stores;
   if (o.onEvent !== undefined) parsed.onEvent = o.onEvent;
   if (o.usage !== undefined) parsed.usage = o.usage;
   if (o.budgets !== undefined) parsed.budgets = o.budgets;

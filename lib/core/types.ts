@@ -161,25 +161,16 @@ export interface KeyStore {
   ): Promise<void>;
 
   /**
-   * **Optional (usage).** Adds one call's counts to the row (`day`, `provider`, `model`, `userId`,
-   * `teamId`) of each owner in `ownerIds` (the calling user, plus the team's owner id when a team key
-   * served), creating it at zero; `estimated` once set stays set. Rows older than `retentionDays`
-   * days may be dropped. Called without being awaited. A store without it (and `readUsage`) has no
-   * usage: `new BYOK({ usage: {...} })` or `budgets` on it is `CONFIG_INVALID`.
+   * **0.1 style (usage).** Prefer a {@link UsageStore} in `ByokStores.usage`. A store given whole as `store` with
+   * this and `readUsage` gets a usage capability from them ({@link UsageStore.add}; its `deleteOwner` is left to
+   * this store's `deleteUser`).
    */
   addUsage?(ownerIds: readonly string[], usage: UsageRow, retentionDays: number): Promise<void>;
 
-  /** **Optional (usage).** The rows of `ownerId` from `fromDay` to `toDay` (YYYY-MM-DD, UTC, both included), in any order. */
+  /** **0.1 style (usage).** {@link UsageStore.read}, for a store given whole as `store`. */
   readUsage?(ownerId: string, fromDay: string, toDay: string): Promise<UsageRow[]>;
 
-  /**
-   * **Optional (budgets).** Atomically, against every instance sharing the store: drops `ownerId`'s
-   * expired reservations, then, if for every counter `spent + reserved + tokens <= limit`, records
-   * reservation `id` of `tokens` on each (expiring after `ttlMs`, so a crashed process's reservation
-   * frees itself) and resolves `undefined`; else records nothing and resolves the first counter that
-   * would go over, with what it holds. Every counter of one call belongs to one owner (`ownerId`:
-   * Redis Cluster keeps them in one slot).
-   */
+  /** **0.1 style (budgets).** {@link BudgetStore.reserve}, for a store given whole as `store` (with `settle`). */
   reserve?(
     ownerId: string,
     id: string,
@@ -188,29 +179,19 @@ export interface KeyStore {
     ttlMs: number,
   ): Promise<BudgetRefusal | undefined>;
 
-  /**
-   * **Optional (budgets).** Ends reservation `id` on each counter and adds `tokens` (what the call
-   * really spent, `0` to release it) to each counter's spent total. A reservation already gone
-   * (expired) is not an error: the spent tokens are added anyway.
-   */
+  /** **0.1 style (budgets).** {@link BudgetStore.settle}, for a store given whole as `store`. */
   settle?(ownerId: string, id: string, tokens: number, counters: readonly BudgetCounter[]): Promise<void>;
 
   /**
-   * **Optional (connect flows).** Keeps `value` under `key` for `ttlMs`, shared by every instance
-   * (the router's "Connect OpenRouter" state). Without it (and `takeOnce`) the router's `connect`
-   * option is `CONFIG_INVALID`.
+   * **0.1 style (connect flows).** Prefer a {@link OnceStore} in `ByokStores.once`. A store given whole as `store`
+   * with this and `takeOnce` gets a once capability keeping each owner's values under keys of their own.
    */
   putOnce?(key: string, value: string, ttlMs: number): Promise<void>;
 
-  /** **Optional (connect flows).** Atomically returns and removes the value under `key`; `undefined` when missing or expired. */
+  /** **0.1 style (connect flows).** Atomically returns and removes the value under `key`; `undefined` when missing or expired. */
   takeOnce?(key: string): Promise<string | undefined>;
 
-  /**
-   * **Optional (the router's rate limits).** A new express-rate-limit `Store` for the router's `limiter`, counting
-   * by user (the key express-rate-limit passes is `{<base64url of the user id>}`). `byokRouter`
-   * uses it unless its `rateLimit.store` says otherwise; without it, each instance counts in its own memory.
-   * RedisStore's counts in its Redis, shared by every instance.
-   */
+  /** **0.1 style (the router's rate limits).** {@link ByokStores.rateLimits}, for a store given whole as `store`. */
   rateLimits?(limiter: "keys" | "chat"): RateLimitCounters;
 
   /**
@@ -241,6 +222,97 @@ export interface KeyStore {
    * was given.
    */
   close?(): Promise<void>;
+}
+
+/**
+ * Usage rows, by owner. `owner` is an opaque string byok-ai makes (a user id, or a team's owner id): a store compares
+ * it, never parses it. Every method may reject `ByokError("STORE_UNAVAILABLE")`, quickly. Run
+ * `runUsageStoreConformance` from `byok-ai/testing` against an implementation.
+ */
+export interface UsageStore {
+  /**
+   * Adds one call's counts to the row (`day`, `provider`, `model`, `userId`, `teamId`) of each owner in `owners`
+   * (the calling user, plus the team's owner when a team key served), creating it at zero; `estimated` once set
+   * stays set. Rows older than `retentionDays` days may be dropped. Called without being awaited.
+   */
+  add(owners: readonly string[], row: UsageRow, retentionDays: number): Promise<void>;
+
+  /** The rows of `owner` from `fromDay` to `toDay` (YYYY-MM-DD, UTC, both included), in any order. */
+  read(owner: string, fromDay: string, toDay: string): Promise<UsageRow[]>;
+
+  /** Erases every row of `owner` (account deletion); other owners' rows are untouched. */
+  deleteOwner(owner: string): Promise<void>;
+}
+
+/**
+ * Budget counters, by owner, shared by every instance. `owner` is opaque (see {@link UsageStore}). Every method may
+ * reject `ByokError("STORE_UNAVAILABLE")`, quickly. Run `runBudgetStoreConformance` against an implementation.
+ */
+export interface BudgetStore {
+  /**
+   * Atomically, against every instance sharing the store: drops `owner`'s expired reservations, then, if for every
+   * counter `spent + reserved + tokens <= limit`, records reservation `id` of `tokens` on each (expiring after
+   * `ttlMs`, so a crashed process's reservation frees itself) and resolves `undefined`; else records nothing and
+   * resolves the first counter that would go over, with what it holds. Every counter of one call belongs to
+   * `owner` (Redis Cluster keeps them in one slot).
+   */
+  reserve(
+    owner: string,
+    id: string,
+    tokens: number,
+    counters: readonly BudgetCounter[],
+    ttlMs: number,
+  ): Promise<BudgetRefusal | undefined>;
+
+  /**
+   * Ends reservation `id` on each counter and adds `tokens` (what the call really spent, `0` to release it) to each
+   * counter's spent total. A reservation already gone (expired) is not an error: the spent tokens are added anyway.
+   */
+  settle(owner: string, id: string, tokens: number, counters: readonly BudgetCounter[]): Promise<void>;
+
+  /** Erases every counter and reservation of `owner` (account deletion); other owners' are untouched. */
+  deleteOwner(owner: string): Promise<void>;
+}
+
+/**
+ * Single-use values, by owner, shared by every instance: the router's connect-flow state. `owner` is opaque (see
+ * {@link UsageStore}). Every method may reject `ByokError("STORE_UNAVAILABLE")`, quickly. Run
+ * `runOnceStoreConformance` against an implementation.
+ */
+export interface OnceStore {
+  /** Keeps `value` under (`owner`, `key`) for `ttlMs`, replacing what was there. */
+  put(owner: string, key: string, value: string, ttlMs: number): Promise<void>;
+
+  /**
+   * Atomically returns and removes the value under (`owner`, `key`): exactly one of many concurrent takers gets it.
+   * `undefined` when missing, expired, or kept under another owner.
+   */
+  take(owner: string, key: string): Promise<string | undefined>;
+
+  /** Erases every value of `owner` (account deletion); other owners' are untouched. */
+  deleteOwner(owner: string): Promise<void>;
+}
+
+/**
+ * What byok-ai keeps, by capability: `new BYOK({ store })` takes this, or a {@link KeyStore} alone. MemoryStore,
+ * RedisStore and PostgresStore offer every capability (`store.keys`, `store.usage`, …) and mix, e.g.
+ * `{ keys: postgres.keys, usage: postgres.usage, budgets: redis.budgets, once: redis.once, rateLimits: redis.rateLimits }`.
+ */
+export interface ByokStores {
+  /** Required: the encrypted key records. */
+  keys: KeyStore;
+  /** Usage rows; without it usage is off, and `usage: {…}` is `CONFIG_INVALID`. */
+  usage?: UsageStore;
+  /** Budget counters; without it `budgets` is `CONFIG_INVALID`. */
+  budgets?: BudgetStore;
+  /** Single-use values; without it the router's `connect` option is `CONFIG_INVALID`. */
+  once?: OnceStore;
+  /**
+   * A new express-rate-limit `Store` for the router's `limiter`, counting by user (the key express-rate-limit
+   * passes is `{<base64url of the user id>}`). The router uses it unless its `rateLimit.store` says otherwise;
+   * without it, each instance counts in its own memory.
+   */
+  rateLimits?: (limiter: "keys" | "chat") => RateLimitCounters;
 }
 
 /** One day of one user's calls to one provider and model (with a team's key when `teamId` is set). */
@@ -276,7 +348,7 @@ export type Budgets =
   | { user?: Budget; team?: Budget; member?: Budget }
   | ((owner: { userId: string; teamId?: string; provider: string }) => Budget | undefined);
 
-/** One budget counter a call reserves against (see {@link KeyStore.reserve}). */
+/** One budget counter a call reserves against (see {@link BudgetStore.reserve}). */
 export interface BudgetCounter {
   /** Names the counter within its owner, e.g. `"gemini|day|2026-12-04"`; opaque to the store. */
   name: string;
@@ -286,7 +358,7 @@ export interface BudgetCounter {
   resetsAt: number;
 }
 
-/** What {@link KeyStore.reserve} answers when a counter has no room: which one, and what it holds. */
+/** What {@link BudgetStore.reserve} answers when a counter has no room: which one, and what it holds. */
 export interface BudgetRefusal {
   /** The index, in the counters asked, of the first one that would go over its limit. */
   index: number;

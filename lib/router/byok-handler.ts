@@ -181,7 +181,7 @@ export function byokHandler(options: HandlerOptions): (request: Request) => Prom
   const getUserId = options.getUserId;
   const getTeamId = (options.getTeamId ?? (() => undefined)) as (request: Request) => unknown;
   const canManage = options.canManageTeamKeys ?? (() => false);
-  const limits = createLimiters(parsed.rateLimit, byok.store);
+  const limits = createLimiters(parsed.rateLimit, byok.stores);
   const security = [["Cache-Control", "no-store"], ...headerTable(helmetFor(parsed.helmet, W))] as const;
   const routes = routeTable(byok, parsed);
   const find = (method: string, path: string): Route | undefined =>

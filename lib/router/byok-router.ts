@@ -105,7 +105,7 @@ export function byokRouter(options: RouterOptions): Router {
   const parsed = parseRouterOptions(options);
   const { byok } = parsed;
   const express = loadExpress();
-  const limits = createLimiters(parsed.rateLimit, byok.store);
+  const limits = createLimiters(parsed.rateLimit, byok.stores);
   const secure = helmetFor(parsed.helmet, "byokRouter") as RequestHandler | undefined;
   const common = [noStore, ...(secure ? [secure] : [])];
   const parse = express.json({ limit: parsed.bodyLimit, strict: true, type: "application/json" });

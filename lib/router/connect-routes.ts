@@ -83,7 +83,7 @@ export function connectOpenRouterRoutes(byok: BYOK, settings: { returnTo: string
   if (!isOpenRouterProvider(provider))
     throw new ByokError("CONFIG_INVALID", "byokRouter: connect.openrouter needs the openrouter provider.");
   const openrouter: OpenRouterProvider = provider;
-  const store = byok.store;
+  const once = byok.stores.once!;
 
   const start = async (input: RouteInput): Promise<RouteAnswer> => {
     const asked = queryValue(input.query, "returnTo");
@@ -94,7 +94,7 @@ export function connectOpenRouterRoutes(byok: BYOK, settings: { returnTo: string
     const state = token();
     const verifier = token();
     const record: ConnectState = { userId: input.userId, verifier, returnTo };
-    await store.putOnce!(STATE_KEY + state, JSON.stringify(record), CONNECT_STATE_TTL_MS);
+    await once.put(input.userId, STATE_KEY + state, JSON.stringify(record), CONNECT_STATE_TTL_MS);
     // OpenRouter sends the user back to callback_url with `code` added: the state rides in that URL.
     const back = new URL(callbackUrl);
     back.searchParams.set("state", state);
@@ -112,10 +112,10 @@ export function connectOpenRouterRoutes(byok: BYOK, settings: { returnTo: string
     if (state === undefined || !RANDOM_TOKEN.test(state)) throw badState();
     if (code === undefined || !CODE.test(code))
       throw invalid("The callback has no authorization code; start connecting again.", ["code"]);
-    // Taken whatever happens next: a state is good for one try, and a replay finds nothing.
-    const taken = await store.takeOnce!(STATE_KEY + state);
+    // Taken whatever happens next: a state is good for one try, and a replay finds nothing. It is kept under the
+    // user who started the flow, so another user (a link someone was sent) finds nothing either.
+    const taken = await once.take(input.userId, STATE_KEY + state);
     const flow = taken === undefined ? undefined : parseState(taken);
-    // Started by another user (a link someone was sent): refused, and the state is spent.
     if (flow === undefined || flow.userId !== input.userId) throw badState();
     const signal = input.signal();
     const apiKey = await openrouter.exchangeCode(code, flow.verifier, { signal });

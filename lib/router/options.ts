@@ -96,7 +96,7 @@ export interface RouterOptions {
    * "Connect your account" flows, where the user brings a key by signing in to the provider instead of
    * pasting it: `{ openrouter: true }` (or settings) mounts `GET {basePath}/connect/openrouter` and its
    * callback (PKCE S256, a single-use `state` bound to the user, kept 10 minutes in the key store). Needs the
-   * `openrouter` provider and a store with `putOnce`/`takeOnce` (all three built-in stores). Defaults to none.
+   * `openrouter` provider and a `store.once` capability (all three built-in stores have one). Defaults to none.
    */
   connect?: { openrouter?: boolean | ConnectOpenRouterOptions };
 }
@@ -231,10 +231,9 @@ function checkConnect(value: unknown, byok: BYOK, W: string): ParsedRouterOption
     throw configError(
       `${W}: connect.openrouter needs BYOK's built-in openrouter provider (providers: { openrouter: {} }, with the openai package installed); this BYOK has ${byok.providers.includes("openrouter") ? "a custom provider under that id" : "none"}.`,
     );
-  const { store } = byok;
-  if (typeof store.putOnce !== "function" || typeof store.takeOnce !== "function")
+  if (byok.stores.once === undefined)
     throw configError(
-      `${W}: connect.openrouter keeps each flow's state in the key store, which needs putOnce() and takeOnce(); use MemoryStore, RedisStore or PostgresStore, or add them to your store.`,
+      `${W}: connect.openrouter keeps each flow's state in store.once (the once capability), which this BYOK's store lacks; MemoryStore, RedisStore and PostgresStore each have one (e.g. store: { keys, once: redis.once }).`,
     );
   const returnTo = sitePath(o.returnTo ?? "/");
   if (returnTo === undefined)

@@ -1,9 +1,9 @@
-// Per-user rate limits for the byok routes (express-rate-limit): in the app's store, else the key store's rateLimits, else memory.
+// Per-user rate limits for the byok routes (express-rate-limit): in the app's store, else stores.rateLimits, else memory.
 import { debuglog } from "node:util";
 import type { Request, Response } from "express";
 import { rateLimit, type Store } from "express-rate-limit";
 import { encodedOwnerId } from "../core/owner.js";
-import type { KeyStore } from "../core/types.js";
+import type { ByokStores, KeyStore } from "../core/types.js";
 import { ByokError } from "../errors.js";
 import type { ParsedRouterOptions, RateLimitWindow } from "./options.js";
 
@@ -31,9 +31,9 @@ export interface Limits {
   keys?: Limit;
   chat?: Limit;
   /**
-   * The key store, when the limiters count in it (its `rateLimits`, e.g. RedisStore's Redis): a chat's key
-   * records are then read beside its count, so both go out in one round trip. (On a Cluster client, whose
-   * counters are in memory, the read just starts as early.)
+   * The key store, when the limiters count in `stores.rateLimits` (e.g. RedisStore's Redis): a chat's key
+   * records are then read beside its count, so both go out in one round trip when they share a Redis. (On a
+   * Cluster client, whose counters are in memory, or keys in another store, the read just starts as early.)
    */
   keyStore?: KeyStore;
 }
@@ -104,13 +104,13 @@ function limiter(window: Required<RateLimitWindow>, name: Limiter, store: Store 
 
 /**
  * The limiters for the keys routes and for chat (none with `rateLimit: false`), each counting
- * in a store of its own: the app's `rateLimit.store(name)`, else the key store's `rateLimits` capability (RedisStore
- * counts in its Redis, shared by every instance), else express-rate-limit's memory store.
+ * in a store of its own: the app's `rateLimit.store(name)`, else `stores.rateLimits` (RedisStore's counts in its
+ * Redis, shared by every instance), else express-rate-limit's memory store.
  */
-export function createLimiters(settings: ParsedRouterOptions["rateLimit"], keyStore: KeyStore): Limits {
+export function createLimiters(settings: ParsedRouterOptions["rateLimit"], stores: Readonly<ByokStores>): Limits {
   if (settings === false) return {};
-  const inKeyStore = settings.store === undefined && keyStore.rateLimits !== undefined;
-  const storeFor = settings.store ?? keyStore.rateLimits?.bind(keyStore);
+  const inKeyStore = settings.store === undefined && stores.rateLimits !== undefined;
+  const storeFor = settings.store ?? stores.rateLimits;
   const make = (name: Limiter) => limiter(settings[name], name, storeFor?.(name));
-  return { keys: make("keys"), chat: make("chat"), ...(inKeyStore ? { keyStore } : {}) };
+  return { keys: make("keys"), chat: make("chat"), ...(inKeyStore ? { keyStore: stores.keys } : {}) };
 }

@@ -2,12 +2,17 @@
 import type {
   BudgetCounter,
   BudgetRefusal,
+  BudgetStore,
+  ByokStores,
   KeyRecord,
   KeyStore,
+  OnceStore,
   PutResult,
   StoredKeyStatus,
   UsageRow,
+  UsageStore,
 } from "../core/types.js";
+import { capabilityOf } from "../core/stores.js";
 import { checkBatchSize } from "../core/batch-size.js";
 import { DAY_MS, dayOf } from "../core/days.js";
 import { checkOnceKey } from "./store-support.js";
@@ -27,7 +32,8 @@ const rowKey = (row: UsageRow): string => JSON.stringify([row.day, row.provider,
 let productionWarned = false;
 
 /**
- * Keeps encrypted keys in a Map. Fine for development, tests and single-process demos; use
+ * Keeps encrypted keys (and usage rows, budget counters, single-use values: `store.usage`, `store.budgets`,
+ * `store.once`) in Maps. Fine for development, tests and single-process demos; use
  * `RedisStore` or `PostgresStore` in production, where keys must survive restarts and be shared
  * by every instance. Made under `NODE_ENV=production` (given as `store`, or BYOK's default), it
  * emits one `BYOK_MEMORY_STORE` warning per process.
@@ -37,17 +43,46 @@ let productionWarned = false;
  * const byok = new BYOK({ masterKey, store: new MemoryStore() });
  * ```
  */
-export class MemoryStore implements KeyStore {
+export class MemoryStore implements KeyStore, ByokStores {
+  /** Usage rows, by owner, in this process. */
+  readonly usage: UsageStore;
+  /** Budget counters, by owner, in this process. */
+  readonly budgets: BudgetStore;
+  /** Single-use values (the router's connect state), by owner, in this process. */
+  readonly once: OnceStore;
   // Nested maps, so no user id can collide with another's (no joined string keys).
   readonly #users = new Map<string, Map<string, KeyRecord>>();
   /** Owner id → row key → row. */
   readonly #usage = new Map<string, Map<string, UsageRow>>();
   /** Owner id → counter name → counter. */
   readonly #budgets = new Map<string, Map<string, Counter>>();
-  /** putOnce values, with when they expire (`performance.now()` time: the wall clock may jump). */
-  readonly #once = new Map<string, { value: string; expiresAt: number }>();
+  /** Owner id → key → single-use value, with when it expires (`performance.now()` time: the wall clock may jump). */
+  readonly #once = new Map<string, Map<string, { value: string; expiresAt: number }>>();
+
+  /**
+   * The key records: this store (read through what `keys` is asked of, so a Proxy or wrapper made over the store
+   * and given whole as `store` keeps its place).
+   */
+  get keys(): KeyStore {
+    return this;
+  }
 
   constructor() {
+    this.usage = capabilityOf<UsageStore>(this, {
+      add: (owners, row, retentionDays) => this.addUsage(owners, row, retentionDays),
+      read: (owner, fromDay, toDay) => this.readUsage(owner, fromDay, toDay),
+      deleteOwner: async (owner) => void this.#usage.delete(owner),
+    });
+    this.budgets = capabilityOf<BudgetStore>(this, {
+      reserve: (owner, id, tokens, counters, ttlMs) => this.reserve(owner, id, tokens, counters, ttlMs),
+      settle: (owner, id, tokens, counters) => this.settle(owner, id, tokens, counters),
+      deleteOwner: async (owner) => void this.#budgets.delete(owner),
+    });
+    this.once = capabilityOf<OnceStore>(this, {
+      put: async (owner, key, value, ttlMs) => this.#putOnce(owner, key, value, ttlMs),
+      take: async (owner, key) => this.#takeOnce(owner, key),
+      deleteOwner: async (owner) => void this.#once.delete(owner),
+    });
     if (process.env.NODE_ENV !== "production" || productionWarned) return;
     productionWarned = true;
     process.emitWarning(
@@ -92,8 +127,6 @@ export class MemoryStore implements KeyStore {
   async deleteUser(userId: string): Promise<number> {
     const count = this.#users.get(userId)?.size ?? 0;
     this.#users.delete(userId);
-    this.#usage.delete(userId);
-    this.#budgets.delete(userId);
     return count;
   }
 
@@ -207,17 +240,23 @@ export class MemoryStore implements KeyStore {
     return true;
   }
 
-  async putOnce(key: string, value: string, ttlMs: number): Promise<void> {
+  #putOnce(owner: string, key: string, value: string, ttlMs: number): void {
     checkOnceKey(key, ttlMs);
     const now = performance.now();
     // Expired values are dropped here, so an abandoned flow's value does not stay for the process's life.
-    for (const [k, entry] of this.#once) if (entry.expiresAt <= now) this.#once.delete(k);
-    this.#once.set(key, { value: String(value), expiresAt: now + ttlMs });
+    for (const [o, values] of this.#once) {
+      for (const [k, entry] of values) if (entry.expiresAt <= now) values.delete(k);
+      if (values.size === 0) this.#once.delete(o);
+    }
+    let values = this.#once.get(owner);
+    if (!values) this.#once.set(owner, (values = new Map()));
+    values.set(key, { value: String(value), expiresAt: now + ttlMs });
   }
 
-  async takeOnce(key: string): Promise<string | undefined> {
-    const entry = this.#once.get(checkOnceKey(key));
-    this.#once.delete(key);
+  #takeOnce(owner: string, key: string): string | undefined {
+    const values = this.#once.get(owner);
+    const entry = values?.get(checkOnceKey(key));
+    values?.delete(key);
     return entry && entry.expiresAt > performance.now() ? entry.value : undefined;
   }
 

@@ -6,13 +6,19 @@ import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js
 import type {
   BudgetCounter,
   BudgetRefusal,
+  BudgetStore,
+  ByokStores,
   CompareAndSwap,
   KeyRecord,
   KeyStore,
+  OnceStore,
   PutResult,
   StoredKeyStatus,
   UsageRow,
+  UsageStore,
 } from "../core/types.js";
+import { capabilityOf } from "../core/stores.js";
+import { encodedOwnerId } from "../core/owner.js";
 import { storedStatusOf } from "../core/key-verdict.js";
 import { checkOnceKey, checkStorableUserId, storeUnavailable, withTimeLimit } from "./store-support.js";
 import { checkBatchSize, MAX_BATCH_SIZE } from "../core/batch-size.js";
@@ -36,6 +42,9 @@ import { DAY_MS, dayOf, dayStart } from "../core/days.js";
 import { invalid } from "../core/validate.js";
 
 const debug = debuglog("byok");
+
+/** A once value's `key` column: the owner, encoded (it ends at its only `}`), then the key. */
+const onceKeyOf = (owner: string, key: string): string => `${encodedOwnerId(checkStorableUserId(owner))}:${key}`;
 
 /** Options of `new PostgresStore()`: exactly one of `pool` / `connectionString`. */
 export interface PostgresStoreOptions {
@@ -126,7 +135,13 @@ function toRecord(row: Row): KeyRecord {
  * ```
  * @throws ByokError CONFIG_INVALID for bad options (both or neither of pool/connectionString, a bad table name or queryTimeoutMs), or a connectionString without pg installed
  */
-export class PostgresStore implements KeyStore {
+export class PostgresStore implements KeyStore, ByokStores {
+  /** Usage rows, by owner, in `<table>_usage`. */
+  readonly usage: UsageStore;
+  /** Budget counters, by owner, in `<table>_budget` (atomic against every instance). */
+  readonly budgets: BudgetStore;
+  /** Single-use values (the router's connect state), by owner, in `<table>_once`. */
+  readonly once: OnceStore;
   /**
    * The longest one call may take before it rejects `STORE_UNAVAILABLE`, in milliseconds (the
    * `queryTimeoutMs` option, 1000 by default); the server cancels the store's statements at it too.
@@ -136,11 +151,19 @@ export class PostgresStore implements KeyStore {
   readonly #usageTables: UsageTables;
   /** `performance.now()` time from which addUsage sweeps old rows again. */
   #nextSweepAt = 0;
-  /** `<table>_once`, in the same schema: the values of `putOnce`. */
+  /** `<table>_once`, in the same schema: the values of the once capability. */
   readonly #onceTable: string;
   readonly #connectionString?: string;
   #pool?: Promise<Pool>;
   #ownPool = false;
+
+  /**
+   * The key records: this store (read through what `keys` is asked of, so a Proxy or wrapper made over the store
+   * and given whole as `store` keeps its place).
+   */
+  get keys(): KeyStore {
+    return this;
+  }
 
   constructor(options: PostgresStoreOptions) {
     const o = checkOptionsObject<PostgresStoreOptions>(options, KNOWN, "PostgresStore");
@@ -177,6 +200,21 @@ export class PostgresStore implements KeyStore {
     if (o.connectionString !== undefined) requirePeerInstalled("pg", "PostgresStore");
     this.#connectionString = o.connectionString;
     if (o.pool) this.#pool = Promise.resolve(o.pool as Pool);
+    this.usage = capabilityOf<UsageStore>(this, {
+      add: (owners, row, retentionDays) => this.addUsage(owners, row, retentionDays),
+      read: (owner, fromDay, toDay) => this.readUsage(owner, fromDay, toDay),
+      deleteOwner: (owner) => this.#deleteOwnerRows("usage", this.#usageTables.usage, owner),
+    });
+    this.budgets = capabilityOf<BudgetStore>(this, {
+      reserve: (owner, id, tokens, counters, ttlMs) => this.reserve(owner, id, tokens, counters, ttlMs),
+      settle: (owner, id, tokens, counters) => this.settle(owner, id, tokens, counters),
+      deleteOwner: (owner) => this.#deleteOwnerRows("budgets", this.#usageTables.budget, owner),
+    });
+    this.once = capabilityOf<OnceStore>(this, {
+      put: (owner, key, value, ttlMs) => this.#putOnce(owner, key, value, ttlMs),
+      take: (owner, key) => this.#takeOnce(owner, key),
+      deleteOwner: (owner) => this.#deleteOwnerRows("once", this.#onceTable, owner),
+    });
   }
 
   /** Creates the table (and `<table>_once`, for `putOnce`) if it does not exist, adding what a newer version needs. Idempotent; concurrent calls serialise on an advisory lock. */
@@ -251,14 +289,19 @@ export class PostgresStore implements KeyStore {
     return rows.length > 0;
   }
 
-  /** Account deletion: the owner's records, usage rows and budget counters, in one transaction. */
+  /** Account deletion of the owner's records (its usage, budgets and single-use values: each capability's `deleteOwner`). */
   async deleteUser(userId: string): Promise<number> {
-    const values = [checkStorableUserId(userId)];
-    return this.#inTransaction("deleteUser", async (client) => {
-      await client.query(`DELETE FROM ${this.#usageTables.usage} WHERE owner_id = $1`, values);
-      await client.query(`DELETE FROM ${this.#usageTables.budget} WHERE owner_id = $1`, values);
-      return (await client.query(`DELETE FROM ${this.#table} WHERE user_id = $1`, values)).rowCount ?? 0;
-    });
+    const rows = await this.#query("deleteUser", `DELETE FROM ${this.#table} WHERE user_id = $1 RETURNING 1`, [
+      checkStorableUserId(userId),
+    ]);
+    return rows.length;
+  }
+
+  /** A capability's `deleteOwner`: every row of `owner` in `table`. */
+  async #deleteOwnerRows(capability: string, table: string, owner: string): Promise<void> {
+    await this.#query(`${capability}.deleteOwner`, `DELETE FROM ${table} WHERE owner_id = $1`, [
+      checkStorableUserId(owner),
+    ]);
   }
 
   async touch(userId: string, provider: string, lastUsedAt: string): Promise<void> {
@@ -396,27 +439,29 @@ export class PostgresStore implements KeyStore {
   }
 
   /**
-   * Keeps `value` in `<table>_once` until `ttlMs` from now (a key already there is replaced). The same
-   * statement drops up to 100 expired rows (skipping rows another call holds), so abandoned values do not pile up.
+   * Keeps `value` in `<table>_once` until `ttlMs` from now (a key already there is replaced), its `key` column
+   * `<encoded owner>:<key>` (no owner's can spell another's) beside `owner_id`. The same statement drops up to 100
+   * expired rows (skipping rows another call holds), so abandoned values do not pile up.
    */
-  async putOnce(key: string, value: string, ttlMs: number): Promise<void> {
+  async #putOnce(owner: string, key: string, value: string, ttlMs: number): Promise<void> {
     await this.#query(
       "putOnce",
       `WITH purged AS (
          DELETE FROM ${this.#onceTable} WHERE key IN (
            SELECT key FROM ${this.#onceTable} WHERE expires_at < now() AND key <> $1 LIMIT 100 FOR UPDATE SKIP LOCKED))
-       INSERT INTO ${this.#onceTable} (key, value, expires_at) VALUES ($1, $2, now() + $3::double precision * interval '1 millisecond')
+       INSERT INTO ${this.#onceTable} (key, owner_id, value, expires_at)
+       VALUES ($1, $2, $3, now() + $4::double precision * interval '1 millisecond')
        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at`,
-      [checkOnceKey(key, ttlMs), String(value), ttlMs],
+      [onceKeyOf(owner, checkOnceKey(key, ttlMs)), owner, String(value), ttlMs],
     );
   }
 
   /** One `DELETE … RETURNING`: atomic, so two instances can never both take a value; an expired one is deleted and not returned. */
-  async takeOnce(key: string): Promise<string | undefined> {
+  async #takeOnce(owner: string, key: string): Promise<string | undefined> {
     const [row] = await this.#query<{ value: string; live: boolean }>(
       "takeOnce",
       `DELETE FROM ${this.#onceTable} WHERE key = $1 RETURNING value, expires_at > now() AS live`,
-      [checkOnceKey(key)],
+      [onceKeyOf(owner, checkOnceKey(key))],
     );
     return row?.live ? row.value : undefined;
   }
@@ -478,6 +523,10 @@ export class PostgresStore implements KeyStore {
       value text NOT NULL,
       expires_at timestamptz NOT NULL
     )`);
+    // Values by owner (so account deletion erases a user's connect state) came later still.
+    await client.query(
+      `ALTER TABLE ${this.#onceTable} ADD COLUMN IF NOT EXISTS owner_id text COLLATE "C" NOT NULL DEFAULT ''`,
+    );
     await client.query("COMMIT");
   }
 

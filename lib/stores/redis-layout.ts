@@ -12,13 +12,16 @@ export function userKey(prefix: string, userId: string): string {
 }
 
 /**
- * `<prefix>{<base64url of the UTF-8 key>}:once`: where `putOnce` keeps a value. It never ends with `}`, so it is
- * never a user's hash (nor read as one by `scan`), and since prefixes hold no braces, no other prefix's key can
- * spell it; the hash tag keeps it on one cluster slot.
+ * `<prefix>once:{<base64url of the UTF-8 owner>}:<base64url of the UTF-8 key>`: where the once capability keeps a
+ * value. It never starts `<prefix>{`, so it is never a user's hash (nor read as one by `scan`); the owner's hash tag
+ * keeps an owner's values on one cluster slot, and its encoding keeps owners apart.
  */
-export function onceKey(prefix: string, key: string): string {
-  return `${prefix}{${Buffer.from(key, "utf8").toString("base64url")}}:once`;
+export function onceKey(prefix: string, owner: string, key: string): string {
+  return `${prefix}once:${encodedOwnerId(owner)}:${Buffer.from(key, "utf8").toString("base64url")}`;
 }
+
+/** The SCAN pattern of every value {@link onceKey} keeps for `owner`. */
+export const onceKeysOf = (prefix: string, owner: string): string => `${prefix}once:${encodedOwnerId(owner)}:*`;
 
 /** The user id of a key written by {@link userKey}, or `undefined` for any other key. */
 export function userIdOf(prefix: string, key: string): string | undefined {

@@ -8,13 +8,18 @@ import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js
 import type {
   BudgetCounter,
   BudgetRefusal,
+  BudgetStore,
+  ByokStores,
   CompareAndSwap,
   KeyRecord,
   KeyStore,
+  OnceStore,
   PutResult,
   StoredKeyStatus,
   UsageRow,
+  UsageStore,
 } from "../core/types.js";
+import { capabilityOf } from "../core/stores.js";
 import {
   COMPARE_AND_SWAP,
   compareAndSwapAll,
@@ -24,7 +29,7 @@ import {
   SET_STATUS,
   TOUCH,
 } from "./redis-scripts.js";
-import { onceKey, type RecordJson, toRecord, userIdOf, userKey } from "./redis-layout.js";
+import { onceKey, onceKeysOf, type RecordJson, toRecord, userIdOf, userKey } from "./redis-layout.js";
 import { hgetallMany, untilReady } from "./redis-client.js";
 import { redisRateLimits } from "./redis-rate-limits.js";
 import { checkOnceKey, storeUnavailable, withTimeLimit } from "./store-support.js";
@@ -104,7 +109,15 @@ const BRAND = Symbol.for("byok-ai.RedisStore");
  * ```
  * @throws ByokError CONFIG_INVALID for bad options (both or neither of client/url, a bad prefix or callTimeoutMs), or a url without ioredis installed
  */
-export class RedisStore implements KeyStore {
+export class RedisStore implements KeyStore, ByokStores {
+  /** Usage rows, by owner and day, in this store's Redis. */
+  readonly usage: UsageStore;
+  /** Budget counters, by owner, in this store's Redis (atomic against every instance). */
+  readonly budgets: BudgetStore;
+  /** Single-use values (the router's connect state), by owner, in this store's Redis. */
+  readonly once: OnceStore;
+  /** The router's per-user counters for `limiter`, in this store's Redis (in memory on a Cluster client). */
+  readonly rateLimits: (limiter: "keys" | "chat") => RateLimitCounters;
   /** The longest one call may take before it rejects `STORE_UNAVAILABLE`, in milliseconds (the `callTimeoutMs` option, 500 by default). */
   readonly callTimeoutMs: number;
   readonly #prefix: string;
@@ -112,6 +125,14 @@ export class RedisStore implements KeyStore {
   #client?: Client;
   #opening?: Promise<Client>;
   #closed = false;
+
+  /**
+   * The key records: this store (read through what `keys` is asked of, so a Proxy or wrapper made over the store
+   * and given whole as `store` keeps its place).
+   */
+  get keys(): KeyStore {
+    return this;
+  }
 
   constructor(options: RedisStoreOptions) {
     const o = checkOptionsObject<RedisStoreOptions>(options, KNOWN, "RedisStore");
@@ -143,6 +164,22 @@ export class RedisStore implements KeyStore {
     this.#prefix = o.prefix ?? "byok:";
     this.#url = o.url;
     this.#client = o.client as Client | undefined;
+    this.usage = capabilityOf<UsageStore>(this, {
+      add: (owners, row, retentionDays) => this.addUsage(owners, row, retentionDays),
+      read: (owner, fromDay, toDay) => this.readUsage(owner, fromDay, toDay),
+      deleteOwner: (owner) => this.#deleteMatching(ownerDataPatterns(this.#prefix, owner).usage),
+    });
+    this.budgets = capabilityOf<BudgetStore>(this, {
+      reserve: (owner, id, tokens, counters, ttlMs) => this.reserve(owner, id, tokens, counters, ttlMs),
+      settle: (owner, id, tokens, counters) => this.settle(owner, id, tokens, counters),
+      deleteOwner: (owner) => this.#deleteMatching(ownerDataPatterns(this.#prefix, owner).budgets),
+    });
+    this.once = capabilityOf<OnceStore>(this, {
+      put: (owner, key, value, ttlMs) => this.#putOnce(owner, key, value, ttlMs),
+      take: (owner, key) => this.#takeOnce(owner, key),
+      deleteOwner: (owner) => this.#deleteMatching(onceKeysOf(this.#prefix, owner)),
+    });
+    this.rateLimits = capabilityOf(this, (limiter: "keys" | "chat") => redisRateLimits(this, limiter));
     Object.defineProperty(this, BRAND, { value: true });
   }
 
@@ -206,11 +243,6 @@ export class RedisStore implements KeyStore {
     }
   }
 
-  /** The router's per-user counters for `limiter`, in this store's Redis (in memory on a Cluster client). */
-  rateLimits(limiter: "keys" | "chat"): RateLimitCounters {
-    return redisRateLimits(this, limiter);
-  }
-
   async get(userId: string, provider: string): Promise<KeyRecord | undefined> {
     const json = await this.#run("get", (c) => c.hget(this.#key(userId), provider));
     return json === null ? undefined : toRecord(userId, provider, json);
@@ -236,11 +268,9 @@ export class RedisStore implements KeyStore {
     return (await this.#run("delete", (c) => c.hdel(this.#key(userId), provider))) > 0;
   }
 
-  /** Account deletion: the owner's hash of records, then its usage days and budget counters (found with SCAN). */
+  /** Account deletion of the owner's hash of records (its usage, budgets and single-use values: each capability's `deleteOwner`). */
   async deleteUser(userId: string): Promise<number> {
-    const count = Number(await this.#run("deleteUser", (c) => runScript(c, DELETE_USER, this.#key(userId))));
-    for (const pattern of ownerDataPatterns(this.#prefix, userId)) await this.#deleteMatching(pattern);
-    return count;
+    return Number(await this.#run("deleteUser", (c) => runScript(c, DELETE_USER, this.#key(userId))));
   }
 
   async touch(userId: string, provider: string, lastUsedAt: string): Promise<void> {
@@ -272,15 +302,15 @@ export class RedisStore implements KeyStore {
     );
   }
 
-  /** `SET <prefix>{<base64url key>}:once value PX ttlMs`: Redis drops it when it expires. */
-  async putOnce(key: string, value: string, ttlMs: number): Promise<void> {
-    const at = onceKey(this.#prefix, checkOnceKey(key, ttlMs));
+  /** `SET <prefix>once:{<base64url owner>}:<base64url key> value PX ttlMs`: Redis drops it when it expires. */
+  async #putOnce(owner: string, key: string, value: string, ttlMs: number): Promise<void> {
+    const at = onceKey(this.#prefix, owner, checkOnceKey(key, ttlMs));
     await this.#run("putOnce", (c) => c.set(at, String(value), "PX", ttlMs));
   }
 
   /** `GETDEL` (Redis 6.2 or later): one atomic read-and-delete, so two instances can never both take a value. */
-  async takeOnce(key: string): Promise<string | undefined> {
-    const at = onceKey(this.#prefix, checkOnceKey(key));
+  async #takeOnce(owner: string, key: string): Promise<string | undefined> {
+    const at = onceKey(this.#prefix, owner, checkOnceKey(key));
     return (await this.#run("takeOnce", (c) => c.getdel(at))) ?? undefined;
   }
 
@@ -396,11 +426,11 @@ export class RedisStore implements KeyStore {
     for (const node of nodes) {
       let cursor = "0";
       do {
-        const [next, keys] = await this.#run("deleteUser", () => node.scan(cursor, "MATCH", pattern, "COUNT", 1000));
+        const [next, keys] = await this.#run("deleteOwner", () => node.scan(cursor, "MATCH", pattern, "COUNT", 1000));
         cursor = next;
         // One key per UNLINK: on a Cluster, keys of one command must share a slot, and these do only by their tag.
         if (keys.length)
-          await this.#run("deleteUser", (c) => Promise.all(keys.map((key) => c.unlink(key))), keys.length);
+          await this.#run("deleteOwner", (c) => Promise.all(keys.map((key) => c.unlink(key))), keys.length);
       } while (cursor !== "0");
     }
   }

@@ -27,10 +27,10 @@ export const budgetKey = (prefix: string, ownerId: string, name: string): string
   `${prefix}budget:${encodedOwnerId(ownerId)}:${Buffer.from(name, "utf8").toString("base64url")}`;
 
 /** SCAN patterns of every usage day and budget counter of `ownerId` (the prefix and the encoding hold no glob characters). */
-export const ownerDataPatterns = (prefix: string, ownerId: string): string[] => [
-  `${prefix}usage:${encodedOwnerId(ownerId)}:*`,
-  `${prefix}budget:${encodedOwnerId(ownerId)}:*`,
-];
+export const ownerDataPatterns = (prefix: string, ownerId: string): { usage: string; budgets: string } => ({
+  usage: `${prefix}usage:${encodedOwnerId(ownerId)}:*`,
+  budgets: `${prefix}budget:${encodedOwnerId(ownerId)}:*`,
+});
 
 /**
  * A row's fields in its day's hash are `<stem>|r`, `|i`, `|o` (requests, input and output tokens,

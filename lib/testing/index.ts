@@ -29,7 +29,14 @@ export {
   type ConnectionChat,
   type SeenChat,
 } from "./provider-conformance.js";
-export { runKeyStoreConformance, type KeyStoreConformanceOptions } from "./store-conformance.js";
+export {
+  runBudgetStoreConformance,
+  runKeyStoreConformance,
+  runOnceStoreConformance,
+  runUsageStoreConformance,
+  type CapabilityConformanceOptions,
+  type KeyStoreConformanceOptions,
+} from "./store-conformance.js";
 export { startFakeVaultTransit, type FakeVaultTransit, type FakeVaultTransitOptions } from "./fake-vault-transit.js";
 export { startFakeAwsKms, type FakeAwsKms, type FakeAwsKmsOptions } from "./fake-aws-kms.js";
 export type { FakeKeyService, KeyServiceCall, KeyServiceFaults } from "./fake-key-service.js";

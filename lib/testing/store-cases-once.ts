@@ -1,74 +1,64 @@
-// KeyStore conformance, single-use values (putOnce/takeOnce, the router's connect state): once, expiry, odd keys, fast failure.
+// OnceStore conformance (single-use values, the router's connect state): once, expiry, odd keys, owners apart,
+// deleteOwner, isolation and fast failure.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import type { KeyStore } from "../core/types.js";
+import type { OnceStore } from "../core/types.js";
 import {
+  type CapabilityConformanceOptions,
   type ConformanceRunner,
   expectFastFailure,
-  type KeyStoreConformanceOptions,
-  withStore,
+  withCapability,
 } from "./store-conformance-support.js";
 
 /** How long the expiry case waits at most for a 1 ms value to be gone: far beyond any store's clock step. */
 const EXPIRY_WAIT_MS = 5_000;
 
-/** The store's putOnce/takeOnce, or undefined for a store without them (then the cases check nothing). */
-function onceOf(store: KeyStore) {
-  const { putOnce, takeOnce } = store;
-  if (!putOnce || !takeOnce) return undefined;
-  return { put: putOnce.bind(store), take: takeOnce.bind(store) };
-}
-
-/** Registers the single-use cases, for stores with `putOnce` and `takeOnce` (optional: a store without them passes). */
-export function onceCases({ it }: ConformanceRunner, o: KeyStoreConformanceOptions): void {
-  it("`takeOnce()` returns what `putOnce()` kept, once; then `undefined`", () =>
-    withStore(o, async (store) => {
-      const once = onceOf(store);
-      if (!once) return;
+/** Registers the OnceStore cases. */
+export function onceCases({ it }: ConformanceRunner, o: CapabilityConformanceOptions<OnceStore>): void {
+  it("`take()` returns what `put()` kept, once; then `undefined`", () =>
+    withCapability(o, async (once, user) => {
+      const owner = user();
       const key = `conformance:${randomUUID()}`;
       const value = JSON.stringify({ userId: randomUUID(), verifier: randomUUID(), note: "\u00e9\u{1F511}" });
-      await once.put(key, value, 60_000);
-      assert.equal(await once.take(key), value);
-      assert.equal(await once.take(key), undefined);
-      assert.equal(await once.take(`conformance:${randomUUID()}`), undefined);
+      await once.put(owner, key, value, 60_000);
+      assert.equal(await once.take(owner, key), value);
+      assert.equal(await once.take(owner, key), undefined);
+      assert.equal(await once.take(owner, `conformance:${randomUUID()}`), undefined);
     }));
 
-  it("`takeOnce()` lets exactly one of many concurrent takers have the value", () =>
-    withStore(o, async (store) => {
-      const once = onceOf(store);
-      if (!once) return;
+  it("`take()` lets exactly one of many concurrent takers have the value", () =>
+    withCapability(o, async (once, user) => {
+      const owner = user();
       const key = `conformance:${randomUUID()}`;
-      await once.put(key, "the value", 60_000);
-      const taken = await Promise.all(Array.from({ length: 8 }, () => once.take(key)));
+      await once.put(owner, key, "the value", 60_000);
+      const taken = await Promise.all(Array.from({ length: 8 }, () => once.take(owner, key)));
       assert.deepEqual(
         taken.filter((v) => v !== undefined),
         ["the value"],
       );
     }));
 
-  it("`takeOnce()` returns `undefined` once the value's `ttlMs` has passed", () =>
-    withStore(o, async (store) => {
-      const once = onceOf(store);
-      if (!once) return;
+  it("`take()` returns `undefined` once the value's `ttlMs` has passed", () =>
+    withCapability(o, async (once, user) => {
+      const owner = user();
       const kept = `conformance:${randomUUID()}`;
-      await once.put(kept, "kept", 60_000);
+      await once.put(owner, kept, "kept", 60_000);
       // A 1 ms value is expired by the time anything can look; each look takes it, so put it again until one
       // look comes back empty (the clocks that decide expiry are the store's, so poll rather than sleep).
       const short = `conformance:${randomUUID()}`;
       const started = performance.now();
       for (;;) {
-        await once.put(short, "short", 1);
+        await once.put(owner, short, "short", 1);
         await new Promise((resolve) => setTimeout(resolve, 5));
-        if ((await once.take(short)) === undefined) break;
+        if ((await once.take(owner, short)) === undefined) break;
         assert.ok(performance.now() - started < EXPIRY_WAIT_MS, "a value with ttlMs 1 was still there after 5 s");
       }
-      assert.equal(await once.take(kept), "kept");
+      assert.equal(await once.take(owner, kept), "kept");
     }));
 
-  it("`putOnce()` keeps odd keys apart (`:`, braces, `*`, `%`, Unicode, 512 characters)", () =>
-    withStore(o, async (store) => {
-      const once = onceOf(store);
-      if (!once) return;
+  it("`put()` keeps odd keys apart (`:`, braces, `*`, `%`, Unicode, 512 characters)", () =>
+    withCapability(o, async (once, user) => {
+      const owner = user();
       const id = randomUUID();
       const keys = [
         `${id}`,
@@ -83,38 +73,44 @@ export function onceCases({ it }: ConformanceRunner, o: KeyStoreConformanceOptio
         `${id}\u{1F511}`,
         `${id}${"x".repeat(512 - id.length)}`,
       ];
-      for (const [i, key] of keys.entries()) await once.put(key, `value ${i}`, 60_000);
-      for (const [i, key] of keys.entries()) assert.equal(await once.take(key), `value ${i}`, `key #${i}`);
+      for (const [i, key] of keys.entries()) await once.put(owner, key, `value ${i}`, 60_000);
+      for (const [i, key] of keys.entries()) assert.equal(await once.take(owner, key), `value ${i}`, `key #${i}`);
     }));
 
-  it("`putOnce()` values are not user records: `scan()` and `list()` never show them", () =>
-    withStore(o, async (store, user) => {
-      const once = onceOf(store);
-      if (!once) return;
-      const userId = user();
-      await once.put(userId, "not a record", 60_000);
-      assert.deepEqual(await store.list(userId), []);
-      for await (const batch of store.scan())
-        assert.equal(
-          batch.some((r) => r.userId === userId),
-          false,
-        );
-      assert.equal(await once.take(userId), "not a record");
+  it("`take()` finds only the owner's value: another owner's of the same key is theirs", () =>
+    withCapability(o, async (once, user) => {
+      const [owner, other] = [user(), user()];
+      const key = `conformance:${randomUUID()}`;
+      await once.put(owner, key, "mine", 60_000);
+      assert.equal(await once.take(other, key), undefined);
+      await once.put(other, key, "theirs", 60_000);
+      assert.equal(await once.take(owner, key), "mine");
+      assert.equal(await once.take(other, key), "theirs");
+    }));
+
+  it("`deleteOwner()` erases every value of the owner and leaves another owner's", () =>
+    withCapability(o, async (once, user) => {
+      const [gone, kept] = [user(), user()];
+      const keys = [`conformance:${randomUUID()}`, `conformance:${randomUUID()}`];
+      for (const key of keys) await once.put(gone, key, "gone", 60_000);
+      await once.put(kept, keys[0]!, "kept", 60_000);
+      await once.deleteOwner(gone);
+      for (const key of keys) assert.equal(await once.take(gone, key), undefined);
+      assert.equal(await once.take(kept, keys[0]!), "kept");
     }));
 
   const { createIsolated, unreachable } = o;
   if (createIsolated) {
-    it("`takeOnce()` never sees another prefix's or table's values", () =>
-      withStore(o, (a) =>
-        withStore(
+    it("`take()` never sees another prefix's or table's values", () =>
+      withCapability(o, (a, user) =>
+        withCapability(
           o,
           async (b) => {
-            const [onceA, onceB] = [onceOf(a), onceOf(b)];
-            if (!onceA || !onceB) return;
+            const owner = user();
             const key = `conformance:${randomUUID()}`;
-            await onceA.put(key, "a", 60_000);
-            assert.equal(await onceB.take(key), undefined);
-            assert.equal(await onceA.take(key), "a");
+            await a.put(owner, key, "a", 60_000);
+            assert.equal(await b.take(owner, key), undefined);
+            assert.equal(await a.take(owner, key), "a");
           },
           createIsolated,
         ),
@@ -122,18 +118,17 @@ export function onceCases({ it }: ConformanceRunner, o: KeyStoreConformanceOptio
   }
 
   if (!unreachable) return;
-  it("`putOnce()` and `takeOnce()` reject STORE_UNAVAILABLE in under a second when the backend cannot be reached", () =>
-    withStore(
+  it("every method rejects STORE_UNAVAILABLE in under a second when the backend cannot be reached", () =>
+    withCapability(
       o,
-      async (store) => {
-        const once = onceOf(store);
-        if (!once) return;
+      async (once) => {
+        const owner = randomUUID();
         for (const [method, call] of [
-          ["putOnce", () => once.put("unreachable", "v", 60_000)],
-          ["takeOnce", () => once.take("unreachable")],
-        ] as const) {
+          ["put", () => once.put(owner, "unreachable", "v", 60_000)],
+          ["take", () => once.take(owner, "unreachable")],
+          ["deleteOwner", () => once.deleteOwner(owner)],
+        ] as const)
           await expectFastFailure(method, call);
-        }
       },
       unreachable,
     ));

@@ -1,6 +1,5 @@
 // KeyStore conformance, what rotation and operations rely on: scan, compare-and-swap, isolation, fast failure.
 import assert from "node:assert/strict";
-import { dayOf } from "../core/days.js";
 import type { KeyStore } from "../core/types.js";
 import {
   type ConformanceRunner,
@@ -129,17 +128,6 @@ export function rotationCases({ it }: ConformanceRunner, o: KeyStoreConformanceO
             };
             calls.push(["compareAndSwapMany", (s) => s.compareAndSwapMany!([swap])]);
           }
-          const day = dayOf(Date.now());
-          const usage = { day, provider: "gemini", model: "m", userId: record.userId, requests: 1 };
-          const counters = [{ name: "gemini|day", limit: 100, resetsAt: Date.now() + 60_000 }];
-          if (store.addUsage)
-            calls.push([
-              "addUsage",
-              (s) => s.addUsage!([record.userId], { ...usage, inputTokens: 1, outputTokens: 1, estimated: false }, 30),
-            ]);
-          if (store.readUsage) calls.push(["readUsage", (s) => s.readUsage!(record.userId, day, day)]);
-          if (store.reserve) calls.push(["reserve", (s) => s.reserve!(record.userId, "r", 10, counters, 60_000)]);
-          if (store.settle) calls.push(["settle", (s) => s.settle!(record.userId, "r", 10, counters)]);
           for (const [method, call] of calls) {
             await expectFastFailure(method, () => call(store));
           }

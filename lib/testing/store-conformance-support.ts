@@ -43,6 +43,47 @@ export interface KeyStoreConformanceOptions {
   endpoints?: boolean;
 }
 
+/**
+ * What {@link runUsageStoreConformance}, {@link runBudgetStoreConformance} and {@link runOnceStoreConformance} need to
+ * know about your capability: the same shape as {@link KeyStoreConformanceOptions}, each factory answering the
+ * capability under test (e.g. `() => new RedisStore({ url }).usage`).
+ */
+export interface CapabilityConformanceOptions<T> {
+  /** Shown in the outer `describe`, e.g. `"RedisStore usage"`. */
+  name: string;
+  /** A ready capability over the backend under test. Called once per test. */
+  create(): T | Promise<T>;
+  /**
+   * Releases a capability the suite created (also the isolated and unreachable ones), after the suite called its
+   * `deleteOwner` for every owner it wrote. Defaults to its `close()`, when it has one.
+   */
+  destroy?(capability: T): void | Promise<void>;
+  /** One over the same backend that must not see `create()`'s data (another prefix, table or schema). */
+  createIsolated?(): T | Promise<T>;
+  /** One whose backend cannot be reached: every method must reject `STORE_UNAVAILABLE` in under a second. */
+  unreachable?(): T | Promise<T>;
+}
+
+/**
+ * Runs `test` with a capability from `factory`, then calls `deleteOwner` for every owner it handed out and releases
+ * the capability, whatever happened.
+ */
+export async function withCapability<T extends { deleteOwner(owner: string): Promise<void> }>(
+  options: CapabilityConformanceOptions<T>,
+  test: (capability: T, owner: UserIds) => Promise<void>,
+  factory: () => T | Promise<T> = options.create,
+): Promise<void> {
+  const capability = await factory();
+  const owners = new Set<string>();
+  try {
+    await test(capability, (id = randomUUID()) => (owners.add(id), id));
+  } finally {
+    for (const owner of owners) await capability.deleteOwner(owner).catch(() => undefined);
+    const { close } = capability as { close?: () => Promise<void> };
+    await (options.destroy ? options.destroy(capability) : close?.call(capability));
+  }
+}
+
 /** Hands out user ids that the test's cleanup will delete. */
 export type UserIds = (id?: string) => string;
 

@@ -2,7 +2,13 @@ import { Pool } from "pg";
 import type { Redis } from "ioredis";
 import { MemoryStore, PostgresStore, RedisStore } from "../../lib";
 import type { KeyStore } from "../../lib/extend";
-import { runKeyStoreConformance } from "../../lib/testing";
+import {
+  type CapabilityConformanceOptions,
+  runBudgetStoreConformance,
+  runKeyStoreConformance,
+  runOnceStoreConformance,
+  runUsageStoreConformance,
+} from "../../lib/testing";
 import { useRedisCluster } from "../helpers/redis-server";
 import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";
 
@@ -25,7 +31,40 @@ async function writeBrokenRedis(store: KeyStore, userId: string, provider: strin
   await client.hset(key, provider, NOT_REDIS_RECORDS[brokenWrites++ % NOT_REDIS_RECORDS.length]!);
 }
 
+type Backing = MemoryStore | RedisStore | PostgresStore;
+/** The store each capability under test belongs to, so the suite's destroy closes it. */
+const backing = new WeakMap<object, Backing>();
+const capability =
+  <K extends "usage" | "budgets" | "once">(name: K, make: () => Backing | Promise<Backing>) =>
+  async (): Promise<Backing[K]> => {
+    const store = await make();
+    backing.set(store[name], store);
+    return store[name];
+  };
+
+/** Runs the usage, budget and once suites on `make`'s stores (and the isolated and unreachable ones, when given). */
+function runCapabilities(
+  name: string,
+  stores: {
+    create: () => Backing | Promise<Backing>;
+    createIsolated?: () => Backing | Promise<Backing>;
+    unreachable?: () => Backing;
+  },
+): void {
+  const options = <K extends "usage" | "budgets" | "once">(k: K): CapabilityConformanceOptions<Backing[K]> => ({
+    name: `${name} ${k}`,
+    create: capability(k, stores.create),
+    ...(stores.createIsolated && { createIsolated: capability(k, stores.createIsolated) }),
+    ...(stores.unreachable && { unreachable: capability(k, stores.unreachable) }),
+    destroy: (c) => backing.get(c)?.close(),
+  });
+  runUsageStoreConformance(runner, options("usage"));
+  runBudgetStoreConformance(runner, options("budgets"));
+  runOnceStoreConformance(runner, options("once"));
+}
+
 runKeyStoreConformance(runner, { name: "MemoryStore", create: () => new MemoryStore() });
+runCapabilities("MemoryStore", { create: () => new MemoryStore(), createIsolated: () => new MemoryStore() });
 
 runKeyStoreConformance(runner, {
   name: "RedisStore (single node)",
@@ -36,6 +75,11 @@ runKeyStoreConformance(runner, {
   createIsolated: () => new RedisStore({ url: REDIS_URL, prefix: `${prefix}other:` }),
   unreachable: () => new RedisStore({ url: "redis://127.0.0.1:1" }),
   writeBroken: writeBrokenRedis,
+});
+runCapabilities("RedisStore (single node)", {
+  create: () => new RedisStore({ url: REDIS_URL, prefix, callTimeoutMs: 5000 }),
+  createIsolated: () => new RedisStore({ url: REDIS_URL, prefix: `${prefix}other:` }),
+  unreachable: () => new RedisStore({ url: "redis://127.0.0.1:1" }),
 });
 
 describe("RedisStore on a 3-master cluster", () => {
@@ -48,6 +92,10 @@ describe("RedisStore on a 3-master cluster", () => {
     writeBroken: writeBrokenRedis,
     // Fast failure is covered by the single-node run and test/stores/redis-store.test.ts: an ioredis
     // Cluster that never connected keeps a 2 s timer after disconnect(), which jest reports as a leak.
+  });
+  runCapabilities("RedisStore (cluster)", {
+    create: () => new RedisStore({ client: cluster(), prefix, callTimeoutMs: 5000 }),
+    createIsolated: () => new RedisStore({ client: cluster(), prefix: `${prefix}other:` }),
   });
 });
 
@@ -86,5 +134,16 @@ describe("PostgresStore conformance", () => {
         `INSERT INTO "${table}" (user_id, provider, ciphertext, hint, created_at, updated_at) VALUES ($1, $2, NULL, NULL, NULL, now())`,
         [userId, provider],
       )),
+  });
+  runCapabilities("PostgresStore", {
+    create: () => new PostgresStore({ pool, table, queryTimeoutMs: 5000 }),
+    createIsolated: async () => {
+      const other = uniqueName("iso");
+      tables.push(other);
+      const store = new PostgresStore({ pool, table: other });
+      await store.migrate();
+      return store;
+    },
+    unreachable: () => new PostgresStore({ connectionString: "postgres://postgres@127.0.0.1:1/test" }),
   });
 });

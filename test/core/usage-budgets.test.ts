@@ -254,14 +254,21 @@ const NOT_DATE = [
 ] as const;
 
 describe("usage and budget options", () => {
-  it("are CONFIG_INVALID on a store that cannot keep them, and usage is off by default there", () => {
+  it("are CONFIG_INVALID without their capability, naming it, and usage is off by default there", () => {
     const { addUsage, readUsage, reserve, settle, ...plain } = Object.getOwnPropertyDescriptors(MemoryStore.prototype);
     void [addUsage, readUsage, reserve, settle];
+    // A 0.1-style KeyStore without the optional methods, and stores given by capability without usage and budgets.
     const bare = Object.create(Object.prototype, plain) as KeyStore;
-    const make = (extra: object) => () => new BYOK({ masterKey: TEST_MASTER_KEY, store: bare, ...extra });
-    expect(make({})).not.toThrow();
-    expect(make({ usage: { retentionDays: 7 } })).toThrow(/usage: this store does not keep usage/);
-    expect(make({ budgets: { user: { tokensPerDay: 1 } } })).toThrow(/budgets: this store cannot hold budget/);
+    const memory = new MemoryStore();
+    for (const store of [bare, { keys: memory, once: memory.once }]) {
+      const make = (extra: object) => () => new BYOK({ masterKey: TEST_MASTER_KEY, store, ...extra });
+      expect(make({})).not.toThrow();
+      expect(make({}).call(null).stores.usage).toBeUndefined();
+      expect(make({ usage: { retentionDays: 7 } })).toThrow(/usage: there is no store\.usage \(usage capability\)/);
+      expect(make({ budgets: { user: { tokensPerDay: 1 } } })).toThrow(
+        /budgets: there is no store\.budgets \(budgets capability\).*MemoryStore, RedisStore and PostgresStore/,
+      );
+    }
     expect(() => new BYOK({ masterKey: TEST_MASTER_KEY, budgets: { user: { tokensPerDai: 1 } } as never })).toThrow(
       /Did you mean `tokensPerDay`/,
     );

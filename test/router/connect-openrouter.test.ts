@@ -123,14 +123,19 @@ describe.each(EXPRESS_VERSIONS)("GET /byok/connect/openrouter on %s", (version) 
     expect(await fx.snapshot()).toEqual(before);
   });
 
-  it("answers 400 to another user's callback, stores nothing, and the state is spent for its owner too", async () => {
+  it("answers another user's callback 400 as for a used state (the state is kept under its owner), storing nothing for them", async () => {
     const { back } = await startAndApprove("u1");
     const foreign = await callback("u2", pathOf(back));
-    expect([foreign.status, foreign.body.error.details]).toEqual([400, { fields: ["state"] }]);
-    const owner = await callback("u1", pathOf(back));
-    expect([owner.status, owner.body.error.details]).toEqual([400, { fields: ["state"] }]);
+    expect([foreign.status, foreign.body.error.code, foreign.body.error.details]).toEqual([
+      400,
+      "INVALID_REQUEST",
+      { fields: ["state"] },
+    ]);
     expect(fx.fakes.openrouter.requests.filter(isExchange)).toHaveLength(0);
     expect(await fx.snapshot()).toEqual([]);
+    // Not found under u2, so not spent: the user who started the flow still finishes it.
+    expect((await callback("u1", pathOf(back))).status).toBe(303);
+    expect((await request(fx.app).get("/byok/keys").set("x-user", "u2")).body.keys).toEqual([]);
   });
 
   it.each([
@@ -319,13 +324,12 @@ describe("byokRouter connect options", () => {
     });
   });
 
-  it("throws CONFIG_INVALID when the store cannot keep single-use values", async () => {
+  it("throws CONFIG_INVALID naming store.once when the stores have no once capability", async () => {
     const memory = new kit.lib.MemoryStore();
-    const store = Object.assign(Object.create(memory) as typeof memory, { putOnce: undefined, takeOnce: undefined });
-    const byok = await byokWith({ store });
+    const byok = await byokWith({ store: { keys: memory, usage: memory.usage, budgets: memory.budgets } });
     expect(thrownBy(() => kit.lib.byokRouter({ byok, connect: { openrouter: true } }))).toMatchObject({
       code: "CONFIG_INVALID",
-      message: expect.stringContaining("putOnce() and takeOnce()"),
+      message: expect.stringContaining("store.once (the once capability)"),
     });
   });
 

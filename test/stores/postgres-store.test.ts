@@ -104,18 +104,18 @@ describe("PostgresStore.migrate", () => {
     expect((await store.get("u2", "azure-openai"))?.endpoint).toBe("https://res.openai.azure.com");
     await store.setStatus("u1", "openai", "v1.a.b.c.d", "rate_limited", at);
     expect(await store.get("u1", "openai")).toMatchObject({ status: "rate_limited", statusUntil: at });
-    // and the single-use table (putOnce/takeOnce) came later too
-    await store.putOnce("state", "value", 60_000);
-    expect(await store.takeOnce("state")).toBe("value");
+    // and the single-use table (the once capability) came later too
+    await store.once.put("u1", "state", "value", 60_000);
+    expect(await store.once.take("u1", "state")).toBe("value");
   });
 
-  it("keeps putOnce values in their own table beside a 63-character keys table, in a schema", async () => {
+  it("keeps once values in their own table beside a 63-character keys table, in a schema", async () => {
     const schema = uniqueName("schema");
     await pool.query(`CREATE SCHEMA "${schema}"`);
     try {
       const store = new PostgresStore({ pool, table: `${schema}.${"k".repeat(63)}` });
       await store.migrate();
-      await store.putOnce("state", "value", 60_000);
+      await store.once.put("state", "state", "value", 60_000);
       expect(await store.list("state")).toEqual([]);
       const { rows } = await pool.query(
         "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename LIKE '%\\_once'",
@@ -124,22 +124,25 @@ describe("PostgresStore.migrate", () => {
       expect(rows.map((r: { tablename: string }) => r.tablename)).toEqual([
         expect.stringMatching(/^k+_[0-9a-f]{8}_once$/),
       ]);
-      expect(await store.takeOnce("state")).toBe("value");
+      expect(await store.once.take("state", "state")).toBe("value");
     } finally {
       await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
     }
   });
 
-  it("putOnce drops expired values as it goes", async () => {
+  it("once.put drops expired values as it goes, in a once table an earlier version made (migrate adds owner_id)", async () => {
     const table = newTable("purge");
+    await pool.query(
+      `CREATE TABLE "${table}_once" (key text COLLATE "C" PRIMARY KEY, value text NOT NULL, expires_at timestamptz NOT NULL)`,
+    );
     const store = new PostgresStore({ pool, table });
     await store.migrate();
     await pool.query(
       `INSERT INTO "${table}_once" SELECT 'old' || g, 'v', now() - interval '1 minute' FROM generate_series(1, 5) g`,
     );
-    await store.putOnce("new", "v", 60_000);
-    const { rows } = await pool.query(`SELECT key FROM "${table}_once" ORDER BY key`);
-    expect(rows.map((r: { key: string }) => r.key)).toEqual(["new"]);
+    await store.once.put("u1", "new", "v", 60_000);
+    const { rows } = await pool.query(`SELECT key, owner_id FROM "${table}_once" ORDER BY key`);
+    expect(rows).toEqual([{ key: "{dTE}:new", owner_id: "u1" }]);
   });
 });
 
