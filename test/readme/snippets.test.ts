@@ -68,12 +68,16 @@ ${Object.entries(PLACEHOLDERS)
 
 /** Stand-ins for modules of the reader's own project that blocks import. */
 const LOCAL_MODULES: Record<string, string> = {
-  "my-store.ts": `import type { KeyStore } from "byok-ai/extend";
+  "my-store.ts": `import type { KeyStore, UsageStore } from "byok-ai/extend";
 export declare class MyStore implements KeyStore {
   constructor(options: { url?: string; namespace?: string });
   get: KeyStore["get"]; list: KeyStore["list"]; put: KeyStore["put"]; delete: KeyStore["delete"];
   deleteUser: KeyStore["deleteUser"]; touch: KeyStore["touch"]; scan: KeyStore["scan"];
   compareAndSwap: KeyStore["compareAndSwap"]; close(): Promise<void>;
+}
+export declare class MyUsage implements UsageStore {
+  constructor(url?: string);
+  add: UsageStore["add"]; read: UsageStore["read"]; deleteOwner: UsageStore["deleteOwner"]; close(): Promise<void>;
 }
 `,
   // docs/stores.md's Prisma store: the example file itself, and an app's PrismaClient with the ByokKey model.
