@@ -102,7 +102,7 @@ export interface ByokOptions {
   /**
    * Usage rows (per UTC day, provider, model, user and team) kept in the store for `retentionDays`
    * (default 90), read with `byok.usage()` and `ai.usage()`; `false` counts nothing. Defaults to on
-   * where the store keeps usage (the three built-in stores). See docs/usage.md.
+   * where there is a `store.usage` capability (the three built-in stores have one). See docs/usage.md.
    */
   usage?: false | UsageOptions;
   /**

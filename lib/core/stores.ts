@@ -80,7 +80,8 @@ export function parseStores(value: unknown): Readonly<ByokStores> {
   if (given.rateLimits !== undefined) {
     if (!isFunction(given.rateLimits))
       throw configError('store.rateLimits must be a function (limiter: "keys" | "chat") => express-rate-limit Store.');
-    stores.rateLimits = given.rateLimits as NonNullable<ByokStores["rateLimits"]>;
+    const rateLimits = given.rateLimits as NonNullable<ByokStores["rateLimits"]>;
+    stores.rateLimits = (limiter) => rateLimits.call(given, limiter); // a store's own method keeps its `this`
   }
   return Object.freeze(stores);
 }

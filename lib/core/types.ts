@@ -99,8 +99,8 @@ export interface PutResult {
 }
 
 /**
- * Where encrypted keys live. Implement it to add a backend; run `runKeyStoreConformance` from
- * `byok-ai/testing` against your implementation. Every method may reject with
+ * Where encrypted keys live: the `keys` capability of {@link ByokStores}, the only one required. Implement it to add
+ * a backend; run `runKeyStoreConformance` from `byok-ai/testing` against your implementation. Every method may reject with
  * `ByokError("STORE_UNAVAILABLE")` when the backend cannot be reached; it must do so quickly
  * (well under a second), never hang. User ids are arbitrary strings (1–256 characters, any
  * Unicode, including `:`, `*`, `{}`, `%`): a store must keep users apart whatever their ids.
@@ -132,7 +132,10 @@ export interface KeyStore {
   /** **Required.** Removes one record; `true` if it existed. */
   delete(userId: string, provider: string): Promise<boolean>;
 
-  /** **Required.** Removes all of a user's records; resolves to how many there were. */
+  /**
+   * **Required.** Removes all of a user's records; resolves to how many there were. (What the other capabilities
+   * keep for the user goes through their `deleteOwner`.)
+   */
   deleteUser(userId: string): Promise<number>;
 
   /**

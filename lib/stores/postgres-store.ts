@@ -217,7 +217,7 @@ export class PostgresStore implements KeyStore, ByokStores {
     });
   }
 
-  /** Creates the table (and `<table>_once`, for `putOnce`) if it does not exist, adding what a newer version needs. Idempotent; concurrent calls serialise on an advisory lock. */
+  /** Creates the table (and `<table>_once`, for the once capability) if it does not exist, adding what a newer version needs. Idempotent; concurrent calls serialise on an advisory lock. */
   async migrate(): Promise<void> {
     let client: PoolClient | undefined;
     let failed = false;

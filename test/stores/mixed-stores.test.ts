@@ -1,8 +1,9 @@
 // Mixed stores: durable keys and usage rows in PostgreSQL, budgets, connect state and rate-limit counters in Redis,
-// as two app instances sharing both; and construction without a capability the options need is CONFIG_INVALID.
+// as two app instances sharing both; construction without a capability the options need is CONFIG_INVALID; and a
+// 0.1-style KeyStore still gives its capabilities.
 import { Client } from "pg";
-import { BYOK, ByokError, byokRouter, PostgresStore, RedisStore } from "../../lib";
-import type { ByokStores } from "../../lib/extend";
+import { BYOK, ByokError, byokRouter, MemoryStore, PostgresStore, RedisStore } from "../../lib";
+import type { ByokStores, KeyStore } from "../../lib/extend";
 import { type FakeProviders, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
 import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";
@@ -125,5 +126,42 @@ describe("keys and usage in PostgresStore, budgets, once and rateLimits in Redis
     const store = { keys: pg, usage: pg.usage, budgets: redis.budgets, once: redis.once, rateLimits: redis.rateLimits };
     await new BYOK({ masterKey: TEST_MASTER_KEY, store }).close();
     expect(closes.map((close) => close.mock.calls.length)).toEqual([1, 1]);
+  });
+});
+
+describe("a store written against the 0.1 KeyStore", () => {
+  it("gives BYOK the capabilities its optional methods offer, connect state kept apart by owner", async () => {
+    const memory = new MemoryStore();
+    const once = new Map<string, string>();
+    const counters = jest.fn();
+    // Only methods, as a 0.1 store has: no keys, usage, budgets or once members.
+    const legacy: KeyStore = {
+      get: (u, p) => memory.get(u, p),
+      list: (u) => memory.list(u),
+      put: (r) => memory.put(r),
+      delete: (u, p) => memory.delete(u, p),
+      deleteUser: (u) => memory.deleteUser(u),
+      scan: (o) => memory.scan(o),
+      compareAndSwap: (u, p, e, c) => memory.compareAndSwap(u, p, e, c),
+      addUsage: (owners, row, days) => memory.usage.add(owners, row, days),
+      readUsage: (owner, from, to) => memory.usage.read(owner, from, to),
+      reserve: (owner, id, tokens, c, ttl) => memory.budgets.reserve(owner, id, tokens, c, ttl),
+      settle: (owner, id, tokens, c) => memory.budgets.settle(owner, id, tokens, c),
+      putOnce: async (key, value) => void once.set(key, value),
+      takeOnce: async (key) => once.get(key),
+      rateLimits: counters,
+    };
+    const byok = new BYOK({ masterKey: TEST_MASTER_KEY, store: legacy, budgets: { user: { tokensPerDay: 100 } } });
+    const { stores } = byok;
+    expect(stores.keys).toBe(legacy);
+    expect([stores.usage, stores.budgets, stores.once, stores.rateLimits].every(Boolean)).toBe(true);
+    await stores.once!.put("u1", "state", "v", 60_000);
+    expect([...once.keys()]).toEqual(["{dTE}:state"]);
+    expect(await stores.once!.take("u2", "state")).toBeUndefined();
+    stores.rateLimits!("chat");
+    expect(counters).toHaveBeenCalledWith("chat");
+    const { putOnce, takeOnce, addUsage, readUsage, reserve, settle, rateLimits, ...keysOnly } = legacy;
+    void [putOnce, takeOnce, addUsage, readUsage, reserve, settle, rateLimits];
+    expect(Object.keys(new BYOK({ masterKey: TEST_MASTER_KEY, store: keysOnly }).stores)).toEqual(["keys"]);
   });
 });
