@@ -52,13 +52,26 @@ function capabilitiesOf(store: KeyStore): ByokStores {
 }
 
 /**
- * The `store` option as capabilities: an object whose `keys` member is an object is a {@link ByokStores} (each
- * capability given is checked), anything else must be a {@link KeyStore}, whose optional methods give the rest.
+ * Whether `value` is a {@link ByokStores}: its `keys` member is an object, and either that is `value` itself (a
+ * built-in store), or `value` is no KeyStore of its own, or `keys` is one. A KeyStore that keeps something else in a
+ * field named `keys` (a Prisma delegate, say) is a KeyStore.
+ */
+function isByokStores(value: unknown): boolean {
+  const keys = (value as { keys?: unknown } | null)?.keys;
+  if (typeof keys !== "object" || keys === null) return false;
+  return (
+    keys === value || missingOf(value, KEY_STORE_METHODS).length > 0 || missingOf(keys, KEY_STORE_METHODS).length === 0
+  );
+}
+
+/**
+ * The `store` option as capabilities: a {@link ByokStores} (each capability given is checked; see
+ * {@link isByokStores}), or else a {@link KeyStore}, whose optional methods give the rest.
  * @throws ByokError CONFIG_INVALID naming what is missing
  */
 export function parseStores(value: unknown): Readonly<ByokStores> {
   const given = value as Partial<Record<keyof ByokStores, unknown>> | null;
-  if (typeof given !== "object" || given === null || typeof given.keys !== "object" || given.keys === null) {
+  if (given === null || !isByokStores(given)) {
     const missing = missingOf(value, KEY_STORE_METHODS);
     if (missing.length)
       throw configError(`store must implement the KeyStore interface (missing: ${missing.join(", ")}); ${STORE_FIX}.`);

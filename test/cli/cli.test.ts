@@ -123,8 +123,10 @@ describe("byok-ai rotate and verify on Redis", () => {
     await seed(store, OLD);
   });
   afterAll(async () => {
-    for await (const batch of store.scan()) await Promise.all(batch.map((r) => store.deleteUser(r.userId)));
-    await store.close();
+    // A whole page of deletions at once queues on one connection: the limit a loaded machine needs for that.
+    const cleanup = new RedisStore({ url: REDIS_URL, prefix, callTimeoutMs: 5000 });
+    for await (const batch of cleanup.scan()) await Promise.all(batch.map((r) => cleanup.deleteUser(r.userId)));
+    await Promise.all([cleanup.close(), store.close()]);
   });
 
   it("verify counts every record under the old key before rotation and exits 0", async () => {
