@@ -14,7 +14,7 @@ const config: Config = {
   globalSetup: "<rootDir>/test/global-setup.ts",
   globalTeardown: "<rootDir>/test/global-teardown.ts",
   // Any connection outside loopback fails the test that made it.
-  setupFilesAfterEnv: ["<rootDir>/test/setup/loopback-only.ts"],
+  setupFilesAfterEnv: ["<rootDir>/test/setup/loopback-only.ts", "<rootDir>/test/setup/no-keep-alive.ts"],
   // Store tests share the suite's Redis and PostgreSQL; each file uses its own prefix/table, so files may run in parallel.
   maxWorkers: 2,
   reporters: ["default", "<rootDir>/test/helpers/summary-reporter.cjs"],
