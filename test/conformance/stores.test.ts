@@ -43,14 +43,24 @@ const capability =
   };
 
 /** Runs the usage, budget and once suites on `make`'s stores (and the isolated and unreachable ones, when given). */
-function runCapabilities(
+/** How the suites make one backend's stores: the same factories serve the keys suite and every capability's. */
+interface Backend {
+  create: () => Backing | Promise<Backing>;
+  createIsolated?: () => Backing | Promise<Backing>;
+  unreachable?: () => Backing;
+}
+
+/** The keys suite (with `keys`' own extra options) and every capability's suite, on one backend. */
+function runAll(
   name: string,
-  stores: {
-    create: () => Backing | Promise<Backing>;
-    createIsolated?: () => Backing | Promise<Backing>;
-    unreachable?: () => Backing;
-  },
+  stores: Backend,
+  keys: Omit<Parameters<typeof runKeyStoreConformance>[1], "name" | keyof Backend> = {},
 ): void {
+  runKeyStoreConformance(runner, { name, ...stores, ...keys });
+  runCapabilities(name, stores);
+}
+
+function runCapabilities(name: string, stores: Backend): void {
   const options = <K extends "usage" | "budgets" | "once">(k: K): CapabilityConformanceOptions<Backing[K]> => ({
     name: `${name} ${k}`,
     create: capability(k, stores.create),
@@ -64,39 +74,35 @@ function runCapabilities(
 }
 
 runKeyStoreConformance(runner, { name: "MemoryStore", create: () => new MemoryStore() });
+// Each MemoryStore is its own backend: the capability suites check two of them are apart.
 runCapabilities("MemoryStore", { create: () => new MemoryStore(), createIsolated: () => new MemoryStore() });
 
-runKeyStoreConformance(runner, {
-  name: "RedisStore (single node)",
-  // 5 s, not 500 ms: the 200 concurrent reserve() calls queue on one connection and each call's limit counts its
-  // wait; fast failure is checked by the unreachable store.
-  create: () => new RedisStore({ url: REDIS_URL, prefix, callTimeoutMs: 5000 }),
-  // A prefix that starts with the other one: SCAN patterns must not reach across.
-  createIsolated: () => new RedisStore({ url: REDIS_URL, prefix: `${prefix}other:` }),
-  unreachable: () => new RedisStore({ url: "redis://127.0.0.1:1" }),
-  writeBroken: writeBrokenRedis,
-});
-runCapabilities("RedisStore (single node)", {
-  create: () => new RedisStore({ url: REDIS_URL, prefix, callTimeoutMs: 5000 }),
-  createIsolated: () => new RedisStore({ url: REDIS_URL, prefix: `${prefix}other:` }),
-  unreachable: () => new RedisStore({ url: "redis://127.0.0.1:1" }),
-});
+runAll(
+  "RedisStore (single node)",
+  {
+    // 5 s, not 500 ms: the 200 concurrent reserve() calls queue on one connection and each call's limit counts its
+    // wait; fast failure is checked by the unreachable store.
+    create: () => new RedisStore({ url: REDIS_URL, prefix, callTimeoutMs: 5000 }),
+    // A prefix that starts with the other one: SCAN patterns must not reach across.
+    createIsolated: () => new RedisStore({ url: REDIS_URL, prefix: `${prefix}other:` }),
+    unreachable: () => new RedisStore({ url: "redis://127.0.0.1:1" }),
+  },
+  { writeBroken: writeBrokenRedis },
+);
 
 describe("RedisStore on a 3-master cluster", () => {
   const cluster = useRedisCluster();
 
-  runKeyStoreConformance(runner, {
-    name: "RedisStore (cluster)",
-    create: () => new RedisStore({ client: cluster(), prefix, callTimeoutMs: 5000 }),
-    createIsolated: () => new RedisStore({ client: cluster(), prefix: `${prefix}other:` }),
-    writeBroken: writeBrokenRedis,
-    // Fast failure is covered by the single-node run and test/stores/redis-store.test.ts: an ioredis
-    // Cluster that never connected keeps a 2 s timer after disconnect(), which jest reports as a leak.
-  });
-  runCapabilities("RedisStore (cluster)", {
-    create: () => new RedisStore({ client: cluster(), prefix, callTimeoutMs: 5000 }),
-    createIsolated: () => new RedisStore({ client: cluster(), prefix: `${prefix}other:` }),
-  });
+  runAll(
+    "RedisStore (cluster)",
+    {
+      create: () => new RedisStore({ client: cluster(), prefix, callTimeoutMs: 5000 }),
+      createIsolated: () => new RedisStore({ client: cluster(), prefix: `${prefix}other:` }),
+      // Fast failure is covered by the single-node run and test/stores/redis-store.test.ts: an ioredis
+      // Cluster that never connected keeps a 2 s timer after disconnect(), which jest reports as a leak.
+    },
+    { writeBroken: writeBrokenRedis },
+  );
 });
 
 describe("PostgresStore conformance", () => {
@@ -116,34 +122,27 @@ describe("PostgresStore conformance", () => {
     await pool.end();
   });
 
-  runKeyStoreConformance(runner, {
-    name: "PostgresStore",
-    // 5 s, not 1 s: the 200 concurrent reserve() calls queue for the pool's 10 connections and one row
-    // lock, and each call's limit counts its wait; fast failure is checked by the unreachable store.
-    create: () => new PostgresStore({ pool, table, queryTimeoutMs: 5000 }),
-    createIsolated: async () => {
-      const other = uniqueName("iso");
-      tables.push(other);
-      const store = new PostgresStore({ pool, table: other });
-      await store.migrate();
-      return store;
+  runAll(
+    "PostgresStore",
+    {
+      // 5 s, not 1 s: the 200 concurrent reserve() calls queue for the pool's 10 connections and one row
+      // lock, and each call's limit counts its wait; fast failure is checked by the unreachable store.
+      create: () => new PostgresStore({ pool, table, queryTimeoutMs: 5000 }),
+      createIsolated: async () => {
+        const other = uniqueName("iso");
+        tables.push(other);
+        const store = new PostgresStore({ pool, table: other });
+        await store.migrate();
+        return store;
+      },
+      unreachable: () => new PostgresStore({ connectionString: "postgres://postgres@127.0.0.1:1/test" }),
     },
-    unreachable: () => new PostgresStore({ connectionString: "postgres://postgres@127.0.0.1:1/test" }),
-    writeBroken: async (_store, userId, provider) =>
-      void (await pool.query(
-        `INSERT INTO "${table}" (user_id, provider, ciphertext, hint, created_at, updated_at) VALUES ($1, $2, NULL, NULL, NULL, now())`,
-        [userId, provider],
-      )),
-  });
-  runCapabilities("PostgresStore", {
-    create: () => new PostgresStore({ pool, table, queryTimeoutMs: 5000 }),
-    createIsolated: async () => {
-      const other = uniqueName("iso");
-      tables.push(other);
-      const store = new PostgresStore({ pool, table: other });
-      await store.migrate();
-      return store;
+    {
+      writeBroken: async (_store, userId, provider) =>
+        void (await pool.query(
+          `INSERT INTO "${table}" (user_id, provider, ciphertext, hint, created_at, updated_at) VALUES ($1, $2, NULL, NULL, NULL, now())`,
+          [userId, provider],
+        )),
     },
-    unreachable: () => new PostgresStore({ connectionString: "postgres://postgres@127.0.0.1:1/test" }),
-  });
+  );
 });
