@@ -3,6 +3,7 @@ import { BYOK, ByokError, type ByokEvent, type Budgets, MemoryStore, type UsageR
 import type { KeyStore } from "../../lib/extend";
 import { type FakeProviders, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
+import { concurrentChats } from "../helpers/concurrent-chats";
 import { waitFor } from "../helpers/wait-for";
 import { storeKinds } from "../helpers/store-kinds";
 import { uniqueName } from "../helpers/services";
@@ -200,17 +201,7 @@ describe.each(storeKinds())("usage and budgets on $name", ({ make }) => {
     await a.registerKey({ userId: "ann", provider: "openai", apiKey: KEY, validate: false });
     // Each chat reserves ceil(2 / 3) + 8 + 11 = 20 tokens and the fake charges exactly that.
     fakes.openai.enqueue(...Array.from({ length: 200 }, () => ({ usage: { inputTokens: 9, outputTokens: 11 } })));
-    const outcomes = await Promise.all(
-      Array.from({ length: 200 }, (_, i) =>
-        (i % 2 ? a : b)
-          .use("ann")
-          .chat({ prompt: "hi", maxTokens: 11 })
-          .then(
-            (r) => r.usage.totalTokens,
-            (e: unknown) => (ByokError.is(e) ? e.code : e),
-          ),
-      ),
-    );
+    const outcomes = await concurrentChats([a, b], "ann");
     const spent = served().length * 20;
     expect(spent).toBeLessThanOrEqual(400);
     expect(outcomes.filter((o) => o === 20)).toHaveLength(served().length);

@@ -2,10 +2,11 @@
 // as two app instances sharing both; construction without a capability the options need is CONFIG_INVALID; and a
 // 0.1-style KeyStore still gives its capabilities.
 import { Client } from "pg";
-import { BYOK, ByokError, byokRouter, MemoryStore, PostgresStore, RedisStore } from "../../lib";
+import { BYOK, byokRouter, MemoryStore, PostgresStore, RedisStore } from "../../lib";
 import type { ByokStores, KeyStore } from "../../lib/extend";
 import { type FakeProviders, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
+import { concurrentChats } from "../helpers/concurrent-chats";
 import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";
 import { waitFor } from "../helpers/wait-for";
 
@@ -66,17 +67,7 @@ describe("keys and usage in PostgresStore, budgets, once and rateLimits in Redis
     expect(rows).toEqual([{ owner_id: "ann", requests: 1 }]);
 
     fakes.openai.enqueue(...Array.from({ length: 200 }, () => ({ usage: { inputTokens: 9, outputTokens: 11 } })));
-    const outcomes = await Promise.all(
-      Array.from({ length: 200 }, (_, i) =>
-        (i % 2 ? a : b)
-          .use("ann")
-          .chat({ prompt: "hi", maxTokens: 11 })
-          .then(
-            (r) => r.usage.totalTokens,
-            (e: unknown) => (ByokError.is(e) ? e.code : e),
-          ),
-      ),
-    );
+    const outcomes = await concurrentChats([a, b], "ann");
     expect(outcomes.filter((o) => o === 20)).toHaveLength(20);
     expect(outcomes.filter((o) => o !== 20).every((o) => o === "BUDGET_EXCEEDED")).toBe(true);
     expect(served()).toHaveLength(21); // the first chat and 20 more: exactly the day's 420 tokens
