@@ -90,7 +90,7 @@ function succeeded(
   resolved: Resolved,
   response: ChatResponse,
 ): void {
-  touchIfDue(context, resolved.record.userId, resolved.id, resolved.record.lastUsedAt);
+  touchIfDue(context, resolved.record, resolved.record.lastUsedAt);
   noteKeyOutcome(context, operation, userId, resolved, "ok");
   const { model, usage } = response;
   context.emit("chat.completed", operation, { ...whoCalled(userId, resolved), provider: resolved.id, model, usage });

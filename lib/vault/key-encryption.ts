@@ -33,7 +33,12 @@ export interface KeyEncryptionKey {
 }
 
 /** Every field of SealContext, checked by the compiler: a field added there must be listed here. */
-const SEAL_FIELDS: { [K in keyof Required<SealContext>]: true } = { userId: true, provider: true, endpoint: true };
+const SEAL_FIELDS: { [K in keyof Required<SealContext>]: true } = {
+  userId: true,
+  provider: true,
+  label: true,
+  endpoint: true,
+};
 
 /**
  * The wrap context of a record: every SealContext field that is set, by name, in sorted order. It is
