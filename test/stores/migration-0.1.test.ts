@@ -123,8 +123,12 @@ describe.each(KINDS)("a %s filled by byok-ai 0.1", (_name, load) => {
     const owners = [...new Map(expected.keys.map((k) => [ownerName(k), ownerOf(k)])).entries()];
     for (const [name, owner] of owners) {
       const infos = await byok.listKeys(owner);
-      // TODO(labels): each should also have label: "default" (records written by 0.1 read as the default label).
-      expect(infos).toEqual(loaded.readBack.listKeys[name]!.map((info: KeyInfo) => expect.objectContaining(info)));
+      // Records written by 0.1 read as label "default", priority 0.
+      expect(infos).toEqual(
+        loaded.readBack.listKeys[name]!.map((info: KeyInfo) =>
+          expect.objectContaining({ ...info, label: "default", priority: 0 }),
+        ),
+      );
     }
     for (const k of expected.keys) {
       const info = (await byok.listKeys(ownerOf(k))).find((i) => i.provider === k.provider);
@@ -142,7 +146,8 @@ describe.each(KINDS)("a %s filled by byok-ai 0.1", (_name, load) => {
     for (const k of expected.keys) {
       const record = await loaded.store.get(ownerIdOf(k), k.provider);
       expect(record!.endpoint).toBe(k.endpoint);
-      // TODO(labels): the context gains label "default" for these records.
+      expect(record!.label).toBe("default");
+      // Label "default" is bound by 0.1's own associated data (no label part), so the context names none.
       const context = { userId: ownerIdOf(k), provider: k.provider, ...(k.endpoint ? { endpoint: k.endpoint } : {}) };
       expect(await keyring.open(record!.ciphertext, context)).toBe(k.apiKey);
     }
@@ -184,6 +189,26 @@ describe.each(KINDS)("a %s filled by byok-ai 0.1", (_name, load) => {
         return info?.lastUsedAt !== undefined && info.lastUsedAt > expected.madeBy.at;
       };
       await waitFor(touched, "the chat's touch");
+    }
+  });
+});
+
+describe.each(KINDS)("a %s filled by byok-ai 0.1, after migrate()", (_name, load) => {
+  it("keeps a key of another label beside each 0.1 key, each its own record", async () => {
+    const loaded = await load();
+    try {
+      const k = expected.keys[0]!;
+      const old = (await loaded.store.get(ownerIdOf(k), k.provider))!;
+      const at = new Date().toISOString();
+      const work = { ...old, label: "work", ciphertext: "v1.other.label", createdAt: at, updatedAt: at };
+      delete work.lastUsedAt;
+      delete work.status;
+      delete work.statusUntil;
+      expect(await loaded.store.put(work)).toEqual({ record: work, replaced: false });
+      expect(await loaded.store.get(ownerIdOf(k), k.provider)).toEqual(old);
+      expect(await loaded.store.get(ownerIdOf(k), k.provider, "work")).toEqual(work);
+    } finally {
+      await loaded.close();
     }
   });
 });
