@@ -6,7 +6,7 @@ import type { SealContext } from "../vault/vault.js";
 import type { EventSink } from "./events.js";
 import type { KeyChain } from "./key-choice.js";
 import type { Metering } from "./metering.js";
-import { type ByokStores, DEFAULT_LABEL, type KeyRecord, type KeyStore, type Provider } from "./types.js";
+import type { ByokStores, KeyRecord, KeyStore, Provider } from "./types.js";
 
 const debug = debuglog("byok");
 
@@ -71,7 +71,7 @@ export async function storeCall<T>(operation: string, call: () => Promise<T>): P
 export function sealContextOf(record: KeyRecord): SealContext {
   const { userId, provider, label, endpoint } = record;
   const context: SealContext = { userId, provider };
-  if (label !== undefined && label !== DEFAULT_LABEL) context.label = label;
+  if (label !== undefined) context.label = label;
   if (endpoint !== undefined) context.endpoint = endpoint;
   return context;
 }

@@ -13,6 +13,7 @@ import {
   type UsageRow,
   type UsageStore,
 } from "../core/types.js";
+import { MemoryStore as MemoryCounters, type Store as RateLimitCounters } from "express-rate-limit";
 import { capabilityOf } from "../core/stores.js";
 import { checkBatchSize } from "../core/batch-size.js";
 import { DAY_MS, dayOf } from "../core/days.js";
@@ -51,6 +52,8 @@ export class MemoryStore implements KeyStore, ByokStores {
   readonly budgets: BudgetStore;
   /** Single-use values (the router's connect state), by owner, in this process. */
   readonly once: OnceStore;
+  /** The router's per-user counters, in this process: express-rate-limit's own memory store, one per limiter. */
+  readonly rateLimits = (_limiter: "keys" | "chat"): RateLimitCounters => new MemoryCounters();
   /** Keeps several labels per (owner, provider). */
   readonly labels = true;
   // Nested maps, so no user id can collide with another's (no joined string keys); inner keys are recordField's.

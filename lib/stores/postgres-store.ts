@@ -1,6 +1,7 @@
 // PostgresStore: a KeyStore on PostgreSQL (pg): one row per (user, provider, label), parameterised SQL, keyset-paginated scan.
 import { debuglog } from "node:util";
 import type { Pool, PoolClient, QueryResultRow } from "pg";
+import type { Store as RateLimitCounters } from "express-rate-limit";
 import { checkDuration, checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js";
 import {
@@ -24,6 +25,7 @@ import { storedStatusOf } from "../core/key-verdict.js";
 import { checkOnceKey, checkStorableUserId, settingsOf, storeUnavailable, withTimeLimit } from "./store-support.js";
 import { checkBatchSize, MAX_BATCH_SIZE } from "../core/batch-size.js";
 import type { PgPoolLike } from "./driver-types.js";
+import { postgresRateLimits, RATE_TABLE_COLUMNS } from "./postgres-rate-limits.js";
 import {
   addUsageSql,
   companionTable,
@@ -155,6 +157,8 @@ export class PostgresStore implements KeyStore, ByokStores {
   readonly budgets: BudgetStore;
   /** Single-use values (the router's connect state), by owner, in `<table>_once`. */
   readonly once: OnceStore;
+  /** The router's per-user counters, in `<table>_rate`: every instance on the database shares the limits. */
+  readonly rateLimits: (limiter: "keys" | "chat") => RateLimitCounters;
   /**
    * The longest one call may take before it rejects `STORE_UNAVAILABLE`, in milliseconds (the
    * `queryTimeoutMs` option, 1000 by default); the server cancels the store's statements at it too.
@@ -166,6 +170,8 @@ export class PostgresStore implements KeyStore, ByokStores {
   #nextSweepAt = 0;
   /** `<table>_once`, in the same schema: the values of the once capability. */
   readonly #onceTable: string;
+  /** `<table>_rate`, in the same schema: the rateLimits capability's counters. */
+  readonly #rateTable: string;
   readonly #connectionString?: string;
   #pool?: Promise<Pool>;
   #ownPool = false;
@@ -205,6 +211,7 @@ export class PostgresStore implements KeyStore, ByokStores {
     this.#table = parts.map((p) => `"${p}"`).join(".");
     this.#usageTables = usageTables(parts);
     this.#onceTable = companionTable(parts, "_once");
+    this.#rateTable = companionTable(parts, "_rate");
     this.queryTimeoutMs =
       o.queryTimeoutMs === undefined
         ? DEFAULT_QUERY_TIMEOUT_MS
@@ -228,6 +235,9 @@ export class PostgresStore implements KeyStore, ByokStores {
       take: (owner, key) => this.#takeOnce(owner, key),
       deleteOwner: (owner) => this.#deleteOwnerRows("once", this.#onceTable, owner),
     });
+    this.rateLimits = capabilityOf(this, (limiter: "keys" | "chat") =>
+      postgresRateLimits((text, values) => this.#query("rateLimit", text, values), this.#rateTable, limiter),
+    );
   }
 
   /** Creates the table (and `<table>_once`, for the once capability) if it does not exist, adding what a newer version needs. Idempotent; concurrent calls serialise on an advisory lock. */
@@ -586,6 +596,8 @@ export class PostgresStore implements KeyStore, ByokStores {
     await client.query(
       `ALTER TABLE ${this.#onceTable} ADD COLUMN IF NOT EXISTS owner_id text COLLATE "C" NOT NULL DEFAULT ''`,
     );
+    // The router's counters (the rateLimits capability) came later still.
+    await client.query(`CREATE TABLE IF NOT EXISTS ${this.#rateTable} (${RATE_TABLE_COLUMNS})`);
     await client.query("COMMIT");
   }
 

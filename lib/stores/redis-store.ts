@@ -20,7 +20,7 @@ import {
   type UsageRow,
   type UsageStore,
 } from "../core/types.js";
-import { capabilityOf } from "../core/stores.js";
+import { capabilityOf, rateLimitsWithKeys } from "../core/stores.js";
 import {
   COMPARE_AND_SWAP,
   compareAndSwapAll,
@@ -183,7 +183,7 @@ export class RedisStore implements KeyStore, ByokStores {
       take: (owner, key) => this.#takeOnce(owner, key),
       deleteOwner: (owner) => this.#deleteMatching(onceKeysOf(this.#prefix, owner)),
     });
-    this.rateLimits = capabilityOf(this, (limiter: "keys" | "chat") => redisRateLimits(this, limiter));
+    this.rateLimits = rateLimitsWithKeys(this, (limiter: "keys" | "chat") => redisRateLimits(this, limiter));
     Object.defineProperty(this, BRAND, { value: true });
   }
 

@@ -1,6 +1,6 @@
 // The KeyEncryptionKey interface, the wrap context built from a record's SealContext, and the errors a key service answers.
 import { ByokError } from "../errors.js";
-import type { SealContext } from "./vault.js";
+import { ownLabel, type SealContext } from "./vault.js";
 
 /**
  * A key that wraps (encrypts) and unwraps the data keys records are sealed under, kept in a key
@@ -47,8 +47,9 @@ const SEAL_FIELDS: { [K in keyof Required<SealContext>]: true } = {
  */
 export function wrapContext(context: SealContext): Record<string, string> {
   const out: Record<string, string> = {};
+  const fields: Record<string, unknown> = { ...context, label: ownLabel(context.label) };
   for (const name of Object.keys(SEAL_FIELDS).sort()) {
-    const value = (context as unknown as Record<string, unknown>)[name];
+    const value = fields[name];
     if (typeof value === "string") out[name] = value;
   }
   return out;

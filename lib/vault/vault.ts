@@ -9,6 +9,7 @@ import {
   createSecretKey,
 } from "node:crypto";
 import { ByokError } from "../errors.js";
+import { DEFAULT_LABEL } from "../core/types.js";
 import { encodeSealed, IV_BYTES, parseSealed, type SealedParts, TAG_BYTES } from "./format.js";
 
 /** Which record a ciphertext belongs to; bound into it as associated data. */
@@ -16,8 +17,8 @@ export interface SealContext {
   userId: string;
   provider: string;
   /**
-   * The record's label when it is not `"default"`. Absent for label `"default"`, so every record written before
-   * labels existed (all of them `"default"`) reads as before.
+   * The record's label. Label `"default"` (or none) is bound as 0.1 bound every record, so every record written
+   * before labels existed reads as before; any other label is bound into the associated data.
    */
   label?: string;
   /**
@@ -45,6 +46,11 @@ function ringKey(masterKey: Buffer): RingKey {
 }
 
 const AD_PREFIX = Buffer.from("byok-ai/v1", "latin1");
+
+/** A label that is bound into a record's associated data: any but `"default"`, which is bound as 0.1 bound it (not at all). */
+export const ownLabel = (label: string | undefined): string | undefined =>
+  label === DEFAULT_LABEL ? undefined : label;
+
 /** The associated data of a record with a label of its own starts apart, so no layout can be read as the other. */
 const AD_LABELLED_PREFIX = Buffer.from("byok-ai/v1+label", "latin1");
 
@@ -54,13 +60,9 @@ const AD_LABELLED_PREFIX = Buffer.from("byok-ai/v1+label", "latin1");
  * A record labelled other than `"default"` encodes (userId, provider, label, endpoint?) after a prefix of its own.
  */
 export function associatedData({ userId, provider, label, endpoint }: SealContext): Buffer {
-  const prefix = label === undefined ? AD_PREFIX : AD_LABELLED_PREFIX;
-  const parts = [
-    userId,
-    provider,
-    ...(label === undefined ? [] : [label]),
-    ...(endpoint === undefined ? [] : [endpoint]),
-  ];
+  const own = ownLabel(label);
+  const prefix = own === undefined ? AD_PREFIX : AD_LABELLED_PREFIX;
+  const parts = [userId, provider, ...(own === undefined ? [] : [own]), ...(endpoint === undefined ? [] : [endpoint])];
   const size = parts.reduce((total, part) => total + 4 + Buffer.byteLength(part, "utf8"), prefix.length);
   const out = Buffer.allocUnsafe(size);
   let at = prefix.copy(out, 0);
