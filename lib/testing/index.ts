@@ -44,3 +44,5 @@ export { startFakeAwsKms, type FakeAwsKms, type FakeAwsKmsOptions } from "./fake
 export type { FakeKeyService, KeyServiceCall, KeyServiceFaults } from "./fake-key-service.js";
 export { startFakeBedrock, type FakeBedrock } from "./fake-bedrock.js";
 export type { FakeAwsCredentials } from "./fake-aws-sigv4.js";
+export { startFakeVertex, type FakeVertex, type FakeVertexOptions } from "./fake-vertex.js";
+export type { FakeServiceAccount } from "./fake-google-oauth.js";
