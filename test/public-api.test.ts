@@ -339,6 +339,7 @@ describe("the export list of each entry point", () => {
         "FakeAwsKms",
         "FakeAwsKmsOptions",
         "FakeBedrock",
+        "FakeBedrockOptions",
         "FakeKeyService",
         "FakeOpenRouter",
         "FakeProtocol",

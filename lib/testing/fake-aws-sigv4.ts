@@ -69,10 +69,15 @@ export class FakeAwsCredentialIssuer {
   readonly #keys = new Map<string, FakeAwsCredentials>();
   readonly #apiKeys = new Set<string>();
   readonly #service: string;
+  readonly #region: string | undefined;
 
-  /** @param service - the signing name requests must be scoped to (`bedrock`) */
-  constructor(service: string) {
+  /**
+   * @param service - the signing name requests must be scoped to (`bedrock`)
+   * @param region - the region they must be scoped to; any region when not given
+   */
+  constructor(service: string, region?: string) {
     this.#service = service;
+    this.#region = region;
   }
 
   /** New credentials; `sessionToken: true` makes them temporary (ASIA…), needing their session token. */
@@ -133,6 +138,8 @@ export class FakeAwsCredentialIssuer {
     if (!credentials) return awsError(403, "UnrecognizedClientException", INVALID_TOKEN);
     if (header(request, "x-amz-security-token") !== credentials.sessionToken)
       return awsError(403, "UnrecognizedClientException", INVALID_TOKEN);
+    if (this.#region !== undefined && region !== this.#region)
+      return awsError(403, "InvalidSignatureException", "Credential should be scoped to a valid region.");
     if (service !== this.#service)
       return awsError(
         403,

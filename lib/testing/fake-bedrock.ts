@@ -10,6 +10,15 @@ import {
   startFakeUpstream,
 } from "./fake-upstream.js";
 
+/** Options of {@link startFakeBedrock}. */
+export interface FakeBedrockOptions extends FakeUpstreamOptions {
+  /**
+   * The region signatures must be scoped to, as the endpoint of one AWS region checks it (a signature for
+   * another region is refused with InvalidSignatureException). Defaults to any region.
+   */
+  region?: string;
+}
+
 /** A running fake Bedrock. */
 export interface FakeBedrock extends FakeUpstream {
   /**
@@ -180,8 +189,8 @@ function bedrockProtocol(
  * fake.enqueue({ refuse: "rate_limit" }); // the next call: ThrottlingException
  * ```
  */
-export async function startFakeBedrock(options?: FakeUpstreamOptions): Promise<FakeBedrock> {
-  const issuer = new FakeAwsCredentialIssuer("bedrock");
+export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promise<FakeBedrock> {
+  const issuer = new FakeAwsCredentialIssuer("bedrock", options.region);
   const { EventStreamCodec } = await codec();
   const encoder = new EventStreamCodec(
     (bytes) => Buffer.from(bytes).toString("utf8"),

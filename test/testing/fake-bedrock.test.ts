@@ -142,6 +142,18 @@ describe("startFakeBedrock", () => {
     expect(fake.requests[0]!.body).toMatchObject({ messages: [{ content: [{ text: "HELLO there" }] }] });
   });
 
+  it("refuses a signature scoped to another region when started for one", async () => {
+    const regional = await startFakeBedrock({ region: REGION });
+    try {
+      const credentials = regional.credentials();
+      await runtime(regional, { credentials }).send(converse());
+      const error = await failure(runtime(regional, { credentials, region: "us-east-1" }).send(converse()));
+      expect([error.name, error.$metadata?.httpStatusCode]).toEqual(["InvalidSignatureException", 403]);
+    } finally {
+      await regional.close();
+    }
+  });
+
   it("requires the session token of temporary credentials", async () => {
     const credentials = fake.credentials({ sessionToken: true });
     expect(credentials.accessKeyId).toMatch(/^ASIA/);
