@@ -80,6 +80,33 @@ describe("startFakeBedrock", () => {
     expect(usage).toEqual({ inputTokens: 4, outputTokens: 3, totalTokens: 7 });
   });
 
+  it("asks for tool calls as toolUse blocks, in Converse and in the stream", async () => {
+    const client = runtime(fake, { credentials: fake.credentials() });
+    const call = { name: "get_weather", arguments: { city: "Paris" }, id: "tooluse_1" };
+    fake.enqueue({ toolCalls: [call] }, { toolCalls: [call] });
+    const out = await client.send(converse());
+    expect(out.stopReason).toBe("tool_use");
+    expect(out.output?.message?.content).toEqual([
+      { toolUse: { toolUseId: "tooluse_1", name: "get_weather", input: { city: "Paris" } } },
+    ]);
+    const streamed = await client.send(
+      new ConverseStreamCommand({ modelId: MODEL, messages: [{ role: "user", content: [{ text: "weather?" }] }] }),
+    );
+    const seen: unknown[] = [];
+    for await (const event of streamed.stream!)
+      if (event.contentBlockStart || event.contentBlockDelta || event.messageStop) seen.push(event);
+    expect(seen).toEqual([
+      {
+        contentBlockStart: {
+          contentBlockIndex: 0,
+          start: { toolUse: { toolUseId: "tooluse_1", name: "get_weather" } },
+        },
+      },
+      { contentBlockDelta: { contentBlockIndex: 0, delta: { toolUse: { input: '{"city":"Paris"}' } } } },
+      { messageStop: { stopReason: "tool_use" } },
+    ]);
+  });
+
   it("ends a stream with the SDK's exception when errorAfterChunks sends an in-stream error", async () => {
     fake.enqueue({ chunks: ["a ", "b"], errorAfterChunks: 1, errorType: "throttlingException" });
     const out = await runtime(fake, { credentials: fake.credentials() }).send(
