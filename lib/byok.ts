@@ -78,6 +78,7 @@ export class BYOK {
       providers,
       missingSdks,
       defaultProvider: parsed.defaultProvider,
+      maxAttempts: parsed.maxAttempts,
       emit: createEventSink(parsed.onEvent),
       metering: parseMetering(parsed.usage, parsed.budgets, stores),
     };

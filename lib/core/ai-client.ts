@@ -3,6 +3,7 @@ import { ByokError, type ByokErrorCode } from "../errors.js";
 import { callSignal, type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, sealContextOf } from "./context.js";
 import { listKeys } from "./keys.js";
 import { checkKey, noteKeyOutcome } from "./key-health.js";
+import { keyVerdictOf } from "./key-verdict.js";
 import { startDeadline } from "./deadline.js";
 import { type Operation, startOperation } from "./events.js";
 import { listModels } from "./models.js";
@@ -28,12 +29,13 @@ import {
 import { openConnection } from "./connection.js";
 import { estimateChat, readUsage, startMeter } from "./metering.js";
 import {
+  hasKey,
   KeyChain,
+  keyNaming,
   type Resolved,
-  resolveKey,
+  resolveChain,
+  servingKey,
   touchIfDue,
-  usableRecord,
-  usableRecords,
   userOf,
   whoCalled,
 } from "./key-choice.js";
@@ -50,13 +52,13 @@ function failureCode(error: unknown): ByokErrorCode {
   return ByokError.is(error) ? error.code : "ABORTED";
 }
 
-/** Checks the request, finds the key and opens it; a lookup that finds no key is reported as `chat.failed`. */
+/** Checks the request and finds the key chain; a lookup that finds no key is reported as `chat.failed`. */
 async function prepare(context: CoreContext, operation: Operation, rawUserId: string | undefined, input: ChatRequest) {
   const checked = checkChatRequest(input);
   const userId = userOf(rawUserId);
   const request: ChatRequest = { ...checked, signal: callSignal(context, checked.signal) };
   if (request.signal?.aborted) throw request.signal.reason;
-  const resolved = await resolveKey(context, userId, request.provider).catch((error: unknown) => {
+  const choice = await resolveChain(context, userId, request.provider, request.model).catch((error: unknown) => {
     if (ByokError.is(error) && error.code === "KEY_NOT_FOUND") {
       const provider = request.provider ?? context.defaultProvider;
       const model = request.model ?? context.providers.get(provider)?.defaultModel ?? "";
@@ -64,12 +66,21 @@ async function prepare(context: CoreContext, operation: Operation, rawUserId: st
     }
     throw error;
   });
-  await resolved.provider.load?.(); // before the deadline starts: a one-time SDK import is not upstream time
-  const providerRequest = toProviderRequest(request, resolved.provider);
+  await choice.provider.load?.(); // before the deadline starts: a one-time SDK import is not upstream time
+  const providerRequest = toProviderRequest(request, choice.provider);
+  const candidates = choice.candidates.slice(0, context.maxAttempts);
+  return { request, userId, candidates, providerRequest };
+}
+
+type Prepared = Awaited<ReturnType<typeof prepare>>;
+
+/** One key's turn: its budget reserved (per the scopes of whose key it is) and the key opened for the call. */
+async function engage(context: CoreContext, operation: Operation, prepared: Prepared, resolved: Resolved) {
+  const { userId, providerRequest } = prepared;
   const subject = { ...whoCalled(userId, resolved), provider: resolved.id, model: providerRequest.model };
   const meter = await startMeter(context, subject, estimateChat(providerRequest)).catch((error: unknown) => {
     if (ByokError.is(error) && error.code === "BUDGET_EXCEEDED")
-      context.emit("chat.failed", operation, { ...subject, code: error.code });
+      context.emit("chat.failed", operation, { ...subject, ...keyNaming(resolved), code: error.code });
     throw error;
   });
   let apiKey: string;
@@ -79,8 +90,47 @@ async function prepare(context: CoreContext, operation: Operation, rawUserId: st
     await meter.end({}); // nothing was sent: the reservation is released
     throw error;
   }
-  const call = { apiKey, endpoint: resolved.record.endpoint };
-  return { request, userId, resolved, call, providerRequest, meter };
+  return { meter, call: { apiKey, endpoint: resolved.record.endpoint } };
+}
+
+/**
+ * Whether a failure of one key's turn moves the call to the next key: the provider refused the key itself (a
+ * verdict of invalid, out of quota or rate limited), or the key does not decrypt (found before anything was sent).
+ */
+function failsOver(error: unknown): boolean {
+  return keyVerdictOf(error) !== undefined || (ByokError.is(error) && error.code === "KEY_UNREADABLE");
+}
+
+/**
+ * Runs `turn` with each candidate key in order until one serves: a key refused before anything reached the caller
+ * (see {@link failsOver}) has its status noted, emits `key.failover`, and the next key takes its place. Any other
+ * failure, or the last key's, is the call's.
+ */
+async function withFailover<T>(
+  context: CoreContext,
+  operation: Operation,
+  prepared: Prepared,
+  turn: (resolved: Resolved, last: boolean) => Promise<T>,
+): Promise<T> {
+  const { candidates, userId, providerRequest } = prepared;
+  for (let i = 0; ; i++) {
+    const resolved = candidates[i]!;
+    const last = i === candidates.length - 1;
+    try {
+      return await turn(resolved, last);
+    } catch (error) {
+      if (last || !failsOver(error) || prepared.request.signal?.aborted) throw error;
+      noteKeyOutcome(context, operation, userId, resolved, { error });
+      context.emit("key.failover", operation, {
+        ...whoCalled(userId, resolved),
+        ...keyNaming(resolved),
+        provider: resolved.id,
+        hint: resolved.record.hint,
+        model: providerRequest.model,
+        code: failureCode(error),
+      });
+    }
+  }
 }
 
 function succeeded(
@@ -93,7 +143,13 @@ function succeeded(
   touchIfDue(context, resolved.record, resolved.record.lastUsedAt);
   noteKeyOutcome(context, operation, userId, resolved, "ok");
   const { model, usage } = response;
-  context.emit("chat.completed", operation, { ...whoCalled(userId, resolved), provider: resolved.id, model, usage });
+  context.emit("chat.completed", operation, {
+    ...whoCalled(userId, resolved),
+    ...keyNaming(resolved),
+    provider: resolved.id,
+    model,
+    usage,
+  });
 }
 
 /** `usage`: what the provider had reported before a stream broke or was aborted, if anything. */
@@ -109,45 +165,53 @@ function failed(
   const who = whoCalled(userId, resolved);
   noteKeyOutcome(context, operation, userId, resolved, { error });
   if (code === "KEY_REJECTED") context.emit("key.rejected", operation, { ...who, provider });
-  context.emit("chat.failed", operation, { ...who, provider, model, code, ...(usage ? { usage } : {}) });
+  context.emit("chat.failed", operation, {
+    ...who,
+    ...keyNaming(resolved),
+    provider,
+    model,
+    code,
+    ...(usage ? { usage } : {}),
+  });
 }
 
 /** `AiClient.chat` for `rawUserId`. */
 async function runChat(context: CoreContext, rawUserId: string | undefined, input: ChatRequest): Promise<ChatResponse> {
   const operation = startOperation(context.requestId);
-  const { request, userId, resolved, call, providerRequest, meter } = await prepare(
-    context,
-    operation,
-    rawUserId,
-    input,
-  );
-  const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal);
-  let sent = false; // the request went to the provider: from here on, an abort leaves it billing the prompt
-  try {
-    // A signal that fired during the key lookup: some SDKs only listen for a *future* abort and would send the request anyway.
-    deadline.signal.throwIfAborted();
-    sent = true;
-    const result = await resolved.provider.doChat(providerRequest, { ...call, signal: deadline.signal });
-    const response: ChatResponse = {
-      text: result.text,
-      provider: resolved.id,
-      model: result.model,
-      finishReason: result.finishReason,
-      usage: result.usage,
-    };
-    void meter.end({ model: response.model, usage: response.usage });
-    succeeded(context, operation, userId, resolved, response);
-    return response;
-  } catch (error) {
-    // A chat the caller aborted once it was sent counts, as a cut stream does, from its reservation (no
-    // answer, no figures); one that failed was not served: its reservation is released.
-    await meter.end({ started: sent && request.signal?.aborted === true });
-    const translated = deadline.translate(error, resolved.id);
-    failed(context, operation, { userId, resolved, model: providerRequest.model }, translated);
-    throw translated;
-  } finally {
-    deadline.dispose(false); // doChat has settled: nothing upstream is left to cancel
-  }
+  const prepared = await prepare(context, operation, rawUserId, input);
+  const { request, userId, providerRequest } = prepared;
+  return withFailover(context, operation, prepared, async (resolved, last) => {
+    const { meter, call } = await engage(context, operation, prepared, resolved);
+    const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal);
+    let sent = false; // the request went to the provider: from here on, an abort leaves it billing the prompt
+    try {
+      // A signal that fired during the key lookup: some SDKs only listen for a *future* abort and would send the request anyway.
+      deadline.signal.throwIfAborted();
+      sent = true;
+      const result = await resolved.provider.doChat(providerRequest, { ...call, signal: deadline.signal });
+      const response: ChatResponse = {
+        text: result.text,
+        provider: resolved.id,
+        model: result.model,
+        finishReason: result.finishReason,
+        usage: result.usage,
+        key: servingKey(resolved),
+      };
+      void meter.end({ model: response.model, usage: response.usage });
+      succeeded(context, operation, userId, resolved, response);
+      return response;
+    } catch (error) {
+      // A chat the caller aborted once it was sent counts, as a cut stream does, from its reservation (no
+      // answer, no figures); one that failed was not served: its reservation is released.
+      await meter.end({ started: sent && request.signal?.aborted === true });
+      const translated = deadline.translate(error, resolved.id);
+      if (last || !failsOver(translated))
+        failed(context, operation, { userId, resolved, model: providerRequest.model }, translated);
+      throw translated;
+    } finally {
+      deadline.dispose(false); // doChat has settled: nothing upstream is left to cancel
+    }
+  });
 }
 
 /** `AiClient.stream` for `rawUserId`. */
@@ -157,71 +221,26 @@ function runStream(context: CoreContext, rawUserId: string | undefined, input: C
   response.catch(() => undefined); // the iterator reports the same error; an unread `response` must not crash the app
   async function* run(): AsyncGenerator<{ text: string }> {
     const operation = startOperation(context.requestId);
-    let prepared: Awaited<ReturnType<typeof prepare>>;
+    let prepared: Prepared;
     try {
       prepared = await prepare(context, operation, rawUserId, input);
     } catch (error) {
       settle.reject(error);
       throw error;
     }
-    const { request, userId, resolved, providerRequest, meter } = prepared;
-    const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal);
-    const failure = { userId, resolved, model: providerRequest.model };
-    let text = "";
-    let done = false;
-    let reported = false; // chat.completed or chat.failed went out
-    let usage: Usage | undefined; // the latest usage the provider reported mid-stream
-    let started = false; // the provider began answering: a stream cut short from here on has cost something
-    let sent = false; // the request went to the provider: an abort from here on leaves it billing the prompt
+    // Each key's turn runs until its first part: a key refused before it fails over; from the first part on the
+    // stream is the caller's, and nothing fails over.
+    let parts: AsyncGenerator<{ text: string }>;
     try {
-      deadline.signal.throwIfAborted(); // as in runChat
-      sent = true;
-      const stream = resolved.provider.doStream(providerRequest, { ...prepared.call, signal: deadline.signal });
-      for await (const part of stream) {
-        deadline.refresh();
-        started = true;
-        if (part.type === "text") {
-          if (part.text.length === 0) continue;
-          text += part.text;
-          yield { text: part.text };
-        } else if (part.type === "usage") {
-          usage = part.usage;
-        } else {
-          const result: ChatResponse = {
-            text,
-            provider: resolved.id,
-            model: part.model,
-            finishReason: part.finishReason,
-            usage: part.usage,
-          };
-          done = reported = true;
-          void meter.end({ model: part.model, usage: part.usage });
-          succeeded(context, operation, userId, resolved, result);
-          settle.resolve(result);
-        }
-      }
-      if (!done)
-        throw new ByokError("PROVIDER_ERROR", `The ${resolved.id} stream ended before it finished; try again.`, {
-          provider: resolved.id,
-        });
+      parts = await withFailover(context, operation, prepared, async (resolved, last) => {
+        const turn = streamWith(context, operation, prepared, resolved, last, settle);
+        return prepend(await turn.next(), turn);
+      });
     } catch (error) {
-      // As runChat: aborted by the caller once sent, it counts even before the first part came back.
-      await meter.end({ usage, started: started || (sent && request.signal?.aborted === true) });
-      const translated = deadline.translate(error, resolved.id);
-      reported = true;
-      failed(context, operation, failure, translated, usage);
-      settle.reject(translated);
-      throw translated;
-    } finally {
-      if (!done) {
-        // The consumer stopped early (break/return): settle `response` and let dispose() cancel the upstream call.
-        const closed = new DOMException("The stream was closed before it finished.", "AbortError");
-        await meter.end({ usage, started });
-        if (!reported) failed(context, operation, failure, closed, usage); // chat.failed ABORTED, with the usage so far
-        settle.reject(closed);
-      }
-      deadline.dispose(!done); // cancels the upstream call only when the stream was left early
+      settle.reject(error);
+      throw error;
     }
+    yield* parts;
   }
   let iterated = false;
   return {
@@ -232,6 +251,94 @@ function runStream(context: CoreContext, rawUserId: string | undefined, input: C
       return run();
     },
   };
+}
+
+/** `first` (already taken from `rest`), then the rest of `rest`; a finished `first` ends it. Left early, it closes `rest`. */
+async function* prepend<T>(first: IteratorResult<T>, rest: AsyncGenerator<T>): AsyncGenerator<T> {
+  try {
+    if (first.done) return;
+    yield first.value;
+    yield* rest;
+  } finally {
+    await rest.return(undefined); // runs `rest`'s own cleanup when the consumer stopped at the first value
+  }
+}
+
+/**
+ * One key's stream: its text deltas, until the provider's last part settles `settle` with the answer. A failure of
+ * a key that may fail over (not `last`, refused before any part) is thrown without reporting it: the next key's
+ * turn follows.
+ */
+async function* streamWith(
+  context: CoreContext,
+  operation: Operation,
+  prepared: Prepared,
+  resolved: Resolved,
+  last: boolean,
+  settle: { resolve: (r: ChatResponse) => void; reject: (e: unknown) => void },
+): AsyncGenerator<{ text: string }> {
+  const { request, userId, providerRequest } = prepared;
+  const { meter, call } = await engage(context, operation, prepared, resolved);
+  const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal);
+  const failure = { userId, resolved, model: providerRequest.model };
+  let text = "";
+  let done = false;
+  let reported = false; // chat.completed or chat.failed went out
+  let usage: Usage | undefined; // the latest usage the provider reported mid-stream
+  let started = false; // the provider began answering: a stream cut short from here on has cost something
+  let sent = false; // the request went to the provider: an abort from here on leaves it billing the prompt
+  try {
+    deadline.signal.throwIfAborted(); // as in runChat
+    sent = true;
+    const stream = resolved.provider.doStream(providerRequest, { ...call, signal: deadline.signal });
+    for await (const part of stream) {
+      deadline.refresh();
+      started = true;
+      if (part.type === "text") {
+        if (part.text.length === 0) continue;
+        text += part.text;
+        yield { text: part.text };
+      } else if (part.type === "usage") {
+        usage = part.usage;
+      } else {
+        const result: ChatResponse = {
+          text,
+          provider: resolved.id,
+          model: part.model,
+          finishReason: part.finishReason,
+          usage: part.usage,
+          key: servingKey(resolved),
+        };
+        done = reported = true;
+        void meter.end({ model: part.model, usage: part.usage });
+        succeeded(context, operation, userId, resolved, result);
+        settle.resolve(result);
+      }
+    }
+    if (!done)
+      throw new ByokError("PROVIDER_ERROR", `The ${resolved.id} stream ended before it finished; try again.`, {
+        provider: resolved.id,
+      });
+  } catch (error) {
+    // As runChat: aborted by the caller once sent, it counts even before the first part came back.
+    await meter.end({ usage, started: started || (sent && request.signal?.aborted === true) });
+    const translated = deadline.translate(error, resolved.id);
+    reported = true;
+    if (started || last || !failsOver(translated)) {
+      failed(context, operation, failure, translated, usage);
+      settle.reject(translated);
+    }
+    throw translated;
+  } finally {
+    if (!done && !reported) {
+      // The consumer stopped early (break/return): settle `response` and let dispose() cancel the upstream call.
+      const closed = new DOMException("The stream was closed before it finished.", "AbortError");
+      await meter.end({ usage, started });
+      failed(context, operation, failure, closed, usage); // chat.failed ABORTED, with the usage so far
+      settle.reject(closed);
+    }
+    deadline.dispose(!done); // cancels the upstream call only when the stream was left early
+  }
 }
 
 /** Options of `byok.use(userId, options)`. */
@@ -309,10 +416,8 @@ export function createAiClient(base: CoreContext, rawUserId: string | undefined,
 
     async has(provider) {
       const userId = user();
-      if (provider === undefined)
-        return (await usableRecords(context, userId)).some((r) => context.providers.has(r.provider));
-      providerFor(context, checkProviderId(provider));
-      return (await usableRecord(context, userId, provider)) !== undefined;
+      if (provider !== undefined) providerFor(context, checkProviderId(provider));
+      return hasKey(context, userId, provider);
     },
   };
 }

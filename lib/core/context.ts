@@ -21,6 +21,8 @@ export interface CoreContext {
   /** Built-in providers not offered because their SDK is not installed: id → npm package. */
   readonly missingSdks?: ReadonlyMap<string, string>;
   readonly defaultProvider: string;
+  /** Keys one call may try when the provider refuses a key (`failover.maxAttempts`). */
+  readonly maxAttempts: number;
   readonly emit: EventSink;
   /** Usage rows and budgets (see metering.ts). */
   readonly metering: Metering;

@@ -38,10 +38,11 @@ const ALLOWED: {
   "key.deleted": [],
   "key.rejected": ["hint"],
   "key.checked": ["hint", "status"],
-  "key.status_changed": ["hint", "status", "previousStatus", "statusUntil"],
+  "key.status_changed": ["label", "keyOwner", "hint", "status", "previousStatus", "statusUntil"],
+  "key.failover": ["label", "keyOwner", "hint", "model", "code"],
   "key.used": ["method", "path", "status"],
-  "chat.completed": ["model", "usage"],
-  "chat.failed": ["model", "code", "usage"],
+  "chat.completed": ["label", "keyOwner", "model", "usage"],
+  "chat.failed": ["label", "keyOwner", "model", "code", "usage"],
 };
 
 const copyUsage = ({ inputTokens, outputTokens, totalTokens }: Usage): Usage => ({

@@ -3,7 +3,15 @@ import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
 import { checkRecordEndpoint, type CoreContext, providerFor, storeCall } from "./context.js";
 import { ownerOf, teamOwnerId } from "./owner.js";
-import type { KeyRecord, KeyStore, Provider } from "./types.js";
+import {
+  DEFAULT_LABEL,
+  type KeyNaming,
+  type KeyRecord,
+  type KeyStore,
+  type Provider,
+  type ServingKey,
+} from "./types.js";
+import { currentStatus } from "./key-verdict.js";
 import { checkTeamId, checkUserId } from "./validate.js";
 
 const debug = debuglog("byok");
@@ -20,6 +28,17 @@ export interface Resolved {
 /** An event's `userId` (the member who called) and, when a team key served, `teamId`. */
 export function whoCalled(userId: string, resolved: { teamId?: string }): { userId: string; teamId?: string } {
   return resolved.teamId === undefined ? { userId } : { userId, teamId: resolved.teamId };
+}
+
+/** How events name the key `resolved` uses: its label and whose it is. */
+export function keyNaming(resolved: { record: KeyRecord; teamId?: string }): KeyNaming {
+  return { label: resolved.record.label ?? DEFAULT_LABEL, keyOwner: resolved.teamId === undefined ? "user" : "team" };
+}
+
+/** How a {@link ChatResponse} names the key that served it. */
+export function servingKey(resolved: { record: KeyRecord; teamId?: string }): ServingKey {
+  const { label, keyOwner } = keyNaming(resolved);
+  return { owner: keyOwner, label, hint: resolved.record.hint };
 }
 
 /** The resolved record, and the team it belongs to when it is the team's. */
@@ -67,70 +86,121 @@ function ownAndTeam(
   ]);
 }
 
-/**
- * Every record a call of `userId` may use, one per provider: the user's own, then (with the client's
- * `teamId`) the team's for the providers the user has no own key for. Both lists are read together
- * (one round trip on Redis), or taken from the client's {@link KeyChain}. The app decides membership on
- * every call: nothing is cached.
- */
-export async function usableRecords(context: CoreContext, userId: string): Promise<KeyRecord[]> {
+/** Both lists, from the client's {@link KeyChain} when the router read them ahead, else read now (together). */
+function ownAndTeamOf(context: CoreContext, userId: string): Promise<[own: KeyRecord[], team: KeyRecord[]]> {
   const { teamId } = context;
-  const [own, team] = await (context.keyChain?.take(userId, teamId) ?? ownAndTeam(context.store, userId, teamId));
-  const byProvider = new Map<string, KeyRecord>();
-  for (const record of [...team, ...own]) byProvider.set(record.provider, record); // own keys win
-  return [...byProvider.values()];
+  return context.keyChain?.take(userId, teamId) ?? ownAndTeam(context.store, userId, teamId);
+}
+
+const labelOf = (record: KeyRecord): string => record.label ?? DEFAULT_LABEL;
+
+/** One owner's records in chain order: by `priority` (lower first), then label in byte order. */
+function inChainOrder(records: KeyRecord[]): KeyRecord[] {
+  return [...records].sort((a, b) => {
+    const [x, y] = [labelOf(a), labelOf(b)];
+    return (a.priority ?? 0) - (b.priority ?? 0) || (x < y ? -1 : x > y ? 1 : 0);
+  });
+}
+
+/** Why the chain passes a record over without any upstream call, or `undefined` when it may serve `model`. */
+export function skipReason(
+  record: KeyRecord,
+  model: string | undefined,
+  now = Date.now(),
+): "models" | "unreadable" | "expired" | "status" | undefined {
+  if (model !== undefined && record.models !== undefined && !record.models.includes(model)) return "models";
+  if (record.broken) return "unreadable";
+  if (record.expiresAt !== undefined && !(Date.parse(record.expiresAt) > now)) return "expired";
+  if (currentStatus(record, now) !== "ok") return "status";
+  return undefined;
 }
 
 /**
- * The record of `userId` (else, with the client's `teamId`, of the team) for one provider, or
- * `undefined`. With a team both are read together (one round trip on Redis); with the client's
- * {@link KeyChain}, found in it.
+ * The keys a call of `model` may try, in order: the user's own, then the team's, each by priority, less those that
+ * are skipped. When every key that may serve the model is skipped for its status alone, the first of them is still
+ * tried, as a lone key always was (the user may have fixed their billing); a broken record is kept last so that the
+ * call answers `KEY_UNREADABLE` for it, as before, when nothing else may serve.
  */
-export async function usableRecord(
+function candidatesOf(own: KeyRecord[], team: KeyRecord[], provider: string, model: string | undefined): KeyRecord[] {
+  const now = Date.now();
+  const ofProvider = (records: KeyRecord[]) => inChainOrder(records.filter((r) => r.provider === provider));
+  const mayServe = [...ofProvider(own), ...ofProvider(team)].filter((r) => skipReason(r, model, now) !== "models");
+  const usable = mayServe.filter((r) => skipReason(r, model, now) === undefined);
+  if (usable.length > 0) return usable;
+  const resting = mayServe.find((r) => skipReason(r, model, now) === "status");
+  const broken = mayServe.find((r) => r.broken);
+  return resting ? [resting] : broken ? [broken] : [];
+}
+
+/** A provider and the keys one call may try for it, first to last (never empty). */
+export interface KeyChoice {
+  id: string;
+  provider: Provider;
+  candidates: Resolved[];
+}
+
+/**
+ * The provider of a call and its key chain: the provider asked for, else `defaultProvider` when the chain has a key
+ * for it, else the only provider with one. `model` is the request's (else each provider's default), which a key's
+ * `models` list may exclude. Every candidate's record comes from the one lookup (one round trip on Redis).
+ * @throws ByokError KEY_NOT_FOUND when no key may serve, nothing sent
+ */
+export async function resolveChain(
   context: CoreContext,
   userId: string,
-  provider: string,
-): Promise<KeyRecord | undefined> {
-  const { teamId } = context;
-  const ahead = context.keyChain?.take(userId, teamId);
-  if (ahead) {
-    const [own, team] = await ahead;
-    return own.find((r) => r.provider === provider) ?? team.find((r) => r.provider === provider);
+  requested: string | undefined,
+  model?: string,
+): Promise<KeyChoice> {
+  const [own, team] = await ownAndTeamOf(context, userId);
+  const choice = (id: string): KeyChoice => {
+    const provider = providerFor(context, id);
+    const records = candidatesOf(own, team, id, model ?? provider.defaultModel);
+    return { id, provider, candidates: records.map((record) => resolved(id, provider, record)) };
+  };
+  if (requested !== undefined) {
+    const found = choice(requested);
+    if (found.candidates.length === 0) throw keyNotFound(requested, noKeyMessage(own, team, requested));
+    return found;
   }
-  const [own, team] = await Promise.all([
-    storeCall("get", () => context.store.get(userId, provider)),
-    teamId === undefined ? undefined : storeCall("get", () => context.store.get(teamOwnerId(teamId), provider)),
-  ]);
-  return own ?? team;
+  const ids = [...new Set([...own, ...team].map((r) => r.provider))].filter((id) => context.providers.has(id));
+  const choices = ids.map(choice).filter((c) => c.candidates.length > 0);
+  const found =
+    choices.find((c) => c.id === context.defaultProvider) ?? (choices.length === 1 ? choices[0] : undefined);
+  if (!found) {
+    throw new ByokError(
+      "KEY_NOT_FOUND",
+      choices.length === 0
+        ? "The user has no API key yet; register one first (byok.registerKey or the router's keys route)."
+        : `The user has keys for several providers (${choices.map((c) => c.id).join(", ")}); pass \`provider\` to pick one.`,
+    );
+  }
+  return found;
 }
 
-/**
- * Picks the provider and its record: the one asked for, else `defaultProvider` if the user (or the
- * team) has it, else the only provider with a key. The user's own key wins over the team's.
- */
+/** Why no key of `provider` may serve: none at all, or every one expired or limited to other models. */
+function noKeyMessage(own: KeyRecord[], team: KeyRecord[], provider: string): string | undefined {
+  const records = [...own, ...team].filter((r) => r.provider === provider);
+  if (records.length === 0) return undefined;
+  if (records.every((r) => skipReason(r, undefined) === "expired"))
+    return "Every key for the requested provider has expired; register a new one.";
+  return "No key for the requested provider may serve this model (each lists the models it serves); pick another model or key.";
+}
+
+/** The first key of the chain for `provider` (or the provider choice rule's), for calls that cannot fail over. */
 export async function resolveKey(
   context: CoreContext,
   userId: string,
   requested: string | undefined,
+  model?: string,
 ): Promise<Resolved> {
-  if (requested !== undefined) {
-    const provider = providerFor(context, requested);
-    const record = await usableRecord(context, userId, requested);
-    if (!record) throw keyNotFound(requested);
-    return resolved(requested, provider, record);
-  }
-  const records = (await usableRecords(context, userId)).filter((r) => context.providers.has(r.provider));
-  const record =
-    records.find((r) => r.provider === context.defaultProvider) ?? (records.length === 1 ? records[0] : undefined);
-  if (!record) {
-    throw new ByokError(
-      "KEY_NOT_FOUND",
-      records.length === 0
-        ? "The user has no API key yet; register one first (byok.registerKey or the router's keys route)."
-        : `The user has keys for several providers (${records.map((r) => r.provider).join(", ")}); pass \`provider\` to pick one.`,
-    );
-  }
-  return resolved(record.provider, providerFor(context, record.provider), record);
+  return (await resolveChain(context, userId, requested, model)).candidates[0]!;
+}
+
+/** Whether the chain has a key for `provider` (for any configured provider when omitted), whatever the model. */
+export async function hasKey(context: CoreContext, userId: string, provider: string | undefined): Promise<boolean> {
+  const [own, team] = await ownAndTeamOf(context, userId);
+  const ids = provider !== undefined ? [provider] : [...own, ...team].map((r) => r.provider);
+  return ids.some((id) => context.providers.has(id) && candidatesOf(own, team, id, undefined).length > 0);
 }
 
 /** KEY_NOT_FOUND for a named provider: `provider` and `details.fields` say which, on every route alike. */

@@ -1,10 +1,10 @@
 // Key health: learns from every call whether the provider refused a stored key (or accepts it again), and re-checks a key on demand.
 import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
-import { checkRecordEndpoint, type CoreContext, providerFor, sealContextOf, storeCall } from "./context.js";
+import { type CoreContext, providerFor, sealContextOf, storeCall } from "./context.js";
 import { callWithDeadline } from "./deadline.js";
 import { type Operation, startOperation } from "./events.js";
-import { keyNotFound, usableRecord, whoCalled } from "./key-choice.js";
+import { keyNaming, resolveKey, whoCalled } from "./key-choice.js";
 import { currentStatus, type KeyHealth, keyVerdictOf, type KeyVerdict, type LearnedStatus } from "./key-verdict.js";
 import { ownerOf } from "./owner.js";
 import { toKeyInfo } from "./keys.js";
@@ -59,6 +59,7 @@ function changeStatus(
   );
   context.emit("key.status_changed", operation, {
     ...whoCalled(userId, used),
+    ...keyNaming(used),
     provider: used.id,
     hint: record.hint,
     status: next,
@@ -105,10 +106,8 @@ export async function checkKey(context: CoreContext, userId: string, rawProvider
   const operation = startOperation(context.requestId);
   const id = checkProviderId(rawProvider);
   const provider = providerFor(context, id);
-  // The key a chat would use: the user's own, else (with the client's team) the team's.
-  const record = await usableRecord(context, userId, id);
-  if (!record) throw keyNotFound(id, "The user has no key for this provider to check.");
-  checkRecordEndpoint(provider, record);
+  // The key a chat would use first: the user's own, else (with the client's team) the team's.
+  const { record } = await resolveKey(context, userId, id);
   const { teamId } = ownerOf(record.userId);
   const used: UsedKey = teamId === undefined ? { id, record } : { id, record, teamId };
   const who = whoCalled(userId, used);

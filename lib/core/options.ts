@@ -110,7 +110,16 @@ export interface ByokOptions {
    * `BUDGET_EXCEEDED` before anything is sent. Defaults to none. See docs/usage.md.
    */
   budgets?: Budgets;
+  /**
+   * How many of the key chain's keys one call may try when the provider refuses a key (401/403, quota or billing,
+   * 429) before anything reached the caller: a whole number from 1 (no failover) to 10. Defaults to 3.
+   */
+  failover?: { maxAttempts?: number };
 }
+
+/** Keys one call may try by default (see {@link ByokOptions.failover}). */
+export const DEFAULT_FAILOVER_ATTEMPTS = 3;
+const MAX_FAILOVER_ATTEMPTS = 10;
 
 /** The checked, frozen result of {@link parseByokOptions}. */
 export interface ParsedByokOptions {
@@ -124,6 +133,8 @@ export interface ParsedByokOptions {
   /** Every configured provider id → its settings (built-ins filled in) or a custom Provider. */
   providers: Readonly<Record<string, Readonly<ProviderOptions> | Provider>>;
   defaultProvider: string;
+  /** Keys one call may try (`failover.maxAttempts`). */
+  maxAttempts: number;
   onEvent?: (event: ByokEvent) => void;
   /** Checked with the store in the BYOK constructor (parseMetering). */
   usage?: unknown;
@@ -142,7 +153,20 @@ const KNOWN: KeysEnum<ByokOptions> = {
   onEvent: true,
   usage: true,
   budgets: true,
+  failover: true,
 };
+
+/** `failover.maxAttempts`, checked. */
+function parseFailover(value: unknown): number {
+  if (value === undefined) return DEFAULT_FAILOVER_ATTEMPTS;
+  const o = checkOptionsObject<{ maxAttempts?: number }>(value, { maxAttempts: true }, "failover");
+  const n = o.maxAttempts ?? DEFAULT_FAILOVER_ATTEMPTS;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > MAX_FAILOVER_ATTEMPTS)
+    throw configError(
+      `failover.maxAttempts must be a whole number from 1 (never fail over) to ${MAX_FAILOVER_ATTEMPTS}; the default is ${DEFAULT_FAILOVER_ATTEMPTS}.`,
+    );
+  return n;
+}
 const CACHE_KNOWN: KeysEnum<DataKeyCacheOptions> = { maxAgeMs: true, maxEntries: true };
 /** The same rules as each create*Provider factory's (lib/core/provider-settings.ts); `kind` is checked with the id. */
 const PROVIDER_RULES: SettingRules<ProviderOptions> = {
@@ -329,6 +353,7 @@ export function parseByokOptions(input: unknown, kinds: ProviderKinds): ParsedBy
     dataKeyCache,
     providers: Object.freeze(providers),
     defaultProvider,
+    maxAttempts: parseFailover(o.failover),
   };
   if (stores !== undefined) parsed.stores = stores;
   if (o.onEvent !== undefined) parsed.onEvent = o.onEvent;

@@ -451,6 +451,16 @@ export interface ChatResponse {
   model: string;
   finishReason: FinishReason;
   usage: Usage;
+  /** Which key served the call (after any failover): whose, its label and hint. */
+  key: ServingKey;
+}
+
+/** A key as answers and events name it: whose it is, its label and its hint; never the key itself. */
+export interface ServingKey {
+  owner: "user" | "team";
+  label: string;
+  /** `…` plus the key's last 4 characters. */
+  hint: string;
 }
 
 /** A streamed answer: iterate it for text deltas; `response` settles with the whole answer. */
@@ -705,6 +715,12 @@ export interface UserEndpointOptions {
   allowPrivateNetwork?: boolean;
 }
 
+/** Which key an event is about, beside its `provider`: its label and whose it is. */
+export interface KeyNaming {
+  label: string;
+  keyOwner: "user" | "team";
+}
+
 /** What every {@link ByokEvent} carries. */
 export interface ByokEventBase {
   /**
@@ -755,7 +771,7 @@ export interface KeyCheckedEvent extends ByokEventBase {
 }
 
 /** A stored key's health changed, learned from a call or a check (see {@link KeyStatus}). */
-export interface KeyStatusChangedEvent extends ByokEventBase {
+export interface KeyStatusChangedEvent extends ByokEventBase, KeyNaming {
   type: "key.status_changed";
   hint: string;
   status: Exclude<KeyStatus, "unreadable">;
@@ -775,8 +791,19 @@ export interface KeyUsedEvent extends ByokEventBase {
   status?: number;
 }
 
-/** A chat or stream finished; `usage` is what the provider reported. */
-export interface ChatCompletedEvent extends ByokEventBase {
+/**
+ * The provider refused a key of the chain (401/403, quota or billing, 429) before anything reached the caller, and
+ * the call moved on to the next key. Names the refused key and the refusal's code.
+ */
+export interface KeyFailoverEvent extends ByokEventBase, KeyNaming {
+  type: "key.failover";
+  hint: string;
+  model: string;
+  code: ByokErrorCode;
+}
+
+/** A chat or stream finished; `usage` is what the provider reported; `label`/`keyOwner` name the key that served. */
+export interface ChatCompletedEvent extends ByokEventBase, KeyNaming {
   type: "chat.completed";
   model: string;
   usage: Usage;
@@ -786,7 +813,7 @@ export interface ChatCompletedEvent extends ByokEventBase {
  * A chat or stream failed or was cancelled (`code: "ABORTED"`). `usage` is set when the provider had
  * reported usage before a stream broke or was aborted: the key was charged for it.
  */
-export interface ChatFailedEvent extends ByokEventBase {
+export interface ChatFailedEvent extends ByokEventBase, Partial<KeyNaming> {
   type: "chat.failed";
   model: string;
   /** One of the documented codes; `ABORTED` when the caller gave up. */
@@ -804,6 +831,7 @@ export type ByokEvent =
   | KeyRejectedEvent
   | KeyCheckedEvent
   | KeyStatusChangedEvent
+  | KeyFailoverEvent
   | KeyUsedEvent
   | ChatCompletedEvent
   | ChatFailedEvent;

@@ -177,10 +177,10 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     let lookups = 0;
     class SlowGetStore extends kit.lib.MemoryStore {
-      override async get(userId: string, provider: string) {
+      override async list(userId: string) {
         lookups++;
         await gate;
-        return super.get(userId, provider);
+        return super.list(userId);
       }
     }
     await f.close();
