@@ -10,8 +10,15 @@ import type { KeyRecord, KeyStore, PutResult, StoredKeyStatus } from "byok-ai/ex
 export interface ByokKeyRow {
   userId: string;
   provider: string;
+  /** Which of the user's keys for the provider: `"default"` unless the app names it. */
+  label: string;
   ciphertext: string;
   hint: string;
+  endpoint: string | null;
+  priority: number | null;
+  expiresAt: Date | null;
+  /** The models the key may serve; `[]` for any (Prisma reads a NULL list as `[]`, so the two are one). */
+  models: string[];
   createdAt: Date;
   updatedAt: Date;
   lastUsedAt: Date | null;
@@ -20,10 +27,11 @@ export interface ByokKeyRow {
   /** With `"rate_limited"`: when the provider said to try again. */
   statusUntil: Date | null;
 }
-type Id = { userId_provider: { userId: string; provider: string } };
+type Id = { userId_provider_label: { userId: string; provider: string; label: string } };
 type Where = {
   userId?: string | { gt: string };
   provider?: string | { gt: string };
+  label?: string | { gt: string };
   ciphertext?: string;
   OR?: Where[];
 };
@@ -33,7 +41,7 @@ export interface ByokKeyDelegate {
   findUnique(args: { where: Id }): Promise<ByokKeyRow | null>;
   findMany(args: {
     where: Where;
-    orderBy?: { userId?: "asc"; provider?: "asc" }[];
+    orderBy?: { userId?: "asc"; provider?: "asc"; label?: "asc" }[];
     take?: number;
   }): Promise<ByokKeyRow[]>;
   create(args: { data: ByokKeyRow }): Promise<ByokKeyRow>;
@@ -48,8 +56,13 @@ const isStoredStatus = (status: string | null): status is StoredKeyStatus => STA
 const toRecord = (row: ByokKeyRow): KeyRecord => ({
   userId: row.userId,
   provider: row.provider,
+  label: row.label,
   ciphertext: row.ciphertext,
   hint: row.hint,
+  ...(row.endpoint !== null ? { endpoint: row.endpoint } : {}),
+  ...(row.priority !== null ? { priority: row.priority } : {}),
+  ...(row.expiresAt ? { expiresAt: row.expiresAt.toISOString() } : {}),
+  ...(row.models.length > 0 ? { models: row.models } : {}),
   createdAt: row.createdAt.toISOString(),
   updatedAt: row.updatedAt.toISOString(),
   ...(row.lastUsedAt ? { lastUsedAt: row.lastUsedAt.toISOString() } : {}),
@@ -63,8 +76,11 @@ const codeOf = (error: unknown) => {
   return String(code ?? errorCode ?? "");
 };
 
-/** Keeps encrypted keys in the ByokKey model; passes byok-ai's store conformance suite. */
+/** Keeps encrypted keys in the ByokKey model, one row per (userId, provider, label); passes byok-ai's store conformance suite. */
 export class PrismaKeyStore implements KeyStore {
+  /** Several keys per provider, told apart by label. */
+  readonly labels = true;
+
   constructor(private readonly keys: ByokKeyDelegate) {}
 
   /** Connection errors (P1xxx) become STORE_UNAVAILABLE, so byok-ai answers 503 as with its own stores. */
@@ -77,9 +93,9 @@ export class PrismaKeyStore implements KeyStore {
     }
   }
 
-  get(userId: string, provider: string) {
+  get(userId: string, provider: string, label = "default") {
     return this.run(async () => {
-      const row = await this.keys.findUnique({ where: { userId_provider: { userId, provider } } });
+      const row = await this.keys.findUnique({ where: { userId_provider_label: { userId, provider, label } } });
       return row ? toRecord(row) : undefined;
     });
   }
@@ -90,34 +106,27 @@ export class PrismaKeyStore implements KeyStore {
 
   /** Create, or replace keeping createdAt; retried if another request creates or deletes it meanwhile. */
   put(record: KeyRecord): Promise<PutResult> {
-    const { userId, provider, ciphertext, hint } = record;
+    const { userId, provider, label = "default", ciphertext, hint } = record;
     const [createdAt, updatedAt] = [new Date(record.createdAt), new Date(record.updatedAt)];
+    // Stored as given; a replacing key without them drops the old key's.
+    const settings = {
+      endpoint: record.endpoint ?? null,
+      priority: record.priority ?? null,
+      expiresAt: record.expiresAt === undefined ? null : new Date(record.expiresAt),
+      models: record.models ?? [],
+    };
+    const fresh = { ciphertext, hint, ...settings, updatedAt, lastUsedAt: null, status: null, statusUntil: null };
     return this.run(async () => {
       for (;;) {
         try {
-          const row = await this.keys.create({
-            data: {
-              userId,
-              provider,
-              ciphertext,
-              hint,
-              createdAt,
-              updatedAt,
-              lastUsedAt: null,
-              status: null,
-              statusUntil: null,
-            },
-          });
+          const row = await this.keys.create({ data: { userId, provider, label, createdAt, ...fresh } });
           return { record: toRecord(row), replaced: false };
         } catch (error) {
           if (codeOf(error) !== "P2002") throw error; // P2002: the key exists
         }
         try {
-          const row = await this.keys.update({
-            where: { userId_provider: { userId, provider } },
-            data: { ciphertext, hint, updatedAt, lastUsedAt: null, status: null, statusUntil: null },
-          });
-          return { record: toRecord(row), replaced: true };
+          const where = { userId_provider_label: { userId, provider, label } };
+          return { record: toRecord(await this.keys.update({ where, data: fresh })), replaced: true };
         } catch (error) {
           if (codeOf(error) !== "P2025") throw error; // P2025: deleted meanwhile; create it again
         }
@@ -125,17 +134,18 @@ export class PrismaKeyStore implements KeyStore {
     });
   }
 
-  delete(userId: string, provider: string) {
-    return this.run(async () => (await this.keys.deleteMany({ where: { userId, provider } })).count > 0);
+  delete(userId: string, provider: string, label = "default") {
+    return this.run(async () => (await this.keys.deleteMany({ where: { userId, provider, label } })).count > 0);
   }
 
   deleteUser(userId: string) {
     return this.run(async () => (await this.keys.deleteMany({ where: { userId } })).count);
   }
 
-  touch(userId: string, provider: string, lastUsedAt: string) {
+  touch(userId: string, provider: string, lastUsedAt: string, label = "default") {
     return this.run(async () => {
-      await this.keys.updateMany({ where: { userId, provider }, data: { lastUsedAt: new Date(lastUsedAt) } });
+      const data = { lastUsedAt: new Date(lastUsedAt) };
+      await this.keys.updateMany({ where: { userId, provider, label }, data });
     });
   }
 
@@ -146,11 +156,12 @@ export class PrismaKeyStore implements KeyStore {
     ciphertext: string,
     status: StoredKeyStatus | "ok",
     statusUntil?: string,
+    label = "default",
   ) {
     return this.run(async () => {
       const stored = status === "ok" ? null : status;
       const data = { status: stored, statusUntil: stored && statusUntil ? new Date(statusUntil) : null };
-      await this.keys.updateMany({ where: { userId, provider, ciphertext }, data });
+      await this.keys.updateMany({ where: { userId, provider, label, ciphertext }, data });
     });
   }
 
@@ -162,9 +173,15 @@ export class PrismaKeyStore implements KeyStore {
       const rows = await this.run(() =>
         this.keys.findMany({
           where: after
-            ? { OR: [{ userId: { gt: after.userId } }, { userId: after.userId, provider: { gt: after.provider } }] }
+            ? {
+                OR: [
+                  { userId: { gt: after.userId } },
+                  { userId: after.userId, provider: { gt: after.provider } },
+                  { userId: after.userId, provider: after.provider, label: { gt: after.label } },
+                ],
+              }
             : {},
-          orderBy: [{ userId: "asc" }, { provider: "asc" }],
+          orderBy: [{ userId: "asc" }, { provider: "asc" }, { label: "asc" }],
           take: batchSize,
         }),
       );
@@ -174,9 +191,9 @@ export class PrismaKeyStore implements KeyStore {
     }
   }
 
-  compareAndSwap(userId: string, provider: string, expectedCiphertext: string, ciphertext: string) {
+  compareAndSwap(userId: string, provider: string, expectedCiphertext: string, ciphertext: string, label = "default") {
     return this.run(async () => {
-      const where = { userId, provider, ciphertext: expectedCiphertext };
+      const where = { userId, provider, label, ciphertext: expectedCiphertext };
       return (await this.keys.updateMany({ where, data: { ciphertext } })).count === 1;
     });
   }

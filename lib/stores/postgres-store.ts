@@ -129,7 +129,8 @@ function toRecord(row: Row): KeyRecord {
   if (row.endpoint !== null) record.endpoint = row.endpoint;
   if (row.priority !== null) record.priority = row.priority;
   if (row.expires_at !== null) record.expiresAt = row.expires_at;
-  if (row.models !== null) record.models = row.models;
+  // An empty list is no restriction too: Prisma cannot write a NULL list, so a Prisma store keeps "any model" as {}.
+  if (row.models !== null && row.models.length > 0) record.models = row.models;
   if (row.last_used_at !== null) record.lastUsedAt = row.last_used_at;
   return { ...record, ...storedStatusOf(row.status, row.status_until) };
 }

@@ -5,8 +5,13 @@ import type { Pool } from "pg";
 export interface Row {
   userId: string;
   provider: string;
+  label: string;
   ciphertext: string;
   hint: string;
+  endpoint: string | null;
+  priority: number | null;
+  expiresAt: Date | null;
+  models: string[];
   createdAt: Date;
   updatedAt: Date;
   lastUsedAt: Date | null;
@@ -16,35 +21,43 @@ export interface Row {
 type Where = {
   userId?: string | { gt: string };
   provider?: string | { gt: string };
+  label?: string | { gt: string };
   ciphertext?: string;
   OR?: Where[];
 };
-type Id = { userId_provider: { userId: string; provider: string } };
+type Id = { userId_provider_label: { userId: string; provider: string; label: string } };
 
 const COLUMNS: Record<keyof Row, string> = {
   userId: "user_id",
   provider: "provider",
+  label: "label",
   ciphertext: "ciphertext",
   hint: "hint",
+  endpoint: "endpoint",
+  priority: "priority",
+  expiresAt: "expires_at",
+  models: "models",
   createdAt: "created_at",
   updatedAt: "updated_at",
   lastUsedAt: "last_used_at",
   status: "status",
   statusUntil: "status_until",
 };
+// Prisma reads a NULL list (a row whose models were never set, as PostgresStore writes "any model") as [].
 const SELECT = Object.entries(COLUMNS)
-  .map(([field, column]) => `${column} AS "${field}"`)
+  .map(([field, column]) => `${field === "models" ? `COALESCE(${column}, '{}')` : column} AS "${field}"`)
   .join(", ");
 
 /**
- * The table `prisma migrate` creates for the ByokKey model of docs/stores.md (columns as @map names them), plus
- * the nullable `endpoint` column PostgresStore reads (a model for PostgresStore's table needs `endpoint String?`).
+ * The table `prisma migrate` creates for the ByokKey model of docs/stores.md (columns as @map names them): the
+ * columns of PostgresStore's table, with Prisma's types (no collation; `String[]` is a nullable TEXT[]).
  */
 export const createTableSql = (table: string): string => `CREATE TABLE "${table}" (
-  "user_id" TEXT NOT NULL, "provider" TEXT NOT NULL, "ciphertext" TEXT NOT NULL, "hint" TEXT NOT NULL, "endpoint" TEXT,
-  "created_at" TIMESTAMPTZ(3) NOT NULL, "updated_at" TIMESTAMPTZ(3) NOT NULL, "last_used_at" TIMESTAMPTZ(3), "status" TEXT,
-  "status_until" TIMESTAMPTZ(3),
-  CONSTRAINT "${table}_pkey" PRIMARY KEY ("user_id", "provider"))`;
+  "user_id" TEXT NOT NULL, "provider" TEXT NOT NULL, "label" TEXT NOT NULL DEFAULT 'default',
+  "ciphertext" TEXT NOT NULL, "hint" TEXT NOT NULL, "endpoint" TEXT, "priority" INTEGER,
+  "expires_at" TIMESTAMPTZ(3), "models" TEXT[], "created_at" TIMESTAMPTZ(3) NOT NULL,
+  "updated_at" TIMESTAMPTZ(3) NOT NULL, "last_used_at" TIMESTAMPTZ(3), "status" TEXT, "status_until" TIMESTAMPTZ(3),
+  CONSTRAINT "${table}_pkey" PRIMARY KEY ("user_id", "provider", "label"))`;
 
 /** An error shaped as Prisma throws it: `code` for request errors, `errorCode` for connection errors. */
 const prismaError = (code: string, message: string, key: "code" | "errorCode" = "code") =>
@@ -56,7 +69,8 @@ async function query(pool: Pool, sql: string, values: unknown[]) {
     return await pool.query(sql, values);
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === "23505") throw prismaError("P2002", "Unique constraint failed on the fields: (`user_id`,`provider`)");
+    if (code === "23505")
+      throw prismaError("P2002", "Unique constraint failed on the fields: (`user_id`,`provider`,`label`)");
     if (code === undefined || /^(ECONN|ETIMEDOUT|ENOTFOUND)/.test(code) || code.startsWith("08"))
       throw prismaError("P1001", "Can't reach database server", "errorCode");
     throw error;
@@ -93,7 +107,7 @@ function setSql(data: Partial<Row>, values: unknown[]): string {
 /** The delegate methods PrismaKeyStore calls, with Prisma's results and error codes, on one table. */
 export function pgPrismaDelegate(pool: Pool, table: string) {
   const t = `"${table}"`;
-  const idWhere = ({ userId_provider: id }: Id): Where => ({ userId: id.userId, provider: id.provider });
+  const idWhere = ({ userId_provider_label: id }: Id): Where => ({ ...id });
   return {
     async findUnique({ where }: { where: Id }): Promise<Row | null> {
       const values: unknown[] = [];

@@ -2,7 +2,7 @@
 // conformance suite over a stand-in for Prisma's delegate (pg), and PostgresStore reads and rotates what it wrote.
 import { Pool } from "pg";
 import { BYOK, generateMasterKey, PostgresStore } from "../../lib";
-import type { KeyStore } from "../../lib/extend";
+import type { KeyRecord, KeyStore } from "../../lib/extend";
 import { runKeyStoreConformance } from "../../lib/testing";
 import { DATABASE_URL, uniqueName } from "../helpers/services";
 import { createTableSql, pgPrismaDelegate } from "./pg-prisma-delegate";
@@ -34,7 +34,6 @@ runKeyStoreConformance(
     createIsolated: () => new PrismaKeyStore(pgPrismaDelegate(pool, otherTable)),
     unreachable: () => new PrismaKeyStore(pgPrismaDelegate(unreachablePool, table)),
     destroy: () => undefined, // the pools are the test's, ended in afterAll
-    endpoints: false, // the README recipe keeps no endpoint column yet
   },
 );
 
@@ -53,5 +52,34 @@ describe("PrismaKeyStore and PostgresStore on one table", () => {
     expect(await viaPostgres.rotate()).toMatchObject({ rotated: 1, failed: 0 });
     expect((await viaPrisma.listKeys(userId)).map((k) => k.hint)).toEqual(["…0001"]);
     await viaPrisma.deleteUser(userId);
+  });
+
+  it("each reads the other's labels, priority, expiry and models; an unrestricted key has no models either way", async () => {
+    const [prisma, postgres] = [new PrismaKeyStore(pgPrismaDelegate(pool, table)), new PostgresStore({ pool, table })];
+    const at = new Date().toISOString();
+    const base = { provider: "openai", hint: "…0002", createdAt: at, updatedAt: at };
+    const pairs: [KeyStore, KeyStore][] = [
+      [prisma, postgres],
+      [postgres, prisma],
+    ];
+    for (const [writer, reader] of pairs) {
+      const userId = uniqueName("user");
+      const work: KeyRecord = {
+        ...base,
+        userId,
+        label: "work",
+        ciphertext: "v1.a",
+        priority: 2,
+        expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+        models: ["gpt-4o-mini"],
+      };
+      const plain: KeyRecord = { ...base, userId, label: "default", ciphertext: "v1.b" };
+      await writer.put(work);
+      await writer.put(plain);
+      await writer.put({ ...plain, ciphertext: "v1.c" }); // replaced; PrismaKeyStore writes no models as {}, not NULL
+      expect(await reader.get(userId, "openai", "work")).toEqual(work);
+      expect(await reader.get(userId, "openai")).toEqual({ ...plain, ciphertext: "v1.c" });
+      await reader.deleteUser(userId);
+    }
   });
 });
