@@ -195,6 +195,7 @@ describe("AiClient.chat", () => {
       model: "gemini-2.5-flash",
       finishReason: "stop",
       usage: { inputTokens: 2, outputTokens: 3, totalTokens: 5 },
+      key: { owner: "user", label: "default", hint: expect.stringMatching(/^\u2026/) },
     });
     const call = f.fake.requests.at(-1)!;
     expect(call).toMatchObject({
@@ -252,6 +253,8 @@ describe("AiClient.chat", () => {
       type: "chat.completed",
       userId: "u1",
       provider: "gemini",
+      label: "default",
+      keyOwner: "user",
       model: "gemini-2.5-flash",
       usage: { inputTokens: 2, outputTokens: 3, totalTokens: 5 },
       at: expect.any(String),

@@ -94,7 +94,12 @@ export function parseStores(value: unknown): Readonly<ByokStores> {
     if (!isFunction(given.rateLimits))
       throw configError('store.rateLimits must be a function (limiter: "keys" | "chat") => express-rate-limit Store.');
     const rateLimits = given.rateLimits as NonNullable<ByokStores["rateLimits"]>;
-    stores.rateLimits = (limiter) => rateLimits.call(given, limiter); // a store's own method keeps its `this`
+    const wrapped = (limiter: "keys" | "chat") => rateLimits.call(given, limiter); // a store's own method keeps its `this`
+    for (const mark of [BACKING, COUNTS_WITH_KEYS])
+      // and the marks of a built-in store's capability
+      if (Object.hasOwn(rateLimits, mark))
+        Object.defineProperty(wrapped, mark, { value: (rateLimits as unknown as Record<symbol, unknown>)[mark] });
+    stores.rateLimits = wrapped;
   }
   return Object.freeze(stores);
 }

@@ -79,6 +79,8 @@ describe.each(EXPRESS_VERSIONS)("key status on %s", (version) => {
       expect(res.body).toEqual({
         provider: "gemini",
         owner: "user",
+        label: "default",
+        priority: 0,
         hint: "\u2026XYZW",
         status: "ok",
         createdAt: expect.any(String),

@@ -40,6 +40,8 @@ describe.each(EXPRESS_VERSIONS)("key routes on %s", (version) => {
       expect(res.body).toEqual({
         provider: "gemini",
         owner: "user",
+        label: "default",
+        priority: 0,
         hint: "\u2026XYZW",
         status: "ok",
         createdAt: expect.any(String),
