@@ -26,7 +26,8 @@ import {
   toConversation,
 } from "./validate.js";
 import { openConnection } from "./connection.js";
-import { estimateChat, readUsage, startMeter } from "./metering.js";
+import { estimateChat, type MeterSubject, priceUsage, readUsage, startMeter } from "./metering.js";
+import type { Cost } from "./pricing.js";
 import {
   KeyChain,
   type Resolved,
@@ -66,7 +67,13 @@ async function prepare(context: CoreContext, operation: Operation, rawUserId: st
   });
   await resolved.provider.load?.(); // before the deadline starts: a one-time SDK import is not upstream time
   const providerRequest = toProviderRequest(request, resolved.provider);
-  const subject = { ...whoCalled(userId, resolved), provider: resolved.id, model: providerRequest.model };
+  const { pricing } = resolved.provider;
+  const subject: MeterSubject = {
+    ...whoCalled(userId, resolved),
+    provider: resolved.id,
+    model: providerRequest.model,
+    ...(pricing ? { pricing } : {}),
+  };
   const meter = await startMeter(context, subject, estimateChat(providerRequest)).catch((error: unknown) => {
     if (ByokError.is(error) && error.code === "BUDGET_EXCEEDED")
       context.emit("chat.failed", operation, { ...subject, code: error.code });
@@ -80,8 +87,17 @@ async function prepare(context: CoreContext, operation: Operation, rawUserId: st
     throw error;
   }
   const call = { apiKey, endpoint: resolved.record.endpoint };
-  return { request, userId, resolved, call, providerRequest, meter };
+  return { request, userId, resolved, call, providerRequest, meter, subject };
 }
+
+/** A finished call's usage with its cost (see {@link priceUsage}), for its response, its event and its meter. */
+function priced(context: CoreContext, subject: MeterSubject, model: string, usage: Usage) {
+  const { usage: withCost, cost } = priceUsage(context, { ...subject, model }, usage);
+  return { usage: withCost, cost: cost ?? null };
+}
+
+/** What an event says of a call's price: the table's version when the table priced it. */
+const priceFields = (cost: Cost | null | undefined) => (cost?.version ? { priceVersion: cost.version } : {});
 
 function succeeded(
   context: CoreContext,
@@ -89,11 +105,18 @@ function succeeded(
   userId: string,
   resolved: Resolved,
   response: ChatResponse,
+  cost: Cost | null,
 ): void {
   touchIfDue(context, resolved.record.userId, resolved.id, resolved.record.lastUsedAt);
   noteKeyOutcome(context, operation, userId, resolved, "ok");
   const { model, usage } = response;
-  context.emit("chat.completed", operation, { ...whoCalled(userId, resolved), provider: resolved.id, model, usage });
+  context.emit("chat.completed", operation, {
+    ...whoCalled(userId, resolved),
+    provider: resolved.id,
+    model,
+    usage,
+    ...priceFields(cost),
+  });
 }
 
 /** `usage`: what the provider had reported before a stream broke or was aborted, if anything. */
@@ -102,20 +125,26 @@ function failed(
   operation: Operation,
   { userId, resolved, model }: { userId: string; resolved: Resolved; model: string },
   error: unknown,
-  usage?: Usage,
+  usage?: { usage: Usage; cost: Cost | null },
 ): void {
   const code = failureCode(error);
   const provider = resolved.id;
   const who = whoCalled(userId, resolved);
   noteKeyOutcome(context, operation, userId, resolved, { error });
   if (code === "KEY_REJECTED") context.emit("key.rejected", operation, { ...who, provider });
-  context.emit("chat.failed", operation, { ...who, provider, model, code, ...(usage ? { usage } : {}) });
+  context.emit("chat.failed", operation, {
+    ...who,
+    provider,
+    model,
+    code,
+    ...(usage ? { usage: usage.usage, ...priceFields(usage.cost) } : {}),
+  });
 }
 
 /** `AiClient.chat` for `rawUserId`. */
 async function runChat(context: CoreContext, rawUserId: string | undefined, input: ChatRequest): Promise<ChatResponse> {
   const operation = startOperation(context.requestId);
-  const { request, userId, resolved, call, providerRequest, meter } = await prepare(
+  const { request, userId, resolved, call, providerRequest, meter, subject } = await prepare(
     context,
     operation,
     rawUserId,
@@ -128,15 +157,16 @@ async function runChat(context: CoreContext, rawUserId: string | undefined, inpu
     deadline.signal.throwIfAborted();
     sent = true;
     const result = await resolved.provider.doChat(providerRequest, { ...call, signal: deadline.signal });
+    const { usage, cost } = priced(context, subject, result.model, result.usage);
     const response: ChatResponse = {
       text: result.text,
       provider: resolved.id,
       model: result.model,
       finishReason: result.finishReason,
-      usage: result.usage,
+      usage,
     };
-    void meter.end({ model: response.model, usage: response.usage });
-    succeeded(context, operation, userId, resolved, response);
+    void meter.end({ model: response.model, usage, cost });
+    succeeded(context, operation, userId, resolved, response, cost);
     return response;
   } catch (error) {
     // A chat the caller aborted once it was sent counts, as a cut stream does, from its reservation (no
@@ -164,7 +194,7 @@ function runStream(context: CoreContext, rawUserId: string | undefined, input: C
       settle.reject(error);
       throw error;
     }
-    const { request, userId, resolved, providerRequest, meter } = prepared;
+    const { request, userId, resolved, providerRequest, meter, subject } = prepared;
     const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal);
     const failure = { userId, resolved, model: providerRequest.model };
     let text = "";
@@ -187,16 +217,17 @@ function runStream(context: CoreContext, rawUserId: string | undefined, input: C
         } else if (part.type === "usage") {
           usage = part.usage;
         } else {
+          const { usage: withCost, cost } = priced(context, subject, part.model, part.usage);
           const result: ChatResponse = {
             text,
             provider: resolved.id,
             model: part.model,
             finishReason: part.finishReason,
-            usage: part.usage,
+            usage: withCost,
           };
           done = reported = true;
-          void meter.end({ model: part.model, usage: part.usage });
-          succeeded(context, operation, userId, resolved, result);
+          void meter.end({ model: part.model, usage: withCost, cost });
+          succeeded(context, operation, userId, resolved, result, cost);
           settle.resolve(result);
         }
       }
@@ -206,18 +237,20 @@ function runStream(context: CoreContext, rawUserId: string | undefined, input: C
         });
     } catch (error) {
       // As runChat: aborted by the caller once sent, it counts even before the first part came back.
-      await meter.end({ usage, started: started || (sent && request.signal?.aborted === true) });
+      const so = usage && priced(context, subject, providerRequest.model, usage);
+      await meter.end({ ...so, started: started || (sent && request.signal?.aborted === true) });
       const translated = deadline.translate(error, resolved.id);
       reported = true;
-      failed(context, operation, failure, translated, usage);
+      failed(context, operation, failure, translated, so);
       settle.reject(translated);
       throw translated;
     } finally {
       if (!done) {
         // The consumer stopped early (break/return): settle `response` and let dispose() cancel the upstream call.
         const closed = new DOMException("The stream was closed before it finished.", "AbortError");
-        await meter.end({ usage, started });
-        if (!reported) failed(context, operation, failure, closed, usage); // chat.failed ABORTED, with the usage so far
+        const so = usage && priced(context, subject, providerRequest.model, usage);
+        await meter.end({ ...so, started });
+        if (!reported) failed(context, operation, failure, closed, so); // chat.failed ABORTED, with the usage so far
         settle.reject(closed);
       }
       deadline.dispose(!done); // cancels the upstream call only when the stream was left early

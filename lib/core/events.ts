@@ -40,15 +40,18 @@ const ALLOWED: {
   "key.checked": ["hint", "status"],
   "key.status_changed": ["hint", "status", "previousStatus", "statusUntil"],
   "key.used": ["method", "path", "status"],
-  "chat.completed": ["model", "usage"],
-  "chat.failed": ["model", "code", "usage"],
+  "chat.completed": ["model", "usage", "priceVersion"],
+  "chat.failed": ["model", "code", "usage", "priceVersion"],
 };
 
-const copyUsage = ({ inputTokens, outputTokens, totalTokens }: Usage): Usage => ({
-  inputTokens,
-  outputTokens,
-  totalTokens,
-});
+const USAGE_PARTS = ["cachedInputTokens", "cacheWriteTokens", "reasoningTokens", "costUsd"] as const;
+
+const copyUsage = (usage: Usage): Usage => {
+  const { inputTokens, outputTokens, totalTokens } = usage;
+  const out: Usage = { inputTokens, outputTokens, totalTokens };
+  for (const part of USAGE_PARTS) if (typeof usage[part] === "number") out[part] = usage[part];
+  return out;
+};
 
 function build<T extends EventType>(type: T, operation: Operation, fields: EventFields<T>): ByokEvent {
   const given = fields as unknown as Record<string, unknown>;
