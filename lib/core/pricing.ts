@@ -196,7 +196,7 @@ function checkOverride(key: string, value: unknown, providers: readonly string[]
   const modelPart = colon === -1 ? "" : key.slice(colon + 1);
   if (!PROVIDER_PART.test(providerPart) || modelPart === "" || key.length > 300)
     throw configError(
-      `${label}: a price's key is "provider:model", either part with * wildcards, e.g. "openai:gpt-4o-mini", "azure-openai:*" or "*:llama-3.1-*".`,
+      `${label}: a price's key is "provider:model", either part with * wildcards, e.g. "myprovider:my-model", "myprovider:*" or "*:llama-3.1-*".`,
     );
   if (!providerPart.includes("*") && !providers.includes(providerPart))
     throw configError(`${label}: "${providerPart}" is not a configured provider (${providers.join(", ")}).`);
