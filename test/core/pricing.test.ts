@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { calcPrice } from "@pydantic/genai-prices";
 import { BYOK, ByokError, type ByokEvent, type ChatResponse, MemoryStore, type Usage } from "../../lib";
-import { microUsdOf, parsePricing, type PricedCall } from "../../lib/core/pricing";
+import { parsePricing, type PricedCall } from "../../lib/core/pricing";
 import { type FakeProviders, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
 import { uniqueName } from "../helpers/services";
