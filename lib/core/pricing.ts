@@ -2,7 +2,8 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { calcPrice, type ModelPrice as TablePrice } from "@pydantic/genai-prices";
+import type * as PriceTable from "@pydantic/genai-prices";
+import type { ModelInfo as TableModel, ModelPrice as TablePrice } from "@pydantic/genai-prices";
 import { checkOptionsObject, configError, type KeysEnum } from "./option-checks.js";
 import { isPlainObject } from "./validate.js";
 import type { ModelPrice, Pricing, ProviderPricing, Usage } from "./types.js";
@@ -96,6 +97,39 @@ export function microUsdOf(usage: Usage, price: Required<ModelPrice> & { perRequ
   return Math.floor(sum / MICRO + 0.5);
 }
 
+/**
+ * The table's module, loaded on the first price asked for (about half a megabyte of data: an app that never prices a
+ * call, or a CLI run, does not pay for loading it). A dependency of byok-ai, so Node's own `require` finds it.
+ */
+let tableModule: typeof PriceTable | undefined;
+const loadTable = (): typeof PriceTable =>
+  (tableModule ??= createRequire(__filename)(PRICE_TABLE) as typeof PriceTable);
+
+/** Models found (or not) in the table, by provider and model id; bounded, since model names come from requests. */
+const lookedUp = new Map<string, TableModel | null>();
+const MAX_FOUND = 1000;
+
+/**
+ * The table's price for `modelId` of `providerId` at `at`: the model is looked up once (the table's matcher costs
+ * tens of µs), its price chosen for the date by the table itself where it has dated prices.
+ */
+function tableEntry(providerId: string, modelId: string, at: number): TablePrice | undefined {
+  const key = JSON.stringify([providerId, modelId]);
+  let model = lookedUp.get(key);
+  const ask = () =>
+    loadTable().calcPrice({ input_tokens: 0, output_tokens: 0 }, modelId, { providerId, timestamp: new Date(at) });
+  if (model === undefined) {
+    const answer = ask();
+    model = answer?.model ?? null;
+    if (lookedUp.size >= MAX_FOUND) lookedUp.delete(lookedUp.keys().next().value!);
+    lookedUp.set(key, model);
+    if (!model) return undefined;
+    return answer!.model_price;
+  }
+  if (!model) return undefined;
+  return Array.isArray(model.prices) ? ask()?.model_price : model.prices;
+}
+
 /** The price of one table unit for a call with `inputTokens` of input: its base, or the highest tier passed. */
 function tablePrice(value: TablePrice[string], inputTokens: number): number | undefined {
   if (typeof value === "number") return value;
@@ -122,12 +156,9 @@ function tableCost(table: ProviderPricing, model: string, usage: Usage, at: numb
   if (typeof modelId !== "string" || modelId === "") return undefined;
   let found: TablePrice | undefined;
   try {
-    found = calcPrice({ input_tokens: 0, output_tokens: 0 }, modelId, {
-      providerId: table.providerId,
-      timestamp: new Date(at),
-    })?.model_price;
+    found = tableEntry(table.providerId, modelId, at);
   } catch {
-    return undefined; // a table entry it cannot price: unpriced rather than a failed call
+    return undefined; // a table entry it cannot price (or no table): unpriced rather than a failed call
   }
   if (!found) return undefined;
   const input = usage.inputTokens;
