@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { calcPrice } from "@pydantic/genai-prices";
 import { BYOK, ByokError, type ByokEvent, type ChatResponse, MemoryStore, type Usage } from "../../lib";
+import type { Provider } from "../../lib/extend";
 import { parsePricing, type PricedCall } from "../../lib/core/pricing";
 import { type FakeProviders, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "../helpers/canary";
@@ -440,4 +441,78 @@ describe("costUsd through the public API, on every built-in provider", () => {
       unpriced: 0,
     });
   });
+});
+
+describe("a stream cut short, and a custom provider's pricing hook", () => {
+  let fakes: FakeProviders<"openai">;
+  beforeAll(async () => (fakes = await startFakeProviders({ only: ["openai"] })));
+  afterAll(() => fakes.close());
+
+  it("a stream left before the provider reported usage is priced from its reservation, and marked estimated", async () => {
+    const byok = new BYOK({ masterKey: TEST_MASTER_KEY, store: new MemoryStore(), providers: fakes.providers });
+    const userId = uniqueName("pricing");
+    await byok.registerKey({ userId, provider: "openai", apiKey: "sk-pricing-test-key-0002", validate: false });
+    const ai = byok.use(userId);
+    fakes.openai.enqueue({ chunks: ["a ", "b ", "c"], chunkDelayMs: 20 });
+    for await (const _ of ai.stream({ provider: "openai", model: "gpt-4o", prompt: "three", maxTokens: 50 })) break;
+    await waitFor(async () => (await ai.usage()).length === 1, "the cut stream counted");
+    // "three": ceil(5 / 3) + 8 = 10 input tokens estimated, and the 50 output tokens reserved.
+    const estimate = usage({ inputTokens: 10, outputTokens: 50 });
+    expect((await ai.usage())[0]).toMatchObject({
+      inputTokens: 10,
+      outputTokens: 50,
+      costUsd: expectedMicroUsd("openai", "gpt-4o", estimate) / 1e6,
+      unpriced: 0,
+      estimated: true,
+    });
+  });
+
+  /** A provider of the app's own that answers from its own table of models, priced as another vendor's in the table. */
+  const custom = (pricing: unknown): Provider => ({
+    specificationVersion: "v1",
+    defaultModel: "house-gpt-4o",
+    pricing: pricing as Provider["pricing"],
+    validateKey: async () => undefined,
+    doChat: async (request) => ({
+      text: "ok",
+      model: request.model,
+      finishReason: "stop",
+      usage: { inputTokens: 1_000, cachedInputTokens: 500, outputTokens: 100, totalTokens: 1_100 },
+    }),
+    async *doStream() {
+      yield {
+        type: "finish",
+        model: "house-gpt-4o",
+        finishReason: "stop",
+        usage: usage({ inputTokens: 0, outputTokens: 0 }),
+      };
+    },
+  });
+
+  it("prices a custom provider's models where its hook puts them in the table", async () => {
+    const byok = new BYOK({
+      masterKey: TEST_MASTER_KEY,
+      store: new MemoryStore(),
+      providers: { house: custom({ providerId: "openai", modelId: (m: string) => m.replace(/^house-/, "") }) },
+      defaultProvider: "house",
+    });
+    const userId = uniqueName("pricing");
+    await byok.registerKey({ userId, provider: "house", apiKey: "house-key-0001", validate: false });
+    const { usage: priced } = await byok.use(userId).chat({ prompt: "hi" });
+    const expected = expectedMicroUsd(
+      "openai",
+      "gpt-4o",
+      usage({ inputTokens: 1_000, cachedInputTokens: 500, outputTokens: 100 }),
+    );
+    expect(priced.costUsd).toBe(expected / 1e6);
+  });
+
+  it.each([[{ providerId: 7 }], [{ providerId: "" }], [{ providerId: "openai", modelId: "gpt-4o" }], ["openai"]])(
+    "refuses a custom provider's pricing %j with CONFIG_INVALID",
+    (pricing) => {
+      expect(
+        () => new BYOK({ masterKey: TEST_MASTER_KEY, store: new MemoryStore(), providers: { house: custom(pricing) } }),
+      ).toThrow(/providers\.house\.pricing must be \{ providerId: string/);
+    },
+  );
 });
