@@ -75,6 +75,8 @@ describe("BYOK.registerKey", () => {
     expect(info).toEqual({
       provider: "gemini",
       owner: "user",
+      label: "default",
+      priority: 0,
       hint: "\u2026XYZW",
       status: "ok",
       createdAt: expect.any(String),

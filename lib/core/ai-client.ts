@@ -107,7 +107,7 @@ function succeeded(
   response: ChatResponse,
   cost: Cost | null,
 ): void {
-  touchIfDue(context, resolved.record.userId, resolved.id, resolved.record.lastUsedAt);
+  touchIfDue(context, resolved.record, resolved.record.lastUsedAt);
   noteKeyOutcome(context, operation, userId, resolved, "ok");
   const { model, usage } = response;
   context.emit("chat.completed", operation, {

@@ -255,7 +255,7 @@ function keyedFetch(context: CoreContext, userId: string, resolved: Resolved, ba
       throw error;
     } finally {
       context.emit("key.used", operation, { ...who, provider: id, method, path: url.pathname, status });
-      if (status !== undefined && status < 400) lastUsedAt = touchIfDue(context, record.userId, id, lastUsedAt);
+      if (status !== undefined && status < 400) lastUsedAt = touchIfDue(context, record, lastUsedAt);
     }
   };
 }

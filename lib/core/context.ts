@@ -67,10 +67,13 @@ export async function storeCall<T>(operation: string, call: () => Promise<T>): P
   }
 }
 
-/** What a record's ciphertext is bound to: user, provider and, for a key with its own endpoint, that endpoint. */
+/** What a record's ciphertext is bound to: user, provider, label (when not "default") and, for a key with its own endpoint, that endpoint. */
 export function sealContextOf(record: KeyRecord): SealContext {
-  const { userId, provider, endpoint } = record;
-  return endpoint === undefined ? { userId, provider } : { userId, provider, endpoint };
+  const { userId, provider, label, endpoint } = record;
+  const context: SealContext = { userId, provider };
+  if (label !== undefined) context.label = label;
+  if (endpoint !== undefined) context.endpoint = endpoint;
+  return context;
 }
 
 /**

@@ -171,15 +171,14 @@ export function needsTouch(lastUsedAt: string | undefined, now: number): boolean
  */
 export function touchIfDue(
   context: CoreContext,
-  userId: string,
-  provider: string,
+  { userId, provider, label }: KeyRecord,
   lastUsedAt: string | undefined,
 ): string | undefined {
   const now = Date.now();
   const { store } = context;
   if (!store.touch || !needsTouch(lastUsedAt, now)) return lastUsedAt;
   const at = new Date(now).toISOString();
-  void storeCall("touch", () => store.touch!(userId, provider, at)).catch((e: unknown) =>
+  void storeCall("touch", () => store.touch!(userId, provider, at, label)).catch((e: unknown) =>
     debug("lastUsedAt update failed: %s", ByokError.is(e) ? e.code : "error"),
   );
   return at;

@@ -55,7 +55,7 @@ function changeStatus(
   health.status = next === "ok" ? undefined : next;
   health.statusUntil = statusUntil;
   const write = storeCall("setStatus", () =>
-    store.setStatus!(record.userId, record.provider, record.ciphertext, next, statusUntil),
+    store.setStatus!(record.userId, record.provider, record.ciphertext, next, statusUntil, record.label),
   );
   context.emit("key.status_changed", operation, {
     ...whoCalled(userId, used),

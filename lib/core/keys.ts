@@ -5,7 +5,7 @@ import { callWithDeadline } from "./deadline.js";
 import { startOperation } from "./events.js";
 import { currentStatus } from "./key-verdict.js";
 import { ownerOf, teamOwnerId } from "./owner.js";
-import type { KeyInfo, KeyRecord, KeyStatus, Provider } from "./types.js";
+import { DEFAULT_LABEL, type KeyInfo, type KeyRecord, type KeyStatus, type Provider } from "./types.js";
 import {
   checkActorId,
   checkApiKey,
@@ -38,6 +38,8 @@ export function toKeyInfo(record: KeyRecord, status: KeyStatus): KeyInfo {
   const info: KeyInfo = {
     provider: record.provider,
     owner: ownerOf(record.userId).teamId === undefined ? "user" : "team",
+    label: record.label ?? DEFAULT_LABEL,
+    priority: record.priority ?? 0,
     hint: record.broken ? UNKNOWN_HINT : record.hint,
     status,
     createdAt: record.broken ? UNKNOWN_TIME : record.createdAt,
@@ -45,6 +47,8 @@ export function toKeyInfo(record: KeyRecord, status: KeyStatus): KeyInfo {
   };
   const host = record.endpoint === undefined ? undefined : hostOf(record.endpoint);
   if (host) info.endpoint = host;
+  if (record.expiresAt !== undefined) info.expiresAt = record.expiresAt;
+  if (record.models !== undefined) info.models = [...record.models];
   if (record.lastUsedAt !== undefined) info.lastUsedAt = record.lastUsedAt;
   if (status === "rate_limited" && record.statusUntil !== undefined) info.statusUntil = record.statusUntil;
   return info;
@@ -183,7 +187,15 @@ export async function registerKey(
   signal?.throwIfAborted();
   const now = new Date().toISOString();
   const hint = hintFor(apiKey);
-  const sealed: KeyRecord = { userId: ownerId, provider: id, ciphertext: "", hint, createdAt: now, updatedAt: now };
+  const sealed: KeyRecord = {
+    userId: ownerId,
+    provider: id,
+    label: DEFAULT_LABEL,
+    ciphertext: "",
+    hint,
+    createdAt: now,
+    updatedAt: now,
+  };
   if (endpoint !== undefined) sealed.endpoint = endpoint;
   sealed.ciphertext = await context.vault.seal(apiKey, sealContextOf(sealed));
   const { record, replaced } = await storeCall("put", () => context.store.put(sealed));
@@ -216,7 +228,12 @@ export async function listKeys(context: CoreContext, owner: string | KeyOwner): 
   const ownerId = ownerIdOf(owner);
   const records = await storeCall("list", () => context.store.list(ownerId));
   const infos = await Promise.all(records.map(async (r) => toKeyInfo(r, await statusOf(context, r))));
-  return infos.sort((a, b) => a.provider.localeCompare(b.provider));
+  return infos.sort(
+    (a, b) =>
+      a.provider.localeCompare(b.provider) ||
+      a.priority - b.priority ||
+      (a.label < b.label ? -1 : a.label > b.label ? 1 : 0),
+  );
 }
 
 /**

@@ -3,7 +3,7 @@ import { ByokError } from "../errors.js";
 import { checkBatchSize } from "./batch-size.js";
 import { type CoreContext, sealContextOf, storeCall } from "./context.js";
 import { ownerOf } from "./owner.js";
-import type { CompareAndSwap, KeyRecord, KeyStore } from "./types.js";
+import { type CompareAndSwap, DEFAULT_LABEL, type KeyRecord, type KeyStore } from "./types.js";
 
 /** Counts reported by `byok.rotate()` (and to `onProgress` after each batch). */
 export interface RotateResult {
@@ -62,7 +62,9 @@ function swapAll(store: KeyStore, swaps: CompareAndSwap[]): Promise<boolean[]> {
   if (store.compareAndSwapMany) return storeCall("compareAndSwap", () => store.compareAndSwapMany!(swaps));
   return Promise.all(
     swaps.map((s) =>
-      storeCall("compareAndSwap", () => store.compareAndSwap(s.userId, s.provider, s.expectedCiphertext, s.ciphertext)),
+      storeCall("compareAndSwap", () =>
+        store.compareAndSwap(s.userId, s.provider, s.expectedCiphertext, s.ciphertext, s.label),
+      ),
     ),
   );
 }
@@ -103,11 +105,18 @@ async function reseal(
     }),
   );
   const swaps: CompareAndSwap[] = [];
-  batch.forEach(({ userId, provider, ciphertext }, i) => {
+  batch.forEach(({ userId, provider, label, ciphertext }, i) => {
     const resealed = outcomes[i];
     if (resealed === null) counts.failed++;
     else if (resealed === undefined) counts.skipped++;
-    else swaps.push({ userId, provider, expectedCiphertext: ciphertext, ciphertext: resealed });
+    else
+      swaps.push({
+        userId,
+        provider,
+        label: label ?? DEFAULT_LABEL,
+        expectedCiphertext: ciphertext,
+        ciphertext: resealed,
+      });
   });
   return { swaps, counts };
 }

@@ -108,6 +108,30 @@ export function capabilityOf<T extends object>(store: object, capability: T): T 
   return Object.freeze(capability);
 }
 
+/**
+ * Marks a store's rateLimits capability whose counts go out with the same store's key reads in one round trip
+ * (RedisStore: one connection, pipelined). Only then does the router read a chat's key records beside its count.
+ */
+const COUNTS_WITH_KEYS = Symbol.for("byok-ai.countsWithKeys");
+
+/** `rateLimits`, marked as counting in the same round trips as `store`'s key reads (see {@link countsWithKeys}). */
+export function rateLimitsWithKeys<T extends object>(store: object, rateLimits: T): T {
+  Object.defineProperty(rateLimits, COUNTS_WITH_KEYS, { value: true });
+  return capabilityOf(store, rateLimits);
+}
+
+/**
+ * Whether reading a chat's key records beside its rate-limit count costs no round trip of its own: the counts and
+ * the records are one store's, and it sends them together. Elsewhere the records are read only once the count let
+ * the request through, so a refused request reads nothing.
+ */
+export function countsWithKeys(stores: ByokStores): boolean {
+  const counters = stores.rateLimits as (object & Record<symbol, unknown>) | undefined;
+  if (!counters?.[COUNTS_WITH_KEYS]) return false;
+  const keys = stores.keys as unknown as Record<symbol, unknown>;
+  return counters[BACKING] === (keys[BACKING] ?? keys);
+}
+
 /** The distinct stores behind `stores` that have `close()`: `byok.close()` closes each once. */
 export function closersOf(stores: ByokStores): { close(): Promise<void> }[] {
   const parts: unknown[] = [stores.keys, stores.usage, stores.budgets, stores.once, stores.rateLimits];

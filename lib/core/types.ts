@@ -20,6 +20,10 @@ export interface KeyInfo {
   provider: string;
   /** Whose key it is: the user's own, or a team's (used by its members; see `use(userId, { teamId })`). */
   owner: "user" | "team";
+  /** Which of the owner's keys for the provider: `"default"` unless it was registered with a label. */
+  label: string;
+  /** Its place in the owner's chain for the provider: lower first; 0 unless set. */
+  priority: number;
   /**
    * The key's last 4 characters after an ellipsis, e.g. `"…x7Qa"`; `"…????"` when the record is
    * not the store's format.
@@ -34,6 +38,10 @@ export interface KeyInfo {
    * host (and port, if any), e.g. `"myres.openai.azure.com"`. Absent for every other key.
    */
   endpoint?: string;
+  /** ISO-8601: when the key expires (its status is `"expired"` from then on); absent: never. */
+  expiresAt?: string;
+  /** The model ids this key may serve; absent: any. */
+  models?: string[];
   /** ISO-8601. Kept when the key is replaced. The epoch when the record is not the store's format. */
   createdAt: string;
   /** ISO-8601. */
@@ -46,11 +54,19 @@ export interface KeyInfo {
   lastUsedAt?: string;
 }
 
+/** The label of a key registered without one, and of every record written before labels existed. */
+export const DEFAULT_LABEL = "default";
+
 /** One stored record: ciphertext plus metadata. Stores never see a plaintext key. */
 export interface KeyRecord {
   userId: string;
   provider: string;
-  /** `v1.<keyId>.<iv>.<ciphertext>.<tag>`, bound to (userId, provider). */
+  /**
+   * Which of the owner's keys for `provider` this is: a record is identified by (userId, provider, label). Absent
+   * reads as {@link DEFAULT_LABEL} (a store written against the 0.1 `KeyStore` keeps no label).
+   */
+  label?: string;
+  /** `v1.<keyId>.<iv>.<ciphertext>.<tag>`, bound to (userId, provider, label). */
   ciphertext: string;
   /** `…` plus the key's last 4 characters. */
   hint: string;
@@ -61,6 +77,12 @@ export interface KeyRecord {
    * longer decrypts. A `put` stores it as given (a replacing key without one drops the old one).
    */
   endpoint?: string;
+  /** The key's place in its owner's chain for the provider: lower first. Absent reads as 0. */
+  priority?: number;
+  /** ISO-8601: the key is `"expired"` from then on. */
+  expiresAt?: string;
+  /** The model ids this key may serve; absent: any. */
+  models?: string[];
   createdAt: string;
   updatedAt: string;
   lastUsedAt?: string;
@@ -84,6 +106,8 @@ export interface KeyRecord {
 export interface CompareAndSwap {
   userId: string;
   provider: string;
+  /** Absent: {@link DEFAULT_LABEL}. */
+  label?: string;
   /** Swap only if the stored ciphertext is still this one. */
   expectedCiphertext: string;
   /** The new ciphertext. */
@@ -94,7 +118,7 @@ export interface CompareAndSwap {
 export interface PutResult {
   /** The record as stored (with the `createdAt` that was kept). */
   record: KeyRecord;
-  /** `true` when a record for (userId, provider) existed and was replaced. */
+  /** `true` when a record for (userId, provider, label) existed and was replaced. */
   replaced: boolean;
 }
 
@@ -108,29 +132,41 @@ export interface PutResult {
  * A record the store cannot read (written by something else, or damaged) must not fail `get`,
  * `list` or `scan`: return it with `broken: true` (see {@link KeyRecord.broken}), so one bad record
  * never blocks a user, and let `put` replace it.
+ *
+ * A record is identified by (userId, provider, label): an owner may hold several keys for one provider. `label`
+ * comes last in each method and defaults to {@link DEFAULT_LABEL}, so a store written against the 0.1 `KeyStore`
+ * (one record per user and provider, no label) keeps working: byok-ai asks a store that does not declare
+ * {@link KeyStore.labels} only for label `"default"`.
  */
 export interface KeyStore {
   /**
-   * **Required.** The record for (userId, provider), or `undefined` when there is none.
+   * **Recommended.** `true` when the store keeps several labels per (userId, provider), as the built-in stores do
+   * and `runKeyStoreConformance` checks. Without it byok-ai refuses any label but `"default"`.
    */
-  get(userId: string, provider: string): Promise<KeyRecord | undefined>;
+  readonly labels?: boolean;
 
   /**
-   * **Required.** Every record of one user, in any order (`[]` when none). One round trip where the
-   * backend allows: it is on the hot path of every chat call that names no provider.
+   * **Required.** The record for (userId, provider, label), or `undefined` when there is none.
+   */
+  get(userId: string, provider: string, label?: string): Promise<KeyRecord | undefined>;
+
+  /**
+   * **Required.** Every record of one user, every label of every provider, in any order (`[]` when none). One
+   * round trip where the backend allows: it is on the hot path of every chat call.
    */
   list(userId: string): Promise<KeyRecord[]>;
 
   /**
-   * **Required.** Atomically creates or replaces the record for (record.userId, record.provider).
+   * **Required.** Atomically creates or replaces the record for (record.userId, record.provider, record.label).
    * On replace, the existing `createdAt` is kept (the given one is ignored; a broken record has
    * none to keep) and `lastUsedAt` and `status` are cleared, since the new key has never been used.
-   * Concurrent puts leave exactly one of them.
+   * Every other field (`endpoint`, `priority`, `expiresAt`, `models`) is stored as given. Concurrent puts leave
+   * exactly one of them.
    */
   put(record: KeyRecord): Promise<PutResult>;
 
-  /** **Required.** Removes one record; `true` if it existed. */
-  delete(userId: string, provider: string): Promise<boolean>;
+  /** **Required.** Removes the record of one label; `true` if it existed. */
+  delete(userId: string, provider: string, label?: string): Promise<boolean>;
 
   /**
    * **Required.** Removes all of a user's records; resolves to how many there were. (What the other capabilities
@@ -145,7 +181,7 @@ export interface KeyStore {
    * `lastUsedAt` is absent or at least a minute old, so a busy key costs one write a minute, not one
    * per call. A store without it never shows `lastUsedAt`.
    */
-  touch?(userId: string, provider: string, lastUsedAt: string): Promise<void>;
+  touch?(userId: string, provider: string, lastUsedAt: string, label?: string): Promise<void>;
 
   /**
    * **Recommended.** Records the key's health: a {@link StoredKeyStatus} sets `status` (and
@@ -161,6 +197,7 @@ export interface KeyStore {
     ciphertext: string,
     status: StoredKeyStatus | "ok",
     statusUntil?: string,
+    label?: string,
   ): Promise<void>;
 
   /**
@@ -206,12 +243,18 @@ export interface KeyStore {
   scan(options?: { batchSize?: number }): AsyncIterable<KeyRecord[]>;
 
   /**
-   * **Required for rotation.** Replaces the ciphertext of (userId, provider) only if the stored one
+   * **Required for rotation.** Replaces the ciphertext of (userId, provider, label) only if the stored one
    * is still `expectedCiphertext` (compare-and-set); `updatedAt` and all other fields are kept.
    * Resolves `false` when the record changed or was deleted meanwhile: rotation must never
    * overwrite a key a user just replaced, nor resurrect one a user deleted.
    */
-  compareAndSwap(userId: string, provider: string, expectedCiphertext: string, ciphertext: string): Promise<boolean>;
+  compareAndSwap(
+    userId: string,
+    provider: string,
+    expectedCiphertext: string,
+    ciphertext: string,
+    label?: string,
+  ): Promise<boolean>;
 
   /**
    * **Optional.** Many compare-and-sets at once, each with exactly the semantics of

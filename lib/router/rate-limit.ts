@@ -3,6 +3,7 @@ import { debuglog } from "node:util";
 import type { Request, Response } from "express";
 import { rateLimit, type Store } from "express-rate-limit";
 import { encodedOwnerId } from "../core/owner.js";
+import { countsWithKeys } from "../core/stores.js";
 import type { ByokStores, KeyStore } from "../core/types.js";
 import { ByokError } from "../errors.js";
 import type { ParsedRouterOptions, RateLimitWindow } from "./options.js";
@@ -31,9 +32,9 @@ export interface Limits {
   keys?: Limit;
   chat?: Limit;
   /**
-   * The key store, when the limiters count in `stores.rateLimits` (e.g. RedisStore's Redis): a chat's key
-   * records are then read beside its count, so both go out in one round trip when they share a Redis. (On a
-   * Cluster client, whose counters are in memory, or keys in another store, the read just starts as early.)
+   * The key store, when the limiters count in the same store's `rateLimits` and it sends both together (RedisStore):
+   * a chat's key records are then read beside its count, in one round trip. (On a Cluster client, whose counters
+   * are in memory, the read just starts as early.)
    */
   keyStore?: KeyStore;
 }
@@ -109,7 +110,7 @@ function limiter(window: Required<RateLimitWindow>, name: Limiter, store: Store 
  */
 export function createLimiters(settings: ParsedRouterOptions["rateLimit"], stores: Readonly<ByokStores>): Limits {
   if (settings === false) return {};
-  const inKeyStore = settings.store === undefined && stores.rateLimits !== undefined;
+  const inKeyStore = settings.store === undefined && countsWithKeys(stores);
   const storeFor = settings.store ?? stores.rateLimits;
   const make = (name: Limiter) => limiter(settings[name], name, storeFor?.(name));
   return { keys: make("keys"), chat: make("chat"), ...(inKeyStore ? { keyStore: stores.keys } : {}) };

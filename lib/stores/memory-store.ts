@@ -1,23 +1,25 @@
 // MemoryStore: a KeyStore in process memory, for development and tests (keys are lost on restart).
-import type {
-  BudgetCounter,
-  BudgetRefusal,
-  BudgetStore,
-  ByokStores,
-  KeyRecord,
-  KeyStore,
-  OnceStore,
-  PutResult,
-  StoredKeyStatus,
-  UsageRow,
-  UsageStore,
+import {
+  DEFAULT_LABEL,
+  type BudgetCounter,
+  type BudgetRefusal,
+  type BudgetStore,
+  type ByokStores,
+  type KeyRecord,
+  type KeyStore,
+  type OnceStore,
+  type PutResult,
+  type StoredKeyStatus,
+  type UsageRow,
+  type UsageStore,
 } from "../core/types.js";
+import { MemoryStore as MemoryCounters, type Store as RateLimitCounters } from "express-rate-limit";
 import { capabilityOf } from "../core/stores.js";
 import { checkBatchSize } from "../core/batch-size.js";
 import { DAY_MS, dayOf } from "../core/days.js";
-import { checkOnceKey } from "./store-support.js";
+import { checkOnceKey, recordField, settingsOf } from "./store-support.js";
 
-const copy = (record: KeyRecord): KeyRecord => ({ ...record });
+const copy = (record: KeyRecord): KeyRecord => ({ ...record, ...(record.models && { models: [...record.models] }) });
 
 /** One budget counter: tokens spent, and live reservations (id → tokens and when they expire). */
 interface Counter {
@@ -50,7 +52,11 @@ export class MemoryStore implements KeyStore, ByokStores {
   readonly budgets: BudgetStore;
   /** Single-use values (the router's connect state), by owner, in this process. */
   readonly once: OnceStore;
-  // Nested maps, so no user id can collide with another's (no joined string keys).
+  /** The router's per-user counters, in this process: express-rate-limit's own memory store, one per limiter. */
+  readonly rateLimits = (_limiter: "keys" | "chat"): RateLimitCounters => new MemoryCounters();
+  /** Keeps several labels per (owner, provider). */
+  readonly labels = true;
+  // Nested maps, so no user id can collide with another's (no joined string keys); inner keys are recordField's.
   readonly #users = new Map<string, Map<string, KeyRecord>>();
   /** Owner id → row key → row. */
   readonly #usage = new Map<string, Map<string, UsageRow>>();
@@ -91,8 +97,8 @@ export class MemoryStore implements KeyStore, ByokStores {
     );
   }
 
-  async get(userId: string, provider: string): Promise<KeyRecord | undefined> {
-    const record = this.#users.get(userId)?.get(provider);
+  async get(userId: string, provider: string, label?: string): Promise<KeyRecord | undefined> {
+    const record = this.#users.get(userId)?.get(recordField(provider, label));
     return record && copy(record);
   }
 
@@ -103,23 +109,25 @@ export class MemoryStore implements KeyStore, ByokStores {
   async put(record: KeyRecord): Promise<PutResult> {
     let keys = this.#users.get(record.userId);
     if (!keys) this.#users.set(record.userId, (keys = new Map()));
-    const existing = keys.get(record.provider);
+    const field = recordField(record.provider, record.label);
+    const existing = keys.get(field);
     const stored: KeyRecord = {
       userId: record.userId,
       provider: record.provider,
+      label: record.label ?? DEFAULT_LABEL,
       ciphertext: record.ciphertext,
       hint: record.hint,
       createdAt: existing?.createdAt ?? record.createdAt,
       updatedAt: record.updatedAt,
+      ...settingsOf(record),
     };
-    if (record.endpoint !== undefined) stored.endpoint = record.endpoint;
-    keys.set(record.provider, stored);
+    keys.set(field, stored);
     return { record: copy(stored), replaced: existing !== undefined };
   }
 
-  async delete(userId: string, provider: string): Promise<boolean> {
+  async delete(userId: string, provider: string, label?: string): Promise<boolean> {
     const keys = this.#users.get(userId);
-    const removed = keys?.delete(provider) ?? false;
+    const removed = keys?.delete(recordField(provider, label)) ?? false;
     if (keys?.size === 0) this.#users.delete(userId);
     return removed;
   }
@@ -130,8 +138,8 @@ export class MemoryStore implements KeyStore, ByokStores {
     return count;
   }
 
-  async touch(userId: string, provider: string, lastUsedAt: string): Promise<void> {
-    const record = this.#users.get(userId)?.get(provider);
+  async touch(userId: string, provider: string, lastUsedAt: string, label?: string): Promise<void> {
+    const record = this.#users.get(userId)?.get(recordField(provider, label));
     if (record) record.lastUsedAt = lastUsedAt;
   }
 
@@ -141,8 +149,9 @@ export class MemoryStore implements KeyStore, ByokStores {
     ciphertext: string,
     status: StoredKeyStatus | "ok",
     statusUntil?: string,
+    label?: string,
   ): Promise<void> {
-    const record = this.#users.get(userId)?.get(provider);
+    const record = this.#users.get(userId)?.get(recordField(provider, label));
     if (!record || record.ciphertext !== ciphertext) return;
     delete record.status;
     delete record.statusUntil;
@@ -238,8 +247,9 @@ export class MemoryStore implements KeyStore, ByokStores {
     provider: string,
     expectedCiphertext: string,
     ciphertext: string,
+    label?: string,
   ): Promise<boolean> {
-    const record = this.#users.get(userId)?.get(provider);
+    const record = this.#users.get(userId)?.get(recordField(provider, label));
     if (!record || record.ciphertext !== expectedCiphertext) return false;
     record.ciphertext = ciphertext;
     return true;

@@ -1,28 +1,31 @@
-// PostgresStore: a KeyStore on PostgreSQL (pg): one row per (user, provider), parameterised SQL, keyset-paginated scan.
+// PostgresStore: a KeyStore on PostgreSQL (pg): one row per (user, provider, label), parameterised SQL, keyset-paginated scan.
 import { debuglog } from "node:util";
 import type { Pool, PoolClient, QueryResultRow } from "pg";
+import type { Store as RateLimitCounters } from "express-rate-limit";
 import { checkDuration, checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js";
-import type {
-  BudgetCounter,
-  BudgetRefusal,
-  BudgetStore,
-  ByokStores,
-  CompareAndSwap,
-  KeyRecord,
-  KeyStore,
-  OnceStore,
-  PutResult,
-  StoredKeyStatus,
-  UsageRow,
-  UsageStore,
+import {
+  DEFAULT_LABEL,
+  type BudgetCounter,
+  type BudgetRefusal,
+  type BudgetStore,
+  type ByokStores,
+  type CompareAndSwap,
+  type KeyRecord,
+  type KeyStore,
+  type OnceStore,
+  type PutResult,
+  type StoredKeyStatus,
+  type UsageRow,
+  type UsageStore,
 } from "../core/types.js";
 import { capabilityOf } from "../core/stores.js";
 import { encodedOwnerId } from "../core/owner.js";
 import { storedStatusOf } from "../core/key-verdict.js";
-import { checkOnceKey, checkStorableUserId, storeUnavailable, withTimeLimit } from "./store-support.js";
+import { checkOnceKey, checkStorableUserId, settingsOf, storeUnavailable, withTimeLimit } from "./store-support.js";
 import { checkBatchSize, MAX_BATCH_SIZE } from "../core/batch-size.js";
 import type { PgPoolLike } from "./driver-types.js";
+import { postgresRateLimits, RATE_TABLE_COLUMNS } from "./postgres-rate-limits.js";
 import {
   addUsageSql,
   companionTable,
@@ -89,17 +92,24 @@ const FIX = "check that PostgreSQL is reachable, then try again";
 const MISSING_TABLE = "the table does not exist; run `await store.migrate()` once at start-up";
 const OLD_TABLE = "the table lacks a column of this version; run `await store.migrate()` once at start-up";
 
+/** A PostgreSQL identifier in double quotes, for a name the server gave (e.g. a constraint's). */
+const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
 // Timestamps come back as the ISO strings that were stored (millisecond precision), whatever type parsers the pool has.
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const COLUMNS = `user_id, provider, ciphertext, hint, endpoint, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at, ${iso("last_used_at")} AS last_used_at, status, ${iso("status_until")} AS status_until`;
+const COLUMNS = `user_id, provider, label, ciphertext, hint, endpoint, priority, ${iso("expires_at")} AS expires_at, models, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at, ${iso("last_used_at")} AS last_used_at, status, ${iso("status_until")} AS status_until`;
 
 // Nullable for tables not made by migrate() (or altered since): a NULL where a value belongs is a broken record.
 interface Row extends QueryResultRow {
   user_id: string;
   provider: string;
+  label: string;
   ciphertext: string | null;
   hint: string | null;
   endpoint: string | null;
+  priority: number | null;
+  expires_at: string | null;
+  models: string[] | null;
   created_at: string | null;
   updated_at: string | null;
   last_used_at: string | null;
@@ -112,18 +122,21 @@ const WHOLE_ROW =
   "t.ciphertext IS NOT NULL AND t.hint IS NOT NULL AND t.created_at IS NOT NULL AND t.updated_at IS NOT NULL";
 
 function toRecord(row: Row): KeyRecord {
-  const { user_id: userId, provider, ciphertext, hint, created_at: createdAt, updated_at: updatedAt } = row;
+  const { user_id: userId, provider, label, ciphertext, hint, created_at: createdAt, updated_at: updatedAt } = row;
   if (ciphertext === null || hint === null || createdAt === null || updatedAt === null)
-    return { userId, provider, ciphertext: "", hint: "", createdAt: "", updatedAt: "", broken: true };
-  const record: KeyRecord = { userId, provider, ciphertext, hint, createdAt, updatedAt };
+    return { userId, provider, label, ciphertext: "", hint: "", createdAt: "", updatedAt: "", broken: true };
+  const record: KeyRecord = { userId, provider, label, ciphertext, hint, createdAt, updatedAt };
   if (row.endpoint !== null) record.endpoint = row.endpoint;
+  if (row.priority !== null) record.priority = row.priority;
+  if (row.expires_at !== null) record.expiresAt = row.expires_at;
+  if (row.models !== null) record.models = row.models;
   if (row.last_used_at !== null) record.lastUsedAt = row.last_used_at;
   return { ...record, ...storedStatusOf(row.status, row.status_until) };
 }
 
 /**
  * Keeps encrypted keys in a PostgreSQL table (ciphertext and metadata only), one row per
- * (user_id, provider). Call `await store.migrate()` once at start-up; it is idempotent and safe
+ * (user_id, provider, label). Call `await store.migrate()` once at start-up; it is idempotent and safe
  * from several processes at once. A database that cannot be reached makes every call reject
  * `STORE_UNAVAILABLE` quickly.
  *
@@ -136,12 +149,16 @@ function toRecord(row: Row): KeyRecord {
  * @throws ByokError CONFIG_INVALID for bad options (both or neither of pool/connectionString, a bad table name or queryTimeoutMs), or a connectionString without pg installed
  */
 export class PostgresStore implements KeyStore, ByokStores {
+  /** Keeps several labels per (owner, provider): the table's key is (user_id, provider, label). */
+  readonly labels = true;
   /** Usage rows, by owner, in `<table>_usage`. */
   readonly usage: UsageStore;
   /** Budget counters, by owner, in `<table>_budget` (atomic against every instance). */
   readonly budgets: BudgetStore;
   /** Single-use values (the router's connect state), by owner, in `<table>_once`. */
   readonly once: OnceStore;
+  /** The router's per-user counters, in `<table>_rate`: every instance on the database shares the limits. */
+  readonly rateLimits: (limiter: "keys" | "chat") => RateLimitCounters;
   /**
    * The longest one call may take before it rejects `STORE_UNAVAILABLE`, in milliseconds (the
    * `queryTimeoutMs` option, 1000 by default); the server cancels the store's statements at it too.
@@ -153,6 +170,8 @@ export class PostgresStore implements KeyStore, ByokStores {
   #nextSweepAt = 0;
   /** `<table>_once`, in the same schema: the values of the once capability. */
   readonly #onceTable: string;
+  /** `<table>_rate`, in the same schema: the rateLimits capability's counters. */
+  readonly #rateTable: string;
   readonly #connectionString?: string;
   #pool?: Promise<Pool>;
   #ownPool = false;
@@ -192,6 +211,7 @@ export class PostgresStore implements KeyStore, ByokStores {
     this.#table = parts.map((p) => `"${p}"`).join(".");
     this.#usageTables = usageTables(parts);
     this.#onceTable = companionTable(parts, "_once");
+    this.#rateTable = companionTable(parts, "_rate");
     this.queryTimeoutMs =
       o.queryTimeoutMs === undefined
         ? DEFAULT_QUERY_TIMEOUT_MS
@@ -215,6 +235,9 @@ export class PostgresStore implements KeyStore, ByokStores {
       take: (owner, key) => this.#takeOnce(owner, key),
       deleteOwner: (owner) => this.#deleteOwnerRows("once", this.#onceTable, owner),
     });
+    this.rateLimits = capabilityOf(this, (limiter: "keys" | "chat") =>
+      postgresRateLimits((text, values) => this.#query("rateLimit", text, values), this.#rateTable, limiter),
+    );
   }
 
   /** Creates the table (and `<table>_once`, for the once capability) if it does not exist, adding what a newer version needs. Idempotent; concurrent calls serialise on an advisory lock. */
@@ -247,11 +270,11 @@ export class PostgresStore implements KeyStore, ByokStores {
     }
   }
 
-  async get(userId: string, provider: string): Promise<KeyRecord | undefined> {
+  async get(userId: string, provider: string, label: string = DEFAULT_LABEL): Promise<KeyRecord | undefined> {
     const rows = await this.#query(
       "get",
-      `SELECT ${COLUMNS} FROM ${this.#table} WHERE user_id = $1 AND provider = $2`,
-      [checkStorableUserId(userId), provider],
+      `SELECT ${COLUMNS} FROM ${this.#table} WHERE user_id = $1 AND provider = $2 AND label = $3`,
+      [checkStorableUserId(userId), provider, label],
     );
     return rows[0] && toRecord(rows[0]);
   }
@@ -265,26 +288,50 @@ export class PostgresStore implements KeyStore, ByokStores {
   }
 
   async put(record: KeyRecord): Promise<PutResult> {
-    const { userId, provider, ciphertext, hint, createdAt, updatedAt, endpoint } = record;
+    const { userId, provider, ciphertext, hint, createdAt, updatedAt } = record;
+    const label = record.label ?? DEFAULT_LABEL;
+    const settings = settingsOf(record);
     const [row] = await this.#query<{ created_at: string; replaced: boolean }>(
       "put",
       // A broken row (a NULL where a value belongs) gets the new createdAt: the put repairs it.
-      `INSERT INTO ${this.#table} AS t (user_id, provider, ciphertext, hint, endpoint, created_at, updated_at) VALUES ($1, $2, $3, $4, $7, $5, $6)
-       ON CONFLICT (user_id, provider) DO UPDATE SET ciphertext = EXCLUDED.ciphertext, hint = EXCLUDED.hint, endpoint = EXCLUDED.endpoint,
+      `INSERT INTO ${this.#table} AS t (user_id, provider, label, ciphertext, hint, endpoint, priority, expires_at, models, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       ON CONFLICT (user_id, provider, label) DO UPDATE SET ciphertext = EXCLUDED.ciphertext, hint = EXCLUDED.hint,
+         endpoint = EXCLUDED.endpoint, priority = EXCLUDED.priority, expires_at = EXCLUDED.expires_at, models = EXCLUDED.models,
          created_at = CASE WHEN ${WHOLE_ROW} THEN t.created_at ELSE EXCLUDED.created_at END, updated_at = EXCLUDED.updated_at, last_used_at = NULL, status = NULL, status_until = NULL
        RETURNING ${iso("created_at")} AS created_at, (xmax <> 0) AS replaced`,
-      [checkStorableUserId(userId), provider, ciphertext, hint, createdAt, updatedAt, endpoint ?? null],
+      [
+        checkStorableUserId(userId),
+        provider,
+        label,
+        ciphertext,
+        hint,
+        settings.endpoint ?? null,
+        settings.priority ?? null,
+        settings.expiresAt ?? null,
+        settings.models ?? null,
+        createdAt,
+        updatedAt,
+      ],
     );
-    const stored: KeyRecord = { userId, provider, ciphertext, hint, createdAt: row!.created_at, updatedAt };
-    if (endpoint !== undefined) stored.endpoint = endpoint;
+    const stored: KeyRecord = {
+      userId,
+      provider,
+      label,
+      ciphertext,
+      hint,
+      ...settings,
+      createdAt: row!.created_at,
+      updatedAt,
+    };
     return { record: stored, replaced: row!.replaced };
   }
 
-  async delete(userId: string, provider: string): Promise<boolean> {
+  async delete(userId: string, provider: string, label: string = DEFAULT_LABEL): Promise<boolean> {
     const rows = await this.#query(
       "delete",
-      `DELETE FROM ${this.#table} WHERE user_id = $1 AND provider = $2 RETURNING 1`,
-      [checkStorableUserId(userId), provider],
+      `DELETE FROM ${this.#table} WHERE user_id = $1 AND provider = $2 AND label = $3 RETURNING 1`,
+      [checkStorableUserId(userId), provider, label],
     );
     return rows.length > 0;
   }
@@ -304,12 +351,12 @@ export class PostgresStore implements KeyStore, ByokStores {
     ]);
   }
 
-  async touch(userId: string, provider: string, lastUsedAt: string): Promise<void> {
-    await this.#query("touch", `UPDATE ${this.#table} SET last_used_at = $3 WHERE user_id = $1 AND provider = $2`, [
-      checkStorableUserId(userId),
-      provider,
-      lastUsedAt,
-    ]);
+  async touch(userId: string, provider: string, lastUsedAt: string, label: string = DEFAULT_LABEL): Promise<void> {
+    await this.#query(
+      "touch",
+      `UPDATE ${this.#table} SET last_used_at = $3 WHERE user_id = $1 AND provider = $2 AND label = $4`,
+      [checkStorableUserId(userId), provider, lastUsedAt, label],
+    );
   }
 
   async setStatus(
@@ -318,12 +365,20 @@ export class PostgresStore implements KeyStore, ByokStores {
     ciphertext: string,
     status: StoredKeyStatus | "ok",
     statusUntil?: string,
+    label: string = DEFAULT_LABEL,
   ): Promise<void> {
     const stored = status === "ok" ? null : status;
     await this.#query(
       "setStatus",
-      `UPDATE ${this.#table} SET status = $4, status_until = $5 WHERE user_id = $1 AND provider = $2 AND ciphertext = $3`,
-      [checkStorableUserId(userId), provider, ciphertext, stored, stored === null ? null : (statusUntil ?? null)],
+      `UPDATE ${this.#table} SET status = $4, status_until = $5 WHERE user_id = $1 AND provider = $2 AND label = $6 AND ciphertext = $3`,
+      [
+        checkStorableUserId(userId),
+        provider,
+        ciphertext,
+        stored,
+        stored === null ? null : (statusUntil ?? null),
+        label,
+      ],
     );
   }
 
@@ -332,11 +387,12 @@ export class PostgresStore implements KeyStore, ByokStores {
     provider: string,
     expectedCiphertext: string,
     ciphertext: string,
+    label: string = DEFAULT_LABEL,
   ): Promise<boolean> {
     const rows = await this.#query(
       "compareAndSwap",
-      `UPDATE ${this.#table} SET ciphertext = $4 WHERE user_id = $1 AND provider = $2 AND ciphertext = $3 RETURNING 1`,
-      [checkStorableUserId(userId), provider, expectedCiphertext, ciphertext],
+      `UPDATE ${this.#table} SET ciphertext = $4 WHERE user_id = $1 AND provider = $2 AND label = $5 AND ciphertext = $3 RETURNING 1`,
+      [checkStorableUserId(userId), provider, expectedCiphertext, ciphertext, label],
     );
     return rows.length > 0;
   }
@@ -347,20 +403,21 @@ export class PostgresStore implements KeyStore, ByokStores {
     const columns = [
       swaps.map((s) => checkStorableUserId(s.userId)),
       swaps.map((s) => s.provider),
+      swaps.map((s) => s.label ?? DEFAULT_LABEL),
       swaps.map((s) => s.expectedCiphertext),
       swaps.map((s) => s.ciphertext),
     ];
-    const rows = await this.#query<{ user_id: string; provider: string }>(
+    const rows = await this.#query<{ user_id: string; provider: string; label: string }>(
       "compareAndSwap",
       `UPDATE ${this.#table} AS t SET ciphertext = s.next
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS s(user_id, provider, expected, next)
-       WHERE t.user_id = s.user_id AND t.provider = s.provider AND t.ciphertext = s.expected
-       RETURNING t.user_id, t.provider`,
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS s(user_id, provider, label, expected, next)
+       WHERE t.user_id = s.user_id AND t.provider = s.provider AND t.label = s.label AND t.ciphertext = s.expected
+       RETURNING t.user_id, t.provider, t.label`,
       columns,
       swaps.length,
     );
-    const swapped = new Set(rows.map((r) => JSON.stringify([r.user_id, r.provider])));
-    return swaps.map((s) => swapped.has(JSON.stringify([s.userId, s.provider])));
+    const swapped = new Set(rows.map((r) => JSON.stringify([r.user_id, r.provider, r.label])));
+    return swaps.map((s) => swapped.has(JSON.stringify([s.userId, s.provider, s.label ?? DEFAULT_LABEL])));
   }
 
   // Usage and budgets (the optional KeyStore methods): tables and SQL in postgres-usage.ts.
@@ -471,7 +528,7 @@ export class PostgresStore implements KeyStore, ByokStores {
     const size = checkBatchSize(options.batchSize);
     let rows = await this.#query(
       "scan",
-      `SELECT ${COLUMNS} FROM ${this.#table} ORDER BY user_id, provider LIMIT $1`,
+      `SELECT ${COLUMNS} FROM ${this.#table} ORDER BY user_id, provider, label LIMIT $1`,
       [size],
       size,
     );
@@ -481,8 +538,8 @@ export class PostgresStore implements KeyStore, ByokStores {
       const last = rows[rows.length - 1]!;
       rows = await this.#query(
         "scan",
-        `SELECT ${COLUMNS} FROM ${this.#table} WHERE (user_id, provider) > ($1, $2) ORDER BY user_id, provider LIMIT $3`,
-        [last.user_id, last.provider, size],
+        `SELECT ${COLUMNS} FROM ${this.#table} WHERE (user_id, provider, label) > ($1, $2, $3) ORDER BY user_id, provider, label LIMIT $4`,
+        [last.user_id, last.provider, last.label, size],
         size,
       );
     }
@@ -502,20 +559,32 @@ export class PostgresStore implements KeyStore, ByokStores {
     await client.query(`CREATE TABLE IF NOT EXISTS ${this.#table} (
       user_id text COLLATE "C" NOT NULL,
       provider text COLLATE "C" NOT NULL,
+      label text COLLATE "C" NOT NULL DEFAULT '${DEFAULT_LABEL}',
       ciphertext text NOT NULL,
       hint text NOT NULL,
       endpoint text,
+      priority integer,
+      expires_at timestamptz,
+      models text[],
       created_at timestamptz NOT NULL,
       updated_at timestamptz NOT NULL,
       last_used_at timestamptz,
       status text,
       status_until timestamptz,
-      PRIMARY KEY (user_id, provider)
+      PRIMARY KEY (user_id, provider, label)
     )`);
-    // Tables made by an earlier version: the status, endpoint and status_until columns came later.
-    await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS status text`);
-    await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS status_until timestamptz`);
-    await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS endpoint text`);
+    // Tables made by an earlier version: every column after the first release's came later.
+    for (const column of [
+      "status text",
+      "status_until timestamptz",
+      "endpoint text",
+      `label text COLLATE "C" NOT NULL DEFAULT '${DEFAULT_LABEL}'`,
+      "priority integer",
+      "expires_at timestamptz",
+      "models text[]",
+    ])
+      await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS ${column}`);
+    await this.#keyByLabel(client);
     await createUsageTables(client, this.#usageTables);
     // Single-use values (the router's connect state): added by a later version, so created apart.
     await client.query(`CREATE TABLE IF NOT EXISTS ${this.#onceTable} (
@@ -527,7 +596,26 @@ export class PostgresStore implements KeyStore, ByokStores {
     await client.query(
       `ALTER TABLE ${this.#onceTable} ADD COLUMN IF NOT EXISTS owner_id text COLLATE "C" NOT NULL DEFAULT ''`,
     );
+    // The router's counters (the rateLimits capability) came later still.
+    await client.query(`CREATE TABLE IF NOT EXISTS ${this.#rateTable} (${RATE_TABLE_COLUMNS})`);
     await client.query("COMMIT");
+  }
+
+  /**
+   * Makes (user_id, provider, label) the primary key of a table keyed by (user_id, provider), as versions before
+   * labels made it (their rows took label "default" as the column was added); a table already keyed so is left.
+   */
+  async #keyByLabel(client: PoolClient): Promise<void> {
+    const { rows } = await client.query<{ name: string; columns: string[] }>(
+      `SELECT c.conname AS name, array(SELECT a.attname::text FROM unnest(c.conkey) AS k(n)
+         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n) AS columns
+       FROM pg_constraint c WHERE c.conrelid = $1::regclass AND c.contype = 'p'`,
+      [this.#table],
+    );
+    const key = rows[0];
+    if (key?.columns.includes("label")) return;
+    const drop = key ? `DROP CONSTRAINT ${quoteIdentifier(key.name)}, ` : "";
+    await client.query(`ALTER TABLE ${this.#table} ${drop}ADD PRIMARY KEY (user_id, provider, label)`);
   }
 
   async #query<R extends QueryResultRow = Row>(

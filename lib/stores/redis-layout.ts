@@ -2,9 +2,10 @@
 import type { KeyRecord } from "../core/types.js";
 import { encodedOwnerId } from "../core/owner.js";
 import { storedStatusOf } from "../core/key-verdict.js";
+import { fieldParts } from "./store-support.js";
 
-/** What one hash field holds: the record without the user id and provider (those are the key and the field). */
-export type RecordJson = Omit<KeyRecord, "userId" | "provider" | "broken">;
+/** What one hash field holds: the record without its identity (the hash's key, and the field: provider and label). */
+export type RecordJson = Omit<KeyRecord, "userId" | "provider" | "label" | "broken">;
 
 /** `<prefix>{<base64url of the UTF-8 user id>}`: no id can reach another's hash or break the cluster hash tag. */
 export function userKey(prefix: string, userId: string): string {
@@ -34,11 +35,12 @@ export function userIdOf(prefix: string, key: string): string | undefined {
 }
 
 /**
- * Parses one hash field's JSON. A value that is not RedisStore's format (not JSON, a field missing or
- * of the wrong type) becomes a `broken` record rather than an error: one damaged field must not block
- * the user's other keys.
+ * Parses one hash field (named by `recordField`) and its JSON. A value that is not RedisStore's format (not JSON,
+ * a field missing or of the wrong type) becomes a `broken` record rather than an error: one damaged field must not
+ * block the user's other keys.
  */
-export function toRecord(userId: string, provider: string, json: string): KeyRecord {
+export function toRecord(userId: string, field: string, json: string): KeyRecord {
+  const { provider, label } = fieldParts(field);
   let v: Partial<Record<keyof RecordJson, unknown>> | undefined;
   try {
     v = JSON.parse(json) as typeof v;
@@ -50,17 +52,21 @@ export function toRecord(userId: string, provider: string, json: string): KeyRec
     v === null ||
     [v.ciphertext, v.hint, v.createdAt, v.updatedAt].some((f) => typeof f !== "string")
   ) {
-    return { userId, provider, ciphertext: "", hint: "", createdAt: "", updatedAt: "", broken: true };
+    return { userId, provider, label, ciphertext: "", hint: "", createdAt: "", updatedAt: "", broken: true };
   }
   const record: KeyRecord = {
     userId,
     provider,
+    label,
     ciphertext: v.ciphertext as string,
     hint: v.hint as string,
     createdAt: v.createdAt as string,
     updatedAt: v.updatedAt as string,
   };
   if (typeof v.endpoint === "string") record.endpoint = v.endpoint;
+  if (typeof v.priority === "number") record.priority = v.priority;
+  if (typeof v.expiresAt === "string") record.expiresAt = v.expiresAt;
+  if (Array.isArray(v.models)) record.models = v.models.filter((m): m is string => typeof m === "string");
   if (typeof v.lastUsedAt === "string") record.lastUsedAt = v.lastUsedAt;
   return { ...record, ...storedStatusOf(v.status, v.statusUntil) };
 }

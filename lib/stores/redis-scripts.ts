@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import type { CompareAndSwap } from "../core/types.js";
+import { recordField } from "./store-support.js";
 
 /** A Lua script with its SHA1, for EVALSHA. */
 export interface RedisScript {
@@ -143,7 +144,14 @@ export async function compareAndSwapAll(
     return Promise.all(
       swaps.map(
         async (s, i) =>
-          (await runScript(client, COMPARE_AND_SWAP, keys[i]!, s.provider, s.expectedCiphertext, s.ciphertext)) === 1,
+          (await runScript(
+            client,
+            COMPARE_AND_SWAP,
+            keys[i]!,
+            recordField(s.provider, s.label),
+            s.expectedCiphertext,
+            s.ciphertext,
+          )) === 1,
       ),
     );
   }
@@ -151,7 +159,7 @@ export async function compareAndSwapAll(
   for (let at = 0; at < swaps.length; at += SWAPS_PER_SCRIPT) {
     const args = swaps
       .slice(at, at + SWAPS_PER_SCRIPT)
-      .flatMap((s) => [s.provider, s.expectedCiphertext, s.ciphertext]);
+      .flatMap((s) => [recordField(s.provider, s.label), s.expectedCiphertext, s.ciphertext]);
     chunks.push(runScriptOnKeys(client, COMPARE_AND_SWAP_MANY, keys.slice(at, at + SWAPS_PER_SCRIPT), args));
   }
   return (await Promise.all(chunks)).flatMap((replies) => (replies as unknown[]).map((reply) => reply === 1));

@@ -5,21 +5,22 @@ import type { Store as RateLimitCounters } from "express-rate-limit";
 import { ByokError } from "../errors.js";
 import { checkDuration, checkOptionsObject, configError, type KeysEnum } from "../core/option-checks.js";
 import { loadOptionalPeer, requirePeerInstalled } from "../core/optional-peer.js";
-import type {
-  BudgetCounter,
-  BudgetRefusal,
-  BudgetStore,
-  ByokStores,
-  CompareAndSwap,
-  KeyRecord,
-  KeyStore,
-  OnceStore,
-  PutResult,
-  StoredKeyStatus,
-  UsageRow,
-  UsageStore,
+import {
+  DEFAULT_LABEL,
+  type BudgetCounter,
+  type BudgetRefusal,
+  type BudgetStore,
+  type ByokStores,
+  type CompareAndSwap,
+  type KeyRecord,
+  type KeyStore,
+  type OnceStore,
+  type PutResult,
+  type StoredKeyStatus,
+  type UsageRow,
+  type UsageStore,
 } from "../core/types.js";
-import { capabilityOf } from "../core/stores.js";
+import { capabilityOf, rateLimitsWithKeys } from "../core/stores.js";
 import {
   COMPARE_AND_SWAP,
   compareAndSwapAll,
@@ -32,7 +33,7 @@ import {
 import { onceKey, onceKeysOf, type RecordJson, toRecord, userIdOf, userKey } from "./redis-layout.js";
 import { hgetallMany, untilReady } from "./redis-client.js";
 import { redisRateLimits } from "./redis-rate-limits.js";
-import { checkOnceKey, storeUnavailable, withTimeLimit } from "./store-support.js";
+import { checkOnceKey, recordField, settingsOf, storeUnavailable, withTimeLimit } from "./store-support.js";
 import { checkBatchSize } from "../core/batch-size.js";
 import { invalid } from "../core/validate.js";
 import type { RedisClientLike } from "./driver-types.js";
@@ -96,7 +97,8 @@ const BRAND = Symbol.for("byok-ai.RedisStore");
 
 /**
  * Keeps encrypted keys in Redis or Redis Cluster: one hash per user, `<prefix>{<base64url user id>}`,
- * field = provider id, value = JSON of the record (ciphertext and metadata only). The hash tag keeps
+ * field = provider id (label "default", as 0.1 wrote it) or `<provider>:<label>`, value = JSON of the record
+ * (ciphertext and metadata only). Records written by earlier versions need no migration. The hash tag keeps
  * a user's keys in one cluster slot; encoding the id means no id can reach another user's hash.
  * Every call rejects `STORE_UNAVAILABLE` within `callTimeoutMs` (500 ms by default) while Redis is
  * down or slow, and works again by itself once Redis is back. The store adds no listener to a
@@ -110,6 +112,8 @@ const BRAND = Symbol.for("byok-ai.RedisStore");
  * @throws ByokError CONFIG_INVALID for bad options (both or neither of client/url, a bad prefix or callTimeoutMs), or a url without ioredis installed
  */
 export class RedisStore implements KeyStore, ByokStores {
+  /** Keeps several labels per (owner, provider): fields `<provider>` (label "default") and `<provider>:<label>`. */
+  readonly labels = true;
   /** Usage rows, by owner and day, in this store's Redis. */
   readonly usage: UsageStore;
   /** Budget counters, by owner, in this store's Redis (atomic against every instance). */
@@ -179,7 +183,7 @@ export class RedisStore implements KeyStore, ByokStores {
       take: (owner, key) => this.#takeOnce(owner, key),
       deleteOwner: (owner) => this.#deleteMatching(onceKeysOf(this.#prefix, owner)),
     });
-    this.rateLimits = capabilityOf(this, (limiter: "keys" | "chat") => redisRateLimits(this, limiter));
+    this.rateLimits = rateLimitsWithKeys(this, (limiter: "keys" | "chat") => redisRateLimits(this, limiter));
     Object.defineProperty(this, BRAND, { value: true });
   }
 
@@ -243,29 +247,30 @@ export class RedisStore implements KeyStore, ByokStores {
     }
   }
 
-  async get(userId: string, provider: string): Promise<KeyRecord | undefined> {
-    const json = await this.#run("get", (c) => c.hget(this.#key(userId), provider));
-    return json === null ? undefined : toRecord(userId, provider, json);
+  async get(userId: string, provider: string, label?: string): Promise<KeyRecord | undefined> {
+    const field = recordField(provider, label);
+    const json = await this.#run("get", (c) => c.hget(this.#key(userId), field));
+    return json === null ? undefined : toRecord(userId, field, json);
   }
 
   async list(userId: string): Promise<KeyRecord[]> {
     const hash = await this.#run("list", (c) => c.hgetall(this.#key(userId)));
-    return Object.entries(hash).map(([provider, json]) => toRecord(userId, provider, json));
+    return Object.entries(hash).map(([field, json]) => toRecord(userId, field, json));
   }
 
   async put(record: KeyRecord): Promise<PutResult> {
-    const { userId, provider, ciphertext, hint, createdAt, updatedAt, endpoint } = record;
-    const value: RecordJson = { ciphertext, hint, createdAt, updatedAt };
-    if (endpoint !== undefined) value.endpoint = endpoint;
-    const kept = await this.#run("put", (c) => runScript(c, PUT, this.#key(userId), provider, JSON.stringify(value)));
+    const { userId, provider, ciphertext, hint, createdAt, updatedAt } = record;
+    const label = record.label ?? DEFAULT_LABEL;
+    const value: RecordJson = { ciphertext, hint, createdAt, updatedAt, ...settingsOf(record) };
+    const field = recordField(provider, label);
+    const kept = await this.#run("put", (c) => runScript(c, PUT, this.#key(userId), field, JSON.stringify(value)));
     const replaced = typeof kept === "string";
-    const stored: KeyRecord = { userId, provider, ciphertext, hint, createdAt: replaced ? kept : createdAt, updatedAt };
-    if (endpoint !== undefined) stored.endpoint = endpoint;
+    const stored: KeyRecord = { userId, provider, label, ...value, createdAt: replaced ? kept : createdAt };
     return { record: stored, replaced };
   }
 
-  async delete(userId: string, provider: string): Promise<boolean> {
-    return (await this.#run("delete", (c) => c.hdel(this.#key(userId), provider))) > 0;
+  async delete(userId: string, provider: string, label?: string): Promise<boolean> {
+    return (await this.#run("delete", (c) => c.hdel(this.#key(userId), recordField(provider, label)))) > 0;
   }
 
   /** Account deletion of the owner's hash of records (its usage, budgets and single-use values: each capability's `deleteOwner`). */
@@ -273,8 +278,8 @@ export class RedisStore implements KeyStore, ByokStores {
     return Number(await this.#run("deleteUser", (c) => runScript(c, DELETE_USER, this.#key(userId))));
   }
 
-  async touch(userId: string, provider: string, lastUsedAt: string): Promise<void> {
-    await this.#run("touch", (c) => runScript(c, TOUCH, this.#key(userId), provider, lastUsedAt));
+  async touch(userId: string, provider: string, lastUsedAt: string, label?: string): Promise<void> {
+    await this.#run("touch", (c) => runScript(c, TOUCH, this.#key(userId), recordField(provider, label), lastUsedAt));
   }
 
   async setStatus(
@@ -283,9 +288,11 @@ export class RedisStore implements KeyStore, ByokStores {
     ciphertext: string,
     status: StoredKeyStatus | "ok",
     statusUntil?: string,
+    label?: string,
   ): Promise<void> {
+    const field = recordField(provider, label);
     await this.#run("setStatus", (c) =>
-      runScript(c, SET_STATUS, this.#key(userId), provider, ciphertext, status, statusUntil ?? ""),
+      runScript(c, SET_STATUS, this.#key(userId), field, ciphertext, status, statusUntil ?? ""),
     );
   }
 
@@ -294,10 +301,12 @@ export class RedisStore implements KeyStore, ByokStores {
     provider: string,
     expectedCiphertext: string,
     ciphertext: string,
+    label?: string,
   ): Promise<boolean> {
+    const field = recordField(provider, label);
     return (
       (await this.#run("compareAndSwap", (c) =>
-        runScript(c, COMPARE_AND_SWAP, this.#key(userId), provider, expectedCiphertext, ciphertext),
+        runScript(c, COMPARE_AND_SWAP, this.#key(userId), field, expectedCiphertext, ciphertext),
       )) === 1
     );
   }
@@ -396,7 +405,7 @@ export class RedisStore implements KeyStore, ByokStores {
         }
         const hashes = users.size ? await this.#run("scan", (c) => hgetallMany(c, [...users.keys()]), users.size) : [];
         [...users.values()].forEach((userId, i) => {
-          for (const [provider, json] of Object.entries(hashes[i]!)) batch.push(toRecord(userId, provider, json));
+          for (const [field, json] of Object.entries(hashes[i]!)) batch.push(toRecord(userId, field, json));
         });
         while (batch.length >= size) yield batch.splice(0, size);
       } while (cursor !== "0");

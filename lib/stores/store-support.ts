@@ -2,6 +2,7 @@
 import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
 import { invalid } from "../core/validate.js";
+import { DEFAULT_LABEL, type KeyRecord } from "../core/types.js";
 
 const debug = debuglog("byok");
 
@@ -63,4 +64,30 @@ export function checkOnceKey(key: unknown, ttlMs?: unknown): string {
   )
     throw invalid(`ttlMs must be a whole number of milliseconds from 1 to ${MAX_ONCE_TTL_MS}.`, ["ttlMs"]);
   return key;
+}
+
+/**
+ * Where a store keeps a record among its owner's: the provider id for label `"default"` (0.1's layout, one record
+ * per provider, so records written before labels existed need no migration), else `<provider>:<label>`. No
+ * provider id contains `:`, so the first one splits the two whatever the label holds.
+ */
+export const recordField = (provider: string, label: string = DEFAULT_LABEL): string =>
+  label === DEFAULT_LABEL ? provider : `${provider}:${label}`;
+
+/** The provider and label of a field written by {@link recordField}. */
+export function fieldParts(field: string): { provider: string; label: string } {
+  const at = field.indexOf(":");
+  return at === -1
+    ? { provider: field, label: DEFAULT_LABEL }
+    : { provider: field.slice(0, at), label: field.slice(at + 1) };
+}
+
+/** The fields a `put` stores as given beside the ciphertext, those that are set (a replacing key drops the rest). */
+export function settingsOf(record: KeyRecord): Pick<KeyRecord, "endpoint" | "priority" | "expiresAt" | "models"> {
+  const settings: Pick<KeyRecord, "endpoint" | "priority" | "expiresAt" | "models"> = {};
+  if (record.endpoint !== undefined) settings.endpoint = record.endpoint;
+  if (record.priority !== undefined) settings.priority = record.priority;
+  if (record.expiresAt !== undefined) settings.expiresAt = record.expiresAt;
+  if (record.models !== undefined) settings.models = [...record.models];
+  return settings;
 }

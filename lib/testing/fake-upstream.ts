@@ -129,19 +129,29 @@ export interface FakeProtocol {
   lastUserText(body: unknown): string;
   /** The JSON schema a chat body asks the answer to follow (`{}` for "any JSON"); `undefined` for plain text. */
   jsonSchema?(body: unknown): unknown;
-  /** Status and body of the vendor's "invalid key" answer (some vendors echo part of the key). */
-  rejectedKey(apiKey: string | undefined): { status: number; body: unknown };
+  /** Status, body and headers of the vendor's "invalid key" answer (some vendors echo part of the key). */
+  rejectedKey(apiKey: string | undefined): FakeAnswer;
+  /**
+   * Checks what a key alone cannot: a request signature over the raw body (AWS SigV4), or a token the
+   * fake minted and may have let expire. Runs before `acceptKey`; an answer refuses the request with it.
+   */
+  verify?(
+    request: IncomingMessage,
+    url: URL,
+    rawBody: Buffer,
+  ): FakeAnswer | undefined | Promise<FakeAnswer | undefined>;
   /**
    * The vendor's documented answer to an out-of-quota key (`"quota"`) or a rate-limited one
    * (`"rate_limit"`, waiting `retryAfter` seconds when given). Without it, `"quota"` is a 429 with
    * `errorBody`'s `insufficient_quota` type and `"rate_limit"` a plain 429.
    */
-  refusal?(
-    kind: Exclude<FakeRefusal, "invalid">,
-    retryAfter?: number,
-  ): { status: number; body: unknown; headers?: Record<string, string> };
+  refusal?(kind: Exclude<FakeRefusal, "invalid">, retryAfter?: number): FakeAnswer;
   /** The vendor's error body for a status; `type` is {@link FakeReply.errorType}. */
   errorBody(status: number, message: string, retryAfter?: number, type?: string): unknown;
+  /** Headers sent with `errorBody` besides `Retry-After` (AWS names the error type in `x-amzn-errortype`). */
+  errorHeaders?(status: number, type?: string): Record<string, string>;
+  /** Content type of a stream. Defaults to `text/event-stream` (SSE). */
+  streamContentType?: string;
   /** Success body of a validation call (`url`: which one, for a vendor with several). */
   validateBody(model: string, url: URL): unknown;
   /**
@@ -151,14 +161,24 @@ export interface FakeProtocol {
   keyless?(method: string, url: URL, body: unknown): { status: number; body?: unknown; location?: string } | undefined;
   /** Success body of a chat call. */
   chatBody(reply: ResolvedReply): unknown;
-  /** SSE frames: one per chunk, the closing frame(s), and an in-stream error. */
+  /** Stream frames (SSE text, or binary ones): one per chunk, the closing frame(s), and an in-stream error. */
   streamFrames(reply: ResolvedReply): {
     /** Sent before the first chunk (or before `end` when there is none). */
-    start?(): string;
-    chunk(text: string, index: number): string;
-    end(): string;
-    error(message: string, type?: string): string;
+    start?(): FakeStreamFrame;
+    chunk(text: string, index: number): FakeStreamFrame;
+    end(): FakeStreamFrame;
+    error(message: string, type?: string): FakeStreamFrame;
   };
+}
+
+/** One or more stream frames: SSE text, or the bytes of a binary framing (AWS event streams). */
+export type FakeStreamFrame = string | Uint8Array;
+
+/** A status, JSON body and headers the fake answers with. */
+export interface FakeAnswer {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
 }
 
 /** Options shared by every fake. */
@@ -234,17 +254,22 @@ function resolveReply(reply: FakeReply, protocol: FakeProtocol, body: unknown, m
   };
 }
 
-async function readBody(request: IncomingMessage): Promise<unknown> {
+/** The body's bytes (for signatures over them), and its JSON (or its text when it is not JSON). */
+async function readBody(request: IncomingMessage): Promise<{ raw: Buffer; body: unknown }> {
   const parts: Buffer[] = [];
   for await (const part of request) parts.push(part as Buffer);
-  const raw = Buffer.concat(parts).toString("utf8");
-  if (!raw) return undefined;
+  const raw = Buffer.concat(parts);
+  const text = raw.toString("utf8");
+  if (!text) return { raw, body: undefined };
   try {
-    return JSON.parse(raw);
+    return { raw, body: JSON.parse(text) as unknown };
   } catch {
-    return raw;
+    return { raw, body: text };
   }
 }
+
+const joinFrames = (a: FakeStreamFrame, b: FakeStreamFrame): FakeStreamFrame =>
+  typeof a === "string" && typeof b === "string" ? a + b : Buffer.concat([Buffer.from(a), Buffer.from(b)]);
 
 function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   response.writeHead(status, { "content-type": "application/json", ...headers });
@@ -261,7 +286,7 @@ function refusalOf(
   kind: FakeRefusal,
   apiKey: string | undefined,
   retryAfter: number | undefined,
-): { status: number; body: unknown; headers?: Record<string, string> } {
+): FakeAnswer {
   if (kind === "invalid") return protocol.rejectedKey(apiKey);
   if (protocol.refusal) return protocol.refusal(kind, retryAfter);
   return kind === "quota"
@@ -284,7 +309,7 @@ export async function startFakeUpstream(
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
-    const body = await readBody(request);
+    const { raw, body } = await readBody(request);
     const route = protocol.route(request.method ?? "GET", url, body);
     const record: FakeRequest = {
       method: request.method ?? "GET",
@@ -309,10 +334,13 @@ export async function startFakeUpstream(
       else sendJson(response, keyless.status, keyless.body ?? {});
       return done();
     }
-    if (!route) return (sendJson(response, 404, protocol.errorBody(404, "Not found"), {}), done());
+    if (!route)
+      return (sendJson(response, 404, protocol.errorBody(404, "Not found"), protocol.errorHeaders?.(404)), done());
+    const refused = await protocol.verify?.(request, url, raw);
+    if (refused) return (sendJson(response, refused.status, refused.body, refused.headers), done());
     if (!record.apiKey || !acceptKey(record.apiKey)) {
       const rejected = protocol.rejectedKey(record.apiKey);
-      return (sendJson(response, rejected.status, rejected.body), done());
+      return (sendJson(response, rejected.status, rejected.body, rejected.headers), done());
     }
     const reply = queue.shift() ?? options.defaultReply ?? {};
     if (reply.delayMs) await pause(reply.delayMs, response);
@@ -324,7 +352,10 @@ export async function startFakeUpstream(
       return (sendJson(response, refused.status, refused.body, refused.headers), done());
     }
     if (reply.status) {
-      const headers = retryAfterHeader(reply.retryAfter);
+      const headers = {
+        ...protocol.errorHeaders?.(reply.status, reply.errorType),
+        ...retryAfterHeader(reply.retryAfter),
+      };
       return (
         sendJson(
           response,
@@ -352,17 +383,20 @@ export async function startFakeUpstream(
     const frames = format.streamFrames(resolved);
     let started = false;
     const start = () => (started ? "" : ((started = true), frames.start?.() ?? ""));
-    response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    response.writeHead(200, {
+      "content-type": protocol.streamContentType ?? "text/event-stream",
+      "cache-control": "no-cache",
+    });
     for (const [index, chunk] of resolved.chunks.entries()) {
       if (index > 0 && reply.chunkDelayMs) await pause(reply.chunkDelayMs, response);
       if (reply.dropAfterChunks === index) return void request.socket.destroy();
       if (reply.errorAfterChunks === index)
         return (response.end(frames.error(reply.message ?? "Fake stream failure", reply.errorType)), done());
       if (response.destroyed) return;
-      response.write(start() + frames.chunk(chunk, index));
+      response.write(joinFrames(start(), frames.chunk(chunk, index)));
     }
     if (reply.dropAfterChunks !== undefined) return void request.socket.destroy();
-    response.end(start() + frames.end());
+    response.end(joinFrames(start(), frames.end()));
     done();
   };
 

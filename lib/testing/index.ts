@@ -12,10 +12,12 @@ export {
 } from "./fake-providers.js";
 export {
   startFakeUpstream,
+  type FakeAnswer,
   type FakeProtocol,
   type FakeRefusal,
   type FakeReply,
   type FakeRequest,
+  type FakeStreamFrame,
   type FakeToolCall,
   type FakeUpstream,
   type FakeUpstreamOptions,
@@ -40,3 +42,7 @@ export {
 export { startFakeVaultTransit, type FakeVaultTransit, type FakeVaultTransitOptions } from "./fake-vault-transit.js";
 export { startFakeAwsKms, type FakeAwsKms, type FakeAwsKmsOptions } from "./fake-aws-kms.js";
 export type { FakeKeyService, KeyServiceCall, KeyServiceFaults } from "./fake-key-service.js";
+export { startFakeBedrock, type FakeBedrock, type FakeBedrockOptions } from "./fake-bedrock.js";
+export type { FakeAwsCredentials } from "./fake-aws-sigv4.js";
+export { startFakeVertex, type FakeVertex, type FakeVertexOptions } from "./fake-vertex.js";
+export type { FakeServiceAccount } from "./fake-google-oauth.js";

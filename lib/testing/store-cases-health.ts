@@ -15,6 +15,7 @@ import {
 const brokenRecord = (userId: string, provider: string): KeyRecord => ({
   userId,
   provider,
+  label: "default",
   ciphertext: "",
   hint: "",
   createdAt: "",

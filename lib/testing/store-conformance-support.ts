@@ -41,6 +41,12 @@ export interface KeyStoreConformanceOptions {
    * keys it would turn unreadable. Defaults to `true`.
    */
   endpoints?: boolean;
+  /**
+   * Whether the store keeps several labels per (userId, provider) and declares {@link KeyStore.labels}. Pass `false`
+   * for a store that keeps one record per provider (as 0.1's did): byok-ai then gives it only label `"default"`.
+   * Defaults to `true`.
+   */
+  labels?: boolean;
 }
 
 /**
@@ -107,10 +113,10 @@ export async function withStore(
 }
 
 /** A record as BYOK would write it; the ciphertext is random (stores never decrypt it). */
-export function makeRecord(userId: string, provider = "gemini", at = new Date()): KeyRecord {
+export function makeRecord(userId: string, provider = "gemini", at = new Date(), label = "default"): KeyRecord {
   const ciphertext = `v1.conformance.${randomUUID()}`;
   const iso = at.toISOString();
-  return { userId, provider, ciphertext, hint: `\u2026${ciphertext.slice(-4)}`, createdAt: iso, updatedAt: iso };
+  return { userId, provider, label, ciphertext, hint: `\u2026${ciphertext.slice(-4)}`, createdAt: iso, updatedAt: iso };
 }
 
 /** Every record `scan()` yields, plus the batch sizes. */

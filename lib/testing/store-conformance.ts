@@ -4,6 +4,7 @@ import { apartCases } from "./store-cases-apart.js";
 import { basicCases } from "./store-cases-basic.js";
 import { budgetCases } from "./store-cases-budgets.js";
 import { healthCases } from "./store-cases-health.js";
+import { labelCases } from "./store-cases-labels.js";
 import { onceCases } from "./store-cases-once.js";
 import { rotationCases } from "./store-cases-rotation.js";
 import { usageCases } from "./store-cases-usage.js";
@@ -21,7 +22,8 @@ export type {
 
 /**
  * Registers the KeyStore conformance tests for your store under `describe(options.name)`: round
- * trip, replace, delete, deleteUser, list, touch, concurrent writes, odd user ids, scan,
+ * trip, replace, delete, deleteUser, list, touch, several labels per provider (unless `labels: false`),
+ * concurrent writes, odd user ids, scan,
  * compare-and-swap, setStatus, that what the store's own `usage`/`budgets`/`once` keep is never a
  * record (for a store with those members), and (when you give the factories) isolation, fast failure
  * and broken records. It asserts with `node:assert/strict` and uses no hooks, so it runs under jest,
@@ -44,6 +46,7 @@ export type {
 export function runKeyStoreConformance(runner: ConformanceRunner, options: KeyStoreConformanceOptions): void {
   runner.describe(options.name, () => {
     basicCases(runner, options);
+    labelCases(runner, options);
     rotationCases(runner, options);
     healthCases(runner, options);
     apartCases(runner, options);

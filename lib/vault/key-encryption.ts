@@ -1,6 +1,6 @@
 // The KeyEncryptionKey interface, the wrap context built from a record's SealContext, and the errors a key service answers.
 import { ByokError } from "../errors.js";
-import type { SealContext } from "./vault.js";
+import { ownLabel, type SealContext } from "./vault.js";
 
 /**
  * A key that wraps (encrypts) and unwraps the data keys records are sealed under, kept in a key
@@ -33,7 +33,12 @@ export interface KeyEncryptionKey {
 }
 
 /** Every field of SealContext, checked by the compiler: a field added there must be listed here. */
-const SEAL_FIELDS: { [K in keyof Required<SealContext>]: true } = { userId: true, provider: true, endpoint: true };
+const SEAL_FIELDS: { [K in keyof Required<SealContext>]: true } = {
+  userId: true,
+  provider: true,
+  label: true,
+  endpoint: true,
+};
 
 /**
  * The wrap context of a record: every SealContext field that is set, by name, in sorted order. It is
@@ -42,8 +47,9 @@ const SEAL_FIELDS: { [K in keyof Required<SealContext>]: true } = { userId: true
  */
 export function wrapContext(context: SealContext): Record<string, string> {
   const out: Record<string, string> = {};
+  const fields: Record<string, unknown> = { ...context, label: ownLabel(context.label) };
   for (const name of Object.keys(SEAL_FIELDS).sort()) {
-    const value = (context as unknown as Record<string, unknown>)[name];
+    const value = fields[name];
     if (typeof value === "string") out[name] = value;
   }
   return out;

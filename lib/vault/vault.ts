@@ -1,4 +1,4 @@
-// AES-256-GCM sealing of API keys under a keyring of master keys, bound to (userId, provider) by associated data.
+// AES-256-GCM sealing of API keys under a keyring of master keys, bound to (userId, provider, label) by associated data.
 import {
   createCipheriv,
   createDecipheriv,
@@ -9,12 +9,18 @@ import {
   createSecretKey,
 } from "node:crypto";
 import { ByokError } from "../errors.js";
+import { DEFAULT_LABEL } from "../core/types.js";
 import { encodeSealed, IV_BYTES, parseSealed, type SealedParts, TAG_BYTES } from "./format.js";
 
 /** Which record a ciphertext belongs to; bound into it as associated data. */
 export interface SealContext {
   userId: string;
   provider: string;
+  /**
+   * The record's label. Label `"default"` (or none) is bound as 0.1 bound every record, so every record written
+   * before labels existed reads as before; any other label is bound into the associated data.
+   */
+  label?: string;
   /**
    * The endpoint the key was registered with (a key that carries its own endpoint: Azure OpenAI, a
    * self-hosted server), so a stored key cannot be pointed elsewhere. Absent for every other key.
@@ -41,15 +47,25 @@ function ringKey(masterKey: Buffer): RingKey {
 
 const AD_PREFIX = Buffer.from("byok-ai/v1", "latin1");
 
+/** A label that is bound into a record's associated data: any but `"default"`, which is bound as 0.1 bound it (not at all). */
+export const ownLabel = (label: string | undefined): string | undefined =>
+  label === DEFAULT_LABEL ? undefined : label;
+
+/** The associated data of a record with a label of its own starts apart, so no layout can be read as the other. */
+const AD_LABELLED_PREFIX = Buffer.from("byok-ai/v1+label", "latin1");
+
 /**
  * Length-prefixed encoding of (userId, provider), then of the endpoint only when there is one (so
  * every record written without one reads as before): unambiguous, so ("a:b","c") and ("a","b:c") differ.
+ * A record labelled other than `"default"` encodes (userId, provider, label, endpoint?) after a prefix of its own.
  */
-export function associatedData({ userId, provider, endpoint }: SealContext): Buffer {
-  const parts = [userId, provider, ...(endpoint === undefined ? [] : [endpoint])];
-  const size = parts.reduce((total, part) => total + 4 + Buffer.byteLength(part, "utf8"), AD_PREFIX.length);
+export function associatedData({ userId, provider, label, endpoint }: SealContext): Buffer {
+  const own = ownLabel(label);
+  const prefix = own === undefined ? AD_PREFIX : AD_LABELLED_PREFIX;
+  const parts = [userId, provider, ...(own === undefined ? [] : [own]), ...(endpoint === undefined ? [] : [endpoint])];
+  const size = parts.reduce((total, part) => total + 4 + Buffer.byteLength(part, "utf8"), prefix.length);
   const out = Buffer.allocUnsafe(size);
-  let at = AD_PREFIX.copy(out, 0);
+  let at = prefix.copy(out, 0);
   for (const part of parts) {
     at = out.writeUInt32BE(Buffer.byteLength(part, "utf8"), at);
     at += out.write(part, at, "utf8");

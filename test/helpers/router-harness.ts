@@ -5,7 +5,7 @@ import type { Express, NextFunction, Request, Response } from "express";
 import type { AddressInfo } from "node:net";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type * as Lib from "../../lib";
-import type { KeyRecord, KeyStore } from "../../lib/extend";
+import type { ByokStores, KeyRecord, KeyStore } from "../../lib/extend";
 import { type FakeProviders, type FakeUpstream, startFakeProviders } from "../../lib/testing";
 import { TEST_MASTER_KEY } from "./canary";
 
@@ -64,7 +64,8 @@ export interface AppFixtureOptions {
   router?: Partial<Lib.RouterOptions>;
   byok?: Partial<Lib.ByokOptions>;
   gemini?: { timeoutMs?: number };
-  store?: KeyStore;
+  /** A store whole, or stores by capability. */
+  store?: KeyStore | ByokStores;
   /** App middleware mounted before the router (e.g. an app-wide body parser). */
   beforeRouter?: ((req: Request, res: Response, next: NextFunction) => void)[];
 }
@@ -76,10 +77,11 @@ export interface AppFixtureOptions {
 export async function appFixture(kit: Kit, options: AppFixtureOptions = {}): Promise<AppFixture> {
   const fakes = await startFakeProviders();
   const fake = fakes.gemini;
-  const store = options.store ?? new kit.lib.MemoryStore();
+  const stores = options.store ?? new kit.lib.MemoryStore();
+  const store: KeyStore = (stores as Partial<ByokStores>).keys ?? (stores as KeyStore);
   const byok = new kit.lib.BYOK({
     masterKey: TEST_MASTER_KEY,
-    store,
+    store: stores,
     providers: { ...fakes.providers, gemini: { baseUrl: fake.url, ...options.gemini } },
     ...options.byok,
   });
@@ -118,7 +120,9 @@ export async function appFixture(kit: Kit, options: AppFixtureOptions = {}): Pro
     async snapshot() {
       const all: KeyRecord[] = [];
       for await (const batch of store.scan()) all.push(...batch);
-      return all.sort((a, b) => `${a.userId}/${a.provider}`.localeCompare(`${b.userId}/${b.provider}`));
+      return all.sort((a, b) =>
+        `${a.userId}/${a.provider}/${a.label}`.localeCompare(`${b.userId}/${b.provider}/${b.label}`),
+      );
     },
     async close() {
       await byok.close();

@@ -4,7 +4,8 @@ import request from "supertest";
 import { MemoryStore } from "../../lib";
 import type { KeyStore } from "../../lib/extend";
 import { type AppFixture, EXPRESS_VERSIONS, appFixture, loadKit } from "../helpers/router-harness";
-import { REDIS_URL } from "../helpers/services";
+import { Pool } from "pg";
+import { DATABASE_URL, REDIS_URL, uniqueName } from "../helpers/services";
 
 describe.each(EXPRESS_VERSIONS)("byokRouter rate limits on %s", (version) => {
   const kit = loadKit(version);
@@ -83,13 +84,14 @@ describe.each(EXPRESS_VERSIONS)("byokRouter rate limits on %s", (version) => {
       jest.requireActual<typeof import("express-rate-limit")>("express-rate-limit");
     const asked: string[] = [];
     const counters = new CounterMemory();
-    // A store of the app's own (here a MemoryStore with one more method): the router goes by what it offers.
-    const store = new (class extends kit.lib.MemoryStore {
+    // Stores of the app's own making: the router goes by what they offer.
+    const store = {
+      keys: new kit.lib.MemoryStore(),
       rateLimits(limiter: "keys" | "chat") {
         asked.push(limiter);
         return limiter === "keys" ? counters : new CounterMemory();
-      }
-    })();
+      },
+    };
     f = await appFixture(kit, { store, router: { rateLimit: { keys: { limit: 1 } } } });
     expect(asked).toEqual(["keys", "chat"]);
     expect((await request(f.app).get("/byok/keys").set("x-user", "u1")).status).toBe(200);
@@ -201,5 +203,63 @@ describe("byokRouter rate limits with a Redis-backed key store", () => {
       await first!.close();
       await second!.close();
     }
+  });
+});
+
+describe("byokRouter rate limits with a PostgresStore", () => {
+  const kit = loadKit("express5");
+  let pool: Pool;
+  beforeAll(() => {
+    pool = new Pool({ connectionString: DATABASE_URL, max: 4 });
+    pool.on("error", () => undefined);
+  });
+  afterAll(async () => {
+    await pool.end();
+  });
+
+  it("counts in the store's <table>_rate through its rateLimits capability, shared by two instances", async () => {
+    const table = uniqueName("rl");
+    const stores = [new kit.lib.PostgresStore({ pool, table }), new kit.lib.PostgresStore({ pool, table })];
+    await stores[0]!.migrate();
+    const [first, second] = await Promise.all(
+      stores.map((store) => appFixture(kit, { store, router: { rateLimit: { keys: { limit: 2 } } } })),
+    );
+    try {
+      expect((await request(first!.app).get("/byok/keys").set("x-user", "u1")).status).toBe(200);
+      expect((await request(second!.app).get("/byok/keys").set("x-user", "u1")).status).toBe(200);
+      const res = await request(first!.app).get("/byok/keys").set("x-user", "u1");
+      expect([res.status, res.body.error.code]).toEqual([429, "RATE_LIMITED"]);
+      expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
+      // Another user, and the chat limiter, count apart.
+      expect((await request(second!.app).get("/byok/keys").set("x-user", "u2")).status).toBe(200);
+      const { rows } = await pool.query(`SELECT key, hits FROM "${table}_rate" ORDER BY key`);
+      expect(rows).toEqual([
+        { key: "keys:{dTE}", hits: 3 },
+        { key: "keys:{dTI}", hits: 1 },
+      ]);
+    } finally {
+      await first!.close();
+      await second!.close();
+    }
+  });
+
+  it("starts a new window once the old one ended, and decrement and resetKey act on one key", async () => {
+    const table = uniqueName("rlw");
+    const store = new kit.lib.PostgresStore({ pool, table });
+    await store.migrate();
+    const counters = store.rateLimits("chat");
+    counters.init?.({ windowMs: 60_000 } as never);
+    expect((await counters.increment("a")).totalHits).toBe(1);
+    const second = await counters.increment("a");
+    expect(second.totalHits).toBe(2);
+    expect(second.resetTime!.getTime()).toBeGreaterThan(Date.now());
+    await counters.decrement("a");
+    expect((await counters.get!("a"))?.totalHits).toBe(1);
+    // The window ends (moved into the past, as time would): the next increment starts a new one.
+    await pool.query(`UPDATE "${table}_rate" SET reset_at = now() - interval '1 second'`);
+    expect(await counters.get!("a")).toBeUndefined();
+    expect((await counters.increment("a")).totalHits).toBe(1);
+    await counters.resetKey("a");
+    expect(await counters.get!("a")).toBeUndefined();
   });
 });

@@ -80,7 +80,7 @@ describe("PostgresStore.migrate", () => {
     }
   });
 
-  it("adds the columns of later versions (status, endpoint, status_until) to a table an earlier version made, keeping its rows", async () => {
+  it("adds the columns of later versions (status, endpoint, status_until, label…) to a table an earlier version made, keeping its rows as label default", async () => {
     const table = newTable("old");
     await pool.query(`CREATE TABLE "${table}" (
       user_id text COLLATE "C" NOT NULL, provider text COLLATE "C" NOT NULL, ciphertext text NOT NULL,
@@ -96,6 +96,7 @@ describe("PostgresStore.migrate", () => {
     expect(await store.get("u1", "openai")).toEqual({
       userId: "u1",
       provider: "openai",
+      label: "default",
       ciphertext: "v1.a.b.c.d",
       hint: "…abcd",
       createdAt: at,
@@ -224,8 +225,12 @@ describe("PostgresStore", () => {
         "ciphertext",
         "created_at",
         "endpoint",
+        "expires_at",
         "hint",
+        "label",
         "last_used_at",
+        "models",
+        "priority",
         "provider",
         "status",
         "status_until",

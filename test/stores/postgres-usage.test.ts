@@ -51,6 +51,7 @@ describe("PostgresStore usage and budgets", () => {
         expect.stringMatching(/_[0-9a-f]{8}_budget$/),
         expect.stringMatching(/_[0-9a-f]{8}_usage$/),
         expect.stringMatching(/_[0-9a-f]{8}_once$/),
+        expect.stringMatching(/_[0-9a-f]{8}_rate$/),
         table,
       ]);
       expect(names.every((name) => name.length <= 63)).toBe(true);

@@ -42,6 +42,7 @@ describe("RedisStore usage and budgets", () => {
       const record = {
         userId: "u1",
         provider: "gemini",
+        label: "default",
         ciphertext: "v1.a.b.c.d",
         hint: "\u2026abcd",
         createdAt: at,

@@ -2,6 +2,7 @@ import { ByokError } from "../../lib/errors";
 import { generateMasterKey, parseMasterKey } from "../../lib/vault/master-key";
 import { keyIdOf, parseSealed } from "../../lib/vault/format";
 import { associatedData, keyIdFor, Vault } from "../../lib/vault/vault";
+import { wrapContext } from "../../lib/vault/key-encryption";
 import { flipBit } from "../helpers/tamper";
 
 const KEY_A = Buffer.alloc(32, 1);
@@ -85,6 +86,25 @@ describe("Vault", () => {
       expect(code(() => vault.open(sealed, other))).toBe("KEY_UNREADABLE");
     expect(code(() => vault.open(vault.seal("plain-key-123", ctx), { ...ctx, endpoint }))).toBe("KEY_UNREADABLE");
     expect(associatedData({ ...ctx, endpoint: undefined })).toEqual(associatedData(ctx));
+  });
+
+  it("binds a label other than default: a key opens under its own label alone; label default is bound as 0.1 bound it", () => {
+    const vault = new Vault([KEY_A]);
+    const endpoint = "https://res.openai.azure.com";
+    const work = vault.seal("work-key-1234", { ...ctx, label: "work" });
+    expect(vault.open(work, { ...ctx, label: "work" })).toBe("work-key-1234");
+    for (const other of [ctx, { ...ctx, label: "default" }, { ...ctx, label: "Work" }, { ...ctx, endpoint: "work" }])
+      expect(code(() => vault.open(work, other))).toBe("KEY_UNREADABLE");
+    // A record of 0.1 (no label) opens as label default, and never as another label.
+    const old = vault.seal("old-key-12345", ctx);
+    expect(vault.open(old, { ...ctx, label: "default" })).toBe("old-key-12345");
+    expect(code(() => vault.open(old, { ...ctx, label: "work" }))).toBe("KEY_UNREADABLE");
+    expect(associatedData({ ...ctx, label: "default" })).toEqual(associatedData(ctx));
+    // A label and an endpoint that spell the same bytes are two different bindings.
+    expect(associatedData({ ...ctx, label: endpoint })).not.toEqual(associatedData({ ...ctx, endpoint }));
+    const both = vault.seal("both-key-1234", { ...ctx, label: "work", endpoint });
+    expect(code(() => vault.open(both, { ...ctx, label: "work" }))).toBe("KEY_UNREADABLE");
+    expect(vault.open(both, { ...ctx, label: "work", endpoint })).toBe("both-key-1234");
   });
 
   it("encodes associated data unambiguously", () => {
@@ -191,5 +211,13 @@ describe("parseMasterKey", () => {
 
   it("generates keys that parse", () => {
     expect(parseMasterKey(generateMasterKey())).toHaveLength(32);
+  });
+});
+
+describe("wrapContext", () => {
+  it("names a label other than default (so a data key is bound to it too), and none for label default", () => {
+    const ctx = { userId: "u1", provider: "gemini" };
+    expect(wrapContext({ ...ctx, label: "default" })).toEqual(wrapContext(ctx));
+    expect(wrapContext({ ...ctx, label: "work" })).toEqual({ label: "work", provider: "gemini", userId: "u1" });
   });
 });
