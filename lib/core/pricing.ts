@@ -107,7 +107,7 @@ const loadTable = (): typeof PriceTable =>
 
 /** Models found (or not) in the table, by provider and model id; bounded, since model names come from requests. */
 const lookedUp = new Map<string, TableModel | null>();
-const MAX_FOUND = 1000;
+const MAX_LOOKED_UP = 1000;
 
 /**
  * The table's price for `modelId` of `providerId` at `at`: the model is looked up once (the table's matcher costs
@@ -121,7 +121,7 @@ function tableEntry(providerId: string, modelId: string, at: number): TablePrice
   if (model === undefined) {
     const answer = ask();
     model = answer?.model ?? null;
-    if (lookedUp.size >= MAX_FOUND) lookedUp.delete(lookedUp.keys().next().value!);
+    if (lookedUp.size >= MAX_LOOKED_UP) lookedUp.delete(lookedUp.keys().next().value!);
     lookedUp.set(key, model);
     if (!model) return undefined;
     return answer!.model_price;
@@ -134,9 +134,10 @@ function tableEntry(providerId: string, modelId: string, at: number): TablePrice
 function tablePrice(value: TablePrice[string], inputTokens: number): number | undefined {
   if (typeof value === "number") return value;
   if (!value || typeof value !== "object") return undefined;
-  let price = value.base;
-  for (const tier of value.tiers) if (inputTokens > tier.start) price = tier.price;
-  return price;
+  // The tier with the highest start the input passed, in whatever order the data lists them.
+  let best = { start: -1, price: value.base };
+  for (const tier of value.tiers) if (inputTokens > tier.start && tier.start > best.start) best = tier;
+  return best.price;
 }
 
 /**
