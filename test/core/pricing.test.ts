@@ -441,6 +441,20 @@ describe("costUsd through the public API, on every built-in provider", () => {
       unpriced: 0,
     });
   });
+
+  it("openrouter: a connection() request is counted at the cost its answer states", async () => {
+    const { ai } = await setUp("openrouter");
+    fakes.openrouter.enqueue({ usage: { ...CASES[4]!.u, cacheWriteTokens: 100, costUsd: 0.0012345 } });
+    const connection = await ai.connection("openrouter");
+    const answer = await connection.fetch(`${connection.baseURL}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "How much?" }] }),
+    });
+    await answer.json();
+    await waitFor(async () => (await ai.usage()).length === 1, "the request counted");
+    expect((await ai.usage())[0]).toMatchObject({ cachedInputTokens: 1_000, costUsd: 0.001235, unpriced: 0 });
+  });
 });
 
 describe("a stream cut short, and a custom provider's pricing hook", () => {
