@@ -19,6 +19,7 @@ import { isPeerInstalled, missingPeer } from "./core/optional-peer.js";
 import { PROVIDER_KINDS } from "./providers/built-ins.js";
 import { MemoryStore } from "./stores/memory-store.js";
 import { parseMetering, readUsage, type UsageQuery } from "./core/metering.js";
+import { parsePricing } from "./core/pricing.js";
 import { Keyring } from "./vault/keyring.js";
 import {
   rotate,
@@ -80,7 +81,12 @@ export class BYOK {
       defaultProvider: parsed.defaultProvider,
       maxAttempts: parsed.maxAttempts,
       emit: createEventSink(parsed.onEvent),
-      metering: parseMetering(parsed.usage, parsed.budgets, stores),
+      metering: parseMetering(
+        parsed.usage,
+        parsed.budgets,
+        stores,
+        parsePricing(parsed.pricing, Object.keys(parsed.providers)),
+      ),
     };
     Object.defineProperty(this, BRAND, { value: true });
   }

@@ -16,6 +16,7 @@ export type {
   ProviderChatRequest,
   ProviderChatResult,
   ProviderConnectionSpec,
+  ProviderPricing,
   ProviderModel,
   ProviderRefusal,
   ProviderStreamPart,

@@ -29,6 +29,8 @@ export type {
   KeyInfo,
   KeyStatus,
   ModelInfo,
+  ModelPrice,
+  Pricing,
   ProviderConnection,
   ProviderOptions,
   Usage,

@@ -194,7 +194,8 @@ describe("AiClient.chat", () => {
       provider: "gemini",
       model: "gemini-2.5-flash",
       finishReason: "stop",
-      usage: { inputTokens: 2, outputTokens: 3, totalTokens: 5 },
+      // 2 input tokens at $0.30 and 3 output at $2.50 per million (the price table's): 8.1 micro-dollars, rounded
+      usage: { inputTokens: 2, outputTokens: 3, totalTokens: 5, costUsd: 0.000008 },
       key: { owner: "user", label: "default", hint: expect.stringMatching(/^\u2026/) },
     });
     const call = f.fake.requests.at(-1)!;
@@ -256,7 +257,8 @@ describe("AiClient.chat", () => {
       label: "default",
       keyOwner: "user",
       model: "gemini-2.5-flash",
-      usage: { inputTokens: 2, outputTokens: 3, totalTokens: 5 },
+      usage: { inputTokens: 2, outputTokens: 3, totalTokens: 5, costUsd: 0.000008 },
+      priceVersion: expect.stringMatching(/^@pydantic\/genai-prices@\d+\.\d+\.\d+$/),
       at: expect.any(String),
       durationMs: expect.any(Number),
       requestId: expect.any(String),

@@ -27,7 +27,8 @@ import {
   toConversation,
 } from "./validate.js";
 import { openConnection } from "./connection.js";
-import { estimateChat, readUsage, startMeter } from "./metering.js";
+import { estimateChat, type MeterSubject, priceUsage, readUsage, startMeter } from "./metering.js";
+import type { Cost } from "./pricing.js";
 import {
   hasKey,
   KeyChain,
@@ -77,7 +78,13 @@ type Prepared = Awaited<ReturnType<typeof prepare>>;
 /** One key's turn: its budget reserved (per the scopes of whose key it is) and the key opened for the call. */
 async function engage(context: CoreContext, operation: Operation, prepared: Prepared, resolved: Resolved) {
   const { userId, providerRequest } = prepared;
-  const subject = { ...whoCalled(userId, resolved), provider: resolved.id, model: providerRequest.model };
+  const { pricing } = resolved.provider;
+  const subject: MeterSubject = {
+    ...whoCalled(userId, resolved),
+    provider: resolved.id,
+    model: providerRequest.model,
+    ...(pricing ? { pricing } : {}),
+  };
   const meter = await startMeter(context, subject, estimateChat(providerRequest)).catch((error: unknown) => {
     if (ByokError.is(error) && error.code === "BUDGET_EXCEEDED")
       context.emit("chat.failed", operation, { ...subject, ...keyNaming(resolved), code: error.code });
@@ -90,8 +97,17 @@ async function engage(context: CoreContext, operation: Operation, prepared: Prep
     await meter.end({}); // nothing was sent: the reservation is released
     throw error;
   }
-  return { meter, call: { apiKey, endpoint: resolved.record.endpoint } };
+  return { meter, subject, call: { apiKey, endpoint: resolved.record.endpoint } };
 }
+
+/** A finished call's usage with its cost (see {@link priceUsage}), for its response, its event and its meter. */
+function priced(context: CoreContext, subject: MeterSubject, model: string, usage: Usage) {
+  const { usage: withCost, cost } = priceUsage(context, { ...subject, model }, usage);
+  return { usage: withCost, cost: cost ?? null };
+}
+
+/** What an event says of a call's price: the table's version when the table priced it. */
+const priceFields = (cost: Cost | null | undefined) => (cost?.version ? { priceVersion: cost.version } : {});
 
 /**
  * Whether a failure of one key's turn moves the call to the next key: the provider refused the key itself (a
@@ -139,6 +155,7 @@ function succeeded(
   userId: string,
   resolved: Resolved,
   response: ChatResponse,
+  cost: Cost | null,
 ): void {
   touchIfDue(context, resolved.record, resolved.record.lastUsedAt);
   noteKeyOutcome(context, operation, userId, resolved, "ok");
@@ -149,6 +166,7 @@ function succeeded(
     provider: resolved.id,
     model,
     usage,
+    ...priceFields(cost),
   });
 }
 
@@ -158,7 +176,7 @@ function failed(
   operation: Operation,
   { userId, resolved, model }: { userId: string; resolved: Resolved; model: string },
   error: unknown,
-  usage?: Usage,
+  usage?: { usage: Usage; cost: Cost | null },
 ): void {
   const code = failureCode(error);
   const provider = resolved.id;
@@ -171,7 +189,7 @@ function failed(
     provider,
     model,
     code,
-    ...(usage ? { usage } : {}),
+    ...(usage ? { usage: usage.usage, ...priceFields(usage.cost) } : {}),
   });
 }
 
@@ -181,7 +199,7 @@ async function runChat(context: CoreContext, rawUserId: string | undefined, inpu
   const prepared = await prepare(context, operation, rawUserId, input);
   const { request, userId, providerRequest } = prepared;
   return withFailover(context, operation, prepared, async (resolved, last) => {
-    const { meter, call } = await engage(context, operation, prepared, resolved);
+    const { meter, call, subject } = await engage(context, operation, prepared, resolved);
     const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal);
     let sent = false; // the request went to the provider: from here on, an abort leaves it billing the prompt
     try {
@@ -189,16 +207,17 @@ async function runChat(context: CoreContext, rawUserId: string | undefined, inpu
       deadline.signal.throwIfAborted();
       sent = true;
       const result = await resolved.provider.doChat(providerRequest, { ...call, signal: deadline.signal });
+      const { usage, cost } = priced(context, subject, result.model, result.usage);
       const response: ChatResponse = {
         text: result.text,
         provider: resolved.id,
         model: result.model,
         finishReason: result.finishReason,
-        usage: result.usage,
+        usage,
         key: servingKey(resolved),
       };
-      void meter.end({ model: response.model, usage: response.usage });
-      succeeded(context, operation, userId, resolved, response);
+      void meter.end({ model: response.model, usage, cost });
+      succeeded(context, operation, userId, resolved, response, cost);
       return response;
     } catch (error) {
       // A chat the caller aborted once it was sent counts, as a cut stream does, from its reservation (no
@@ -278,7 +297,7 @@ async function* streamWith(
   settle: { resolve: (r: ChatResponse) => void; reject: (e: unknown) => void },
 ): AsyncGenerator<{ text: string }> {
   const { request, userId, providerRequest } = prepared;
-  const { meter, call } = await engage(context, operation, prepared, resolved);
+  const { meter, call, subject } = await engage(context, operation, prepared, resolved);
   const deadline = startDeadline(resolved.provider.timeoutMs ?? DEFAULT_TIMEOUT_MS, request.signal);
   const failure = { userId, resolved, model: providerRequest.model };
   let text = "";
@@ -301,17 +320,18 @@ async function* streamWith(
       } else if (part.type === "usage") {
         usage = part.usage;
       } else {
+        const { usage: withCost, cost } = priced(context, subject, part.model, part.usage);
         const result: ChatResponse = {
           text,
           provider: resolved.id,
           model: part.model,
           finishReason: part.finishReason,
-          usage: part.usage,
+          usage: withCost,
           key: servingKey(resolved),
         };
         done = reported = true;
-        void meter.end({ model: part.model, usage: part.usage });
-        succeeded(context, operation, userId, resolved, result);
+        void meter.end({ model: part.model, usage: withCost, cost });
+        succeeded(context, operation, userId, resolved, result, cost);
         settle.resolve(result);
       }
     }
@@ -321,11 +341,12 @@ async function* streamWith(
       });
   } catch (error) {
     // As runChat: aborted by the caller once sent, it counts even before the first part came back.
-    await meter.end({ usage, started: started || (sent && request.signal?.aborted === true) });
+    const so = usage && priced(context, subject, providerRequest.model, usage);
+    await meter.end({ ...so, started: started || (sent && request.signal?.aborted === true) });
     const translated = deadline.translate(error, resolved.id);
     reported = true;
     if (started || last || !failsOver(translated)) {
-      failed(context, operation, failure, translated, usage);
+      failed(context, operation, failure, translated, so);
       settle.reject(translated);
     }
     throw translated;
@@ -333,8 +354,9 @@ async function* streamWith(
     if (!done && !reported) {
       // The consumer stopped early (break/return): settle `response` and let dispose() cancel the upstream call.
       const closed = new DOMException("The stream was closed before it finished.", "AbortError");
-      await meter.end({ usage, started });
-      failed(context, operation, failure, closed, usage); // chat.failed ABORTED, with the usage so far
+      const so = usage && priced(context, subject, providerRequest.model, usage);
+      await meter.end({ ...so, started });
+      failed(context, operation, failure, closed, so); // chat.failed ABORTED, with the usage so far
       settle.reject(closed);
     }
     deadline.dispose(!done); // cancels the upstream call only when the stream was left early

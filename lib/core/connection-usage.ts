@@ -31,8 +31,19 @@ export function usageFrom(readers: ApiReaders, body: unknown, before?: Usage): U
   if (!isObject(usage)) return before;
   const inputTokens = count(usage.inputTokens) ?? before?.inputTokens ?? 0;
   const outputTokens = count(usage.outputTokens) ?? before?.outputTokens ?? 0;
-  return { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens };
+  const out: Usage = { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens };
+  for (const part of PARTS) {
+    const n = count(usage[part]) ?? before?.[part];
+    if (n !== undefined) out[part] = n;
+  }
+  const costUsd = usage.costUsd;
+  if (typeof costUsd === "number" && Number.isFinite(costUsd) && costUsd >= 0) out.costUsd = costUsd;
+  else if (before?.costUsd !== undefined) out.costUsd = before.costUsd;
+  return out;
 }
+
+/** The parts of a total a reader may state (see `Usage`), each kept only when it is a whole count. */
+const PARTS = ["cachedInputTokens", "cacheWriteTokens", "reasoningTokens"] as const;
 
 /** What the API's `readRequest` says of a request: only a non-empty model name and a count are kept. */
 function requestFacts(readers: ApiReaders, json: unknown, path: string): { model?: string; maxOutputTokens?: number } {

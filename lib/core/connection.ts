@@ -218,7 +218,13 @@ function keyedFetch(context: CoreContext, userId: string, resolved: Resolved, ba
     for (const name of base.carriers.headers) headers.delete(name);
     for (const name of base.carriers.params) if (url.searchParams.has(name)) url.searchParams.delete(name);
     const { estimate, model } = estimateRequest(base.readers, await bodyText(body, bodyCopy), url.pathname);
-    const subject = { ...who, provider: id, model: model ?? resolved.provider.defaultModel };
+    const { pricing } = resolved.provider;
+    const subject = {
+      ...who,
+      provider: id,
+      model: model ?? resolved.provider.defaultModel,
+      ...(pricing ? { pricing } : {}),
+    };
     const meter = await startMeter(context, subject, estimate); // BUDGET_EXCEEDED: nothing is sent
     let apiKey: string;
     try {

@@ -41,15 +41,18 @@ const ALLOWED: {
   "key.status_changed": ["label", "keyOwner", "hint", "status", "previousStatus", "statusUntil"],
   "key.failover": ["label", "keyOwner", "hint", "model", "code"],
   "key.used": ["method", "path", "status"],
-  "chat.completed": ["label", "keyOwner", "model", "usage"],
-  "chat.failed": ["label", "keyOwner", "model", "code", "usage"],
+  "chat.completed": ["label", "keyOwner", "model", "usage", "priceVersion"],
+  "chat.failed": ["label", "keyOwner", "model", "code", "usage", "priceVersion"],
 };
 
-const copyUsage = ({ inputTokens, outputTokens, totalTokens }: Usage): Usage => ({
-  inputTokens,
-  outputTokens,
-  totalTokens,
-});
+const USAGE_PARTS = ["cachedInputTokens", "cacheWriteTokens", "reasoningTokens", "costUsd"] as const;
+
+const copyUsage = (usage: Usage): Usage => {
+  const { inputTokens, outputTokens, totalTokens } = usage;
+  const out: Usage = { inputTokens, outputTokens, totalTokens };
+  for (const part of USAGE_PARTS) if (typeof usage[part] === "number") out[part] = usage[part];
+  return out;
+};
 
 function build<T extends EventType>(type: T, operation: Operation, fields: EventFields<T>): ByokEvent {
   const given = fields as unknown as Record<string, unknown>;

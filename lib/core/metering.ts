@@ -7,7 +7,17 @@ import { checkOptionsObject, configError, type KeysEnum } from "./option-checks.
 import { checkObject, checkTeamId, checkUserId, invalid, isPlainObject } from "./validate.js";
 import { DAY_MS, dayOf, dayStart } from "./days.js";
 import { teamOwnerId } from "./owner.js";
-import type { Budget, BudgetCounter, Budgets, ByokStores, ProviderChatRequest, Usage, UsageRow } from "./types.js";
+import type { Cost, Prices } from "./pricing.js";
+import type {
+  Budget,
+  BudgetCounter,
+  Budgets,
+  ByokStores,
+  ProviderChatRequest,
+  ProviderPricing,
+  Usage,
+  UsageRow,
+} from "./types.js";
 
 const debug = debuglog("byok");
 
@@ -17,6 +27,8 @@ export interface Metering {
   readonly budgets?: Budgets;
   /** With budgets: the reservations whose reserve failed and whose release has not yet succeeded (see {@link startMeter}). */
   readonly unreleased?: Map<string, Unreleased>;
+  /** The `pricing` option: what each call cost (absent: nothing is priced). */
+  readonly prices?: Prices;
 }
 
 /**
@@ -121,10 +133,35 @@ function countersOf(budgets: Budgets, payer: Payer, now: number): Budgeted[] {
 /** The store owner whose counters a call uses: the key's owner (all of one call's counters share it). */
 const budgetOwner = ({ userId, teamId }: Payer): string => (teamId === undefined ? userId : teamOwnerId(teamId));
 
-/** What the call is, for its usage row. */
-interface MeterSubject extends Payer {
+/** What the call is, for its usage row and its price. */
+export interface MeterSubject extends Payer {
   model: string;
+  /** The provider's {@link ProviderPricing}: where its models are in the price table. */
+  pricing?: ProviderPricing;
 }
+
+/**
+ * `usage` with its `costUsd` (whole micro-dollars, in dollars), and the cost that set it (absent: unpriced, and
+ * `usage` has no `costUsd`): the provider's own figure, else `pricing.prices`, else the price table at `at`.
+ */
+export function priceUsage(
+  context: CoreContext,
+  subject: MeterSubject,
+  usage: Usage,
+  at: number = Date.now(),
+): { usage: Usage; cost?: Cost } {
+  const { costUsd: _stated, ...counts } = usage;
+  const cost = context.metering.prices?.cost({
+    provider: subject.provider,
+    ...(subject.pricing ? { table: subject.pricing } : {}),
+    model: subject.model,
+    usage,
+    at,
+  });
+  return cost ? { usage: { ...counts, costUsd: cost.microUsd / MICRO_PER_USD }, cost } : { usage: counts };
+}
+
+const MICRO_PER_USD = 1_000_000;
 
 /** How a call ended, for its {@link Meter}. */
 export interface CallEnd {
@@ -140,6 +177,8 @@ export interface CallEnd {
   started?: boolean;
   /** The provider answered without stating usage (a request through `ai.connection()`): one request, no tokens. */
   answered?: boolean;
+  /** What {@link priceUsage} found for `usage` already (`null`: unpriced); else `end` prices it. */
+  cost?: Cost | null;
 }
 
 /** One metered call: reserved (when budgets apply) before it is sent; ended exactly once. */
@@ -249,17 +288,31 @@ export async function startMeter(
   }
   let ended = false;
   return {
-    async end({ model = subject.model, usage, started, answered }) {
+    async end({ model = subject.model, usage, started, answered, cost: known }) {
       if (ended) return;
       ended = true;
       const spent = usage ? tokensOf(usage) : started ? reserved : 0;
       const settled =
         counters.length > 0 ? inBackground("settle", () => store.settle(owner, id, spent, counters)) : undefined;
       const call = { ...subject, model };
-      if (usage) addUsage(context, call, day, { requests: 1, ...pick(usage), estimated: false });
-      else if (started && estimate) addUsage(context, call, day, { requests: 1, ...estimate, estimated: true });
-      else if (answered)
-        addUsage(context, call, day, { requests: 1, inputTokens: 0, outputTokens: 0, estimated: false });
+      const costOf = (counted: Usage) =>
+        known !== undefined && counted === usage ? (known ?? undefined) : priceUsage(context, call, counted, now).cost;
+      if (usage) addUsage(context, call, day, { requests: 1, ...counts(usage, costOf(usage)), estimated: false });
+      else if (started && estimate) {
+        const guessed = { ...estimate, totalTokens: estimate.inputTokens + estimate.outputTokens };
+        addUsage(context, call, day, { requests: 1, ...counts(guessed, costOf(guessed)), estimated: true });
+      } else if (answered)
+        addUsage(context, call, day, {
+          requests: 1,
+          inputTokens: 0,
+          outputTokens: 0,
+          cachedInputTokens: 0,
+          reasoningTokens: 0,
+          costUsd: 0,
+          // A generating request whose answer stated no usage cost something unknown; a listing cost nothing.
+          unpriced: estimate ? 1 : 0,
+          estimated: false,
+        });
       await settled;
     },
   };
@@ -290,7 +343,15 @@ async function releaseUnreleased(context: CoreContext, owner: string): Promise<v
   await Promise.all(own.map(([id, entry]) => entry.releasing ?? release(context, id, entry)));
 }
 
-const pick = ({ inputTokens, outputTokens }: Usage) => ({ inputTokens, outputTokens });
+/** A call's counts for its usage row: tokens, and its cost in dollars (0 and `unpriced` when it has none). */
+const counts = (usage: Usage, cost: Cost | undefined) => ({
+  inputTokens: usage.inputTokens,
+  outputTokens: usage.outputTokens,
+  cachedInputTokens: usage.cachedInputTokens ?? 0,
+  reasoningTokens: usage.reasoningTokens ?? 0,
+  costUsd: cost ? cost.microUsd / MICRO_PER_USD : 0,
+  unpriced: cost ? 0 : 1,
+});
 
 /** The `usage` option of `new BYOK()`. */
 export interface UsageOptions {
@@ -344,9 +405,10 @@ function checkBudgets(value: unknown): Budgets {
  * `new BYOK({ usage, budgets })` on `stores`: usage is on by default where there is a usage capability (off,
  * silently, without one); asking for usage or budgets without the capability is CONFIG_INVALID.
  */
-export function parseMetering(usage: unknown, budgets: unknown, stores: ByokStores): Metering {
+export function parseMetering(usage: unknown, budgets: unknown, stores: ByokStores, prices?: Prices): Metering {
   const keepsUsage = stores.usage !== undefined;
-  const out: { retentionDays?: number; budgets?: Budgets; unreleased?: Map<string, Unreleased> } = {};
+  const out: { retentionDays?: number; budgets?: Budgets; unreleased?: Map<string, Unreleased>; prices?: Prices } =
+    prices ? { prices } : {};
   if (usage !== false) {
     if (usage !== undefined && !isPlainObject(usage))
       throw configError("usage must be false (no usage counting) or { retentionDays?: number }.");

@@ -22,7 +22,7 @@ import {
   USER_ENDPOINT_RULES,
 } from "./provider-settings.js";
 import type { UsageOptions } from "./metering.js";
-import type { Budgets, ByokEvent, ByokStores, KeyStore, Provider, ProviderOptions } from "./types.js";
+import type { Budgets, ByokEvent, ByokStores, KeyStore, Pricing, Provider, ProviderOptions } from "./types.js";
 import { parseStores } from "./stores.js";
 import { PROVIDER_ID } from "./validate.js";
 import type { BuiltInProviderId } from "../providers/built-ins.js";
@@ -115,6 +115,11 @@ export interface ByokOptions {
    * 429) before anything reached the caller: a whole number from 1 (no failover) to 10. Defaults to 3.
    */
   failover?: { maxAttempts?: number };
+  /**
+   * Prices for `costUsd` over the price table (`@pydantic/genai-prices`): overrides by `"provider:model"`, and what a
+   * call to an unpriced model does under a dollar budget. Defaults to the table alone. See docs/pricing.md.
+   */
+  pricing?: Pricing;
 }
 
 /** Keys one call may try by default (see {@link ByokOptions.failover}). */
@@ -139,6 +144,8 @@ export interface ParsedByokOptions {
   /** Checked with the store in the BYOK constructor (parseMetering). */
   usage?: unknown;
   budgets?: unknown;
+  /** Checked with the configured provider ids in the BYOK constructor (parsePricing). */
+  pricing?: unknown;
 }
 
 const KNOWN: KeysEnum<ByokOptions> = {
@@ -154,6 +161,7 @@ const KNOWN: KeysEnum<ByokOptions> = {
   usage: true,
   budgets: true,
   failover: true,
+  pricing: true,
 };
 
 /** `failover.maxAttempts`, checked. */
@@ -253,6 +261,18 @@ function checkProvider(id: string, value: unknown): Provider {
   if (p.timeoutMs !== undefined) checkDuration(p.timeoutMs, `providers.${id}.timeoutMs`, MAX_TIMEOUT_MS);
   if (p.readRefusal !== undefined && typeof p.readRefusal !== "function")
     throw configError(`providers.${id}.readRefusal must be a function (refusal) => verdict, or left out.`);
+  const pricing = p.pricing as { providerId?: unknown; modelId?: unknown } | undefined;
+  if (
+    pricing !== undefined &&
+    (typeof pricing !== "object" ||
+      pricing === null ||
+      typeof pricing.providerId !== "string" ||
+      pricing.providerId === "" ||
+      (pricing.modelId !== undefined && typeof pricing.modelId !== "function"))
+  )
+    throw configError(
+      `providers.${id}.pricing must be { providerId: string, modelId?: (model) => string | undefined } (the price table's ids), or left out.`,
+    );
   return value as Provider;
 }
 
@@ -359,5 +379,6 @@ export function parseByokOptions(input: unknown, kinds: ProviderKinds): ParsedBy
   if (o.onEvent !== undefined) parsed.onEvent = o.onEvent;
   if (o.usage !== undefined) parsed.usage = o.usage;
   if (o.budgets !== undefined) parsed.budgets = o.budgets;
+  if (o.pricing !== undefined) parsed.pricing = o.pricing;
   return Object.freeze(parsed);
 }

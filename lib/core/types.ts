@@ -374,8 +374,47 @@ export interface UsageRow {
   requests: number;
   inputTokens: number;
   outputTokens: number;
+  /** The part of `inputTokens` read from a prompt cache. A store that predates it may leave it out (read it as 0). */
+  cachedInputTokens?: number;
+  /** The part of `outputTokens` spent reasoning. A store that predates it may leave it out (read it as 0). */
+  reasoningTokens?: number;
+  /**
+   * Dollars, each call's cost rounded to whole micro-dollars, then summed (a store adds them as integer
+   * micro-dollars); 0 for calls whose model has no price. A store that predates it may leave it out.
+   */
+  costUsd?: number;
+  /** Requests whose model had no price (they add 0 to `costUsd`). A store that predates it may leave it out. */
+  unpriced?: number;
   /** Some call in the row ended without the provider's usage figures and was counted from its reservation. */
   estimated: boolean;
+}
+
+/**
+ * A model's price in US dollars per million tokens, for `pricing.prices`. `cachedInputPerMTok` prices the input read
+ * from a prompt cache and `cacheWritePerMTok` the input written to one; each defaults to `inputPerMTok`.
+ */
+export interface ModelPrice {
+  inputPerMTok: number;
+  outputPerMTok: number;
+  cachedInputPerMTok?: number;
+  cacheWritePerMTok?: number;
+}
+
+/** `new BYOK({ pricing })`: the prices `costUsd` comes from, over the price table (see docs/pricing.md). */
+export interface Pricing {
+  /**
+   * Prices by `"provider:model"` (the provider id as configured, the model as requested or answered), each part
+   * possibly with `*` wildcards (`"azure-openai:*"`, `"*:llama-3.1-*"`): negotiated rates, self-hosted models, Azure
+   * deployments. An exact key beats a wildcard one (the one with the most characters besides `*` among them), and
+   * both beat the price table.
+   */
+  prices?: { [providerAndModel: string]: ModelPrice };
+  /**
+   * What a call to a model without any price does under a dollar budget: `"refuse"` (the default; `PRICE_UNKNOWN`,
+   * nothing sent) or `"allow"` (its tokens are counted, `unpriced` too). Without a dollar budget such calls are
+   * served and counted as `unpriced`.
+   */
+  unpriced?: "refuse" | "allow";
 }
 
 /** A token budget for one period or both; a call that would go over it is refused with `BUDGET_EXCEEDED`. */
@@ -437,11 +476,31 @@ export interface ChatRequest {
 /** Why generation stopped, mapped from each provider's own values. */
 export type FinishReason = "stop" | "length" | "content_filter" | "other";
 
-/** Token counts, `0` when the provider reported none. */
+/**
+ * Token counts as the provider bills them, `0` when it reported none. The optional parts are set when the provider's
+ * answer states them (so `0` means it said none), and each is a part of a total, never added to it.
+ */
 export interface Usage {
+  /**
+   * Every input token, those read from or written to a prompt cache included (providers that count cache reads and
+   * writes apart from their input, as Anthropic does, have them added in here).
+   */
   inputTokens: number;
+  /** Every output token, reasoning (thinking) included. */
   outputTokens: number;
   totalTokens: number;
+  /** The part of `inputTokens` read from the provider's prompt cache, billed at its cached-input price. */
+  cachedInputTokens?: number;
+  /** The part of `inputTokens` written to the provider's prompt cache, billed at its cache-write price where it has one. */
+  cacheWriteTokens?: number;
+  /** The part of `outputTokens` spent reasoning, billed as output. */
+  reasoningTokens?: number;
+  /**
+   * What the call cost in US dollars, whole micro-dollars: the provider's own figure where its answer states one
+   * (a provider sets it then), else the price (`pricing.prices`, then the price table) of these counts. Absent when
+   * the model has no price.
+   */
+  costUsd?: number;
 }
 
 /** The normalized answer, the same for every provider. */
@@ -571,6 +630,23 @@ export interface Provider {
    * other status says nothing about the key.
    */
   readRefusal?(refusal: ProviderRefusal): KeyVerdict | undefined;
+  /**
+   * **Optional.** Where this provider's models are in the price table byok-ai prices calls from
+   * (`@pydantic/genai-prices`), for `costUsd`. Without it, only `pricing.prices` prices its models. A provider whose
+   * answers state their own cost sets `usage.costUsd` itself, which wins over any price.
+   */
+  readonly pricing?: ProviderPricing;
+}
+
+/** Where a provider's models are in the price table (see {@link Provider.pricing} and docs/pricing.md). */
+export interface ProviderPricing {
+  /** The table's provider id, e.g. the one `npx @pydantic/genai-prices list` shows for the vendor. */
+  readonly providerId: string;
+  /**
+   * **Optional.** The table's model id for a model this provider named (the model its answer named, else the one
+   * asked for); `undefined` when the table cannot price it. Defaults to the model as named.
+   */
+  modelId?(model: string): string | undefined;
 }
 
 /** A refused upstream request, as {@link Provider.readRefusal} reads it. */
@@ -806,7 +882,10 @@ export interface KeyFailoverEvent extends ByokEventBase, KeyNaming {
 export interface ChatCompletedEvent extends ByokEventBase, KeyNaming {
   type: "chat.completed";
   model: string;
+  /** With `costUsd` when the model has a price. */
   usage: Usage;
+  /** The price table's version (e.g. `"@pydantic/genai-prices@0.1.8"`) when it priced `usage.costUsd`, for an audit to replay. */
+  priceVersion?: string;
 }
 
 /**
@@ -819,6 +898,8 @@ export interface ChatFailedEvent extends ByokEventBase, Partial<KeyNaming> {
   /** One of the documented codes; `ABORTED` when the caller gave up. */
   code: ByokErrorCode;
   usage?: Usage;
+  /** As for `chat.completed`. */
+  priceVersion?: string;
 }
 
 /**

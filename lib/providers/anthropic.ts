@@ -14,7 +14,7 @@ import type {
 } from "../core/types.js";
 import { upstreamError } from "./upstream-error.js";
 import { lazyPeer } from "../core/optional-peer.js";
-import { requestReader, usageReader } from "./usage-fields.js";
+import { requestReader, stated, usageReader } from "./usage-fields.js";
 import { cancelEnvHeaders, errorObjectOf, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkCaller } from "./stainless.js";
 import { checkSettings, type SettingRules } from "../core/option-checks.js";
 import { providerSettingRules } from "../core/provider-settings.js";
@@ -94,11 +94,27 @@ const ANTHROPIC_METERING = {
   readUsage: usageReader({
     holders: (body) => [body, body.message],
     field: "usage",
-    input: ["input_tokens"],
-    output: ["output_tokens"],
+    counts(usage, before) {
+      // A stream's message_delta may restate some fields only: the others stand as message_start stated them.
+      const read = count(usage.cache_read_input_tokens) ?? before?.cachedInputTokens;
+      const written = count(usage.cache_creation_input_tokens) ?? before?.cacheWriteTokens;
+      const uncached =
+        count(usage.input_tokens) ??
+        (before ? before.inputTokens - (before.cachedInputTokens ?? 0) - (before.cacheWriteTokens ?? 0) : undefined);
+      const anyInput = [read, written, uncached].some((n) => n !== undefined);
+      return stated({
+        inputTokens: anyInput ? (uncached ?? 0) + (read ?? 0) + (written ?? 0) : undefined,
+        outputTokens: count(usage.output_tokens),
+        cachedInputTokens: read,
+        cacheWriteTokens: written,
+      });
+    },
   }),
   readRequest: requestReader(["max_tokens"]),
 };
+
+const count = (value: unknown): number | undefined =>
+  typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 
 type RawUsage = {
   input_tokens?: number | null;
@@ -107,12 +123,23 @@ type RawUsage = {
   cache_read_input_tokens?: number | null;
 };
 
-/** Cache reads and writes are input the key pays for, so they count as input tokens. */
+/**
+ * Anthropic counts cache reads and writes apart from `input_tokens`; they are input the key pays for (at their own
+ * prices), so they are added into `inputTokens` and stated as its parts. Reasoning (extended thinking) is billed as
+ * output and not counted apart in Anthropic's usage.
+ */
 function usageOf(u: RawUsage | undefined): Usage {
-  const inputTokens =
-    (u?.input_tokens ?? 0) + (u?.cache_creation_input_tokens ?? 0) + (u?.cache_read_input_tokens ?? 0);
+  const read = u?.cache_read_input_tokens ?? undefined;
+  const written = u?.cache_creation_input_tokens ?? undefined;
+  const inputTokens = (u?.input_tokens ?? 0) + (written ?? 0) + (read ?? 0);
   const outputTokens = u?.output_tokens ?? 0;
-  return { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens };
+  return {
+    inputTokens,
+    outputTokens,
+    totalTokens: inputTokens + outputTokens,
+    ...(read === undefined ? {} : { cachedInputTokens: read }),
+    ...(written === undefined ? {} : { cacheWriteTokens: written }),
+  };
 }
 
 /**
@@ -165,6 +192,7 @@ export function createAnthropicProvider(settings: AnthropicProviderSettings = {}
     defaultModel,
     ...(checked.timeoutMs !== undefined ? { timeoutMs: checked.timeoutMs } : {}),
     connection: { baseURL: `${baseURL.replace(/\/+$/, "")}/v1`, auth: "x-api-key", ...ANTHROPIC_METERING },
+    pricing: { providerId: "anthropic" },
     readRefusal: readAnthropicRefusal,
 
     async load(): Promise<void> {

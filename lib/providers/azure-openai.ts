@@ -71,5 +71,8 @@ export function createAzureOpenAIProvider(settings: AzureOpenAIProviderSettings 
     validate: (c, signal) => c.models.list({ signal }),
     listsModels: false,
     userEndpoints: { required: true, check: guard.check },
+    // Azure answers name the deployment's model (e.g. "gpt-4o-mini-2024-07-18"), which the table prices; a
+    // deployment whose answers do not is priced with pricing.prices ("azure-openai:<deployment>").
+    pricing: { providerId: "azure" },
   });
 }

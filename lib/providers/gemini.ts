@@ -17,7 +17,7 @@ import { MAX_LISTED_MODELS } from "../core/models.js";
 import { upstreamError } from "./upstream-error.js";
 import { checkSettings, type SettingRules } from "../core/option-checks.js";
 import { providerSettingRules } from "../core/provider-settings.js";
-import { usageReader } from "./usage-fields.js";
+import { firstCount, stated, usageReader } from "./usage-fields.js";
 import { isPlainObject } from "../core/validate.js";
 
 /** Settings of the Gemini provider (server configuration only). */
@@ -76,8 +76,7 @@ const GEMINI_METERING = {
   readUsage: usageReader({
     holders: (body) => [body],
     field: "usageMetadata",
-    input: ["promptTokenCount"],
-    output: ["candidatesTokenCount"],
+    counts: (usage) => geminiUsage(usage),
   }),
   readRequest(body: unknown, path: string): { model?: string; maxOutputTokens?: number } {
     const inPath = /\/models\/([^/:]+):/.exec(path)?.[1];
@@ -93,11 +92,30 @@ const GEMINI_METERING = {
 type Sdk = typeof GenAiSdk;
 const loadSdk = lazyPeer<Sdk>(GEMINI_SDK, "The gemini provider");
 
+/**
+ * What Gemini's `usageMetadata` states, as Google bills it: `promptTokenCount` includes the cached
+ * `cachedContentTokenCount`; thoughts (`thoughtsTokenCount`) are billed as output but counted apart from
+ * `candidatesTokenCount`, so they are added into `outputTokens` and stated as its reasoning part.
+ */
+function geminiUsage(u: Record<string, unknown>): Partial<Usage> {
+  const candidates = firstCount(u, ["candidatesTokenCount"]);
+  const thoughts = firstCount(u, ["thoughtsTokenCount"]);
+  const anyOutput = candidates !== undefined || thoughts !== undefined;
+  return stated({
+    inputTokens: firstCount(u, ["promptTokenCount"]),
+    outputTokens: anyOutput ? (candidates ?? 0) + (thoughts ?? 0) : undefined,
+    cachedInputTokens: firstCount(u, ["cachedContentTokenCount"]),
+    reasoningTokens: thoughts,
+  });
+}
+
 function usageOf(response: GenerateContentResponse | undefined): Usage {
   const u = response?.usageMetadata;
-  const inputTokens = u?.promptTokenCount ?? 0;
-  const outputTokens = (u?.candidatesTokenCount ?? 0) + (u?.thoughtsTokenCount ?? 0);
-  return { inputTokens, outputTokens, totalTokens: u?.totalTokenCount ?? inputTokens + outputTokens };
+  // An SDK object (maybe of a class): read as a record, not checked as a plain one.
+  const parts = typeof u === "object" && u !== null ? geminiUsage(u as Record<string, unknown>) : {};
+  const inputTokens = parts.inputTokens ?? 0;
+  const outputTokens = parts.outputTokens ?? 0;
+  return { ...parts, inputTokens, outputTokens, totalTokens: u?.totalTokenCount ?? inputTokens + outputTokens };
 }
 
 // Read from the parts, not the SDK's `text` getter, which warns on the console about non-text parts.
@@ -185,6 +203,7 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
       keyParam: "key",
       ...GEMINI_METERING,
     },
+    pricing: { providerId: "google" },
     readRefusal: readGeminiRefusal,
 
     async load(): Promise<void> {

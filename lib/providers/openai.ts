@@ -15,6 +15,7 @@ import type {
   ProviderConnectionSpec,
   ProviderModel,
   ProviderRefusal,
+  ProviderPricing,
   ProviderUserEndpoints,
   Usage,
 } from "../core/types.js";
@@ -27,7 +28,7 @@ import {
   endpointGuard,
   type UserEndpointSettings,
 } from "./user-endpoints.js";
-import { requestReader, usageReader } from "./usage-fields.js";
+import { countAt, dollarsAt, firstCount, requestReader, stated, usageReader } from "./usage-fields.js";
 import { checkBoolean, checkSettings, type SettingRules } from "../core/option-checks.js";
 import { providerSettingRules } from "../core/provider-settings.js";
 
@@ -105,20 +106,53 @@ export function readOpenAIRefusal({ body }: ProviderRefusal): KeyVerdict | undef
  * `input_tokens`/`output_tokens`, in its stream events under `response`), the model in `model`, the
  * output limit in `max_tokens`, `max_completion_tokens` or `max_output_tokens`.
  */
-export const OPENAI_METERING = {
-  readUsage: usageReader({
-    holders: (body) => [body, body.response],
-    field: "usage",
-    input: ["prompt_tokens", "input_tokens"],
-    output: ["completion_tokens", "output_tokens"],
-  }),
-  readRequest: requestReader(["max_tokens", "max_completion_tokens", "max_output_tokens"]),
-} satisfies Pick<ProviderConnectionSpec, "readUsage" | "readRequest">;
+export const OPENAI_METERING = openaiMetering(false);
 
-function usageOf(usage: ChatCompletion["usage"] | null | undefined): Usage {
-  const inputTokens = usage?.prompt_tokens ?? 0;
-  const outputTokens = usage?.completion_tokens ?? 0;
-  return { inputTokens, outputTokens, totalTokens: usage?.total_tokens ?? inputTokens + outputTokens };
+/**
+ * @internal The metering of an OpenAI-style API; `statesCost`: its usage states the call's cost in dollars in
+ * `cost` (OpenRouter's credits are dollars), which is then the call's `costUsd`.
+ */
+export function openaiMetering(statesCost: boolean): Pick<ProviderConnectionSpec, "readUsage" | "readRequest"> {
+  return {
+    readUsage: usageReader({
+      holders: (body) => [body, body.response],
+      field: "usage",
+      counts: (usage) => openaiUsage(usage, statesCost),
+    }),
+    readRequest: requestReader(["max_tokens", "max_completion_tokens", "max_output_tokens"]),
+  };
+}
+
+/**
+ * @internal What an OpenAI-style usage object states, as OpenAI bills it: Chat Completions' `prompt_tokens`
+ * (cache reads included, in `prompt_tokens_details.cached_tokens`) and `completion_tokens` (reasoning included, in
+ * `completion_tokens_details.reasoning_tokens`), or the Responses API's `input_tokens`/`output_tokens` with their
+ * `*_details`; OpenRouter adds `prompt_tokens_details.cache_write_tokens` and, with `statesCost`, `cost`.
+ */
+export function openaiUsage(usage: Record<string, unknown>, statesCost: boolean): Partial<Usage> {
+  return stated({
+    inputTokens: firstCount(usage, ["prompt_tokens", "input_tokens"]),
+    outputTokens: firstCount(usage, ["completion_tokens", "output_tokens"]),
+    cachedInputTokens:
+      countAt(usage, ["prompt_tokens_details", "cached_tokens"]) ??
+      countAt(usage, ["input_tokens_details", "cached_tokens"]),
+    cacheWriteTokens: countAt(usage, ["prompt_tokens_details", "cache_write_tokens"]),
+    reasoningTokens:
+      countAt(usage, ["completion_tokens_details", "reasoning_tokens"]) ??
+      countAt(usage, ["output_tokens_details", "reasoning_tokens"]),
+    costUsd: statesCost ? dollarsAt(usage, "cost") : undefined,
+  });
+}
+
+/** The usage of a chat or the last stream chunk, `0` for the totals it does not state. */
+function usageOf(usage: ChatCompletion["usage"] | null | undefined, statesCost: boolean): Usage {
+  const parts =
+    typeof usage === "object" && usage !== null
+      ? openaiUsage(usage as unknown as Record<string, unknown>, statesCost)
+      : {};
+  const inputTokens = parts.inputTokens ?? 0;
+  const outputTokens = parts.outputTokens ?? 0;
+  return { ...parts, inputTokens, outputTokens, totalTokens: usage?.total_tokens ?? inputTokens + outputTokens };
 }
 
 /** @internal What differs between the providers that speak Chat Completions through the openai SDK. */
@@ -137,6 +171,10 @@ export interface ChatCompletionsSpec {
   listsModels: boolean;
   connection?: ProviderConnectionSpec;
   userEndpoints?: ProviderUserEndpoints;
+  /** Where its models are in the price table, if they are. */
+  pricing?: ProviderPricing;
+  /** Its usage states each call's cost in dollars (`cost`), asked for with `usage: { include: true }` (OpenRouter). */
+  statesCost?: boolean;
 }
 
 /**
@@ -176,10 +214,13 @@ export function clientOptions(
  */
 export function chatCompletionsProvider(spec: ChatCompletionsSpec): Provider {
   const { id, compatible } = spec;
+  const statesCost = spec.statesCost === true;
   const body = (request: ProviderChatRequest): ChatCompletionCreateParamsBase => {
     const messages: ChatCompletionMessageParam[] = request.system ? [{ role: "system", content: request.system }] : [];
     for (const m of request.messages) messages.push({ role: m.role, content: m.content });
     const out: ChatCompletionCreateParamsBase = { model: request.model, messages };
+    // OpenRouter states each call's cost in its usage (now always; this asked for it before).
+    if (statesCost) Object.assign(out, { usage: { include: true } });
     if (request.temperature !== undefined) out.temperature = request.temperature;
     if (request.maxTokens !== undefined) {
       if (compatible) out.max_tokens = request.maxTokens;
@@ -196,6 +237,7 @@ export function chatCompletionsProvider(spec: ChatCompletionsSpec): Provider {
     ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
     ...(spec.connection ? { connection: spec.connection } : {}),
     ...(spec.userEndpoints ? { userEndpoints: spec.userEndpoints } : {}),
+    ...(spec.pricing ? { pricing: spec.pricing } : {}),
     readRefusal: readOpenAIRefusal,
 
     async load(): Promise<void> {
@@ -217,7 +259,7 @@ export function chatCompletionsProvider(spec: ChatCompletionsSpec): Provider {
         text: choice?.message?.content ?? "",
         model: completion.model || request.model,
         finishReason: mapOpenAIFinishReason(choice?.finish_reason),
-        usage: usageOf(completion.usage),
+        usage: usageOf(completion.usage, statesCost),
       };
     },
 
@@ -235,7 +277,7 @@ export function chatCompletionsProvider(spec: ChatCompletionsSpec): Provider {
         if (chunk.model) model = chunk.model;
         if (chunk.usage) {
           usage = chunk.usage;
-          yield { type: "usage", usage: usageOf(usage) };
+          yield { type: "usage", usage: usageOf(usage, statesCost) };
         }
         const choice = chunk.choices?.[0];
         if (choice?.finish_reason) finish = choice.finish_reason;
@@ -243,7 +285,7 @@ export function chatCompletionsProvider(spec: ChatCompletionsSpec): Provider {
         if (text) yield { type: "text", text };
       }
       if (!finish) throw upstreamError(id, { type: "incomplete stream" });
-      yield { type: "finish", model, finishReason: mapOpenAIFinishReason(finish), usage: usageOf(usage) };
+      yield { type: "finish", model, finishReason: mapOpenAIFinishReason(finish), usage: usageOf(usage, statesCost) };
     },
   };
   if (spec.listsModels) {
@@ -283,6 +325,8 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Pro
     defaultModel: checked.defaultModel ?? OPENAI_DEFAULT_MODEL,
     ...(checked.timeoutMs !== undefined ? { timeoutMs: checked.timeoutMs } : {}),
     compatible: checked.compatible === true,
+    // OpenAI's own models are in the price table; an OpenAI-compatible server's are priced by pricing.prices only.
+    ...(checked.compatible === true ? {} : { pricing: { providerId: "openai" } }),
     client(openai, apiKey, endpoint) {
       if (endpoint === undefined) {
         if (baseURL === undefined)

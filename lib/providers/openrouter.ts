@@ -3,7 +3,7 @@ import { DEFAULT_TIMEOUT_MS } from "../core/context.js";
 import type { Provider } from "../core/types.js";
 import { API_KEY, invalid } from "../core/validate.js";
 import { ByokError } from "../errors.js";
-import { chatCompletionsProvider, clientOptions, OPENAI_METERING } from "./openai.js";
+import { chatCompletionsProvider, clientOptions, openaiMetering } from "./openai.js";
 import { upstreamError } from "./upstream-error.js";
 import { checkSettings, type SettingRules } from "../core/option-checks.js";
 import { providerSettingRules } from "../core/provider-settings.js";
@@ -87,7 +87,11 @@ export function createOpenRouterProvider(settings: OpenRouterProviderSettings = 
       new openai.OpenAI(clientOptions(apiKey, baseURL, { authorization: `Bearer ${apiKey}` })),
     validate: (c, signal) => c.get("/key", { signal }),
     listsModels: true,
-    connection: { baseURL, auth: "bearer", ...OPENAI_METERING },
+    // Its usage states what the call cost the key (credits are US dollars), which wins over any price; the price
+    // table has its models too, for answers that do not state it.
+    statesCost: true,
+    pricing: { providerId: "openrouter" },
+    connection: { baseURL, auth: "bearer", ...openaiMetering(true) },
   });
   const timeoutMs = checked.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const exchangeCode: OpenRouterProvider["exchangeCode"] = (code, codeVerifier, options = {}) =>

@@ -16,15 +16,25 @@ export function firstCount(object: Json, names: readonly string[]): number | und
   return undefined;
 }
 
+/** The counted field at `path` (member names) inside `object`, if every step is an object. */
+export function countAt(object: Json, path: readonly string[]): number | undefined {
+  let at: unknown = object;
+  // Any object, not only a plain one: an SDK's answers may be of its classes.
+  for (const name of path) at = typeof at === "object" && at !== null ? (at as Json)[name] : undefined;
+  return count(at);
+}
+
 /** How one API states usage: which objects of a body (or stream event) may hold it, under which field, with which counts. */
 export interface UsageFields {
   /** The objects that may hold the usage object, in order: the body, or one of its members. */
   holders(body: Json): unknown[];
   /** The usage object's field name in a holder. */
   field: string;
-  /** The fields of the input and output counts, the first counted one winning. */
-  input: readonly string[];
-  output: readonly string[];
+  /**
+   * The counts (and cost) one usage object states, each left out when it states none; `before` is what the same
+   * answer's earlier events stated, for an API whose totals are sums of fields that come in different events.
+   */
+  counts(usage: Json, before: Usage | undefined): Partial<Usage>;
 }
 
 /**
@@ -39,10 +49,26 @@ export function usageReader(fields: UsageFields): (body: unknown, before: Usage 
       .map((holder) => (isPlainObject(holder) ? holder[fields.field] : undefined))
       .find(isPlainObject);
     if (!usage) return before;
-    const inputTokens = firstCount(usage, fields.input) ?? before?.inputTokens ?? 0;
-    const outputTokens = firstCount(usage, fields.output) ?? before?.outputTokens ?? 0;
-    return { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens };
+    const stated = fields.counts(usage, before);
+    const merged: Usage = { ...before, inputTokens: 0, outputTokens: 0, totalTokens: 0 };
+    for (const [name, value] of Object.entries(stated) as [keyof Usage, number | undefined][])
+      if (value !== undefined) merged[name] = value;
+    merged.inputTokens = stated.inputTokens ?? before?.inputTokens ?? 0;
+    merged.outputTokens = stated.outputTokens ?? before?.outputTokens ?? 0;
+    merged.totalTokens = merged.inputTokens + merged.outputTokens;
+    return merged;
   };
+}
+
+/** A dollar figure a usage object states (OpenRouter's `cost`), when it is a finite non-negative number. */
+export function dollarsAt(object: Json, name: string): number | undefined {
+  const value = object[name];
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+/** Leaves out the members of `parts` that are undefined (a Usage states only what its answer did). */
+export function stated<T extends object>(parts: T): T {
+  return Object.fromEntries(Object.entries(parts).filter(([, v]) => v !== undefined)) as T;
 }
 
 /**

@@ -175,6 +175,11 @@ export class MemoryStore implements KeyStore, ByokStores {
       row.requests += usage.requests;
       row.inputTokens += usage.inputTokens;
       row.outputTokens += usage.outputTokens;
+      for (const part of ["cachedInputTokens", "reasoningTokens", "unpriced"] as const)
+        if (usage[part] !== undefined) row[part] = (row[part] ?? 0) + usage[part];
+      // Dollars add as whole micro-dollars (each call's cost already is), so no float drift builds up.
+      if (usage.costUsd !== undefined)
+        row.costUsd = (Math.round((row.costUsd ?? 0) * 1e6) + Math.round(usage.costUsd * 1e6)) / 1e6;
       row.estimated ||= usage.estimated;
     }
   }

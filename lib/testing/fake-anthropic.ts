@@ -26,6 +26,19 @@ const ERROR_TYPE: Record<number, string> = {
   529: "overloaded_error",
 };
 
+/**
+ * Anthropic's input usage: `input_tokens` counts only what was neither read from nor written to the cache, which
+ * come apart (`cache_read_input_tokens`, `cache_creation_input_tokens`) when the reply sets them.
+ */
+const inputUsage = (r: ResolvedReply) => {
+  const { cachedInputTokens, cacheWriteTokens } = r.usage;
+  return {
+    input_tokens: r.usage.inputTokens - (cachedInputTokens ?? 0) - (cacheWriteTokens ?? 0),
+    ...(cacheWriteTokens === undefined ? {} : { cache_creation_input_tokens: cacheWriteTokens }),
+    ...(cachedInputTokens === undefined ? {} : { cache_read_input_tokens: cachedInputTokens }),
+  };
+};
+
 const event = (name: string, data: object) => `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
 const message = (r: ResolvedReply, content: object[], stop: string | null, usage: object) => ({
   id: "msg_fake",
@@ -127,15 +140,12 @@ export const anthropicProtocol: FakeProtocol = {
       r,
       [...(r.text || !r.toolCalls.length ? [{ type: "text", text: r.text }] : []), ...toolUses(r)],
       STOP[r.finishReason],
-      {
-        input_tokens: r.usage.inputTokens,
-        output_tokens: r.usage.outputTokens,
-      },
+      { ...inputUsage(r), output_tokens: r.usage.outputTokens },
     ),
   streamFrames: (r) => ({
     start: () =>
       event("message_start", {
-        message: message(r, [], null, { input_tokens: r.usage.inputTokens, output_tokens: 1 }),
+        message: message(r, [], null, { ...inputUsage(r), output_tokens: 1 }),
       }),
     chunk: (text, index) =>
       (index === 0 ? event("content_block_start", { index: 0, content_block: { type: "text", text: "" } }) : "") +

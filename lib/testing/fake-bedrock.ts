@@ -32,6 +32,21 @@ export interface FakeBedrock extends FakeUpstream {
   revoke(accessKeyIdOrApiKey: string): void;
 }
 
+/**
+ * Bedrock's TokenUsage: `inputTokens` counts the input neither read from nor written to the prompt cache, which come
+ * apart (`cacheReadInputTokens`, `cacheWriteInputTokens`) when the reply sets them. Reasoning is not counted apart.
+ */
+const bedrockUsage = (r: ResolvedReply) => {
+  const { inputTokens, outputTokens, totalTokens, cachedInputTokens, cacheWriteTokens } = r.usage;
+  return {
+    inputTokens: inputTokens - (cachedInputTokens ?? 0) - (cacheWriteTokens ?? 0),
+    outputTokens,
+    totalTokens,
+    ...(cachedInputTokens === undefined ? {} : { cacheReadInputTokens: cachedInputTokens }),
+    ...(cacheWriteTokens === undefined ? {} : { cacheWriteInputTokens: cacheWriteTokens }),
+  };
+};
+
 const STOP: Record<FinishReason, string> = {
   stop: "end_turn",
   length: "max_tokens",
@@ -129,7 +144,7 @@ function bedrockProtocol(
         },
       },
       stopReason: r.toolCalls.length && r.finishReason === "other" ? "tool_use" : STOP[r.finishReason],
-      usage: r.usage,
+      usage: bedrockUsage(r),
       metrics: { latencyMs: 1 },
     }),
     streamContentType: "application/vnd.amazon.eventstream",
@@ -151,7 +166,7 @@ function bedrockProtocol(
           event("messageStop", {
             stopReason: r.toolCalls.length && r.finishReason === "other" ? "tool_use" : STOP[r.finishReason],
           }),
-          event("metadata", { usage: r.usage, metrics: { latencyMs: 1 } }),
+          event("metadata", { usage: bedrockUsage(r), metrics: { latencyMs: 1 } }),
         ];
         return Buffer.concat(frames);
       },

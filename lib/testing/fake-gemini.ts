@@ -37,11 +37,17 @@ const candidate = (text: string, finishReason?: FinishReason, calls: ResolvedRep
   ...(finishReason ? { finishReason: calls.length && finishReason === "other" ? "STOP" : FINISH[finishReason] } : {}),
   index: 0,
 });
-const usageMetadata = (r: ResolvedReply) => ({
-  promptTokenCount: r.usage.inputTokens,
-  candidatesTokenCount: r.usage.outputTokens,
-  totalTokenCount: r.usage.totalTokens,
-});
+/** Gemini counts thoughts apart from the candidates (both billed as output); the prompt count includes the cache. */
+const usageMetadata = (r: ResolvedReply) => {
+  const { cachedInputTokens, reasoningTokens } = r.usage;
+  return {
+    promptTokenCount: r.usage.inputTokens,
+    candidatesTokenCount: r.usage.outputTokens - (reasoningTokens ?? 0),
+    totalTokenCount: r.usage.totalTokens,
+    ...(cachedInputTokens === undefined ? {} : { cachedContentTokenCount: cachedInputTokens }),
+    ...(reasoningTokens === undefined ? {} : { thoughtsTokenCount: reasoningTokens }),
+  };
+};
 
 /**
  * Gemini's API as the official SDKs and the AI SDK call it (`x-goog-api-key` header,

@@ -22,9 +22,9 @@ export function lastUserText(body: unknown): string {
 const MESSAGE_ID = "msg_fake";
 const usage = (r: ResolvedReply) => ({
   input_tokens: r.usage.inputTokens,
-  input_tokens_details: { cached_tokens: 0 },
+  input_tokens_details: { cached_tokens: r.usage.cachedInputTokens ?? 0 },
   output_tokens: r.usage.outputTokens,
-  output_tokens_details: { reasoning_tokens: 0 },
+  output_tokens_details: { reasoning_tokens: r.usage.reasoningTokens ?? 0 },
   total_tokens: r.usage.totalTokens,
 });
 const INCOMPLETE: Partial<Record<ResolvedReply["finishReason"], string>> = {

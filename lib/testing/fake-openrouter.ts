@@ -7,7 +7,7 @@ import {
   retryAfterHeader,
   startFakeUpstream,
 } from "./fake-upstream.js";
-import { openaiProtocol } from "./fake-openai.js";
+import { chatCompletionsProtocol, openaiProtocol, openaiUsage } from "./fake-openai.js";
 
 /** A running fake OpenRouter: the API, plus its authorization page and code exchange. */
 export interface FakeOpenRouter extends FakeUpstream {
@@ -50,8 +50,20 @@ export async function startFakeOpenRouter(options?: FakeUpstreamOptions): Promis
     return code;
   };
 
+  // OpenRouter's usage also states cache writes and the call's cost in credits (US dollars), when the reply sets them.
+  const withCost = chatCompletionsProtocol((r) => {
+    const usage: Record<string, unknown> = openaiUsage(r);
+    const { cacheWriteTokens, costUsd } = r.usage;
+    if (cacheWriteTokens !== undefined)
+      usage.prompt_tokens_details = {
+        ...(usage.prompt_tokens_details as object | undefined),
+        cache_write_tokens: cacheWriteTokens,
+      };
+    if (costUsd !== undefined) usage.cost = costUsd;
+    return usage;
+  });
   const protocol: FakeProtocol = {
-    ...openaiProtocol,
+    ...withCost,
     route(method, url, body) {
       const path = url.pathname.replace(API, "").replace(/\/$/, "");
       if (method === "GET" && path === "/key") return { op: "validate", model: "" };

@@ -34,7 +34,13 @@ export interface FakeReply {
   chunks?: string[];
   /** Defaults to `"stop"`. */
   finishReason?: FinishReason;
-  /** Token counts. Default: input = words in the request's last user message, output = number of chunks. */
+  /**
+   * Token counts, in byok-ai's meaning of them (see `Usage`: `inputTokens` includes cache reads and writes,
+   * `outputTokens` includes reasoning), sent in the vendor's own fields (Anthropic's `input_tokens` without the
+   * cache, Gemini's `candidatesTokenCount` without thoughts…). `cachedInputTokens`, `cacheWriteTokens`,
+   * `reasoningTokens` and `costUsd` are sent only when set, and only where the vendor's API has them. Default:
+   * input = words in the request's last user message, output = number of chunks.
+   */
   usage?: Partial<Usage>;
   /** Model named in the answer. Defaults to the requested model. */
   model?: string;
@@ -239,7 +245,12 @@ function resolveReply(reply: FakeReply, protocol: FakeProtocol, body: unknown, m
     // "other" is what each vendor's "tool use" reason maps to (tool_calls, tool_use).
     finishReason: reply.finishReason ?? (toolCalls.length > 0 ? "other" : "stop"),
     model: reply.model ?? model,
-    usage: { inputTokens, outputTokens, totalTokens: reply.usage?.totalTokens ?? inputTokens + outputTokens },
+    usage: {
+      ...reply.usage,
+      inputTokens,
+      outputTokens,
+      totalTokens: reply.usage?.totalTokens ?? inputTokens + outputTokens,
+    },
   };
 }
 

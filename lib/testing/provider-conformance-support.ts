@@ -218,6 +218,20 @@ export async function drain(stream: AsyncIterable<{ text: string }>): Promise<{ 
   }
 }
 
+/**
+ * A response's usage without its `costUsd`, which must be a whole number of micro-dollars when the provider's models
+ * have a price (the counts are what the conformance suite compares; the price is the table's).
+ */
+export function countsOf<T extends { costUsd?: number }>(usage: T): Omit<T, "costUsd"> {
+  const { costUsd, ...counts } = usage;
+  if (costUsd !== undefined)
+    assert.ok(
+      Number.isFinite(costUsd) && costUsd >= 0 && Number.isSafeInteger(Math.round(costUsd * 1e6)),
+      `usage.costUsd must be a non-negative number of dollars (got ${inspect(costUsd)})`,
+    );
+  return counts;
+}
+
 /** Asserts `error` is a ByokError with `code` (and the provider id), and that no rendering of it shows the key. */
 export function assertByokError(error: unknown, code: string, h: Pick<Harness, "id" | "apiKey">): ByokError {
   assert.ok(ByokError.is(error), `expected a ByokError ${code}, got ${inspect(error)}`);

@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import type { FinishReason } from "../core/types.js";
 import {
   assertByokError,
+  countsOf,
   type ConformanceRunner,
   type ProviderConformanceOptions,
   rejection,
@@ -70,19 +71,24 @@ function chatTests(it: ConformanceRunner["it"], options: ProviderConformanceOpti
       assert.equal(call.op, "chat");
       assert.equal(call.apiKey, h.apiKey);
       assert.deepEqual(seen.messages, [{ role: "user", content: "hello there" }]);
-      assert.deepEqual(response, {
-        text: "Echo: hello there",
-        provider: h.id,
-        model: seen.model,
-        finishReason: "stop",
-        usage: { inputTokens: 2, outputTokens: 3, totalTokens: 5 },
-      });
-      assert.deepEqual(h.events.at(-1), {
+      assert.deepEqual(
+        { ...response, usage: countsOf(response.usage) },
+        {
+          text: "Echo: hello there",
+          provider: h.id,
+          model: seen.model,
+          finishReason: "stop",
+          usage: { inputTokens: 2, outputTokens: 3, totalTokens: 5 },
+        },
+      );
+      const completed = h.events.at(-1);
+      assert.deepEqual(completed, {
         type: "chat.completed",
         userId: h.userId,
         provider: h.id,
         model: seen.model,
         usage: response.usage,
+        ...(completed && "priceVersion" in completed ? { priceVersion: completed.priceVersion } : {}),
         at: h.events.at(-1)?.at,
         durationMs: h.events.at(-1)?.durationMs,
         requestId: h.events.at(-1)?.requestId,
@@ -121,7 +127,7 @@ function chatTests(it: ConformanceRunner["it"], options: ProviderConformanceOpti
         h.fake.enqueue({ finishReason, usage: { inputTokens: 11, outputTokens: 7 } });
         const response = await h.byok.use(h.userId).chat({ prompt: "x" });
         assert.equal(response.finishReason, finishReason);
-        assert.deepEqual(response.usage, { inputTokens: 11, outputTokens: 7, totalTokens: 18 });
+        assert.deepEqual(countsOf(response.usage), { inputTokens: 11, outputTokens: 7, totalTokens: 18 });
       }
     }));
 }

@@ -118,8 +118,10 @@ describe("BYOK onEvent", () => {
       model: "gemini-2.5-flash",
       usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7 },
     }); // "Echo: one two three": 4 chunks
-    expect(fieldsOf(chat)).toEqual(withCommon("model", "usage"));
+    // gemini-2.5-flash is in the price table: its cost, and the table's version for an audit.
+    expect(fieldsOf(chat)).toEqual(withCommon("model", "priceVersion", "usage"));
     expect(chat?.type === "chat.completed" && Object.keys(chat.usage).sort()).toEqual([
+      "costUsd",
       "inputTokens",
       "outputTokens",
       "totalTokens",

@@ -32,7 +32,7 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
       provider: "gemini",
       model: "gemini-2.5-flash",
       finishReason: "stop",
-      usage: { inputTokens: 2, outputTokens: 3, totalTokens: 5 },
+      usage: { inputTokens: 2, outputTokens: 3, totalTokens: 5, costUsd: 0.000008 },
       key: { owner: "user", label: "default", hint: "\u2026XYZW" },
     });
     expect(f.fake.requests[0]).toMatchObject({ op: "chat", apiKey: CANARY_KEY });

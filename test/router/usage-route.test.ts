@@ -43,6 +43,10 @@ describe.each(EXPRESS_VERSIONS)("GET /byok/usage on %s", (version) => {
         requests: 1,
         inputTokens: 2,
         outputTokens: 3,
+        cachedInputTokens: 0,
+        reasoningTokens: 0,
+        costUsd: 0.000008, // at the price table's gemini-2.5-flash rates
+        unpriced: 0,
         estimated: false,
       },
     ]);
