@@ -40,6 +40,8 @@ export function failureTests(it: ConformanceRunner["it"], options: ProviderConfo
           type: "chat.failed",
           userId: h.userId,
           provider: h.id,
+          label: "default",
+          keyOwner: "user",
           model: last.model,
           code,
           at: last.at,
@@ -114,6 +116,7 @@ export function streamTests(it: ConformanceRunner["it"], options: ProviderConfor
           model: options.readChat(call).model,
           finishReason: "stop",
           usage: { inputTokens: 4, outputTokens: 3, totalTokens: 7 },
+          key: { owner: "user", label: "default", hint: `\u2026${h.apiKey.slice(-4)}` },
         },
       );
       assert.equal(h.events.at(-1)?.type, "chat.completed");

@@ -79,6 +79,7 @@ function chatTests(it: ConformanceRunner["it"], options: ProviderConformanceOpti
           model: seen.model,
           finishReason: "stop",
           usage: { inputTokens: 2, outputTokens: 3, totalTokens: 5 },
+          key: { owner: "user", label: "default", hint: `\u2026${h.apiKey.slice(-4)}` },
         },
       );
       const completed = h.events.at(-1);
@@ -86,6 +87,8 @@ function chatTests(it: ConformanceRunner["it"], options: ProviderConformanceOpti
         type: "chat.completed",
         userId: h.userId,
         provider: h.id,
+        label: "default",
+        keyOwner: "user",
         model: seen.model,
         usage: response.usage,
         ...(completed && "priceVersion" in completed ? { priceVersion: completed.priceVersion } : {}),

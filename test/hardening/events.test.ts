@@ -119,7 +119,7 @@ describe("BYOK onEvent", () => {
       usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7 },
     }); // "Echo: one two three": 4 chunks
     // gemini-2.5-flash is in the price table: its cost, and the table's version for an audit.
-    expect(fieldsOf(chat)).toEqual(withCommon("model", "priceVersion", "usage"));
+    expect(fieldsOf(chat)).toEqual(withCommon("keyOwner", "label", "model", "priceVersion", "usage"));
     expect(chat?.type === "chat.completed" && Object.keys(chat.usage).sort()).toEqual([
       "costUsd",
       "inputTokens",
@@ -132,11 +132,11 @@ describe("BYOK onEvent", () => {
       previousStatus: "ok",
       hint: `\u2026${CANARY_KEY.slice(-4)}`,
     });
-    expect(fieldsOf(statusChanged)).toEqual(withCommon("hint", "previousStatus", "status"));
+    expect(fieldsOf(statusChanged)).toEqual(withCommon("hint", "keyOwner", "label", "previousStatus", "status"));
     expect(statusChanged!.requestId).toBe(rejectedAtChat!.requestId);
     expect(fieldsOf(rejectedAtChat)).toEqual(withCommon());
     expect(failedRejected).toMatchObject({ code: "KEY_REJECTED", model: "gemini-2.5-flash" });
-    expect(fieldsOf(failedRejected)).toEqual(withCommon("code", "model"));
+    expect(fieldsOf(failedRejected)).toEqual(withCommon("code", "keyOwner", "label", "model"));
     expect(rejectedAtChat!.requestId).toBe(failedRejected!.requestId); // one request, one id
     expect(failed500).toMatchObject({ type: "chat.failed", code: "PROVIDER_ERROR" });
     expect(fieldsOf(deleted)).toEqual(withCommon());
