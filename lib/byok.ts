@@ -20,6 +20,7 @@ import { PROVIDER_KINDS } from "./providers/built-ins.js";
 import { MemoryStore } from "./stores/memory-store.js";
 import { parseMetering, readUsage, type UsageQuery } from "./core/metering.js";
 import { parsePricing } from "./core/pricing.js";
+import { Background } from "./core/background.js";
 import { Keyring } from "./vault/keyring.js";
 import {
   rotate,
@@ -80,6 +81,7 @@ export class BYOK {
       missingSdks,
       defaultProvider: parsed.defaultProvider,
       maxAttempts: parsed.maxAttempts,
+      background: new Background(),
       emit: createEventSink(parsed.onEvent),
       metering: parseMetering(
         parsed.usage,
@@ -203,9 +205,14 @@ export class BYOK {
     return verify(this.#context, options);
   }
 
-  /** Zeroes the cached data keys and closes each store behind `stores` once (a store closes only connections it opened itself). */
+  /**
+   * Waits for the store writes calls left running (usage rows, `lastUsedAt`, key statuses, budget settles: each
+   * bounded by its store's time limit), zeroes the cached data keys, and closes each store behind `stores` once (a
+   * store closes only connections it opened itself).
+   */
   async close(): Promise<void> {
-    const { stores, vault } = this.#context;
+    const { stores, vault, background } = this.#context;
+    await background.drain(); // the writes calls left running: a usage row, a touch, a status, a settle
     vault.close();
     for (const store of closersOf(stores)) await storeCall("close", () => store.close());
   }

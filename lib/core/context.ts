@@ -3,6 +3,7 @@ import { debuglog } from "node:util";
 import { ByokError } from "../errors.js";
 import type { Keyring } from "../vault/keyring.js";
 import type { SealContext } from "../vault/vault.js";
+import type { Background } from "./background.js";
 import type { EventSink } from "./events.js";
 import type { KeyChain } from "./key-choice.js";
 import type { Metering } from "./metering.js";
@@ -24,6 +25,8 @@ export interface CoreContext {
   /** Keys one call may try when the provider refuses a key (`failover.maxAttempts`). */
   readonly maxAttempts: number;
   readonly emit: EventSink;
+  /** The store writes calls left running (see {@link Background}); `byok.close()` waits for them. */
+  readonly background: Background;
   /** Usage rows and budgets (see metering.ts). */
   readonly metering: Metering;
   /** The id events carry (the router's `X-Request-Id`), in a client's copy made by `use(userId, { requestId })`. */

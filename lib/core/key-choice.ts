@@ -248,8 +248,10 @@ export function touchIfDue(
   const { store } = context;
   if (!store.touch || !needsTouch(lastUsedAt, now)) return lastUsedAt;
   const at = new Date(now).toISOString();
-  void storeCall("touch", () => store.touch!(userId, provider, at, label)).catch((e: unknown) =>
-    debug("lastUsedAt update failed: %s", ByokError.is(e) ? e.code : "error"),
+  void context.background.track(
+    storeCall("touch", () => store.touch!(userId, provider, at, label)).catch((e: unknown) =>
+      debug("lastUsedAt update failed: %s", ByokError.is(e) ? e.code : "error"),
+    ),
   );
   return at;
 }

@@ -89,9 +89,11 @@ export function noteKeyOutcome(
   const verdict: KeyVerdict | { status: "ok"; retryAfter?: undefined } | undefined =
     outcome === "ok" ? { status: "ok" } : "error" in outcome ? keyVerdictOf(outcome.error) : outcome;
   if (!verdict) return;
-  void changeStatus(context, operation, userId, used, verdict.status, verdict.retryAfter, health)?.catch((e: unknown) =>
-    debug("key status update failed: %s", ByokError.is(e) ? e.code : "error"),
-  );
+  const write = changeStatus(context, operation, userId, used, verdict.status, verdict.retryAfter, health);
+  if (write)
+    void context.background.track(
+      write.catch((e: unknown) => debug("key status update failed: %s", ByokError.is(e) ? e.code : "error")),
+    );
 }
 
 /**

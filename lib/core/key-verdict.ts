@@ -31,7 +31,7 @@ export interface KeyHealth {
 }
 
 /** A status a call can learn (never `"unreadable"`, which is found by decrypting, not by calling). */
-export type LearnedStatus = Exclude<KeyStatus, "unreadable">;
+export type LearnedStatus = Exclude<KeyStatus, "unreadable" | "expired">;
 
 /**
  * The status `health` stands for at `now`: a `"rate_limited"` whose `statusUntil` has passed is

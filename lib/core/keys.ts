@@ -9,7 +9,11 @@ import { DEFAULT_LABEL, type KeyInfo, type KeyRecord, type KeyStatus, type Provi
 import {
   checkActorId,
   checkApiKey,
+  checkExpiresAt,
+  checkLabel,
+  checkModels,
   checkObject,
+  checkPriority,
   REGISTER_KEY_FIELDS,
   checkProviderId,
   checkRequestId,
@@ -64,6 +68,7 @@ export function toKeyInfo(record: KeyRecord, status: KeyStatus): KeyInfo {
 export async function statusOf(context: CoreContext, record: KeyRecord): Promise<KeyStatus> {
   if (record.broken || (await context.vault.readability(record.ciphertext, sealContextOf(record))) === "unreadable")
     return "unreadable";
+  if (record.expiresAt !== undefined && !(Date.parse(record.expiresAt) > Date.now())) return "expired";
   return currentStatus(record);
 }
 
@@ -86,6 +91,17 @@ export interface RegisterKeyFields {
   /** The user's key, as the provider issued it. */
   apiKey: string;
   /**
+   * Which of the owner's keys for the provider this is (1–64 letters, digits, spaces, `_`, `.`, `-`): a key of the
+   * same label is replaced, any other kept beside it. Defaults to `"default"`. At most 10 keys per provider.
+   */
+  label?: string;
+  /** Its place in the key chain among the owner's keys for the provider: lower first. Defaults to 0. */
+  priority?: number;
+  /** ISO-8601, in the future: the key is `"expired"` from then on, and never used. Defaults to never. */
+  expiresAt?: string;
+  /** The model ids this key may serve (the chain skips it for any other). Defaults to any model. */
+  models?: string[];
+  /**
    * Where the key is used, for providers that let keys carry their own endpoint (`"azure-openai"`:
    * required, the resource endpoint; `"openai-compatible"` with `userEndpoints`: the API root).
    * Checked against the provider's allowed hosts and addresses, and bound to the stored key.
@@ -107,7 +123,10 @@ const REGISTER_FIELDS = new Set([
   "signal",
   "requestId",
 ]);
-const DELETE_FIELDS = new Set([...OWNER_FIELDS, "provider", "requestId"]);
+const DELETE_FIELDS = new Set([...OWNER_FIELDS, "provider", "label", "requestId"]);
+
+/** Most keys one owner keeps for one provider. */
+export const MAX_KEYS_PER_PROVIDER = 10;
 
 /** Whose records an operation touches, and who acted, from `{ userId }` or `{ teamId }` (plus `actorId`). */
 interface CheckedOwner {
@@ -174,6 +193,9 @@ export async function registerKey(
     throw invalid("validate must be a boolean.", ["validate"]);
   }
   signal?.throwIfAborted();
+  const settings = checkKeySettings(fields);
+  const label = fields.label === undefined ? DEFAULT_LABEL : checkLabel(fields.label);
+  await checkRoomFor(context, ownerId, id, label);
   const endpoint = await checkEndpoint(provider, fields.endpoint);
   if (fields.validate !== false) {
     await callWithDeadline(provider, id, signal, (signal) => provider.validateKey({ apiKey, signal, endpoint })).catch(
@@ -190,9 +212,10 @@ export async function registerKey(
   const sealed: KeyRecord = {
     userId: ownerId,
     provider: id,
-    label: DEFAULT_LABEL,
+    label,
     ciphertext: "",
     hint,
+    ...settings,
     createdAt: now,
     updatedAt: now,
   };
@@ -203,18 +226,59 @@ export async function registerKey(
   return { info: toKeyInfo(record, "ok"), replaced };
 }
 
-/** Arguments of `byok.deleteKey`. */
-export type DeleteKeyInput = KeyOwner & { provider: string; actorId?: string; requestId?: string };
+/** Arguments of `byok.deleteKey`: one label, or (without `label`) every key of the owner for the provider. */
+export type DeleteKeyInput = KeyOwner & { provider: string; label?: string; actorId?: string; requestId?: string };
 
-/** Removes one key of a user or a team; `true` if there was one. */
+/** Removes one key of a user or a team, or every key of theirs for the provider; `true` if any was removed. */
 export async function deleteKey(context: CoreContext, input: DeleteKeyInput): Promise<boolean> {
   const fields = checkObject(input, DELETE_FIELDS, "deleteKey");
   const operation = startOperation(checkRequestId(fields.requestId));
   const { ownerId, who } = checkOwner(fields);
   const provider = checkProviderId(fields.provider);
-  const removed = await storeCall("delete", () => context.store.delete(ownerId, provider));
-  if (removed) context.emit("key.deleted", operation, { ...who, provider });
+  const labels =
+    fields.label !== undefined
+      ? [checkLabel(fields.label)]
+      : (await storeCall("list", () => context.store.list(ownerId)))
+          .filter((r) => r.provider === provider)
+          .map((r) => r.label ?? DEFAULT_LABEL);
+  let removed = false;
+  for (const label of labels) {
+    if (!(await storeCall("delete", () => context.store.delete(ownerId, provider, label)))) continue;
+    removed = true;
+    context.emit("key.deleted", operation, { ...who, provider });
+  }
   return removed;
+}
+
+/** A key's chain settings from `registerKey`'s fields, checked: those given. */
+function checkKeySettings(fields: Record<string, unknown>): Pick<KeyRecord, "priority" | "expiresAt" | "models"> {
+  const settings: Pick<KeyRecord, "priority" | "expiresAt" | "models"> = {};
+  if (fields.priority !== undefined) settings.priority = checkPriority(fields.priority);
+  if (fields.expiresAt !== undefined) settings.expiresAt = checkExpiresAt(fields.expiresAt);
+  if (fields.models !== undefined) settings.models = checkModels(fields.models);
+  return settings;
+}
+
+/**
+ * @throws ByokError INVALID_REQUEST naming `label` when the store keeps one key per provider and `label` is not
+ * `"default"`, or when the owner already has the most keys for the provider and `label` is a new one
+ */
+async function checkRoomFor(context: CoreContext, ownerId: string, provider: string, label: string): Promise<void> {
+  if (context.store.labels !== true) {
+    if (label === DEFAULT_LABEL) return; // a store of one key per provider: it replaces that one
+    throw invalid(
+      'This store keeps one key per provider (its keys capability does not declare `labels`): register it without a label, or under label "default".',
+      ["label"],
+    );
+  }
+  const labels = (await storeCall("list", () => context.store.list(ownerId)))
+    .filter((r) => r.provider === provider)
+    .map((r) => r.label ?? DEFAULT_LABEL);
+  if (labels.length >= MAX_KEYS_PER_PROVIDER && !labels.includes(label))
+    throw invalid(
+      `At most ${MAX_KEYS_PER_PROVIDER} keys per provider: delete one, or replace one by registering under its label.`,
+      ["label"],
+    );
 }
 
 /** The store owner id of `owner` (a user id, or `{ userId }` / `{ teamId }`). */

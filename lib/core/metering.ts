@@ -194,9 +194,11 @@ export interface Meter {
 const tokensOf = (usage: Usage): number => usage.totalTokens || usage.inputTokens + usage.outputTokens;
 
 /** Runs a store write that must never fail the call: a failure is only traced. Resolves when it is done. */
-function inBackground(operation: string, write: () => Promise<void>): Promise<void> {
-  return storeCall(operation, write).catch((error: unknown) =>
-    debug("%s failed: %s", operation, ByokError.is(error) ? error.code : "error"),
+function inBackground(context: CoreContext, operation: string, write: () => Promise<void>): Promise<void> {
+  return context.background.track(
+    storeCall(operation, write).catch((error: unknown) =>
+      debug("%s failed: %s", operation, ByokError.is(error) ? error.code : "error"),
+    ),
   );
 }
 
@@ -212,7 +214,7 @@ function addUsage(
   const { userId, teamId, provider, model } = subject;
   const row: UsageRow = { day, provider, model, userId, ...(teamId === undefined ? {} : { teamId }), ...counts };
   const owners = teamId === undefined ? [userId] : [userId, teamOwnerId(teamId)];
-  void inBackground("addUsage", () => usage.add(owners, row, retentionDays));
+  void inBackground(context, "addUsage", () => usage.add(owners, row, retentionDays));
 }
 
 /** What a refusal by `budgeted`'s budget tells the app (numbers only): which budget, its limit, what the call asked. */
@@ -293,7 +295,9 @@ export async function startMeter(
       ended = true;
       const spent = usage ? tokensOf(usage) : started ? reserved : 0;
       const settled =
-        counters.length > 0 ? inBackground("settle", () => store.settle(owner, id, spent, counters)) : undefined;
+        counters.length > 0
+          ? inBackground(context, "settle", () => store.settle(owner, id, spent, counters))
+          : undefined;
       const call = { ...subject, model };
       const costOf = (counted: Usage) =>
         known !== undefined && counted === usage ? (known ?? undefined) : priceUsage(context, call, counted, now).cost;
@@ -327,12 +331,14 @@ function release(context: CoreContext, id: string, entry: Unreleased): Promise<v
   unreleased.delete(id); // re-added last: the map keeps the most recent failures
   if (unreleased.size >= MAX_UNRELEASED) unreleased.delete(unreleased.keys().next().value!);
   unreleased.set(id, entry);
-  entry.releasing = storeCall("release", () => context.stores.budgets!.settle(entry.owner, id, 0, entry.counters)).then(
-    () => void unreleased.delete(id),
-    (error: unknown) => {
-      entry.releasing = undefined;
-      debug("release failed: %s", ByokError.is(error) ? error.code : "error");
-    },
+  entry.releasing = context.background.track(
+    storeCall("release", () => context.stores.budgets!.settle(entry.owner, id, 0, entry.counters)).then(
+      () => void unreleased.delete(id),
+      (error: unknown) => {
+        entry.releasing = undefined;
+        debug("release failed: %s", ByokError.is(error) ? error.code : "error");
+      },
+    ),
   );
   return entry.releasing;
 }

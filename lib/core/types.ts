@@ -7,10 +7,10 @@ import type { ProviderKindName } from "../providers/built-ins.js";
  * Health of a stored key, learned from every call: `"ok"` (new, or it worked last time it was used
  * or checked), `"invalid"` (the provider refused it: 401/403), `"quota_exhausted"` (the provider
  * refused for quota or billing: out of credit), `"rate_limited"` (the provider answered 429 without
- * a quota reason; until `statusUntil`), `"unreadable"` (it cannot be decrypted, or its record is not
- * the store's format; ask the user to add it again).
+ * a quota reason; until `statusUntil`), `"expired"` (past its `expiresAt`; never used again), `"unreadable"`
+ * (it cannot be decrypted, or its record is not the store's format; ask the user to add it again).
  */
-export type KeyStatus = "ok" | "invalid" | "quota_exhausted" | "rate_limited" | "unreadable";
+export type KeyStatus = "ok" | "invalid" | "quota_exhausted" | "rate_limited" | "expired" | "unreadable";
 
 /** The statuses a store keeps on a record (`"ok"` is their absence; `"unreadable"` is found, not stored). */
 export type StoredKeyStatus = "invalid" | "quota_exhausted" | "rate_limited";
@@ -850,8 +850,8 @@ export interface KeyCheckedEvent extends ByokEventBase {
 export interface KeyStatusChangedEvent extends ByokEventBase, KeyNaming {
   type: "key.status_changed";
   hint: string;
-  status: Exclude<KeyStatus, "unreadable">;
-  previousStatus: Exclude<KeyStatus, "unreadable">;
+  status: Exclude<KeyStatus, "unreadable" | "expired">;
+  previousStatus: Exclude<KeyStatus, "unreadable" | "expired">;
   /** With `"rate_limited"`: ISO-8601, when the provider said to try again. */
   statusUntil?: string;
 }

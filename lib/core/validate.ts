@@ -145,6 +145,57 @@ export function checkApiKey(apiKey: unknown): string {
   return apiKey;
 }
 
+const LABEL = /^[A-Za-z0-9 _.-]{1,64}$/;
+
+/** @throws ByokError INVALID_REQUEST unless a label of 1–64 letters, digits, spaces, `_`, `.` or `-`. */
+export function checkLabel(label: unknown): string {
+  if (typeof label !== "string" || !LABEL.test(label))
+    throw invalid('label must be 1 to 64 letters, digits, spaces, "_", "." or "-", e.g. "work" or "backup 2".', [
+      "label",
+    ]);
+  return label;
+}
+
+/** Lowest and highest `priority` (PostgreSQL's integer). */
+const PRIORITY_RANGE = 2 ** 31 - 1;
+
+/** @throws ByokError INVALID_REQUEST unless a whole number (lower comes first in the key chain). */
+export function checkPriority(priority: unknown): number {
+  if (typeof priority !== "number" || !Number.isInteger(priority) || Math.abs(priority) > PRIORITY_RANGE)
+    throw invalid("priority must be a whole number; lower comes first in the key chain (default 0).", ["priority"]);
+  return priority;
+}
+
+/**
+ * The ISO-8601 instant of `expiresAt`, which must be in the future.
+ * @throws ByokError INVALID_REQUEST naming `expiresAt`
+ */
+export function checkExpiresAt(expiresAt: unknown, now = Date.now()): string {
+  const at = typeof expiresAt === "string" && expiresAt.length <= 40 ? Date.parse(expiresAt) : NaN;
+  if (Number.isNaN(at))
+    throw invalid('expiresAt must be an ISO-8601 date and time, e.g. "2027-01-31T00:00:00Z".', ["expiresAt"]);
+  if (!(at > now)) throw invalid("expiresAt must be in the future.", ["expiresAt"]);
+  return new Date(at).toISOString();
+}
+
+/** Most model ids one key may list. */
+const MAX_MODELS = 100;
+
+/** @throws ByokError INVALID_REQUEST unless 1–100 model ids of 1–200 characters (duplicates dropped). */
+export function checkModels(models: unknown): string[] {
+  if (
+    !Array.isArray(models) ||
+    models.length === 0 ||
+    models.length > MAX_MODELS ||
+    !models.every((m) => typeof m === "string" && m.length > 0 && m.length <= 200)
+  )
+    throw invalid(
+      `models must be a list of 1 to ${MAX_MODELS} model ids (the models this key may serve); leave it out for any model.`,
+      ["models"],
+    );
+  return [...new Set(models as string[])];
+}
+
 /** The JSON type of a field that can arrive in a JSON body. */
 export type JsonType = "string" | "number" | "boolean" | "array";
 
@@ -170,6 +221,10 @@ export const REGISTER_KEY_FIELDS = Object.freeze({
   provider: "string",
   apiKey: "string",
   endpoint: "string",
+  label: "string",
+  priority: "number",
+  expiresAt: "string",
+  models: "array",
 } as const satisfies Record<string, JsonType>);
 
 const CHAT_FIELDS = new Set([...Object.keys(CHAT_REQUEST_FIELDS), "signal"]);

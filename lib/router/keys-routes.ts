@@ -1,22 +1,29 @@
 // Handlers of the key-settings routes, each a client of BYOK's public API: register (201/200), list, delete (204/404), check.
 import type { BYOK } from "../byok.js";
-import type { KeyOwner } from "../core/keys.js";
+import type { KeyOwner, RegisterKeyFields } from "../core/keys.js";
 import { ByokError } from "../errors.js";
 import { invalid } from "../core/validate.js";
-import { providerQuery } from "./provider-query.js";
+import { queryValue } from "./provider-query.js";
 import type { RouteAnswer, RouteInput } from "./route-layer.js";
 
 /** The provider to delete: from the body or `?provider=`; both and different is a 400. */
-function providerToDelete(input: RouteInput): string {
-  const fromBody = (input.body as { provider?: string }).provider;
-  const fromQuery = providerQuery(input.query);
+/** `name` from the body or the query (the same when both); both and different: INVALID_REQUEST naming it. */
+function bodyOrQuery(input: RouteInput, name: "provider" | "label"): string | undefined {
+  const fromBody = (input.body as Record<string, string | undefined>)[name];
+  const fromQuery = queryValue(input.query, name);
   if (fromBody !== undefined && fromQuery !== undefined && fromBody !== fromQuery) {
-    throw invalid("The provider in the body and in the query differ; give it once.", ["provider"]);
+    throw invalid(`The ${name} in the body and in the query differ; give it once.`, [name]);
   }
-  const provider = fromBody ?? fromQuery;
+  return fromBody ?? fromQuery;
+}
+
+/** The key(s) a `DELETE` names: a provider, and optionally one label (else every key of that provider). */
+function keyToDelete(input: RouteInput): { provider: string; label?: string } {
+  const provider = bodyOrQuery(input, "provider");
   if (provider === undefined)
     throw invalid('Name the key to delete: { "provider": … } in the body or ?provider=.', ["provider"]);
-  return provider;
+  const label = bodyOrQuery(input, "label");
+  return label === undefined ? { provider } : { provider, label };
 }
 
 /** Whose keys a keys route works on: the signed-in user's own, or (team routes) the request's team's. */
@@ -32,23 +39,27 @@ const teamOwner: RouteOwner = async (input) => ({ teamId: (await input.teamId())
 function ownerKeysRoutes(byok: BYOK, ownerOf: RouteOwner) {
   return {
     async register(input: RouteInput): Promise<RouteAnswer> {
-      const { provider, apiKey, endpoint } = input.body as { provider: string; apiKey: string; endpoint?: string };
+      const { provider, apiKey, ...settings } = input.body as Pick<
+        RegisterKeyFields,
+        "provider" | "apiKey" | "endpoint" | "label" | "priority" | "expiresAt" | "models"
+      >;
       // A client that leaves cancels the validation call, and then nothing is stored.
       const { replaced, ...info } = await byok.registerKey({
         ...(await ownerOf(input)),
         provider,
         apiKey,
-        ...(endpoint === undefined ? {} : { endpoint }),
+        ...settings,
         signal: input.signal(),
         requestId: input.requestId,
       });
       return { status: replaced ? 200 : 201, json: info };
     },
     async remove(input: RouteInput): Promise<RouteAnswer> {
-      const provider = providerToDelete(input);
-      if (!(await byok.deleteKey({ ...(await ownerOf(input)), provider, requestId: input.requestId }))) {
+      const key = keyToDelete(input);
+      const { provider } = key;
+      if (!(await byok.deleteKey({ ...(await ownerOf(input)), ...key, requestId: input.requestId }))) {
         // As a chat's KEY_NOT_FOUND; `provider` only when configured: answers never repeat an arbitrary value sent.
-        throw new ByokError("KEY_NOT_FOUND", "There is no key for that provider to delete.", {
+        throw new ByokError("KEY_NOT_FOUND", "There is no such key to delete.", {
           ...(byok.providers.includes(provider) ? { provider } : {}),
           details: { fields: ["provider"] },
         });

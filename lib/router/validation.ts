@@ -162,8 +162,8 @@ export const registerKeyBody: Envelope = { fields: REGISTER_KEY_FIELDS, required
 /** `POST /keys/check`: `{ provider }`. */
 export const checkKeyBody: Envelope = { fields: { provider: "string" }, required: ["provider"] };
 
-/** `DELETE /keys`: `{ provider }` in the body, or nothing (then `?provider=`). */
-export const deleteKeyBody: Envelope = { fields: { provider: "string" }, required: [] };
+/** `DELETE /keys`: `{ provider, label? }` in the body, or nothing (then `?provider=&label=`). */
+export const deleteKeyBody: Envelope = { fields: { provider: "string", label: "string" }, required: [] };
 
 /** `POST /chat`: ChatRequest's JSON fields (the core's table) plus `stream`; the core checks their values. */
 export const chatBody: Envelope = { fields: { ...CHAT_REQUEST_FIELDS, stream: "boolean" }, required: [] };
