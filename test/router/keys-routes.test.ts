@@ -60,6 +60,42 @@ describe.each(EXPRESS_VERSIONS)("key routes on %s", (version) => {
       expect(res.body.hint).toBe("\u20260002");
     });
 
+    it("keeps keys of several labels, lists them, and deletes one by label or all of a provider", async () => {
+      const add = (label: string, apiKey: string, extra: object = {}) =>
+        request(f.app)
+          .post("/byok/keys")
+          .set("x-user", "u1")
+          .send({ provider: "gemini", apiKey, label, ...extra });
+      expect((await add("work", "AIza-work-key-0001", { priority: 1, models: ["gemini-2.5-pro"] })).status).toBe(201);
+      expect((await add("home", "AIza-home-key-0002")).status).toBe(201);
+      expect((await add("home", "AIza-home-key-0003")).status).toBe(200);
+      const listed = await request(f.app).get("/byok/keys").set("x-user", "u1");
+      expect(listed.body.keys.map((k: { label: string; priority: number }) => [k.label, k.priority])).toEqual([
+        ["home", 0],
+        ["work", 1],
+      ]);
+      expect(listed.body.keys[1].models).toEqual(["gemini-2.5-pro"]);
+      const bad = await add("no/slash", "AIza-bad-label-0004");
+      expect([bad.status, bad.body.error.code, bad.body.error.details]).toEqual([
+        400,
+        "INVALID_REQUEST",
+        { fields: ["label"] },
+      ]);
+      const differ = await request(f.app)
+        .delete("/byok/keys?provider=gemini&label=home")
+        .set("x-user", "u1")
+        .send({ label: "work" });
+      expect([differ.status, differ.body.error.details]).toEqual([400, { fields: ["label"] }]);
+      expect((await request(f.app).delete("/byok/keys?provider=gemini&label=home").set("x-user", "u1")).status).toBe(
+        204,
+      );
+      const one = await request(f.app).get("/byok/keys").set("x-user", "u1");
+      expect(one.body.keys.map((k: { label: string }) => k.label)).toEqual(["work"]);
+      await add("home", "AIza-home-key-0005");
+      expect((await request(f.app).delete("/byok/keys?provider=gemini").set("x-user", "u1")).status).toBe(204);
+      expect((await request(f.app).get("/byok/keys").set("x-user", "u1")).body.keys).toEqual([]);
+    });
+
     it("answers 422 KEY_REJECTED when the provider refuses the key, storing nothing", async () => {
       const res = await register("bad-key-1234567");
       expect(res.status).toBe(422);
