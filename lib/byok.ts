@@ -21,6 +21,7 @@ import { MemoryStore } from "./stores/memory-store.js";
 import { parseMetering, readUsage, type UsageQuery } from "./core/metering.js";
 import { parsePricing } from "./core/pricing.js";
 import { Background } from "./core/background.js";
+import { parsePlatformKeys } from "./core/platform-keys.js";
 import { Keyring } from "./vault/keyring.js";
 import {
   rotate,
@@ -81,6 +82,7 @@ export class BYOK {
       missingSdks,
       defaultProvider: parsed.defaultProvider,
       maxAttempts: parsed.maxAttempts,
+      platformKeys: parsePlatformKeys(parsed.platformKeys, [...providers.keys()]),
       background: new Background(),
       emit: createEventSink(parsed.onEvent),
       metering: parseMetering(

@@ -4,6 +4,7 @@ import { callSignal, type CoreContext, DEFAULT_TIMEOUT_MS, providerFor, sealCont
 import { listKeys } from "./keys.js";
 import { checkKey, noteKeyOutcome } from "./key-health.js";
 import { keyVerdictOf } from "./key-verdict.js";
+import { isPlatformRecord } from "./platform-keys.js";
 import { startDeadline } from "./deadline.js";
 import { type Operation, startOperation } from "./events.js";
 import { listModels } from "./models.js";
@@ -24,6 +25,7 @@ import {
   checkRequestId,
   checkSignal,
   checkTeamId,
+  invalid,
   toConversation,
 } from "./validate.js";
 import { openConnection } from "./connection.js";
@@ -79,11 +81,13 @@ type Prepared = Awaited<ReturnType<typeof prepare>>;
 async function engage(context: CoreContext, operation: Operation, prepared: Prepared, resolved: Resolved) {
   const { userId, providerRequest } = prepared;
   const { pricing } = resolved.provider;
+  const platform = isPlatformRecord(resolved.record);
   const subject: MeterSubject = {
     ...whoCalled(userId, resolved),
     provider: resolved.id,
     model: providerRequest.model,
     ...(pricing ? { pricing } : {}),
+    ...(platform ? { platform } : {}),
   };
   const meter = await startMeter(context, subject, estimateChat(providerRequest)).catch((error: unknown) => {
     if (ByokError.is(error) && error.code === "BUDGET_EXCEEDED")
@@ -92,7 +96,9 @@ async function engage(context: CoreContext, operation: Operation, prepared: Prep
   });
   let apiKey: string;
   try {
-    apiKey = await context.vault.open(resolved.record.ciphertext, sealContextOf(resolved.record));
+    apiKey = platform
+      ? context.platformKeys.reveal(resolved.id)!
+      : await context.vault.open(resolved.record.ciphertext, sealContextOf(resolved.record));
   } catch (error) {
     await meter.end({}); // nothing was sent: the reservation is released
     throw error;
@@ -366,6 +372,11 @@ async function* streamWith(
 /** Options of `byok.use(userId, options)`. */
 export interface UseOptions {
   /**
+   * Whether this client's key chain may end in the app's own `platformKeys` (after the user's and the team's keys).
+   * Defaults to `false`.
+   */
+  platform?: boolean;
+  /**
    * The team whose keys this client may use, for every provider the user has no own key for. The
    * app decides membership: pass it on every call (the router asks `getTeamId` on each request).
    */
@@ -385,11 +396,12 @@ export const KEY_CHAIN = Symbol("byok-ai.keyChain");
 /** `use()`'s options as the router passes them: with the request's {@link KeyChain}. */
 export type RouterUseOptions = UseOptions & { [KEY_CHAIN]?: KeyChain };
 
-const USE_FIELDS = new Set(["teamId", "requestId", "signal"]);
+const USE_FIELDS = new Set(["teamId", "requestId", "signal", "platform"]);
 const USAGE_RANGE_FIELDS = new Set(["from", "to"]);
 
 /** What `use()`'s options set on the client's context. */
 interface ClientOptions {
+  platform?: boolean;
   teamId?: string;
   requestId?: string;
   signal?: AbortSignal;
@@ -400,6 +412,10 @@ function checkUseOptions(options: RouterUseOptions): ClientOptions {
   const fields = checkObject(options, USE_FIELDS, "use(userId, options)");
   const out: ClientOptions = {};
   if (fields.teamId !== undefined) out.teamId = checkTeamId(fields.teamId);
+  if (fields.platform !== undefined) {
+    if (typeof fields.platform !== "boolean") throw invalid("platform must be a boolean.", ["platform"]);
+    out.platform = fields.platform;
+  }
   const requestId = checkRequestId(fields.requestId);
   const signal = checkSignal(fields.signal);
   if (requestId !== undefined) out.requestId = requestId;

@@ -4,6 +4,7 @@ import { ByokError } from "../errors.js";
 import type { Keyring } from "../vault/keyring.js";
 import type { SealContext } from "../vault/vault.js";
 import type { Background } from "./background.js";
+import type { PlatformKeys } from "./platform-keys.js";
 import type { EventSink } from "./events.js";
 import type { KeyChain } from "./key-choice.js";
 import type { Metering } from "./metering.js";
@@ -24,6 +25,10 @@ export interface CoreContext {
   readonly defaultProvider: string;
   /** Keys one call may try when the provider refuses a key (`failover.maxAttempts`). */
   readonly maxAttempts: number;
+  /** The app's own keys (`platformKeys`). */
+  readonly platformKeys: PlatformKeys;
+  /** Whether this client's chain may end in a platform key, in its copy made by `use(userId, { platform: true })`. */
+  readonly platform?: boolean;
   readonly emit: EventSink;
   /** The store writes calls left running (see {@link Background}); `byok.close()` waits for them. */
   readonly background: Background;

@@ -12,6 +12,7 @@ import {
   type ServingKey,
 } from "./types.js";
 import { currentStatus } from "./key-verdict.js";
+import { isPlatformRecord } from "./platform-keys.js";
 import { checkTeamId, checkUserId } from "./validate.js";
 
 const debug = debuglog("byok");
@@ -32,7 +33,8 @@ export function whoCalled(userId: string, resolved: { teamId?: string }): { user
 
 /** How events name the key `resolved` uses: its label and whose it is. */
 export function keyNaming(resolved: { record: KeyRecord; teamId?: string }): KeyNaming {
-  return { label: resolved.record.label ?? DEFAULT_LABEL, keyOwner: resolved.teamId === undefined ? "user" : "team" };
+  const keyOwner = isPlatformRecord(resolved.record) ? "platform" : resolved.teamId === undefined ? "user" : "team";
+  return { label: resolved.record.label ?? DEFAULT_LABEL, keyOwner };
 }
 
 /** How a {@link ChatResponse} names the key that served it. */
@@ -152,9 +154,15 @@ export async function resolveChain(
   model?: string,
 ): Promise<KeyChoice> {
   const [own, team] = await ownAndTeamOf(context, userId);
+  const platform = context.platform === true ? context.platformKeys : undefined;
   const choice = (id: string): KeyChoice => {
     const provider = providerFor(context, id);
-    const records = candidatesOf(own, team, id, model ?? provider.defaultModel);
+    const served = model ?? provider.defaultModel;
+    let records = candidatesOf(own, team, id, served);
+    // The app's key is the last link, after every key of the user's and the team's that may serve (a resting or
+    // broken one is then passed over: the app's key can serve instead).
+    if (platform?.has(id))
+      records = [...records.filter((r) => skipReason(r, served) === undefined), platform.recordFor(id)];
     return { id, provider, candidates: records.map((record) => resolved(id, provider, record)) };
   };
   if (requested !== undefined) {
@@ -162,7 +170,10 @@ export async function resolveChain(
     if (found.candidates.length === 0) throw keyNotFound(requested, noKeyMessage(own, team, requested));
     return found;
   }
-  const ids = [...new Set([...own, ...team].map((r) => r.provider))].filter((id) => context.providers.has(id));
+  const withPlatform = platform ? [...context.providers.keys()].filter((id) => platform.has(id)) : [];
+  const ids = [...new Set([...[...own, ...team].map((r) => r.provider), ...withPlatform])].filter((id) =>
+    context.providers.has(id),
+  );
   const choices = ids.map(choice).filter((c) => c.candidates.length > 0);
   const found =
     choices.find((c) => c.id === context.defaultProvider) ?? (choices.length === 1 ? choices[0] : undefined);
@@ -241,13 +252,14 @@ export function needsTouch(lastUsedAt: string | undefined, now: number): boolean
  */
 export function touchIfDue(
   context: CoreContext,
-  { userId, provider, label }: KeyRecord,
+  record: KeyRecord,
   lastUsedAt: string | undefined,
 ): string | undefined {
   const now = Date.now();
   const { store } = context;
-  if (!store.touch || !needsTouch(lastUsedAt, now)) return lastUsedAt;
+  if (!store.touch || !needsTouch(lastUsedAt, now) || isPlatformRecord(record)) return lastUsedAt;
   const at = new Date(now).toISOString();
+  const { userId, provider, label } = record;
   void context.background.track(
     storeCall("touch", () => store.touch!(userId, provider, at, label)).catch((e: unknown) =>
       debug("lastUsedAt update failed: %s", ByokError.is(e) ? e.code : "error"),

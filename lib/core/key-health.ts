@@ -7,6 +7,7 @@ import { type Operation, startOperation } from "./events.js";
 import { keyNaming, resolveKey, whoCalled } from "./key-choice.js";
 import { currentStatus, type KeyHealth, keyVerdictOf, type KeyVerdict, type LearnedStatus } from "./key-verdict.js";
 import { ownerOf } from "./owner.js";
+import { isPlatformRecord } from "./platform-keys.js";
 import { toKeyInfo } from "./keys.js";
 import type { KeyInfo, KeyRecord } from "./types.js";
 import { checkProviderId } from "./validate.js";
@@ -86,6 +87,7 @@ export function noteKeyOutcome(
   outcome: "ok" | KeyVerdict | { error: unknown },
   health?: KeyHealth,
 ): void {
+  if (isPlatformRecord(used.record)) return; // the app's own key: configuration, not a stored key with a status
   const verdict: KeyVerdict | { status: "ok"; retryAfter?: undefined } | undefined =
     outcome === "ok" ? { status: "ok" } : "error" in outcome ? keyVerdictOf(outcome.error) : outcome;
   if (!verdict) return;

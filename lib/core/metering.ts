@@ -91,11 +91,17 @@ export interface Payer {
   userId: string;
   teamId?: string;
   provider: string;
+  /** The app's own key serves the call (`platformKeys`): `budgets.platform` applies, per user. */
+  platform?: true;
 }
 
 /** The budgets that apply to a call, each with the scope its counters are named by. */
 function budgetsOf(budgets: Budgets, payer: Payer): { scope: string[]; budget: Budget }[] {
   const { userId, teamId, provider } = payer;
+  if (payer.platform) {
+    const budget = typeof budgets === "function" ? undefined : budgets.platform;
+    return budget ? [{ scope: ["platform", provider], budget }] : [];
+  }
   if (typeof budgets === "function") {
     const budget = budgets(teamId === undefined ? { userId, provider } : { userId, teamId, provider });
     if (budget === undefined) return [];
@@ -111,7 +117,7 @@ function budgetsOf(budgets: Budgets, payer: Payer): { scope: string[]; budget: B
 /** One counter a call counts against, with the budget it comes from (for a refusal's details). */
 interface Budgeted {
   counter: BudgetCounter;
-  /** Whose budget: `"user"`, `"team"` or `"member"`. */
+  /** Whose budget: `"user"`, `"team"`, `"member"` or `"platform"`. */
   scope: string;
   period: "day" | "month";
 }
@@ -372,6 +378,7 @@ const BUDGETS_KNOWN: KeysEnum<Exclude<Budgets, (...args: never[]) => unknown>> =
   user: true,
   team: true,
   member: true,
+  platform: true,
 };
 const BUDGET_KNOWN: KeysEnum<Budget> = { tokensPerDay: true, tokensPerMonth: true };
 
@@ -401,8 +408,8 @@ function checkBudgets(value: unknown): Budgets {
     };
   }
   const o = checkOptionsObject<Exclude<Budgets, (...args: never[]) => unknown>>(value, BUDGETS_KNOWN, "budgets");
-  const out: { user?: Budget; team?: Budget; member?: Budget } = {};
-  for (const scope of ["user", "team", "member"] as const)
+  const out: { user?: Budget; team?: Budget; member?: Budget; platform?: Budget } = {};
+  for (const scope of ["user", "team", "member", "platform"] as const)
     if (o[scope] !== undefined) out[scope] = checkBudget(o[scope], `budgets.${scope}`);
   return Object.freeze(out);
 }

@@ -116,6 +116,12 @@ export interface ByokOptions {
    */
   failover?: { maxAttempts?: number };
   /**
+   * The app's own keys by provider id, from server configuration only: the key chain's last link, used only where
+   * `use(userId, { platform: true })` (the router's `allowPlatformKey`) allows it, never listed to users.
+   * `budgets.platform` caps each user's use of them. Defaults to none.
+   */
+  platformKeys?: { [provider: string]: string | Record<string, unknown> };
+  /**
    * Prices for `costUsd` over the price table (`@pydantic/genai-prices`): overrides by `"provider:model"`, and what a
    * call to an unpriced model does under a dollar budget. Defaults to the table alone. See docs/pricing.md.
    */
@@ -140,6 +146,8 @@ export interface ParsedByokOptions {
   defaultProvider: string;
   /** Keys one call may try (`failover.maxAttempts`). */
   maxAttempts: number;
+  /** Checked with the configured providers in the BYOK constructor (parsePlatformKeys). */
+  platformKeys?: unknown;
   onEvent?: (event: ByokEvent) => void;
   /** Checked with the store in the BYOK constructor (parseMetering). */
   usage?: unknown;
@@ -161,6 +169,7 @@ const KNOWN: KeysEnum<ByokOptions> = {
   usage: true,
   budgets: true,
   failover: true,
+  platformKeys: true,
   pricing: true,
 };
 
@@ -379,6 +388,7 @@ export function parseByokOptions(input: unknown, kinds: ProviderKinds): ParsedBy
   if (o.onEvent !== undefined) parsed.onEvent = o.onEvent;
   if (o.usage !== undefined) parsed.usage = o.usage;
   if (o.budgets !== undefined) parsed.budgets = o.budgets;
+  if (o.platformKeys !== undefined) parsed.platformKeys = o.platformKeys;
   if (o.pricing !== undefined) parsed.pricing = o.pricing;
   return Object.freeze(parsed);
 }

@@ -425,12 +425,12 @@ export interface Budget {
 
 /**
  * Budgets per key: `user` for each user's own key of each provider, `team` for each team key (all
- * members together), `member` for each member's share of a team key. Or a function answering the
- * budget of the call's user on the key that serves it (`teamId` set for a team key), or `undefined`
- * for none.
+ * members together), `member` for each member's share of a team key, `platform` for each user's use of the app's
+ * `platformKeys` (a free tier on the app's key). Or a function answering the budget of the call's user on the key
+ * that serves it (`teamId` set for a team key), or `undefined` for none; it is not asked for platform keys.
  */
 export type Budgets =
-  | { user?: Budget; team?: Budget; member?: Budget }
+  | { user?: Budget; team?: Budget; member?: Budget; platform?: Budget }
   | ((owner: { userId: string; teamId?: string; provider: string }) => Budget | undefined);
 
 /** One budget counter a call reserves against (see {@link BudgetStore.reserve}). */
@@ -516,7 +516,7 @@ export interface ChatResponse {
 
 /** A key as answers and events name it: whose it is, its label and its hint; never the key itself. */
 export interface ServingKey {
-  owner: "user" | "team";
+  owner: "user" | "team" | "platform";
   label: string;
   /** `…` plus the key's last 4 characters. */
   hint: string;
@@ -794,7 +794,7 @@ export interface UserEndpointOptions {
 /** Which key an event is about, beside its `provider`: its label and whose it is. */
 export interface KeyNaming {
   label: string;
-  keyOwner: "user" | "team";
+  keyOwner: "user" | "team" | "platform";
 }
 
 /** What every {@link ByokEvent} carries. */
