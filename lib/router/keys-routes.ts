@@ -1,6 +1,7 @@
 // Handlers of the key-settings routes, each a client of BYOK's public API: register (201/200), list, delete (204/404), check.
 import type { BYOK } from "../byok.js";
 import type { KeyOwner } from "../core/keys.js";
+import type { Credential } from "../core/types.js";
 import { ByokError } from "../errors.js";
 import { invalid } from "../core/validate.js";
 import { providerQuery } from "./provider-query.js";
@@ -32,12 +33,18 @@ const teamOwner: RouteOwner = async (input) => ({ teamId: (await input.teamId())
 function ownerKeysRoutes(byok: BYOK, ownerOf: RouteOwner) {
   return {
     async register(input: RouteInput): Promise<RouteAnswer> {
-      const { provider, apiKey, endpoint } = input.body as { provider: string; apiKey: string; endpoint?: string };
+      const { provider, apiKey, credential, endpoint } = input.body as {
+        provider: string;
+        apiKey?: string;
+        credential?: Credential;
+        endpoint?: string;
+      };
       // A client that leaves cancels the validation call, and then nothing is stored.
       const { replaced, ...info } = await byok.registerKey({
         ...(await ownerOf(input)),
         provider,
-        apiKey,
+        ...(apiKey === undefined ? {} : { apiKey }),
+        ...(credential === undefined ? {} : { credential }),
         ...(endpoint === undefined ? {} : { endpoint }),
         signal: input.signal(),
         requestId: input.requestId,
