@@ -147,7 +147,7 @@ describe("BYOK's public API", () => {
 describe("built-in providers turned off", () => {
   it("offers no provider set to false, though its SDK is installed", async () => {
     const byok = new BYOK({ masterKey: TEST_MASTER_KEY, providers: { anthropic: false } });
-    expect(byok.providers).toEqual(["gemini", "openai", "openrouter", "azure-openai"]);
+    expect(byok.providers).toEqual(["gemini", "openai", "bedrock", "openrouter", "azure-openai"]);
     const error = await byok
       .registerKey({ userId: "u1", provider: "anthropic", apiKey: "sk-ant-off-0000" })
       .catch((e: unknown) => e);
@@ -158,6 +158,7 @@ describe("built-in providers turned off", () => {
     expect(new BYOK({ masterKey: TEST_MASTER_KEY, providers: { gemini: false } }).providers).toEqual([
       "openai",
       "anthropic",
+      "bedrock",
       "openrouter",
       "azure-openai",
     ]);

@@ -1,9 +1,11 @@
 // The bedrock provider through the public API, with the real AWS SDK against the SigV4-checking fake Bedrock.
+import { execFileSync } from "node:child_process";
 import { inspect } from "node:util";
 import { BYOK, ByokError, type ByokEvent, MemoryStore } from "../../lib";
 import { startFakeBedrock, type FakeBedrock } from "../../lib/testing";
 import { bedrockEndpoint, createBedrockProvider } from "../../lib/providers/bedrock";
 import { captureConsole, renderings, TEST_MASTER_KEY } from "../helpers/canary";
+import { ROOT } from "../helpers/node-process";
 
 const REGION = "eu-west-1";
 
@@ -363,5 +365,57 @@ describe("bedrock security", () => {
     });
     expectNoSecret([result, events, output], secrets);
     expect(renderings(await store.list("u1"))).not.toContain(aws.accessKeyId);
+  });
+});
+
+/**
+ * Runs `body` (CommonJS, with `BYOK` and `generateMasterKey` in scope) from the built package in a child Node whose
+ * resolver cannot find `hidden`, as in an app that never installed them, and returns what it printed as JSON.
+ */
+function runWithout(hidden: string[], body: string): Record<string, string | string[]> {
+  const script = `
+const Module = require("node:module");
+const hidden = new Set(${JSON.stringify(hidden)});
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  if (hidden.has(request)) throw Object.assign(new Error("Cannot find module " + request), { code: "MODULE_NOT_FOUND" });
+  return resolve.call(this, request, ...rest);
+};
+const { BYOK, generateMasterKey } = require("./dist/index.cjs");
+const failure = (run) => { try { run(); return "constructed"; } catch (e) { return e.code + " " + e.message; } };
+const rejection = (p) => p.then(() => "resolved", (e) => e.code + " " + e.message);
+(async () => { ${body} })();
+`;
+  return JSON.parse(execFileSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8" })) as Record<
+    string,
+    string | string[]
+  >;
+}
+
+describe("bedrock's optional peers", () => {
+  it("without @aws-sdk/client-bedrock-runtime: not offered by default, CONFIG_INVALID naming the install when configured", () => {
+    const out = runWithout(
+      ["@aws-sdk/client-bedrock-runtime"],
+      `const byok = new BYOK({ masterKey: generateMasterKey() });
+      process.stdout.write(JSON.stringify({
+        offered: byok.providers,
+        configured: failure(() => new BYOK({ masterKey: generateMasterKey(), providers: { bedrock: {} } })),
+        register: await rejection(byok.registerKey({ userId: "u", provider: "bedrock", credential: { apiKey: "ABSK12345678", region: "us-east-1" } })),
+      }));`,
+    );
+    expect(out.offered).not.toContain("bedrock");
+    expect(out.configured).toMatch(/^CONFIG_INVALID .*npm install @aws-sdk\/client-bedrock-runtime/);
+    expect(out.register).toMatch(/^UNKNOWN_PROVIDER .*npm install @aws-sdk\/client-bedrock-runtime/);
+  });
+
+  it("without @aws-sdk/client-bedrock: a key check is CONFIG_INVALID naming the install", () => {
+    const out = runWithout(
+      ["@aws-sdk/client-bedrock"],
+      `const byok = new BYOK({ masterKey: generateMasterKey(), providers: { bedrock: { baseUrl: "http://127.0.0.1:9" } } });
+      process.stdout.write(JSON.stringify({
+        register: await rejection(byok.registerKey({ userId: "u", provider: "bedrock", credential: { apiKey: "ABSK12345678", region: "us-east-1" } })),
+      }));`,
+    );
+    expect(out.register).toMatch(/^CONFIG_INVALID .*npm install @aws-sdk\/client-bedrock`/);
   });
 });
