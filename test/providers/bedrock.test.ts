@@ -6,6 +6,7 @@ import { startFakeBedrock, type FakeBedrock } from "../../lib/testing";
 import { bedrockEndpoint, createBedrockProvider } from "../../lib/providers/bedrock";
 import { captureConsole, renderings, TEST_MASTER_KEY } from "../helpers/canary";
 import { ROOT } from "../helpers/node-process";
+import { SERVER_KINDS, serveRoutes } from "../helpers/router-harness";
 
 const REGION = "eu-west-1";
 
@@ -417,5 +418,52 @@ describe("bedrock's optional peers", () => {
       }));`,
     );
     expect(out.register).toMatch(/^CONFIG_INVALID .*npm install @aws-sdk\/client-bedrock`/);
+  });
+});
+
+describe.each(SERVER_KINDS)("bedrock credentials through POST /byok/keys on %s", (kind) => {
+  let routes: { url: string; close(): Promise<void> };
+  beforeEach(async () => {
+    routes = await serveRoutes(kind, byok);
+  });
+  afterEach(() => routes.close());
+
+  const post = (body: unknown) =>
+    fetch(`${routes.url}/byok/keys`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-user": "u1" },
+      body: JSON.stringify(body),
+    });
+
+  it("takes a credential object in place of apiKey and answers its KeyInfo, with the region and no secret", async () => {
+    const aws = fake.credentials({ sessionToken: true });
+    const res = await post({ provider: "bedrock", credential: { ...aws, region: REGION } });
+    const text = await res.text();
+    expect(res.status).toBe(201);
+    expect(JSON.parse(text)).toMatchObject({
+      provider: "bedrock",
+      endpoint: REGION,
+      hint: `\u2026${aws.accessKeyId.slice(-4)}`,
+    });
+    const list = await (await fetch(`${routes.url}/byok/keys`, { headers: { "x-user": "u1" } })).text();
+    expectNoSecret([text, list], secretsOf(aws));
+  });
+
+  it("lets a 3 kB credential through the body limit, and names a bad credential field without its value", async () => {
+    const aws = fake.credentials();
+    const big = await post({
+      provider: "bedrock",
+      credential: { ...aws, sessionToken: "T".repeat(3000), region: REGION },
+    });
+    expect([big.status, ((await big.json()) as { error: { code: string } }).error.code]).toEqual([422, "KEY_REJECTED"]);
+    const bad = await post({ provider: "bedrock", credential: { ...aws, region: REGION, color: "blue" } });
+    const text = await bad.text();
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(text).error.details).toEqual({ fields: ["credential.color"] });
+    expectNoSecret(text, secretsOf(aws));
+    const neither = await post({ provider: "bedrock" });
+    expect(((await neither.json()) as { error: { details: unknown } }).error.details).toEqual({
+      fields: ["apiKey", "credential"],
+    });
   });
 });
