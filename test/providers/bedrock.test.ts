@@ -467,3 +467,60 @@ describe.each(SERVER_KINDS)("bedrock credentials through POST /byok/keys on %s",
     });
   });
 });
+
+describe("bedrock in a hostile environment", () => {
+  let trap: FakeBedrock;
+  let saved: Record<string, string | undefined>;
+  beforeEach(async () => {
+    trap = await startFakeBedrock();
+    const server = trap.credentials();
+    const env: Record<string, string> = {
+      AWS_ACCESS_KEY_ID: server.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
+      AWS_BEARER_TOKEN_BEDROCK: trap.apiKey(),
+      AWS_REGION: "us-west-2",
+      AWS_DEFAULT_REGION: "us-west-2",
+      AWS_ENDPOINT_URL: trap.url,
+      AWS_ENDPOINT_URL_BEDROCK_RUNTIME: trap.url,
+      AWS_ENDPOINT_URL_BEDROCK: trap.url,
+      AWS_AUTH_SCHEME_PREFERENCE: "httpBearerAuth",
+      AWS_MAX_ATTEMPTS: "5",
+      AWS_RETRY_MODE: "adaptive",
+      AWS_USE_FIPS_ENDPOINT: "true",
+      AWS_USE_DUALSTACK_ENDPOINT: "true",
+      AWS_PROFILE: "server-profile",
+    };
+    saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+  });
+  afterEach(async () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    await trap.close();
+  });
+
+  it("sends every call to the configured endpoint with the user's credential alone, once, whatever AWS_* says", async () => {
+    const aws = fake.credentials();
+    const { output } = await captureConsole(async () => {
+      await byok.registerKey({ userId: "u1", provider: "bedrock", credential: { ...aws, region: REGION } });
+      expect((await byok.use("u1").chat({ prompt: "hi" })).text).toBe("Echo: hi");
+      let streamed = "";
+      for await (const part of byok.use("u1").stream({ prompt: "a b" })) streamed += part.text;
+      expect(streamed).toBe("Echo: a b");
+      fake.enqueue({ refuse: "rate_limit" });
+      expect((await error(byok.use("u1").chat({ prompt: "x" }))).code).toBe("PROVIDER_RATE_LIMITED");
+    });
+    expect(fake.requests.map((r) => [r.op, r.apiKey])).toEqual([
+      ["validate", aws.accessKeyId],
+      ["chat", aws.accessKeyId],
+      ["stream", aws.accessKeyId],
+      ["chat", aws.accessKeyId],
+    ]);
+    for (const r of fake.requests) expect(String(r.headers.authorization)).toMatch(/^AWS4-HMAC-SHA256 /);
+    expect(trap.requests).toEqual([]);
+    // The AWS SDK's own one-time notice about Node versions (an app may set AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED).
+    expect(output.replace(/^\(node:\d+\) Warning: NodeVersionSupportWarning[\s\S]*?was created\)\n?/, "")).toBe("");
+  });
+});
