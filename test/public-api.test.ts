@@ -363,6 +363,7 @@ describe("the export list of each entry point", () => {
         "FakeVaultTransitOptions",
         "FakeVertex",
         "FakeVertexOptions",
+        "IssuedCredential",
         "KeyServiceCall",
         "KeyServiceFaults",
         "KeyStoreConformanceOptions",

@@ -245,7 +245,14 @@ function converseInput(request: ProviderChatRequest): RuntimeSdk.ConverseCommand
 function mapBedrockError(id: string, error: unknown, credential: BedrockCredential, signal: AbortSignal): unknown {
   if (ByokError.is(error)) return error;
   if (signal.aborted || (error instanceof Error && error.name === "AbortError")) return error;
-  const e = error as { name?: unknown; message?: unknown; $metadata?: { httpStatusCode?: unknown } } | undefined;
+  const e = error as
+    | {
+        name?: unknown;
+        message?: unknown;
+        $metadata?: { httpStatusCode?: unknown };
+        $response?: { headers?: Record<string, string | undefined> };
+      }
+    | undefined;
   const type = str(e?.name);
   const known = type !== undefined && (type in STATUS_OF_TYPE || INVALID_TYPES.has(type) || MODEL_FAILURES.has(type));
   if (!known && !(typeof e?.$metadata?.httpStatusCode === "number"))
@@ -256,7 +263,13 @@ function mapBedrockError(id: string, error: unknown, credential: BedrockCredenti
   let message = str(e?.message);
   for (const other of others) if (message !== undefined) message = cleanUpstreamMessage(message, other);
   const verdict = verdictOfType(type);
-  return upstreamError(id, { status, type, message, ...(verdict ? { verdict } : {}) }, secret);
+  // Bedrock sends no Retry-After today; one a private endpoint (or a later Bedrock) sends is honoured.
+  const retryAfter = e?.$response?.headers?.["retry-after"];
+  return upstreamError(
+    id,
+    { status, type, message, ...(retryAfter ? { retryAfter } : {}), ...(verdict ? { verdict } : {}) },
+    secret,
+  );
 }
 
 /**
