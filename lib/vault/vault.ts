@@ -61,14 +61,18 @@ const AD_LABELLED_PREFIX = Buffer.from("byok-ai/v1+label", "latin1");
 
 /**
  * The associated data of a record with a region starts apart again, and always holds five parts (userId,
- * provider, label, endpoint or "", region), so it can be read neither as another layout nor as another record.
+ * provider, label, `+` and the endpoint or "" for none, region), so it can be read neither as another layout nor
+ * as another record (an endpoint of "" is not no endpoint).
  */
 const AD_REGION_PREFIX = Buffer.from("byok-ai/v1+region", "latin1");
 
 /** The prefix and the parts of a record's associated data (see {@link associatedData}). */
 function adParts({ userId, provider, label, endpoint, region }: SealContext): [Buffer, string[]] {
   if (region !== undefined)
-    return [AD_REGION_PREFIX, [userId, provider, label ?? DEFAULT_LABEL, endpoint ?? "", region]];
+    return [
+      AD_REGION_PREFIX,
+      [userId, provider, label ?? DEFAULT_LABEL, endpoint === undefined ? "" : `+${endpoint}`, region],
+    ];
   const own = ownLabel(label);
   const prefix = own === undefined ? AD_PREFIX : AD_LABELLED_PREFIX;
   return [
@@ -81,7 +85,7 @@ function adParts({ userId, provider, label, endpoint, region }: SealContext): [B
  * Length-prefixed encoding of (userId, provider), then of the endpoint only when there is one (so
  * every record written without one reads as before): unambiguous, so ("a:b","c") and ("a","b:c") differ.
  * A record labelled other than `"default"` encodes (userId, provider, label, endpoint?) after a prefix of its own;
- * a record with a region (userId, provider, label, endpoint or "", region) after another.
+ * a record with a region (userId, provider, label, endpoint, region) after another.
  */
 export function associatedData(context: SealContext): Buffer {
   const [prefix, parts] = adParts(context);
