@@ -95,8 +95,8 @@ export interface RegisterKeyFields {
   /** The user's key, as the provider issued it. Exactly one of `apiKey` / `credential`. */
   apiKey?: string;
   /**
-   * For a provider whose credential is several fields (see `Provider.credential`), e.g. bedrock's
-   * `{ accessKeyId, secretAccessKey, sessionToken?, region }`: checked field by field and by the provider,
+   * For a provider whose credential is several fields (see `Provider.credential`), e.g. a cloud
+   * account's `{ accessKeyId, secretAccessKey, sessionToken?, region }`: checked field by field and by the provider,
    * then sealed as one unit, bound to the region it names. Exactly one of `apiKey` / `credential`.
    */
   credential?: Credential;

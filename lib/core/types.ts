@@ -36,7 +36,7 @@ export interface KeyInfo {
   /**
    * For a key registered with its own endpoint (Azure OpenAI, a self-hosted server): the endpoint's
    * host (and port, if any), e.g. `"myres.openai.azure.com"`. For a structured credential that names
-   * a region or location (Bedrock, Vertex): that region, e.g. `"eu-west-1"`. Absent for every other key.
+   * a region or location (a cloud account's): that region, e.g. `"eu-west-1"`. Absent for every other key.
    */
   endpoint?: string;
   /** ISO-8601: when the key expires (its status is `"expired"` from then on); absent: never. */
@@ -582,8 +582,8 @@ export interface Provider {
 
 /**
  * A structured credential, as `registerKey({ credential })` takes it: field name → a string, or an object
- * (a JSON key file). Each provider documents its shape, e.g. bedrock's `{ accessKeyId, secretAccessKey,
- * sessionToken?, region }` or `{ apiKey, region }`. Its secret fields are as secret as an `apiKey`.
+ * (a JSON key file). Each provider documents its shape, e.g. a cloud account's `{ accessKeyId,
+ * secretAccessKey, sessionToken?, region }`. Its secret fields are as secret as an `apiKey`.
  */
 export type Credential = Record<string, string | object>;
 
