@@ -257,7 +257,9 @@ function mapBedrockError(id: string, error: unknown, credential: BedrockCredenti
   const known = type !== undefined && (type in STATUS_OF_TYPE || INVALID_TYPES.has(type) || MODEL_FAILURES.has(type));
   if (!known && !(typeof e?.$metadata?.httpStatusCode === "number"))
     return upstreamError(id, { type: error instanceof Error ? error.name : typeof error });
-  const given = typeof e?.$metadata?.httpStatusCode === "number" ? e.$metadata.httpStatusCode : undefined;
+  // An exception inside a stream may carry the stream's own 200: only an error status says what the refusal was.
+  const code = e?.$metadata?.httpStatusCode;
+  const given = typeof code === "number" && code >= 400 ? code : undefined;
   const status = MODEL_FAILURES.has(type!) ? 502 : (given ?? STATUS_OF_TYPE[type!]);
   const [secret, ...others] = secretsOf(credential);
   let message = str(e?.message);
