@@ -283,6 +283,25 @@ describe("bedrock calls", () => {
     expectNoSecret(e, secretsOf(aws));
   });
 
+  it("learns key health from a model listing too", async () => {
+    fake.enqueue({ refuse: "invalid" });
+    expect((await error(byok.use("u1").models("bedrock"))).code).toBe("KEY_REJECTED");
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await byok.listKeys("u1"))[0]!.status).toBe("invalid");
+  });
+
+  it("serves a team's credential to its members, and keeps several credentials apart", async () => {
+    const team = fake.credentials();
+    await byok.registerKey({ teamId: "t1", provider: "bedrock", credential: { ...team, region: REGION } });
+    fake.reset();
+    await byok.use("member", { teamId: "t1" }).chat({ prompt: "x" });
+    await byok.use("u1", { teamId: "t1" }).chat({ prompt: "y" });
+    expect(fake.requests.map((r) => r.apiKey)).toEqual([team.accessKeyId, aws.accessKeyId]);
+    expect(await byok.listKeys({ teamId: "t1" })).toEqual([
+      expect.objectContaining({ owner: "team", endpoint: REGION, hint: `\u2026${team.accessKeyId.slice(-4)}` }),
+    ]);
+  });
+
   it("checkKey re-validates the stored credential", async () => {
     expect((await byok.use("u1").checkKey("bedrock")).status).toBe("ok");
     fake.revoke(aws.accessKeyId);
