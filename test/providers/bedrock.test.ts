@@ -359,6 +359,26 @@ describe("bedrock security", () => {
     expect((await byok.listKeys("u1"))[0]!.status).toBe("ok");
   });
 
+  it("re-seals a credential under a new master key, still bound to its region", async () => {
+    const aws = fake.credentials();
+    await byok.registerKey({ userId: "u1", provider: "bedrock", credential: { ...aws, region: REGION } });
+    const next = new BYOK({
+      masterKey: Buffer.alloc(32, 9).toString("base64"),
+      previousMasterKeys: [TEST_MASTER_KEY],
+      store,
+      providers: { bedrock: { baseUrl: fake.url } },
+    });
+    try {
+      expect(await next.rotate()).toMatchObject({ scanned: 1, rotated: 1, failed: 0 });
+      expect((await next.use("u1").chat({ prompt: "after" })).text).toBe("Echo: after");
+      const record = (await store.get("u1", "bedrock"))!;
+      await store.put({ ...record, region: "eu-west-2" });
+      expect((await next.listKeys("u1"))[0]!.status).toBe("unreadable");
+    } finally {
+      await next.close();
+    }
+  });
+
   it("shows no secret of a credential in KeyInfo, events, errors, responses, logs or the BYOK itself", async () => {
     const aws = fake.credentials({ sessionToken: true });
     const apiKey = fake.apiKey();
