@@ -16,6 +16,8 @@ export type {
   ProviderChatRequest,
   ProviderChatResult,
   ProviderConnectionSpec,
+  ProviderCredentialField,
+  ProviderCredentialSpec,
   ProviderPricing,
   ProviderModel,
   ProviderRefusal,

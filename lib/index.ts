@@ -25,6 +25,7 @@ export type {
   ChatRequest,
   ChatResponse,
   ChatStream,
+  Credential,
   FinishReason,
   KeyInfo,
   KeyStatus,
@@ -49,6 +50,7 @@ export { awsKms, type AwsKmsOptions, type KmsClientLike } from "./kms/aws-kms.js
 export { createGeminiProvider, type GeminiProviderSettings } from "./providers/gemini.js";
 export { createOpenAIProvider, type OpenAIProviderSettings } from "./providers/openai.js";
 export { createAnthropicProvider, type AnthropicProviderSettings } from "./providers/anthropic.js";
+export { createBedrockProvider, type BedrockCredential, type BedrockProviderSettings } from "./providers/bedrock.js";
 export {
   createOpenRouterProvider,
   isOpenRouterProvider,

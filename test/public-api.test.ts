@@ -147,7 +147,7 @@ describe("BYOK's public API", () => {
 describe("built-in providers turned off", () => {
   it("offers no provider set to false, though its SDK is installed", async () => {
     const byok = new BYOK({ masterKey: TEST_MASTER_KEY, providers: { anthropic: false } });
-    expect(byok.providers).toEqual(["gemini", "openai", "openrouter", "azure-openai"]);
+    expect(byok.providers).toEqual(["gemini", "openai", "bedrock", "openrouter", "azure-openai"]);
     const error = await byok
       .registerKey({ userId: "u1", provider: "anthropic", apiKey: "sk-ant-off-0000" })
       .catch((e: unknown) => e);
@@ -158,6 +158,7 @@ describe("built-in providers turned off", () => {
     expect(new BYOK({ masterKey: TEST_MASTER_KEY, providers: { gemini: false } }).providers).toEqual([
       "openai",
       "anthropic",
+      "bedrock",
       "openrouter",
       "azure-openai",
     ]);
@@ -232,6 +233,7 @@ describe("the export list of each entry point", () => {
         "byokRouter",
         "createAnthropicProvider",
         "createAzureOpenAIProvider",
+        "createBedrockProvider",
         "createGeminiProvider",
         "createOpenAIProvider",
         "createOpenRouterProvider",
@@ -245,6 +247,8 @@ describe("the export list of each entry point", () => {
         "AnthropicProviderSettings",
         "AwsKmsOptions",
         "AzureOpenAIProviderSettings",
+        "BedrockCredential",
+        "BedrockProviderSettings",
         "Budget",
         "Budgets",
         "ByokErrorCode",
@@ -259,6 +263,7 @@ describe("the export list of each entry point", () => {
         "ChatResponse",
         "ChatStream",
         "ConnectOpenRouterOptions",
+        "Credential",
         "DataKeyCacheOptions",
         "DeleteKeyInput",
         "EndpointRefusalReason",
@@ -360,6 +365,7 @@ describe("the export list of each entry point", () => {
         "FakeVaultTransitOptions",
         "FakeVertex",
         "FakeVertexOptions",
+        "IssuedCredential",
         "KeyServiceCall",
         "KeyServiceFaults",
         "KeyStoreConformanceOptions",
@@ -386,6 +392,8 @@ describe("the export list of each entry point", () => {
         "ProviderChatRequest",
         "ProviderChatResult",
         "ProviderConnectionSpec",
+        "ProviderCredentialField",
+        "ProviderCredentialSpec",
         "ProviderModel",
         "ProviderPricing",
         "ProviderRefusal",

@@ -77,12 +77,16 @@ export async function storeCall<T>(operation: string, call: () => Promise<T>): P
   }
 }
 
-/** What a record's ciphertext is bound to: user, provider, label (when not "default") and, for a key with its own endpoint, that endpoint. */
+/**
+ * What a record's ciphertext is bound to: user, provider, label (when not "default") and, for a key with its own
+ * endpoint, that endpoint; for a credential that names a region, that region.
+ */
 export function sealContextOf(record: KeyRecord): SealContext {
-  const { userId, provider, label, endpoint } = record;
+  const { userId, provider, label, endpoint, region } = record;
   const context: SealContext = { userId, provider };
   if (label !== undefined) context.label = label;
   if (endpoint !== undefined) context.endpoint = endpoint;
+  if (region !== undefined) context.region = region;
   return context;
 }
 

@@ -3,9 +3,17 @@ import { ByokError } from "../errors.js";
 import { type CoreContext, providerFor, sealContextOf, storeCall } from "./context.js";
 import { callWithDeadline } from "./deadline.js";
 import { startOperation } from "./events.js";
+import { checkCredential, type CheckedCredential } from "./credentials.js";
 import { currentStatus } from "./key-verdict.js";
 import { ownerOf, teamOwnerId } from "./owner.js";
-import { DEFAULT_LABEL, type KeyInfo, type KeyRecord, type KeyStatus, type Provider } from "./types.js";
+import {
+  type Credential,
+  DEFAULT_LABEL,
+  type KeyInfo,
+  type KeyRecord,
+  type KeyStatus,
+  type Provider,
+} from "./types.js";
 import {
   checkActorId,
   checkApiKey,
@@ -51,6 +59,7 @@ export function toKeyInfo(record: KeyRecord, status: KeyStatus): KeyInfo {
   };
   const host = record.endpoint === undefined ? undefined : hostOf(record.endpoint);
   if (host) info.endpoint = host;
+  if (record.region !== undefined) info.endpoint = record.region;
   if (record.expiresAt !== undefined) info.expiresAt = record.expiresAt;
   if (record.models !== undefined) info.models = [...record.models];
   if (record.lastUsedAt !== undefined) info.lastUsedAt = record.lastUsedAt;
@@ -88,8 +97,14 @@ export interface RegisterKeyFields {
   provider: string;
   /** Who registered it (e.g. the team admin), for the `key.registered` event's `userId`. Defaults to the `userId`. */
   actorId?: string;
-  /** The user's key, as the provider issued it. */
-  apiKey: string;
+  /** The user's key, as the provider issued it. Exactly one of `apiKey` / `credential`. */
+  apiKey?: string;
+  /**
+   * For a provider whose credential is several fields (see `Provider.credential`), e.g. a cloud
+   * account's `{ accessKeyId, secretAccessKey, sessionToken?, region }`: checked field by field and by the provider,
+   * then sealed as one unit, bound to the region it names. Exactly one of `apiKey` / `credential`.
+   */
+  credential?: Credential;
   /**
    * Which of the owner's keys for the provider this is (1–64 letters, digits, spaces, `_`, `.`, `-`): a key of the
    * same label is replaced, any other kept beside it. Defaults to `"default"`. At most 10 keys per provider.
@@ -174,6 +189,23 @@ async function checkEndpoint(provider: Provider, endpoint: unknown): Promise<str
 }
 
 /**
+ * The plaintext to seal from exactly one of `apiKey` / `credential`, its hint, and the region a credential names.
+ * @throws ByokError INVALID_REQUEST naming `apiKey` / `credential` (or `credential.<field>`), never a value
+ */
+async function checkSecret(provider: Provider, fields: Record<string, unknown>): Promise<CheckedCredential> {
+  if ((fields.apiKey === undefined) === (fields.credential === undefined))
+    throw invalid("Give exactly one of apiKey (a string) or credential (an object).", ["apiKey", "credential"]);
+  if (fields.credential !== undefined) return checkCredential(provider, fields.credential);
+  if (provider.credential && !provider.credential.acceptsApiKey)
+    throw invalid(
+      `This provider takes a credential (${Object.keys(provider.credential.fields).join(", ")}), not an apiKey.`,
+      ["apiKey"],
+    );
+  const apiKey = checkApiKey(fields.apiKey);
+  return { plaintext: apiKey, hint: hintFor(apiKey) };
+}
+
+/**
  * Validates the key with its provider (unless `validate: false`), encrypts it bound to (userId,
  * provider), and stores it, replacing any previous key (whose `createdAt` is kept).
  * @returns the KeyInfo and whether a key was replaced
@@ -187,7 +219,7 @@ export async function registerKey(
   const { ownerId, who } = checkOwner(fields);
   const id = checkProviderId(fields.provider);
   const provider = providerFor(context, id);
-  const apiKey = checkApiKey(fields.apiKey);
+  const { plaintext: apiKey, hint, region } = await checkSecret(provider, fields);
   const signal = checkSignal(fields.signal);
   if (fields.validate !== undefined && typeof fields.validate !== "boolean") {
     throw invalid("validate must be a boolean.", ["validate"]);
@@ -201,14 +233,13 @@ export async function registerKey(
     await callWithDeadline(provider, id, signal, (signal) => provider.validateKey({ apiKey, signal, endpoint })).catch(
       (error: unknown) => {
         if (ByokError.is(error) && error.code === "KEY_REJECTED")
-          context.emit("key.rejected", operation, { ...who, provider: id, hint: hintFor(apiKey) });
+          context.emit("key.rejected", operation, { ...who, provider: id, hint });
         throw error;
       },
     );
   }
   signal?.throwIfAborted();
   const now = new Date().toISOString();
-  const hint = hintFor(apiKey);
   const sealed: KeyRecord = {
     userId: ownerId,
     provider: id,
@@ -220,6 +251,7 @@ export async function registerKey(
     updatedAt: now,
   };
   if (endpoint !== undefined) sealed.endpoint = endpoint;
+  if (region !== undefined) sealed.region = region;
   sealed.ciphertext = await context.vault.seal(apiKey, sealContextOf(sealed));
   const { record, replaced } = await storeCall("put", () => context.store.put(sealed));
   context.emit("key.registered", operation, { ...who, provider: id, hint });

@@ -35,7 +35,8 @@ export interface KeyInfo {
   statusUntil?: string;
   /**
    * For a key registered with its own endpoint (Azure OpenAI, a self-hosted server): the endpoint's
-   * host (and port, if any), e.g. `"myres.openai.azure.com"`. Absent for every other key.
+   * host (and port, if any), e.g. `"myres.openai.azure.com"`. For a structured credential that names
+   * a region or location (a cloud account's): that region, e.g. `"eu-west-1"`. Absent for every other key.
    */
   endpoint?: string;
   /** ISO-8601: when the key expires (its status is `"expired"` from then on); absent: never. */
@@ -77,6 +78,12 @@ export interface KeyRecord {
    * longer decrypts. A `put` stores it as given (a replacing key without one drops the old one).
    */
   endpoint?: string;
+  /**
+   * The region or location a structured credential names (see {@link ProviderCredentialSpec.region}), e.g.
+   * `"eu-west-1"`; absent for every other key. Bound into the ciphertext's associated data like `endpoint`:
+   * a record whose region was changed no longer decrypts. A `put` stores it as given.
+   */
+  region?: string;
   /** The key's place in its owner's chain for the provider: lower first. Absent reads as 0. */
   priority?: number;
   /** ISO-8601: the key is `"expired"` from then on. */
@@ -561,7 +568,12 @@ export type ProviderStreamPart =
 
 /** Every provider call gets the user's key and a signal it must pass to its HTTP requests. */
 export interface ProviderCallContext {
-  /** The plaintext key: use it for this call only; never store, log or echo it. */
+  /**
+   * The plaintext key: use it for this call only; never store, log or echo it. For a provider that
+   * declares a {@link Provider.credential}, a key registered as a `credential` arrives here as the JSON
+   * text of the credential its `check` normalised (parse it with `JSON.parse`); one registered as an
+   * `apiKey` (only where {@link ProviderCredentialSpec.acceptsApiKey}) as the key itself.
+   */
   apiKey: string;
   /**
    * Aborted when the caller aborts or `timeoutMs` passes. The provider passes it to the upstream
@@ -636,6 +648,11 @@ export interface Provider {
    * answers state their own cost sets `usage.costUsd` itself, which wins over any price.
    */
   readonly pricing?: ProviderPricing;
+  /**
+   * **Optional.** For a provider whose credential is several fields (a cloud's access key id, secret and
+   * region; a service account): what `registerKey({ credential })` takes. Without it, only an `apiKey`.
+   */
+  readonly credential?: ProviderCredentialSpec;
 }
 
 /** Where a provider's models are in the price table (see {@link Provider.pricing} and docs/pricing.md). */
@@ -647,6 +664,54 @@ export interface ProviderPricing {
    * asked for); `undefined` when the table cannot price it. Defaults to the model as named.
    */
   modelId?(model: string): string | undefined;
+}
+
+/**
+ * A structured credential, as `registerKey({ credential })` takes it: field name → a string, or an object
+ * (a JSON key file). Each provider documents its shape, e.g. a cloud account's `{ accessKeyId,
+ * secretAccessKey, sessionToken?, region }`. Its secret fields are as secret as an `apiKey`.
+ */
+export type Credential = Record<string, string | object>;
+
+/** One field of a {@link ProviderCredentialSpec}. */
+export interface ProviderCredentialField {
+  /** The credential must have it. Defaults to `false`. */
+  readonly required?: boolean;
+  /** As secret as an API key: never shown, and scrubbed from upstream text. Defaults to `false`. */
+  readonly secret?: boolean;
+  /**
+   * `KeyInfo.hint` is its last 4 characters (the first field so marked that the credential has, e.g. an
+   * access key id). A credential with none of them is hinted `"…"`.
+   */
+  readonly hint?: boolean;
+  /**
+   * `"string"` (default: 1 to 8192 characters, no control characters) or `"object"` (a plain object, or
+   * the JSON text of one, which the core parses).
+   */
+  readonly type?: "string" | "object";
+}
+
+/** What a provider's structured credential is made of, and how it is checked (see {@link Provider.credential}). */
+export interface ProviderCredentialSpec {
+  /**
+   * Every field a credential may have. The core refuses any other field, a missing required one, and a value
+   * of the wrong type, with `INVALID_REQUEST` naming `credential.<field>` (never a value).
+   */
+  readonly fields: Readonly<Record<string, ProviderCredentialField>>;
+  /**
+   * **Optional.** Checks a credential whose fields passed the core's checks (which shape it is, a region's
+   * syntax…) and resolves to the form to store, sealed as one unit (its JSON is the plaintext every call gets
+   * as `apiKey`). Throw `INVALID_REQUEST` naming `credential.<field>` in `details.fields`, never its value;
+   * anything else thrown counts as an invalid `credential`. Defaults to the credential as given.
+   */
+  check?(credential: Credential): Credential | Promise<Credential>;
+  /**
+   * **Optional.** The region or location the (checked) credential names: stored beside it, bound into its
+   * ciphertext and shown as `KeyInfo.endpoint`. At most 64 of `[A-Za-z0-9._-]`.
+   */
+  region?(credential: Credential): string | undefined;
+  /** `registerKey({ apiKey })` is also taken, and reaches the provider as the key itself. Defaults to `false`. */
+  readonly acceptsApiKey?: boolean;
 }
 
 /** A refused upstream request, as {@link Provider.readRefusal} reads it. */

@@ -197,7 +197,7 @@ export function checkModels(models: unknown): string[] {
 }
 
 /** The JSON type of a field that can arrive in a JSON body. */
-export type JsonType = "string" | "number" | "boolean" | "array";
+export type JsonType = "string" | "number" | "boolean" | "array" | "object";
 
 /**
  * ChatRequest's fields that can come as JSON, with their JSON types: the one list the core's check
@@ -214,12 +214,14 @@ export const CHAT_REQUEST_FIELDS = Object.freeze({
 } as const satisfies Record<string, JsonType>);
 
 /**
- * What a key registration takes from a client (`POST /keys`; `endpoint` only for providers whose keys
- * carry one); `registerKey` adds the server's own fields.
+ * What a key registration takes from a client (`POST /keys`; exactly one of `apiKey` / `credential`, the
+ * latter for providers whose credential is several fields; `endpoint` only for providers whose keys carry
+ * one); `registerKey` adds the server's own fields.
  */
 export const REGISTER_KEY_FIELDS = Object.freeze({
   provider: "string",
   apiKey: "string",
+  credential: "object",
   endpoint: "string",
   label: "string",
   priority: "number",

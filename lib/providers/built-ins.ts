@@ -5,6 +5,7 @@ import { configError } from "../core/option-checks.js";
 import { isPeerInstalled } from "../core/optional-peer.js";
 import { ANTHROPIC_SDK, createAnthropicProvider } from "./anthropic.js";
 import { createAzureOpenAIProvider } from "./azure-openai.js";
+import { BEDROCK_SDK, createBedrockProvider } from "./bedrock.js";
 import { createGeminiProvider, GEMINI_SDK } from "./gemini.js";
 import { createOpenAIProvider, OPENAI_SDK } from "./openai.js";
 import { createOpenRouterProvider } from "./openrouter.js";
@@ -30,6 +31,12 @@ export const PROVIDER_KINDS = {
   anthropic: {
     create: (id: string, o: KindOptions): Provider => createAnthropicProvider({ id, ...o }),
     sdk: ANTHROPIC_SDK,
+    byDefault: true,
+    settings: { baseUrl: true },
+  },
+  bedrock: {
+    create: (id: string, o: KindOptions): Provider => createBedrockProvider({ id, ...o }),
+    sdk: BEDROCK_SDK,
     byDefault: true,
     settings: { baseUrl: true },
   },

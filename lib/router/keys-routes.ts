@@ -1,6 +1,7 @@
 // Handlers of the key-settings routes, each a client of BYOK's public API: register (201/200), list, delete (204/404), check.
 import type { BYOK } from "../byok.js";
 import type { KeyOwner, RegisterKeyFields } from "../core/keys.js";
+import type { Credential } from "../core/types.js";
 import { ByokError } from "../errors.js";
 import { invalid } from "../core/validate.js";
 import { queryValue } from "./provider-query.js";
@@ -39,15 +40,16 @@ const teamOwner: RouteOwner = async (input) => ({ teamId: (await input.teamId())
 function ownerKeysRoutes(byok: BYOK, ownerOf: RouteOwner) {
   return {
     async register(input: RouteInput): Promise<RouteAnswer> {
-      const { provider, apiKey, ...settings } = input.body as Pick<
+      const { provider, apiKey, credential, ...settings } = input.body as Pick<
         RegisterKeyFields,
-        "provider" | "apiKey" | "endpoint" | "label" | "priority" | "expiresAt" | "models"
-      >;
+        "provider" | "endpoint" | "label" | "priority" | "expiresAt" | "models"
+      > & { apiKey?: string; credential?: Credential };
       // A client that leaves cancels the validation call, and then nothing is stored.
       const { replaced, ...info } = await byok.registerKey({
         ...(await ownerOf(input)),
         provider,
-        apiKey,
+        ...(apiKey === undefined ? {} : { apiKey }),
+        ...(credential === undefined ? {} : { credential }),
         ...settings,
         signal: input.signal(),
         requestId: input.requestId,

@@ -156,8 +156,11 @@ export function jsonBody(parse: RequestHandler, limit: number, check: BodyCheck)
   };
 }
 
-/** `POST /keys`: what a client registers (the core's table; it checks what the fields hold). */
-export const registerKeyBody: Envelope = { fields: REGISTER_KEY_FIELDS, required: ["provider", "apiKey"] };
+/**
+ * `POST /keys`: what a client registers (the core's table; it checks what the fields hold, and that exactly one
+ * of `apiKey` / `credential` is there).
+ */
+export const registerKeyBody: Envelope = { fields: REGISTER_KEY_FIELDS, required: ["provider"] };
 
 /** `POST /keys/check`: `{ provider }`. */
 export const checkKeyBody: Envelope = { fields: { provider: "string" }, required: ["provider"] };

@@ -97,7 +97,7 @@ const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 // Timestamps come back as the ISO strings that were stored (millisecond precision), whatever type parsers the pool has.
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const COLUMNS = `user_id, provider, label, ciphertext, hint, endpoint, priority, ${iso("expires_at")} AS expires_at, models, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at, ${iso("last_used_at")} AS last_used_at, status, ${iso("status_until")} AS status_until`;
+const COLUMNS = `user_id, provider, label, ciphertext, hint, endpoint, region, priority, ${iso("expires_at")} AS expires_at, models, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at, ${iso("last_used_at")} AS last_used_at, status, ${iso("status_until")} AS status_until`;
 
 // Nullable for tables not made by migrate() (or altered since): a NULL where a value belongs is a broken record.
 interface Row extends QueryResultRow {
@@ -107,6 +107,7 @@ interface Row extends QueryResultRow {
   ciphertext: string | null;
   hint: string | null;
   endpoint: string | null;
+  region: string | null;
   priority: number | null;
   expires_at: string | null;
   models: string[] | null;
@@ -127,6 +128,7 @@ function toRecord(row: Row): KeyRecord {
     return { userId, provider, label, ciphertext: "", hint: "", createdAt: "", updatedAt: "", broken: true };
   const record: KeyRecord = { userId, provider, label, ciphertext, hint, createdAt, updatedAt };
   if (row.endpoint !== null) record.endpoint = row.endpoint;
+  if (row.region !== null) record.region = row.region;
   if (row.priority !== null) record.priority = row.priority;
   if (row.expires_at !== null) record.expiresAt = row.expires_at;
   // An empty list is no restriction too: Prisma cannot write a NULL list, so a Prisma store keeps "any model" as {}.
@@ -295,10 +297,10 @@ export class PostgresStore implements KeyStore, ByokStores {
     const [row] = await this.#query<{ created_at: string; replaced: boolean }>(
       "put",
       // A broken row (a NULL where a value belongs) gets the new createdAt: the put repairs it.
-      `INSERT INTO ${this.#table} AS t (user_id, provider, label, ciphertext, hint, endpoint, priority, expires_at, models, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+      `INSERT INTO ${this.#table} AS t (user_id, provider, label, ciphertext, hint, endpoint, priority, expires_at, models, created_at, updated_at, region)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
        ON CONFLICT (user_id, provider, label) DO UPDATE SET ciphertext = EXCLUDED.ciphertext, hint = EXCLUDED.hint,
-         endpoint = EXCLUDED.endpoint, priority = EXCLUDED.priority, expires_at = EXCLUDED.expires_at, models = EXCLUDED.models,
+         endpoint = EXCLUDED.endpoint, region = EXCLUDED.region, priority = EXCLUDED.priority, expires_at = EXCLUDED.expires_at, models = EXCLUDED.models,
          created_at = CASE WHEN ${WHOLE_ROW} THEN t.created_at ELSE EXCLUDED.created_at END, updated_at = EXCLUDED.updated_at, last_used_at = NULL, status = NULL, status_until = NULL
        RETURNING ${iso("created_at")} AS created_at, (xmax <> 0) AS replaced`,
       [
@@ -313,6 +315,7 @@ export class PostgresStore implements KeyStore, ByokStores {
         settings.models ?? null,
         createdAt,
         updatedAt,
+        settings.region ?? null,
       ],
     );
     const stored: KeyRecord = {
@@ -564,6 +567,7 @@ export class PostgresStore implements KeyStore, ByokStores {
       ciphertext text NOT NULL,
       hint text NOT NULL,
       endpoint text,
+      region text,
       priority integer,
       expires_at timestamptz,
       models text[],
@@ -583,6 +587,7 @@ export class PostgresStore implements KeyStore, ByokStores {
       "priority integer",
       "expires_at timestamptz",
       "models text[]",
+      "region text",
     ])
       await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS ${column}`);
     await this.#keyByLabel(client);

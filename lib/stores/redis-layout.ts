@@ -64,6 +64,7 @@ export function toRecord(userId: string, field: string, json: string): KeyRecord
     updatedAt: v.updatedAt as string,
   };
   if (typeof v.endpoint === "string") record.endpoint = v.endpoint;
+  if (typeof v.region === "string") record.region = v.region;
   if (typeof v.priority === "number") record.priority = v.priority;
   if (typeof v.expiresAt === "string") record.expiresAt = v.expiresAt;
   if (Array.isArray(v.models)) record.models = v.models.filter((m): m is string => typeof m === "string");

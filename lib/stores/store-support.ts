@@ -83,9 +83,12 @@ export function fieldParts(field: string): { provider: string; label: string } {
 }
 
 /** The fields a `put` stores as given beside the ciphertext, those that are set (a replacing key drops the rest). */
-export function settingsOf(record: KeyRecord): Pick<KeyRecord, "endpoint" | "priority" | "expiresAt" | "models"> {
-  const settings: Pick<KeyRecord, "endpoint" | "priority" | "expiresAt" | "models"> = {};
+export function settingsOf(
+  record: KeyRecord,
+): Pick<KeyRecord, "endpoint" | "region" | "priority" | "expiresAt" | "models"> {
+  const settings: Pick<KeyRecord, "endpoint" | "region" | "priority" | "expiresAt" | "models"> = {};
   if (record.endpoint !== undefined) settings.endpoint = record.endpoint;
+  if (record.region !== undefined) settings.region = record.region;
   if (record.priority !== undefined) settings.priority = record.priority;
   if (record.expiresAt !== undefined) settings.expiresAt = record.expiresAt;
   if (record.models !== undefined) settings.models = [...record.models];

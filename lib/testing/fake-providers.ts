@@ -7,6 +7,7 @@ import {
 import type { ProviderOptions } from "../core/types.js";
 import { startFakeAnthropic } from "./fake-anthropic.js";
 import { startFakeAzureOpenAI } from "./fake-azure-openai.js";
+import { type FakeBedrock, startFakeBedrock } from "./fake-bedrock.js";
 import { startFakeGemini } from "./fake-gemini.js";
 import { startFakeOpenAI } from "./fake-openai.js";
 import { type FakeOpenRouter, startFakeOpenRouter } from "./fake-openrouter.js";
@@ -17,6 +18,8 @@ export interface FakeProviderServers {
   gemini: FakeUpstream;
   openai: FakeUpstream;
   anthropic: FakeUpstream;
+  /** A fake Amazon Bedrock: register `{ ...fakes.bedrock.credentials(), region: "us-east-1" }` as a credential. */
+  bedrock: FakeBedrock;
   openrouter: FakeOpenRouter;
   /** A fake Azure OpenAI resource: register keys with `endpoint: fakes["azure-openai"].url`. */
   "azure-openai": FakeUpstream;
@@ -52,6 +55,7 @@ const STARTERS: Starters = {
   gemini: startFakeGemini,
   openai: startFakeOpenAI,
   anthropic: startFakeAnthropic,
+  bedrock: startFakeBedrock,
   openrouter: startFakeOpenRouter,
   "azure-openai": startFakeAzureOpenAI,
 };
@@ -61,12 +65,13 @@ const POINT_AT: PointAt = {
   gemini: (fake) => ({ baseUrl: fake.url }),
   openai: (fake) => ({ baseUrl: fake.url }),
   anthropic: (fake) => ({ baseUrl: fake.url }),
+  bedrock: (fake) => ({ baseUrl: fake.url }),
   openrouter: (fake) => ({ baseUrl: `${fake.url}/api/v1`, authUrl: fake.authUrl }),
   "azure-openai": () => ({ userEndpoints: { hosts: ["127.0.0.1"], allowPrivateNetwork: true } }),
 };
 
 /**
- * Starts fake Gemini, OpenAI, Anthropic, OpenRouter and Azure OpenAI servers on 127.0.0.1 (or only the
+ * Starts fake Gemini, OpenAI, Anthropic, Bedrock, OpenRouter and Azure OpenAI servers on 127.0.0.1 (or only the
  * `only` ones).
  *
  * @param options - `only`, and the options of every fake (`acceptKey`, `defaultReply`)

@@ -29,6 +29,7 @@ export {
   type ProviderConformanceOptions,
   type ConformanceRunner,
   type ConnectionChat,
+  type IssuedCredential,
   type SeenChat,
 } from "./provider-conformance.js";
 export {

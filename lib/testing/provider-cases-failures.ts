@@ -29,7 +29,7 @@ export function failureTests(it: ConformanceRunner["it"], options: ProviderConfo
   for (const [what, reply, code] of ERROR_CASES) {
     it(`chat() answers ${code} for ${what}, with no trace of the key`, () =>
       withKey(options, async (h) => {
-        h.fake.enqueue({ ...reply, ...(reply.message ? { message: `${reply.message} (key ${h.apiKey})` } : {}) });
+        h.fake.enqueue({ ...reply, ...(reply.message ? { message: `${reply.message} (key ${h.secret})` } : {}) });
         const error = assertByokError(await rejection(h.byok.use(h.userId).chat({ prompt: "x" })), code, h);
         if (code === "PROVIDER_RATE_LIMITED") assert.equal(error.retryAfter, 7);
         if (code === "PROVIDER_BAD_REQUEST") assert.match(error.message, /model conformance-x does not exist/);
@@ -83,10 +83,10 @@ export function failureTests(it: ConformanceRunner["it"], options: ProviderConfo
         await h.byok.use(h.userId).chat({ prompt: "x" });
         await drain(h.byok.use(h.userId).stream({ prompt: "x" }));
         h.fake.enqueue({ status: 500 });
-        assertNoKey(await rejection(h.byok.use(h.userId).chat({ prompt: "x" })), h.apiKey);
+        assertNoKey(await rejection(h.byok.use(h.userId).chat({ prompt: "x" })), h.secret);
         assert.ok(h.fake.requests.length >= 3);
         assert.ok(h.fake.requests.every((r) => r.apiKey === h.apiKey));
-        assertNoKey(h.events, h.apiKey);
+        assertNoKey(h.events, h.secret);
       });
       assert.equal(trap.requests.length, 0);
     } finally {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { inspect } from "node:util";
 import { BYOK } from "../byok.js";
-import type { ByokEvent, FinishReason, Provider, ProviderOptions } from "../core/types.js";
+import type { ByokEvent, Credential, FinishReason, Provider, ProviderOptions } from "../core/types.js";
 import { ByokError } from "../errors.js";
 import type { FakeRequest, FakeUpstream } from "./fake-upstream.js";
 
@@ -44,6 +44,24 @@ export interface ProviderConformanceOptions {
    * `stream` is set; `undefined` for a stream the fake does not serve. See {@link connectionChats}.
    */
   connectionChat?(chat: { model: string; prompt: string; stream: boolean }): ConnectionChat | undefined;
+  /**
+   * For a provider whose key is a structured credential (`Provider.credential`): a credential the fake accepts (or,
+   * with `refused`, one it refuses), with `apiKey`, what the fake records of it (`FakeRequest.apiKey`, e.g. an
+   * access key id), and `secret`, what must never be seen (e.g. the secret access key). Defaults to plain API keys.
+   */
+  credential?(fake: FakeUpstream, o: { refused: boolean }): IssuedCredential;
+  /**
+   * `false` for a vendor whose rate limits carry no retry hint (Bedrock's `ThrottlingException`): its fake's
+   * `refuse: "rate_limit"` then marks the key `rate_limited` for the core's default wait. Defaults to `true`.
+   */
+  rateLimitHint?: boolean;
+}
+
+/** A credential issued for one conformance test (see {@link ProviderConformanceOptions.credential}). */
+export interface IssuedCredential {
+  credential: Credential;
+  apiKey: string;
+  secret: string;
 }
 
 /** A chat request of a provider's HTTP API: the path under the connection's `baseURL` (query included), and the JSON body. */
@@ -105,7 +123,25 @@ export const chatReaders = {
       ...(body?.max_tokens !== undefined ? { maxTokens: body.max_tokens as number } : {}),
     };
   },
+  bedrock: bedrockChat,
 };
+
+/** Bedrock's Converse and ConverseStream: the model in the path, the request in AWS's shapes. */
+function bedrockChat(request: FakeRequest): SeenChat {
+  const body = request.body as Body;
+  const config = (body?.inferenceConfig ?? {}) as { temperature?: number; maxTokens?: number };
+  const system = body?.system as { text?: string }[] | undefined;
+  return {
+    model: decodeURIComponent(/^\/model\/([^/]+)\//.exec(request.path)?.[1] ?? ""),
+    ...(system ? { system: text(system) } : {}),
+    messages: ((body?.messages ?? []) as { role: "user" | "assistant"; content: unknown }[]).map((m) => ({
+      role: m.role,
+      content: text(m.content),
+    })),
+    ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
+    ...(config.maxTokens !== undefined ? { maxTokens: config.maxTokens } : {}),
+  };
+}
 
 /** `connectionChat` for the built-in protocols (an OpenAI-compatible provider uses `openai`). */
 export const connectionChats = {
@@ -134,7 +170,12 @@ export interface Harness {
   events: ByokEvent[];
   id: string;
   userId: string;
+  /** What the fake records as the request's key (the key itself, or e.g. a credential's access key id). */
   apiKey: string;
+  /** What must never be seen: the key itself, or a credential's secret. */
+  secret: string;
+  /** What `registerKey` takes as the key: `{ apiKey }`, or `{ credential }`. */
+  key: { apiKey: string } | { credential: Credential };
   /** What `registerKey` takes besides the key: the user, the provider and, if the provider wants one, the endpoint. */
   owner: { userId: string; provider: string; endpoint?: string };
   close(): Promise<void>;
@@ -155,7 +196,8 @@ export async function startHarness(
       defaultProvider: id,
       onEvent: (e) => void events.push(e),
     });
-    const apiKey = `canary-${randomUUID()}-KEY`;
+    const issued = options.credential?.(fake, { refused: false });
+    const apiKey = issued?.apiKey ?? `canary-${randomUUID()}-KEY`;
     const userId = `conformance-${randomUUID()}`;
     const endpoint = options.keyEndpoint?.(fake.url);
     return {
@@ -165,6 +207,8 @@ export async function startHarness(
       id,
       userId,
       apiKey,
+      secret: issued?.secret ?? apiKey,
+      key: issued ? { credential: issued.credential } : { apiKey },
       owner: { userId, provider: id, ...(endpoint === undefined ? {} : { endpoint }) },
       close: async () => (await byok.close(), await fake.close()),
     };
@@ -182,7 +226,7 @@ export async function withKey(
 ): Promise<void> {
   const h = await startHarness(options, extra);
   try {
-    await h.byok.registerKey({ ...h.owner, apiKey: h.apiKey });
+    await h.byok.registerKey({ ...h.owner, ...h.key });
     h.fake.reset();
     await fn(h);
   } finally {
@@ -233,11 +277,15 @@ export function countsOf<T extends { costUsd?: number }>(usage: T): Omit<T, "cos
 }
 
 /** Asserts `error` is a ByokError with `code` (and the provider id), and that no rendering of it shows the key. */
-export function assertByokError(error: unknown, code: string, h: Pick<Harness, "id" | "apiKey">): ByokError {
+export function assertByokError(
+  error: unknown,
+  code: string,
+  h: Pick<Harness, "id" | "apiKey"> & { secret?: string },
+): ByokError {
   assert.ok(ByokError.is(error), `expected a ByokError ${code}, got ${inspect(error)}`);
   assert.equal(error.code, code);
   assert.equal(error.provider, h.id);
-  assertNoKey(error, h.apiKey);
+  assertNoKey(error, h.secret ?? h.apiKey);
   return error;
 }
 

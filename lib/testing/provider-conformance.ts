@@ -19,6 +19,7 @@ export {
   connectionChats,
   type ConformanceRunner,
   type ConnectionChat,
+  type IssuedCredential,
   type ProviderConformanceOptions,
   type SeenChat,
 } from "./provider-conformance-support.js";
@@ -27,7 +28,7 @@ function keyTests(it: ConformanceRunner["it"], options: ProviderConformanceOptio
   it("registerKey() proves the key with one upstream call carrying exactly that key", async () => {
     const h = await startHarness(options);
     try {
-      const info = await h.byok.registerKey({ ...h.owner, apiKey: h.apiKey });
+      const info = await h.byok.registerKey({ ...h.owner, ...h.key });
       assert.equal(info.provider, h.id);
       assert.deepEqual(
         h.fake.requests.map((r) => [r.op, r.apiKey]),
@@ -44,10 +45,12 @@ function keyTests(it: ConformanceRunner["it"], options: ProviderConformanceOptio
 
   it("registerKey() rejects a refused key with KEY_REJECTED, emits key.rejected and stores nothing", async () => {
     const h = await startHarness(options);
-    const apiKey = `bad-${randomUUID()}-KEY`;
+    const issued = options.credential?.(h.fake, { refused: true });
+    const apiKey = issued?.apiKey ?? `bad-${randomUUID()}-KEY`;
     try {
-      const error = await rejection(h.byok.registerKey({ ...h.owner, apiKey }));
-      assertByokError(error, "KEY_REJECTED", { id: h.id, apiKey });
+      const key = issued ? { credential: issued.credential } : { apiKey };
+      const error = await rejection(h.byok.registerKey({ ...h.owner, ...key }));
+      assertByokError(error, "KEY_REJECTED", { id: h.id, apiKey, secret: issued?.secret ?? apiKey });
       assert.equal(h.fake.requests.at(-1)?.apiKey, apiKey);
       assert.deepEqual(
         h.events.map((e) => e.type),

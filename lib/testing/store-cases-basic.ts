@@ -87,9 +87,13 @@ export function basicCases({ it }: ConformanceRunner, o: KeyStoreConformanceOpti
     }));
 
   if (o.endpoints !== false)
-    it("`put()` keeps a record's `endpoint` through get, list and scan; a replacing put without one drops it", () =>
+    it("`put()` keeps a record's `endpoint` and `region` through get, list and scan; a replacing put without them drops them", () =>
       withStore(o, async (store, user) => {
-        const record = { ...makeRecord(user(), "azure-openai"), endpoint: "https://res.openai.azure.com" };
+        const record = {
+          ...makeRecord(user(), "azure-openai"),
+          endpoint: "https://res.openai.azure.com",
+          region: "eu-west-1",
+        };
         assert.deepEqual(await store.put(record), { record, replaced: false });
         assert.deepEqual(await store.get(record.userId, "azure-openai"), record);
         assert.deepEqual(await store.list(record.userId), [record]);

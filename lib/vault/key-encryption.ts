@@ -38,6 +38,7 @@ const SEAL_FIELDS: { [K in keyof Required<SealContext>]: true } = {
   provider: true,
   label: true,
   endpoint: true,
+  region: true,
 };
 
 /**

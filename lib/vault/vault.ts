@@ -26,6 +26,11 @@ export interface SealContext {
    * self-hosted server), so a stored key cannot be pointed elsewhere. Absent for every other key.
    */
   endpoint?: string;
+  /**
+   * The region or location a structured credential names (Bedrock, Vertex), so a stored credential cannot be
+   * moved to another region. Absent for every other key.
+   */
+  region?: string;
 }
 
 interface RingKey {
@@ -55,14 +60,35 @@ export const ownLabel = (label: string | undefined): string | undefined =>
 const AD_LABELLED_PREFIX = Buffer.from("byok-ai/v1+label", "latin1");
 
 /**
- * Length-prefixed encoding of (userId, provider), then of the endpoint only when there is one (so
- * every record written without one reads as before): unambiguous, so ("a:b","c") and ("a","b:c") differ.
- * A record labelled other than `"default"` encodes (userId, provider, label, endpoint?) after a prefix of its own.
+ * The associated data of a record with a region starts apart again, and always holds five parts (userId,
+ * provider, label, `+` and the endpoint or "" for none, region), so it can be read neither as another layout nor
+ * as another record (an endpoint of "" is not no endpoint).
  */
-export function associatedData({ userId, provider, label, endpoint }: SealContext): Buffer {
+const AD_REGION_PREFIX = Buffer.from("byok-ai/v1+region", "latin1");
+
+/** The prefix and the parts of a record's associated data (see {@link associatedData}). */
+function adParts({ userId, provider, label, endpoint, region }: SealContext): [Buffer, string[]] {
+  if (region !== undefined)
+    return [
+      AD_REGION_PREFIX,
+      [userId, provider, label ?? DEFAULT_LABEL, endpoint === undefined ? "" : `+${endpoint}`, region],
+    ];
   const own = ownLabel(label);
   const prefix = own === undefined ? AD_PREFIX : AD_LABELLED_PREFIX;
-  const parts = [userId, provider, ...(own === undefined ? [] : [own]), ...(endpoint === undefined ? [] : [endpoint])];
+  return [
+    prefix,
+    [userId, provider, ...(own === undefined ? [] : [own]), ...(endpoint === undefined ? [] : [endpoint])],
+  ];
+}
+
+/**
+ * Length-prefixed encoding of (userId, provider), then of the endpoint only when there is one (so
+ * every record written without one reads as before): unambiguous, so ("a:b","c") and ("a","b:c") differ.
+ * A record labelled other than `"default"` encodes (userId, provider, label, endpoint?) after a prefix of its own;
+ * a record with a region (userId, provider, label, endpoint, region) after another.
+ */
+export function associatedData(context: SealContext): Buffer {
+  const [prefix, parts] = adParts(context);
   const size = parts.reduce((total, part) => total + 4 + Buffer.byteLength(part, "utf8"), prefix.length);
   const out = Buffer.allocUnsafe(size);
   let at = prefix.copy(out, 0);

@@ -3,6 +3,8 @@ import {
   runProviderConformance,
   startFakeAnthropic,
   startFakeAzureOpenAI,
+  startFakeBedrock,
+  type FakeBedrock,
   startFakeGemini,
   startFakeOpenAI,
   startFakeOpenRouter,
@@ -102,5 +104,21 @@ runProviderConformance(
       ...extra,
     }),
     keyEndpoint: (url) => `${url}/v1`,
+  },
+);
+
+runProviderConformance(
+  { describe, it },
+  {
+    name: "bedrock",
+    startFake: () => startFakeBedrock({ region: "us-east-1" }),
+    readChat: chatReaders.bedrock,
+    providerOptions: (baseUrl, extra) => ({ baseUrl, ...extra }),
+    rateLimitHint: false,
+    credential: (fake, { refused }) => {
+      const aws = (fake as FakeBedrock).credentials({ sessionToken: true });
+      if (refused) (fake as FakeBedrock).revoke(aws.accessKeyId);
+      return { credential: { ...aws, region: "us-east-1" }, apiKey: aws.accessKeyId, secret: aws.secretAccessKey };
+    },
   },
 );

@@ -162,6 +162,8 @@ const rejection = (p) => p.then(() => "resolved", (e) => e.code + " " + e.messag
   };
   for (const provider of ["gemini", "openai", "anthropic"])
     out[provider] = await rejection(byok.registerKey({ userId: "u", provider, apiKey: "sk-test-12345678" }));
+  out.bedrock = await rejection(byok.registerKey({ userId: "u", provider: "bedrock", credential: { apiKey: "ABSK12345678", region: "us-east-1" } }));
+  out.bedrockConfigured = failure(() => new BYOK({ masterKey: generateMasterKey(), providers: { bedrock: {} } }));
   process.stdout.write(JSON.stringify(out));
 })();
 `;
@@ -180,7 +182,15 @@ describe("the packed byok-ai package in an app without the optional peers", () =
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("has none of the optional peers and no @google/generative-ai installed", () => {
-    for (const name of ["ioredis", "pg", "openai", "@anthropic-ai/sdk", "@google/genai", "@google/generative-ai"])
+    for (const name of [
+      "ioredis",
+      "pg",
+      "openai",
+      "@anthropic-ai/sdk",
+      "@google/genai",
+      "@google/generative-ai",
+      "@aws-sdk/client-bedrock-runtime",
+    ])
       expect([name, existsSync(join(dir, "node_modules", name))]).toEqual([name, false]);
   });
 
@@ -214,6 +224,8 @@ describe("the packed byok-ai package in an app without the optional peers", () =
     expect(out.gemini).toMatch(/^UNKNOWN_PROVIDER .*npm install @google\/genai/);
     expect(out.openai).toMatch(/^UNKNOWN_PROVIDER .*npm install openai/);
     expect(out.anthropic).toMatch(/^UNKNOWN_PROVIDER .*npm install @anthropic-ai\/sdk/);
+    expect(out.bedrock).toMatch(/^UNKNOWN_PROVIDER .*npm install @aws-sdk\/client-bedrock-runtime/);
+    expect(out.bedrockConfigured).toMatch(/^CONFIG_INVALID .*npm install @aws-sdk\/client-bedrock-runtime/);
   });
 
   it("behaves the same from ESM", () => {

@@ -232,6 +232,7 @@ describe("PostgresStore", () => {
         "models",
         "priority",
         "provider",
+        "region",
         "status",
         "status_until",
         "updated_at",

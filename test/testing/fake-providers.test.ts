@@ -38,6 +38,7 @@ describe("startFakeProviders", () => {
         gemini: false,
         openai: { baseUrl: fakes.openai.url },
         anthropic: false,
+        bedrock: false,
         openrouter: { baseUrl: `${fakes.openrouter.url}/api/v1`, authUrl: fakes.openrouter.authUrl },
         "azure-openai": false,
       });
@@ -56,6 +57,7 @@ describe("startFakeProviders", () => {
         gemini: { baseUrl: fakes.gemini.url },
         openai: { baseUrl: fakes.openai.url },
         anthropic: { baseUrl: fakes.anthropic.url },
+        bedrock: { baseUrl: fakes.bedrock.url },
         openrouter: { baseUrl: `${fakes.openrouter.url}/api/v1`, authUrl: fakes.openrouter.authUrl },
         "azure-openai": { userEndpoints: { hosts: ["127.0.0.1"], allowPrivateNetwork: true } },
       });
@@ -65,7 +67,11 @@ describe("startFakeProviders", () => {
   });
 
   it("offers only the built-ins whose SDK is installed, so an app with only openai starts", () => {
-    const { providers, offered } = offeredWithout(["@google/genai", "@anthropic-ai/sdk"]);
+    const { providers, offered } = offeredWithout([
+      "@google/genai",
+      "@anthropic-ai/sdk",
+      "@aws-sdk/client-bedrock-runtime",
+    ]);
     expect(Object.keys(providers)).toEqual(["openai", "openrouter", "azure-openai"]);
     expect(offered).toEqual(["openai", "openrouter", "azure-openai"]);
   });
@@ -73,7 +79,7 @@ describe("startFakeProviders", () => {
   it("refuses an empty only with a TypeError that lists the built-ins", async () => {
     await expect(startFakeProviders({ only: [] })).rejects.toThrow(
       new TypeError(
-        "startFakeProviders: only must list built-in providers (gemini, openai, anthropic, openrouter, azure-openai).",
+        "startFakeProviders: only must list built-in providers (gemini, openai, anthropic, bedrock, openrouter, azure-openai).",
       ),
     );
   });

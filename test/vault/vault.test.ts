@@ -107,6 +107,32 @@ describe("Vault", () => {
     expect(vault.open(both, { ...ctx, label: "work", endpoint })).toBe("both-key-1234");
   });
 
+  it("binds a credential's region: it opens with that region alone, and no other layout reads as it", () => {
+    const vault = new Vault([KEY_A]);
+    const endpoint = "https://vpce.example";
+    const sealed = vault.seal('{"region":"eu-west-1"}', { ...ctx, region: "eu-west-1" });
+    expect(vault.open(sealed, { ...ctx, region: "eu-west-1" })).toBe('{"region":"eu-west-1"}');
+    expect(vault.open(sealed, { ...ctx, label: "default", region: "eu-west-1" })).toBe('{"region":"eu-west-1"}');
+    for (const other of [
+      ctx,
+      { ...ctx, region: "us-east-1" },
+      { ...ctx, region: "" },
+      { ...ctx, label: "work", region: "eu-west-1" },
+      { ...ctx, endpoint: "", region: "eu-west-1" },
+      { ...ctx, endpoint: "eu-west-1" },
+      { ...ctx, label: "eu-west-1" },
+    ])
+      expect(code(() => vault.open(sealed, other))).toBe("KEY_UNREADABLE");
+    const both = vault.seal("both", { ...ctx, endpoint, region: "eu-west-1" });
+    expect(vault.open(both, { ...ctx, endpoint, region: "eu-west-1" })).toBe("both");
+    expect(code(() => vault.open(both, { ...ctx, region: "eu-west-1" }))).toBe("KEY_UNREADABLE");
+    expect(code(() => vault.open(both, { ...ctx, endpoint }))).toBe("KEY_UNREADABLE");
+    // The region layout starts apart: the same parts without a region never encode alike.
+    expect(associatedData({ ...ctx, label: "work", endpoint: "+x", region: "r" })).not.toEqual(
+      associatedData({ ...ctx, label: "work", endpoint: "x" }),
+    );
+  });
+
   it("encodes associated data unambiguously", () => {
     expect(associatedData({ userId: "a:b", provider: "c" })).not.toEqual(
       associatedData({ userId: "a", provider: "b:c" }),
