@@ -15,6 +15,8 @@ export interface ByokKeyRow {
   ciphertext: string;
   hint: string;
   endpoint: string | null;
+  /** A structured credential's region or location (bound into its ciphertext); `null` otherwise. */
+  region: string | null;
   priority: number | null;
   expiresAt: Date | null;
   /** The models the key may serve; `[]` for any (Prisma reads a NULL list as `[]`, so the two are one). */
@@ -60,6 +62,7 @@ const toRecord = (row: ByokKeyRow): KeyRecord => ({
   ciphertext: row.ciphertext,
   hint: row.hint,
   ...(row.endpoint !== null ? { endpoint: row.endpoint } : {}),
+  ...(row.region !== null ? { region: row.region } : {}),
   ...(row.priority !== null ? { priority: row.priority } : {}),
   ...(row.expiresAt ? { expiresAt: row.expiresAt.toISOString() } : {}),
   ...(row.models.length > 0 ? { models: row.models } : {}),
@@ -111,6 +114,7 @@ export class PrismaKeyStore implements KeyStore {
     // Stored as given; a replacing key without them drops the old key's.
     const settings = {
       endpoint: record.endpoint ?? null,
+      region: record.region ?? null,
       priority: record.priority ?? null,
       expiresAt: record.expiresAt === undefined ? null : new Date(record.expiresAt),
       models: record.models ?? [],

@@ -335,15 +335,17 @@ describe("AiClient.chat", () => {
   it("sends nothing upstream when the caller aborts while the key is being looked up", async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
+    let armed = false; // from the chat on: registering reads the list too
     class SlowListStore extends MemoryStore {
       override async list(userId: string) {
-        await gate;
+        if (armed) await gate;
         return super.list(userId);
       }
     }
     const fx = await geminiFixture({ store: new SlowListStore() });
     try {
       await fx.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: CANARY_KEY, validate: false });
+      armed = true;
       const controller = new AbortController();
       const pending = fx.byok.use("u1").chat({ prompt: "x", signal: controller.signal });
       controller.abort();

@@ -60,7 +60,7 @@ export function parsePlatformKeys(value: unknown, providers: readonly string[]):
   if (value === undefined) return new PlatformKeys(new Map());
   if (typeof value !== "object" || value === null || Array.isArray(value))
     throw configError(
-      "platformKeys must be an object of the app's own keys by provider id, e.g. { openai: process.env.OPENAI_API_KEY }.",
+      "platformKeys must be an object of the app's own keys by provider id, e.g. { [providerId]: process.env.APP_PROVIDER_KEY }.",
     );
   const keys = new Map<string, string>();
   for (const [provider, key] of Object.entries(value)) {

@@ -166,6 +166,7 @@ describe("bedrock calls", () => {
       model: "anthropic.claude-3-5-haiku-20241022-v1:0",
       finishReason: "length",
       usage: { inputTokens: 7, outputTokens: 2, totalTokens: 9 },
+      key: { owner: "user", label: "default", hint: `\u2026${aws.accessKeyId.slice(-4)}` },
     });
     const call = fake.requests.at(-1)!;
     expect([call.op, call.path, call.apiKey]).toEqual([

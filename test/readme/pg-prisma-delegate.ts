@@ -9,6 +9,7 @@ export interface Row {
   ciphertext: string;
   hint: string;
   endpoint: string | null;
+  region: string | null;
   priority: number | null;
   expiresAt: Date | null;
   models: string[];
@@ -34,6 +35,7 @@ const COLUMNS: Record<keyof Row, string> = {
   ciphertext: "ciphertext",
   hint: "hint",
   endpoint: "endpoint",
+  region: "region",
   priority: "priority",
   expiresAt: "expires_at",
   models: "models",
@@ -54,7 +56,7 @@ const SELECT = Object.entries(COLUMNS)
  */
 export const createTableSql = (table: string): string => `CREATE TABLE "${table}" (
   "user_id" TEXT NOT NULL, "provider" TEXT NOT NULL, "label" TEXT NOT NULL DEFAULT 'default',
-  "ciphertext" TEXT NOT NULL, "hint" TEXT NOT NULL, "endpoint" TEXT, "priority" INTEGER,
+  "ciphertext" TEXT NOT NULL, "hint" TEXT NOT NULL, "endpoint" TEXT, "region" TEXT, "priority" INTEGER,
   "expires_at" TIMESTAMPTZ(3), "models" TEXT[], "created_at" TIMESTAMPTZ(3) NOT NULL,
   "updated_at" TIMESTAMPTZ(3) NOT NULL, "last_used_at" TIMESTAMPTZ(3), "status" TEXT, "status_until" TIMESTAMPTZ(3),
   CONSTRAINT "${table}_pkey" PRIMARY KEY ("user_id", "provider", "label"))`;

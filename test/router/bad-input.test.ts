@@ -62,8 +62,8 @@ const CASES: Case[] = [
   },
   {
     name: "POST /keys with an unknown field",
-    ...keys({ provider: "gemini", apiKey: KEY, label: "work" }),
-    ...bad(["label"]),
+    ...keys({ provider: "gemini", apiKey: KEY, nickname: "work" }),
+    ...bad(["nickname"]),
   },
   {
     name: "POST /keys with validate: false",

@@ -177,8 +177,10 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let lookups = 0;
-    class SlowGetStore extends kit.lib.MemoryStore {
+    let armed = false; // from the chat on: registering reads the list too
+    class SlowListStore extends kit.lib.MemoryStore {
       override async list(userId: string) {
+        if (!armed) return super.list(userId);
         lookups++;
         await gate;
         return super.list(userId);
@@ -187,10 +189,11 @@ describe.each(EXPRESS_VERSIONS)("POST /byok/chat on %s", (version) => {
     await f.close();
     const failures: string[] = [];
     f = await appFixture(kit, {
-      store: new SlowGetStore(),
+      store: new SlowListStore(),
       byok: { onEvent: (e) => void (e.type === "chat.failed" && failures.push(String(e.code))) },
     });
     await f.byok.registerKey({ userId: "u1", provider: "gemini", apiKey: CANARY_KEY, validate: false });
+    armed = true;
     const server = await listen(f.app);
     let serverSawClose = false;
     server.server.on("request", (_req, res) => res.on("close", () => (serverSawClose = true)));
