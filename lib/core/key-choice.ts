@@ -207,11 +207,18 @@ export async function resolveKey(
   return (await resolveChain(context, userId, requested, model)).candidates[0]!;
 }
 
-/** Whether the chain has a key for `provider` (for any configured provider when omitted), whatever the model. */
+/**
+ * Whether the chain has a key for `provider` (for any configured provider when omitted), whatever the model: the
+ * user's, the team's, or (where the client allows it) the app's.
+ */
 export async function hasKey(context: CoreContext, userId: string, provider: string | undefined): Promise<boolean> {
   const [own, team] = await ownAndTeamOf(context, userId);
-  const ids = provider !== undefined ? [provider] : [...own, ...team].map((r) => r.provider);
-  return ids.some((id) => context.providers.has(id) && candidatesOf(own, team, id, undefined).length > 0);
+  const platform = context.platform === true ? context.platformKeys : undefined;
+  const ids =
+    provider !== undefined ? [provider] : [...[...own, ...team].map((r) => r.provider), ...context.providers.keys()];
+  return ids.some(
+    (id) => context.providers.has(id) && (platform?.has(id) || candidatesOf(own, team, id, undefined).length > 0),
+  );
 }
 
 /** KEY_NOT_FOUND for a named provider: `provider` and `details.fields` say which, on every route alike. */

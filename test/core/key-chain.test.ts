@@ -264,3 +264,69 @@ describe("a store that keeps one key per provider (no labels)", () => {
     await byok.close();
   });
 });
+
+describe("platform keys: the app's own key as the chain's last link", () => {
+  const PLATFORM = "sk-platform-key-0099";
+  const made: BYOK[] = [];
+  afterAll(() => Promise.all(made.map((b) => b.close())));
+  const byokWith = (options: { budgets?: Budgets; events?: ByokEvent[] } = {}) => {
+    const byok = new BYOK({
+      masterKey: TEST_MASTER_KEY,
+      store: new MemoryStore(),
+      providers: fakes.providers,
+      defaultProvider: "openai",
+      platformKeys: { openai: PLATFORM },
+      onEvent: (e) => options.events?.push(e),
+      ...(options.budgets ? { budgets: options.budgets } : {}),
+    });
+    made.push(byok);
+    return byok;
+  };
+
+  it("serves only where use(…, { platform: true }) allows, after the user's own keys, and is never listed", async () => {
+    const events: ByokEvent[] = [];
+    const byok = byokWith({ events });
+    await expect(byok.use("u1").chat({ prompt: "hi" })).rejects.toMatchObject({ code: "KEY_NOT_FOUND" });
+    const free = await byok.use("u1", { platform: true }).chat({ prompt: "hi" });
+    expect(free.key).toEqual({ owner: "platform", label: "platform", hint: "" });
+    expect(await byok.use("u1", { platform: true }).has("openai")).toBe(true);
+    expect(await byok.use("u1", { platform: true }).keys()).toEqual([]);
+    await byok.registerKey({ userId: "u1", provider: "openai", apiKey: FIRST, validate: false });
+    expect((await byok.use("u1", { platform: true }).chat({ prompt: "own" })).key.owner).toBe("user");
+    // The user's key refused: the call fails over to the app's.
+    fakes.openai.enqueue({ refuse: "quota" }, {});
+    expect((await byok.use("u1", { platform: true }).chat({ prompt: "again" })).key.owner).toBe("platform");
+    expect(keysSent()).toEqual([PLATFORM, FIRST, FIRST, PLATFORM]);
+    const served = events.filter((e) => e.type === "chat.completed");
+    expect(served.map((e) => e.type === "chat.completed" && e.keyOwner)).toEqual(["platform", "user", "platform"]);
+    expect(JSON.stringify(events)).not.toContain(PLATFORM);
+    expect(JSON.stringify(byok)).not.toContain(PLATFORM);
+  });
+
+  it("caps each user's use of the app's key with budgets.platform, apart from their own keys", async () => {
+    const byok = byokWith({ budgets: { platform: { tokensPerDay: 200 } } });
+    const ai = byok.use("u1", { platform: true });
+    fakes.openai.enqueue({ usage: { inputTokens: 40, outputTokens: 60, totalTokens: 100 } });
+    await ai.chat({ prompt: "hi", maxTokens: 100 }); // reserves about 110, spends 100: the next 110 does not fit
+    await expect(ai.chat({ prompt: "hi", maxTokens: 100 })).rejects.toMatchObject({
+      code: "BUDGET_EXCEEDED",
+      details: { scope: "platform" },
+    });
+    // Another user has their own share; a user's own key is not capped by it.
+    await byok.use("u2", { platform: true }).chat({ prompt: "hi", maxTokens: 100 });
+    await byok.registerKey({ userId: "u1", provider: "openai", apiKey: FIRST, validate: false });
+    await ai.chat({ prompt: "hi", maxTokens: 100 });
+  });
+
+  it("refuses platformKeys for a provider that is not configured, naming it and never the key", () => {
+    let error: unknown;
+    try {
+      new BYOK({ masterKey: TEST_MASTER_KEY, platformKeys: { nope: PLATFORM } });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: "CONFIG_INVALID" });
+    expect(String((error as Error).message)).toContain("platformKeys.nope");
+    expect(String((error as Error).message)).not.toContain(PLATFORM);
+  });
+});
