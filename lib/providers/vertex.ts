@@ -292,15 +292,17 @@ export function createVertexProvider(settings: VertexProviderSettings = {}): Pro
       if (signal.aborted) throw error;
       throw tokenError(undefined, undefined, key);
     }
-    let body: unknown;
+    // Parsed here, not by response.json(): its objects may come from another realm (a test runner's sandbox).
+    let body: Record<string, unknown> | undefined;
     try {
-      body = await response.json();
+      const parsed: unknown = JSON.parse(await response.text());
+      body = isPlainObject(parsed) ? parsed : undefined;
     } catch {
       body = undefined;
     }
     if (!response.ok) throw tokenError(response.status, body, key);
-    const token = isPlainObject(body) ? str(body.access_token) : undefined;
-    const expiresIn = isPlainObject(body) && typeof body.expires_in === "number" ? body.expires_in : 0;
+    const token = str(body?.access_token);
+    const expiresIn = typeof body?.expires_in === "number" ? body.expires_in : 0;
     if (!token) throw tokenError(502, undefined, key);
     return { token, expiresIn };
   }
