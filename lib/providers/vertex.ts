@@ -247,7 +247,8 @@ function loadOAuth2Client(): OAuth2ClientClass {
  * location (default `us-central1`), which picks the endpoint unless the server's `baseUrl` names one. Each call
  * trades a JWT assertion signed with the key file's private key for an access token at Google's token endpoint
  * (or the server's `authUrl`; never the file's `token_uri`), cached in memory per credential until shortly before
- * it expires; a cached token Vertex no longer takes (401) is replaced once. The SDK gets the token in an
+ * it expires; a cached token Vertex says has expired (401 `ACCESS_TOKEN_EXPIRED`) is replaced once, and any token
+ * refused with a 401 is dropped. The SDK gets the token in an
  * OAuth2Client, the project and location explicitly, so it never reads Application Default Credentials,
  * `GOOGLE_API_KEY`, `GOOGLE_CLOUD_PROJECT`/`LOCATION` or `GOOGLE_VERTEX_BASE_URL`.
  */
@@ -333,7 +334,10 @@ export function createVertexProvider(settings: VertexProviderSettings = {}): Pro
       },
     });
     const accessToken = token;
+    /** Whether Vertex refused the token itself (401): it is then never used again. */
+    const refusedToken = (error: unknown) => error instanceof sdk.ApiError && error.status === 401;
     const fail = (error: unknown): unknown => {
+      if (refusedToken(error)) tokens.delete(cacheKey);
       if (context.signal.aborted || (error instanceof Error && error.name === "AbortError")) return error;
       if (ByokError.is(error)) return error;
       if (!(error instanceof sdk.ApiError))
@@ -354,8 +358,12 @@ export function createVertexProvider(settings: VertexProviderSettings = {}): Pro
         accessToken,
       );
     };
-    // A token from the cache that Vertex no longer takes (expired early, revoked): one more try with a new one.
-    const stale = (error: unknown) => cached && error instanceof sdk.ApiError && error.status === 401;
+    // A token from the cache that Vertex says has expired (earlier than it said, or a clock apart): one more try
+    // with a new one. Any other 401 is the key's answer (the token is dropped, so the next call mints anew).
+    const stale = (error: unknown) =>
+      cached &&
+      refusedToken(error) &&
+      readGeminiError(parseGeminiErrorBody((error as Error).message)).reason === "ACCESS_TOKEN_EXPIRED";
     return { ai, fail, stale };
   }
 

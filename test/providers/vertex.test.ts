@@ -270,14 +270,15 @@ describe("vertex calls", () => {
     expectNoSecret([e, events], account);
   });
 
-  it("reads a 401 that a fresh token also gets as an invalid key", async () => {
-    fake.enqueue({ refuse: "invalid" });
+  it("reads a 401 for a token not expired as an invalid key (not retried), and mints anew on the next call", async () => {
     fake.enqueue({ refuse: "invalid" });
     const e = await error(byok.use("u1").chat({ prompt: "x" }));
     expect([e.code, e.cause]).toEqual(["KEY_REJECTED", { status: 401, type: "ACCESS_TOKEN_TYPE_UNSUPPORTED" }]);
-    expect(fake.tokensMinted).toBe(2);
+    expect(fake.tokensMinted).toBe(1);
     await new Promise((resolve) => setImmediate(resolve));
     expect((await byok.listKeys("u1"))[0]!.status).toBe("invalid");
+    expect((await byok.use("u1").checkKey("vertex")).status).toBe("ok");
+    expect(fake.tokensMinted).toBe(2);
   });
 
   it("scrubs the access token from an upstream message", async () => {
