@@ -18,7 +18,7 @@ import { invalid, isPlainObject } from "../core/validate.js";
 import { callFetch, GEMINI_SDK, geminiCalls, type GeminiClient } from "./gemini.js";
 import { parseGeminiErrorBody, readGeminiError } from "./gemini-error.js";
 import { parseRetryAfter } from "../core/key-verdict.js";
-import { nonEmptyString as str, upstreamError } from "./upstream-error.js";
+import { cleanUpstreamMessage, nonEmptyString as str, upstreamError } from "./upstream-error.js";
 
 /** Settings of the Vertex AI provider (server configuration only). */
 export interface VertexProviderSettings {
@@ -352,7 +352,8 @@ export function createVertexProvider(settings: VertexProviderSettings = {}): Pro
           status,
           type: read.reason ?? read.status,
           retryAfter: read.retryDelay,
-          message: read.message,
+          // Cleaned of the private key here, and of the access token by upstreamError.
+          message: read.message && cleanUpstreamMessage(read.message, credential.serviceAccount.private_key),
           ...(verdict ? { verdict } : {}),
         },
         accessToken,

@@ -281,10 +281,11 @@ describe("vertex calls", () => {
     expect(fake.tokensMinted).toBe(2);
   });
 
-  it("scrubs the access token from an upstream message", async () => {
+  it("scrubs the access token and the private key from an upstream message", async () => {
     await byok.use("u1").chat({ prompt: "warm" });
     const token = tokensSeen()[0]!;
-    fake.enqueue({ status: 400, message: `bad request with ${token}` });
+    const keyBody = account.private_key.replace(/-----[A-Z ]+-----|\s/g, "");
+    fake.enqueue({ status: 400, message: `bad request with ${token} and ${keyBody.slice(64, 400)}` });
     const e = await error(byok.use("u1").chat({ prompt: "x" }));
     expect(e.code).toBe("PROVIDER_BAD_REQUEST");
     expectNoSecret(e, account);
