@@ -316,6 +316,42 @@ describe("vertex calls", () => {
   });
 });
 
+describe("vertex in a hostile environment", () => {
+  const HOSTILE = {
+    GOOGLE_API_KEY: "AIzaServerKey0000000000000000000000",
+    GOOGLE_CLOUD_PROJECT: "server-project",
+    GOOGLE_CLOUD_LOCATION: "asia-east1",
+    GOOGLE_VERTEX_BASE_URL: "http://127.0.0.1:1",
+    GOOGLE_GENAI_USE_VERTEXAI: "false",
+    GOOGLE_GENAI_USE_ENTERPRISE: "false",
+    GOOGLE_APPLICATION_CREDENTIALS: "/nonexistent/adc.json",
+  };
+  const saved: Record<string, string | undefined> = {};
+  beforeEach(() => {
+    for (const [name, value] of Object.entries(HOSTILE)) [saved[name], process.env[name]] = [process.env[name], value];
+  });
+  afterEach(() => {
+    for (const [name, value] of Object.entries(saved))
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+  });
+
+  it("sends every call to the configured endpoint, for the key file's project and location, with its token", async () => {
+    const account = fake.serviceAccount();
+    await register(account);
+    await byok.use("u1").chat({ prompt: "x" });
+    const calls = fake.requests.filter((r) => r.path !== "/token");
+    expect(calls.map((r) => r.path.replace(/:.*/, ""))).toEqual([
+      `/v1beta1/projects/${account.project_id}/locations/${LOCATION}/publishers/google/models/gemini-2.5-flash`,
+      `/v1beta1/projects/${account.project_id}/locations/${LOCATION}/publishers/google/models/gemini-2.5-flash`,
+    ]);
+    for (const call of calls) {
+      expect(fake.accountOf(call.apiKey!)).toBe(account.client_email);
+      expect(call.headers["x-goog-api-key"]).toBeUndefined();
+    }
+  });
+});
+
 describe("vertex helpers", () => {
   it("names each location's regional endpoint, and the global one", () => {
     expect(vertexEndpoint("europe-west4")).toBe("https://europe-west4-aiplatform.googleapis.com");
