@@ -265,7 +265,7 @@ export function createVertexProvider(settings: VertexProviderSettings = {}): Pro
     const refused = error === "invalid_grant" || error === "invalid_client" || error === "unauthorized_client";
     return upstreamError(
       id,
-      { status, type: error ?? "token_request_failed", ...(refused ? { verdict: { status: "invalid" } } : {}) },
+      { status, type: error ?? "grant_failed", ...(refused ? { verdict: { status: "invalid" } } : {}) },
       privateKey,
     );
   }
