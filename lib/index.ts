@@ -51,6 +51,7 @@ export { createGeminiProvider, type GeminiProviderSettings } from "./providers/g
 export { createOpenAIProvider, type OpenAIProviderSettings } from "./providers/openai.js";
 export { createAnthropicProvider, type AnthropicProviderSettings } from "./providers/anthropic.js";
 export { createBedrockProvider, type BedrockCredential, type BedrockProviderSettings } from "./providers/bedrock.js";
+export { createVertexProvider, type VertexCredential, type VertexProviderSettings } from "./providers/vertex.js";
 export {
   createOpenRouterProvider,
   isOpenRouterProvider,

@@ -147,7 +147,7 @@ describe("BYOK's public API", () => {
 describe("built-in providers turned off", () => {
   it("offers no provider set to false, though its SDK is installed", async () => {
     const byok = new BYOK({ masterKey: TEST_MASTER_KEY, providers: { anthropic: false } });
-    expect(byok.providers).toEqual(["gemini", "openai", "bedrock", "openrouter", "azure-openai"]);
+    expect(byok.providers).toEqual(["gemini", "openai", "bedrock", "vertex", "openrouter", "azure-openai"]);
     const error = await byok
       .registerKey({ userId: "u1", provider: "anthropic", apiKey: "sk-ant-off-0000" })
       .catch((e: unknown) => e);
@@ -159,6 +159,7 @@ describe("built-in providers turned off", () => {
       "openai",
       "anthropic",
       "bedrock",
+      "vertex",
       "openrouter",
       "azure-openai",
     ]);
@@ -237,6 +238,7 @@ describe("the export list of each entry point", () => {
         "createGeminiProvider",
         "createOpenAIProvider",
         "createOpenRouterProvider",
+        "createVertexProvider",
         "generateMasterKey",
         "isOpenRouterProvider",
         "localKey",
@@ -312,6 +314,8 @@ describe("the export list of each entry point", () => {
         "VaultTransitOptions",
         "VerifyOptions",
         "VerifyResult",
+        "VertexCredential",
+        "VertexProviderSettings",
       ],
     },
     {

@@ -79,8 +79,12 @@ function typedFields(spec: ProviderCredentialSpec, input: Record<string, unknown
   return out;
 }
 
-/** `…` and the last 4 characters of the first hint field the credential has (a string), else `…`. */
+/** `…` and the last 4 characters of the provider's hint text, else of the first hint field the credential has (a string), else `…`. */
 function hintOf(spec: ProviderCredentialSpec, credential: Credential): string {
+  if (spec.hint) {
+    const text = spec.hint(credential);
+    return typeof text === "string" && text.length >= 4 ? `\u2026${text.slice(-4)}` : "\u2026";
+  }
   for (const [name, field] of Object.entries(spec.fields)) {
     const value = credential[name];
     if (field.hint && typeof value === "string") return `\u2026${value.slice(-4)}`;

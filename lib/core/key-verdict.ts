@@ -55,15 +55,17 @@ export function parseRetryAfter(value: string | number | null | undefined): numb
 
 /**
  * What a refusal says about the key, or `undefined` when it says nothing about it (5xx, a bad
- * request, a timeout): 401/403 → `"invalid"`; else what the provider's `readRefusal` says; else the
- * status alone: 402 → `"quota_exhausted"`, 429 → `"rate_limited"` with the `Retry-After` wait. A
- * `readRefusal` that throws says nothing.
+ * request, a timeout): 401 → `"invalid"`; else what the provider's `readRefusal` says (a 403 may be a
+ * project whose billing is off: `"quota_exhausted"`); else the status alone: 403 → `"invalid"`, 402 →
+ * `"quota_exhausted"`, 429 → `"rate_limited"` with the `Retry-After` wait. A `readRefusal` that throws says
+ * nothing.
  */
 export function refusalVerdict(refusal: ProviderRefusal, reader?: RefusalReader): KeyVerdict | undefined {
   const { status, retryAfter } = refusal;
-  if (status === 401 || status === 403) return { status: "invalid" };
+  if (status === 401) return { status: "invalid" };
   const told = readSafely(refusal, reader);
   if (told) return told;
+  if (status === 403) return { status: "invalid" };
   if (status === 402) return { status: "quota_exhausted" };
   if (status !== 429) return undefined;
   const seconds = parseRetryAfter(retryAfter);

@@ -710,6 +710,11 @@ export interface ProviderCredentialSpec {
    * ciphertext and shown as `KeyInfo.endpoint`. At most 64 of `[A-Za-z0-9._-]`.
    */
   region?(credential: Credential): string | undefined;
+  /**
+   * **Optional.** The non-secret text whose last 4 characters are `KeyInfo.hint`, for a credential whose hint
+   * lies inside an object field (a key file's key id). Defaults to the first `hint` field the credential has.
+   */
+  hint?(credential: Credential): string | undefined;
   /** `registerKey({ apiKey })` is also taken, and reaches the provider as the key itself. Defaults to `false`. */
   readonly acceptsApiKey?: boolean;
 }
@@ -826,7 +831,11 @@ export interface ProviderOptions {
   kind?: ProviderKindName;
   /** Where keys for this provider are sent. Defaults to the vendor's public API. Not for `"azure-openai"`. */
   baseUrl?: string;
-  /** `"openrouter"` only: OpenRouter's authorization page for its connect flow. Defaults to `https://openrouter.ai/auth`. */
+  /**
+   * `"openrouter"`: OpenRouter's authorization page for its connect flow (defaults to `https://openrouter.ai/auth`).
+   * `"vertex"`: the OAuth token endpoint service-account assertions are traded at (defaults to
+   * `https://oauth2.googleapis.com/token`; never a key file's own `token_uri`).
+   */
   authUrl?: string;
   /** Model used when a request names none. For `"azure-openai"`, a deployment name. */
   defaultModel?: string;

@@ -9,6 +9,7 @@ import { BEDROCK_SDK, createBedrockProvider } from "./bedrock.js";
 import { createGeminiProvider, GEMINI_SDK } from "./gemini.js";
 import { createOpenAIProvider, OPENAI_SDK } from "./openai.js";
 import { createOpenRouterProvider } from "./openrouter.js";
+import { createVertexProvider, VERTEX_SDK } from "./vertex.js";
 
 /**
  * Every kind a provider's settings may name (`ProviderOptions.kind`). Those `byDefault` are
@@ -39,6 +40,12 @@ export const PROVIDER_KINDS = {
     sdk: BEDROCK_SDK,
     byDefault: true,
     settings: { baseUrl: true },
+  },
+  vertex: {
+    create: (id: string, o: KindOptions): Provider => createVertexProvider({ id, ...o }),
+    sdk: VERTEX_SDK,
+    byDefault: true,
+    settings: { baseUrl: true, authUrl: true },
   },
   openrouter: {
     create: (id: string, o: KindOptions): Provider => createOpenRouterProvider({ id, ...o }),

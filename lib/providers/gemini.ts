@@ -136,49 +136,52 @@ const modelOf = (response: GenerateContentResponse | undefined, fallback: string
   response?.modelVersion || fallback;
 
 /**
- * The Gemini provider. The SDK is loaded on the first call, not when the provider is created.
- * Each call builds its own SDK client around the user's key, so a key never outlives its call.
- * Every environment fallback of the SDK is neutralised by explicit options: `apiKey` (never
- * `GOOGLE_API_KEY`/`GEMINI_API_KEY`, nor Google's credential chain), `vertexai: false` (never
- * `GOOGLE_GENAI_USE_VERTEXAI`, so `GOOGLE_CLOUD_PROJECT`/`LOCATION` are unused),
- * `httpOptions.baseUrl` and `apiVersion` (never `GOOGLE_GEMINI_BASE_URL`). No `retryOptions`
- * (byok-ai never retries) and `automaticContinuation: false` on every request, so one call is
- * one upstream request.
+ * The SDK's `fetch`: the global one (the SDK's own undici dispatcher is missing under test runners'
+ * sandboxes), given the call's signal itself rather than the SDK's per-attempt copy of it.
  */
-export function createGeminiProvider(settings: GeminiProviderSettings = {}): Provider {
-  const checked = checkSettings(settings, SETTING_RULES, "createGeminiProvider");
-  const id = checked.id ?? "gemini";
-  const baseUrl = checked.baseUrl ?? GEMINI_BASE_URL;
-  const defaultModel = checked.defaultModel ?? GEMINI_DEFAULT_MODEL;
+export const callFetch =
+  (signal: AbortSignal): typeof fetch =>
+  (input, init) =>
+    fetch(input, { ...init, signal });
 
-  /** A client for this call's key, and the mapping of its failures (see {@link mapGeminiError}). */
-  async function open(context: ProviderCallContext) {
-    // An empty key would make the SDK fall back to the server's environment or Google credentials.
-    if (typeof context.apiKey !== "string" || context.apiKey.length === 0)
-      throw new ByokError("INTERNAL", `The ${id} provider was called without an API key.`, { provider: id });
-    const sdk = await loadSdk();
-    const ai = new sdk.GoogleGenAI({
-      apiKey: context.apiKey,
-      vertexai: false,
-      apiVersion: GEMINI_API_VERSION,
-      // The global fetch (the SDK's own undici dispatcher is missing under test runners' sandboxes),
-      // given the call's signal itself rather than the SDK's per-attempt copy of it.
-      httpOptions: {
-        baseUrl,
-        apiVersion: GEMINI_API_VERSION,
-        fetch: (input, init) => fetch(input, { ...init, signal: context.signal }),
-      },
-    });
-    const fail = (error: unknown) => mapGeminiError(id, error, context.apiKey, context.signal, sdk.ApiError);
-    return { ai, fail };
-  }
+/** A client for one call, and the mapping of its failures (see {@link mapGeminiError}). */
+export interface GeminiClient {
+  ai: GenAiSdk.GoogleGenAI;
+  fail(error: unknown): unknown;
+  /**
+   * **Optional.** Whether `error` means the client's credential went stale (a cached access token the upstream
+   * no longer takes): the request is then made once more with a client from `open(context, { fresh: true })`.
+   */
+  stale?(error: unknown): boolean;
+}
 
+/** Opens a client for a call; `fresh` after a stale credential (see {@link GeminiClient.stale}). */
+export type GeminiOpen = (context: ProviderCallContext, o?: { fresh: true }) => Promise<GeminiClient>;
+
+/**
+ * Gemini's calls (key check, chat, stream, models) over the clients `open` builds: the request and response
+ * mapping the gemini provider (Gemini API, an API key) and the vertex provider (Vertex AI, an OAuth token)
+ * share. `automaticContinuation: false` on every request, so one call is one upstream request (or two, when a
+ * stale credential is renewed before anything reached the model).
+ */
+export function geminiCalls(
+  id: string,
+  defaultModel: string,
+  open: GeminiOpen,
+): Pick<Provider, "validateKey" | "doChat" | "doStream" | "listModels"> {
+  /** Runs `call` with a client (once more with a fresh one if the first's credential went stale). */
   async function withClient<T>(context: ProviderCallContext, call: (ai: GenAiSdk.GoogleGenAI) => Promise<T>) {
-    const { ai, fail } = await open(context);
+    let client = await open(context);
     try {
-      return await call(ai);
+      return { value: await call(client.ai), client };
     } catch (error) {
-      throw fail(error);
+      if (!client.stale?.(error) || context.signal.aborted) throw client.fail(error);
+    }
+    client = await open(context, { fresh: true });
+    try {
+      return { value: await call(client.ai), client };
+    } catch (error) {
+      throw client.fail(error);
     }
   }
 
@@ -194,22 +197,6 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
     request.messages.map((m) => ({ role: m.role === "assistant" ? "model" : "user", parts: [{ text: m.content }] }));
 
   return {
-    specificationVersion: "v1",
-    defaultModel,
-    ...(checked.timeoutMs !== undefined ? { timeoutMs: checked.timeoutMs } : {}),
-    connection: {
-      baseURL: `${baseUrl.replace(/\/+$/, "")}/v1beta`,
-      auth: "x-goog-api-key",
-      keyParam: "key",
-      ...GEMINI_METERING,
-    },
-    pricing: { providerId: "google" },
-    readRefusal: readGeminiRefusal,
-
-    async load(): Promise<void> {
-      await loadSdk();
-    },
-
     async validateKey(context): Promise<void> {
       // countTokens is free and needs a valid key: the cheapest call that proves it.
       await withClient(context, (ai) =>
@@ -222,7 +209,7 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
     },
 
     async doChat(request, context): Promise<ProviderChatResult> {
-      const response = await withClient(context, (ai) =>
+      const { value: response } = await withClient(context, (ai) =>
         ai.models.generateContent({
           model: request.model,
           contents: contents(request),
@@ -240,13 +227,14 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
 
     async *doStream(request, context) {
       let last: GenerateContentResponse | undefined;
-      const { ai, fail } = await open(context);
-      try {
-        const chunks = await ai.models.generateContentStream({
+      const { value: chunks, client } = await withClient(context, (ai) =>
+        ai.models.generateContentStream({
           model: request.model,
           contents: contents(request),
           config: config(request, context.signal),
-        });
+        }),
+      );
+      try {
         for await (const chunk of chunks) {
           last = chunk;
           if (chunk.usageMetadata) yield { type: "usage", usage: usageOf(chunk) }; // Gemini counts on every chunk
@@ -254,7 +242,7 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
           if (text) yield { type: "text", text };
         }
       } catch (error) {
-        throw fail(error);
+        throw client.fail(error);
       }
       if (context.signal.aborted) throw context.signal.reason;
       // Gemini's last chunk always carries a finish reason; without one the connection was cut short.
@@ -264,18 +252,72 @@ export function createGeminiProvider(settings: GeminiProviderSettings = {}): Pro
     },
 
     async listModels(context): Promise<ProviderModel[]> {
-      return withClient(context, async (ai) => {
+      const { value } = await withClient(context, async (ai) => {
         const out: ProviderModel[] = [];
         const pager = await ai.models.list({ config: { abortSignal: context.signal, pageSize: 1000 } });
         for await (const model of pager) {
           // Only models that can chat (embedding, image and other models cannot answer doChat).
           if (model.supportedActions && !model.supportedActions.includes("generateContent")) continue;
-          const modelId = model.name?.replace(/^models\//, "");
+          // `models/<id>` on the Gemini API, `publishers/google/models/<id>` on Vertex AI.
+          const modelId = model.name?.replace(/^(?:publishers\/[^/]+\/)?models\//, "");
           if (modelId) out.push({ id: modelId, ...(model.displayName ? { displayName: model.displayName } : {}) });
           if (out.length >= MAX_LISTED_MODELS) break;
         }
         return out;
       });
+      return value;
     },
+  };
+}
+
+/**
+ * The Gemini provider. The SDK is loaded on the first call, not when the provider is created.
+ * Each call builds its own SDK client around the user's key, so a key never outlives its call.
+ * Every environment fallback of the SDK is neutralised by explicit options: `apiKey` (never
+ * `GOOGLE_API_KEY`/`GEMINI_API_KEY`, nor Google's credential chain), `vertexai: false` (never
+ * `GOOGLE_GENAI_USE_VERTEXAI`, so `GOOGLE_CLOUD_PROJECT`/`LOCATION` are unused),
+ * `httpOptions.baseUrl` and `apiVersion` (never `GOOGLE_GEMINI_BASE_URL`). No `retryOptions`
+ * (byok-ai never retries) and `automaticContinuation: false` on every request, so one call is
+ * one upstream request.
+ */
+export function createGeminiProvider(settings: GeminiProviderSettings = {}): Provider {
+  const checked = checkSettings(settings, SETTING_RULES, "createGeminiProvider");
+  const id = checked.id ?? "gemini";
+  const baseUrl = checked.baseUrl ?? GEMINI_BASE_URL;
+  const defaultModel = checked.defaultModel ?? GEMINI_DEFAULT_MODEL;
+
+  /** A client for this call's key, and the mapping of its failures (see {@link mapGeminiError}). */
+  async function open(context: ProviderCallContext): Promise<GeminiClient> {
+    // An empty key would make the SDK fall back to the server's environment or Google credentials.
+    if (typeof context.apiKey !== "string" || context.apiKey.length === 0)
+      throw new ByokError("INTERNAL", `The ${id} provider was called without an API key.`, { provider: id });
+    const sdk = await loadSdk();
+    const ai = new sdk.GoogleGenAI({
+      apiKey: context.apiKey,
+      vertexai: false,
+      apiVersion: GEMINI_API_VERSION,
+      httpOptions: { baseUrl, apiVersion: GEMINI_API_VERSION, fetch: callFetch(context.signal) },
+    });
+    const fail = (error: unknown) => mapGeminiError(id, error, context.apiKey, context.signal, sdk.ApiError);
+    return { ai, fail };
+  }
+
+  return {
+    specificationVersion: "v1",
+    defaultModel,
+    ...(checked.timeoutMs !== undefined ? { timeoutMs: checked.timeoutMs } : {}),
+    connection: {
+      baseURL: `${baseUrl.replace(/\/+$/, "")}/v1beta`,
+      auth: "x-goog-api-key",
+      keyParam: "key",
+      ...GEMINI_METERING,
+    },
+    pricing: { providerId: "google" },
+    readRefusal: readGeminiRefusal,
+
+    async load(): Promise<void> {
+      await loadSdk();
+    },
+    ...geminiCalls(id, defaultModel, open),
   };
 }

@@ -91,6 +91,11 @@ export class FakeGoogleOAuth {
     for (const token of this.#tokens.values()) token.expiresAt = 0;
   }
 
+  /** The email of the account a token the fake minted belongs to, expired or not. */
+  emailOf(accessToken: string): string | undefined {
+    return this.#tokens.get(accessToken)?.clientEmail;
+  }
+
   /** The live token `accessToken` names; `"expired"` or `undefined` otherwise. */
   lookup(accessToken: string, now = Date.now()): MintedToken | "expired" | undefined {
     const token = this.#tokens.get(accessToken);

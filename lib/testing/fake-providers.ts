@@ -11,6 +11,7 @@ import { type FakeBedrock, startFakeBedrock } from "./fake-bedrock.js";
 import { startFakeGemini } from "./fake-gemini.js";
 import { startFakeOpenAI } from "./fake-openai.js";
 import { type FakeOpenRouter, startFakeOpenRouter } from "./fake-openrouter.js";
+import { type FakeVertex, startFakeVertex } from "./fake-vertex.js";
 import type { FakeUpstream, FakeUpstreamOptions } from "./fake-upstream.js";
 
 /** One running fake per built-in provider. */
@@ -20,6 +21,8 @@ export interface FakeProviderServers {
   anthropic: FakeUpstream;
   /** A fake Amazon Bedrock: register `{ ...fakes.bedrock.credentials(), region: "us-east-1" }` as a credential. */
   bedrock: FakeBedrock;
+  /** A fake Vertex AI: register `{ serviceAccount: fakes.vertex.serviceAccount() }` as a credential. */
+  vertex: FakeVertex;
   openrouter: FakeOpenRouter;
   /** A fake Azure OpenAI resource: register keys with `endpoint: fakes["azure-openai"].url`. */
   "azure-openai": FakeUpstream;
@@ -56,6 +59,7 @@ const STARTERS: Starters = {
   openai: startFakeOpenAI,
   anthropic: startFakeAnthropic,
   bedrock: startFakeBedrock,
+  vertex: startFakeVertex,
   openrouter: startFakeOpenRouter,
   "azure-openai": startFakeAzureOpenAI,
 };
@@ -66,12 +70,13 @@ const POINT_AT: PointAt = {
   openai: (fake) => ({ baseUrl: fake.url }),
   anthropic: (fake) => ({ baseUrl: fake.url }),
   bedrock: (fake) => ({ baseUrl: fake.url }),
+  vertex: (fake) => ({ baseUrl: fake.url, authUrl: `${fake.url}/token` }),
   openrouter: (fake) => ({ baseUrl: `${fake.url}/api/v1`, authUrl: fake.authUrl }),
   "azure-openai": () => ({ userEndpoints: { hosts: ["127.0.0.1"], allowPrivateNetwork: true } }),
 };
 
 /**
- * Starts fake Gemini, OpenAI, Anthropic, Bedrock, OpenRouter and Azure OpenAI servers on 127.0.0.1 (or only the
+ * Starts fake Gemini, OpenAI, Anthropic, Bedrock, Vertex AI, OpenRouter and Azure OpenAI servers on 127.0.0.1 (or only the
  * `only` ones).
  *
  * @param options - `only`, and the options of every fake (`acceptKey`, `defaultReply`)

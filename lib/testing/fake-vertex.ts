@@ -31,6 +31,8 @@ export interface FakeVertex extends FakeUpstream {
   expireTokens(): void;
   /** Deletes a service account key (by `private_key_id`) or revokes an access token. */
   revoke(keyIdOrToken: string): void;
+  /** The `client_email` of the account an access token the fake minted belongs to (expired or not). */
+  accountOf(accessToken: string): string | undefined;
 }
 
 const SCOPE = "https://www.googleapis.com/auth/cloud-platform";
@@ -173,6 +175,7 @@ export async function startFakeVertex(options: FakeVertexOptions = {}): Promise<
     },
     expireTokens: () => oauth.expireAll(),
     revoke: (keyIdOrToken: string) => oauth.revoke(keyIdOrToken),
+    accountOf: (accessToken: string) => oauth.emailOf(accessToken),
   };
   // defineProperties, not Object.assign: the counter and the lifetime stay live accessors.
   return Object.defineProperties(fake, Object.getOwnPropertyDescriptors(extra)) as FakeVertex;

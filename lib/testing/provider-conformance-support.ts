@@ -55,6 +55,13 @@ export interface ProviderConformanceOptions {
    * `refuse: "rate_limit"` then marks the key `rate_limited` for the core's default wait. Defaults to `true`.
    */
   rateLimitHint?: boolean;
+  /**
+   * For a fake that also serves requests that are not the provider's calls (a token endpoint's), or records a
+   * credential minted per call (an access token): how the suite sees one of its requests, `undefined` to leave it
+   * out, else with `apiKey` set to what the request authenticates as (e.g. the account a token belongs to).
+   * Defaults to every request as the fake recorded it.
+   */
+  seeRequest?(fake: FakeUpstream, request: FakeRequest): FakeRequest | undefined;
 }
 
 /** A credential issued for one conformance test (see {@link ProviderConformanceOptions.credential}). */
@@ -197,12 +204,25 @@ export async function startHarness(
       onEvent: (e) => void events.push(e),
     });
     const issued = options.credential?.(fake, { refused: false });
+    const see = options.seeRequest;
+    // The suite's view of the fake: its requests as seeRequest sees them, read afresh at every access.
+    const seen: FakeUpstream = see
+      ? new Proxy(fake, {
+          get: (target, name) =>
+            name === "requests"
+              ? target.requests.flatMap((r) => {
+                  const request = see(target, r);
+                  return request ? [request] : [];
+                })
+              : (Reflect.get(target, name, target) as unknown),
+        })
+      : fake;
     const apiKey = issued?.apiKey ?? `canary-${randomUUID()}-KEY`;
     const userId = `conformance-${randomUUID()}`;
     const endpoint = options.keyEndpoint?.(fake.url);
     return {
       byok,
-      fake,
+      fake: seen,
       events,
       id,
       userId,

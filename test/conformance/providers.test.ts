@@ -8,6 +8,8 @@ import {
   startFakeGemini,
   startFakeOpenAI,
   startFakeOpenRouter,
+  startFakeVertex,
+  type FakeVertex,
 } from "../../lib/testing";
 import { chatReaders, connectionChats } from "../../lib/testing/provider-conformance-support";
 
@@ -119,6 +121,35 @@ runProviderConformance(
       const aws = (fake as FakeBedrock).credentials({ sessionToken: true });
       if (refused) (fake as FakeBedrock).revoke(aws.accessKeyId);
       return { credential: { ...aws, region: "us-east-1" }, apiKey: aws.accessKeyId, secret: aws.secretAccessKey };
+    },
+  },
+);
+
+runProviderConformance(
+  { describe, it },
+  {
+    name: "vertex",
+    startFake: () => startFakeVertex(),
+    readChat: chatReaders.gemini,
+    providerOptions: (baseUrl, extra) => ({ baseUrl, authUrl: `${baseUrl}/token`, ...extra }),
+    rateLimitHint: false,
+    // Token requests are not calls; a call is seen as the service account its access token belongs to.
+    seeRequest: (fake, request) =>
+      request.path === "/token"
+        ? undefined
+        : { ...request, apiKey: request.apiKey && ((fake as FakeVertex).accountOf(request.apiKey) ?? request.apiKey) },
+    credential: (fake, { refused }) => {
+      const vertex = fake as FakeVertex;
+      // Refused: an account whose key file names a project it may not call (403 PERMISSION_DENIED).
+      const account = refused
+        ? { ...vertex.serviceAccount({ projectId: "another-project" }), project_id: "byok-test-project" }
+        : vertex.serviceAccount();
+      return {
+        credential: { serviceAccount: account, location: "us-central1" },
+        apiKey: account.client_email,
+        // The key's random middle: a PEM's armour and PKCS#8 header are the same in every key.
+        secret: account.private_key.replace(/-----[A-Z ]+-----|\s/g, "").slice(64, 400),
+      };
     },
   },
 );

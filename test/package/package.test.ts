@@ -164,6 +164,7 @@ const rejection = (p) => p.then(() => "resolved", (e) => e.code + " " + e.messag
     out[provider] = await rejection(byok.registerKey({ userId: "u", provider, apiKey: "sk-test-12345678" }));
   out.bedrock = await rejection(byok.registerKey({ userId: "u", provider: "bedrock", credential: { apiKey: "ABSK12345678", region: "us-east-1" } }));
   out.bedrockConfigured = failure(() => new BYOK({ masterKey: generateMasterKey(), providers: { bedrock: {} } }));
+  out.vertex = await rejection(byok.registerKey({ userId: "u", provider: "vertex", credential: { serviceAccount: {}, location: "us-central1" } }));
   process.stdout.write(JSON.stringify(out));
 })();
 `;
@@ -226,6 +227,7 @@ describe("the packed byok-ai package in an app without the optional peers", () =
     expect(out.anthropic).toMatch(/^UNKNOWN_PROVIDER .*npm install @anthropic-ai\/sdk/);
     expect(out.bedrock).toMatch(/^UNKNOWN_PROVIDER .*npm install @aws-sdk\/client-bedrock-runtime/);
     expect(out.bedrockConfigured).toMatch(/^CONFIG_INVALID .*npm install @aws-sdk\/client-bedrock-runtime/);
+    expect(out.vertex).toMatch(/^UNKNOWN_PROVIDER .*npm install @google\/genai/);
   });
 
   it("behaves the same from ESM", () => {

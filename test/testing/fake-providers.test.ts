@@ -39,6 +39,7 @@ describe("startFakeProviders", () => {
         openai: { baseUrl: fakes.openai.url },
         anthropic: false,
         bedrock: false,
+        vertex: false,
         openrouter: { baseUrl: `${fakes.openrouter.url}/api/v1`, authUrl: fakes.openrouter.authUrl },
         "azure-openai": false,
       });
@@ -58,6 +59,7 @@ describe("startFakeProviders", () => {
         openai: { baseUrl: fakes.openai.url },
         anthropic: { baseUrl: fakes.anthropic.url },
         bedrock: { baseUrl: fakes.bedrock.url },
+        vertex: { baseUrl: fakes.vertex.url, authUrl: `${fakes.vertex.url}/token` },
         openrouter: { baseUrl: `${fakes.openrouter.url}/api/v1`, authUrl: fakes.openrouter.authUrl },
         "azure-openai": { userEndpoints: { hosts: ["127.0.0.1"], allowPrivateNetwork: true } },
       });
@@ -79,7 +81,7 @@ describe("startFakeProviders", () => {
   it("refuses an empty only with a TypeError that lists the built-ins", async () => {
     await expect(startFakeProviders({ only: [] })).rejects.toThrow(
       new TypeError(
-        "startFakeProviders: only must list built-in providers (gemini, openai, anthropic, bedrock, openrouter, azure-openai).",
+        "startFakeProviders: only must list built-in providers (gemini, openai, anthropic, bedrock, vertex, openrouter, azure-openai).",
       ),
     );
   });
