@@ -116,7 +116,7 @@ export function streamTests(it: ConformanceRunner["it"], options: ProviderConfor
           model: options.readChat(call).model,
           finishReason: "stop",
           usage: { inputTokens: 4, outputTokens: 3, totalTokens: 7 },
-          key: { owner: "user", label: "default", hint: `\u2026${h.apiKey.slice(-4)}` },
+          key: { owner: "user", label: "default", hint: (await h.byok.listKeys(h.userId))[0]!.hint },
         },
       );
       assert.equal(h.events.at(-1)?.type, "chat.completed");

@@ -82,7 +82,7 @@ function chatTests(it: ConformanceRunner["it"], options: ProviderConformanceOpti
           model: seen.model,
           finishReason: "stop",
           usage: { inputTokens: 2, outputTokens: 3, totalTokens: 5 },
-          key: { owner: "user", label: "default", hint: `\u2026${h.apiKey.slice(-4)}` },
+          key: { owner: "user", label: "default", hint: (await h.byok.listKeys(h.userId))[0]!.hint },
         },
       );
       const completed = h.events.at(-1);

@@ -332,7 +332,11 @@ describe("new BYOK() with userEndpoints and the new kinds", () => {
     ],
     ["a wildcard alone", { "azure-openai": { userEndpoints: { hosts: ["*"] } } }, "host name"],
     ["baseUrl on azure-openai", { "azure-openai": { baseUrl: "https://a.openai.azure.com" } }, "its own endpoint"],
-    ["authUrl on openai", { openai: { authUrl: "https://openrouter.ai/auth" } }, 'only for kind "openrouter"'],
+    [
+      "authUrl on openai",
+      { openai: { authUrl: "https://openrouter.ai/auth" } },
+      'only for kinds "vertex" and "openrouter"',
+    ],
     [
       "a misspelt userEndpoints option",
       { x: { kind: "openai-compatible", defaultModel: "m", userEndpoints: { host: [] } } },
