@@ -26,3 +26,15 @@ export async function failure(promise: Promise<unknown>): Promise<{ code: string
 export async function codeOf(promise: Promise<unknown>): Promise<string> {
   return (await failure(promise)).code;
 }
+
+/** The ByokError a promise rejects with (fails the test when it resolves, or rejects with anything else). */
+export const rejectionOf = (promise: Promise<unknown>): Promise<ByokError> =>
+  promise.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (e: unknown) => {
+      if (!ByokError.is(e)) throw e;
+      return e;
+    },
+  );

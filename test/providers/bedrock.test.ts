@@ -1,12 +1,13 @@
 // The bedrock provider through the public API, with the real AWS SDK against the SigV4-checking fake Bedrock.
 import { execFileSync } from "node:child_process";
 import { inspect } from "node:util";
-import { BYOK, ByokError, type ByokEvent, MemoryStore } from "../../lib";
+import { BYOK, type ByokEvent, MemoryStore } from "../../lib";
 import { startFakeBedrock, type FakeBedrock } from "../../lib/testing";
 import { bedrockEndpoint, createBedrockProvider } from "../../lib/providers/bedrock";
 import { captureConsole, renderings, TEST_MASTER_KEY } from "../helpers/canary";
 import { ROOT } from "../helpers/node-process";
 import { SERVER_KINDS, serveRoutes } from "../helpers/router-harness";
+import { rejectionOf } from "../helpers/errors";
 
 const REGION = "eu-west-1";
 
@@ -32,16 +33,7 @@ afterEach(async () => {
   await fake.close();
 });
 
-const error = (p: Promise<unknown>): Promise<ByokError> =>
-  p.then(
-    () => {
-      throw new Error("expected a rejection");
-    },
-    (e: unknown) => {
-      if (!ByokError.is(e)) throw e;
-      return e;
-    },
-  );
+const error = rejectionOf;
 
 /** Every secret of a credential: none may be seen anywhere but in the fake's view of the request. */
 const secretsOf = (c: { secretAccessKey?: string; sessionToken?: string; apiKey?: string }) =>

@@ -1,8 +1,9 @@
 // The vertex provider through the public API, with the real @google/genai against the fake Vertex AI and its token endpoint.
-import { BYOK, ByokError, type ByokEvent, MemoryStore } from "../../lib";
+import { BYOK, type ByokEvent, MemoryStore } from "../../lib";
 import { type FakeServiceAccount, startFakeVertex, type FakeVertex } from "../../lib/testing";
 import { serviceAccountAssertion, vertexEndpoint } from "../../lib/providers/vertex";
 import { captureConsole, renderings, TEST_MASTER_KEY } from "../helpers/canary";
+import { rejectionOf } from "../helpers/errors";
 
 const LOCATION = "europe-west4";
 
@@ -28,16 +29,7 @@ afterEach(async () => {
   await fake.close();
 });
 
-const error = (p: Promise<unknown>): Promise<ByokError> =>
-  p.then(
-    () => {
-      throw new Error("expected a rejection");
-    },
-    (e: unknown) => {
-      if (!ByokError.is(e)) throw e;
-      return e;
-    },
-  );
+const error = rejectionOf;
 
 /** The access tokens the fake saw (the Bearer of its Vertex requests). */
 const tokensSeen = () => fake.requests.flatMap((r) => (r.path === "/token" || !r.apiKey ? [] : [r.apiKey]));
