@@ -11,7 +11,7 @@ import {
   type Provider,
   type ServingKey,
 } from "./types.js";
-import { currentStatus } from "./key-verdict.js";
+import { currentStatus, hasExpired } from "./key-verdict.js";
 import { isPlatformRecord } from "./platform-keys.js";
 import { checkTeamId, checkUserId } from "./validate.js";
 
@@ -112,7 +112,7 @@ export function skipReason(
 ): "models" | "unreadable" | "expired" | "status" | undefined {
   if (model !== undefined && record.models !== undefined && !record.models.includes(model)) return "models";
   if (record.broken) return "unreadable";
-  if (record.expiresAt !== undefined && !(Date.parse(record.expiresAt) > now)) return "expired";
+  if (hasExpired(record, now)) return "expired";
   if (currentStatus(record, now) !== "ok") return "status";
   return undefined;
 }

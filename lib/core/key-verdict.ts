@@ -33,6 +33,10 @@ export interface KeyHealth {
 /** A status a call can learn (never `"unreadable"`, which is found by decrypting, not by calling). */
 export type LearnedStatus = Exclude<KeyStatus, "unreadable" | "expired">;
 
+/** Whether a record's `expiresAt` has come by `now` (an unparsable one counts as come: the key is never used). */
+export const hasExpired = (record: { expiresAt?: string }, now = Date.now()): boolean =>
+  record.expiresAt !== undefined && !(Date.parse(record.expiresAt) > now);
+
 /**
  * The status `health` stands for at `now`: a `"rate_limited"` whose `statusUntil` has passed is
  * `"ok"` again (the provider said the key may be used then), whatever the record still holds.

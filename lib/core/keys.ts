@@ -4,7 +4,7 @@ import { type CoreContext, providerFor, sealContextOf, storeCall } from "./conte
 import { callWithDeadline } from "./deadline.js";
 import { startOperation } from "./events.js";
 import { checkCredential, type CheckedCredential } from "./credentials.js";
-import { currentStatus } from "./key-verdict.js";
+import { currentStatus, hasExpired } from "./key-verdict.js";
 import { ownerOf, teamOwnerId } from "./owner.js";
 import {
   type Credential,
@@ -77,7 +77,7 @@ export function toKeyInfo(record: KeyRecord, status: KeyStatus): KeyInfo {
 export async function statusOf(context: CoreContext, record: KeyRecord): Promise<KeyStatus> {
   if (record.broken || (await context.vault.readability(record.ciphertext, sealContextOf(record))) === "unreadable")
     return "unreadable";
-  if (record.expiresAt !== undefined && !(Date.parse(record.expiresAt) > Date.now())) return "expired";
+  if (hasExpired(record)) return "expired";
   return currentStatus(record);
 }
 
@@ -267,12 +267,7 @@ export async function deleteKey(context: CoreContext, input: DeleteKeyInput): Pr
   const operation = startOperation(checkRequestId(fields.requestId));
   const { ownerId, who } = checkOwner(fields);
   const provider = checkProviderId(fields.provider);
-  const labels =
-    fields.label !== undefined
-      ? [checkLabel(fields.label)]
-      : (await storeCall("list", () => context.store.list(ownerId)))
-          .filter((r) => r.provider === provider)
-          .map((r) => r.label ?? DEFAULT_LABEL);
+  const labels = fields.label !== undefined ? [checkLabel(fields.label)] : await labelsOf(context, ownerId, provider);
   let removed = false;
   for (const label of labels) {
     if (!(await storeCall("delete", () => context.store.delete(ownerId, provider, label)))) continue;
@@ -280,6 +275,12 @@ export async function deleteKey(context: CoreContext, input: DeleteKeyInput): Pr
     context.emit("key.deleted", operation, { ...who, provider });
   }
   return removed;
+}
+
+/** The labels of an owner's keys for one provider (one `list`). */
+async function labelsOf(context: CoreContext, ownerId: string, provider: string): Promise<string[]> {
+  const records = await storeCall("list", () => context.store.list(ownerId));
+  return records.filter((r) => r.provider === provider).map((r) => r.label ?? DEFAULT_LABEL);
 }
 
 /** A key's chain settings from `registerKey`'s fields, checked: those given. */
@@ -303,9 +304,7 @@ async function checkRoomFor(context: CoreContext, ownerId: string, provider: str
       ["label"],
     );
   }
-  const labels = (await storeCall("list", () => context.store.list(ownerId)))
-    .filter((r) => r.provider === provider)
-    .map((r) => r.label ?? DEFAULT_LABEL);
+  const labels = await labelsOf(context, ownerId, provider);
   if (labels.length >= MAX_KEYS_PER_PROVIDER && !labels.includes(label))
     throw invalid(
       `At most ${MAX_KEYS_PER_PROVIDER} keys per provider: delete one, or replace one by registering under its label.`,
